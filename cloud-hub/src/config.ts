@@ -1,0 +1,110 @@
+import { readFileSync } from 'node:fs';
+import { type Static, Type } from '@sinclair/typebox';
+import { loadConfig, VigilError } from '@vigil/shared';
+
+const Port = (port: number) => Type.Integer({ minimum: 0, maximum: 65535, default: port });
+
+export const HubConfigSchema = Type.Object(
+  {
+    /** State, history and buffers live here unless a path below says otherwise. */
+    dataDir: Type.String({ minLength: 1, default: '.vigil/hub' }),
+    http: Type.Object(
+      { host: Type.String({ default: '127.0.0.1' }), port: Port(8080) },
+      { additionalProperties: false, default: {} },
+    ),
+    mqtt: Type.Object(
+      {
+        mode: Type.Union([Type.Literal('embedded'), Type.Literal('external')], { default: 'embedded' }),
+        listen: Type.Object(
+          { enabled: Type.Boolean({ default: true }), host: Type.String({ default: '127.0.0.1' }), port: Port(1883) },
+          { additionalProperties: false, default: {} },
+        ),
+        tls: Type.Object(
+          {
+            enabled: Type.Boolean({ default: false }),
+            host: Type.String({ default: '0.0.0.0' }),
+            port: Port(8883),
+            keyFile: Type.String({ default: '' }),
+            certFile: Type.String({ default: '' }),
+            /** CA for device client certificates (X.509 authentication); optional. */
+            caFile: Type.String({ default: '' }),
+            requireClientCert: Type.Boolean({ default: false }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
+        external: Type.Object(
+          {
+            url: Type.String({ default: 'mqtt://127.0.0.1:1883' }),
+            username: Type.String({ default: 'vigil-hub' }),
+            password: Type.String({ default: '' }),
+            passwordFile: Type.String({ default: '' }),
+            caFile: Type.String({ default: '' }),
+            group: Type.String({ pattern: '^[A-Za-z0-9_-]+$', default: 'vigil-hub' }),
+            consumers: Type.Integer({ minimum: 1, maximum: 64, default: 8 }),
+            clientIdPrefix: Type.String({ pattern: '^[A-Za-z0-9_-]+$', default: 'vigil-hub' }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
+        maxPayloadBytes: Type.Integer({ minimum: 1024, maximum: 268_435_455, default: 256 * 1024 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    state: Type.Object(
+      {
+        driver: Type.Literal('sqlite', { default: 'sqlite' }),
+        /** Empty means {dataDir}/state.sqlite. */
+        sqlitePath: Type.String({ default: '' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    history: Type.Object(
+      {
+        driver: Type.Union([Type.Literal('embedded'), Type.Literal('influxdb')], { default: 'embedded' }),
+        influx: Type.Object(
+          {
+            url: Type.String({ default: 'http://127.0.0.1:8086' }),
+            database: Type.String({ minLength: 1, default: 'vigil' }),
+            username: Type.String({ default: '' }),
+            password: Type.String({ default: '' }),
+            retentionPolicy: Type.String({ default: '' }),
+            batchSize: Type.Integer({ minimum: 1, maximum: 100_000, default: 5000 }),
+            flushIntervalMs: Type.Integer({ minimum: 10, default: 1000 }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    ingest: Type.Object(
+      {
+        batchSize: Type.Integer({ minimum: 1, maximum: 10_000, default: 500 }),
+        maxWaitMs: Type.Integer({ minimum: 0, maximum: 1000, default: 5 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type HubConfig = Static<typeof HubConfigSchema>;
+
+export function loadHubConfig(file?: string, env: NodeJS.ProcessEnv = process.env, base?: Record<string, unknown>): HubConfig {
+  const config = loadConfig(HubConfigSchema, { file, env, ...(base ? { base } : {}) });
+  const tls = config.mqtt.tls;
+  if (tls.enabled && (!tls.keyFile || !tls.certFile)) {
+    throw new VigilError(
+      'VIGIL_CONFIG_INVALID',
+      'config key mqtt.tls.keyFile: TLS is enabled, so keyFile and certFile are required',
+    );
+  }
+  return config;
+}
+
+export function externalPassword(config: HubConfig): string {
+  const ext = config.mqtt.external;
+  if (!ext.passwordFile) return ext.password;
+  try {
+    return readFileSync(ext.passwordFile, 'utf8').trim();
+  } catch (error) {
+    throw new VigilError('VIGIL_CONFIG_INVALID', `config key mqtt.external.passwordFile: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,70 @@
+import Database from 'better-sqlite3';
+
+/**
+ * A local, durable FIFO of line-protocol lines waiting for InfluxDB. The hub acknowledges a
+ * message once its points are here, so an InfluxDB outage delays history but never loses it.
+ */
+export class DurableLineBuffer {
+  private readonly db: Database.Database;
+  private readonly s;
+  private count: number;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.exec('CREATE TABLE IF NOT EXISTS pending_lines (seq INTEGER PRIMARY KEY AUTOINCREMENT, line TEXT NOT NULL)');
+    this.db.exec(
+      'CREATE TABLE IF NOT EXISTS rejected_lines (seq INTEGER PRIMARY KEY, line TEXT NOT NULL, reason TEXT NOT NULL, at TEXT NOT NULL)',
+    );
+    this.s = {
+      push: this.db.prepare('INSERT INTO pending_lines (line) VALUES (?)'),
+      head: this.db.prepare('SELECT seq, line FROM pending_lines ORDER BY seq LIMIT ?'),
+      dropUpTo: this.db.prepare('DELETE FROM pending_lines WHERE seq <= ?'),
+      reject: this.db.prepare('INSERT OR REPLACE INTO rejected_lines (seq, line, reason, at) VALUES (?, ?, ?, ?)'),
+      count: this.db.prepare('SELECT COUNT(*) AS n FROM pending_lines'),
+      rejectedCount: this.db.prepare('SELECT COUNT(*) AS n FROM rejected_lines'),
+    };
+    this.count = (this.s.count.get() as { n: number }).n;
+  }
+
+  push(lines: readonly string[]): void {
+    this.db.transaction(() => {
+      for (const line of lines) this.s.push.run(line);
+    })();
+    this.count += lines.length;
+  }
+
+  head(limit: number): { lastSeq: number; lines: string[]; seqs: number[] } {
+    const rows = this.s.head.all(limit) as { seq: number; line: string }[];
+    return { lastSeq: rows.at(-1)?.seq ?? 0, lines: rows.map((r) => r.line), seqs: rows.map((r) => r.seq) };
+  }
+
+  /** Removes everything up to and including `seq` (a batch InfluxDB accepted). */
+  confirm(seq: number, n: number): void {
+    this.s.dropUpTo.run(seq);
+    this.count = Math.max(0, this.count - n);
+  }
+
+  /** Moves a batch InfluxDB refused as malformed aside, so it cannot block the queue forever. */
+  reject(seqs: readonly number[], lines: readonly string[], reason: string): void {
+    const at = new Date().toISOString();
+    this.db.transaction(() => {
+      for (const [i, seq] of seqs.entries()) this.s.reject.run(seq, lines[i], reason, at);
+      this.s.dropUpTo.run(seqs.at(-1) ?? 0);
+    })();
+    this.count = Math.max(0, this.count - seqs.length);
+  }
+
+  size(): number {
+    return this.count;
+  }
+
+  rejectedCount(): number {
+    return (this.s.rejectedCount.get() as { n: number }).n;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,171 @@
+import { createHash } from 'node:crypto';
+import {
+  asVigilError,
+  decodeMessage,
+  type Logger,
+  type ModelReportedMessage,
+  type ResultMessage,
+  type StatusMessage,
+  type TelemetryMessage,
+  VigilError,
+} from '@vigil/shared';
+import type { HistoryPoint, HistoryStore } from '../history/history-store.js';
+import type { HubMetrics } from '../http/hub-metrics.js';
+import type { DeadLetter, IngestBatch, StateStore } from '../state/state-store.js';
+import { resultPoints, telemetryPoints } from './history-points.js';
+
+export type IngestOutcome = 'stored' | 'dead-lettered';
+
+export interface IngestOptions {
+  state: StateStore;
+  history: HistoryStore;
+  logger: Logger;
+  metrics?: HubMetrics;
+  maxPayloadBytes: number;
+  /** Flush when this many messages wait… */
+  batchSize: number;
+  /** …or when the oldest has waited this long. */
+  maxWaitMs: number;
+}
+
+interface Pending {
+  resolve: (outcome: IngestOutcome) => void;
+  reject: (error: VigilError) => void;
+  outcome: IngestOutcome;
+}
+
+const EXCERPT_BYTES = 4096;
+
+/**
+ * validate → dedupe → write state and history in one batch → acknowledge. `submit` resolves only
+ * after the message is durable (or durably dead-lettered), so the broker acknowledgement that
+ * follows it never covers a message the hub could still lose. It rejects when the stores are
+ * unavailable; the caller then withholds the acknowledgement and the device sends it again.
+ */
+export class IngestPipeline {
+  private batch: IngestBatch = IngestPipeline.emptyBatch();
+  private points: HistoryPoint[] = [];
+  private waiters: Pending[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private inBatch = new Set<string>();
+  storedTotal = 0;
+  duplicateTotal = 0;
+  deadLetterTotal = 0;
+
+  constructor(private readonly options: IngestOptions) {}
+
+  private static emptyBatch(): IngestBatch {
+    return { results: [], telemetry: [], statuses: [], modelReports: [], deadLetters: [], receivedAt: '' };
+  }
+
+  submit(topic: string, payload: Buffer, clientId: string): Promise<IngestOutcome> {
+    let outcome: IngestOutcome = 'stored';
+    try {
+      const decoded = decodeMessage(topic, payload, this.options.maxPayloadBytes);
+      this.add(decoded.kind, decoded.message);
+      this.options.metrics?.ingested.inc({ kind: decoded.kind, outcome: 'accepted' });
+    } catch (error) {
+      const vigil = asVigilError(error);
+      this.batch.deadLetters.push(this.deadLetter(topic, payload, clientId, vigil));
+      this.options.metrics?.ingested.inc({ kind: 'unknown', outcome: 'dead-letter' });
+      this.options.logger.warn({ code: vigil.code, topic: topic.slice(0, 200), clientId }, `dead-lettered: ${vigil.message}`);
+      outcome = 'dead-lettered';
+    }
+    return new Promise<IngestOutcome>((resolve, reject) => {
+      this.waiters.push({ resolve, reject, outcome });
+      this.schedule();
+    });
+  }
+
+  private add(kind: string, message: unknown): void {
+    switch (kind) {
+      case 'results': {
+        const r = message as ResultMessage;
+        // The same id twice in one batch is one row; the store's key catches replays across batches.
+        if (this.inBatch.has(r.messageId)) return;
+        this.inBatch.add(r.messageId);
+        this.batch.results.push(r);
+        this.points.push(...resultPoints(r));
+        return;
+      }
+      case 'telemetry': {
+        const t = message as TelemetryMessage;
+        this.batch.telemetry.push(t);
+        this.points.push(...telemetryPoints(t));
+        return;
+      }
+      case 'status':
+        this.batch.statuses.push(message as StatusMessage);
+        return;
+      case 'model/reported':
+        this.batch.modelReports.push(message as ModelReportedMessage);
+        return;
+      default:
+        throw new VigilError('VIGIL_TOPIC_INVALID', `devices do not publish ${kind}`);
+    }
+  }
+
+  private deadLetter(topic: string, payload: Buffer, clientId: string, error: VigilError): DeadLetter {
+    return {
+      receivedAt: new Date().toISOString(),
+      topic: topic.slice(0, 512),
+      clientId,
+      code: error.code,
+      reason: error.message.slice(0, 2000),
+      payloadBytes: payload.byteLength,
+      payloadSha256: createHash('sha256').update(payload).digest('hex'),
+      payloadExcerpt: payload.subarray(0, EXCERPT_BYTES),
+    };
+  }
+
+  private schedule(): void {
+    if (this.waiters.length >= this.options.batchSize) {
+      this.flush();
+      return;
+    }
+    this.timer ??= setTimeout(() => this.flush(), this.options.maxWaitMs);
+  }
+
+  /** Commits what is queued; flushes run one after another so batches commit in arrival order. */
+  flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.waiters.length === 0) return this.flushing;
+    const batch = this.batch;
+    const points = this.points;
+    const waiters = this.waiters;
+    this.batch = IngestPipeline.emptyBatch();
+    this.points = [];
+    this.waiters = [];
+    this.inBatch = new Set();
+    this.flushing = this.flushing.then(() => this.commit(batch, points, waiters));
+    return this.flushing;
+  }
+
+  private async commit(batch: IngestBatch, points: HistoryPoint[], waiters: Pending[]): Promise<void> {
+    const started = performance.now();
+    batch.receivedAt = new Date().toISOString();
+    try {
+      // History first: if it fails nothing is acknowledged; if state then fails, the replay
+      // rewrites the same history points (idempotent by series and timestamp).
+      if (points.length > 0) await this.options.history.write(points);
+      const summary = await this.options.state.commitIngest(batch);
+      this.storedTotal += summary.resultsInserted + batch.telemetry.length + batch.statuses.length + batch.modelReports.length;
+      this.duplicateTotal += summary.resultsDuplicate;
+      this.deadLetterTotal += batch.deadLetters.length;
+      this.options.metrics?.duplicates.inc(summary.resultsDuplicate);
+      this.options.metrics?.batchSeconds.observe((performance.now() - started) / 1000);
+      for (const w of waiters) w.resolve(w.outcome);
+    } catch (error) {
+      const vigil = asVigilError(error, 'VIGIL_STATE_STORE_UNAVAILABLE');
+      this.options.logger.error({ code: vigil.code, messages: waiters.length }, `ingest batch not committed: ${vigil.message}`);
+      this.options.metrics?.ingestFailures.inc();
+      for (const w of waiters) w.reject(vigil);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+  }
+}

@@ -1,0 +1,250 @@
+import { type ModelReportedMessage, type TelemetryMessage, VigilError } from '@vigil/shared';
+import Database from 'better-sqlite3';
+import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
+import type {
+  DeadLetter,
+  DeviceRecord,
+  DeviceState,
+  IngestBatch,
+  IngestCommitSummary,
+  StateStore,
+  StoredResult,
+} from './state-store.js';
+
+interface DeviceRow {
+  device_id: string;
+  clinic_id: string;
+  password_hash: string;
+  tags_json: string;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+function toDevice(row: DeviceRow): DeviceRecord {
+  return {
+    deviceId: row.device_id,
+    clinicId: row.clinic_id,
+    passwordHash: row.password_hash,
+    tags: JSON.parse(row.tags_json) as string[],
+    createdAt: row.created_at,
+    revokedAt: row.revoked_at,
+  };
+}
+
+function wrap<T>(what: string, fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (error) {
+    if (error instanceof VigilError) return Promise.reject(error);
+    return Promise.reject(
+      new VigilError('VIGIL_STATE_STORE_UNAVAILABLE', `state store: ${what} failed: ${(error as Error).message}`, {
+        cause: error,
+      }),
+    );
+  }
+}
+
+/** Embedded state store: better-sqlite3 in WAL mode, synchronous=FULL so a commit survives power loss. */
+export class SqliteStateStore implements StateStore {
+  readonly driver = 'sqlite';
+  private readonly db: Database.Database;
+  private readonly s;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+    const db = this.db;
+    this.s = {
+      insertDevice: db.prepare(
+        'INSERT INTO devices (device_id, clinic_id, password_hash, tags_json, created_at) VALUES (?, ?, ?, ?, ?)',
+      ),
+      getDevice: db.prepare('SELECT * FROM devices WHERE device_id = ?'),
+      listDevices: db.prepare('SELECT * FROM devices ORDER BY clinic_id, device_id'),
+      revoke: db.prepare('UPDATE devices SET revoked_at = ? WHERE device_id = ? AND revoked_at IS NULL'),
+      insertResult: db.prepare(`INSERT OR IGNORE INTO results
+        (message_id, clinic_id, device_id, patient_key, study_key, instance_key, study_date, laterality, view,
+         model_name, model_version, score, shadow, created_at, received_at, body_json)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      touch: db.prepare(`INSERT INTO device_state (device_id, clinic_id, last_seen_at) VALUES (?, ?, ?)
+        ON CONFLICT(device_id) DO UPDATE SET last_seen_at = max(coalesce(last_seen_at, ''), excluded.last_seen_at)`),
+      telemetry: db.prepare(`INSERT INTO device_state (device_id, clinic_id, last_telemetry_json, last_telemetry_at)
+        VALUES (?, ?, ?, ?)
+        ON CONFLICT(device_id) DO UPDATE SET last_telemetry_json = excluded.last_telemetry_json,
+          last_telemetry_at = excluded.last_telemetry_at
+        WHERE coalesce(last_telemetry_at, '') <= excluded.last_telemetry_at`),
+      status: db.prepare(`INSERT INTO device_state (device_id, clinic_id, status, status_at, agent_version)
+        VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT(device_id) DO UPDATE SET status = excluded.status, status_at = excluded.status_at,
+          agent_version = excluded.agent_version
+        WHERE coalesce(status_at, '') <= excluded.status_at`),
+      modelReported: db.prepare(`INSERT INTO device_state (device_id, clinic_id, model_reported_json, model_reported_at)
+        VALUES (?, ?, ?, ?)
+        ON CONFLICT(device_id) DO UPDATE SET model_reported_json = excluded.model_reported_json,
+          model_reported_at = excluded.model_reported_at
+        WHERE coalesce(model_reported_at, '') <= excluded.model_reported_at`),
+      deadLetter: db.prepare(`INSERT INTO dead_letters
+        (received_at, topic, client_id, code, reason, payload_bytes, payload_sha256, payload_excerpt)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+      listStates: db.prepare('SELECT * FROM device_state ORDER BY clinic_id, device_id'),
+      countResults: db.prepare('SELECT COUNT(*) AS n FROM results'),
+      resultIds: db.prepare('SELECT message_id FROM results ORDER BY message_id'),
+      getResult: db.prepare('SELECT body_json, received_at FROM results WHERE message_id = ?'),
+      deadLetters: db.prepare('SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?'),
+    };
+  }
+
+  private migrate(): void {
+    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)');
+    const applied = new Set(
+      (this.db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
+    );
+    for (const migration of SQLITE_MIGRATIONS) {
+      if (applied.has(migration.version)) continue;
+      this.db.transaction(() => {
+        this.db.exec(migration.sql);
+        this.db
+          .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+          .run(migration.version, migration.name, new Date().toISOString());
+      })();
+    }
+  }
+
+  addDevice(device: Omit<DeviceRecord, 'createdAt' | 'revokedAt'>): Promise<DeviceRecord> {
+    return wrap('addDevice', () => {
+      const createdAt = new Date().toISOString();
+      try {
+        this.s.insertDevice.run(device.deviceId, device.clinicId, device.passwordHash, JSON.stringify(device.tags), createdAt);
+      } catch (error) {
+        if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+          throw new VigilError('VIGIL_DEVICE_EXISTS', `device ${device.deviceId} is already registered`);
+        }
+        throw error;
+      }
+      return { ...device, createdAt, revokedAt: null };
+    });
+  }
+
+  getDevice(deviceId: string): Promise<DeviceRecord | undefined> {
+    return wrap('getDevice', () => {
+      const row = this.s.getDevice.get(deviceId) as DeviceRow | undefined;
+      return row ? toDevice(row) : undefined;
+    });
+  }
+
+  listDevices(): Promise<DeviceRecord[]> {
+    return wrap('listDevices', () => (this.s.listDevices.all() as DeviceRow[]).map(toDevice));
+  }
+
+  revokeDevice(deviceId: string): Promise<boolean> {
+    return wrap('revokeDevice', () => this.s.revoke.run(new Date().toISOString(), deviceId).changes === 1);
+  }
+
+  listDeviceStates(): Promise<DeviceState[]> {
+    return wrap('listDeviceStates', () =>
+      (this.s.listStates.all() as Record<string, string | null>[]).map((row) => ({
+        clinicId: row.clinic_id as string,
+        deviceId: row.device_id as string,
+        status: (row.status ?? 'unknown') as DeviceState['status'],
+        statusAt: row.status_at ?? null,
+        agentVersion: row.agent_version ?? null,
+        lastSeenAt: row.last_seen_at ?? null,
+        lastTelemetry: row.last_telemetry_json ? (JSON.parse(row.last_telemetry_json) as TelemetryMessage) : null,
+        modelReported: row.model_reported_json ? (JSON.parse(row.model_reported_json) as ModelReportedMessage) : null,
+      })),
+    );
+  }
+
+  commitIngest(batch: IngestBatch): Promise<IngestCommitSummary> {
+    return wrap('commitIngest', () =>
+      this.db.transaction((): IngestCommitSummary => {
+        const at = batch.receivedAt;
+        let resultsInserted = 0;
+        for (const r of batch.results) {
+          resultsInserted += this.s.insertResult.run(
+            r.messageId,
+            r.clinicId,
+            r.deviceId,
+            r.patientKey,
+            r.studyKey,
+            r.instanceKey,
+            r.studyDate,
+            r.laterality,
+            r.view,
+            r.model.name,
+            r.model.version,
+            r.score,
+            r.shadow ? 1 : 0,
+            r.createdAt,
+            at,
+            JSON.stringify(r),
+          ).changes;
+          this.s.touch.run(r.deviceId, r.clinicId, at);
+        }
+        for (const t of batch.telemetry) {
+          this.s.telemetry.run(t.deviceId, t.clinicId, JSON.stringify(t), t.sampledAt);
+          this.s.touch.run(t.deviceId, t.clinicId, at);
+        }
+        for (const s of batch.statuses) this.s.status.run(s.deviceId, s.clinicId, s.state, s.at, s.agentVersion);
+        for (const m of batch.modelReports) this.s.modelReported.run(m.deviceId, m.clinicId, JSON.stringify(m), m.at);
+        for (const d of batch.deadLetters) {
+          this.s.deadLetter.run(
+            d.receivedAt,
+            d.topic,
+            d.clientId,
+            d.code,
+            d.reason,
+            d.payloadBytes,
+            d.payloadSha256,
+            d.payloadExcerpt,
+          );
+        }
+        return { resultsInserted, resultsDuplicate: batch.results.length - resultsInserted };
+      })(),
+    );
+  }
+
+  countResults(): Promise<number> {
+    return wrap('countResults', () => (this.s.countResults.get() as { n: number }).n);
+  }
+
+  listResultIds(): Promise<string[]> {
+    return wrap('listResultIds', () => (this.s.resultIds.all() as { message_id: string }[]).map((r) => r.message_id));
+  }
+
+  getResult(messageId: string): Promise<StoredResult | undefined> {
+    return wrap('getResult', () => {
+      const row = this.s.getResult.get(messageId) as { body_json: string; received_at: string } | undefined;
+      return row ? { ...(JSON.parse(row.body_json) as StoredResult), receivedAt: row.received_at } : undefined;
+    });
+  }
+
+  listDeadLetters(limit: number): Promise<DeadLetter[]> {
+    return wrap('listDeadLetters', () =>
+      (this.s.deadLetters.all(limit) as Record<string, unknown>[]).map((row) => ({
+        receivedAt: row.received_at as string,
+        topic: row.topic as string,
+        clientId: row.client_id as string,
+        code: row.code as string,
+        reason: row.reason as string,
+        payloadBytes: row.payload_bytes as number,
+        payloadSha256: row.payload_sha256 as string,
+        payloadExcerpt: row.payload_excerpt as Buffer,
+      })),
+    );
+  }
+
+  ping(): Promise<void> {
+    return wrap('ping', () => {
+      this.db.prepare('SELECT 1').get();
+    });
+  }
+
+  close(): Promise<void> {
+    return wrap('close', () => {
+      this.db.close();
+    });
+  }
+}

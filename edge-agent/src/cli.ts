@@ -1,0 +1,41 @@
+import { createLogger, VigilError } from '@vigil/shared';
+import { Command } from 'commander';
+import { loadEdgeConfig } from './config.js';
+import { EdgeAgent } from './edge-agent.js';
+import { AGENT_VERSION } from './version.js';
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command('vigil-edge').version(AGENT_VERSION).description('Vigil edge agent');
+  program
+    .command('serve')
+    .description('run the edge agent')
+    .option('-c, --config <file>', 'YAML config file (VIGIL_… variables override it)', process.env.VIGIL_CONFIG)
+    .action(async (options: { config?: string }) => {
+      const logger = createLogger('vigil-edge');
+      let agent: EdgeAgent;
+      try {
+        agent = new EdgeAgent(loadEdgeConfig(options.config), { logger });
+        await agent.start();
+      } catch (error) {
+        reportFatal(error);
+        return;
+      }
+      const shutdown = (signal: string) => {
+        logger.info({ signal }, 'stopping');
+        agent.stop().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.once('SIGINT', shutdown);
+      process.once('SIGTERM', shutdown);
+    });
+  await program.parseAsync(argv);
+}
+
+export function reportFatal(error: unknown): void {
+  const code = error instanceof VigilError ? error.code : 'VIGIL_INTERNAL';
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`vigil-edge: ${code}: ${message}\n`);
+  process.exitCode = 2;
+}

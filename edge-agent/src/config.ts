@@ -1,0 +1,59 @@
+import { readFileSync } from 'node:fs';
+import { type Static, Type } from '@sinclair/typebox';
+import { ID_PATTERN, loadConfig, VigilError } from '@vigil/shared';
+
+const GiB = 1024 ** 3;
+
+export const EdgeConfigSchema = Type.Object(
+  {
+    clinicId: Type.String({ pattern: ID_PATTERN, default: 'clinic-demo' }),
+    deviceId: Type.String({ pattern: ID_PATTERN, default: 'edge-1' }),
+    /** Holds the outbox, spool, quarantine and models. Relative paths are relative to the working directory. */
+    dataDir: Type.String({ minLength: 1, default: '.vigil/edge' }),
+    tags: Type.Array(Type.String({ maxLength: 64 }), { default: [] }),
+    mqtt: Type.Object(
+      {
+        url: Type.String({ pattern: '^(mqtt|mqtts|tcp|tls|ssl)://', default: 'mqtt://127.0.0.1:1883' }),
+        /** Empty means the device id. */
+        username: Type.String({ default: '' }),
+        password: Type.String({ default: '' }),
+        /** A file holding the password, for secrets mounted by systemd or Kubernetes. */
+        passwordFile: Type.String({ default: '' }),
+        caFile: Type.String({ default: '' }),
+        certFile: Type.String({ default: '' }),
+        keyFile: Type.String({ default: '' }),
+        protocolVersion: Type.Union([Type.Literal(4), Type.Literal(5)], { default: 4 }),
+        keepaliveS: Type.Integer({ minimum: 5, maximum: 3600, default: 30 }),
+        inflightWindow: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+        reconnectMinMs: Type.Integer({ minimum: 50, default: 500 }),
+        reconnectMaxMs: Type.Integer({ minimum: 100, default: 30_000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    outbox: Type.Object(
+      { maxBytes: Type.Integer({ minimum: 1024, default: 2 * GiB }) },
+      { additionalProperties: false, default: {} },
+    ),
+    telemetry: Type.Object(
+      { intervalS: Type.Number({ minimum: 0.1, maximum: 3600, default: 10 }) },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type EdgeConfig = Static<typeof EdgeConfigSchema>;
+
+export function loadEdgeConfig(file?: string, env: NodeJS.ProcessEnv = process.env): EdgeConfig {
+  return loadConfig(EdgeConfigSchema, { file, env });
+}
+
+export function mqttPassword(config: EdgeConfig): string {
+  if (config.mqtt.passwordFile) {
+    try {
+      return readFileSync(config.mqtt.passwordFile, 'utf8').trim();
+    } catch (error) {
+      throw new VigilError('VIGIL_CONFIG_INVALID', `config key mqtt.passwordFile: ${(error as Error).message}`);
+    }
+  }
+  return config.mqtt.password;
+}

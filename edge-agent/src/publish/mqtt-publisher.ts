@@ -1,0 +1,222 @@
+import { readFileSync } from 'node:fs';
+import {
+  type BackoffPolicy,
+  backoffDelay,
+  type DeviceAddress,
+  encodeMessage,
+  type Logger,
+  newMessageId,
+  STATUS_SCHEMA,
+  type StatusMessage,
+  topicFor,
+  VigilError,
+} from '@vigil/shared';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { Outbox, StoredMessage } from '../outbox/outbox.js';
+
+export interface PublisherOptions {
+  address: DeviceAddress;
+  url: string;
+  username: string;
+  password: string;
+  /** PEM CA bundle to pin: only a broker certificate issued by it is accepted. */
+  caFile?: string | undefined;
+  certFile?: string | undefined;
+  keyFile?: string | undefined;
+  /** MQTT 3.1.1 (4) for the embedded aedes broker, 5 for external brokers that speak it. */
+  protocolVersion: 4 | 5;
+  keepaliveS: number;
+  inflightWindow: number;
+  reconnect: BackoffPolicy;
+  /** Unacknowledged publishes older than this are sent again (the hub dedupes by message id). */
+  inflightTimeoutMs?: number;
+  outbox: Outbox;
+  logger: Logger;
+  statusFields: () => Pick<StatusMessage, 'agentVersion' | 'model' | 'inferenceProvider' | 'tags'>;
+}
+
+type PublisherEvents = 'connected' | 'disconnected';
+
+/**
+ * Drains the outbox to the broker with QoS 1 and a bounded in-flight window; deletes a message only
+ * after its PUBACK. Keeps a persistent session, a retained status with an "offline" last will, and
+ * reconnects with capped, jittered backoff.
+ */
+export class MqttPublisher {
+  private client: MqttClient | undefined;
+  private readonly inflight = new Map<number, number>();
+  private cursor = 0;
+  private attempt = 0;
+  private stopped = false;
+  private draining = false;
+  private readonly listeners = new Map<PublisherEvents, Set<() => void>>();
+  private readonly onEnqueued = () => this.drain();
+  private watchdog: NodeJS.Timeout | undefined;
+  published = 0;
+  lastError: VigilError | undefined;
+
+  constructor(private readonly options: PublisherOptions) {}
+
+  get connected(): boolean {
+    return this.client?.connected === true;
+  }
+
+  on(event: PublisherEvents, listener: () => void): void {
+    let set = this.listeners.get(event);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(event, set);
+    }
+    set.add(listener);
+  }
+
+  private emit(event: PublisherEvents): void {
+    for (const listener of this.listeners.get(event) ?? []) listener();
+  }
+
+  private status(state: 'online' | 'offline'): Buffer {
+    const { address } = this.options;
+    const message: StatusMessage = {
+      schema: STATUS_SCHEMA,
+      messageId: newMessageId(),
+      clinicId: address.clinicId,
+      deviceId: address.deviceId,
+      state,
+      at: new Date().toISOString(),
+      ...this.options.statusFields(),
+    };
+    return encodeMessage(message);
+  }
+
+  start(): void {
+    const o = this.options;
+    const statusTopic = topicFor(o.address, 'status');
+    const clientOptions: IClientOptions = {
+      clientId: o.address.deviceId,
+      username: o.username,
+      password: o.password,
+      protocolVersion: o.protocolVersion,
+      clean: false,
+      keepalive: o.keepaliveS,
+      connectTimeout: 10_000,
+      reconnectPeriod: backoffDelay(0, o.reconnect),
+      resubscribe: true,
+      will: { topic: statusTopic, payload: this.status('offline'), qos: 1, retain: true },
+      ...(o.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 7 * 24 * 3600 } } : {}),
+      ...(o.caFile ? { ca: readFileSync(o.caFile), rejectUnauthorized: true } : {}),
+      ...(o.certFile && o.keyFile ? { cert: readFileSync(o.certFile), key: readFileSync(o.keyFile) } : {}),
+    };
+    const client = mqtt.connect(o.url, clientOptions);
+    this.client = client;
+    o.outbox.on('enqueued', this.onEnqueued);
+
+    client.on('connect', () => {
+      this.attempt = 0;
+      this.lastError = undefined;
+      client.options.reconnectPeriod = backoffDelay(0, o.reconnect);
+      o.logger.info({ url: o.url, deviceId: o.address.deviceId }, 'connected to broker');
+      client.publish(statusTopic, this.status('online'), { qos: 1, retain: true });
+      this.cursor = 0;
+      this.emit('connected');
+      this.drain();
+    });
+    client.on('close', () => {
+      if (this.stopped) return;
+      this.attempt += 1;
+      const delay = backoffDelay(this.attempt, o.reconnect);
+      client.options.reconnectPeriod = delay;
+      this.emit('disconnected');
+      o.logger.warn(
+        { code: this.lastError?.code ?? 'VIGIL_MQTT_UNREACHABLE', attempt: this.attempt, retryInMs: delay },
+        'broker connection closed; outbox keeps messages',
+      );
+    });
+    client.on('error', (error) => {
+      const reason = (error as { code?: number }).code;
+      const authFailure = reason === 4 || reason === 5 || reason === 0x86 || reason === 0x87;
+      this.lastError = new VigilError(
+        authFailure ? 'VIGIL_MQTT_AUTH_FAILED' : 'VIGIL_MQTT_UNREACHABLE',
+        `broker ${o.url}: ${error.message}`,
+      );
+      o.logger.error({ code: this.lastError.code, err: error.message }, 'broker error');
+    });
+    this.watchdog = setInterval(() => this.expireInflight(), Math.max(1000, (o.inflightTimeoutMs ?? 60_000) / 4));
+    this.watchdog.unref();
+  }
+
+  private expireInflight(): void {
+    const limit = this.options.inflightTimeoutMs ?? 60_000;
+    const now = Date.now();
+    let expired = 0;
+    for (const [seq, sentAt] of this.inflight) {
+      if (now - sentAt > limit) {
+        this.inflight.delete(seq);
+        expired += 1;
+      }
+    }
+    if (expired > 0) {
+      this.cursor = 0;
+      this.drain();
+    }
+  }
+
+  /** Fills the in-flight window from the outbox, oldest first. */
+  drain(): void {
+    const client = this.client;
+    if (!client?.connected || this.draining || this.stopped) return;
+    this.draining = true;
+    try {
+      const { outbox, inflightWindow } = this.options;
+      while (this.inflight.size < inflightWindow) {
+        const batch = outbox.after(this.cursor, inflightWindow - this.inflight.size).filter((m) => !this.inflight.has(m.seq));
+        if (batch.length === 0) break;
+        for (const message of batch) {
+          this.cursor = Math.max(this.cursor, message.seq);
+          this.send(client, message);
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private send(client: MqttClient, message: StoredMessage): void {
+    this.inflight.set(message.seq, Date.now());
+    client.publish(message.topic, message.payload, { qos: 1, retain: message.retain === true }, (error) => {
+      if (!this.inflight.delete(message.seq)) return;
+      if (error) {
+        // Not acknowledged: it stays in the outbox and goes again after the cursor rewinds.
+        this.lastError = new VigilError('VIGIL_MQTT_PUBLISH_REFUSED', `publish ${message.messageId}: ${error.message}`);
+        this.options.logger.warn({ code: this.lastError.code, messageId: message.messageId }, 'publish not acknowledged');
+        this.cursor = Math.min(this.cursor, message.seq - 1);
+        return;
+      }
+      this.options.outbox.ack(message.seq, message.bytes);
+      this.published += 1;
+      this.drain();
+    });
+  }
+
+  get inflightCount(): number {
+    return this.inflight.size;
+  }
+
+  /** Graceful stop: publish "offline" (retained), wait briefly for in-flight acks, disconnect. */
+  async stop(): Promise<void> {
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.options.outbox.off('enqueued', this.onEnqueued);
+    const client = this.client;
+    if (!client) return;
+    if (client.connected) {
+      await new Promise<void>((resolve) => {
+        client.publish(topicFor(this.options.address, 'status'), this.status('offline'), { qos: 1, retain: true }, () =>
+          resolve(),
+        );
+        setTimeout(resolve, 2000).unref();
+      });
+    }
+    this.stopped = true;
+    await client.endAsync(false).catch(() => undefined);
+    this.options.outbox.flushAcks();
+  }
+}

@@ -1,0 +1,78 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { join } from 'node:path';
+import { freePort } from './free-port.js';
+import { makeTempDir } from './temp-dir.js';
+import { waitFor } from './wait-for.js';
+
+export interface MosquittoUser {
+  username: string;
+  password: string;
+}
+
+/** A real Mosquitto 2 on a free loopback port, with a password file and an ACL file. */
+export class MosquittoServer {
+  private process: ChildProcess | undefined;
+  private readonly dir = makeTempDir('mosquitto');
+  port = 0;
+
+  get url(): string {
+    return `mqtt://127.0.0.1:${this.port}`;
+  }
+
+  async start(users: MosquittoUser[], acl: string): Promise<void> {
+    if (!this.port) this.port = await freePort();
+    const d = this.dir.path;
+    const passwd = join(d, 'passwd');
+    writeFileSync(passwd, '');
+    for (const u of users) execFileSync('mosquitto_passwd', ['-b', passwd, u.username, u.password]);
+    writeFileSync(join(d, 'acl'), acl);
+    writeFileSync(
+      join(d, 'mosquitto.conf'),
+      [
+        `listener ${this.port} 127.0.0.1`,
+        'allow_anonymous false',
+        `password_file ${passwd}`,
+        `acl_file ${join(d, 'acl')}`,
+        'persistence true',
+        `persistence_location ${d}/`,
+        // Never drop QoS 1 messages queued for a slow or offline hub (see FINDINGS.md).
+        'max_queued_messages 0',
+        'max_inflight_messages 0',
+        'log_dest stderr',
+        'log_type error',
+        'log_type warning',
+      ].join('\n'),
+    );
+    this.process = spawn('mosquitto', ['-c', join(d, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    await waitFor(
+      'mosquitto port',
+      () =>
+        new Promise<boolean>((resolve) => {
+          const socket = createConnection(this.port, '127.0.0.1');
+          socket.once('connect', () => {
+            socket.destroy();
+            resolve(true);
+          });
+          socket.once('error', () => resolve(false));
+        }),
+      15_000,
+      50,
+    );
+  }
+
+  async stop(): Promise<void> {
+    const p = this.process;
+    if (!p || p.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
+    p.kill('SIGTERM');
+    await exited;
+    this.process = undefined;
+  }
+
+  async dispose(): Promise<void> {
+    await this.stop();
+    this.dir.remove();
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * The one catalogue of Vigil error codes. Codes are a public, stable contract: logs, quarantine
+ * reasons, dead-letter rows and API error bodies carry them. Every code here is documented in
+ * docs/errors.md (a test enforces it).
+ */
+export const ERROR_CATALOGUE = {
+  VIGIL_CONFIG_INVALID: { httpStatus: 500, summary: 'A configuration key is missing or has the wrong type or value.' },
+  VIGIL_CONFIG_UNREADABLE: { httpStatus: 500, summary: 'The configuration file cannot be read or is not valid YAML.' },
+  VIGIL_TOPIC_INVALID: { httpStatus: 400, summary: 'An MQTT topic does not follow vigil/v1/{clinicId}/{deviceId}/{kind}.' },
+  VIGIL_PAYLOAD_NOT_JSON: { httpStatus: 400, summary: 'A message payload is not valid UTF-8 JSON.' },
+  VIGIL_PAYLOAD_SCHEMA: { httpStatus: 400, summary: 'A message payload does not match its schema.' },
+  VIGIL_PAYLOAD_OVERSIZED: { httpStatus: 413, summary: 'A message payload is larger than the configured limit.' },
+  VIGIL_PAYLOAD_IDENTITY_MISMATCH: {
+    httpStatus: 400,
+    summary: "A payload's clinicId/deviceId differ from the topic it was published on.",
+  },
+  VIGIL_MQTT_AUTH_FAILED: { httpStatus: 401, summary: 'A device presented an unknown, revoked or wrong credential.' },
+  VIGIL_MQTT_CLIENT_ID_MISMATCH: { httpStatus: 401, summary: "A device's MQTT client id differs from its username." },
+  VIGIL_MQTT_ACL_DENIED: { httpStatus: 403, summary: 'A device tried to publish or subscribe outside its own topics.' },
+  VIGIL_MQTT_PUBLISH_REFUSED: { httpStatus: 502, summary: 'The broker answered a publish with an error reason code.' },
+  VIGIL_MQTT_UNREACHABLE: { httpStatus: 503, summary: 'The MQTT broker cannot be reached; the outbox keeps messages.' },
+  VIGIL_OUTBOX_FULL: {
+    httpStatus: 507,
+    summary: 'The outbox reached its byte limit with results only; new results are refused.',
+  },
+  VIGIL_OUTBOX_DISK_FULL: { httpStatus: 507, summary: 'The disk holding the outbox is full.' },
+  VIGIL_STATE_STORE_UNAVAILABLE: { httpStatus: 503, summary: 'The state store (SQL) cannot be written or read.' },
+  VIGIL_HISTORY_STORE_UNAVAILABLE: {
+    httpStatus: 503,
+    summary: 'The history store (InfluxDB) cannot be reached; points stay in the durable buffer.',
+  },
+  VIGIL_HISTORY_WRITE_REJECTED: { httpStatus: 502, summary: 'InfluxDB rejected a batch of points as malformed.' },
+  VIGIL_DEVICE_EXISTS: { httpStatus: 409, summary: 'A device with that id is already registered.' },
+  VIGIL_DEVICE_UNKNOWN: { httpStatus: 404, summary: 'No device with that id is registered.' },
+  VIGIL_ID_INVALID: {
+    httpStatus: 400,
+    summary: 'A clinic or device id is not 1-64 characters of letters, digits, "_" or "-".',
+  },
+  VIGIL_TLS_MATERIAL_MISSING: { httpStatus: 500, summary: 'A TLS key, certificate or CA file named in the config is missing.' },
+  VIGIL_INTERNAL: { httpStatus: 500, summary: 'An unexpected internal error; the log has the details.' },
+} as const satisfies Record<string, { httpStatus: number; summary: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export class VigilError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'VigilError';
+    this.code = code;
+    this.details = options?.details;
+  }
+
+  get httpStatus(): number {
+    return ERROR_CATALOGUE[this.code].httpStatus;
+  }
+
+  /** The shape used in quarantine reasons, dead letters, CLI JSON output and API error bodies. */
+  toJSON(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+export function isVigilError(value: unknown): value is VigilError {
+  return value instanceof VigilError;
+}
+
+/** Wraps anything thrown into a VigilError, keeping an existing code. */
+export function asVigilError(value: unknown, fallback: ErrorCode = 'VIGIL_INTERNAL'): VigilError {
+  if (value instanceof VigilError) return value;
+  const message = value instanceof Error ? value.message : String(value);
+  return new VigilError(fallback, message, { cause: value });
+}

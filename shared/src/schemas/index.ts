@@ -1,0 +1,5 @@
+export * from './common.js';
+export * from './model.js';
+export * from './result.js';
+export * from './status.js';
+export * from './telemetry.js';

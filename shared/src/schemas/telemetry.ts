@@ -1,0 +1,72 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { Id, MessageId, Timestamp } from './common.js';
+
+export const TELEMETRY_SCHEMA = 'vigil.telemetry/1';
+
+const Count = Type.Integer({ minimum: 0 });
+const Bytes = Type.Number({ minimum: 0 });
+
+export const GpuSample = Type.Object(
+  {
+    index: Count,
+    name: Type.String({ maxLength: 128 }),
+    utilizationPct: Type.Number({ minimum: 0, maximum: 100 }),
+    memoryUsedBytes: Bytes,
+    memoryTotalBytes: Bytes,
+    temperatureC: Type.Optional(Type.Number()),
+  },
+  { additionalProperties: false },
+);
+
+/** A periodic sample of one device's health and pipeline counters. */
+export const TelemetryMessage = Type.Object(
+  {
+    schema: Type.Literal(TELEMETRY_SCHEMA),
+    messageId: MessageId,
+    clinicId: Id,
+    deviceId: Id,
+    sampledAt: Timestamp,
+    intervalS: Type.Number({ exclusiveMinimum: 0 }),
+    cpu: Type.Object(
+      {
+        cores: Count,
+        utilizationPct: Type.Number({ minimum: 0, maximum: 100 }),
+        load1: Type.Number({ minimum: 0 }),
+        processPct: Type.Number({ minimum: 0 }),
+      },
+      { additionalProperties: false },
+    ),
+    memory: Type.Object({ totalBytes: Bytes, availableBytes: Bytes, processRssBytes: Bytes }, { additionalProperties: false }),
+    disk: Type.Object(
+      { path: Type.String({ maxLength: 512 }), totalBytes: Bytes, freeBytes: Bytes },
+      { additionalProperties: false },
+    ),
+    gpus: Type.Array(GpuSample, { maxItems: 16 }),
+    pipeline: Type.Object(
+      {
+        received: Count,
+        processed: Count,
+        failed: Count,
+        quarantined: Count,
+        queueDepth: Count,
+        inferenceProvider: Type.Optional(Type.String({ maxLength: 32 })),
+        latencyP50Ms: Type.Optional(Type.Number({ minimum: 0 })),
+        latencyP95Ms: Type.Optional(Type.Number({ minimum: 0 })),
+      },
+      { additionalProperties: false },
+    ),
+    outbox: Type.Object(
+      {
+        depth: Count,
+        results: Count,
+        telemetry: Count,
+        bytes: Bytes,
+        oldestAgeS: Type.Number({ minimum: 0 }),
+        evictedTelemetry: Count,
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type TelemetryMessage = Static<typeof TelemetryMessage>;
