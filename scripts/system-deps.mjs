@@ -1,0 +1,35 @@
+// The Debian packages Vigil's tests, demo extras and benchmarks need, and a check that they are there.
+import { execFileSync, spawnSync } from 'node:child_process';
+
+/** command → Debian package that provides it */
+export const SYSTEM_COMMANDS = {
+  influxd: 'influxdb',
+  mosquitto: 'mosquitto',
+  mosquitto_passwd: 'mosquitto',
+  openssl: 'openssl',
+};
+
+export function missingPackages() {
+  const missing = new Set();
+  for (const [command, pkg] of Object.entries(SYSTEM_COMMANDS)) {
+    const found = spawnSync('sh', ['-c', `command -v ${command} || test -x /usr/sbin/${command}`], { stdio: 'ignore' });
+    if (found.status !== 0) missing.add(pkg);
+  }
+  return [...missing];
+}
+
+/** Installs what is missing when running as root; otherwise explains what to install and fails. */
+export function ensureSystemPackages() {
+  const missing = missingPackages();
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0) {
+    console.error(`Missing Debian packages: ${missing.join(' ')}\nInstall them with: sudo apt-get install -y ${missing.join(' ')}`);
+    process.exit(1);
+  }
+  console.error(`Installing missing Debian packages: ${missing.join(' ')}`);
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], {
+    stdio: 'inherit',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
+}
