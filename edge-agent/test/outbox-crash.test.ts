@@ -9,9 +9,13 @@ test('kill -9 while committing: every message reported as committed is still the
   const dir = makeTempDir('outbox-crash');
   try {
     const path = join(dir.path, 'outbox.sqlite');
-    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures/outbox-writer.ts'), path, '1000000'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, 'fixtures/outbox-writer.ts'), path, '1000000'],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     const committed: string[] = [];
     let buffer = '';
     await new Promise<void>((resolve) => {

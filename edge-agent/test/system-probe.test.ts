@@ -8,7 +8,14 @@ import { parseNvidiaSmi, readGpus, utilisationBetween } from '../src/telemetry/s
 test('nvidia-smi CSV is parsed into GPU readings; malformed lines are skipped', () => {
   const csv = '0, NVIDIA A10, 37, 2048, 23028, 54\n1, NVIDIA A10, [N/A], 0, 23028, 40\n\n';
   assert.deepEqual(parseNvidiaSmi(csv), [
-    { index: 0, name: 'NVIDIA A10', utilizationPct: 37, memoryUsedBytes: 2048 * 1048576, memoryTotalBytes: 23028 * 1048576, temperatureC: 54 },
+    {
+      index: 0,
+      name: 'NVIDIA A10',
+      utilizationPct: 37,
+      memoryUsedBytes: 2048 * 1048576,
+      memoryTotalBytes: 23028 * 1048576,
+      temperatureC: 54,
+    },
   ]);
 });
 

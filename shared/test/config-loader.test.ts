@@ -24,7 +24,13 @@ const Schema = Type.Object(
 
 test('env names: nested keys joined by __, camelCase split by _', () => {
   assert.equal(envNameFor(['mqtt', 'keepaliveS']), 'VIGIL_MQTT__KEEPALIVE_S');
-  assert.deepEqual(configEnvNames(Schema), ['VIGIL_NAME', 'VIGIL_MQTT__URL', 'VIGIL_MQTT__KEEPALIVE_S', 'VIGIL_MQTT__TLS', 'VIGIL_TAGS']);
+  assert.deepEqual(configEnvNames(Schema), [
+    'VIGIL_NAME',
+    'VIGIL_MQTT__URL',
+    'VIGIL_MQTT__KEEPALIVE_S',
+    'VIGIL_MQTT__TLS',
+    'VIGIL_TAGS',
+  ]);
 });
 
 test('defaults fill an empty config, and the result is frozen', () => {
@@ -71,8 +77,14 @@ test('unknown keys in the file and unknown VIGIL_ variables are refused', () => 
   try {
     const file = join(dir.path, 'hub.yaml');
     writeFileSync(file, 'mqtt:\n  keepalive: 60\n');
-    assert.throws(() => loadConfig(Schema, { file, env: {} }), (e: Error) => e.message.includes('mqtt.keepalive'));
-    assert.throws(() => loadConfig(Schema, { env: { VIGIL_MQTT__KEEPALIVE: '3' } }), (e: Error) => e.message.includes('VIGIL_MQTT__KEEPALIVE'));
+    assert.throws(
+      () => loadConfig(Schema, { file, env: {} }),
+      (e: Error) => e.message.includes('mqtt.keepalive'),
+    );
+    assert.throws(
+      () => loadConfig(Schema, { env: { VIGIL_MQTT__KEEPALIVE: '3' } }),
+      (e: Error) => e.message.includes('VIGIL_MQTT__KEEPALIVE'),
+    );
     writeFileSync(file, 'mqtt: [unclosed');
     assert.throws(() => loadConfig(Schema, { file, env: {} }), { code: 'VIGIL_CONFIG_UNREADABLE' });
   } finally {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { ERROR_CATALOGUE, VigilError, asVigilError } from '../src/errors.js';
+import { asVigilError, ERROR_CATALOGUE, VigilError } from '../src/errors.js';
 
 test('every error code is documented in docs/errors.md', () => {
   const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
@@ -13,7 +13,7 @@ test('docs/errors.md lists no code that the catalogue lacks', () => {
   const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
   const documented = [...doc.matchAll(/`(VIGIL_[A-Z0-9_]+)`/g)].map((m) => m[1]);
   assert.deepEqual(
-    documented.filter((code) => !(code in ERROR_CATALOGUE)),
+    documented.filter((code) => code === undefined || !(code in ERROR_CATALOGUE)),
     [],
   );
 });

@@ -26,10 +26,22 @@ test('ids are topic-safe', () => {
 
 test('backoff grows exponentially, is capped and jittered', () => {
   const policy = { minMs: 100, maxMs: 5000 };
-  assert.equal(backoffDelay(0, policy, () => 1), 100);
-  assert.equal(backoffDelay(3, policy, () => 1), 800);
-  assert.equal(backoffDelay(20, policy, () => 1), 5000);
-  assert.equal(backoffDelay(20, policy, () => 0), 100);
+  assert.equal(
+    backoffDelay(0, policy, () => 1),
+    100,
+  );
+  assert.equal(
+    backoffDelay(3, policy, () => 1),
+    800,
+  );
+  assert.equal(
+    backoffDelay(20, policy, () => 1),
+    5000,
+  );
+  assert.equal(
+    backoffDelay(20, policy, () => 0),
+    100,
+  );
   const spread = new Set(Array.from({ length: 50 }, () => backoffDelay(6, policy)));
   assert.ok(spread.size > 10, 'jitter spreads reconnects');
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TOPIC_KINDS, fleetFilter, parseTopic, sharedFleetFilter, topicFor } from '../src/topics.js';
+import { fleetFilter, parseTopic, sharedFleetFilter, TOPIC_KINDS, topicFor } from '../src/topics.js';
 
 test('topicFor and parseTopic round-trip every kind', () => {
   for (const kind of TOPIC_KINDS) {

@@ -101,6 +101,8 @@ export class MqttPublisher {
       connectTimeout: 10_000,
       reconnectPeriod: backoffDelay(0, o.reconnect),
       resubscribe: true,
+      // A refused CONNACK (e.g. credentials not registered yet) is retried with the same backoff.
+      reconnectOnConnackError: true,
       will: { topic: statusTopic, payload: this.status('offline'), qos: 1, retain: true },
       ...(o.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 7 * 24 * 3600 } } : {}),
       ...(o.caFile ? { ca: readFileSync(o.caFile), rejectUnauthorized: true } : {}),

@@ -1,0 +1,4 @@
+export declare function makeTempDir(prefix: string): {
+  path: string;
+  remove: () => void;
+};
