@@ -105,3 +105,19 @@ test('stats report depth, per-kind counts and the oldest message age', () => {
     dir.remove();
   }
 });
+
+test('acknowledged rows awaiting deletion do not hide the rows behind them', () => {
+  const dir = makeTempDir('outbox');
+  try {
+    const outbox = new Outbox({ path: join(dir.path, 'o.sqlite'), maxBytes: 1e6, ackFlushMs: 60_000 });
+    for (let i = 0; i < 10; i++) outbox.enqueue(message('results', `r-${i}`));
+    for (const m of outbox.after(0, 4)) outbox.ack(m.seq, m.bytes);
+    assert.deepEqual(
+      outbox.after(0, 3).map((m) => m.messageId),
+      ['r-4', 'r-5', 'r-6'],
+    );
+    outbox.close();
+  } finally {
+    dir.remove();
+  }
+});

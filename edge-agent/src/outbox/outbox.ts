@@ -141,6 +141,31 @@ export class Outbox extends EventEmitter<{ enqueued: []; evicted: [count: number
     return inserted;
   }
 
+  /** Commits several messages in one transaction (one fsync); returns how many were new. */
+  enqueueMany(messages: readonly OutboxMessage[]): number {
+    let inserted = 0;
+    this.db.transaction(() => {
+      for (const m of messages) {
+        this.makeRoom(m.payload.byteLength, m.kind);
+        const info = this.stmts.insert.run(
+          m.messageId,
+          m.kind,
+          m.topic,
+          m.payload,
+          m.payload.byteLength,
+          m.retain ? 1 : 0,
+          this.now(),
+        );
+        if (info.changes === 1) {
+          inserted += 1;
+          this.totalBytes += m.payload.byteLength;
+        }
+      }
+    })();
+    if (inserted > 0) this.emit('enqueued');
+    return inserted;
+  }
+
   private makeRoom(bytes: number, kind: TopicKind): void {
     if (this.totalBytes + bytes <= this.maxBytes) return;
     while (this.totalBytes + bytes > this.maxBytes) {
@@ -185,7 +210,8 @@ export class Outbox extends EventEmitter<{ enqueued: []; evicted: [count: number
 
   /** Oldest messages after `seq`, for the publisher's cursor. */
   after(seq: number, limit: number): StoredMessage[] {
-    const rows = this.stmts.after.all(seq, limit) as {
+    // Acknowledged rows awaiting their batched delete are skipped, so ask for that many more.
+    const rows = this.stmts.after.all(seq, limit + this.pendingAcks.size) as {
       seq: number;
       message_id: string;
       kind: TopicKind;
@@ -197,6 +223,7 @@ export class Outbox extends EventEmitter<{ enqueued: []; evicted: [count: number
     }[];
     return rows
       .filter((row) => !this.pendingAcks.has(row.seq))
+      .slice(0, limit)
       .map((row) => ({
         seq: row.seq,
         messageId: row.message_id,

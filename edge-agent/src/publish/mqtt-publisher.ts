@@ -52,6 +52,7 @@ export class MqttPublisher {
   private readonly listeners = new Map<PublisherEvents, Set<() => void>>();
   private readonly onEnqueued = () => this.drain();
   private watchdog: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
   published = 0;
   lastError: VigilError | undefined;
 
@@ -191,12 +192,23 @@ export class MqttPublisher {
         this.lastError = new VigilError('VIGIL_MQTT_PUBLISH_REFUSED', `publish ${message.messageId}: ${error.message}`);
         this.options.logger.warn({ code: this.lastError.code, messageId: message.messageId }, 'publish not acknowledged');
         this.cursor = Math.min(this.cursor, message.seq - 1);
+        this.scheduleRetry();
         return;
       }
       this.options.outbox.ack(message.seq, message.bytes);
       this.published += 1;
       this.drain();
     });
+  }
+
+  /** After a failed publish nothing else may wake the drain loop: try again shortly. */
+  private scheduleRetry(): void {
+    if (this.retryTimer || this.stopped) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.drain();
+    }, this.options.reconnect.minMs);
+    this.retryTimer.unref();
   }
 
   get inflightCount(): number {
@@ -206,6 +218,7 @@ export class MqttPublisher {
   /** Graceful stop: publish "offline" (retained), wait briefly for in-flight acks, disconnect. */
   async stop(): Promise<void> {
     if (this.watchdog) clearInterval(this.watchdog);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     this.options.outbox.off('enqueued', this.onEnqueued);
     const client = this.client;
     if (!client) return;

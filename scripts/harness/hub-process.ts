@@ -1,0 +1,59 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { freePort } from './free-port.js';
+import { waitFor } from './wait-for.js';
+
+const HUB_BIN = join(import.meta.dirname, '../../cloud-hub/bin/vigil-hub.mjs');
+
+/** `vigil-hub serve` as a real child process (for kill -9 tests), configured through VIGIL_… variables. */
+export class HubProcess {
+  private child: ChildProcess | undefined;
+  env: Record<string, string> = {};
+  mqttPort = 0;
+  httpPort = 0;
+
+  constructor(
+    private readonly dataDir: string,
+    private readonly extraEnv: Record<string, string> = {},
+  ) {}
+
+  async init(): Promise<void> {
+    this.mqttPort = await freePort();
+    this.httpPort = await freePort();
+    this.env = {
+      VIGIL_DATA_DIR: this.dataDir,
+      VIGIL_HTTP__PORT: String(this.httpPort),
+      VIGIL_MQTT__LISTEN__PORT: String(this.mqttPort),
+      ...this.extraEnv,
+    };
+  }
+
+  get mqttUrl(): string {
+    return `mqtt://127.0.0.1:${this.mqttPort}`;
+  }
+
+  cli(args: string[]): string {
+    return execFileSync(process.execPath, [HUB_BIN, ...args], { env: { ...process.env, ...this.env }, encoding: 'utf8' });
+  }
+
+  addDevice(clinicId: string, deviceId: string): string {
+    return (JSON.parse(this.cli(['device', 'add', clinicId, deviceId])) as { password: string }).password;
+  }
+
+  async start(): Promise<void> {
+    this.child = spawn(process.execPath, [HUB_BIN, 'serve'], {
+      env: { ...process.env, ...this.env, VIGIL_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    await waitFor('hub /readyz', async () => (await fetch(`http://127.0.0.1:${this.httpPort}/readyz`)).ok, 30_000, 100);
+  }
+
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(signal);
+    await exited;
+    this.child = undefined;
+  }
+}
