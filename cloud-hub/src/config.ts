@@ -39,7 +39,7 @@ export const HubConfigSchema = Type.Object(
             password: Type.String({ default: '' }),
             passwordFile: Type.String({ default: '' }),
             caFile: Type.String({ default: '' }),
-            group: Type.String({ pattern: '^[A-Za-z0-9_-]+$', default: 'vigil-hub' }),
+            group: Type.String({ pattern: '^[A-Za-z0-9_-]*$', default: '' }),
             consumers: Type.Integer({ minimum: 1, maximum: 64, default: 8 }),
             clientIdPrefix: Type.String({ pattern: '^[A-Za-z0-9_-]+$', default: 'vigil-hub' }),
           },

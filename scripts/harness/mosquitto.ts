@@ -1,6 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
 import { makeTempDir } from './temp-dir.js';
@@ -21,13 +22,16 @@ export class MosquittoServer {
     return `mqtt://127.0.0.1:${this.port}`;
   }
 
-  async start(users: MosquittoUser[], acl: string): Promise<void> {
+  /** Starts the broker; a restart with no arguments keeps the users, ACL and persisted sessions. */
+  async start(users?: MosquittoUser[], acl?: string): Promise<void> {
     if (!this.port) this.port = await freePort();
     const d = this.dir.path;
     const passwd = join(d, 'passwd');
-    writeFileSync(passwd, '');
-    for (const u of users) execFileSync('mosquitto_passwd', ['-b', passwd, u.username, u.password]);
-    writeFileSync(join(d, 'acl'), acl);
+    if (users) {
+      writeFileSync(passwd, '');
+      for (const u of users) execFileSync('mosquitto_passwd', ['-b', passwd, u.username, u.password]);
+    }
+    if (acl !== undefined) writeFileSync(join(d, 'acl'), acl);
     writeFileSync(
       join(d, 'mosquitto.conf'),
       [
@@ -40,6 +44,8 @@ export class MosquittoServer {
         // Never drop QoS 1 messages queued for a slow or offline hub (see FINDINGS.md).
         'max_queued_messages 0',
         'max_inflight_messages 0',
+        // Run as whoever runs the tests: as root, Mosquitto would otherwise drop to a user that cannot read the temp dir.
+        `user ${userInfo().username}`,
         'log_dest stderr',
         'log_type error',
         'log_type warning',

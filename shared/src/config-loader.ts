@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Kind, type Static, type TObject, type TSchema } from '@sinclair/typebox';
+import { Kind, type Static, type TLiteral, type TObject, type TSchema, type TUnion } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { VigilError } from './errors.js';
@@ -30,6 +30,14 @@ export function configEnvNames(schema: TObject): string[] {
 
 function parseEnvValue(raw: string, schema: TSchema, name: string): unknown {
   const kind = schema[Kind];
+  if (kind === 'Union') {
+    // The first member the text parses into: `4` → 4 for Union(Literal(4), Literal(5)).
+    for (const member of (schema as TUnion).anyOf) {
+      const candidate = member[Kind] === 'Literal' ? parseLiteral(raw, member as TLiteral) : safeParse(raw, member, name);
+      if (candidate !== undefined && Value.Check(member, candidate)) return candidate;
+    }
+    return raw;
+  }
   if (kind === 'Number' || kind === 'Integer') {
     const n = Number(raw);
     if (raw.trim() === '' || Number.isNaN(n)) throw new VigilError('VIGIL_CONFIG_INVALID', `${name}="${raw}" is not a number`);
@@ -48,6 +56,18 @@ function parseEnvValue(raw: string, schema: TSchema, name: string): unknown {
     }
   }
   return raw;
+}
+
+function parseLiteral(raw: string, literal: TLiteral): unknown {
+  return typeof literal.const === 'number' ? Number(raw) : typeof literal.const === 'boolean' ? raw === 'true' : raw;
+}
+
+function safeParse(raw: string, schema: TSchema, name: string): unknown {
+  try {
+    return parseEnvValue(raw, schema, name);
+  } catch {
+    return undefined;
+  }
 }
 
 function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {

@@ -14,6 +14,7 @@ const Schema = Type.Object(
         url: Type.String({ pattern: '^mqtts?://', default: 'mqtt://127.0.0.1:1883' }),
         keepaliveS: Type.Integer({ minimum: 5, default: 30 }),
         tls: Type.Boolean({ default: false }),
+        protocolVersion: Type.Union([Type.Literal(4), Type.Literal(5)], { default: 4 }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -29,13 +30,18 @@ test('env names: nested keys joined by __, camelCase split by _', () => {
     'VIGIL_MQTT__URL',
     'VIGIL_MQTT__KEEPALIVE_S',
     'VIGIL_MQTT__TLS',
+    'VIGIL_MQTT__PROTOCOL_VERSION',
     'VIGIL_TAGS',
   ]);
 });
 
 test('defaults fill an empty config, and the result is frozen', () => {
   const config = loadConfig(Schema, { env: {} });
-  assert.deepEqual(config, { name: 'vigil', mqtt: { url: 'mqtt://127.0.0.1:1883', keepaliveS: 30, tls: false }, tags: [] });
+  assert.deepEqual(config, {
+    name: 'vigil',
+    mqtt: { url: 'mqtt://127.0.0.1:1883', keepaliveS: 30, tls: false, protocolVersion: 4 },
+    tags: [],
+  });
   assert.ok(Object.isFrozen(config.mqtt));
 });
 
@@ -46,12 +52,17 @@ test('YAML file, then environment, override defaults', () => {
     writeFileSync(file, 'name: clinic\nmqtt:\n  keepaliveS: 60\n');
     const config = loadConfig(Schema, {
       file,
-      env: { VIGIL_MQTT__KEEPALIVE_S: '90', VIGIL_MQTT__TLS: 'true', VIGIL_TAGS: '["a","b"]' },
+      env: { VIGIL_MQTT__KEEPALIVE_S: '90', VIGIL_MQTT__TLS: 'true', VIGIL_TAGS: '["a","b"]', VIGIL_MQTT__PROTOCOL_VERSION: '5' },
     });
     assert.equal(config.name, 'clinic');
     assert.equal(config.mqtt.keepaliveS, 90);
     assert.equal(config.mqtt.tls, true);
     assert.deepEqual(config.tags, ['a', 'b']);
+    assert.equal(config.mqtt.protocolVersion, 5);
+    assert.throws(
+      () => loadConfig(Schema, { env: { VIGIL_MQTT__PROTOCOL_VERSION: '3' } }),
+      (e: Error) => e.message.includes('mqtt.protocolVersion'),
+    );
   } finally {
     dir.remove();
   }

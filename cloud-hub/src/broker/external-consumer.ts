@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { type Logger, sharedFleetFilter, type TopicKind } from '@vigil/shared';
+import { fleetFilter, type Logger, sharedFleetFilter, type TopicKind } from '@vigil/shared';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { IngestPipeline } from '../ingest/ingest-pipeline.js';
 
@@ -8,6 +8,12 @@ export interface ExternalConsumerOptions {
   username: string;
   password: string;
   caFile?: string | undefined;
+  /**
+   * Shared-subscription group. Empty means a plain subscription on one persistent session: the
+   * choice for Mosquitto, which (2.0) forgets shared subscriptions across a restart and drops
+   * what arrives before the hub subscribes again. Brokers that persist them (EMQX, HiveMQ) can
+   * use a group for several hub replicas.
+   */
   group: string;
   /** Parallel consumer connections in the shared-subscription group (each handles messages in order). */
   consumers: number;
@@ -30,7 +36,9 @@ export class ExternalConsumer {
 
   async start(): Promise<void> {
     const o = this.options;
-    for (let i = 0; i < o.consumers; i++) this.clients.push(this.connect(`${o.clientIdPrefix}-${i}`));
+    // Without a shared-subscription group every connection would receive every message: use one.
+    const consumers = o.group ? o.consumers : 1;
+    for (let i = 0; i < consumers; i++) this.clients.push(this.connect(`${o.clientIdPrefix}-${i}`));
     await Promise.all(
       this.clients.map(
         (client) =>
@@ -64,16 +72,16 @@ export class ExternalConsumer {
         },
       );
     };
-    client.on('connect', (connack) => {
-      if (!connack.sessionPresent) {
-        client.subscribe(
-          INGESTED_KINDS.map((kind) => sharedFleetFilter(o.group, kind)),
-          { qos: 1 },
-          (error) => {
-            if (error) o.logger.error({ code: 'VIGIL_MQTT_UNREACHABLE', err: error.message }, 'subscribe failed');
-          },
-        );
-      }
+    client.on('connect', () => {
+      // Subscribe on every connect, even when the broker says the session is present: Mosquitto
+      // 2.0 does not restore shared subscriptions from its persistence file after a restart.
+      client.subscribe(
+        INGESTED_KINDS.map((kind) => (o.group ? sharedFleetFilter(o.group, kind) : fleetFilter(kind))),
+        { qos: 1 },
+        (error) => {
+          if (error) o.logger.error({ code: 'VIGIL_MQTT_UNREACHABLE', err: error.message }, 'subscribe failed');
+        },
+      );
       o.logger.info({ clientId, url: o.url }, 'consuming from external broker');
     });
     client.on('error', (error) =>

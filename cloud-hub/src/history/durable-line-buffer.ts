@@ -46,14 +46,12 @@ export class DurableLineBuffer {
     this.count = Math.max(0, this.count - n);
   }
 
-  /** Moves a batch InfluxDB refused as malformed aside, so it cannot block the queue forever. */
-  reject(seqs: readonly number[], lines: readonly string[], reason: string): void {
+  /** Copies lines InfluxDB refused as malformed aside; `confirm` later drops them from the queue. */
+  setAside(seqs: readonly number[], lines: readonly string[], reason: string): void {
     const at = new Date().toISOString();
     this.db.transaction(() => {
       for (const [i, seq] of seqs.entries()) this.s.reject.run(seq, lines[i], reason, at);
-      this.s.dropUpTo.run(seqs.at(-1) ?? 0);
     })();
-    this.count = Math.max(0, this.count - seqs.length);
   }
 
   size(): number {

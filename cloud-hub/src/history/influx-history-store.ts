@@ -114,42 +114,19 @@ export class InfluxHistoryStore implements HistoryStore {
     const { lastSeq, lines, seqs } = this.buffer.head(this.options.batchSize);
     if (lines.length === 0) return 0;
     try {
-      await this.influx.transport.request(`/write?${this.params({ precision: 'ns' })}`, lines.join('\n'), {
-        method: 'POST',
-        headers: { 'content-type': 'text/plain; charset=utf-8' },
-        gzipThreshold: 64 * 1024,
-      });
+      await this.writeIsolatingRejects(lines, seqs);
       this.buffer.confirm(lastSeq, lines.length);
       if (this.failures > 0) this.options.logger.info({ backlog: this.buffer.size() }, 'InfluxDB reachable again; backfilling');
       this.failures = 0;
       this.reachable = true;
-      this.lastError = undefined;
+      if (this.lastError?.code === 'VIGIL_HISTORY_STORE_UNAVAILABLE') this.lastError = undefined;
       return lines.length;
     } catch (error) {
-      const status = error instanceof HttpError ? error.statusCode : undefined;
-      if (
-        status !== undefined &&
-        !isStatusCodeRetriable(status) &&
-        status >= 400 &&
-        status < 500 &&
-        status !== 401 &&
-        status !== 403 &&
-        status !== 404
-      ) {
-        // Malformed points would block the queue forever: set them aside with the reason.
-        this.lastError = new VigilError(
-          'VIGIL_HISTORY_WRITE_REJECTED',
-          `InfluxDB refused ${lines.length} points: ${(error as Error).message}`,
-        );
-        this.buffer.reject(seqs, lines, this.lastError.message);
-        this.options.logger.error({ code: this.lastError.code, points: lines.length }, this.lastError.message);
-        return lines.length;
-      }
       this.failures += 1;
       this.reachable = false;
       this.lastError = new VigilError(
         'VIGIL_HISTORY_STORE_UNAVAILABLE',
-        `InfluxDB write failed (${canRetryHttpCall(error) ? 'retrying' : 'will retry'}): ${(error as Error).message}`,
+        `InfluxDB write failed, will retry: ${(error as Error).message}`,
       );
       if (this.failures === 1 || this.failures % 20 === 0) {
         this.options.logger.warn(
@@ -158,6 +135,38 @@ export class InfluxHistoryStore implements HistoryStore {
         );
       }
       return 0;
+    }
+  }
+
+  private post(lines: readonly string[]): Promise<unknown> {
+    return this.influx.transport.request(`/write?${this.params({ precision: 'ns' })}`, lines.join('\n'), {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain; charset=utf-8' },
+      gzipThreshold: 64 * 1024,
+    });
+  }
+
+  /**
+   * A 400 means InfluxDB refused some points as malformed (it still stores the valid ones). The
+   * batch is split in halves until each refused line is alone; those are set aside with the reason
+   * so they cannot block the queue. Re-sending accepted points is harmless: writes are idempotent.
+   * Anything else (down, 5xx, auth) throws, and the batch stays buffered for a retry.
+   */
+  private async writeIsolatingRejects(lines: string[], seqs: number[]): Promise<void> {
+    try {
+      await this.post(lines);
+    } catch (error) {
+      const status = error instanceof HttpError ? error.statusCode : undefined;
+      if (status !== 400) throw error;
+      if (lines.length > 1) {
+        const mid = Math.ceil(lines.length / 2);
+        await this.writeIsolatingRejects(lines.slice(0, mid), seqs.slice(0, mid));
+        await this.writeIsolatingRejects(lines.slice(mid), seqs.slice(mid));
+        return;
+      }
+      this.lastError = new VigilError('VIGIL_HISTORY_WRITE_REJECTED', `InfluxDB refused a point: ${(error as Error).message}`);
+      this.buffer.setAside(seqs, lines, this.lastError.message);
+      this.options.logger.error({ code: this.lastError.code }, this.lastError.message);
     }
   }
 
