@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { canRetryHttpCall, HttpError, InfluxDB, isStatusCodeRetriable, Point } from '@influxdata/influxdb-client';
+import { HttpError, InfluxDB, Point } from '@influxdata/influxdb-client';
 import { backoffDelay, type Logger, VigilError } from '@vigil/shared';
 
 import { DurableLineBuffer } from './durable-line-buffer.js';

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { makeTempDir } from '../../scripts/harness/temp-dir.js';
+
+const HUB_BIN = join(import.meta.dirname, '../bin/vigil-hub.mjs');
+
+function hub(args: string[], env: Record<string, string>) {
+  return spawnSync(process.execPath, [HUB_BIN, ...args], { env: { ...process.env, ...env }, encoding: 'utf8' });
+}
+
+test('vigil-hub device add / list / revoke / mosquitto-acl', () => {
+  const dir = makeTempDir('cli');
+  try {
+    const env = { VIGIL_DATA_DIR: dir.path };
+    const added = hub(['device', 'add', 'clinic-a', 'edge-1', '--tag', 'north', 'gpu'], env);
+    assert.equal(added.status, 0, added.stderr);
+    const credential = JSON.parse(added.stdout) as { username: string; password: string };
+    assert.equal(credential.username, 'edge-1');
+    assert.ok(credential.password.length >= 24);
+
+    const duplicate = hub(['device', 'add', 'clinic-a', 'edge-1'], env);
+    assert.equal(duplicate.status, 2);
+    assert.match(duplicate.stderr, /VIGIL_DEVICE_EXISTS/);
+    const badId = hub(['device', 'add', 'clinic/a', 'edge-2'], env);
+    assert.match(badId.stderr, /VIGIL_ID_INVALID/);
+
+    const listed = JSON.parse(hub(['device', 'list', '--json'], env).stdout) as {
+      deviceId: string;
+      tags: string[];
+      revokedAt: null;
+    };
+    assert.deepEqual([listed.deviceId, listed.tags, listed.revokedAt], ['edge-1', ['north', 'gpu'], null]);
+    const acl = execFileSync(process.execPath, [HUB_BIN, 'device', 'mosquitto-acl'], {
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+    });
+    assert.match(acl, /user edge-1\ntopic write vigil\/v1\/clinic-a\/edge-1\/results/);
+
+    assert.equal(hub(['device', 'revoke', 'edge-1'], env).status, 0);
+    assert.match(hub(['device', 'list'], env).stdout, /edge-1\trevoked/);
+    assert.match(hub(['device', 'revoke', 'nobody'], env).stderr, /VIGIL_DEVICE_UNKNOWN/);
+  } finally {
+    dir.remove();
+  }
+});
+
+test('a bad config key stops the hub with a message naming it', () => {
+  const result = hub(['serve'], { VIGIL_HTTP__PORT: 'eighty' });
+  assert.equal(result.status, 2);
+  assert.match(result.stderr, /VIGIL_CONFIG_INVALID: .*VIGIL_HTTP__PORT/);
+});
