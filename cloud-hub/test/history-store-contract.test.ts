@@ -208,7 +208,7 @@ test('a batch InfluxDB refuses as malformed is set aside with its reason and doe
     // A field whose type conflicts with the first write is refused by InfluxDB (HTTP 400).
     await store.write([point('edge-1', 1, 5)]);
     assert.equal(await store.drain(10_000), 0);
-    (store as unknown as { buffer: { push(lines: string[]): void } }).buffer.push([
+    await (store as unknown as { buffer: { push(lines: string[]): Promise<void> } }).buffer.push([
       `device_telemetry,clinic=clinic-a,device=edge-1 cpu_utilization_pct="not a number" ${BigInt(T0 + 9000) * 1_000_000n}`,
     ]);
     await store.write([point('edge-1', 3, 6)]);

@@ -15,6 +15,8 @@ export class HubProcess {
   constructor(
     private readonly dataDir: string,
     private readonly extraEnv: Record<string, string> = {},
+    /** Extra node flags for profiling, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/prof']. */
+    private readonly nodeArgs: string[] = [],
   ) {}
 
   async init(): Promise<void> {
@@ -41,7 +43,7 @@ export class HubProcess {
   }
 
   async start(): Promise<void> {
-    this.child = spawn(process.execPath, [HUB_BIN, 'serve'], {
+    this.child = spawn(process.execPath, [...this.nodeArgs, HUB_BIN, 'serve'], {
       env: { ...process.env, ...this.env, VIGIL_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'ignore', 'inherit'],
     });

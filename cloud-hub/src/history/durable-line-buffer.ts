@@ -1,18 +1,19 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { DurableSqlite } from '../storage/durable-sqlite.js';
 
 /**
  * A local, durable FIFO of line-protocol lines waiting for InfluxDB. The hub acknowledges a
  * message once its points are here, so an InfluxDB outage delays history but never loses it.
  */
 export class DurableLineBuffer {
+  private readonly store: DurableSqlite;
   private readonly db: Database.Database;
   private readonly s;
   private count: number;
 
   constructor(path: string) {
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
+    this.store = new DurableSqlite(path);
+    this.db = this.store.db;
     this.db.exec('CREATE TABLE IF NOT EXISTS pending_lines (seq INTEGER PRIMARY KEY AUTOINCREMENT, line TEXT NOT NULL)');
     this.db.exec(
       'CREATE TABLE IF NOT EXISTS rejected_lines (seq INTEGER PRIMARY KEY, line TEXT NOT NULL, reason TEXT NOT NULL, at TEXT NOT NULL)',
@@ -28,11 +29,13 @@ export class DurableLineBuffer {
     this.count = (this.s.count.get() as { n: number }).n;
   }
 
-  push(lines: readonly string[]): void {
+  /** Resolves once the lines are on stable storage. */
+  async push(lines: readonly string[]): Promise<void> {
     this.db.transaction(() => {
       for (const line of lines) this.s.push.run(line);
     })();
     this.count += lines.length;
+    await this.store.durable();
   }
 
   head(limit: number): { lastSeq: number; lines: string[]; seqs: number[] } {
@@ -62,7 +65,7 @@ export class DurableLineBuffer {
     return (this.s.rejectedCount.get() as { n: number }).n;
   }
 
-  close(): void {
-    this.db.close();
+  close(): Promise<void> {
+    return this.store.close();
   }
 }

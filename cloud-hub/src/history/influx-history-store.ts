@@ -83,7 +83,7 @@ export class InfluxHistoryStore implements HistoryStore {
     const lines = points.map((p) => InfluxHistoryStore.toLine(p)).filter((l): l is string => l !== undefined);
     if (lines.length === 0) return;
     try {
-      this.buffer.push(lines);
+      await this.buffer.push(lines);
     } catch (error) {
       throw new VigilError('VIGIL_HISTORY_STORE_UNAVAILABLE', `history buffer write failed: ${(error as Error).message}`, {
         cause: error,
@@ -237,6 +237,6 @@ export class InfluxHistoryStore implements HistoryStore {
     this.stopped = true;
     this.wake?.();
     await this.loop;
-    this.buffer.close();
+    await this.buffer.close();
   }
 }

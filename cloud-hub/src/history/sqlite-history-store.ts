@@ -1,5 +1,6 @@
 import { VigilError } from '@vigil/shared';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { DurableSqlite } from '../storage/durable-sqlite.js';
 import { type HistoryPoint, type HistoryQuery, type HistorySample, type HistoryStore, seriesKey } from './history-store.js';
 
 /**
@@ -8,13 +9,13 @@ import { type HistoryPoint, type HistoryQuery, type HistorySample, type HistoryS
  */
 export class SqliteHistoryStore implements HistoryStore {
   readonly driver = 'embedded';
+  private readonly store: DurableSqlite;
   private readonly db: Database.Database;
   private readonly insert: Database.Statement;
 
   constructor(path: string) {
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
+    this.store = new DurableSqlite(path);
+    this.db = this.store.db;
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS points (
         measurement TEXT NOT NULL,
@@ -39,6 +40,7 @@ export class SqliteHistoryStore implements HistoryStore {
           this.insert.run(p.measurement, seriesKey(p.tags), p.timestampNs, JSON.stringify(p.tags), JSON.stringify(p.fields));
         }
       })();
+      await this.store.durable();
     } catch (error) {
       throw new VigilError('VIGIL_HISTORY_STORE_UNAVAILABLE', `embedded history write failed: ${(error as Error).message}`, {
         cause: error,
@@ -78,7 +80,7 @@ export class SqliteHistoryStore implements HistoryStore {
     return true;
   }
 
-  async close(): Promise<void> {
-    this.db.close();
+  close(): Promise<void> {
+    return this.store.close();
   }
 }

@@ -47,7 +47,7 @@ export class IngestPipeline {
   private points: HistoryPoint[] = [];
   private waiters: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> = Promise.resolve();
+  private readonly inFlight = new Set<Promise<void>>();
   private inBatch = new Set<string>();
   storedTotal = 0;
   duplicateTotal = 0;
@@ -127,11 +127,11 @@ export class IngestPipeline {
     this.timer ??= setTimeout(() => this.flush(), this.options.maxWaitMs);
   }
 
-  /** Commits what is queued; flushes run one after another so batches commit in arrival order. */
+  /** Commits what is queued. */
   flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.waiters.length === 0) return this.flushing;
+    if (this.waiters.length === 0) return Promise.all(this.inFlight).then(() => undefined);
     const batch = this.batch;
     const points = this.points;
     const waiters = this.waiters;
@@ -139,18 +139,26 @@ export class IngestPipeline {
     this.points = [];
     this.waiters = [];
     this.inBatch = new Set();
-    this.flushing = this.flushing.then(() => this.commit(batch, points, waiters));
-    return this.flushing;
+    // Batches are not serialised: a batch's synchronous part runs now, and its disk flush overlaps
+    // the next batch's reception. Ordering between batches does not matter: results are keyed by
+    // id and device state only moves forward in time.
+    const committed = this.commit(batch, points, waiters);
+    this.inFlight.add(committed);
+    void committed.finally(() => this.inFlight.delete(committed));
+    return committed;
   }
 
   private async commit(batch: IngestBatch, points: HistoryPoint[], waiters: Pending[]): Promise<void> {
     const started = performance.now();
     batch.receivedAt = new Date().toISOString();
     try {
-      // History first: if it fails nothing is acknowledged; if state then fails, the replay
-      // rewrites the same history points (idempotent by series and timestamp).
-      if (points.length > 0) await this.options.history.write(points);
-      const summary = await this.options.state.commitIngest(batch);
+      // Both stores commit, then flush to disk concurrently. If either fails nothing is
+      // acknowledged; the replay is harmless (results are keyed by id, history points by series
+      // and timestamp).
+      const [, summary] = await Promise.all([
+        points.length > 0 ? this.options.history.write(points) : Promise.resolve(),
+        this.options.state.commitIngest(batch),
+      ]);
       this.storedTotal += summary.resultsInserted + batch.telemetry.length + batch.statuses.length + batch.modelReports.length;
       this.duplicateTotal += summary.resultsDuplicate;
       this.deadLetterTotal += batch.deadLetters.length;
@@ -167,5 +175,6 @@ export class IngestPipeline {
 
   async close(): Promise<void> {
     await this.flush();
+    await Promise.all(this.inFlight);
   }
 }

@@ -1,5 +1,6 @@
 import { type ModelReportedMessage, type TelemetryMessage, VigilError } from '@vigil/shared';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { DurableSqlite } from '../storage/durable-sqlite.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import type {
   DeadLetter,
@@ -47,14 +48,13 @@ function wrap<T>(what: string, fn: () => T): Promise<T> {
 /** Embedded state store: better-sqlite3 in WAL mode, synchronous=FULL so a commit survives power loss. */
 export class SqliteStateStore implements StateStore {
   readonly driver = 'sqlite';
+  private readonly store: DurableSqlite;
   private readonly db: Database.Database;
   private readonly s;
 
   constructor(path: string) {
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('busy_timeout = 5000');
+    this.store = new DurableSqlite(path);
+    this.db = this.store.db;
     this.migrate();
     const db = this.db;
     this.s = {
@@ -112,7 +112,13 @@ export class SqliteStateStore implements StateStore {
     }
   }
 
-  addDevice(device: Omit<DeviceRecord, 'createdAt' | 'revokedAt'>): Promise<DeviceRecord> {
+  async addDevice(device: Omit<DeviceRecord, 'createdAt' | 'revokedAt'>): Promise<DeviceRecord> {
+    const added = await this.insertDevice(device);
+    await this.durable('addDevice');
+    return added;
+  }
+
+  private insertDevice(device: Omit<DeviceRecord, 'createdAt' | 'revokedAt'>): Promise<DeviceRecord> {
     return wrap('addDevice', () => {
       const createdAt = new Date().toISOString();
       try {
@@ -138,8 +144,10 @@ export class SqliteStateStore implements StateStore {
     return wrap('listDevices', () => (this.s.listDevices.all() as DeviceRow[]).map(toDevice));
   }
 
-  revokeDevice(deviceId: string): Promise<boolean> {
-    return wrap('revokeDevice', () => this.s.revoke.run(new Date().toISOString(), deviceId).changes === 1);
+  async revokeDevice(deviceId: string): Promise<boolean> {
+    const revoked = await wrap('revokeDevice', () => this.s.revoke.run(new Date().toISOString(), deviceId).changes === 1);
+    await this.durable('revokeDevice');
+    return revoked;
   }
 
   listDeviceStates(): Promise<DeviceState[]> {
@@ -157,11 +165,26 @@ export class SqliteStateStore implements StateStore {
     );
   }
 
-  commitIngest(batch: IngestBatch): Promise<IngestCommitSummary> {
+  async commitIngest(batch: IngestBatch): Promise<IngestCommitSummary> {
+    const summary = await this.commitBatch(batch);
+    await this.durable('commitIngest');
+    return summary;
+  }
+
+  private durable(what: string): Promise<void> {
+    return this.store.durable().catch((error: Error) => {
+      throw new VigilError('VIGIL_STATE_STORE_UNAVAILABLE', `state store: ${what} not made durable: ${error.message}`, {
+        cause: error,
+      });
+    });
+  }
+
+  private commitBatch(batch: IngestBatch): Promise<IngestCommitSummary> {
     return wrap('commitIngest', () =>
       this.db.transaction((): IngestCommitSummary => {
         const at = batch.receivedAt;
         let resultsInserted = 0;
+        const seen = new Map<string, string>();
         for (const r of batch.results) {
           resultsInserted += this.s.insertResult.run(
             r.messageId,
@@ -181,12 +204,13 @@ export class SqliteStateStore implements StateStore {
             at,
             JSON.stringify(r),
           ).changes;
-          this.s.touch.run(r.deviceId, r.clinicId, at);
+          seen.set(r.deviceId, r.clinicId);
         }
         for (const t of batch.telemetry) {
           this.s.telemetry.run(t.deviceId, t.clinicId, JSON.stringify(t), t.sampledAt);
-          this.s.touch.run(t.deviceId, t.clinicId, at);
+          seen.set(t.deviceId, t.clinicId);
         }
+        for (const [deviceId, clinicId] of seen) this.s.touch.run(deviceId, clinicId, at);
         for (const s of batch.statuses) this.s.status.run(s.deviceId, s.clinicId, s.state, s.at, s.agentVersion);
         for (const m of batch.modelReports) this.s.modelReported.run(m.deviceId, m.clinicId, JSON.stringify(m), m.at);
         for (const d of batch.deadLetters) {
@@ -243,8 +267,6 @@ export class SqliteStateStore implements StateStore {
   }
 
   close(): Promise<void> {
-    return wrap('close', () => {
-      this.db.close();
-    });
+    return this.store.close();
   }
 }

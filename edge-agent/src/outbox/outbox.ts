@@ -53,6 +53,7 @@ export class Outbox extends EventEmitter<{ enqueued: []; evicted: [count: number
   private readonly now: () => number;
   private readonly logger: Logger | undefined;
   private readonly pendingAcks = new Set<number>();
+  private maxPendingAck = 0;
   private ackTimer: NodeJS.Timeout | undefined;
   private readonly ackFlushMs: number;
   private totalBytes = 0;
@@ -210,8 +211,10 @@ export class Outbox extends EventEmitter<{ enqueued: []; evicted: [count: number
 
   /** Oldest messages after `seq`, for the publisher's cursor. */
   after(seq: number, limit: number): StoredMessage[] {
-    // Acknowledged rows awaiting their batched delete are skipped, so ask for that many more.
-    const rows = this.stmts.after.all(seq, limit + this.pendingAcks.size) as {
+    // Acknowledged rows awaiting their batched delete are skipped, so ask for that many more
+    // (only when the cursor was rewound behind them; in steady state they all lie behind it).
+    const extra = seq < this.maxPendingAck ? this.pendingAcks.size : 0;
+    const rows = this.stmts.after.all(seq, limit + extra) as {
       seq: number;
       message_id: string;
       kind: TopicKind;
@@ -240,6 +243,7 @@ export class Outbox extends EventEmitter<{ enqueued: []; evicted: [count: number
   ack(seq: number, bytes: number): void {
     if (this.pendingAcks.has(seq)) return;
     this.pendingAcks.add(seq);
+    this.maxPendingAck = Math.max(this.maxPendingAck, seq);
     this.totalBytes -= bytes;
     this.ackTimer ??= setTimeout(() => this.flushAcks(), this.ackFlushMs);
   }
@@ -253,6 +257,7 @@ export class Outbox extends EventEmitter<{ enqueued: []; evicted: [count: number
       for (const seq of seqs) this.stmts.delete.run(seq);
     })();
     for (const seq of seqs) this.pendingAcks.delete(seq);
+    this.maxPendingAck = 0;
   }
 
   stats(): OutboxStats {

@@ -33,6 +33,8 @@ export interface PublisherOptions {
   outbox: Outbox;
   logger: Logger;
   statusFields: () => Pick<StatusMessage, 'agentVersion' | 'model' | 'inferenceProvider' | 'tags'>;
+  /** Called once per acknowledged message with the time it was sent (for latency measurements). */
+  onAcknowledged?: (message: StoredMessage, sentAtMs: number) => void;
 }
 
 type PublisherEvents = 'connected' | 'disconnected';
@@ -185,6 +187,7 @@ export class MqttPublisher {
 
   private send(client: MqttClient, message: StoredMessage): void {
     this.inflight.set(message.seq, Date.now());
+    const sentAt = Date.now();
     client.publish(message.topic, message.payload, { qos: 1, retain: message.retain === true }, (error) => {
       if (!this.inflight.delete(message.seq)) return;
       if (error) {
@@ -197,7 +200,9 @@ export class MqttPublisher {
       }
       this.options.outbox.ack(message.seq, message.bytes);
       this.published += 1;
-      this.drain();
+      this.options.onAcknowledged?.(message, sentAt);
+      // Refill in chunks rather than one query per acknowledgement.
+      if (this.inflight.size <= Math.floor(this.options.inflightWindow * 0.75)) this.drain();
     });
   }
 

@@ -1,0 +1,224 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { DeviceRegistry, loadHubConfig, openStateStore } from '@vigil/cloud-hub';
+import { MqttPublisher, Outbox } from '@vigil/edge-agent';
+import { createLogger, encodeMessage, fleetFilter, topicFor } from '@vigil/shared';
+import Database from 'better-sqlite3';
+import mqtt from 'mqtt';
+import { freePort } from '../harness/free-port.js';
+import { HubProcess } from '../harness/hub-process.js';
+import { InfluxdServer } from '../harness/influxd.js';
+import { syntheticResult } from '../harness/result-factory.js';
+import { makeTempDir } from '../harness/temp-dir.js';
+import { waitFor } from '../harness/wait-for.js';
+import { progress, round, summarise } from './stats.js';
+
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 10);
+const PER_CLIENT = Number(process.env.BENCH_MESSAGES ?? 3000);
+const WINDOW = Number(process.env.BENCH_WINDOW ?? 100);
+const silent = createLogger('bench', { level: 'silent' });
+
+function payloads(deviceIndex: number) {
+  const address = { clinicId: `clinic-${deviceIndex % 3}`, deviceId: `edge-${deviceIndex}` };
+  return { address, results: Array.from({ length: PER_CLIENT }, (_, i) => syntheticResult(address, i, 512)) };
+}
+
+/** Baseline: the same broker (aedes) with no auth and no ingest, same clients, payloads and window. */
+async function rawAedes(): Promise<{ msgsPerS: number; seconds: number }> {
+  const port = await freePort();
+  const brokerProcess = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(import.meta.dirname, 'raw-broker-process.ts'), String(port)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  await new Promise<void>((resolve) => brokerProcess.stdout.once('data', () => resolve()));
+  const url = `mqtt://127.0.0.1:${port}`;
+  const subscriber = await mqtt.connectAsync(url, { clientId: 'raw-sub' });
+  let received = 0;
+  subscriber.on('message', () => {
+    received += 1;
+  });
+  await subscriber.subscribeAsync(fleetFilter('results'), { qos: 1 });
+  const sets = Array.from({ length: CLIENTS }, (_, i) => payloads(i));
+  const publishers = await Promise.all(sets.map((s) => mqtt.connectAsync(url, { clientId: `raw-${s.address.deviceId}` })));
+  const total = CLIENTS * PER_CLIENT;
+  const started = performance.now();
+  await Promise.all(
+    publishers.map(
+      (client, c) =>
+        new Promise<void>((resolve) => {
+          const set = sets[c] as (typeof sets)[0];
+          const topic = topicFor(set.address, 'results');
+          let next = 0;
+          let acked = 0;
+          const sendOne = () => {
+            const r = set.results[next++];
+            if (!r) return;
+            client.publish(topic, encodeMessage(r), { qos: 1 }, () => {
+              acked += 1;
+              if (acked === PER_CLIENT) resolve();
+              else sendOne();
+            });
+          };
+          for (let i = 0; i < WINDOW; i++) sendOne();
+        }),
+    ),
+  );
+  await waitFor('raw subscriber received all', () => received >= total, 60_000, 1);
+  const seconds = (performance.now() - started) / 1000;
+  await Promise.all([...publishers, subscriber].map((c) => c.endAsync()));
+  brokerProcess.kill('SIGTERM');
+  return { msgsPerS: round(total / seconds, 0), seconds: round(seconds, 3) };
+}
+
+/** Edge outboxes (prefilled) → MQTT → hub ingest → durable state + history, acknowledged after commit. */
+interface BenchHub {
+  mqttUrl: string;
+  addDevice(clinicId: string, deviceId: string): Promise<string>;
+  committedResults(): number;
+}
+
+async function endToEnd(t: BenchHub, label: string) {
+  const dir = makeTempDir(`bench-${label}`);
+  const sets = Array.from({ length: CLIENTS }, (_, i) => payloads(i));
+  const latencies: number[] = [];
+  const publishers: MqttPublisher[] = [];
+  const outboxes: Outbox[] = [];
+  for (const set of sets) {
+    const password = await t.addDevice(set.address.clinicId, set.address.deviceId);
+    const outbox = new Outbox({ path: join(dir.path, `${set.address.deviceId}.sqlite`), maxBytes: 1e10 });
+    outbox.enqueueMany(
+      set.results.map((r) => ({
+        messageId: r.messageId,
+        kind: 'results' as const,
+        topic: topicFor(set.address, 'results'),
+        payload: encodeMessage(r),
+      })),
+    );
+    outboxes.push(outbox);
+    publishers.push(
+      new MqttPublisher({
+        address: set.address,
+        url: t.mqttUrl,
+        username: set.address.deviceId,
+        password,
+        protocolVersion: 4,
+        keepaliveS: 30,
+        inflightWindow: WINDOW,
+        reconnect: { minMs: 100, maxMs: 1000 },
+        outbox,
+        logger: silent,
+        statusFields: () => ({ agentVersion: 'bench' }),
+        onAcknowledged: (_m, sentAt) => latencies.push(Date.now() - sentAt),
+      }),
+    );
+  }
+  const total = CLIENTS * PER_CLIENT;
+  const started = performance.now();
+  for (const p of publishers) p.start();
+  await waitFor(`${label}: all results committed`, () => t.committedResults() >= total, 300_000, 5);
+  const seconds = (performance.now() - started) / 1000;
+  const lost = total - t.committedResults();
+  for (const p of publishers) await p.stop();
+  for (const o of outboxes) o.close();
+  dir.remove();
+  return { resultsPerS: round(total / seconds, 0), seconds: round(seconds, 3), lost, ackLatencyMs: summarise(latencies) };
+}
+
+/** The real `vigil-hub serve` in its own process, as in production; devices registered beforehand. */
+async function withHubProcess<T>(
+  label: string,
+  env: Record<string, string>,
+  run: (hub: BenchHub & { pendingPoints(): Promise<number> }) => Promise<T>,
+): Promise<T> {
+  const dir = makeTempDir(`bench-hub-${label}`);
+  const hub = new HubProcess(join(dir.path, 'hub'), env, process.env.BENCH_HUB_NODE_ARGS?.split(' ').filter(Boolean));
+  await hub.init();
+  const config = loadHubConfig(undefined, hub.env);
+  const state = openStateStore(config);
+  const registry = new DeviceRegistry(state);
+  const passwords = new Map<string, string>();
+  for (let i = 0; i < CLIENTS; i++) {
+    const address = { clinicId: `clinic-${i % 3}`, deviceId: `edge-${i}` };
+    passwords.set(address.deviceId, (await registry.add(address)).password);
+  }
+  await state.close();
+  await hub.start();
+  const db = new Database(join(config.dataDir, 'state.sqlite'), { readonly: true });
+  // Rows are only ever inserted, so max(rowid) is the count, at O(log n) per poll.
+  const count = db.prepare('SELECT coalesce(max(rowid), 0) AS n FROM results');
+  try {
+    const result = await run({
+      mqttUrl: hub.mqttUrl,
+      addDevice: async (_clinicId, deviceId) => passwords.get(deviceId) ?? '',
+      committedResults: () => (count.get() as { n: number }).n,
+      pendingPoints: async () => {
+        const metrics = await (await fetch(`http://127.0.0.1:${hub.httpPort}/metrics`)).text();
+        return Number(/^vigil_history_pending_points (\d+)/m.exec(metrics)?.[1] ?? Number.NaN);
+      },
+    });
+    if (process.env.BENCH_DEBUG) {
+      const metrics = await (await fetch(`http://127.0.0.1:${hub.httpPort}/metrics`)).text();
+      progress(
+        metrics
+          .split('\n')
+          .filter((l) => l.startsWith('vigil_ingest'))
+          .join('\n'),
+      );
+    }
+    return result;
+  } finally {
+    db.close();
+    await hub.kill('SIGTERM');
+    dir.remove();
+  }
+}
+
+export async function benchBackbone(): Promise<Record<string, unknown>> {
+  const total = CLIENTS * PER_CLIENT;
+  progress(`backbone: ${CLIENTS} clients × ${PER_CLIENT} messages, window ${WINDOW}`);
+  progress('backbone: raw aedes QoS 1 baseline');
+  const raw = await rawAedes();
+  progress(`backbone: raw ${raw.msgsPerS} msg/s; end-to-end with the embedded history store`);
+  const embedded = await withHubProcess('embedded', {}, (hub) => endToEnd(hub, 'embedded'));
+  progress(`backbone: embedded ${embedded.resultsPerS} results/s; end-to-end with InfluxDB`);
+  const influxd = new InfluxdServer();
+  await influxd.start();
+  const { influx, influxDrainS } = await withHubProcess(
+    'influx',
+    {
+      VIGIL_HISTORY__DRIVER: 'influxdb',
+      VIGIL_HISTORY__INFLUX__URL: influxd.url,
+      VIGIL_HISTORY__INFLUX__FLUSH_INTERVAL_MS: '100',
+    },
+    async (hub) => {
+      const influx = await endToEnd(hub, 'influx');
+      const drainStarted = performance.now();
+      await waitFor('InfluxDB backfilled', async () => (await hub.pendingPoints()) === 0, 120_000, 20);
+      return { influx, influxDrainS: (performance.now() - drainStarted) / 1000 };
+    },
+  );
+  const body = (await influxd.query('vigil', 'SELECT count(score) FROM inference')) as {
+    results: { series?: { values: [number, number][] }[] }[];
+  };
+  const influxPoints = body.results[0]?.series?.[0]?.values[0]?.[1] ?? 0;
+  await influxd.dispose();
+  return {
+    bench: 'backbone',
+    clients: CLIENTS,
+    messages: total,
+    payloadBytes: encodeMessage(syntheticResult({ clinicId: 'clinic-0', deviceId: 'edge-0' }, 0, 512)).byteLength,
+    inflightWindow: WINDOW,
+    rawAedesQos1MsgsPerS: raw.msgsPerS,
+    embedded: { ...embedded, ratioToRaw: round(embedded.resultsPerS / raw.msgsPerS) },
+    influxdb: {
+      ...influx,
+      ratioToRaw: round(influx.resultsPerS / raw.msgsPerS),
+      pointsInInflux: influxPoints,
+      drainAfterLastAckS: round(influxDrainS, 3),
+    },
+    target: 'ratioToRaw >= 0.8 with lost = 0',
+  };
+}

@@ -1,0 +1,15 @@
+// `npm run bench`: one JSON object per benchmark on stdout, progress on stderr.
+// `npm run bench -- backbone` runs only the named benchmarks.
+import { benchBackbone } from './backbone.js';
+
+const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
+  backbone: benchBackbone,
+};
+
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+for (const [name, run] of Object.entries(BENCHES)) {
+  if (wanted.length > 0 && !wanted.includes(name)) continue;
+  const result = await run();
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+process.exit(0);
