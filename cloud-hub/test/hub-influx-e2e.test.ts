@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { EdgeAgent } from '@vigil/edge-agent';
 import { edgeConfig, startTestHub } from '../../scripts/harness/hub-fixture.js';

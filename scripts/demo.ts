@@ -1,0 +1,132 @@
+// `npm run demo`: the whole system on embedded defaults, no external services. A hub (embedded MQTT
+// broker, SQLite state and history) and three edge agents, one per simulated clinic, connected over
+// real MQTT with per-device credentials. `--duration S` stops it after S seconds (used by tests).
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Hub, loadHubConfig } from '@vigil/cloud-hub';
+import { EdgeAgent, loadEdgeConfig } from '@vigil/edge-agent';
+import { createLogger } from '@vigil/shared';
+
+const { values } = parseArgs({ options: { duration: { type: 'string' }, dir: { type: 'string', default: '.vigil' } } });
+const root = resolve(values.dir ?? '.vigil');
+const demoDir = join(root, 'demo');
+const logger = createLogger('vigil-demo', { level: process.env.VIGIL_LOG_LEVEL ?? 'warn' });
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const server = createServer();
+    server.once('error', () => done(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
+  });
+}
+
+/** The contract's default port when free, otherwise any free one (a second demo, a local broker). */
+async function pickPort(preferred: number): Promise<number> {
+  return (await portFree(preferred)) ? preferred : 0;
+}
+
+const CLINICS = [
+  { clinicId: 'clinic-north', deviceId: 'north-mg-1', tags: ['north', 'mammography'] },
+  { clinicId: 'clinic-south', deviceId: 'south-mg-1', tags: ['south', 'mammography'] },
+  { clinicId: 'clinic-east', deviceId: 'east-mg-1', tags: ['east', 'mammography'] },
+];
+
+rmSync(demoDir, { recursive: true, force: true });
+mkdirSync(demoDir, { recursive: true });
+
+const hub = new Hub(
+  loadHubConfig(undefined, process.env, {
+    dataDir: join(demoDir, 'hub'),
+    http: { port: await pickPort(8080) },
+    mqtt: { listen: { port: await pickPort(1883) } },
+  }),
+  { logger },
+);
+await hub.start();
+const mqttUrl = `mqtt://127.0.0.1:${hub.mqttPorts.plain}`;
+const httpUrl = `http://127.0.0.1:${hub.httpPort}`;
+
+const agents: EdgeAgent[] = [];
+const credentials: Record<string, unknown>[] = [];
+for (const clinic of CLINICS) {
+  const { password } = await hub.registry.add(clinic, { tags: clinic.tags });
+  credentials.push({ ...clinic, username: clinic.deviceId, password });
+  const agent = new EdgeAgent(
+    loadEdgeConfig(undefined, {
+      VIGIL_CLINIC_ID: clinic.clinicId,
+      VIGIL_DEVICE_ID: clinic.deviceId,
+      VIGIL_DATA_DIR: join(demoDir, clinic.deviceId),
+      VIGIL_MQTT__URL: mqttUrl,
+      VIGIL_MQTT__PASSWORD: password,
+      VIGIL_TELEMETRY__INTERVAL_S: '2',
+      VIGIL_TAGS: JSON.stringify(clinic.tags),
+    }),
+    { logger: logger.child({ deviceId: clinic.deviceId }) },
+  );
+  await agent.start();
+  agents.push(agent);
+}
+
+const credentialsFile = join(root, 'demo-credentials.json');
+writeFileSync(
+  credentialsFile,
+  `${JSON.stringify(
+    {
+      note: 'DEMO FIXTURE: generated for this demo run only; never use these credentials elsewhere.',
+      hub: { http: httpUrl, mqtt: mqttUrl },
+      devices: credentials,
+    },
+    null,
+    2,
+  )}\n`,
+  { mode: 0o600 },
+);
+
+process.stdout.write(
+  [
+    '',
+    'Vigil demo is running (hub + 3 clinics, embedded broker and stores, no external services).',
+    `  Hub HTTP     ${httpUrl}   (/healthz, /readyz, /metrics)`,
+    `  Hub MQTT     ${mqttUrl}`,
+    `  Credentials  ${credentialsFile}`,
+    '  What exists so far: devices online over authenticated MQTT, telemetry every 2 s into the',
+    '  hub (SQLite state + embedded history). Imaging, inference and the dashboard come next.',
+    '  Press Ctrl-C to stop.',
+    '',
+  ].join('\n'),
+);
+
+async function report(): Promise<void> {
+  const states = await hub.state.listDeviceStates();
+  const rows = states.map((s) => {
+    const t = s.lastTelemetry;
+    return `  ${s.clinicId.padEnd(13)} ${s.deviceId.padEnd(11)} ${s.status.padEnd(8)} cpu ${(t?.cpu.utilizationPct ?? 0).toFixed(0).padStart(3)}%  rss ${((t?.memory.processRssBytes ?? 0) / 1048576).toFixed(0).padStart(4)} MiB  outbox ${String(t?.outbox.depth ?? 0).padStart(3)}  last ${t?.sampledAt ?? '-'}`;
+  });
+  const history = await hub.history.query({
+    measurement: 'device_telemetry',
+    field: 'cpu_utilization_pct',
+    fromMs: Date.now() - 3_600_000,
+    toMs: Date.now() + 1000,
+  });
+  process.stdout.write(
+    `[${new Date().toISOString()}] ${states.filter((s) => s.status === 'online').length}/${CLINICS.length} devices online, ${history.length} telemetry samples stored\n${rows.join('\n')}\n`,
+  );
+}
+
+const ticker = setInterval(() => void report(), 5000);
+let stopping = false;
+async function stop(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  clearInterval(ticker);
+  await report();
+  for (const agent of agents) await agent.stop();
+  await hub.stop();
+  process.stdout.write('Vigil demo stopped.\n');
+  process.exit(0);
+}
+process.once('SIGINT', () => void stop());
+process.once('SIGTERM', () => void stop());
+if (values.duration) setTimeout(() => void stop(), Number(values.duration) * 1000);
