@@ -2,6 +2,7 @@ import { createLogger, VigilError } from '@vigil/shared';
 import { Command } from 'commander';
 import { loadEdgeConfig } from './config.js';
 import { EdgeAgent } from './edge-agent.js';
+import { inspectFile } from './imaging/inspect-file.js';
 import { AGENT_VERSION } from './version.js';
 
 export async function main(argv: string[]): Promise<void> {
@@ -29,6 +30,20 @@ export async function main(argv: string[]): Promise<void> {
       };
       process.once('SIGINT', shutdown);
       process.once('SIGTERM', shutdown);
+    });
+  program
+    .command('inspect')
+    .description('decode DICOM files and print one JSON line each (exit 1 if any failed)')
+    .argument('<files...>')
+    .option('--json', 'JSON lines (the only format; accepted for the documented command line)')
+    .action(async (files: string[]) => {
+      let failed = false;
+      for (const file of files) {
+        const result = await inspectFile(file);
+        failed ||= !result.ok;
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+      }
+      process.exitCode = failed ? 1 : 0;
     });
   await program.parseAsync(argv);
 }

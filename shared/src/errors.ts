@@ -37,6 +37,15 @@ export const ERROR_CATALOGUE = {
     summary: 'A clinic or device id is not 1-64 characters of letters, digits, "_" or "-".',
   },
   VIGIL_TLS_MATERIAL_MISSING: { httpStatus: 500, summary: 'A TLS key, certificate or CA file named in the config is missing.' },
+  VIGIL_DICOM_NOT_DICOM: { httpStatus: 415, summary: 'The input is not a DICOM file or dataset.' },
+  VIGIL_DICOM_TRUNCATED: { httpStatus: 422, summary: 'The DICOM file ends before its dataset or pixel data does.' },
+  VIGIL_DICOM_UNSUPPORTED_SYNTAX: { httpStatus: 415, summary: 'The transfer syntax is not one the edge can decode.' },
+  VIGIL_DICOM_NO_PIXEL_DATA: { httpStatus: 422, summary: 'The instance has no pixel data (or no image attributes).' },
+  VIGIL_DICOM_UNSUPPORTED_IMAGE: {
+    httpStatus: 422,
+    summary: 'The image attributes describe a pixel layout the edge does not handle.',
+  },
+  VIGIL_DICOM_DECODE_FAILED: { httpStatus: 422, summary: 'The pixel data codec failed to decode a frame.' },
   VIGIL_INTERNAL: { httpStatus: 500, summary: 'An unexpected internal error; the log has the details.' },
 } as const satisfies Record<string, { httpStatus: number; summary: string }>;
 

@@ -1,0 +1,90 @@
+import { VigilError } from '@vigil/shared';
+import type { DataSet } from './dicom-file.js';
+
+/** Image Pixel module (PS3.3 C.7.6.3) plus the LUT and geometry attributes the pipeline uses. */
+export interface ImageAttributes {
+  sopInstanceUid: string;
+  sopClassUid: string;
+  modality: string;
+  rows: number;
+  columns: number;
+  frames: number;
+  samplesPerPixel: number;
+  bitsAllocated: number;
+  bitsStored: number;
+  highBit: number;
+  pixelRepresentation: 0 | 1;
+  planarConfiguration: 0 | 1;
+  photometric: string;
+  rescaleSlope: number;
+  rescaleIntercept: number;
+  windowCenter: number | undefined;
+  windowWidth: number | undefined;
+  /** Imager or pixel spacing in mm (row, column), when present. */
+  pixelSpacingMm: [number, number] | undefined;
+}
+
+function numberOr(dataSet: DataSet, tag: string, fallback: number): number {
+  const text = dataSet.string(tag);
+  if (text === undefined || text.trim() === '') return fallback;
+  const value = Number.parseFloat(text.split('\\')[0] ?? '');
+  return Number.isFinite(value) ? value : fallback;
+}
+
+function spacing(dataSet: DataSet): [number, number] | undefined {
+  for (const tag of ['x00181164', 'x00280030']) {
+    const parts = (dataSet.string(tag) ?? '').split('\\').map(Number);
+    if (parts.length === 2 && parts.every((p) => Number.isFinite(p) && p > 0)) return parts as [number, number];
+  }
+  return undefined;
+}
+
+export function readImageAttributes(dataSet: DataSet): ImageAttributes {
+  const rows = dataSet.uint16('x00280010');
+  const columns = dataSet.uint16('x00280011');
+  const bitsAllocated = dataSet.uint16('x00280100');
+  if (!dataSet.elements.x7fe00010 || !rows || !columns || !bitsAllocated) {
+    throw new VigilError('VIGIL_DICOM_NO_PIXEL_DATA', 'no Pixel Data (7FE0,0010) or no Rows/Columns/Bits Allocated');
+  }
+  const bitsStored = dataSet.uint16('x00280101') ?? bitsAllocated;
+  const pixelRepresentation = dataSet.uint16('x00280103') === 1 ? 1 : 0;
+  const samplesPerPixel = dataSet.uint16('x00280002') ?? 1;
+  const photometric = (dataSet.string('x00280004') ?? (samplesPerPixel === 3 ? 'RGB' : 'MONOCHROME2')).trim();
+  if (![8, 16, 32].includes(bitsAllocated)) {
+    throw new VigilError('VIGIL_DICOM_UNSUPPORTED_IMAGE', `Bits Allocated ${bitsAllocated} is not supported (8, 16 or 32)`);
+  }
+  if (bitsStored < 1 || bitsStored > bitsAllocated) {
+    throw new VigilError(
+      'VIGIL_DICOM_UNSUPPORTED_IMAGE',
+      `Bits Stored ${bitsStored} does not fit Bits Allocated ${bitsAllocated}`,
+    );
+  }
+  if (samplesPerPixel !== 1 && samplesPerPixel !== 3) {
+    throw new VigilError('VIGIL_DICOM_UNSUPPORTED_IMAGE', `Samples per Pixel ${samplesPerPixel} is not supported`);
+  }
+  if (photometric === 'PALETTE COLOR') {
+    throw new VigilError('VIGIL_DICOM_UNSUPPORTED_IMAGE', 'palette colour images are not supported');
+  }
+  const windowCenter = dataSet.string('x00281050');
+  const windowWidth = dataSet.string('x00281051');
+  return {
+    sopInstanceUid: (dataSet.string('x00080018') ?? '').trim(),
+    sopClassUid: (dataSet.string('x00080016') ?? '').trim(),
+    modality: (dataSet.string('x00080060') ?? '').trim(),
+    rows,
+    columns,
+    frames: Math.max(1, Math.floor(numberOr(dataSet, 'x00280008', 1))),
+    samplesPerPixel,
+    bitsAllocated,
+    bitsStored,
+    highBit: dataSet.uint16('x00280102') ?? bitsStored - 1,
+    pixelRepresentation,
+    planarConfiguration: dataSet.uint16('x00280006') === 1 ? 1 : 0,
+    photometric,
+    rescaleSlope: numberOr(dataSet, 'x00281053', 1),
+    rescaleIntercept: numberOr(dataSet, 'x00281052', 0),
+    windowCenter: windowCenter ? numberOr(dataSet, 'x00281050', Number.NaN) : undefined,
+    windowWidth: windowWidth ? numberOr(dataSet, 'x00281051', Number.NaN) : undefined,
+    pixelSpacingMm: spacing(dataSet),
+  };
+}
