@@ -1,5 +1,6 @@
 // The Debian packages Vigil's tests, demo extras and benchmarks need, and a check that they are there.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 /** command → Debian package that provides it */
 export const SYSTEM_COMMANDS = {
@@ -7,6 +8,15 @@ export const SYSTEM_COMMANDS = {
   mosquitto: 'mosquitto',
   mosquitto_passwd: 'mosquitto',
   openssl: 'openssl',
+  storescu: 'dcmtk',
+  dcmcjpeg: 'dcmtk',
+  gdcmconv: 'libgdcm-tools',
+};
+
+/** Debian packages without a command to probe: checked by a file they install. */
+export const SYSTEM_FILES = {
+  '/usr/lib/python3/dist-packages/pydicom/data/test_files/MR_small.dcm': 'python3-pydicom',
+  '/usr/lib/python3/dist-packages/numpy/__init__.py': 'python3-numpy',
 };
 
 export function missingPackages() {
@@ -15,6 +25,7 @@ export function missingPackages() {
     const found = spawnSync('sh', ['-c', `command -v ${command} || test -x /usr/sbin/${command}`], { stdio: 'ignore' });
     if (found.status !== 0) missing.add(pkg);
   }
+  for (const [file, pkg] of Object.entries(SYSTEM_FILES)) if (!existsSync(file)) missing.add(pkg);
   return [...missing];
 }
 

@@ -106,6 +106,17 @@ export function maskStoredBits(pixels: StoredPixels, attrs: ImageAttributes): vo
   }
 }
 
+export function clampToStoredRange(pixels: StoredPixels, attrs: ImageAttributes): void {
+  if (attrs.bitsStored === attrs.bitsAllocated) return;
+  const lo = attrs.pixelRepresentation === 1 ? -(2 ** (attrs.bitsStored - 1)) : 0;
+  const hi = attrs.pixelRepresentation === 1 ? 2 ** (attrs.bitsStored - 1) - 1 : 2 ** attrs.bitsStored - 1;
+  for (let i = 0; i < pixels.length; i++) {
+    const v = pixels[i] as number;
+    if (v < lo) pixels[i] = lo;
+    else if (v > hi) pixels[i] = hi;
+  }
+}
+
 function planarToInterleaved(pixels: StoredPixels, samples: number): StoredPixels {
   const n = pixels.length / samples;
   const out = new (pixels.constructor as new (length: number) => StoredPixels)(pixels.length);
@@ -140,7 +151,10 @@ export function decodeFrame(parsed: ParsedDicom, attrs: ImageAttributes, frameIn
     photometric = out.photometric;
   }
   let pixels = toTyped(bytes, attrs.bitsAllocated, attrs.pixelRepresentation === 1);
-  maskStoredBits(pixels, attrs);
+  // Native data may carry other bits (old overlays) above High Bit: mask them. A codec's output is
+  // already the sample value, and lossy codecs can overshoot the stored range: clamp, never wrap.
+  if (ts.codec === 'native') maskStoredBits(pixels, attrs);
+  else clampToStoredRange(pixels, attrs);
   if (ts.codec === 'native' && attrs.photometric === 'YBR_FULL_422') {
     pixels = expandYbr422(pixels, attrs.rows * attrs.columns);
     photometric = 'YBR_FULL';
