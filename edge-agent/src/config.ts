@@ -34,6 +34,43 @@ export const EdgeConfigSchema = Type.Object(
       { maxBytes: Type.Integer({ minimum: 1024, default: 2 * GiB }) },
       { additionalProperties: false, default: {} },
     ),
+    dicom: Type.Object(
+      {
+        /** The C-STORE SCP; off unless configured (it needs deid.secret). */
+        enabled: Type.Boolean({ default: false }),
+        aeTitle: Type.String({ pattern: '^[ -~]{1,16}$', default: 'VIGIL' }),
+        port: Type.Integer({ minimum: 1, maximum: 65535, default: 11112 }),
+        /** Calling AE titles allowed to store; empty allows any. */
+        allowedCallingAeTitles: Type.Array(Type.String({ maxLength: 16 }), { default: [] }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    watchFolder: Type.Object(
+      {
+        /** Empty disables the watched folder. */
+        path: Type.String({ default: '' }),
+        intervalMs: Type.Integer({ minimum: 50, default: 1000 }),
+        stableMs: Type.Integer({ minimum: 0, default: 2000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    deid: Type.Object(
+      {
+        /** Keyed-pseudonym secret shared by every device of the network (rotation: docs/operations.md). */
+        secret: Type.String({ default: '' }),
+        secretFile: Type.String({ default: '' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    imaging: Type.Object(
+      {
+        /** Decode worker threads; 0 = one less than the CPU count (at least 1). */
+        decodeThreads: Type.Integer({ minimum: 0, maximum: 64, default: 0 }),
+        /** Images decoded and processed at once (bounds memory under a flood). */
+        concurrency: Type.Integer({ minimum: 1, maximum: 64, default: 2 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     telemetry: Type.Object(
       { intervalS: Type.Number({ minimum: 0.1, maximum: 3600, default: 10 }) },
       { additionalProperties: false, default: {} },
@@ -45,6 +82,25 @@ export type EdgeConfig = Static<typeof EdgeConfigSchema>;
 
 export function loadEdgeConfig(file?: string, env: NodeJS.ProcessEnv = process.env): EdgeConfig {
   return loadConfig(EdgeConfigSchema, { file, env });
+}
+
+/** The pseudonym secret, required as soon as any intake is enabled. */
+export function deidSecret(config: EdgeConfig): string {
+  let secret = config.deid.secret;
+  if (config.deid.secretFile) {
+    try {
+      secret = readFileSync(config.deid.secretFile, 'utf8').trim();
+    } catch (error) {
+      throw new VigilError('VIGIL_CONFIG_INVALID', `config key deid.secretFile: ${(error as Error).message}`);
+    }
+  }
+  if (secret.length < 16) {
+    throw new VigilError(
+      'VIGIL_CONFIG_INVALID',
+      'config key deid.secret: intake needs a pseudonym secret of at least 16 characters',
+    );
+  }
+  return secret;
 }
 
 export function mqttPassword(config: EdgeConfig): string {

@@ -9,8 +9,13 @@ import {
   ResultMessage,
   topicFor,
 } from '@vigil/shared';
-import { type EdgeConfig, mqttPassword } from './config.js';
+import { deidSecret, type EdgeConfig, mqttPassword } from './config.js';
+import { DecodePool } from './imaging/decode-pool.js';
+import { DicomScp } from './intake/dicom-scp.js';
+import { FolderWatcher } from './intake/folder-watcher.js';
+import { Spool } from './intake/spool.js';
 import { Outbox } from './outbox/outbox.js';
+import { type ImageHandler, ImagePipeline } from './pipeline/image-pipeline.js';
 import { MqttPublisher } from './publish/mqtt-publisher.js';
 import { PipelineCounters } from './telemetry/pipeline-counters.js';
 import { TelemetrySampler } from './telemetry/telemetry-sampler.js';
@@ -24,11 +29,19 @@ export class EdgeAgent {
   readonly outbox: Outbox;
   readonly publisher: MqttPublisher;
   readonly telemetry: TelemetrySampler;
+  intake: { spool: Spool; pool: DecodePool; pipeline: ImagePipeline; scp?: DicomScp; watcher?: FolderWatcher } | undefined;
+  /** What happens to each decoded, de-identified image (inference plugs in here). */
+  private readonly imageHandler: ImageHandler;
 
   constructor(
     readonly config: EdgeConfig,
-    options: { logger?: Logger } = {},
+    options: { logger?: Logger; imageHandler?: ImageHandler } = {},
   ) {
+    this.imageHandler =
+      options.imageHandler ??
+      (async (image) => {
+        this.logger.info({ instanceKey: image.image.instanceKey, decodeMs: Math.round(image.timingsMs.decode) }, 'image decoded');
+      });
     this.address = { clinicId: config.clinicId, deviceId: config.deviceId };
     this.logger = options.logger ?? createLogger('vigil-edge').child(this.address);
     mkdirSync(config.dataDir, { recursive: true });
@@ -67,7 +80,61 @@ export class EdgeAgent {
     });
   }
 
+  /** DICOM SCP, watched folder, spool and the image pipeline, when intake is configured. */
+  private startIntake(): void {
+    const config = this.config;
+    if (!config.dicom.enabled && !config.watchFolder.path) return;
+    const spool = new Spool(config.dataDir);
+    const pool = new DecodePool(config.imaging.decodeThreads || undefined);
+    const pipeline = new ImagePipeline({
+      spool,
+      pool,
+      deid: { secret: deidSecret(config), defaultIssuer: config.clinicId },
+      counters: this.counters,
+      logger: this.logger,
+      handler: this.imageHandler,
+      concurrency: config.imaging.concurrency,
+    });
+    const received = (path: string) => {
+      this.counters.received += 1;
+      pipeline.enqueue(path);
+    };
+    this.intake = { spool, pool, pipeline };
+    if (config.dicom.enabled) {
+      this.intake.scp = new DicomScp({
+        aeTitle: config.dicom.aeTitle,
+        port: config.dicom.port,
+        host: '0.0.0.0',
+        allowedCallingAeTitles: config.dicom.allowedCallingAeTitles,
+        spool,
+        logger: this.logger,
+        onSpooled: received,
+        onDuplicate: () => {
+          this.counters.duplicates += 1;
+        },
+      });
+    }
+    if (config.watchFolder.path) {
+      mkdirSync(config.watchFolder.path, { recursive: true });
+      this.intake.watcher = new FolderWatcher({
+        dir: config.watchFolder.path,
+        spool,
+        logger: this.logger,
+        intervalMs: config.watchFolder.intervalMs,
+        stableMs: config.watchFolder.stableMs,
+        onSpooled: received,
+        onQuarantined: () => {
+          this.counters.quarantined += 1;
+        },
+      });
+    }
+  }
+
   async start(): Promise<void> {
+    this.startIntake();
+    this.intake?.pipeline.start();
+    await this.intake?.scp?.start();
+    this.intake?.watcher?.start();
     this.publisher.start();
     this.telemetry.start();
     await this.telemetry.sampleAndEnqueue();
@@ -86,6 +153,11 @@ export class EdgeAgent {
   }
 
   async stop(): Promise<void> {
+    this.intake?.watcher?.stop();
+    this.intake?.scp?.stop();
+    await this.intake?.pipeline.stop();
+    await this.intake?.pool.close();
+    this.intake?.spool.close();
     this.telemetry.stop();
     await this.publisher.stop();
     this.outbox.close();

@@ -46,6 +46,15 @@ export const ERROR_CATALOGUE = {
     summary: 'The image attributes describe a pixel layout the edge does not handle.',
   },
   VIGIL_DICOM_DECODE_FAILED: { httpStatus: 422, summary: 'The pixel data codec failed to decode a frame.' },
+  VIGIL_DICOM_ASSOCIATION_REJECTED: {
+    httpStatus: 403,
+    summary: 'A DICOM association was refused: unknown called AE title or calling AE not allowed.',
+  },
+  VIGIL_DICOM_NETWORK: { httpStatus: 502, summary: 'A DICOM network or protocol error on an association.' },
+  VIGIL_INTAKE_STORAGE_FULL: {
+    httpStatus: 507,
+    summary: 'A received instance could not be written to the spool (disk full or I/O error).',
+  },
   VIGIL_INTERNAL: { httpStatus: 500, summary: 'An unexpected internal error; the log has the details.' },
 } as const satisfies Record<string, { httpStatus: number; summary: string }>;
 

@@ -4,6 +4,7 @@ export class PipelineCounters {
   processed = 0;
   failed = 0;
   quarantined = 0;
+  duplicates = 0;
   queueDepth = 0;
   inferenceProvider: string | undefined;
   private latencies: number[] = [];

@@ -1,0 +1,33 @@
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+import type { DecodeTask, DecodeTaskResult } from './decode-task.js';
+
+/**
+ * Worker threads for parsing and decoding: the WASM codecs block for up to a second on a large
+ * JPEG 2000 frame, which must not stall DICOM intake or MQTT on the main thread.
+ */
+export class DecodePool {
+  private readonly pool: Piscina;
+
+  constructor(threads = Math.max(1, availableParallelism() - 1)) {
+    this.pool = new Piscina({
+      filename: new URL('./decode-worker.mjs', import.meta.url).href,
+      minThreads: 1,
+      maxThreads: threads,
+      // Each WASM heap grows to ~50 MB; keep workers warm rather than re-instantiating codecs.
+      idleTimeout: 60_000,
+    });
+  }
+
+  decode(task: DecodeTask): Promise<DecodeTaskResult> {
+    return this.pool.run(task) as Promise<DecodeTaskResult>;
+  }
+
+  get queueSize(): number {
+    return this.pool.queueSize;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+}

@@ -1,0 +1,147 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdirSync, readdirSync } from 'node:fs';
+import { copyFile, open, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { VigilError } from '@vigil/shared';
+import Database from 'better-sqlite3';
+
+export type InstanceState = 'spooled' | 'processed' | 'quarantined';
+
+export interface QuarantineReason {
+  code: string;
+  message: string;
+  input: string;
+  source: string;
+  quarantinedAt: string;
+}
+
+async function fsyncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Durable landing area for received instances. A file is complete and fsynced, renamed into
+ * `ready/` and the directory fsynced before the sender is acknowledged, so an acknowledged image
+ * survives kill -9 and power loss. `ready/` is the work queue (scanned at start); the ledger
+ * remembers SOP Instance UIDs so a resend is recognised as a duplicate.
+ */
+export class Spool {
+  readonly incomingDir: string;
+  readonly readyDir: string;
+  readonly quarantineDir: string;
+  private readonly db: Database.Database;
+  private readonly s;
+
+  constructor(dataDir: string) {
+    this.incomingDir = join(dataDir, 'spool', 'incoming');
+    this.readyDir = join(dataDir, 'spool', 'ready');
+    this.quarantineDir = join(dataDir, 'quarantine');
+    for (const d of [this.incomingDir, this.readyDir, this.quarantineDir]) mkdirSync(d, { recursive: true });
+    this.db = new Database(join(dataDir, 'intake.sqlite'));
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.exec(`CREATE TABLE IF NOT EXISTS instances (
+      sop_instance_uid TEXT PRIMARY KEY,
+      state TEXT NOT NULL,
+      source TEXT NOT NULL,
+      received_at TEXT NOT NULL,
+      updated_at TEXT NOT NULL,
+      reason_code TEXT
+    )`);
+    this.s = {
+      get: this.db.prepare('SELECT state FROM instances WHERE sop_instance_uid = ?'),
+      upsert: this.db.prepare(`INSERT INTO instances (sop_instance_uid, state, source, received_at, updated_at, reason_code)
+        VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(sop_instance_uid) DO UPDATE SET state = excluded.state,
+        updated_at = excluded.updated_at, reason_code = excluded.reason_code`),
+      counts: this.db.prepare('SELECT state, COUNT(*) AS n FROM instances GROUP BY state'),
+    };
+  }
+
+  /** A fresh path in `incoming/` for a file being received. */
+  incomingPath(): string {
+    return join(this.incomingDir, `${randomUUID()}.part`);
+  }
+
+  readyPathFor(sopInstanceUid: string): string {
+    return join(this.readyDir, `${createHash('sha256').update(sopInstanceUid).digest('hex').slice(0, 40)}.dcm`);
+  }
+
+  /** True when this instance was already received (spooled, processed or quarantined). */
+  isKnown(sopInstanceUid: string): boolean {
+    return this.s.get.get(sopInstanceUid) !== undefined;
+  }
+
+  /**
+   * Makes a received file durable in `ready/`. Returns 'duplicate' (and removes the file) when the
+   * instance was seen before. Resolves only once the file and its directory entry are on disk.
+   */
+  async admit(tempPath: string, sopInstanceUid: string, source: string): Promise<'spooled' | 'duplicate'> {
+    if (this.isKnown(sopInstanceUid)) {
+      await rm(tempPath, { force: true });
+      return 'duplicate';
+    }
+    await fsyncPath(tempPath);
+    const target = this.readyPathFor(sopInstanceUid);
+    await rename(tempPath, target);
+    await fsyncPath(this.readyDir);
+    const now = new Date().toISOString();
+    this.s.upsert.run(sopInstanceUid, 'spooled', source, now, now, null);
+    return 'spooled';
+  }
+
+  /** Files waiting to be processed, oldest name first (after a restart: everything left over). */
+  pending(): string[] {
+    return readdirSync(this.readyDir)
+      .filter((name) => name.endsWith('.dcm'))
+      .sort()
+      .map((name) => join(this.readyDir, name));
+  }
+
+  async markProcessed(path: string, sopInstanceUid: string | undefined): Promise<void> {
+    if (sopInstanceUid) this.record(sopInstanceUid, 'processed', null);
+    await rm(path, { force: true });
+  }
+
+  /** Moves a file that cannot be processed aside with a JSON reason; never deletes it. */
+  async quarantine(path: string, error: VigilError, source: string, sopInstanceUid?: string): Promise<string> {
+    const id = `${new Date().toISOString().replace(/[:.]/g, '-')}-${basename(path).replace(/\.(dcm|part)$/, '')}`;
+    const target = join(this.quarantineDir, `${id}.dcm`);
+    const reason: QuarantineReason = {
+      code: error.code,
+      message: error.message,
+      input: path,
+      source,
+      quarantinedAt: new Date().toISOString(),
+    };
+    await writeFile(join(this.quarantineDir, `${id}.json`), `${JSON.stringify(reason, null, 2)}\n`);
+    await rename(path, target).catch(async (error: NodeJS.ErrnoException) => {
+      // A watched folder on another file system: copy, then remove.
+      if (error.code !== 'EXDEV') throw error;
+      await copyFile(path, target);
+      await rm(path, { force: true });
+    });
+    await fsyncPath(this.quarantineDir);
+    if (sopInstanceUid) this.record(sopInstanceUid, 'quarantined', error.code);
+    return target;
+  }
+
+  private record(sopInstanceUid: string, state: InstanceState, reasonCode: string | null): void {
+    const now = new Date().toISOString();
+    this.s.upsert.run(sopInstanceUid, state, 'pipeline', now, now, reasonCode);
+  }
+
+  counts(): Record<InstanceState, number> {
+    const out: Record<InstanceState, number> = { spooled: 0, processed: 0, quarantined: 0 };
+    for (const row of this.s.counts.all() as { state: InstanceState; n: number }[]) out[row.state] = row.n;
+    return out;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,156 @@
+import { type ErrorCode, type Logger, VigilError } from '@vigil/shared';
+import { type DeidentifiedImage, type DeidentifyOptions, deidentify } from '../deid/deidentify.js';
+import type { DecodePool } from '../imaging/decode-pool.js';
+import type { ImageAttributes } from '../imaging/image-attributes.js';
+import type { StoredPixels } from '../imaging/pixel-data.js';
+import type { Spool } from '../intake/spool.js';
+import type { PipelineCounters } from '../telemetry/pipeline-counters.js';
+
+/** A decoded, de-identified image, ready for inference. The raw identity stays behind. */
+export interface PreparedImage {
+  path: string;
+  transferSyntaxUid: string;
+  image: DeidentifiedImage;
+  attrs: ImageAttributes;
+  pixels: StoredPixels;
+  photometric: string;
+  timingsMs: { decode: number };
+}
+
+export type ImageHandler = (image: PreparedImage) => Promise<void>;
+
+/** Errors that mean "try again later" (the image stays in the spool), not "this image is bad". */
+const TRANSIENT: ReadonlySet<string> = new Set(['VIGIL_OUTBOX_FULL', 'VIGIL_OUTBOX_DISK_FULL']);
+
+export interface ImagePipelineOptions {
+  spool: Spool;
+  pool: DecodePool;
+  deid: DeidentifyOptions;
+  counters: PipelineCounters;
+  logger: Logger;
+  handler: ImageHandler;
+  /** Images in flight at once; bounds memory whatever the intake rate. */
+  concurrency: number;
+  retryDelayMs?: number;
+}
+
+/**
+ * Spool → decode (worker pool) → de-identify → handler → mark processed. Work comes from the spool
+ * directory, so intake never waits for processing and a restart resumes where it stopped. Bad
+ * input is quarantined with its code; it never blocks the next image.
+ */
+export class ImagePipeline {
+  private readonly queue: string[] = [];
+  private readonly queued = new Set<string>();
+  private active = 0;
+  private idleWaiters: (() => void)[] = [];
+  private stopped = false;
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
+
+  constructor(private readonly options: ImagePipelineOptions) {}
+
+  /** Picks up everything left in the spool (after a restart) and starts processing. */
+  start(): void {
+    for (const path of this.options.spool.pending()) this.enqueue(path);
+  }
+
+  enqueue(path: string): void {
+    if (this.stopped || this.queued.has(path)) return;
+    this.queued.add(path);
+    this.queue.push(path);
+    this.updateDepth();
+    this.pump();
+  }
+
+  private updateDepth(): void {
+    this.options.counters.queueDepth = this.queue.length + this.active;
+  }
+
+  private pump(): void {
+    while (!this.stopped && this.active < this.options.concurrency && this.queue.length > 0) {
+      const path = this.queue.shift() as string;
+      this.active += 1;
+      this.updateDepth();
+      this.process(path)
+        .catch((error: unknown) =>
+          this.options.logger.error(
+            { code: 'VIGIL_INTERNAL', err: String(error) },
+            'pipeline step failed; image stays in the spool',
+          ),
+        )
+        .finally(() => {
+          this.active -= 1;
+          this.queued.delete(path);
+          this.updateDepth();
+          this.pump();
+          if (this.active === 0 && this.queue.length === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+        });
+    }
+  }
+
+  private async process(path: string): Promise<void> {
+    const { spool, counters, logger } = this.options;
+    const started = performance.now();
+    const result = await this.options.pool.decode({ path, frameIndex: 0 });
+    if (!result.ok) {
+      const error = new VigilError(result.error.code as ErrorCode, result.error.message);
+      const target = await spool.quarantine(path, error, 'pipeline', result.sopInstanceUid);
+      counters.quarantined += 1;
+      logger.warn({ code: error.code, quarantined: target }, `quarantined: ${error.message}`);
+      return;
+    }
+    const image = deidentify(result.identity, this.options.deid);
+    try {
+      await this.options.handler({
+        path,
+        transferSyntaxUid: result.transferSyntaxUid,
+        image,
+        attrs: result.attrs,
+        pixels: result.pixels,
+        photometric: result.photometric,
+        timingsMs: { decode: result.decodeMs },
+      });
+    } catch (error) {
+      const code = (error as VigilError).code ?? 'VIGIL_INTERNAL';
+      counters.failed += 1;
+      if (TRANSIENT.has(code)) {
+        logger.warn({ code, instanceKey: image.instanceKey }, 'cannot finish the image now; retrying later');
+        this.retryLater(path);
+        return;
+      }
+      const vigil =
+        error instanceof VigilError ? error : new VigilError('VIGIL_INTERNAL', String((error as Error)?.message ?? error));
+      await spool.quarantine(path, vigil, 'pipeline', result.attrs.sopInstanceUid);
+      counters.quarantined += 1;
+      logger.error(
+        { code: vigil.code, instanceKey: image.instanceKey },
+        `quarantined after processing failure: ${vigil.message}`,
+      );
+      return;
+    }
+    await spool.markProcessed(path, result.attrs.sopInstanceUid);
+    counters.processed += 1;
+    counters.recordLatency(performance.now() - started);
+  }
+
+  private retryLater(path: string): void {
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer);
+      this.enqueue(path);
+    }, this.options.retryDelayMs ?? 5000);
+    this.retryTimers.add(timer);
+  }
+
+  /** Resolves when nothing is queued or in flight. */
+  idle(): Promise<void> {
+    if (this.active === 0 && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of this.retryTimers) clearTimeout(timer);
+    this.queue.length = 0;
+    await this.idle();
+  }
+}
