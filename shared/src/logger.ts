@@ -1,4 +1,4 @@
-import { type Logger, type LoggerOptions, pino } from 'pino';
+import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'pino';
 
 export type { Logger } from 'pino';
 
@@ -25,13 +25,14 @@ export const REDACT_PATHS = [
   '*.birthDate',
 ];
 
-export function createLogger(name: string, options: LoggerOptions = {}): Logger {
-  return pino({
+export function createLogger(name: string, options: LoggerOptions = {}, destination?: DestinationStream): Logger {
+  const settings: LoggerOptions = {
     name,
     level: process.env.VIGIL_LOG_LEVEL ?? 'info',
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
     ...options,
-  });
+  };
+  return destination ? pino(settings, destination) : pino(settings);
 }
