@@ -1,9 +1,11 @@
 // `npm run bench`: one JSON object per benchmark on stdout, progress on stderr.
 // `npm run bench -- backbone` runs only the named benchmarks.
 import { benchBackbone } from './backbone.js';
+import { benchDecode } from './decode.js';
 
 const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   backbone: benchBackbone,
+  decode: benchDecode,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

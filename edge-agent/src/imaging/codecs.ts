@@ -7,6 +7,7 @@ import dcmjsCodecs from 'dcmjs-codecs';
 const { Context, NativeCodecs } = dcmjsCodecs;
 type Context = InstanceType<typeof Context>;
 
+import { decodeJpegLs, ensureCharls } from './charls-codec.js';
 import type { Codec } from './transfer-syntax.js';
 
 const require = createRequire(import.meta.url);
@@ -18,11 +19,14 @@ let ready: Promise<void> | undefined;
  * that ships inside the package.
  */
 export function initCodecs(): Promise<void> {
-  ready ??= NativeCodecs.initializeAsync({
-    webAssemblyModulePathOrUrl: join(dirname(require.resolve('dcmjs-codecs')), 'dcmjs-native-codecs.wasm'),
-    logCodecsInfo: false,
-    logCodecsTrace: false,
-  });
+  ready ??= Promise.all([
+    NativeCodecs.initializeAsync({
+      webAssemblyModulePathOrUrl: join(dirname(require.resolve('dcmjs-codecs')), 'dcmjs-native-codecs.wasm'),
+      logCodecsInfo: false,
+      logCodecsTrace: false,
+    }),
+    ensureCharls(),
+  ]).then(() => undefined);
   return ready;
 }
 
@@ -48,6 +52,21 @@ export interface CodecOutput {
 
 /** Decodes one compressed frame. Synchronous (WASM): call it from a worker, not the event loop. */
 export function decodeCompressedFrame(frame: EncodedFrame): CodecOutput {
+  if (frame.codec === 'jpegls') {
+    const out = decodeJpegLs(frame.bytes);
+    const expected = frame.width * frame.height * frame.samplesPerPixel * (frame.bitsAllocated / 8);
+    if (out.bytes.byteLength < expected) {
+      throw new VigilError(
+        'VIGIL_DICOM_DECODE_FAILED',
+        `JPEG-LS decoder returned ${out.bytes.byteLength} bytes, expected ${expected}`,
+      );
+    }
+    return {
+      bytes: out.bytes.subarray(0, expected),
+      planarConfiguration: out.interleaved ? 0 : 1,
+      photometric: frame.photometric,
+    };
+  }
   const context = new Context({
     width: frame.width,
     height: frame.height,
@@ -67,9 +86,6 @@ export function decodeCompressedFrame(frame: EncodedFrame): CodecOutput {
         break;
       case 'jpeg':
         decoded = NativeCodecs.decodeJpeg(context, { convertColorspaceToRgb: true });
-        break;
-      case 'jpegls':
-        decoded = NativeCodecs.decodeJpegLs(context);
         break;
       case 'j2k':
         decoded = NativeCodecs.decodeJpeg2000(context);

@@ -37,12 +37,18 @@ export async function runDecodeTask(task: DecodeTask): Promise<DecodeTaskResult>
     sopInstanceUid = identity.sopInstanceUid || undefined;
     const attrs = readImageAttributes(parsed.dataSet);
     const frame = decodeFrame(parsed, attrs, Math.min(task.frameIndex, attrs.frames - 1));
+    // The pixels may be a view into the file buffer (or Node's shared buffer pool): give them a
+    // buffer of their own so it can be transferred to the main thread.
+    const owned =
+      frame.pixels.byteOffset === 0 && frame.pixels.buffer.byteLength === frame.pixels.byteLength
+        ? frame.pixels
+        : frame.pixels.slice();
     return {
       ok: true,
       transferSyntaxUid: parsed.transferSyntax.uid,
       attrs,
       identity,
-      pixels: frame.pixels,
+      pixels: owned,
       photometric: frame.photometric,
       decodeMs: performance.now() - started,
     };

@@ -72,21 +72,22 @@ export function frameBytes(parsed: ParsedDicom, attrs: ImageAttributes, frameInd
   throw new VigilError('VIGIL_DICOM_UNSUPPORTED_IMAGE', 'multi-frame encapsulated data without an offset table');
 }
 
+/** Big endian → little endian with Node's native byte swap (on a copy: the file buffer stays as read). */
 function swapBytes(bytes: Uint8Array, width: 2 | 4): Uint8Array {
-  const out = new Uint8Array(bytes.length);
-  for (let i = 0; i < bytes.length; i += width) {
-    for (let b = 0; b < width; b++) out[i + b] = bytes[i + width - 1 - b] as number;
-  }
-  return out;
+  const copy = Buffer.from(bytes);
+  return width === 2 ? copy.swap16() : copy.swap32();
 }
 
-/** Copies (aligned) and reinterprets little-endian sample bytes as the stored-value array. */
+/** Reinterprets little-endian sample bytes as stored values: a view when aligned, else a copy. */
 function toTyped(bytes: Uint8Array, bitsAllocated: number, signed: boolean): StoredPixels {
-  const copy = new Uint8Array(bytes);
-  const buffer = copy.buffer;
-  if (bitsAllocated === 8) return signed ? new Int8Array(buffer) : copy;
-  if (bitsAllocated === 16) return signed ? new Int16Array(buffer) : new Uint16Array(buffer);
-  return signed ? new Int32Array(buffer) : new Uint32Array(buffer);
+  const width = bitsAllocated / 8;
+  const aligned = bytes.byteOffset % width === 0 ? bytes : new Uint8Array(bytes);
+  const { buffer, byteOffset } = aligned;
+  const length = aligned.byteLength / width;
+  if (bitsAllocated === 8) return signed ? new Int8Array(buffer, byteOffset, length) : aligned;
+  if (bitsAllocated === 16)
+    return signed ? new Int16Array(buffer, byteOffset, length) : new Uint16Array(buffer, byteOffset, length);
+  return signed ? new Int32Array(buffer, byteOffset, length) : new Uint32Array(buffer, byteOffset, length);
 }
 
 /** Keeps Bits Stored bits below High Bit and sign-extends them (PS3.5 §8.1.1). */
@@ -96,6 +97,11 @@ export function maskStoredBits(pixels: StoredPixels, attrs: ImageAttributes): vo
   if (bitsStored === bitsAllocated && shift === 0) return;
   const mask = bitsStored >= 32 ? 0xffffffff : (1 << bitsStored) - 1;
   const sign = 1 << (bitsStored - 1);
+  if (pixelRepresentation === 0 && shift === 0 && bitsAllocated < 32) {
+    // The common case (e.g. 14 bits in 16): one tight loop.
+    for (let i = 0; i < pixels.length; i++) pixels[i] = (pixels[i] as number) & mask;
+    return;
+  }
   const unsignedWidth = bitsAllocated === 32 ? 2 ** 32 : 1 << bitsAllocated;
   for (let i = 0; i < pixels.length; i++) {
     let raw = pixels[i] as number;
