@@ -200,14 +200,17 @@ test('kill -9 right after C-STORE is acknowledged: the images are processed afte
     child = spawn(process.execPath, [bin, 'serve'], { env, stdio: 'ignore' });
     try {
       await waitFor('spool drained after restart', () => readdirSync(ready).length === 0, 60_000, 200);
-      const ledger = execFileSync(
-        'sqlite3',
-        [join(killDir.path, 'intake.sqlite'), "select count(*) from instances where state = 'processed'"],
-        {
-          encoding: 'utf8',
-        },
-      ).trim();
-      assert.equal(Number(ledger), files.length);
+      await waitFor('ledger records every instance as processed', () => {
+        const db = new Database(join(killDir.path, 'intake.sqlite'), { readonly: true });
+        try {
+          return (
+            (db.prepare("SELECT COUNT(*) AS n FROM instances WHERE state = 'processed'").get() as { n: number }).n ===
+            files.length
+          );
+        } finally {
+          db.close();
+        }
+      });
     } finally {
       child.kill('SIGKILL');
     }
