@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { Hub, loadHubConfig } from '@vigil/cloud-hub';
 import { EdgeAgent, loadEdgeConfig } from '@vigil/edge-agent';
 import { createLogger } from '@vigil/shared';
+import { type DemoPatient, sendStudy } from './demo/modality-simulator.js';
 
 const { values } = parseArgs({ options: { duration: { type: 'string' }, dir: { type: 'string', default: '.vigil' } } });
 const root = resolve(values.dir ?? '.vigil');
@@ -25,6 +26,16 @@ function portFree(port: number): Promise<boolean> {
 /** The contract's default port when free, otherwise any free one (a second demo, a local broker). */
 async function pickPort(preferred: number): Promise<number> {
   return (await portFree(preferred)) ? preferred : 0;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((done) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => done(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
 }
 
 const CLINICS = [
@@ -50,9 +61,14 @@ const httpUrl = `http://127.0.0.1:${hub.httpPort}`;
 
 const agents: EdgeAgent[] = [];
 const credentials: Record<string, unknown>[] = [];
+/** DEMO FIXTURE: the pseudonym secret shared by the demo's edges; never use it elsewhere. */
+const DEMO_PSEUDONYM_SECRET = 'vigil-demo-pseudonym-secret-not-for-production';
+const dicomPorts: number[] = [];
 for (const clinic of CLINICS) {
   const { password } = await hub.registry.add(clinic, { tags: clinic.tags });
-  credentials.push({ ...clinic, username: clinic.deviceId, password });
+  const dicomPort = dicomPorts.length === 0 ? (await pickPort(11112)) || (await freePort()) : await freePort();
+  dicomPorts.push(dicomPort);
+  credentials.push({ ...clinic, username: clinic.deviceId, password, dicom: { aeTitle: 'VIGIL', port: 0 } });
   const agent = new EdgeAgent(
     loadEdgeConfig(undefined, {
       VIGIL_CLINIC_ID: clinic.clinicId,
@@ -62,6 +78,10 @@ for (const clinic of CLINICS) {
       VIGIL_MQTT__PASSWORD: password,
       VIGIL_TELEMETRY__INTERVAL_S: '2',
       VIGIL_TAGS: JSON.stringify(clinic.tags),
+      VIGIL_DICOM__ENABLED: 'true',
+      VIGIL_DICOM__PORT: String(dicomPort),
+      VIGIL_WATCH_FOLDER__PATH: join(demoDir, clinic.deviceId, 'inbox'),
+      VIGIL_DEID__SECRET: DEMO_PSEUDONYM_SECRET,
     }),
     { logger: logger.child({ deviceId: clinic.deviceId }) },
   );
@@ -69,6 +89,9 @@ for (const clinic of CLINICS) {
   agents.push(agent);
 }
 
+credentials.forEach((c, i) => {
+  (c.dicom as { port: number }).port = dicomPorts[i] as number;
+});
 const credentialsFile = join(root, 'demo-credentials.json');
 writeFileSync(
   credentialsFile,
@@ -91,8 +114,12 @@ process.stdout.write(
     `  Hub HTTP     ${httpUrl}   (/healthz, /readyz, /metrics)`,
     `  Hub MQTT     ${mqttUrl}`,
     `  Credentials  ${credentialsFile}`,
-    '  What exists so far: devices online over authenticated MQTT, telemetry every 2 s into the',
-    '  hub (SQLite state + embedded history). Imaging, inference and the dashboard come next.',
+    `  DICOM SCPs   AE VIGIL on ports ${dicomPorts.join(', ')} (try: echoscu -aec VIGIL 127.0.0.1 ${dicomPorts[0]})`,
+    '  What exists so far: devices online over authenticated MQTT, telemetry every 2 s into the hub',
+    '  (SQLite state + embedded history); a simulated mammography unit per clinic sends four-view',
+    '  studies of synthetic demo patients over DICOM C-STORE; each edge spools, decodes and',
+    '  de-identifies them (a corrupt file dropped in one watched folder lands in quarantine).',
+    '  Inference, follow-up and the dashboard come next.',
     '  Press Ctrl-C to stop.',
     '',
   ].join('\n'),
@@ -102,7 +129,8 @@ async function report(): Promise<void> {
   const states = await hub.state.listDeviceStates();
   const rows = states.map((s) => {
     const t = s.lastTelemetry;
-    return `  ${s.clinicId.padEnd(13)} ${s.deviceId.padEnd(11)} ${s.status.padEnd(8)} cpu ${(t?.cpu.utilizationPct ?? 0).toFixed(0).padStart(3)}%  rss ${((t?.memory.processRssBytes ?? 0) / 1048576).toFixed(0).padStart(4)} MiB  outbox ${String(t?.outbox.depth ?? 0).padStart(3)}  last ${t?.sampledAt ?? '-'}`;
+    const p = t?.pipeline;
+    return `  ${s.clinicId.padEnd(13)} ${s.deviceId.padEnd(11)} ${s.status.padEnd(8)} images ${String(p?.received ?? 0).padStart(3)} in / ${String(p?.processed ?? 0).padStart(3)} done / ${String(p?.quarantined ?? 0)} quarantined  cpu ${(t?.cpu.utilizationPct ?? 0).toFixed(0).padStart(3)}%  outbox ${String(t?.outbox.depth ?? 0).padStart(3)}`;
   });
   const history = await hub.history.query({
     measurement: 'device_telemetry',
@@ -115,12 +143,35 @@ async function report(): Promise<void> {
   );
 }
 
+// The simulated modalities: one four-view study per clinic every 6 seconds, rotating patients.
+const DEMO_PATIENTS = [
+  { name: 'DEMO^ALICE', id: 'DEMO-0001', birthDate: '19640212' },
+  { name: 'DEMO^BEATRIZ', id: 'DEMO-0002', birthDate: '19710830' },
+  { name: 'DEMO^CHIOMA', id: 'DEMO-0003', birthDate: '19580117' },
+];
+let round = 0;
+async function sendRound(): Promise<void> {
+  const date = new Date(Date.UTC(2026, 0, 5) + round * 86_400_000).toISOString().slice(0, 10).replaceAll('-', '');
+  await Promise.all(
+    dicomPorts.map((port, i) =>
+      sendStudy(port, DEMO_PATIENTS[(round + i) % DEMO_PATIENTS.length] as DemoPatient, date, round * 3 + i).catch(
+        (error: Error) => logger.warn({ err: error.message }, 'demo modality could not send'),
+      ),
+    ),
+  );
+  round += 1;
+}
+void sendRound();
+const modalities = setInterval(() => void sendRound(), 6000);
+writeFileSync(join(demoDir, CLINICS[2]?.deviceId ?? 'east-mg-1', 'inbox', 'corrupt-export.dcm'), Buffer.alloc(4096, 0x42));
+
 const ticker = setInterval(() => void report(), 5000);
 let stopping = false;
 async function stop(): Promise<void> {
   if (stopping) return;
   stopping = true;
   clearInterval(ticker);
+  clearInterval(modalities);
   await report();
   for (const agent of agents) await agent.stop();
   await hub.stop();

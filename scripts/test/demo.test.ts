@@ -11,7 +11,7 @@ test('npm run demo: hub and three clinics come online, telemetry is stored, cred
     const root = join(import.meta.dirname, '../..');
     const run = spawnSync(
       process.execPath,
-      ['--import', 'tsx', join(root, 'scripts/demo.ts'), '--duration', '7', '--dir', dir.path],
+      ['--import', 'tsx', join(root, 'scripts/demo.ts'), '--duration', '9', '--dir', dir.path],
       {
         cwd: root,
         encoding: 'utf8',
@@ -20,6 +20,15 @@ test('npm run demo: hub and three clinics come online, telemetry is stored, cred
     );
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /3\/3 devices online, [1-9]\d* telemetry samples stored/);
+    // The simulated modalities' studies went through DICOM intake and were decoded at every clinic.
+    for (const device of ['north-mg-1', 'south-mg-1', 'east-mg-1']) {
+      assert.match(
+        run.stdout,
+        new RegExp(`${device}\\s+online\\s+images\\s+([4-9]|\\d{2,}) in /\\s+([4-9]|\\d{2,}) done`),
+        device,
+      );
+    }
+    assert.match(run.stdout, /east-mg-1 .* 1 quarantined/, 'the corrupt file was quarantined');
     assert.match(run.stdout, /Vigil demo stopped/);
     const file = join(dir.path, 'demo-credentials.json');
     const credentials = JSON.parse(readFileSync(file, 'utf8')) as { devices: { deviceId: string; password: string }[] };
