@@ -5,6 +5,7 @@ export * from './edge-agent.js';
 export * from './imaging/codecs.js';
 export * from './imaging/decode-pool.js';
 export * from './imaging/dicom-file.js';
+export * from './imaging/display-transform.js';
 export * from './imaging/image-attributes.js';
 export * from './imaging/inspect-file.js';
 export * from './imaging/pixel-data.js';

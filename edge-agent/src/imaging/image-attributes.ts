@@ -1,6 +1,13 @@
 import { VigilError } from '@vigil/shared';
 import type { DataSet } from './dicom-file.js';
 
+/** A VOI LUT (PS3.3 C.11.2.1.1): entries map values from firstMapped upward. */
+export interface VoiLut {
+  firstMapped: number;
+  bits: number;
+  data: Uint16Array;
+}
+
 /** Image Pixel module (PS3.3 C.7.6.3) plus the LUT and geometry attributes the pipeline uses. */
 export interface ImageAttributes {
   sopInstanceUid: string;
@@ -20,6 +27,8 @@ export interface ImageAttributes {
   rescaleIntercept: number;
   windowCenter: number | undefined;
   windowWidth: number | undefined;
+  voiLutFunction: 'LINEAR' | 'LINEAR_EXACT' | 'SIGMOID';
+  voiLut: VoiLut | undefined;
   /** Imager or pixel spacing in mm (row, column), when present. */
   pixelSpacingMm: [number, number] | undefined;
 }
@@ -29,6 +38,26 @@ function numberOr(dataSet: DataSet, tag: string, fallback: number): number {
   if (text === undefined || text.trim() === '') return fallback;
   const value = Number.parseFloat(text.split('\\')[0] ?? '');
   return Number.isFinite(value) ? value : fallback;
+}
+
+/** The first item of the VOI LUT Sequence (0028,3010), if any. */
+function voiLut(dataSet: DataSet, signed: boolean): VoiLut | undefined {
+  const item = dataSet.elements.x00283010?.items?.[0]?.dataSet;
+  const data = item?.elements.x00283006;
+  if (!item || !data) return undefined;
+  const entries = item.uint16('x00283002', 0) || 65536;
+  const firstMapped = signed ? (item.int16('x00283002', 1) ?? 0) : (item.uint16('x00283002', 1) ?? 0);
+  const bits = item.uint16('x00283002', 2) ?? 16;
+  const table = new Uint16Array(entries);
+  const wide = data.length >= entries * 2;
+  for (let i = 0; i < entries; i++)
+    table[i] = wide ? (item.uint16('x00283006', i) ?? 0) : (item.byteArray[data.dataOffset + i] ?? 0);
+  return { firstMapped, bits, data: table };
+}
+
+function voiFunction(dataSet: DataSet): ImageAttributes['voiLutFunction'] {
+  const fn = (dataSet.string('x00281056') ?? '').trim().toUpperCase();
+  return fn === 'SIGMOID' || fn === 'LINEAR_EXACT' ? fn : 'LINEAR';
 }
 
 function spacing(dataSet: DataSet): [number, number] | undefined {
@@ -85,6 +114,8 @@ export function readImageAttributes(dataSet: DataSet): ImageAttributes {
     rescaleIntercept: numberOr(dataSet, 'x00281052', 0),
     windowCenter: windowCenter ? numberOr(dataSet, 'x00281050', Number.NaN) : undefined,
     windowWidth: windowWidth ? numberOr(dataSet, 'x00281051', Number.NaN) : undefined,
+    voiLutFunction: voiFunction(dataSet),
+    voiLut: voiLut(dataSet, pixelRepresentation === 1),
     pixelSpacingMm: spacing(dataSet),
   };
 }
