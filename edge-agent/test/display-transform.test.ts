@@ -46,7 +46,7 @@ test('YBR_FULL converts to RGB (grey stays grey)', () => {
   const rgb = [...ybrFullToRgb(new Uint8Array([128, 128, 128, 76, 85, 255]))];
   assert.deepEqual(rgb.slice(0, 3), [128, 128, 128]);
   // Pure red is (76, 85, 255) in full-range YCbCr, within rounding.
-  [255, 0, 0].forEach((v, i) => assert.ok(Math.abs((rgb[3 + i] as number) - v) <= 2, `channel ${i}: ${rgb[3 + i]}`));
+  for (const [i, v] of [255, 0, 0].entries()) assert.ok(Math.abs((rgb[3 + i] as number) - v) <= 2, `channel ${i}: ${rgb[3 + i]}`);
 });
 
 test('a real file: window from the header is used; MONOCHROME1 is inverted', async () => {
