@@ -1,4 +1,0 @@
-export declare function makeTempDir(prefix: string): {
-  path: string;
-  remove: () => void;
-};
