@@ -9,6 +9,7 @@ import { Hub, loadHubConfig } from '@vigil/cloud-hub';
 import { EdgeAgent, loadEdgeConfig } from '@vigil/edge-agent';
 import { createLogger } from '@vigil/shared';
 import { type DemoPatient, sendStudy } from './demo/modality-simulator.js';
+import { freePort } from './harness/free-port.js';
 
 const { values } = parseArgs({ options: { duration: { type: 'string' }, dir: { type: 'string', default: '.vigil' } } });
 const root = resolve(values.dir ?? '.vigil');
@@ -26,16 +27,6 @@ function portFree(port: number): Promise<boolean> {
 /** The contract's default port when free, otherwise any free one (a second demo, a local broker). */
 async function pickPort(preferred: number): Promise<number> {
   return (await portFree(preferred)) ? preferred : 0;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((done) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => done(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 const CLINICS = [

@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { type Static, Type } from '@sinclair/typebox';
-import { loadConfig, VigilError } from '@vigil/shared';
+import { loadConfig, resolveSecret, VigilError } from '@vigil/shared';
 
 const Port = (port: number) => Type.Integer({ minimum: 0, maximum: 65535, default: port });
 
@@ -101,10 +100,5 @@ export function loadHubConfig(file?: string, env: NodeJS.ProcessEnv = process.en
 
 export function externalPassword(config: HubConfig): string {
   const ext = config.mqtt.external;
-  if (!ext.passwordFile) return ext.password;
-  try {
-    return readFileSync(ext.passwordFile, 'utf8').trim();
-  } catch (error) {
-    throw new VigilError('VIGIL_CONFIG_INVALID', `config key mqtt.external.passwordFile: ${(error as Error).message}`);
-  }
+  return resolveSecret(ext.password, ext.passwordFile, 'mqtt.external.passwordFile');
 }

@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { type Static, Type } from '@sinclair/typebox';
-import { ID_PATTERN, loadConfig, VigilError } from '@vigil/shared';
+import { ID_PATTERN, loadConfig, resolveSecret, VigilError } from '@vigil/shared';
 
 const GiB = 1024 ** 3;
 
@@ -86,14 +85,7 @@ export function loadEdgeConfig(file?: string, env: NodeJS.ProcessEnv = process.e
 
 /** The pseudonym secret, required as soon as any intake is enabled. */
 export function deidSecret(config: EdgeConfig): string {
-  let secret = config.deid.secret;
-  if (config.deid.secretFile) {
-    try {
-      secret = readFileSync(config.deid.secretFile, 'utf8').trim();
-    } catch (error) {
-      throw new VigilError('VIGIL_CONFIG_INVALID', `config key deid.secretFile: ${(error as Error).message}`);
-    }
-  }
+  const secret = resolveSecret(config.deid.secret, config.deid.secretFile, 'deid.secretFile');
   if (secret.length < 16) {
     throw new VigilError(
       'VIGIL_CONFIG_INVALID',
@@ -104,12 +96,5 @@ export function deidSecret(config: EdgeConfig): string {
 }
 
 export function mqttPassword(config: EdgeConfig): string {
-  if (config.mqtt.passwordFile) {
-    try {
-      return readFileSync(config.mqtt.passwordFile, 'utf8').trim();
-    } catch (error) {
-      throw new VigilError('VIGIL_CONFIG_INVALID', `config key mqtt.passwordFile: ${(error as Error).message}`);
-    }
-  }
-  return config.mqtt.password;
+  return resolveSecret(config.mqtt.password, config.mqtt.passwordFile, 'mqtt.passwordFile');
 }

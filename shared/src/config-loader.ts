@@ -124,8 +124,9 @@ export function loadConfig<T extends TObject>(schema: T, options: LoadConfigOpti
     const raw = env[name];
     if (raw !== undefined) setPath(merged, leaf.path, parseEnvValue(raw, leaf.schema, name));
   }
+  const known = new Set(configEnvNames(schema));
   const unknownEnv = Object.keys(env).filter(
-    (name) => name.startsWith(ENV_PREFIX) && !RESERVED_ENV.has(name) && !configEnvNames(schema).includes(name),
+    (name) => name.startsWith(ENV_PREFIX) && !RESERVED_ENV.has(name) && !known.has(name),
   );
   if (unknownEnv.length > 0) {
     throw new VigilError('VIGIL_CONFIG_INVALID', `unknown configuration variable ${unknownEnv[0]}`);
@@ -160,5 +161,18 @@ function mergeInto(target: Record<string, unknown>, source: Record<string, unkno
     } else {
       target[key] = value;
     }
+  }
+}
+
+/**
+ * A secret given either inline or, preferably, as a file (systemd credentials, Kubernetes secrets).
+ * The file wins; its trailing newline is dropped. `key` names the config key in errors.
+ */
+export function resolveSecret(inline: string, file: string, key: string): string {
+  if (!file) return inline;
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    throw new VigilError('VIGIL_CONFIG_INVALID', `config key ${key}: ${(error as Error).message}`);
   }
 }

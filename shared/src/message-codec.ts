@@ -4,6 +4,7 @@ import { VigilError } from './errors.js';
 import { ModelDesiredMessage, ModelReportedMessage, ResultMessage, StatusMessage, TelemetryMessage } from './schemas/index.js';
 import { type ParsedTopic, parseTopic, type TopicKind } from './topics.js';
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/;
 if (!FormatRegistry.Has('date-time')) {
   FormatRegistry.Set('date-time', (value) => ISO_DATE_TIME.test(value) && !Number.isNaN(Date.parse(value)));
@@ -56,7 +57,7 @@ export function decodeMessage(topic: string, payload: Uint8Array, maxBytes: numb
   }
   let value: unknown;
   try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
+    value = JSON.parse(UTF8.decode(payload));
   } catch (error) {
     throw new VigilError('VIGIL_PAYLOAD_NOT_JSON', `payload is not UTF-8 JSON: ${(error as Error).message}`);
   }
