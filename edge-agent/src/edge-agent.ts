@@ -132,6 +132,7 @@ export class EdgeAgent {
 
   async start(): Promise<void> {
     this.startIntake();
+    await this.intake?.pool.warm();
     this.intake?.pipeline.start();
     await this.intake?.scp?.start();
     this.intake?.watcher?.start();

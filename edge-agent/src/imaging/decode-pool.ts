@@ -12,7 +12,7 @@ export class DecodePool {
   constructor(threads = Math.max(1, availableParallelism() - 1)) {
     this.pool = new Piscina({
       filename: new URL('./decode-worker.mjs', import.meta.url).href,
-      minThreads: 1,
+      minThreads: Math.min(2, threads),
       maxThreads: threads,
       // Each WASM heap grows to ~50 MB; keep workers warm rather than re-instantiating codecs.
       idleTimeout: 60_000,
@@ -21,6 +21,11 @@ export class DecodePool {
 
   decode(task: DecodeTask): Promise<DecodeTaskResult> {
     return this.pool.run(task) as Promise<DecodeTaskResult>;
+  }
+
+  /** Starts the worker threads (tsx, WASM codecs) ahead of the first image. */
+  async warm(): Promise<void> {
+    await Promise.all(Array.from({ length: this.pool.threads.length || 1 }, () => this.pool.run({ path: '', frameIndex: 0 })));
   }
 
   get queueSize(): number {
