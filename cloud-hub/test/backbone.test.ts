@@ -6,7 +6,7 @@ import { freePort } from '../../scripts/harness/free-port.js';
 import { edgeConfig, startTestHub } from '../../scripts/harness/hub-fixture.js';
 import { syntheticResult } from '../../scripts/harness/result-factory.js';
 import { makeTempDir } from '../../scripts/harness/temp-dir.js';
-import { makeTlsMaterial } from '../../scripts/harness/tls-material.js';
+import { makeClientCert, makeTlsMaterial } from '../../scripts/harness/tls-material.js';
 import { waitFor } from '../../scripts/harness/wait-for.js';
 
 test('three edge agents: every result reaches hub state exactly once, telemetry reaches history', async () => {
@@ -163,5 +163,61 @@ test('/healthz, /readyz and /metrics answer on the hub HTTP port', async () => {
     }
   } finally {
     await t.stop();
+  }
+});
+
+test('X.509 client certificates: a device certificate whose CN is the device id authenticates without a password', async () => {
+  const dir = makeTempDir('x509');
+  const server = makeTlsMaterial(dir.path, 'hub');
+  const deviceCa = makeTlsMaterial(dir.path, 'devices');
+  const good = makeClientCert(dir.path, deviceCa, 'edge-cert');
+  const impostor = makeClientCert(dir.path, deviceCa, 'someone-else');
+  const tlsPort = await freePort();
+  const t = await startTestHub({
+    mqtt: {
+      listen: { enabled: false },
+      tls: {
+        enabled: true,
+        host: '127.0.0.1',
+        port: tlsPort,
+        keyFile: server.serverKey,
+        certFile: server.serverCert,
+        caFile: deviceCa.caCert,
+      },
+    },
+  });
+  const agents: EdgeAgent[] = [];
+  try {
+    await t.hub.registry.add({ clinicId: 'clinic-a', deviceId: 'edge-cert' });
+    const url = `mqtts://127.0.0.1:${tlsPort}`;
+    const withCert = (cert: { cert: string; key: string }, sub: string) =>
+      new EdgeAgent(
+        edgeConfig(
+          { clinicId: 'clinic-a', deviceId: 'edge-cert', password: '', mqttUrl: url, dataDir: join(dir.path, sub) },
+          { VIGIL_MQTT__CA_FILE: server.caCert, VIGIL_MQTT__CERT_FILE: cert.cert, VIGIL_MQTT__KEY_FILE: cert.key },
+        ),
+      );
+    const device = withCert(good, 'good');
+    agents.push(device);
+    await device.start();
+    device.submitResult(syntheticResult(device.address, 1));
+    await waitFor(
+      'result from the certificate-authenticated device',
+      async () => (await t.hub.state.countResults()) === 1,
+      15_000,
+    );
+
+    await device.stop();
+    agents.length = 0;
+    const wrong = withCert(impostor, 'impostor');
+    agents.push(wrong);
+    await wrong.start();
+    wrong.submitResult(syntheticResult(wrong.address, 2));
+    await waitFor('impostor refused', () => wrong.publisher.lastError?.code === 'VIGIL_MQTT_AUTH_FAILED', 10_000);
+    assert.equal(await t.hub.state.countResults(), 1);
+  } finally {
+    for (const a of agents) await a.stop();
+    await t.stop();
+    dir.remove();
   }
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { appendFileSync, copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -217,4 +217,27 @@ test('kill -9 right after C-STORE is acknowledged: the images are processed afte
   } finally {
     killDir.remove();
   }
+});
+
+test('when the spool cannot be written the modality gets 0xA700 (Out of Resources), and the resend succeeds', async () => {
+  const incoming = join(dir.path, 'edge', 'spool', 'incoming');
+  const file = distinctCopy(join(PYDICOM, 'CT_small.dcm'), 'spool-full.dcm');
+  const before = images.length;
+  // Fault injection: the spool's incoming directory becomes unusable (as a full disk would make it).
+  rmSync(incoming, { recursive: true, force: true });
+  writeFileSync(incoming, 'not a directory');
+  try {
+    const failed = await storescu([file], ['-v']).then(
+      (r) => r.stdout + r.stderr,
+
+      (error: { stderr?: string }) => error.stderr ?? '',
+    );
+    assert.match(failed, /a700|Out of Resources|Refused/i);
+    assert.equal(images.length, before, 'nothing was acknowledged or processed');
+  } finally {
+    rmSync(incoming, { force: true });
+    mkdirSync(incoming);
+  }
+  await storescu([file]);
+  await waitFor('the resend is processed', () => images.length === before + 1, 15_000);
 });

@@ -121,3 +121,38 @@ test('acknowledged rows awaiting deletion do not hide the rows behind them', () 
     dir.remove();
   }
 });
+
+test('a full disk: telemetry is evicted to make room; when only results remain, VIGIL_OUTBOX_DISK_FULL and nothing lost', () => {
+  const dir = makeTempDir('outbox');
+  try {
+    // The file cap makes SQLite fail with SQLITE_FULL exactly as a full disk does.
+    const outbox = new Outbox({ path: join(dir.path, 'o.sqlite'), maxBytes: 1e9, maxFileBytes: 256 * 1024 });
+    let telemetry = 0;
+    for (; telemetry < 1000; telemetry++) {
+      try {
+        outbox.enqueue(message('telemetry', `t-${telemetry}`, 4000));
+      } catch (error) {
+        assert.equal((error as { code?: string }).code, 'VIGIL_OUTBOX_DISK_FULL');
+        break;
+      }
+    }
+    assert.ok(telemetry > 10 && telemetry < 1000, `filled after ${telemetry} samples`);
+    // A result still fits: the oldest telemetry makes room for it.
+    assert.equal(outbox.enqueue(message('results', 'r-0', 4000)), true);
+    assert.ok(outbox.stats().evictedTelemetry > 0);
+    let results = 1;
+    for (; results < 1000; results++) {
+      try {
+        outbox.enqueue(message('results', `r-${results}`, 4000));
+      } catch (error) {
+        assert.equal((error as { code?: string }).code, 'VIGIL_OUTBOX_DISK_FULL');
+        break;
+      }
+    }
+    assert.ok(results < 1000, 'results are refused once only results remain');
+    assert.equal(outbox.stats().results, results, 'every accepted result is still there');
+    outbox.close();
+  } finally {
+    dir.remove();
+  }
+});

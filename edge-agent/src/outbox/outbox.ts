@@ -32,6 +32,11 @@ export interface OutboxOptions {
   logger?: Logger;
   /** Acknowledged rows are deleted in batches; a crash before the batch replays them (the hub dedupes). */
   ackFlushMs?: number;
+  /**
+   * Hard cap on the database file (SQLite max_page_count): past it a write fails as if the disk
+   * were full, so the outbox can never fill the disk that the spool also needs.
+   */
+  maxFileBytes?: number;
   now?: () => number;
 }
 
@@ -69,6 +74,10 @@ export class Outbox extends EventEmitter<{ enqueued: []; evicted: [count: number
     this.db = new Database(options.path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
+    if (options.maxFileBytes) {
+      const pageSize = this.db.pragma('page_size', { simple: true }) as number;
+      this.db.pragma(`max_page_count = ${Math.max(16, Math.floor(options.maxFileBytes / pageSize))}`);
+    }
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS outbox (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
