@@ -5,6 +5,7 @@ import { createLogger, encodeMessage, TELEMETRY_SCHEMA, topicFor } from '@vigil/
 import { syntheticResult } from '../../scripts/harness/result-factory.js';
 import { makeTempDir } from '../../scripts/harness/temp-dir.js';
 import { SqliteHistoryStore } from '../src/history/sqlite-history-store.js';
+import { subMillisecondOffset } from '../src/ingest/history-points.js';
 import { IngestPipeline } from '../src/ingest/ingest-pipeline.js';
 import { SqliteStateStore } from '../src/state/sqlite-state-store.js';
 
@@ -131,4 +132,15 @@ test('when the state store fails, submit rejects (no acknowledgement) with a cod
     await s.ingest.close();
     await s.history.close();
   }
+});
+
+test('sub-millisecond offsets are deterministic, below 1 ms and well spread', () => {
+  const ids = Array.from({ length: 10_000 }, (_, i) => syntheticResult(address, i).messageId);
+  const offsets = ids.map((id) => subMillisecondOffset(id));
+  assert.deepEqual(
+    offsets,
+    ids.map((id) => subMillisecondOffset(id)),
+  );
+  assert.ok(offsets.every((o) => o >= 0n && o < 1_000_000n));
+  assert.ok(new Set(offsets).size > 9_900, 'collisions are rare');
 });

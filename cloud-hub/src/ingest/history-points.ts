@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { ResultMessage, TelemetryMessage } from '@vigil/shared';
 import type { HistoryPoint } from '../history/history-store.js';
 
@@ -12,7 +11,13 @@ function nsOf(iso: string): bigint {
  * sub-millisecond offset derived from the message id gives both.
  */
 export function subMillisecondOffset(messageId: string): bigint {
-  return BigInt(createHash('sha256').update(messageId).digest().readUInt32BE(0) % 1_000_000);
+  // FNV-1a: deterministic and well spread; no need for a cryptographic hash on the hot path.
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < messageId.length; i++) {
+    hash ^= messageId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return BigInt(hash % 1_000_000);
 }
 
 export function telemetryPoints(t: TelemetryMessage): HistoryPoint[] {
