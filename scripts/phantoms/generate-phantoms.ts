@@ -1,0 +1,128 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Laterality, planCohort, type View } from './cohort-plan.js';
+import { deriveSeed, Rng } from './random.js';
+import { type ImageTruthFinding, renderMammogram } from './render-mammogram.js';
+import { writeMammogram } from './write-dicom.js';
+
+export const GENERATOR_VERSION = '1.0.0';
+
+export interface PhantomOptions {
+  out: string;
+  patients: number;
+  visits: number;
+  seed: number;
+  rows: number;
+  columns: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface TruthImage {
+  file: string;
+  sopInstanceUid: string;
+  laterality: Laterality;
+  view: View;
+  rows: number;
+  columns: number;
+  pixelSpacingMm: number;
+  findings: ImageTruthFinding[];
+  lookalikes: { id: string; x: number; y: number; diameterMm: number }[];
+}
+
+export interface Truth {
+  generator: string;
+  version: string;
+  seed: number;
+  patients: {
+    patientId: string;
+    density: string;
+    findings: { id: string; type: string; laterality: Laterality; behaviour: string; growthMmPerMonth: number }[];
+    visits: { index: number; studyDate: string; monthsFromBaseline: number; studyInstanceUid: string; images: TruthImage[] }[];
+  }[];
+}
+
+const VIEWS: [Laterality, View][] = [
+  ['L', 'CC'],
+  ['L', 'MLO'],
+  ['R', 'CC'],
+  ['R', 'MLO'],
+];
+
+/** Writes the DICOM files and truth.json for a reproducible longitudinal phantom cohort. */
+export async function generatePhantoms(o: PhantomOptions): Promise<Truth> {
+  const cohort = planCohort(o.seed, o.patients, o.visits);
+  const truth: Truth = { generator: 'vigil-phantoms', version: GENERATOR_VERSION, seed: o.seed, patients: [] };
+  const total = o.patients * o.visits * VIEWS.length;
+  let done = 0;
+  for (const patient of cohort) {
+    // Detector pixel pitch differs between units: 0.07–0.1 mm (per patient, i.e. per clinic unit).
+    const pixelSpacingMm = new Rng(deriveSeed(o.seed, 'spacing', patient.index)).pick([0.07, 0.085, 0.1]);
+    const entry: Truth['patients'][number] = {
+      patientId: patient.patientId,
+      density: patient.density,
+      findings: patient.findings.map((f) => ({
+        id: f.id,
+        type: f.type,
+        laterality: f.laterality,
+        behaviour: f.behaviour,
+        growthMmPerMonth: Math.round(f.growthMmPerMonth * 1000) / 1000,
+      })),
+      visits: [],
+    };
+    for (const visit of patient.visits) {
+      const dir = join(o.out, patient.patientId, `visit-${visit.index}`);
+      mkdirSync(dir, { recursive: true });
+      const images: TruthImage[] = [];
+      let studyInstanceUid = '';
+      for (const [laterality, view] of VIEWS) {
+        const rendered = renderMammogram({
+          patient,
+          laterality,
+          view,
+          visitIndex: visit.index,
+          rows: o.rows,
+          columns: o.columns,
+          pixelSpacingMm,
+          seed: o.seed,
+        });
+        const file = join(patient.patientId, `visit-${visit.index}`, `${laterality}_${view}.dcm`);
+        const written = await writeMammogram({
+          path: join(o.out, file),
+          patient,
+          visitIndex: visit.index,
+          laterality,
+          view,
+          rows: o.rows,
+          columns: o.columns,
+          pixelSpacingMm,
+          pixels: rendered.pixels,
+          seed: o.seed,
+        });
+        studyInstanceUid = written.studyInstanceUid;
+        images.push({
+          file,
+          sopInstanceUid: written.sopInstanceUid,
+          laterality,
+          view,
+          rows: o.rows,
+          columns: o.columns,
+          pixelSpacingMm,
+          findings: rendered.findings,
+          lookalikes: rendered.lookalikes,
+        });
+        done += 1;
+        o.onProgress?.(done, total);
+      }
+      entry.visits.push({
+        index: visit.index,
+        studyDate: visit.studyDate,
+        monthsFromBaseline: Math.round(visit.monthsFromBaseline * 100) / 100,
+        studyInstanceUid,
+        images,
+      });
+    }
+    truth.patients.push(entry);
+  }
+  writeFileSync(join(o.out, 'truth.json'), `${JSON.stringify(truth, null, 2)}\n`);
+  return truth;
+}
