@@ -8,8 +8,9 @@ import { parseArgs } from 'node:util';
 import { Hub, loadHubConfig } from '@vigil/cloud-hub';
 import { EdgeAgent, loadEdgeConfig } from '@vigil/edge-agent';
 import { createLogger } from '@vigil/shared';
-import { type DemoPatient, sendStudy } from './demo/modality-simulator.js';
+import { sendStudy } from './demo/modality-simulator.js';
 import { freePort } from './harness/free-port.js';
+import { type PlannedPatient, planCohort } from './phantoms/cohort-plan.js';
 
 const { values } = parseArgs({ options: { duration: { type: 'string' }, dir: { type: 'string', default: '.vigil' } } });
 const root = resolve(values.dir ?? '.vigil');
@@ -108,8 +109,8 @@ process.stdout.write(
     `  DICOM SCPs   AE VIGIL on ports ${dicomPorts.join(', ')} (try: echoscu -aec VIGIL 127.0.0.1 ${dicomPorts[0]})`,
     '  What exists so far: devices online over authenticated MQTT, telemetry every 2 s into the hub',
     '  (SQLite state + embedded history); a simulated mammography unit per clinic sends four-view',
-    '  studies of synthetic demo patients over DICOM C-STORE; each edge spools, decodes and',
-    '  de-identifies them (a corrupt file dropped in one watched folder lands in quarantine).',
+    '  phantom studies (synthetic patients with follow-up visits) over DICOM C-STORE; each edge',
+    '  spools, decodes and de-identifies them (a corrupt file in one watched folder is quarantined).',
     '  Inference, follow-up and the dashboard come next.',
     '  Press Ctrl-C to stop.',
     '',
@@ -134,21 +135,20 @@ async function report(): Promise<void> {
   );
 }
 
-// The simulated modalities: one four-view study per clinic every 6 seconds, rotating patients.
-const DEMO_PATIENTS = [
-  { name: 'DEMO^ALICE', id: 'DEMO-0001', birthDate: '19640212' },
-  { name: 'DEMO^BEATRIZ', id: 'DEMO-0002', birthDate: '19710830' },
-  { name: 'DEMO^CHIOMA', id: 'DEMO-0003', birthDate: '19580117' },
-];
+// The simulated modalities: each clinic screens its own phantom patients, one four-view study
+// every 6 seconds, each patient coming back for follow-up visits.
+const DEMO_SEED = 2026;
+const cohort = planCohort(DEMO_SEED, CLINICS.length * 3, 6);
 let round = 0;
 async function sendRound(): Promise<void> {
-  const date = new Date(Date.UTC(2026, 0, 5) + round * 86_400_000).toISOString().slice(0, 10).replaceAll('-', '');
   await Promise.all(
-    dicomPorts.map((port, i) =>
-      sendStudy(port, DEMO_PATIENTS[(round + i) % DEMO_PATIENTS.length] as DemoPatient, date, round * 3 + i).catch(
-        (error: Error) => logger.warn({ err: error.message }, 'demo modality could not send'),
-      ),
-    ),
+    dicomPorts.map((port, clinic) => {
+      const patient = cohort[clinic * 3 + (round % 3)] as PlannedPatient;
+      const visit = Math.floor(round / 3) % patient.visits.length;
+      return sendStudy(port, patient, visit, DEMO_SEED).catch((error: Error) =>
+        logger.warn({ err: error.message }, 'demo modality could not send'),
+      );
+    }),
   );
   round += 1;
 }

@@ -36,7 +36,11 @@ function ageAt(birth: string, on: string): string {
  * little endian. The patient data is synthetic but realistic in form, so de-identification has
  * names, ids, dates and free text to remove.
  */
-export function writeMammogram(f: MammogramFile): Promise<{ sopInstanceUid: string; studyInstanceUid: string }> {
+export function mammogramDataset(f: Omit<MammogramFile, 'path'>): {
+  dataset: InstanceType<typeof Dataset>;
+  sopInstanceUid: string;
+  studyInstanceUid: string;
+} {
   const visit = f.patient.visits[f.visitIndex];
   if (!visit) throw new Error(`no visit ${f.visitIndex}`);
   const studyInstanceUid = deterministicUid(f.seed, f.patient.patientId, 'study', f.visitIndex);
@@ -92,6 +96,11 @@ export function writeMammogram(f: MammogramFile): Promise<{ sopInstanceUid: stri
     },
     EXPLICIT_LE,
   );
+  return { dataset, sopInstanceUid, studyInstanceUid };
+}
+
+export function writeMammogram(f: MammogramFile): Promise<{ sopInstanceUid: string; studyInstanceUid: string }> {
+  const { dataset, sopInstanceUid, studyInstanceUid } = mammogramDataset(f);
   return new Promise((resolve, reject) =>
     dataset.toFile(f.path, (error) => (error ? reject(error) : resolve({ sopInstanceUid, studyInstanceUid }))),
   );
