@@ -22,3 +22,4 @@ export * from './telemetry/pipeline-counters.js';
 export * from './telemetry/system-probe.js';
 export * from './telemetry/telemetry-sampler.js';
 export * from './version.js';
+export * from './inference/preprocess.js';

@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { makeTempDir } from '../../scripts/harness/temp-dir.js';
+import { generatePhantoms } from '../../scripts/phantoms/generate-phantoms.js';
+import { initCodecs } from '../src/imaging/codecs.js';
+import { parseDicom } from '../src/imaging/dicom-file.js';
+import { readImageAttributes } from '../src/imaging/image-attributes.js';
+import { decodeFrame } from '../src/imaging/pixel-data.js';
+import { preprocess } from '../src/inference/preprocess.js';
+
+test('preprocess: letterboxed float tensor, chest wall on the left, findings where truth puts them', async () => {
+  await initCodecs();
+  const dir = makeTempDir('preprocess');
+  try {
+    const truth = await generatePhantoms({ out: dir.path, patients: 3, visits: 1, seed: 21, rows: 1024, columns: 832 });
+    const images = truth.patients.flatMap((p) => p.visits.flatMap((v) => v.images));
+    const spec = { width: 256, height: 320 };
+    let checkedFinding = false;
+    for (const image of images.slice(0, 8)) {
+      const parsed = parseDicom(readFileSync(join(dir.path, image.file)));
+      const attrs = readImageAttributes(parsed.dataSet);
+      const input = await preprocess(decodeFrame(parsed, attrs, 0).pixels, attrs, spec);
+      assert.deepEqual(input.dims, [1, 1, 320, 256]);
+      assert.equal(input.tensor.length, 320 * 256);
+      assert.ok(input.tensor.every((v) => v >= 0 && v <= 1));
+      // Phantoms put the chest wall at the left for R and at the right for L.
+      assert.equal(input.mirrored, image.laterality === 'L', image.file);
+      // After orientation the breast (left) half is brighter than the right half.
+      let left = 0;
+      let right = 0;
+      for (let y = 0; y < 320; y++)
+        for (let x = 0; x < 256; x++)
+          x < 128 ? (left += input.tensor[y * 256 + x] as number) : (right += input.tensor[y * 256 + x] as number);
+      assert.ok(left > right);
+      const again = await preprocess(decodeFrame(parsed, attrs, 0).pixels, attrs, spec);
+      assert.deepEqual(again.tensor, input.tensor, 'deterministic');
+      for (const f of image.findings) {
+        const x = (input.mirrored ? 1 - f.x : f.x) * image.columns * input.scale;
+        const y = f.y * image.rows * input.scale;
+        assert.ok(x > 0 && x < 256 && y > 0 && y < 320, 'finding maps inside the tensor');
+        checkedFinding = true;
+      }
+    }
+    assert.ok(checkedFinding, 'the cohort had findings to check');
+  } finally {
+    dir.remove();
+  }
+});
