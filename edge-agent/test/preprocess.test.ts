@@ -30,9 +30,13 @@ test('preprocess: letterboxed float tensor, chest wall on the left, findings whe
       // After orientation the breast (left) half is brighter than the right half.
       let left = 0;
       let right = 0;
-      for (let y = 0; y < 320; y++)
-        for (let x = 0; x < 256; x++)
-          x < 128 ? (left += input.tensor[y * 256 + x] as number) : (right += input.tensor[y * 256 + x] as number);
+      for (let y = 0; y < 320; y++) {
+        for (let x = 0; x < 256; x++) {
+          const v = input.tensor[y * 256 + x] as number;
+          if (x < 128) left += v;
+          else right += v;
+        }
+      }
       assert.ok(left > right);
       const again = await preprocess(decodeFrame(parsed, attrs, 0).pixels, attrs, spec);
       assert.deepEqual(again.tensor, input.tensor, 'deterministic');
