@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { extractFindings, imageScore } from '../src/inference/findings.js';
+
+function mapWithDiscs(width: number, height: number, discs: { x: number; y: number; r: number; p: number }[]) {
+  const data = new Float32Array(width * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      for (const d of discs) if (Math.hypot(x + 0.5 - d.x, y + 0.5 - d.y) <= d.r) data[y * width + x] = d.p;
+    }
+  }
+  return { data, width, height };
+}
+
+const options = { threshold: 0.5, minAreaMm2: 2, maxFindings: 10 };
+
+test('discs become findings with position, area and diameter from the pixel spacing', () => {
+  // Map at a quarter of the source resolution; source pixels of 0.1 mm → 0.4 mm per map pixel.
+  const map = mapWithDiscs(100, 120, [
+    { x: 30, y: 40, r: 10, p: 0.9 },
+    { x: 70, y: 90, r: 5, p: 0.7 },
+  ]);
+  const findings = extractFindings(
+    map,
+    { rows: 480, columns: 400, scale: 0.25, mirrored: false, pixelSpacingMm: [0.1, 0.1] },
+    options,
+  );
+  assert.equal(findings.length, 2);
+  const [big, small] = findings;
+  assert.equal(big?.score, 0.9);
+  assert.ok(Math.abs((big?.x ?? 0) - 30 / 100) < 0.01 && Math.abs((big?.y ?? 0) - 40 / 120) < 0.01);
+  assert.ok(Math.abs((big?.diameterMm ?? 0) - 2 * 10 * 0.4) < 0.4, `diameter ${big?.diameterMm}`);
+  assert.ok(Math.abs((small?.diameterMm ?? 0) - 2 * 5 * 0.4) < 0.4);
+  assert.ok(Math.abs((big?.areaMm2 ?? 0) - Math.PI * 4 * 4) < 4);
+});
+
+test('mirrored inputs map back to the source orientation; specks below the minimum area are dropped', () => {
+  const map = mapWithDiscs(100, 100, [
+    { x: 20, y: 50, r: 8, p: 0.8 },
+    { x: 80, y: 20, r: 0.8, p: 0.99 },
+  ]);
+  const findings = extractFindings(
+    map,
+    { rows: 400, columns: 400, scale: 0.25, mirrored: true, pixelSpacingMm: [0.1, 0.1] },
+    options,
+  );
+  assert.equal(findings.length, 1);
+  assert.ok(Math.abs((findings[0]?.x ?? 0) - 0.8) < 0.01);
+  assert.equal(imageScore(map), 0.99);
+});
+
+test('nothing above threshold: no findings, and two touching discs are one finding', () => {
+  assert.deepEqual(
+    extractFindings(
+      mapWithDiscs(50, 50, [{ x: 25, y: 25, r: 10, p: 0.3 }]),
+      { rows: 50, columns: 50, scale: 1, mirrored: false, pixelSpacingMm: [1, 1] },
+      options,
+    ),
+    [],
+  );
+  const touching = mapWithDiscs(60, 40, [
+    { x: 20, y: 20, r: 8, p: 0.9 },
+    { x: 34, y: 20, r: 8, p: 0.9 },
+  ]);
+  assert.equal(
+    extractFindings(touching, { rows: 40, columns: 60, scale: 1, mirrored: false, pixelSpacingMm: [1, 1] }, options).length,
+    1,
+  );
+});
