@@ -56,7 +56,9 @@ export async function generatePhantoms(o: PhantomOptions): Promise<Truth> {
   let done = 0;
   for (const patient of cohort) {
     // Detector pixel pitch differs between units: 0.07–0.1 mm (per patient, i.e. per clinic unit).
-    const pixelSpacingMm = new Rng(deriveSeed(o.seed, 'spacing', patient.index)).pick([0.07, 0.085, 0.1]);
+    // A smaller matrix than 3328 columns gets a proportionally coarser pitch: the same anatomy in mm.
+    const pitch = new Rng(deriveSeed(o.seed, 'spacing', patient.index)).pick([0.07, 0.085, 0.1]);
+    const pixelSpacingMm = Math.round(pitch * Math.max(1, 3328 / o.columns) * 1e4) / 1e4;
     const entry: Truth['patients'][number] = {
       patientId: patient.patientId,
       density: patient.density,

@@ -1,0 +1,88 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { generatePhantoms } from '../phantoms/generate-phantoms.js';
+import { exportTensors, type TensorSpec } from './export-tensors.js';
+
+export interface TrainOptions {
+  out: string;
+  workDir: string;
+  patients: number;
+  seed: number;
+  epochs: number;
+  version: string;
+  matrix: { rows: number; columns: number };
+  spec: TensorSpec;
+  log: (line: string) => void;
+}
+
+export interface ModelManifest {
+  name: string;
+  version: string;
+  file: string;
+  sha256: string;
+  input: { name: string; width: number; height: number; channels: 1; layout: 'NCHW'; dtype: 'float32' };
+  preprocessing: string[];
+  output: { name: string; kind: 'lesion-probability'; stride: number };
+  thresholds: { finding: number; minAreaMm2: number; maxFindings: number };
+  training: Record<string, unknown>;
+  intendedUse: string;
+}
+
+function runPython(args: string[], log: (line: string) => void): Promise<Record<string, unknown>[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/usr/bin/python3', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const lines: Record<string, unknown>[] = [];
+    let buffer = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      const parts = buffer.split('\n');
+      buffer = parts.pop() ?? '';
+      for (const line of parts.filter(Boolean)) {
+        log(line);
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      }
+    });
+    child.once('exit', (code) => (code === 0 ? resolve(lines) : reject(new Error(`train.py exited with ${code}`))));
+  });
+}
+
+/** Phantoms → edge preprocessing → torch training → ONNX + manifest.json. */
+export async function trainModel(o: TrainOptions): Promise<ModelManifest> {
+  mkdirSync(o.out, { recursive: true });
+  const phantoms = join(o.workDir, 'phantoms');
+  const tensors = join(o.workDir, 'tensors');
+  mkdirSync(tensors, { recursive: true });
+  o.log(`generating ${o.patients} training patients (seed ${o.seed})`);
+  await generatePhantoms({ out: phantoms, patients: o.patients, visits: 1, seed: o.seed, ...o.matrix });
+  o.log('exporting tensors with the edge decode + preprocess code');
+  const set = await exportTensors(phantoms, tensors, o.spec);
+  const onnx = join(o.out, 'model.onnx');
+  const lines = await runPython(
+    [join(import.meta.dirname, 'train.py'), tensors, onnx, '--epochs', String(o.epochs), '--seed', String(o.seed)],
+    o.log,
+  );
+  const summary = lines.at(-1) ?? {};
+  const manifest: ModelManifest = {
+    name: 'vigil-demo',
+    version: o.version,
+    file: 'model.onnx',
+    sha256: createHash('sha256').update(readFileSync(onnx)).digest('hex'),
+    input: { name: 'image', width: o.spec.width, height: o.spec.height, channels: 1, layout: 'NCHW', dtype: 'float32' },
+    preprocessing: [
+      'modality-lut',
+      'voi-window-or-lut',
+      'monochrome1-invert',
+      'chest-wall-left',
+      'lanczos3-letterbox',
+      'scale-0-1',
+    ],
+    output: { name: 'lesion_probability', kind: 'lesion-probability', stride: o.spec.stride },
+    thresholds: { finding: 0.5, minAreaMm2: 3, maxFindings: 20 },
+    training: { phantomSeed: o.seed, patients: o.patients, images: set.count, epochs: o.epochs, ...summary },
+    intendedUse: 'Demonstration only: trained on synthetic phantoms; not a medical device.',
+  };
+  writeFileSync(join(o.out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  return manifest;
+}
