@@ -31,8 +31,10 @@ test('a short training run works end to end: phantoms → edge preprocessing →
     assert.deepEqual(JSON.parse(readFileSync(join(dir.path, 'model', 'manifest.json'), 'utf8')), manifest);
     const session = await ort.InferenceSession.create(onnx);
     const output = await session.run({ image: new ort.Tensor('float32', new Float32Array(160 * 128), [1, 1, 160, 128]) });
-    assert.deepEqual(output.lesion_probability?.dims, [1, 1, 40, 32]);
-    assert.ok((output.lesion_probability?.data as Float32Array).every((p) => p >= 0 && p <= 1));
+    const probabilities = output.lesion_probability;
+    assert.ok(probabilities);
+    assert.deepEqual(probabilities.dims, [1, 1, 40, 32]);
+    assert.ok((probabilities.data as Float32Array).every((p) => p >= 0 && p <= 1));
   } finally {
     dir.remove();
   }
