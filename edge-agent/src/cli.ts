@@ -1,8 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { createLogger, VigilError } from '@vigil/shared';
 import { Command } from 'commander';
-import { loadEdgeConfig } from './config.js';
+import { deidSecret, loadEdgeConfig } from './config.js';
 import { EdgeAgent } from './edge-agent.js';
 import { inspectFile } from './imaging/inspect-file.js';
+import { inferFile } from './inference/infer-file.js';
+import { OnnxModel } from './inference/onnx-model.js';
 import { AGENT_VERSION } from './version.js';
 
 export async function main(argv: string[]): Promise<void> {
@@ -43,6 +46,36 @@ export async function main(argv: string[]): Promise<void> {
         failed ||= !result.ok;
         process.stdout.write(`${JSON.stringify(result)}\n`);
       }
+      process.exitCode = failed ? 1 : 0;
+    });
+  program
+    .command('infer')
+    .description('run the model on DICOM files and print one JSON line each (exit 1 if any failed)')
+    .argument('<files...>')
+    .option('--json', 'JSON lines (the only format; accepted for the documented command line)')
+    .option('-c, --config <file>', 'YAML config (model.dir, deid.secret)', process.env.VIGIL_CONFIG)
+    .option('--model <dir>', 'model package directory (overrides model.dir)')
+    .action(async (files: string[], options: { config?: string; model?: string }) => {
+      let model: OnnxModel;
+      let config: ReturnType<typeof loadEdgeConfig>;
+      try {
+        config = loadEdgeConfig(options.config);
+        const dir = options.model ?? config.model.dir;
+        if (!dir) throw new VigilError('VIGIL_CONFIG_INVALID', 'config key model.dir: no model configured (or pass --model DIR)');
+        model = await OnnxModel.load(dir, { threads: config.model.threads });
+      } catch (error) {
+        reportFatal(error);
+        return;
+      }
+      // Result ids are pseudonym-based; without a configured secret a per-run one keeps them opaque.
+      const secret = config.deid.secret || config.deid.secretFile ? deidSecret(config) : randomBytes(32).toString('hex');
+      let failed = false;
+      for (const file of files) {
+        const result = await inferFile(file, model, secret, config.clinicId);
+        failed ||= !result.ok;
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+      }
+      await model.close();
       process.exitCode = failed ? 1 : 0;
     });
   await program.parseAsync(argv);

@@ -70,6 +70,15 @@ export const EdgeConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    model: Type.Object(
+      {
+        /** A model package directory (model.onnx + manifest.json); empty = decode only, no inference. */
+        dir: Type.String({ default: '' }),
+        /** ONNX Runtime intra-op threads; 0 = runtime default. */
+        threads: Type.Integer({ minimum: 0, maximum: 64, default: 0 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     telemetry: Type.Object(
       { intervalS: Type.Number({ minimum: 0.1, maximum: 3600, default: 10 }) },
       { additionalProperties: false, default: {} },

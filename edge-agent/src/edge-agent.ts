@@ -11,6 +11,8 @@ import {
 } from '@vigil/shared';
 import { deidSecret, type EdgeConfig, mqttPassword } from './config.js';
 import { DecodePool } from './imaging/decode-pool.js';
+import { analyzeImage, buildResult } from './inference/analyze-image.js';
+import { OnnxModel } from './inference/onnx-model.js';
 import { DicomScp } from './intake/dicom-scp.js';
 import { FolderWatcher } from './intake/folder-watcher.js';
 import { Spool } from './intake/spool.js';
@@ -30,13 +32,16 @@ export class EdgeAgent {
   readonly publisher: MqttPublisher;
   readonly telemetry: TelemetrySampler;
   intake: { spool: Spool; pool: DecodePool; pipeline: ImagePipeline; scp?: DicomScp; watcher?: FolderWatcher } | undefined;
-  /** What happens to each decoded, de-identified image (inference plugs in here). */
-  private readonly imageHandler: ImageHandler;
+  /** What happens to each decoded, de-identified image: inference when a model is configured. */
+  private imageHandler: ImageHandler;
+  private readonly customHandler: boolean;
+  model: OnnxModel | undefined;
 
   constructor(
     readonly config: EdgeConfig,
     options: { logger?: Logger; imageHandler?: ImageHandler } = {},
   ) {
+    this.customHandler = options.imageHandler !== undefined;
     this.imageHandler =
       options.imageHandler ??
       (async (image) => {
@@ -92,7 +97,7 @@ export class EdgeAgent {
       deid: { secret: deidSecret(config), defaultIssuer: config.clinicId },
       counters: this.counters,
       logger: this.logger,
-      handler: this.imageHandler,
+      handler: (image) => this.imageHandler(image),
       concurrency: config.imaging.concurrency,
     });
     const received = (path: string) => {
@@ -130,7 +135,21 @@ export class EdgeAgent {
     }
   }
 
+  /** Loads the configured model and makes inference the image handler. */
+  private async startInference(): Promise<void> {
+    if (!this.config.model.dir || this.customHandler) return;
+    const model = await OnnxModel.load(this.config.model.dir, { threads: this.config.model.threads });
+    this.model = model;
+    this.counters.inferenceProvider = model.provider;
+    this.imageHandler = async (image) => {
+      const analysis = await analyzeImage(image.pixels, image.attrs, model);
+      this.submitResult(buildResult(this.address, image, analysis, model));
+    };
+    this.logger.info({ model: model.manifest.name, version: model.manifest.version, provider: model.provider }, 'model loaded');
+  }
+
   async start(): Promise<void> {
+    await this.startInference();
     this.startIntake();
     await this.intake?.pool.warm();
     this.intake?.pipeline.start();
@@ -162,5 +181,6 @@ export class EdgeAgent {
     this.telemetry.stop();
     await this.publisher.stop();
     this.outbox.close();
+    await this.model?.close();
   }
 }

@@ -55,6 +55,14 @@ export const ERROR_CATALOGUE = {
     httpStatus: 507,
     summary: 'A received instance could not be written to the spool (disk full or I/O error).',
   },
+  VIGIL_MODEL_INVALID: {
+    httpStatus: 422,
+    summary: 'A model package is incomplete: manifest invalid, file missing or SHA-256 mismatch.',
+  },
+  VIGIL_MODEL_LOAD_FAILED: {
+    httpStatus: 500,
+    summary: 'ONNX Runtime could not load or run the model, or its input/output does not match the manifest.',
+  },
   VIGIL_INTERNAL: { httpStatus: 500, summary: 'An unexpected internal error; the log has the details.' },
 } as const satisfies Record<string, { httpStatus: number; summary: string }>;
 

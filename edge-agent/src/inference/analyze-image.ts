@@ -1,0 +1,72 @@
+import type { DeviceAddress } from '@vigil/shared';
+import { type Finding, RESULT_SCHEMA, type ResultMessage, resultMessageId } from '@vigil/shared';
+import type { ImageAttributes } from '../imaging/image-attributes.js';
+import type { StoredPixels } from '../imaging/pixel-data.js';
+import type { PreparedImage } from '../pipeline/image-pipeline.js';
+import { extractFindings, imageScore } from './findings.js';
+import type { OnnxModel } from './onnx-model.js';
+import { preprocess } from './preprocess.js';
+
+export interface Analysis {
+  score: number;
+  findings: Finding[];
+  timingsMs: { preprocess: number; infer: number };
+}
+
+/** Preprocess → model → findings for one decoded image. */
+export async function analyzeImage(pixels: StoredPixels, attrs: ImageAttributes, model: OnnxModel): Promise<Analysis> {
+  const { manifest } = model;
+  const t0 = performance.now();
+  const input = await preprocess(pixels, attrs, manifest.input);
+  const t1 = performance.now();
+  const map = await model.run(input.tensor);
+  const t2 = performance.now();
+  const spacing = attrs.pixelSpacingMm ?? [0.1, 0.1];
+  const findings = extractFindings(
+    map,
+    {
+      rows: attrs.rows,
+      columns: attrs.columns,
+      scale: input.scale / manifest.output.stride,
+      mirrored: input.mirrored,
+      pixelSpacingMm: spacing,
+    },
+    {
+      threshold: manifest.thresholds.finding,
+      minAreaMm2: manifest.thresholds.minAreaMm2,
+      maxFindings: manifest.thresholds.maxFindings,
+    },
+  );
+  return { score: imageScore(map), findings, timingsMs: { preprocess: t1 - t0, infer: t2 - t1 } };
+}
+
+/** The vigil.result/1 message for an analysed, de-identified image. Its id is deterministic. */
+export function buildResult(address: DeviceAddress, image: PreparedImage, analysis: Analysis, model: OnnxModel): ResultMessage {
+  const { manifest } = model;
+  const round = (n: number) => Math.round(n * 100) / 100;
+  return {
+    schema: RESULT_SCHEMA,
+    messageId: resultMessageId(image.image.instanceKey, manifest.name, manifest.version),
+    clinicId: address.clinicId,
+    deviceId: address.deviceId,
+    createdAt: new Date().toISOString(),
+    patientKey: image.image.patientKey,
+    studyKey: image.image.studyKey,
+    seriesKey: image.image.seriesKey,
+    instanceKey: image.image.instanceKey,
+    studyDate: image.image.studyDate,
+    ...(image.image.patientAgeYears !== undefined ? { patientAgeYears: image.image.patientAgeYears } : {}),
+    modality: image.image.modality,
+    laterality: image.image.laterality,
+    view: image.image.view,
+    model: { name: manifest.name, version: manifest.version },
+    score: analysis.score,
+    findings: analysis.findings,
+    image: { rows: image.attrs.rows, columns: image.attrs.columns, pixelSpacingMm: image.attrs.pixelSpacingMm?.[1] ?? 0.1 },
+    timingsMs: {
+      decode: round(image.timingsMs.decode),
+      preprocess: round(analysis.timingsMs.preprocess),
+      infer: round(analysis.timingsMs.infer),
+    },
+  };
+}

@@ -1,0 +1,61 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Static, Type } from '@sinclair/typebox';
+import { assertSchema, SemVer, VigilError } from '@vigil/shared';
+
+/** manifest.json of a model package: what the edge needs to feed the model and read its output. */
+export const ModelManifest = Type.Object({
+  name: Type.String({ pattern: '^[a-z0-9][a-z0-9._-]*$', maxLength: 64 }),
+  version: SemVer,
+  file: Type.String({ pattern: '^[A-Za-z0-9._-]+\\.onnx$' }),
+  sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+  input: Type.Object({
+    name: Type.String(),
+    width: Type.Integer({ minimum: 16, maximum: 4096 }),
+    height: Type.Integer({ minimum: 16, maximum: 4096 }),
+    channels: Type.Literal(1),
+    layout: Type.Literal('NCHW'),
+    dtype: Type.Literal('float32'),
+  }),
+  preprocessing: Type.Array(Type.String()),
+  output: Type.Object({
+    name: Type.String(),
+    kind: Type.Literal('lesion-probability'),
+    stride: Type.Integer({ minimum: 1, maximum: 64 }),
+  }),
+  thresholds: Type.Object({
+    finding: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 }),
+    minAreaMm2: Type.Number({ minimum: 0 }),
+    maxFindings: Type.Integer({ minimum: 1, maximum: 100 }),
+  }),
+  training: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  intendedUse: Type.Optional(Type.String()),
+});
+export type ModelManifest = Static<typeof ModelManifest>;
+
+export interface ModelPackage {
+  manifest: ModelManifest;
+  onnx: Buffer;
+}
+
+/** Reads a model directory and checks the manifest schema and the model's SHA-256. */
+export async function readModelPackage(dir: string): Promise<ModelPackage> {
+  let manifest: ModelManifest;
+  try {
+    manifest = assertSchema(ModelManifest, JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')), 'model manifest');
+  } catch (error) {
+    throw new VigilError('VIGIL_MODEL_INVALID', `${dir}/manifest.json: ${(error as Error).message}`);
+  }
+  let onnx: Buffer;
+  try {
+    onnx = await readFile(join(dir, manifest.file));
+  } catch (error) {
+    throw new VigilError('VIGIL_MODEL_INVALID', `${dir}/${manifest.file}: ${(error as Error).message}`);
+  }
+  const sha256 = createHash('sha256').update(onnx).digest('hex');
+  if (sha256 !== manifest.sha256) {
+    throw new VigilError('VIGIL_MODEL_INVALID', `${manifest.file} has SHA-256 ${sha256}, manifest says ${manifest.sha256}`);
+  }
+  return { manifest, onnx };
+}

@@ -1,0 +1,70 @@
+import { VigilError } from '@vigil/shared';
+import ort from 'onnxruntime-node';
+import { type ModelManifest, readModelPackage } from './model-manifest.js';
+
+export type ExecutionProvider = 'cuda' | 'cpu';
+
+/**
+ * One warm ONNX Runtime session for a verified model package. CUDA is tried first and CPU used
+ * when it is unavailable; the chosen provider is reported in telemetry. A warm-up run on a blank
+ * input at load time catches a corrupt or mismatched model before the first patient image.
+ */
+export class OnnxModel {
+  private constructor(
+    readonly manifest: ModelManifest,
+    readonly provider: ExecutionProvider,
+    private readonly session: ort.InferenceSession,
+  ) {}
+
+  static async load(dir: string, options: { threads?: number; preferCuda?: boolean } = {}): Promise<OnnxModel> {
+    const { manifest, onnx } = await readModelPackage(dir);
+    const common = { intraOpNumThreads: options.threads ?? 0, graphOptimizationLevel: 'all' as const };
+    let session: ort.InferenceSession | undefined;
+    let provider: ExecutionProvider = 'cpu';
+    if (options.preferCuda !== false) {
+      session = await ort.InferenceSession.create(onnx, { ...common, executionProviders: ['cuda'] }).catch(() => undefined);
+      if (session) provider = 'cuda';
+    }
+    try {
+      session ??= await ort.InferenceSession.create(onnx, { ...common, executionProviders: ['cpu'] });
+    } catch (error) {
+      throw new VigilError(
+        'VIGIL_MODEL_LOAD_FAILED',
+        `ONNX Runtime cannot load ${manifest.name} ${manifest.version}: ${(error as Error).message}`,
+      );
+    }
+    if (!session.inputNames.includes(manifest.input.name) || !session.outputNames.includes(manifest.output.name)) {
+      throw new VigilError(
+        'VIGIL_MODEL_LOAD_FAILED',
+        `model inputs ${session.inputNames.join(',')} / outputs ${session.outputNames.join(',')} do not match the manifest (${manifest.input.name} → ${manifest.output.name})`,
+      );
+    }
+    const model = new OnnxModel(manifest, provider, session);
+    await model.run(new Float32Array(manifest.input.width * manifest.input.height));
+    return model;
+  }
+
+  /** Runs the model on one preprocessed image; returns the lesion probability map. */
+  async run(tensor: Float32Array): Promise<{ data: Float32Array; width: number; height: number }> {
+    const { input, output } = this.manifest;
+    let result: ort.InferenceSession.ReturnType;
+    try {
+      result = await this.session.run({ [input.name]: new ort.Tensor('float32', tensor, [1, 1, input.height, input.width]) });
+    } catch (error) {
+      throw new VigilError('VIGIL_MODEL_LOAD_FAILED', `inference failed: ${(error as Error).message}`);
+    }
+    const map = result[output.name];
+    const [, , height, width] = (map?.dims ?? []) as number[];
+    if (!map || height !== input.height / output.stride || width !== input.width / output.stride) {
+      throw new VigilError(
+        'VIGIL_MODEL_LOAD_FAILED',
+        `output ${output.name} has shape ${map?.dims.join('×')}, expected stride ${output.stride}`,
+      );
+    }
+    return { data: map.data as Float32Array, width, height };
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
+  }
+}

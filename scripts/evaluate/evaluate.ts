@@ -1,0 +1,93 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  decodeFrame,
+  extractFindings,
+  imageScore,
+  initCodecs,
+  OnnxModel,
+  parseDicom,
+  preprocess,
+  readImageAttributes,
+} from '@vigil/edge-agent';
+import type { Truth } from '../phantoms/generate-phantoms.js';
+import { type Candidate, frocPoints, median, rocAuc, type TruthLesion } from './metrics.js';
+
+export interface Evaluation {
+  images: number;
+  positiveImages: number;
+  imageAuc: number;
+  lesions5mm: number;
+  /** Best sensitivity for findings ≥ 5 mm with at most 0.5 false positives per image. */
+  sensitivityAt05Fp: number;
+  thresholdAt05Fp: number;
+  falsePositivesPerImageAtThreshold: number;
+  medianSizeErrorMm: number;
+  target: string;
+}
+
+/** Runs the model through the edge's own decode → preprocess → inference → findings path on a phantom set. */
+export async function evaluate(
+  phantomDir: string,
+  modelDir: string,
+  onProgress?: (done: number, total: number) => void,
+): Promise<Evaluation> {
+  await initCodecs();
+  const truth = JSON.parse(readFileSync(join(phantomDir, 'truth.json'), 'utf8')) as Truth;
+  const model = await OnnxModel.load(modelDir);
+  const images = truth.patients.flatMap((p) => p.visits.flatMap((v) => v.images));
+  const scores: number[] = [];
+  const labels: boolean[] = [];
+  const candidates: Candidate[] = [];
+  const lesions: TruthLesion[] = [];
+  for (const [n, image] of images.entries()) {
+    const parsed = parseDicom(readFileSync(join(phantomDir, image.file)));
+    const attrs = readImageAttributes(parsed.dataSet);
+    const input = await preprocess(decodeFrame(parsed, attrs, 0).pixels, attrs, model.manifest.input);
+    const map = await model.run(input.tensor);
+    scores.push(imageScore(map));
+    labels.push(image.findings.length > 0);
+    const spacing = image.pixelSpacingMm;
+    // Candidates at a low threshold so the operating point can be chosen by sweeping their scores.
+    const found = extractFindings(
+      map,
+      {
+        rows: image.rows,
+        columns: image.columns,
+        scale: input.scale / model.manifest.output.stride,
+        mirrored: input.mirrored,
+        pixelSpacingMm: [spacing, spacing],
+      },
+      { threshold: 0.2, minAreaMm2: model.manifest.thresholds.minAreaMm2, maxFindings: 50 },
+    );
+    for (const f of found)
+      candidates.push({
+        image: n,
+        xMm: f.x * image.columns * spacing,
+        yMm: f.y * image.rows * spacing,
+        diameterMm: f.diameterMm,
+        score: f.score,
+      });
+    for (const f of image.findings.filter((f) => f.diameterMm >= 5)) {
+      lesions.push({ image: n, xMm: f.x * image.columns * spacing, yMm: f.y * image.rows * spacing, diameterMm: f.diameterMm });
+    }
+    onProgress?.(n + 1, images.length);
+  }
+  await model.close();
+  const points = frocPoints(candidates, lesions, images.length);
+  const best = points
+    .filter((p) => p.falsePositivesPerImage <= 0.5)
+    .sort((a, b) => b.sensitivity - a.sensitivity || b.threshold - a.threshold)[0];
+  const round = (v: number) => Math.round(v * 1000) / 1000;
+  return {
+    images: images.length,
+    positiveImages: labels.filter(Boolean).length,
+    imageAuc: round(rocAuc(scores, labels)),
+    lesions5mm: lesions.length,
+    sensitivityAt05Fp: round(best?.sensitivity ?? 0),
+    thresholdAt05Fp: round(best?.threshold ?? Number.NaN),
+    falsePositivesPerImageAtThreshold: round(best?.falsePositivesPerImage ?? Number.NaN),
+    medianSizeErrorMm: round(median(best?.sizeErrorsMm ?? [])),
+    target: 'imageAuc >= 0.95; sensitivityAt05Fp >= 0.9 (findings >= 5 mm, <= 0.5 FP/image); medianSizeErrorMm <= 1.5',
+  };
+}

@@ -1,0 +1,81 @@
+/** Image-level ROC AUC by the rank-sum (Mann–Whitney U) statistic; ties count one half. */
+export function rocAuc(scores: readonly number[], labels: readonly boolean[]): number {
+  const items = scores.map((s, i) => ({ s, positive: labels[i] === true })).sort((a, b) => a.s - b.s);
+  let rankSum = 0;
+  let positives = 0;
+  for (let i = 0; i < items.length; ) {
+    let j = i;
+    while (j < items.length && items[j]?.s === items[i]?.s) j++;
+    const averageRank = (i + j + 1) / 2;
+    for (let k = i; k < j; k++) {
+      if (items[k]?.positive) {
+        rankSum += averageRank;
+        positives++;
+      }
+    }
+    i = j;
+  }
+  const negatives = items.length - positives;
+  if (positives === 0 || negatives === 0) return Number.NaN;
+  return (rankSum - (positives * (positives + 1)) / 2) / (positives * negatives);
+}
+
+export interface Candidate {
+  image: number;
+  /** Position in mm in the image plane. */
+  xMm: number;
+  yMm: number;
+  diameterMm: number;
+  score: number;
+}
+
+export interface TruthLesion {
+  image: number;
+  xMm: number;
+  yMm: number;
+  diameterMm: number;
+}
+
+export interface FrocPoint {
+  threshold: number;
+  sensitivity: number;
+  falsePositivesPerImage: number;
+  sizeErrorsMm: number[];
+}
+
+/**
+ * Lesion-level operating points: a candidate hits a lesion when its centre is within the lesion's
+ * radius (at least 5 mm) of the lesion centre; each lesion counts once, other candidates are false
+ * positives.
+ */
+export function frocPoints(candidates: readonly Candidate[], lesions: readonly TruthLesion[], images: number): FrocPoint[] {
+  const thresholds = [...new Set(candidates.map((c) => c.score))].sort((a, b) => b - a);
+  return thresholds.map((threshold) => {
+    const kept = candidates.filter((c) => c.score >= threshold);
+    const hit = new Map<number, number>();
+    let falsePositives = 0;
+    for (const c of kept) {
+      const index = lesions.findIndex(
+        (l, i) => !hit.has(i) && l.image === c.image && Math.hypot(l.xMm - c.xMm, l.yMm - c.yMm) <= Math.max(5, l.diameterMm / 2),
+      );
+      if (index >= 0) hit.set(index, Math.abs(c.diameterMm - (lesions[index] as TruthLesion).diameterMm));
+      else if (
+        !lesions.some((l) => l.image === c.image && Math.hypot(l.xMm - c.xMm, l.yMm - c.yMm) <= Math.max(5, l.diameterMm / 2))
+      )
+        falsePositives++;
+    }
+    return {
+      threshold,
+      sensitivity: lesions.length === 0 ? Number.NaN : hit.size / lesions.length,
+      falsePositivesPerImage: falsePositives / Math.max(1, images),
+      sizeErrorsMm: [...hit.values()],
+    };
+  });
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
