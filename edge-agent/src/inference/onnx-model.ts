@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { VigilError } from '@vigil/shared';
 import ort from 'onnxruntime-node';
 import { type ModelManifest, readModelPackage } from './model-manifest.js';
@@ -21,7 +22,8 @@ export class OnnxModel {
     const common = { intraOpNumThreads: options.threads ?? 0, graphOptimizationLevel: 'all' as const };
     let session: ort.InferenceSession | undefined;
     let provider: ExecutionProvider = 'cpu';
-    if (options.preferCuda !== false) {
+    // Only where an NVIDIA device exists: elsewhere ONNX Runtime would log a library-load error.
+    if (options.preferCuda !== false && existsSync('/dev/nvidiactl')) {
       session = await ort.InferenceSession.create(onnx, { ...common, executionProviders: ['cuda'] }).catch(() => undefined);
       if (session) provider = 'cuda';
     }
