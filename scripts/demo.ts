@@ -53,6 +53,7 @@ const httpUrl = `http://127.0.0.1:${hub.httpPort}`;
 
 const agents: EdgeAgent[] = [];
 const credentials: Record<string, unknown>[] = [];
+const MODEL_DIR = resolve(import.meta.dirname, '../models/vigil-demo');
 /** DEMO FIXTURE: the pseudonym secret shared by the demo's edges; never use it elsewhere. */
 const DEMO_PSEUDONYM_SECRET = 'vigil-demo-pseudonym-secret-not-for-production';
 const dicomPorts: number[] = [];
@@ -74,6 +75,7 @@ for (const clinic of CLINICS) {
       VIGIL_DICOM__PORT: String(dicomPort),
       VIGIL_WATCH_FOLDER__PATH: join(demoDir, clinic.deviceId, 'inbox'),
       VIGIL_DEID__SECRET: DEMO_PSEUDONYM_SECRET,
+      VIGIL_MODEL__DIR: MODEL_DIR,
     }),
     { logger: logger.child({ deviceId: clinic.deviceId }) },
   );
@@ -110,8 +112,9 @@ process.stdout.write(
     '  What exists so far: devices online over authenticated MQTT, telemetry every 2 s into the hub',
     '  (SQLite state + embedded history); a simulated mammography unit per clinic sends four-view',
     '  phantom studies (synthetic patients with follow-up visits) over DICOM C-STORE; each edge',
-    '  spools, decodes and de-identifies them (a corrupt file in one watched folder is quarantined).',
-    '  Inference, follow-up and the dashboard come next.',
+    '  spools, decodes, de-identifies and runs the model on them and publishes the results, which',
+    '  the hub stores (a corrupt file in one watched folder is quarantined). The bundled model is',
+    '  a plumbing model (0.1.0) that does not detect lesions yet; follow-up and the dashboard come next.',
     '  Press Ctrl-C to stop.',
     '',
   ].join('\n'),
@@ -131,7 +134,7 @@ async function report(): Promise<void> {
     toMs: Date.now() + 1000,
   });
   process.stdout.write(
-    `[${new Date().toISOString()}] ${states.filter((s) => s.status === 'online').length}/${CLINICS.length} devices online, ${history.length} telemetry samples stored\n${rows.join('\n')}\n`,
+    `[${new Date().toISOString()}] ${states.filter((s) => s.status === 'online').length}/${CLINICS.length} devices online, ${history.length} telemetry samples stored, ${await hub.state.countResults()} results stored\n${rows.join('\n')}\n`,
   );
 }
 

@@ -29,6 +29,7 @@ test('npm run demo: hub and three clinics come online, telemetry is stored, cred
       );
     }
     assert.match(run.stdout, /east-mg-1 .* 1 quarantined/, 'the corrupt file was quarantined');
+    assert.match(run.stdout, /telemetry samples stored, [1-9]\d* results stored/, 'inference results reached the hub');
     assert.match(run.stdout, /Vigil demo stopped/);
     const file = join(dir.path, 'demo-credentials.json');
     const credentials = JSON.parse(readFileSync(file, 'utf8')) as { devices: { deviceId: string; password: string }[] };
