@@ -6,6 +6,7 @@ import { makeTempDir } from '../../scripts/harness/temp-dir.js';
 import { generatePhantoms } from '../../scripts/phantoms/generate-phantoms.js';
 import { initCodecs } from '../src/imaging/codecs.js';
 import { parseDicom } from '../src/imaging/dicom-file.js';
+import { toPresentation } from '../src/imaging/display-transform.js';
 import { readImageAttributes } from '../src/imaging/image-attributes.js';
 import { decodeFrame } from '../src/imaging/pixel-data.js';
 import { preprocess } from '../src/inference/preprocess.js';
@@ -38,6 +39,27 @@ test('preprocess: letterboxed float tensor, chest wall on the left, findings whe
         }
       }
       assert.ok(left > right);
+      // The tensor is the presentation image, resized: compare with a plain box average of it.
+      const presentation = toPresentation(decodeFrame(parsed, attrs, 0).pixels, attrs);
+      const step = 1 / input.scale;
+      let diff = 0;
+      let samples = 0;
+      for (let ty = 10; ty < Math.floor(attrs.rows * input.scale) - 10; ty += 7) {
+        for (let tx = 10; tx < Math.floor(attrs.columns * input.scale) - 10; tx += 7) {
+          let sum = 0;
+          let count = 0;
+          for (let sy = Math.floor(ty * step); sy < Math.floor((ty + 1) * step); sy++) {
+            for (let sx = Math.floor(tx * step); sx < Math.floor((tx + 1) * step); sx++) {
+              const x = input.mirrored ? attrs.columns - 1 - sx : sx;
+              sum += presentation[sy * attrs.columns + x] as number;
+              count++;
+            }
+          }
+          diff += Math.abs((input.tensor[ty * 256 + tx] as number) - sum / count);
+          samples++;
+        }
+      }
+      assert.ok(diff / samples < 0.03, `tensor differs from the presentation image by ${diff / samples} on average`);
       const again = await preprocess(decodeFrame(parsed, attrs, 0).pixels, attrs, spec);
       assert.deepEqual(again.tensor, input.tensor, 'deterministic');
       for (const f of image.findings) {

@@ -48,7 +48,9 @@ export async function preprocess(pixels: StoredPixels, attrs: ImageAttributes, s
   const scale = Math.min(spec.width / columns, spec.height / rows);
   const width = Math.max(1, Math.round(columns * scale));
   const height = Math.max(1, Math.round(rows * scale));
+  // grey16 keeps one 16-bit channel: by default sharp would convert to 8-bit sRGB.
   const resized = await sharp(grey16, { raw: { width: columns, height: rows, channels: 1 } })
+    .toColourspace('grey16')
     .resize(width, height, { kernel: 'lanczos3', fit: 'fill' })
     .extend({ right: spec.width - width, bottom: spec.height - height, background: { r: 0, g: 0, b: 0 } })
     .raw({ depth: 'ushort' })
