@@ -14,6 +14,7 @@ export * from './imaging/transfer-syntax.js';
 export * from './inference/analyze-image.js';
 export * from './inference/findings.js';
 export * from './inference/infer-file.js';
+export * from './inference/model-input-from-file.js';
 export * from './inference/model-manifest.js';
 export * from './inference/onnx-model.js';
 export * from './inference/preprocess.js';

@@ -1,16 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  decodeFrame,
-  extractFindings,
-  imageScore,
-  initCodecs,
-  OnnxModel,
-  parseDicom,
-  preprocess,
-  readImageAttributes,
-} from '@vigil/edge-agent';
-import type { Truth } from '../phantoms/generate-phantoms.js';
+import { extractFindings, imageScore, modelInputFromFile, OnnxModel } from '@vigil/edge-agent';
+import { readTruth } from '../phantoms/generate-phantoms.js';
 import { type Candidate, frocPoints, median, rocAuc, type TruthLesion } from './metrics.js';
 
 export interface Evaluation {
@@ -32,18 +22,14 @@ export async function evaluate(
   modelDir: string,
   onProgress?: (done: number, total: number) => void,
 ): Promise<Evaluation> {
-  await initCodecs();
-  const truth = JSON.parse(readFileSync(join(phantomDir, 'truth.json'), 'utf8')) as Truth;
   const model = await OnnxModel.load(modelDir);
-  const images = truth.patients.flatMap((p) => p.visits.flatMap((v) => v.images));
+  const { images } = readTruth(phantomDir);
   const scores: number[] = [];
   const labels: boolean[] = [];
   const candidates: Candidate[] = [];
   const lesions: TruthLesion[] = [];
   for (const [n, image] of images.entries()) {
-    const parsed = parseDicom(readFileSync(join(phantomDir, image.file)));
-    const attrs = readImageAttributes(parsed.dataSet);
-    const input = await preprocess(decodeFrame(parsed, attrs, 0).pixels, attrs, model.manifest.input);
+    const { input } = await modelInputFromFile(join(phantomDir, image.file), model.manifest.input);
     const map = await model.run(input.tensor);
     scores.push(imageScore(map));
     labels.push(image.findings.length > 0);

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Laterality, planCohort, type View } from './cohort-plan.js';
 import { deriveSeed, Rng } from './random.js';
@@ -127,4 +127,11 @@ export async function generatePhantoms(o: PhantomOptions): Promise<Truth> {
   }
   writeFileSync(join(o.out, 'truth.json'), `${JSON.stringify(truth, null, 2)}\n`);
   return truth;
+}
+
+/** truth.json of a phantom set, with every image flattened (and its patient id). */
+export function readTruth(dir: string): { truth: Truth; images: (TruthImage & { patientId: string })[] } {
+  const truth = JSON.parse(readFileSync(join(dir, 'truth.json'), 'utf8')) as Truth;
+  const images = truth.patients.flatMap((p) => p.visits.flatMap((v) => v.images.map((i) => ({ ...i, patientId: p.patientId }))));
+  return { truth, images };
 }

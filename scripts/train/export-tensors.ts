@@ -1,7 +1,7 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeFrame, initCodecs, parseDicom, preprocess, readImageAttributes } from '@vigil/edge-agent';
-import type { Truth } from '../phantoms/generate-phantoms.js';
+import { modelInputFromFile } from '@vigil/edge-agent';
+import { readTruth } from '../phantoms/generate-phantoms.js';
 
 export interface TensorSpec {
   width: number;
@@ -28,18 +28,14 @@ export async function exportTensors(
   spec: TensorSpec,
   onProgress?: (done: number, total: number) => void,
 ): Promise<ExportedSet> {
-  await initCodecs();
-  const truth = JSON.parse(readFileSync(join(phantomDir, 'truth.json'), 'utf8')) as Truth;
-  const images = truth.patients.flatMap((p) => p.visits.flatMap((v) => v.images.map((i) => ({ ...i, patientId: p.patientId }))));
+  const { images } = readTruth(phantomDir);
   const mapW = spec.width / spec.stride;
   const mapH = spec.height / spec.stride;
   const inputs = new Float32Array(images.length * spec.width * spec.height);
   const targets = new Uint8Array(images.length * mapW * mapH);
   const index: ExportedSet['images'] = [];
   for (const [n, image] of images.entries()) {
-    const parsed = parseDicom(readFileSync(join(phantomDir, image.file)));
-    const attrs = readImageAttributes(parsed.dataSet);
-    const input = await preprocess(decodeFrame(parsed, attrs, 0).pixels, attrs, spec);
+    const { input } = await modelInputFromFile(join(phantomDir, image.file), spec);
     inputs.set(input.tensor, n * spec.width * spec.height);
     const mapScale = input.scale / spec.stride;
     for (const f of image.findings) {

@@ -1,12 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { asVigilError, resultMessageId } from '@vigil/shared';
 import { deidentify } from '../deid/deidentify.js';
 import { readDicomIdentity } from '../deid/dicom-identity.js';
-import { initCodecs } from '../imaging/codecs.js';
-import { parseDicom } from '../imaging/dicom-file.js';
-import { readImageAttributes } from '../imaging/image-attributes.js';
-import { decodeFrame } from '../imaging/pixel-data.js';
-import { analyzeImage } from './analyze-image.js';
+import { analyzeInput } from './analyze-image.js';
+import { modelInputFromFile } from './model-input-from-file.js';
 import type { OnnxModel } from './onnx-model.js';
 
 export type InferResult =
@@ -24,13 +20,8 @@ export type InferResult =
 /** `vigil-edge infer`: decode, preprocess and run the model on one file (in-process). */
 export async function inferFile(file: string, model: OnnxModel, secret: string, issuer: string): Promise<InferResult> {
   try {
-    await initCodecs();
-    const t0 = performance.now();
-    const parsed = parseDicom(await readFile(file));
-    const attrs = readImageAttributes(parsed.dataSet);
-    const frame = decodeFrame(parsed, attrs, 0);
-    const decode = performance.now() - t0;
-    const analysis = await analyzeImage(frame.pixels, attrs, model);
+    const { parsed, attrs, input, decodeMs: decode, preprocessMs } = await modelInputFromFile(file, model.manifest.input);
+    const analysis = await analyzeInput(input, attrs, model);
     const image = deidentify(readDicomIdentity(parsed.dataSet), { secret, defaultIssuer: issuer });
     const round = (n: number) => Math.round(n * 100) / 100;
     return {
@@ -42,7 +33,7 @@ export async function inferFile(file: string, model: OnnxModel, secret: string, 
       findings: analysis.findings,
       timingsMs: {
         decode: round(decode),
-        preprocess: round(analysis.timingsMs.preprocess),
+        preprocess: round(preprocessMs),
         infer: round(analysis.timingsMs.infer),
       },
     };
