@@ -140,9 +140,12 @@ test('watched folder: waits for a file to finish writing; bad files are quaranti
   await waitFor('folder image processed', () => images.length === before + 1, 15_000);
   assert.equal(images.at(-1)?.pixels.length, 64 * 64, 'the complete file was taken, not the partial one');
   const quarantine = join(dir.path, 'edge', 'quarantine');
-  const reasons = await waitFor('two quarantined', () => {
-    const files = readdirSync(quarantine).filter((f) => f.endsWith('.json'));
-    return files.length >= 2
+  // The reason is written first, then the file is moved and counted: wait for all three.
+  const reasons = await waitFor('two quarantined, moved and counted', () => {
+    const names = readdirSync(quarantine);
+    const files = names.filter((f) => f.endsWith('.json'));
+    const moved = names.filter((f) => f.endsWith('.dcm')).length;
+    return files.length >= 2 && moved >= 2 && agent.counters.quarantined >= 2
       ? files.map((f) => JSON.parse(readFileSync(join(quarantine, f), 'utf8')) as { code: string; input: string })
       : undefined;
   });
