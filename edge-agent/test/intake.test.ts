@@ -97,7 +97,8 @@ test('C-ECHO and C-STORE of uncompressed and compressed proposals; images decode
     assert.match(image.image.patientKey, /^[0-9a-f]{32}$/);
   }
   assert.equal(agent.counters.received, sent.length);
-  assert.equal(agent.counters.processed, sent.length);
+  // An image is counted as processed after the handler returns and the spool entry is settled.
+  await waitFor('all counted as processed', () => agent.counters.processed === sent.length, 10_000);
 });
 
 test('a burst of four parallel associations: every instance arrives once; a resend is a duplicate', async () => {
