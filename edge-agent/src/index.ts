@@ -3,6 +3,7 @@ export * from './deid/deidentify.js';
 export * from './deid/dicom-identity.js';
 export * from './edge-agent.js';
 export * from './imaging/codecs.js';
+export * from './imaging/decode-file.js';
 export * from './imaging/decode-pool.js';
 export * from './imaging/dicom-file.js';
 export * from './imaging/display-transform.js';

@@ -1,9 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { asVigilError } from '@vigil/shared';
-import { initCodecs } from './codecs.js';
-import { parseDicom } from './dicom-file.js';
-import { readImageAttributes } from './image-attributes.js';
-import { decodeFrame } from './pixel-data.js';
+import { decodeFile, fileError } from './decode-file.js';
 import { type PixelStats, pixelStats } from './pixel-stats.js';
 
 export type InspectResult =
@@ -25,10 +20,7 @@ export type InspectResult =
 /** `vigil-edge inspect`: identity, geometry and frame-1 statistics (after the modality LUT). */
 export async function inspectFile(file: string): Promise<InspectResult> {
   try {
-    await initCodecs();
-    const parsed = parseDicom(await readFile(file));
-    const attrs = readImageAttributes(parsed.dataSet);
-    const frame = decodeFrame(parsed, attrs, 0);
+    const { parsed, attrs, frame } = await decodeFile(file);
     const grey = attrs.samplesPerPixel === 1;
     return {
       file,
@@ -44,11 +36,6 @@ export async function inspectFile(file: string): Promise<InspectResult> {
       pixel: pixelStats(frame.pixels, grey ? attrs.rescaleSlope : 1, grey ? attrs.rescaleIntercept : 0),
     };
   } catch (error) {
-    const vigil = asVigilError(error);
-    const code =
-      (error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'EISDIR'
-        ? 'VIGIL_DICOM_NOT_DICOM'
-        : vigil.code;
-    return { file, ok: false, error: { code, message: vigil.message } };
+    return { file, ok: false, error: fileError(error) };
   }
 }

@@ -1,6 +1,7 @@
-import { asVigilError, resultMessageId } from '@vigil/shared';
+import { resultMessageId } from '@vigil/shared';
 import { deidentify } from '../deid/deidentify.js';
 import { readDicomIdentity } from '../deid/dicom-identity.js';
+import { fileError } from '../imaging/decode-file.js';
 import { analyzeInput } from './analyze-image.js';
 import { modelInputFromFile } from './model-input-from-file.js';
 import type { OnnxModel } from './onnx-model.js';
@@ -34,16 +35,10 @@ export async function inferFile(file: string, model: OnnxModel, secret: string, 
       timingsMs: {
         decode: round(decode),
         preprocess: round(preprocessMs),
-        infer: round(analysis.timingsMs.infer),
+        infer: round(analysis.inferMs),
       },
     };
   } catch (error) {
-    const vigil = asVigilError(error);
-    const errno = (error as NodeJS.ErrnoException).code;
-    return {
-      file,
-      ok: false,
-      error: { code: errno === 'ENOENT' || errno === 'EISDIR' ? 'VIGIL_DICOM_NOT_DICOM' : vigil.code, message: vigil.message },
-    };
+    return { file, ok: false, error: fileError(error) };
   }
 }

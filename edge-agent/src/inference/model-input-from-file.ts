@@ -1,8 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { initCodecs } from '../imaging/codecs.js';
-import { type ParsedDicom, parseDicom } from '../imaging/dicom-file.js';
-import { type ImageAttributes, readImageAttributes } from '../imaging/image-attributes.js';
-import { decodeFrame } from '../imaging/pixel-data.js';
+import { decodeFile } from '../imaging/decode-file.js';
+import type { ParsedDicom } from '../imaging/dicom-file.js';
+import type { ImageAttributes } from '../imaging/image-attributes.js';
 import { type InputSpec, type ModelInput, preprocess } from './preprocess.js';
 
 /**
@@ -13,12 +11,8 @@ export async function modelInputFromFile(
   path: string,
   spec: InputSpec,
 ): Promise<{ parsed: ParsedDicom; attrs: ImageAttributes; input: ModelInput; decodeMs: number; preprocessMs: number }> {
-  await initCodecs();
+  const { parsed, attrs, frame, decodeMs } = await decodeFile(path);
   const started = performance.now();
-  const parsed = parseDicom(await readFile(path));
-  const attrs = readImageAttributes(parsed.dataSet);
-  const pixels = decodeFrame(parsed, attrs, 0).pixels;
-  const decoded = performance.now();
-  const input = await preprocess(pixels, attrs, spec);
-  return { parsed, attrs, input, decodeMs: decoded - started, preprocessMs: performance.now() - decoded };
+  const input = await preprocess(frame.pixels, attrs, spec);
+  return { parsed, attrs, input, decodeMs, preprocessMs: performance.now() - started };
 }
