@@ -1,4 +1,12 @@
-import { diameterAtVisit, type FindingType, type Laterality, type PlannedPatient, type View } from './cohort-plan.js';
+import {
+  diameterAtVisit,
+  type FindingType,
+  type Laterality,
+  type PlannedFinding,
+  type PlannedLookalike,
+  type PlannedPatient,
+  type View,
+} from './cohort-plan.js';
 import { powerLawTexture, sampleTexture } from './power-law-texture.js';
 import { deriveSeed, Rng } from './random.js';
 
@@ -19,6 +27,89 @@ export interface RenderedImage {
   columns: number;
   findings: ImageTruthFinding[];
   lookalikes: { id: string; x: number; y: number; diameterMm: number }[];
+}
+
+interface Positioning {
+  nippleX: number;
+  halfHeight: number;
+  centreY: number;
+}
+
+/** How the breast lies on the detector at this visit: the patient's anatomy plus a small positioning shift. */
+function positioning(patient: PlannedPatient, laterality: Laterality, view: View, rng: Rng): Positioning {
+  const shiftX = rng.range(-0.015, 0.015);
+  const shiftY = rng.range(-0.02, 0.02);
+  const nippleX = patient.breastDepth[laterality] + shiftX;
+  const halfHeight =
+    (view === 'MLO' ? patient.breastHeight[laterality] * 1.15 : patient.breastHeight[laterality]) + rng.range(-0.01, 0.01);
+  const centreY = (view === 'MLO' ? 0.56 : 0.5) + shiftY;
+  return { nippleX, halfHeight, centreY };
+}
+
+/** Breast coordinates (depth from the chest wall, lateral offset) to image-normalised x, y. */
+function breastToImage(p: Positioning, laterality: Laterality): (depth: number, offset: number) => { x: number; y: number } {
+  return (depth, offset) => {
+    const bx = depth * p.nippleX;
+    const by = p.centreY + offset * p.halfHeight * Math.sqrt(Math.max(0, 1 - depth * depth)) * 0.85;
+    return { x: laterality === 'L' ? 1 - bx : bx, y: by };
+  };
+}
+
+/**
+ * Where the findings and look-alikes of one image are, exactly as `renderMammogram` draws them,
+ * without rendering pixels: ground truth for tests that need positions only (e.g. follow-up).
+ */
+export function imageLayout(o: Omit<RenderOptions, 'rows' | 'columns' | 'pixelSpacingMm'>): {
+  findings: ImageTruthFinding[];
+  lookalikes: RenderedImage['lookalikes'];
+} {
+  const rng = new Rng(deriveSeed(o.seed, 'image', o.patient.index, o.laterality, o.view, o.visitIndex));
+  const toImage = breastToImage(positioning(o.patient, o.laterality, o.view, rng), o.laterality);
+  return {
+    findings: visibleFindings(o.patient, o.laterality, o.view, o.visitIndex).map(({ f, diameter }) =>
+      truthFinding(f, diameter, toImage(f.depth, o.view === 'CC' ? f.ccOffset : f.mloOffset)),
+    ),
+    lookalikes: o.patient.lookalikes
+      .filter((l) => l.laterality === o.laterality)
+      .map((l) => truthLookalike(l, toImage(l.depth, o.view === 'CC' ? l.ccOffset : l.mloOffset))),
+  };
+}
+
+function visibleFindings(
+  patient: PlannedPatient,
+  laterality: Laterality,
+  _view: View,
+  visitIndex: number,
+): { f: PlannedFinding; diameter: number }[] {
+  const out: { f: PlannedFinding; diameter: number }[] = [];
+  if (!patient.visits[visitIndex]) return out;
+  for (const f of patient.findings) {
+    if (f.laterality !== laterality) continue;
+    const diameter = diameterAtVisit(f, patient.visits, visitIndex);
+    if (diameter !== undefined) out.push({ f, diameter });
+  }
+  return out;
+}
+
+function truthFinding(f: PlannedFinding, diameter: number, at: { x: number; y: number }): ImageTruthFinding {
+  return {
+    id: f.id,
+    type: f.type,
+    behaviour: f.behaviour,
+    x: Math.round(at.x * 1e4) / 1e4,
+    y: Math.round(at.y * 1e4) / 1e4,
+    diameterMm: Math.round(diameter * 100) / 100,
+    areaMm2: Math.round(Math.PI * (diameter / 2) ** 2 * 100) / 100,
+  };
+}
+
+function truthLookalike(l: PlannedLookalike, at: { x: number; y: number }): RenderedImage['lookalikes'][number] {
+  return {
+    id: l.id,
+    x: Math.round(at.x * 1e4) / 1e4,
+    y: Math.round(at.y * 1e4) / 1e4,
+    diameterMm: Math.round(l.diameterMm * 100) / 100,
+  };
 }
 
 const DENSITY_AMOUNT = { A: 0.12, B: 0.32, C: 0.58, D: 0.85 } as const;
@@ -48,12 +139,7 @@ export function renderMammogram(o: RenderOptions): RenderedImage {
   const anatomy = new Rng(deriveSeed(o.seed, 'anatomy', patient.index, laterality, view));
   const coarse = powerLawTexture(256, 3, anatomy);
   const fine = powerLawTexture(128, 2, anatomy);
-  const shiftX = rng.range(-0.015, 0.015);
-  const shiftY = rng.range(-0.02, 0.02);
-  const nippleX = patient.breastDepth[laterality] + shiftX;
-  const halfHeight =
-    (view === 'MLO' ? patient.breastHeight[laterality] * 1.15 : patient.breastHeight[laterality]) + rng.range(-0.01, 0.01);
-  const centreY = (view === 'MLO' ? 0.56 : 0.5) + shiftY;
+  const { nippleX, halfHeight, centreY } = positioning(patient, laterality, view, rng);
   const pectoralWidth = anatomy.range(0.22, 0.34);
   const pectoralHeight = anatomy.range(0.45, 0.65);
   const density = DENSITY_AMOUNT[patient.density];
@@ -94,11 +180,7 @@ export function renderMammogram(o: RenderOptions): RenderedImage {
   }
 
   const mmToPx = 1 / o.pixelSpacingMm;
-  const toImage = (depth: number, offset: number): { x: number; y: number } => {
-    const bx = depth * nippleX;
-    const by = centreY + offset * halfHeight * Math.sqrt(Math.max(0, 1 - depth * depth)) * 0.85;
-    return { x: mirror ? 1 - bx : bx, y: by };
-  };
+  const toImage = breastToImage({ nippleX, halfHeight, centreY }, laterality);
   const add = (cx: number, cy: number, radiusPx: number, fn: (d: number, angle: number) => number) => {
     const reach = Math.ceil(radiusPx * 2.6) + 2;
     for (let y = Math.max(0, Math.floor(cy - reach)); y < Math.min(rows, Math.ceil(cy + reach)); y++) {
@@ -134,12 +216,8 @@ export function renderMammogram(o: RenderOptions): RenderedImage {
   for (let i = 0; i < pixels.length; i++)
     if ((vessel[i] as number) > 0) pixels[i] = Math.min(MAX, (pixels[i] as number) + (vessel[i] as number));
 
-  const visit = patient.visits[visitIndex];
   const findings: ImageTruthFinding[] = [];
-  for (const f of patient.findings) {
-    if (f.laterality !== laterality || !visit) continue;
-    const diameter = diameterAtVisit(f, patient.visits, visitIndex);
-    if (diameter === undefined) continue;
+  for (const { f, diameter } of visibleFindings(patient, laterality, view, visitIndex)) {
     const at = toImage(f.depth, view === 'CC' ? f.ccOffset : f.mloOffset);
     const cx = at.x * columns;
     const cy = at.y * rows;
@@ -173,15 +251,7 @@ export function renderMammogram(o: RenderOptions): RenderedImage {
         add(cx + rr * Math.cos(a), cy + rr * Math.sin(a), dotRadius, (d) => (d <= dotRadius ? 2600 : 0));
       }
     }
-    findings.push({
-      id: f.id,
-      type: f.type,
-      behaviour: f.behaviour,
-      x: Math.round(at.x * 1e4) / 1e4,
-      y: Math.round(at.y * 1e4) / 1e4,
-      diameterMm: Math.round(diameter * 100) / 100,
-      areaMm2: Math.round(Math.PI * (diameter / 2) ** 2 * 100) / 100,
-    });
+    findings.push(truthFinding(f, diameter, at));
   }
   const lookalikes = [];
   for (const l of patient.lookalikes) {
@@ -192,12 +262,7 @@ export function renderMammogram(o: RenderOptions): RenderedImage {
     add(at.x * columns, at.y * rows, radius, (d) =>
       d < radius * 0.45 ? -250 : 800 / (1 + Math.exp((d - radius) / (0.1 * radius + 0.5))),
     );
-    lookalikes.push({
-      id: l.id,
-      x: Math.round(at.x * 1e4) / 1e4,
-      y: Math.round(at.y * 1e4) / 1e4,
-      diameterMm: Math.round(l.diameterMm * 100) / 100,
-    });
+    lookalikes.push(truthLookalike(l, at));
   }
   // Quantum noise last, so lesions are as noisy as tissue. A table of normal deviates indexed by a
   // xorshift stream is ~20× cheaper than Box–Muller per pixel and just as reproducible.

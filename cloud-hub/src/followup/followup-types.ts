@@ -1,0 +1,85 @@
+import type { Finding } from '@vigil/shared';
+
+/** One non-shadow inference result as the follow-up engine sees it (de-identified, no I/O). */
+export interface FollowupObservation {
+  resultId: string;
+  patientKey: string;
+  studyKey: string;
+  /** YYYY-MM-DD */
+  studyDate: string;
+  laterality: 'L' | 'R' | 'U';
+  view: string;
+  clinicId: string;
+  deviceId: string;
+  createdAt: string;
+  score: number;
+  findings: readonly Finding[];
+  /** Width of the image in mm (columns × pixel spacing): turns a diameter into image units. */
+  imageWidthMm: number;
+}
+
+/** A finding at one time point, pointing back at the result (and index) it came from. */
+export interface TrackPoint {
+  resultId: string;
+  findingIndex: number;
+  studyKey: string;
+  studyDate: string;
+  x: number;
+  y: number;
+  diameterMm: number;
+  score: number;
+}
+
+/** The same lesion measured study after study. */
+export interface FindingTrack {
+  trackId: string;
+  points: TrackPoint[];
+}
+
+export interface SeriesStudy {
+  studyKey: string;
+  studyDate: string;
+  resultId: string;
+  clinicId: string;
+  score: number;
+  category: number;
+  /** trackId for each of the result's findings, in the result's order. */
+  trackIds: string[];
+}
+
+/** One laterality × view of one patient over time. */
+export interface TimelineSeries {
+  laterality: 'L' | 'R' | 'U';
+  view: string;
+  studies: SeriesStudy[];
+  tracks: FindingTrack[];
+}
+
+export interface PatientTimeline {
+  patientKey: string;
+  series: TimelineSeries[];
+  /** Every study of the patient, oldest first, with the highest category among its images. */
+  studies: { studyKey: string; studyDate: string; clinicId: string; category: number; score: number }[];
+}
+
+export type AlertKind = 'growth' | 'new-finding' | 'resolved-finding' | 'score-rise' | 'category-upgrade' | 'overdue';
+export type AlertSeverity = 'info' | 'warning' | 'critical';
+
+/**
+ * A condition the engine found in a timeline. `alertKey` is deterministic (derived from immutable
+ * result ids), so recomputing a timeline never duplicates an alert and keeps its lifecycle.
+ */
+export interface AlertCondition {
+  alertKey: string;
+  kind: AlertKind;
+  severity: AlertSeverity;
+  patientKey: string;
+  laterality: 'L' | 'R' | 'U' | null;
+  view: string | null;
+  studyKey: string;
+  studyDate: string;
+  trackId: string | null;
+  /** A sentence a clinician can read. */
+  reason: string;
+  figures: Record<string, number>;
+}

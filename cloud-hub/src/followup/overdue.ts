@@ -1,0 +1,61 @@
+import { type CategoryPolicy, categoryLabel, DEFAULT_CATEGORY_POLICY, recommendedIntervalMonths } from './category.js';
+import type { AlertCondition, PatientTimeline } from './followup-types.js';
+import { addMonths, daysBetween } from './study-dates.js';
+
+export interface OverduePolicy {
+  category: CategoryPolicy;
+  /** Days past the due date before a follow-up counts as missed (booking slack). */
+  graceDays: number;
+}
+
+export const DEFAULT_OVERDUE_POLICY: OverduePolicy = { category: DEFAULT_CATEGORY_POLICY, graceDays: 30 };
+
+export interface FollowupDue {
+  lastStudyKey: string;
+  lastStudyDate: string;
+  category: number;
+  intervalMonths: number;
+  /** YYYY-MM-DD by which the next study is recommended. */
+  dueDate: string;
+}
+
+/** When the next study is due, from the latest study's (highest) model-derived category. */
+export function followupDue(timeline: PatientTimeline, policy: OverduePolicy = DEFAULT_OVERDUE_POLICY): FollowupDue | null {
+  const last = timeline.studies[timeline.studies.length - 1];
+  if (!last) return null;
+  const intervalMonths = recommendedIntervalMonths(last.category, policy.category);
+  return {
+    lastStudyKey: last.studyKey,
+    lastStudyDate: last.studyDate,
+    category: last.category,
+    intervalMonths,
+    dueDate: addMonths(last.studyDate, intervalMonths),
+  };
+}
+
+/** The overdue-follow-up condition on `today` (YYYY-MM-DD), or null while the patient is on time. */
+export function overdueCondition(
+  timeline: PatientTimeline,
+  today: string,
+  policy: OverduePolicy = DEFAULT_OVERDUE_POLICY,
+): AlertCondition | null {
+  const due = followupDue(timeline, policy);
+  if (!due) return null;
+  const late = daysBetween(due.dueDate, today);
+  if (late <= policy.graceDays) return null;
+  return {
+    alertKey: `overdue:${timeline.patientKey}:${due.lastStudyKey}`,
+    kind: 'overdue',
+    severity: due.category >= 4 ? 'critical' : 'warning',
+    patientKey: timeline.patientKey,
+    laterality: null,
+    view: null,
+    studyKey: due.lastStudyKey,
+    studyDate: due.lastStudyDate,
+    trackId: null,
+    reason:
+      `Follow-up overdue: the study of ${due.lastStudyDate} (${categoryLabel(due.category)}) recommended ` +
+      `a follow-up within ${due.intervalMonths} months, due ${due.dueDate}; none received, ${late} days overdue`,
+    figures: { category: due.category, intervalMonths: due.intervalMonths, daysOverdue: late },
+  };
+}
