@@ -2,6 +2,7 @@ import { createLogger, VigilError } from '@vigil/shared';
 import { Command } from 'commander';
 import { DeviceRegistry } from './broker/device-registry.js';
 import { mosquittoAclFile } from './broker/mosquitto-acl.js';
+import { addUserCommands } from './cli-user-commands.js';
 import { loadHubConfig } from './config.js';
 import { Hub, openStateStore } from './hub.js';
 import { HUB_VERSION } from './version.js';
@@ -119,6 +120,8 @@ export async function main(argv: string[]): Promise<void> {
         fail(error);
       }
     });
+
+  addUserCommands(program, configOption, fail);
 
   await program.parseAsync(argv);
 }

@@ -8,7 +8,63 @@ export const HubConfigSchema = Type.Object(
     /** State, history and buffers live here unless a path below says otherwise. */
     dataDir: Type.String({ minLength: 1, default: '.vigil/hub' }),
     http: Type.Object(
-      { host: Type.String({ default: '127.0.0.1' }), port: Port(8080) },
+      {
+        host: Type.String({ default: '127.0.0.1' }),
+        port: Port(8080),
+        tls: Type.Object(
+          {
+            enabled: Type.Boolean({ default: false }),
+            keyFile: Type.String({ default: '' }),
+            certFile: Type.String({ default: '' }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
+        /** Behind a reverse proxy, trust X-Forwarded-For for client addresses (rate limits, audit). */
+        trustProxy: Type.Boolean({ default: false }),
+        rateLimitPerMinute: Type.Integer({ minimum: 1, default: 1200 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    auth: Type.Object(
+      {
+        sessionHours: Type.Number({ exclusiveMinimum: 0, maximum: 168, default: 12 }),
+        idleMinutes: Type.Number({ exclusiveMinimum: 0, default: 30 }),
+        lockoutThreshold: Type.Integer({ minimum: 1, default: 5 }),
+        lockoutMinutes: Type.Number({ exclusiveMinimum: 0, default: 15 }),
+        loginRateLimitPerMinute: Type.Integer({ minimum: 1, default: 10 }),
+        issuer: Type.String({ minLength: 1, default: 'Vigil' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    followup: Type.Object(
+      {
+        growthMinMm: Type.Number({ minimum: 0, default: 2 }),
+        growthMinPercent: Type.Number({ minimum: 0, default: 15 }),
+        newFindingMinScore: Type.Number({ minimum: 0, maximum: 1, default: 0.5 }),
+        scoreRise: Type.Number({ minimum: 0, maximum: 1, default: 0.2 }),
+        /** Score thresholds of model-derived categories 2, 3, 4 and 5. */
+        categoryThresholds: Type.Array(Type.Number({ minimum: 0, maximum: 1 }), {
+          minItems: 4,
+          maxItems: 4,
+          default: [0.2, 0.4, 0.6, 0.8],
+        }),
+        /** Recommended follow-up interval in months for categories 1..5. */
+        intervalMonths: Type.Array(Type.Number({ exclusiveMinimum: 0 }), {
+          minItems: 5,
+          maxItems: 5,
+          default: [12, 12, 6, 1, 1],
+        }),
+        graceDays: Type.Integer({ minimum: 0, default: 30 }),
+        positionTolerance: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.08 }),
+        sweepIntervalS: Type.Integer({ minimum: 1, default: 3600 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    dashboard: Type.Object(
+      {
+        /** Directory of the built dashboard; empty means the one inside the package (cloud-hub/web/dist). */
+        dir: Type.String({ default: '' }),
+      },
       { additionalProperties: false, default: {} },
     ),
     mqtt: Type.Object(
@@ -88,6 +144,12 @@ export type HubConfig = Static<typeof HubConfigSchema>;
 
 export function loadHubConfig(file?: string, env: NodeJS.ProcessEnv = process.env, base?: Record<string, unknown>): HubConfig {
   const config = loadConfig(HubConfigSchema, { file, env, ...(base ? { base } : {}) });
+  if (config.http.tls.enabled && (!config.http.tls.keyFile || !config.http.tls.certFile)) {
+    throw new VigilError(
+      'VIGIL_CONFIG_INVALID',
+      'config key http.tls.keyFile: HTTPS is enabled, so keyFile and certFile are required',
+    );
+  }
   const tls = config.mqtt.tls;
   if (tls.enabled && (!tls.keyFile || !tls.certFile)) {
     throw new VigilError(

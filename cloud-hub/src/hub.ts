@@ -1,11 +1,17 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createLogger, type Logger } from '@vigil/shared';
+import { fileURLToPath } from 'node:url';
+import { createLogger, type Logger, VigilError } from '@vigil/shared';
 import type { FastifyInstance } from 'fastify';
+import { registerApi } from './api/api-plugin.js';
+import { AuthService } from './auth/auth-service.js';
 import { DeviceRegistry } from './broker/device-registry.js';
 import { EmbeddedBroker } from './broker/embedded-broker.js';
 import { ExternalConsumer } from './broker/external-consumer.js';
 import { externalPassword, type HubConfig } from './config.js';
+import { HubEvents } from './events/hub-events.js';
+import type { DEFAULT_CATEGORY_POLICY } from './followup/category.js';
+import { DEFAULT_FOLLOWUP_POLICY, type FollowupPolicy, FollowupService } from './followup/followup-service.js';
 import type { HistoryStore } from './history/history-store.js';
 import { InfluxHistoryStore } from './history/influx-history-store.js';
 import { SqliteHistoryStore } from './history/sqlite-history-store.js';
@@ -14,6 +20,37 @@ import { HubMetrics } from './http/hub-metrics.js';
 import { IngestPipeline } from './ingest/ingest-pipeline.js';
 import { SqliteStateStore } from './state/sqlite-state-store.js';
 import type { StateStore } from './state/state-store.js';
+
+const BUNDLED_DASHBOARD = fileURLToPath(new URL('../web/dist', import.meta.url));
+
+export function followupPolicy(config: HubConfig): FollowupPolicy {
+  const f = config.followup;
+  const category = {
+    thresholds: f.categoryThresholds as unknown as typeof DEFAULT_CATEGORY_POLICY.thresholds,
+    intervalMonths: f.intervalMonths as unknown as typeof DEFAULT_CATEGORY_POLICY.intervalMonths,
+  };
+  const d = DEFAULT_FOLLOWUP_POLICY;
+  return {
+    timeline: { ...d.timeline, category, match: { ...d.timeline.match, positionTolerance: f.positionTolerance } },
+    change: {
+      ...d.change,
+      category,
+      growthMinMm: f.growthMinMm,
+      growthMinPercent: f.growthMinPercent,
+      newFindingMinScore: f.newFindingMinScore,
+      scoreRise: f.scoreRise,
+    },
+    overdue: { category, graceDays: f.graceDays },
+  };
+}
+
+function readTls(file: string, key: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    throw new VigilError('VIGIL_TLS_MATERIAL_MISSING', `config key ${key}: cannot read ${file}: ${(error as Error).message}`);
+  }
+}
 
 export function openStateStore(config: HubConfig): StateStore {
   mkdirSync(config.dataDir, { recursive: true });
@@ -31,6 +68,9 @@ export class Hub {
   readonly broker: EmbeddedBroker | undefined;
   readonly consumer: ExternalConsumer | undefined;
   readonly http: FastifyInstance;
+  readonly events = new HubEvents();
+  readonly auth: AuthService;
+  readonly followup: FollowupService;
   private revocationTimer: NodeJS.Timeout | undefined;
   httpPort = 0;
 
@@ -49,7 +89,33 @@ export class Hub {
           })
         : new SqliteHistoryStore(join(config.dataDir, 'history.sqlite'));
     this.registry = new DeviceRegistry(this.state);
+    this.auth = new AuthService(this.state.users, this.state.audit, this.logger, {
+      sessionHours: config.auth.sessionHours,
+      idleMinutes: config.auth.idleMinutes,
+      lockoutThreshold: config.auth.lockoutThreshold,
+      lockoutMinutes: config.auth.lockoutMinutes,
+      issuer: config.auth.issuer,
+    });
+    this.followup = new FollowupService({
+      store: this.state.followup,
+      logger: this.logger,
+      events: this.events,
+      policy: followupPolicy(config),
+      sweepIntervalMs: config.followup.sweepIntervalS * 1000,
+    });
     this.ingest = new IngestPipeline({
+      onCommitted: (batch) => {
+        const patients = new Set<string>();
+        const clinics = new Set<string>();
+        for (const r of batch.results) {
+          clinics.add(r.clinicId);
+          if (!r.shadow) patients.add(r.patientKey);
+        }
+        if (patients.size > 0) this.followup.notePatients(patients);
+        if (batch.results.length > 0) this.events.emit({ type: 'results', count: batch.results.length, clinicIds: [...clinics] });
+        for (const s of batch.statuses)
+          this.events.emit({ type: 'device', deviceId: s.deviceId, clinicId: s.clinicId, status: s.state });
+      },
       state: this.state,
       history: this.history,
       logger: this.logger,
@@ -99,6 +165,15 @@ export class Hub {
         },
       ],
       beforeScrape: () => this.metrics.historyPending.set(this.history.pendingPoints()),
+      trustProxy: config.http.trustProxy,
+      ...(config.http.tls.enabled
+        ? {
+            https: {
+              key: readTls(config.http.tls.keyFile, 'http.tls.keyFile'),
+              cert: readTls(config.http.tls.certFile, 'http.tls.certFile'),
+            },
+          }
+        : {}),
     });
   }
 
@@ -106,6 +181,19 @@ export class Hub {
     if (this.history instanceof InfluxHistoryStore) await this.history.start();
     await this.broker?.start();
     await this.consumer?.start();
+    await registerApi(this.http, {
+      state: this.state,
+      history: this.history,
+      auth: this.auth,
+      followup: this.followup,
+      events: this.events,
+      logger: this.logger,
+      tls: this.config.http.tls.enabled,
+      rateLimitPerMinute: this.config.http.rateLimitPerMinute,
+      loginRateLimitPerMinute: this.config.auth.loginRateLimitPerMinute,
+      dashboardDir: this.config.dashboard.dir || BUNDLED_DASHBOARD,
+    });
+    this.followup.start();
     await this.http.listen({ host: this.config.http.host, port: this.config.http.port });
     const address = this.http.server.address();
     this.httpPort = typeof address === 'object' && address ? address.port : this.config.http.port;
@@ -135,6 +223,7 @@ export class Hub {
     await this.consumer?.stop();
     await this.broker?.stop();
     await this.ingest.close();
+    await this.followup.stop();
     await this.history.close();
     await this.state.close();
   }

@@ -51,7 +51,7 @@ describe('finding matching', () => {
   it('minimises the total cost: two neighbouring lesions that grew are not swapped', () => {
     // Nearest-first would pair the first current finding with the second earlier one (0.027 apart).
     const earlier = [finding(0.462, 0.407, 55.7), finding(0.456, 0.466, 47.6)];
-    const current = [finding(0.463, 0.376, 73.4), finding(0.457, 0.434, 62.5)];
+    const current = [finding(0.463, 0.376, 73.4), finding(0.457, 0.435, 62.5)];
     assert.deepEqual(matchFindings(earlier, current, 240), [0, 1]);
   });
 

@@ -63,6 +63,25 @@ export const ERROR_CATALOGUE = {
     httpStatus: 500,
     summary: 'ONNX Runtime could not load or run the model, or its input/output does not match the manifest.',
   },
+  VIGIL_AUTH_REQUIRED: { httpStatus: 401, summary: 'The request has no valid session cookie or API token.' },
+  VIGIL_AUTH_FAILED: { httpStatus: 401, summary: 'Wrong username, password or one-time code.' },
+  VIGIL_AUTH_LOCKED: { httpStatus: 423, summary: 'Too many failed logins: the account is locked for a while.' },
+  VIGIL_AUTH_MFA_REQUIRED: {
+    httpStatus: 403,
+    summary: 'The session has not completed TOTP enrolment; only the enrolment routes are open to it.',
+  },
+  VIGIL_AUTH_CSRF: { httpStatus: 403, summary: 'A state-changing request with a session cookie lacks the matching CSRF token.' },
+  VIGIL_AUTH_FORBIDDEN: { httpStatus: 403, summary: "The user's role does not allow this route." },
+  VIGIL_USER_EXISTS: { httpStatus: 409, summary: 'A user with that username already exists.' },
+  VIGIL_USER_UNKNOWN: { httpStatus: 404, summary: 'No user with that username exists.' },
+  VIGIL_API_NOT_FOUND: { httpStatus: 404, summary: 'The requested resource (patient, alert, result, device) does not exist.' },
+  VIGIL_API_INVALID_REQUEST: { httpStatus: 400, summary: 'A request parameter or body does not match the route schema.' },
+  VIGIL_API_RATE_LIMITED: { httpStatus: 429, summary: 'Too many requests from this client; retry after the indicated delay.' },
+  VIGIL_ALERT_TRANSITION: {
+    httpStatus: 409,
+    summary: 'The alert cannot move to that state (e.g. acknowledging a resolved alert).',
+  },
+  VIGIL_AUDIT_CHAIN_BROKEN: { httpStatus: 500, summary: 'The audit log hash chain does not verify: an entry was altered.' },
   VIGIL_INTERNAL: { httpStatus: 500, summary: 'An unexpected internal error; the log has the details.' },
 } as const satisfies Record<string, { httpStatus: number; summary: string }>;
 

@@ -1,10 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { assertValidId, type DeviceAddress, VigilError } from '@vigil/shared';
-import argon2 from 'argon2';
+import { hashPassword, verifyPassword } from '../auth/password-hash.js';
 import type { DeviceRecord, StateStore } from '../state/state-store.js';
-
-/** OWASP's argon2id recommendation (m=19 MiB, t=2, p=1) with more memory, since hubs have it. */
-const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 65536, timeCost: 3, parallelism: 1 } as const;
 
 export interface AddedDevice {
   device: DeviceRecord;
@@ -30,7 +27,7 @@ export class DeviceRegistry {
     assertValidId('deviceId', address.deviceId);
     const password = options.password ?? randomBytes(24).toString('base64url');
     if (password.length < 12) throw new VigilError('VIGIL_CONFIG_INVALID', 'device passwords must be at least 12 characters');
-    const passwordHash = await argon2.hash(password, ARGON2_OPTIONS);
+    const passwordHash = await hashPassword(password);
     const device = await this.state.addDevice({ ...address, passwordHash, tags: options.tags ?? [] });
     return { device, password };
   }
@@ -61,7 +58,7 @@ export class DeviceRegistry {
     const cached = this.verified.get(deviceId);
     const d = digest(password);
     if (cached && cached.hash === device.passwordHash && timingSafeEqual(cached.digest, d)) return device;
-    if (!(await argon2.verify(device.passwordHash, password))) throw refused;
+    if (!(await verifyPassword(device.passwordHash, password))) throw refused;
     this.verified.set(deviceId, { hash: device.passwordHash, digest: d });
     return device;
   }

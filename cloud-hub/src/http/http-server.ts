@@ -11,15 +11,23 @@ export interface HttpServerOptions {
   readiness: ReadinessCheck[];
   /** Extra gauges refreshed right before each scrape. */
   beforeScrape?: () => void;
+  /** Serve HTTPS with this key and certificate (PEM). */
+  https?: { key: Buffer; cert: Buffer };
+  trustProxy?: boolean;
 }
 
 /** Liveness, readiness and Prometheus metrics; the API and dashboard plug into the same instance. */
 export function buildHttpServer(options: HttpServerOptions): FastifyInstance {
-  const app = Fastify({ logger: false });
+  const app = (
+    options.https
+      ? Fastify({ logger: false, https: options.https, trustProxy: options.trustProxy ?? false })
+      : Fastify({ logger: false, trustProxy: options.trustProxy ?? false })
+  ) as FastifyInstance;
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  const open = { config: { public: true } };
+  app.get('/healthz', open, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', async (_request, reply) => {
+  app.get('/readyz', open, async (_request, reply) => {
     const checks: Record<string, boolean> = {};
     await Promise.all(
       options.readiness.map(async (c) => {
@@ -30,7 +38,7 @@ export function buildHttpServer(options: HttpServerOptions): FastifyInstance {
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not-ready', checks });
   });
 
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', open, async (_request, reply) => {
     options.beforeScrape?.();
     return reply.type(options.metrics.registry.contentType).send(await options.metrics.registry.metrics());
   });

@@ -26,6 +26,8 @@ export interface IngestOptions {
   batchSize: number;
   /** …or when the oldest has waited this long. */
   maxWaitMs: number;
+  /** Called after a batch is durable (follow-up recomputation, live events). Must not throw. */
+  onCommitted?: (batch: IngestBatch) => void;
 }
 
 interface Pending {
@@ -165,6 +167,7 @@ export class IngestPipeline {
       this.options.metrics?.duplicates.inc(summary.resultsDuplicate);
       this.options.metrics?.batchSeconds.observe((performance.now() - started) / 1000);
       for (const w of waiters) w.resolve(w.outcome);
+      this.options.onCommitted?.(batch);
     } catch (error) {
       const vigil = asVigilError(error, 'VIGIL_STATE_STORE_UNAVAILABLE');
       this.options.logger.error({ code: vigil.code, messages: waiters.length }, `ingest batch not committed: ${vigil.message}`);

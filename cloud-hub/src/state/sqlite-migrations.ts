@@ -59,4 +59,113 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
       );
     `,
   },
+  {
+    version: 2,
+    name: 'follow-up (patients, alerts), users, sessions, API tokens, hash-chained audit log',
+    sql: `
+      ALTER TABLE device_state ADD COLUMN model_name TEXT;
+      ALTER TABLE device_state ADD COLUMN model_version TEXT;
+      CREATE INDEX results_patient_lat_view ON results (patient_key, laterality, view);
+      CREATE INDEX results_score_time ON results (score, created_at);
+      CREATE TABLE patients (
+        patient_key TEXT PRIMARY KEY,
+        clinic_id TEXT NOT NULL,
+        first_study_date TEXT NOT NULL,
+        last_study_date TEXT NOT NULL,
+        last_study_key TEXT NOT NULL,
+        studies INTEGER NOT NULL,
+        category INTEGER NOT NULL,
+        due_date TEXT,
+        open_alerts INTEGER NOT NULL DEFAULT 0,
+        updated_at TEXT NOT NULL
+      );
+      CREATE INDEX patients_due ON patients (due_date);
+      CREATE INDEX patients_clinic ON patients (clinic_id, last_study_date);
+      CREATE TABLE alerts (
+        alert_key TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        patient_key TEXT NOT NULL,
+        clinic_id TEXT NOT NULL,
+        laterality TEXT,
+        view TEXT,
+        study_key TEXT NOT NULL,
+        study_date TEXT NOT NULL,
+        track_id TEXT,
+        reason TEXT NOT NULL,
+        figures_json TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'open',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        acknowledged_by TEXT,
+        acknowledged_at TEXT,
+        resolved_by TEXT,
+        resolved_at TEXT,
+        note TEXT
+      );
+      CREATE INDEX alerts_status_time ON alerts (status, created_at);
+      CREATE INDEX alerts_patient ON alerts (patient_key, created_at);
+      CREATE TABLE users (
+        username TEXT PRIMARY KEY,
+        display_name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        totp_secret TEXT,
+        totp_pending_secret TEXT,
+        totp_last_step INTEGER NOT NULL DEFAULT 0,
+        failed_logins INTEGER NOT NULL DEFAULT 0,
+        locked_until TEXT,
+        created_at TEXT NOT NULL,
+        disabled_at TEXT
+      );
+      CREATE TABLE recovery_codes (
+        username TEXT NOT NULL,
+        code_hash TEXT NOT NULL,
+        used_at TEXT,
+        PRIMARY KEY (username, code_hash)
+      );
+      CREATE TABLE sessions (
+        session_hash TEXT PRIMARY KEY,
+        username TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        csrf_token TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        last_seen_at TEXT NOT NULL
+      );
+      CREATE INDEX sessions_user ON sessions (username);
+      CREATE TABLE api_tokens (
+        token_id TEXT PRIMARY KEY,
+        token_hash TEXT NOT NULL,
+        username TEXT NOT NULL,
+        name TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT,
+        last_used_at TEXT,
+        revoked_at TEXT
+      );
+      CREATE TABLE audit_log (
+        seq INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        actor_role TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target_type TEXT NOT NULL,
+        target_id TEXT NOT NULL,
+        patient_key TEXT,
+        outcome TEXT NOT NULL,
+        details_json TEXT NOT NULL,
+        ip TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+      );
+      CREATE INDEX audit_patient ON audit_log (patient_key);
+      CREATE INDEX audit_actor ON audit_log (actor, seq);
+      -- Append-only: the database itself refuses to rewrite history.
+      CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+      CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+    `,
+  },
 ];

@@ -1,13 +1,19 @@
 import { type ModelReportedMessage, type TelemetryMessage, VigilError } from '@vigil/shared';
 import type Database from 'better-sqlite3';
 import { DurableSqlite } from '../storage/durable-sqlite.js';
+import { decodeCursor, type Page, toPage } from './pagination.js';
+import { SqliteAuditStore } from './sqlite-audit-store.js';
+import { SqliteFollowupStore } from './sqlite-followup-store.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
+import { SqliteUserStore } from './sqlite-user-store.js';
+import { wrap } from './sqlite-wrap.js';
 import type {
   DeadLetter,
   DeviceRecord,
   DeviceState,
   IngestBatch,
   IngestCommitSummary,
+  ResultFilter,
   StateStore,
   StoredResult,
 } from './state-store.js';
@@ -32,31 +38,25 @@ function toDevice(row: DeviceRow): DeviceRecord {
   };
 }
 
-function wrap<T>(what: string, fn: () => T): Promise<T> {
-  try {
-    return Promise.resolve(fn());
-  } catch (error) {
-    if (error instanceof VigilError) return Promise.reject(error);
-    return Promise.reject(
-      new VigilError('VIGIL_STATE_STORE_UNAVAILABLE', `state store: ${what} failed: ${(error as Error).message}`, {
-        cause: error,
-      }),
-    );
-  }
-}
-
 /** Embedded state store: better-sqlite3 in WAL mode, synchronous=FULL so a commit survives power loss. */
 export class SqliteStateStore implements StateStore {
   readonly driver = 'sqlite';
   private readonly store: DurableSqlite;
   private readonly db: Database.Database;
   private readonly s;
+  readonly followup: SqliteFollowupStore;
+  readonly users: SqliteUserStore;
+  readonly audit: SqliteAuditStore;
 
   constructor(path: string) {
     this.store = new DurableSqlite(path);
     this.db = this.store.db;
     this.migrate();
     const db = this.db;
+    const durable = (what: string) => this.durable(what);
+    this.followup = new SqliteFollowupStore(db, durable);
+    this.users = new SqliteUserStore(db, durable);
+    this.audit = new SqliteAuditStore(db, durable);
     this.s = {
       insertDevice: db.prepare(
         'INSERT INTO devices (device_id, clinic_id, password_hash, tags_json, created_at) VALUES (?, ?, ?, ?, ?)',
@@ -75,10 +75,12 @@ export class SqliteStateStore implements StateStore {
         ON CONFLICT(device_id) DO UPDATE SET last_telemetry_json = excluded.last_telemetry_json,
           last_telemetry_at = excluded.last_telemetry_at
         WHERE coalesce(last_telemetry_at, '') <= excluded.last_telemetry_at`),
-      status: db.prepare(`INSERT INTO device_state (device_id, clinic_id, status, status_at, agent_version)
-        VALUES (?, ?, ?, ?, ?)
+      status:
+        db.prepare(`INSERT INTO device_state (device_id, clinic_id, status, status_at, agent_version, model_name, model_version)
+        VALUES (?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT(device_id) DO UPDATE SET status = excluded.status, status_at = excluded.status_at,
-          agent_version = excluded.agent_version
+          agent_version = excluded.agent_version,
+          model_name = coalesce(excluded.model_name, model_name), model_version = coalesce(excluded.model_version, model_version)
         WHERE coalesce(status_at, '') <= excluded.status_at`),
       modelReported: db.prepare(`INSERT INTO device_state (device_id, clinic_id, model_reported_json, model_reported_at)
         VALUES (?, ?, ?, ?)
@@ -158,6 +160,7 @@ export class SqliteStateStore implements StateStore {
         status: (row.status ?? 'unknown') as DeviceState['status'],
         statusAt: row.status_at ?? null,
         agentVersion: row.agent_version ?? null,
+        model: row.model_name && row.model_version ? { name: row.model_name, version: row.model_version } : null,
         lastSeenAt: row.last_seen_at ?? null,
         lastTelemetry: row.last_telemetry_json ? (JSON.parse(row.last_telemetry_json) as TelemetryMessage) : null,
         modelReported: row.model_reported_json ? (JSON.parse(row.model_reported_json) as ModelReportedMessage) : null,
@@ -211,7 +214,17 @@ export class SqliteStateStore implements StateStore {
           seen.set(t.deviceId, t.clinicId);
         }
         for (const [deviceId, clinicId] of seen) this.s.touch.run(deviceId, clinicId, at);
-        for (const s of batch.statuses) this.s.status.run(s.deviceId, s.clinicId, s.state, s.at, s.agentVersion);
+        for (const s of batch.statuses) {
+          this.s.status.run(
+            s.deviceId,
+            s.clinicId,
+            s.state,
+            s.at,
+            s.agentVersion,
+            s.model?.name ?? null,
+            s.model?.version ?? null,
+          );
+        }
         for (const m of batch.modelReports) this.s.modelReported.run(m.deviceId, m.clinicId, JSON.stringify(m), m.at);
         for (const d of batch.deadLetters) {
           this.s.deadLetter.run(
@@ -242,6 +255,41 @@ export class SqliteStateStore implements StateStore {
     return wrap('getResult', () => {
       const row = this.s.getResult.get(messageId) as { body_json: string; received_at: string } | undefined;
       return row ? { ...(JSON.parse(row.body_json) as StoredResult), receivedAt: row.received_at } : undefined;
+    });
+  }
+
+  queryResults(filter: ResultFilter): Promise<Page<StoredResult>> {
+    return wrap('queryResults', () => {
+      const where: string[] = [];
+      const args: (string | number)[] = [];
+      for (const [sql, value] of [
+        ['clinic_id = ?', filter.clinicId],
+        ['device_id = ?', filter.deviceId],
+        ['patient_key = ?', filter.patientKey],
+        ['created_at >= ?', filter.from],
+        ['created_at < ?', filter.to],
+        ['score >= ?', filter.minScore],
+      ] as const) {
+        if (value === undefined) continue;
+        where.push(sql);
+        args.push(value);
+      }
+      if (!filter.includeShadow) where.push('shadow = 0');
+      const after = decodeCursor(filter.cursor, 2);
+      if (after) {
+        where.push('(created_at < ? OR (created_at = ? AND message_id < ?))');
+        args.push(after[0] as string, after[0] as string, after[1] as string);
+      }
+      const rows = this.db
+        .prepare(`SELECT message_id, created_at, received_at, body_json FROM results
+          ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, message_id DESC LIMIT ?`)
+        .all(...args, filter.limit + 1) as { message_id: string; created_at: string; received_at: string; body_json: string }[];
+      return toPage(
+        rows,
+        filter.limit,
+        (r) => ({ ...(JSON.parse(r.body_json) as StoredResult), receivedAt: r.received_at }),
+        (r) => [r.created_at, r.message_id],
+      );
     });
   }
 

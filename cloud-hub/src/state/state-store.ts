@@ -1,4 +1,8 @@
 import type { ModelReportedMessage, ResultMessage, StatusMessage, TelemetryMessage } from '@vigil/shared';
+import type { AuditStore } from './audit-store.js';
+import type { FollowupStore } from './followup-store.js';
+import type { Page } from './pagination.js';
+import type { UserStore } from './user-store.js';
 
 export interface DeviceRecord {
   clinicId: string;
@@ -15,6 +19,8 @@ export interface DeviceState {
   status: 'online' | 'offline' | 'unknown';
   statusAt: string | null;
   agentVersion: string | null;
+  /** The model the device said it runs in its latest status. */
+  model: { name: string; version: string } | null;
   lastSeenAt: string | null;
   lastTelemetry: TelemetryMessage | null;
   modelReported: ModelReportedMessage | null;
@@ -51,6 +57,20 @@ export interface StoredResult extends ResultMessage {
   receivedAt: string;
 }
 
+export interface ResultFilter {
+  clinicId?: string;
+  deviceId?: string;
+  patientKey?: string;
+  /** ISO timestamps bounding createdAt: from inclusive, to exclusive. */
+  from?: string;
+  to?: string;
+  minScore?: number;
+  /** Shadow-mode results are for ops comparisons only; clinicians never see them. */
+  includeShadow?: boolean;
+  limit: number;
+  cursor?: string;
+}
+
 /**
  * The hub's state repository. SQLite (embedded) implements it today; PostgreSQL for multi-replica
  * hubs implements the same interface and migration set.
@@ -66,7 +86,11 @@ export interface StateStore {
   countResults(): Promise<number>;
   listResultIds(): Promise<string[]>;
   getResult(messageId: string): Promise<StoredResult | undefined>;
+  queryResults(filter: ResultFilter): Promise<Page<StoredResult>>;
   listDeadLetters(limit: number): Promise<DeadLetter[]>;
+  readonly followup: FollowupStore;
+  readonly users: UserStore;
+  readonly audit: AuditStore;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

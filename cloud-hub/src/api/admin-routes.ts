@@ -1,0 +1,184 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { VigilError } from '@vigil/shared';
+import type { FastifyInstance } from 'fastify';
+import type { AuthService } from '../auth/auth-service.js';
+import type { AuditStore } from '../state/audit-store.js';
+import type { UserRecord, UserStore } from '../state/user-store.js';
+import { ERROR_RESPONSES, Nullable, PageOf, PageQuery } from './api-schemas.js';
+import { actorOf } from './request-auth.js';
+
+const Role = Type.Union([Type.Literal('clinician'), Type.Literal('ops'), Type.Literal('admin')]);
+
+const UserInfo = Type.Object({
+  username: Type.String(),
+  displayName: Type.String(),
+  role: Type.String(),
+  mfaEnrolled: Type.Boolean(),
+  locked: Type.Boolean(),
+  disabled: Type.Boolean(),
+  createdAt: Type.String(),
+});
+
+function info(u: UserRecord): Static<typeof UserInfo> {
+  return {
+    username: u.username,
+    displayName: u.displayName,
+    role: u.role,
+    mfaEnrolled: u.totpSecret !== null,
+    locked: u.lockedUntil !== null && u.lockedUntil > new Date().toISOString(),
+    disabled: u.disabledAt !== null,
+    createdAt: u.createdAt,
+  };
+}
+
+const NewUser = Type.Object(
+  {
+    username: Type.String({ minLength: 2, maxLength: 64 }),
+    displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    role: Role,
+    password: Type.String({ minLength: 12, maxLength: 256 }),
+  },
+  { additionalProperties: false },
+);
+
+const AuditEntrySchema = Type.Object({
+  seq: Type.Integer(),
+  at: Type.String(),
+  actor: Type.String(),
+  actorRole: Type.String(),
+  action: Type.String(),
+  targetType: Type.String(),
+  targetId: Type.String(),
+  patientKey: Nullable(Type.String()),
+  outcome: Type.String(),
+  details: Type.Record(Type.String(), Type.Unknown()),
+  ip: Type.String(),
+  prevHash: Type.String(),
+  hash: Type.String(),
+});
+
+const AuditQuery = Type.Object({
+  ...PageQuery,
+  actor: Type.Optional(Type.String({ maxLength: 64 })),
+  patientKey: Type.Optional(Type.String({ maxLength: 128 })),
+  action: Type.Optional(Type.String({ maxLength: 64 })),
+});
+
+export interface AdminRouteOptions {
+  auth: AuthService;
+  users: UserStore;
+  audit: AuditStore;
+}
+
+/** Users (admin) and the audit log (admin). */
+export async function adminRoutes(app: FastifyInstance, o: AdminRouteOptions): Promise<void> {
+  app.get(
+    '/users',
+    {
+      config: { permission: 'users:read' },
+      schema: { tags: ['admin'], summary: 'Users', response: { 200: PageOf(UserInfo), ...ERROR_RESPONSES } },
+    },
+    async () => ({ items: (await o.users.listUsers()).map(info), next: null }),
+  );
+
+  app.post<{ Body: Static<typeof NewUser> }>(
+    '/users',
+    {
+      config: { permission: 'users:write' },
+      schema: {
+        tags: ['admin'],
+        summary: 'Create a user; they enrol TOTP at first login',
+        body: NewUser,
+        response: { 201: UserInfo, 409: Type.Ref('ErrorBody'), ...ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      const user = await o.auth.createUser(request.body);
+      await o.audit.append({
+        ...actorOf(request),
+        action: 'user.create',
+        targetType: 'user',
+        targetId: user.username,
+        outcome: 'success',
+        details: { role: user.role },
+      });
+      return reply.code(201).send(info(user));
+    },
+  );
+
+  for (const action of ['disable', 'enable', 'reset-mfa', 'unlock'] as const) {
+    app.post<{ Params: { username: string } }>(
+      `/users/:username/${action}`,
+      {
+        config: { permission: 'users:write' },
+        schema: {
+          tags: ['admin'],
+          summary:
+            action === 'reset-mfa'
+              ? 'Clear the TOTP secret and recovery codes; the user re-enrols at next login'
+              : `${action[0]?.toUpperCase()}${action.slice(1)} a user`,
+          params: Type.Object({ username: Type.String({ maxLength: 64 }) }),
+          response: { 200: UserInfo, ...ERROR_RESPONSES },
+        },
+      },
+      async (request) => {
+        const { username } = request.params;
+        const user = await o.users.getUser(username);
+        if (!user) throw new VigilError('VIGIL_USER_UNKNOWN', `user ${username} does not exist`);
+        if (action === 'disable') {
+          await o.users.updateUser(username, { disabledAt: new Date().toISOString() });
+          await o.users.deleteSessionsOf(username);
+        } else if (action === 'enable') {
+          await o.users.updateUser(username, { disabledAt: null });
+        } else if (action === 'unlock') {
+          await o.users.updateUser(username, { lockedUntil: null, failedLogins: 0 });
+        } else {
+          await o.users.updateUser(username, { totpSecret: null, totpPendingSecret: null, totpLastStep: 0 });
+          await o.users.setRecoveryCodes(username, []);
+          await o.users.deleteSessionsOf(username);
+        }
+        await o.audit.append({
+          ...actorOf(request),
+          action: `user.${action}`,
+          targetType: 'user',
+          targetId: username,
+          outcome: 'success',
+        });
+        return info((await o.users.getUser(username)) as UserRecord);
+      },
+    );
+  }
+
+  app.get<{ Querystring: Static<typeof AuditQuery> }>(
+    '/audit',
+    {
+      config: { permission: 'audit:read' },
+      schema: {
+        tags: ['admin'],
+        summary: 'The audit log, newest first (filter by actor, patient, action)',
+        querystring: AuditQuery,
+        response: { 200: PageOf(AuditEntrySchema), ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const { limit, cursor, ...filter } = request.query;
+      return o.audit.list({ limit, ...(cursor ? { cursor } : {}), ...filter });
+    },
+  );
+
+  app.get(
+    '/audit/verify',
+    {
+      config: { permission: 'audit:read' },
+      schema: {
+        tags: ['admin'],
+        summary: "Recompute the audit log's hash chain; names the first altered entry",
+        response: {
+          200: Type.Object({ ok: Type.Boolean(), entries: Type.Integer(), firstBadSeq: Nullable(Type.Integer()) }),
+          ...ERROR_RESPONSES,
+        },
+      },
+    },
+    async () => o.audit.verify(),
+  );
+}

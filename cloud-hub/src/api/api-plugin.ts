@@ -1,0 +1,149 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import cookie from '@fastify/cookie';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import fastifyStatic from '@fastify/static';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { isVigilError, type Logger } from '@vigil/shared';
+import type { FastifyError, FastifyInstance } from 'fastify';
+import type { AuthService } from '../auth/auth-service.js';
+import type { HubEvents } from '../events/hub-events.js';
+import type { FollowupService } from '../followup/followup-service.js';
+import type { HistoryStore } from '../history/history-store.js';
+import type { StateStore } from '../state/state-store.js';
+import { HUB_VERSION } from '../version.js';
+import { adminRoutes } from './admin-routes.js';
+import { alertRoutes } from './alert-routes.js';
+import { ErrorBody } from './api-schemas.js';
+import { authRoutes } from './auth-routes.js';
+import { deviceRoutes } from './device-routes.js';
+import { eventRoutes } from './event-routes.js';
+import { patientRoutes } from './patient-routes.js';
+import { installRequestAuth, SESSION_COOKIE } from './request-auth.js';
+import { resultRoutes } from './result-routes.js';
+
+export interface ApiOptions {
+  state: StateStore;
+  history: HistoryStore;
+  auth: AuthService;
+  followup: FollowupService;
+  events: HubEvents;
+  logger: Logger;
+  /** Cookies get `Secure` (and responses HSTS) when the hub serves HTTPS. */
+  tls: boolean;
+  rateLimitPerMinute: number;
+  loginRateLimitPerMinute: number;
+  /** Built dashboard (Vite output); served at / when it exists. */
+  dashboardDir: string;
+  today?: () => string;
+}
+
+function errorBody(code: string, message: string) {
+  return { error: { code, message } };
+}
+
+/** The /api/v1 API, its OpenAPI document at /docs, security headers, rate limits and the dashboard. */
+export async function registerApi(app: FastifyInstance, o: ApiOptions): Promise<void> {
+  const today = o.today ?? (() => new Date().toISOString().slice(0, 10));
+  app.addSchema(ErrorBody);
+  await app.register(cookie);
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        // uPlot and the QR code set element styles; no inline scripts anywhere.
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        scriptSrc: ["'self'"],
+        connectSrc: ["'self'"],
+        upgradeInsecureRequests: o.tls ? [] : null,
+      },
+    },
+    hsts: o.tls ? { maxAge: 31_536_000 } : false,
+  });
+  await app.register(rateLimit, {
+    global: true,
+    max: o.rateLimitPerMinute,
+    timeWindow: '1 minute',
+    // Signed-in users get their own bucket (a clinic behind one NAT is many people).
+    keyGenerator: (request) => request.cookies?.[SESSION_COOKIE]?.slice(0, 16) ?? request.ip,
+    errorResponseBuilder: (_request, context) => ({
+      statusCode: 429,
+      code: 'VIGIL_API_RATE_LIMITED',
+      message: `rate limit of ${context.max} requests per ${context.after} exceeded`,
+    }),
+  });
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Vigil hub API',
+        version: HUB_VERSION,
+        description: 'Fleet, results, follow-up and audit. See ARCHITECTURE.md.',
+      },
+      components: {
+        securitySchemes: {
+          session: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE },
+          bearer: { type: 'http', scheme: 'bearer' },
+        },
+      },
+      security: [{ session: [] }, { bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (isVigilError(error)) {
+      if (error.httpStatus >= 500) o.logger.error({ code: error.code, url: request.url }, error.message);
+      return reply.code(error.httpStatus).send({ error: error.toJSON() });
+    }
+    if (error.validation) {
+      return reply
+        .code(400)
+        .send(errorBody('VIGIL_API_INVALID_REQUEST', `${error.validationContext ?? 'request'} ${error.message}`));
+    }
+    if (error.statusCode === 429) {
+      return reply.code(429).send(errorBody('VIGIL_API_RATE_LIMITED', error.message));
+    }
+    if (error.statusCode && error.statusCode < 500) {
+      return reply.code(error.statusCode).send(errorBody('VIGIL_API_INVALID_REQUEST', error.message));
+    }
+    o.logger.error({ code: 'VIGIL_INTERNAL', url: request.url, err: error.message }, 'unhandled API error');
+    return reply.code(500).send(errorBody('VIGIL_INTERNAL', 'internal error; the hub log has the details'));
+  });
+
+  await app.register(
+    async (api) => {
+      installRequestAuth(api, o.auth, o.state.audit);
+      await api.register(authRoutes, {
+        auth: o.auth,
+        users: o.state.users,
+        audit: o.state.audit,
+        secureCookies: o.tls,
+        loginRateLimitPerMinute: o.loginRateLimitPerMinute,
+      });
+      await api.register(patientRoutes, { followup: o.followup, store: o.state.followup, audit: o.state.audit, today });
+      await api.register(alertRoutes, { store: o.state.followup, audit: o.state.audit, events: o.events });
+      await api.register(resultRoutes, { state: o.state, audit: o.state.audit });
+      await api.register(deviceRoutes, { state: o.state, history: o.history });
+      await api.register(adminRoutes, { auth: o.auth, users: o.state.users, audit: o.state.audit });
+      await api.register(eventRoutes, { events: o.events });
+      api.setNotFoundHandler((request, reply) =>
+        reply.code(404).send(errorBody('VIGIL_API_NOT_FOUND', `no route ${request.method} ${request.url}`)),
+      );
+    },
+    { prefix: '/api/v1' },
+  );
+
+  if (existsSync(join(o.dashboardDir, 'index.html'))) {
+    await app.register(fastifyStatic, { root: o.dashboardDir, prefix: '/', wildcard: false, index: 'index.html' });
+    // The dashboard routes on the client: any other page path gets the app.
+    app.setNotFoundHandler((request, reply) => {
+      if (request.method === 'GET' && !request.url.startsWith('/api/') && request.headers.accept?.includes('text/html')) {
+        return reply.sendFile('index.html');
+      }
+      return reply.code(404).send(errorBody('VIGIL_API_NOT_FOUND', `no route ${request.method} ${request.url}`));
+    });
+  }
+}

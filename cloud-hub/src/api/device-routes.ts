@@ -1,0 +1,213 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { VigilError } from '@vigil/shared';
+import type { FastifyInstance } from 'fastify';
+import type { HistoryStore } from '../history/history-store.js';
+import { decodeCursor, encodeCursor } from '../state/pagination.js';
+import type { DeviceRecord, DeviceState, StateStore } from '../state/state-store.js';
+import { ERROR_RESPONSES, Key, Nullable, PageOf, PageQuery } from './api-schemas.js';
+
+const DeviceSummary = Type.Object({
+  clinicId: Type.String(),
+  deviceId: Type.String(),
+  tags: Type.Array(Type.String()),
+  registered: Type.Boolean(),
+  revoked: Type.Boolean(),
+  status: Type.String(),
+  statusAt: Nullable(Type.String()),
+  lastSeenAt: Nullable(Type.String()),
+  agentVersion: Nullable(Type.String()),
+  model: Nullable(Type.Object({ name: Type.String(), version: Type.String() })),
+  inferenceProvider: Nullable(Type.String()),
+  queueDepth: Nullable(Type.Integer()),
+  outboxDepth: Nullable(Type.Integer()),
+  outboxOldestAgeS: Nullable(Type.Number()),
+  processed: Nullable(Type.Integer()),
+  failed: Nullable(Type.Integer()),
+  quarantined: Nullable(Type.Integer()),
+  /** (failed + quarantined) / received since the agent started. */
+  errorRate: Nullable(Type.Number()),
+  cpuPct: Nullable(Type.Number()),
+  memoryAvailableBytes: Nullable(Type.Number()),
+  gpuUtilizationPct: Nullable(Type.Number()),
+  latencyP95Ms: Nullable(Type.Number()),
+  telemetryAt: Nullable(Type.String()),
+});
+type DeviceSummary = Static<typeof DeviceSummary>;
+
+function summarise(state: DeviceState | undefined, record: DeviceRecord | undefined): DeviceSummary {
+  const t = state?.lastTelemetry ?? null;
+  const received = t?.pipeline.received ?? 0;
+  const gpus = t?.gpus ?? [];
+  return {
+    clinicId: state?.clinicId ?? record?.clinicId ?? '',
+    deviceId: state?.deviceId ?? record?.deviceId ?? '',
+    tags: record?.tags ?? [],
+    registered: record !== undefined,
+    revoked: record?.revokedAt != null,
+    status: state?.status ?? 'unknown',
+    statusAt: state?.statusAt ?? null,
+    lastSeenAt: state?.lastSeenAt ?? null,
+    agentVersion: state?.agentVersion ?? null,
+    model: state?.model ?? null,
+    inferenceProvider: t?.pipeline.inferenceProvider ?? null,
+    queueDepth: t?.pipeline.queueDepth ?? null,
+    outboxDepth: t?.outbox.depth ?? null,
+    outboxOldestAgeS: t?.outbox.oldestAgeS ?? null,
+    processed: t?.pipeline.processed ?? null,
+    failed: t?.pipeline.failed ?? null,
+    quarantined: t?.pipeline.quarantined ?? null,
+    errorRate: t ? (received > 0 ? (t.pipeline.failed + t.pipeline.quarantined) / received : 0) : null,
+    cpuPct: t?.cpu.utilizationPct ?? null,
+    memoryAvailableBytes: t?.memory.availableBytes ?? null,
+    gpuUtilizationPct: gpus.length > 0 ? gpus.reduce((s, g) => s + g.utilizationPct, 0) / gpus.length : null,
+    latencyP95Ms: t?.pipeline.latencyP95Ms ?? null,
+    telemetryAt: t?.sampledAt ?? null,
+  };
+}
+
+const DeviceQuery = Type.Object({
+  ...PageQuery,
+  clinicId: Type.Optional(Key),
+  status: Type.Optional(Type.Union([Type.Literal('online'), Type.Literal('offline'), Type.Literal('unknown')])),
+});
+
+const TelemetryQuery = Type.Object({
+  deviceId: Key,
+  field: Type.String({ pattern: '^[a-z0-9_]{1,64}$', default: 'cpu_utilization_pct' }),
+  measurement: Type.Union([Type.Literal('device_telemetry'), Type.Literal('inference')], { default: 'device_telemetry' }),
+  from: Type.Optional(Type.String({ format: 'date-time' })),
+  to: Type.Optional(Type.String({ format: 'date-time' })),
+  limit: Type.Integer({ minimum: 1, maximum: 10_000, default: 1000 }),
+  cursor: Type.Optional(Type.String({ maxLength: 128 })),
+});
+
+export interface DeviceRouteOptions {
+  state: StateStore;
+  history: HistoryStore;
+}
+
+/** The fleet: devices and their health, telemetry series, models in use. */
+export async function deviceRoutes(app: FastifyInstance, o: DeviceRouteOptions): Promise<void> {
+  async function fleet(): Promise<DeviceSummary[]> {
+    const [states, records] = await Promise.all([o.state.listDeviceStates(), o.state.listDevices()]);
+    const byId = new Map(records.map((r) => [r.deviceId, r]));
+    const seen = new Set<string>();
+    const out = states.map((s) => {
+      seen.add(s.deviceId);
+      return summarise(s, byId.get(s.deviceId));
+    });
+    for (const r of records) if (!seen.has(r.deviceId)) out.push(summarise(undefined, r));
+    return out.sort((a, b) => a.deviceId.localeCompare(b.deviceId));
+  }
+
+  app.get<{ Querystring: Static<typeof DeviceQuery> }>(
+    '/devices',
+    {
+      config: { permission: 'devices:read' },
+      schema: {
+        tags: ['fleet'],
+        summary: 'Devices with status, model, queue and outbox depth, error rate, CPU/GPU',
+        querystring: DeviceQuery,
+        response: { 200: PageOf(DeviceSummary), ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      const after = decodeCursor(q.cursor, 1)?.[0] as string | undefined;
+      const list = (await fleet()).filter(
+        (d) =>
+          (!q.clinicId || d.clinicId === q.clinicId) && (!q.status || d.status === q.status) && (!after || d.deviceId > after),
+      );
+      const items = list.slice(0, q.limit);
+      const last = items[items.length - 1];
+      return { items, next: list.length > q.limit && last ? encodeCursor([last.deviceId]) : null };
+    },
+  );
+
+  app.get<{ Params: { deviceId: string } }>(
+    '/devices/:deviceId',
+    {
+      config: { permission: 'devices:read' },
+      schema: {
+        tags: ['fleet'],
+        summary: 'One device',
+        params: Type.Object({ deviceId: Key }),
+        response: { 200: DeviceSummary, ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const device = (await fleet()).find((d) => d.deviceId === request.params.deviceId);
+      if (!device) throw new VigilError('VIGIL_API_NOT_FOUND', `device ${request.params.deviceId} is not known`);
+      return device;
+    },
+  );
+
+  app.get<{ Querystring: Static<typeof TelemetryQuery> }>(
+    '/telemetry',
+    {
+      config: { permission: 'telemetry:read' },
+      schema: {
+        tags: ['fleet'],
+        summary: "One field of a device's telemetry (or inference metrics) over time, oldest first",
+        querystring: TelemetryQuery,
+        response: {
+          200: PageOf(Type.Object({ t: Type.String(), value: Type.Number() })),
+          ...ERROR_RESPONSES,
+        },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      const after = decodeCursor(q.cursor, 1)?.[0] as number | undefined;
+      const fromMs = Math.max(after !== undefined ? after + 1 : 0, q.from ? Date.parse(q.from) : Date.now() - 86_400_000);
+      const toMs = q.to ? Date.parse(q.to) : Date.now() + 60_000;
+      const samples = await o.history.query({
+        measurement: q.measurement,
+        field: q.field,
+        tags: { device: q.deviceId },
+        fromMs,
+        toMs,
+        limit: q.limit + 1,
+      });
+      const items = samples.slice(0, q.limit).map((s) => ({ t: new Date(s.timestampMs).toISOString(), value: s.value }));
+      const last = samples[q.limit - 1];
+      return { items, next: samples.length > q.limit && last ? encodeCursor([last.timestampMs]) : null };
+    },
+  );
+
+  app.get(
+    '/models',
+    {
+      config: { permission: 'models:read' },
+      schema: {
+        tags: ['fleet'],
+        summary: 'Model versions running in the fleet, with the devices running each',
+        response: {
+          200: PageOf(
+            Type.Object({
+              name: Type.String(),
+              version: Type.String(),
+              devices: Type.Integer(),
+              deviceIds: Type.Array(Type.String()),
+            }),
+          ),
+          ...ERROR_RESPONSES,
+        },
+      },
+    },
+    async () => {
+      const byModel = new Map<string, { name: string; version: string; deviceIds: string[] }>();
+      for (const d of await fleet()) {
+        if (!d.model) continue;
+        const key = `${d.model.name}@${d.model.version}`;
+        const entry = byModel.get(key) ?? { ...d.model, deviceIds: [] };
+        entry.deviceIds.push(d.deviceId);
+        byModel.set(key, entry);
+      }
+      return {
+        items: [...byModel.values()].map((m) => ({ ...m, devices: m.deviceIds.length })),
+        next: null,
+      };
+    },
+  );
+}

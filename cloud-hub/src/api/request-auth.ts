@@ -1,0 +1,88 @@
+import { timingSafeEqual } from 'node:crypto';
+import { VigilError } from '@vigil/shared';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { type Permission, roleAllows } from '../auth/access-policy.js';
+import type { AuthService, Principal } from '../auth/auth-service.js';
+import type { AuditInput, AuditStore } from '../state/audit-store.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    /** The permission a route needs; routes without one must be marked public. */
+    permission?: Permission;
+    /** Open without a session (login, health). */
+    public?: boolean;
+    /** Open to a session that has a password but no TOTP yet (the enrolment routes). */
+    enrolment?: boolean;
+    /** Any full session may call it (who-am-I, logout, own tokens). */
+    authenticated?: boolean;
+  }
+}
+
+export const SESSION_COOKIE = 'vigil_session';
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/**
+ * Authentication and authorisation for every /api/v1 route, in one place: who is calling (session
+ * cookie or bearer token), whether they finished MFA, CSRF for cookie sessions (double submit:
+ * the session's token must come back in `x-csrf-token`), and the route's permission for their role.
+ */
+export function installRequestAuth(app: FastifyInstance, auth: AuthService, audit: AuditStore): void {
+  app.decorateRequest('principal', null);
+
+  app.addHook('onRequest', async (request) => {
+    const header = request.headers.authorization;
+    const bearer = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+    request.principal = (await auth.authenticate(request.cookies[SESSION_COOKIE], bearer)) ?? null;
+  });
+
+  // preValidation: an anonymous caller learns nothing, not even whether its body would validate.
+  app.addHook('preValidation', async (request) => {
+    const config = request.routeOptions.config;
+    if (config.public || request.is404) return;
+    const principal = request.principal;
+    if (!principal) throw new VigilError('VIGIL_AUTH_REQUIRED', 'log in or send an API token');
+    if (principal.stage !== 'full' && !config.enrolment) {
+      throw new VigilError('VIGIL_AUTH_MFA_REQUIRED', 'finish TOTP enrolment before using the API');
+    }
+    if (principal.via === 'session' && !SAFE_METHODS.has(request.method)) {
+      const sent = request.headers['x-csrf-token'];
+      if (typeof sent !== 'string' || !principal.csrfToken || !sameSecret(sent, principal.csrfToken)) {
+        throw new VigilError('VIGIL_AUTH_CSRF', 'missing or wrong x-csrf-token header');
+      }
+    }
+    if (config.enrolment || config.authenticated) return;
+    if (!config.permission || !roleAllows(principal.role, config.permission)) {
+      await audit.append({
+        ...actorOf(request),
+        action: 'access.denied',
+        targetType: 'route',
+        targetId: `${request.method} ${request.routeOptions.url ?? request.url}`.slice(0, 200),
+        outcome: 'failure',
+        details: { permission: config.permission ?? 'none' },
+      });
+      throw new VigilError('VIGIL_AUTH_FORBIDDEN', `role ${principal.role} may not ${config.permission ?? 'call this route'}`);
+    }
+  });
+}
+
+export function actorOf(request: FastifyRequest): Pick<AuditInput, 'actor' | 'actorRole' | 'ip'> {
+  return {
+    actor: request.principal?.username ?? 'anonymous',
+    actorRole: request.principal?.role ?? 'none',
+    ip: request.ip,
+  };
+}
+
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new VigilError('VIGIL_AUTH_REQUIRED', 'log in or send an API token');
+  return request.principal;
+}

@@ -1,0 +1,124 @@
+import { userInfo } from 'node:os';
+import { createLogger, VigilError } from '@vigil/shared';
+import type { Command } from 'commander';
+import QRCode from 'qrcode';
+import { AuthService } from './auth/auth-service.js';
+import { provisionUser } from './auth/user-provisioning.js';
+import { loadHubConfig } from './config.js';
+import { openStateStore } from './hub.js';
+import type { StateStore } from './state/state-store.js';
+import { ROLES, type Role } from './state/user-store.js';
+
+async function withState<T>(
+  configFile: string | undefined,
+  fn: (state: StateStore, auth: AuthService) => Promise<T>,
+): Promise<T> {
+  const state = openStateStore(loadHubConfig(configFile));
+  try {
+    return await fn(state, new AuthService(state.users, state.audit, createLogger('vigil-hub')));
+  } finally {
+    await state.close();
+  }
+}
+
+const actor = () => `cli:${userInfo().username}`;
+
+/** `vigil-hub user add|list|reset-mfa|disable|enable`. */
+export function addUserCommands(
+  program: Command,
+  configOption: readonly [string, string, string | undefined],
+  fail: (e: unknown) => never,
+): void {
+  const user = program.command('user').description('manage dashboard/API users');
+  user
+    .command('add <username>')
+    .description('create a user; prints the password, TOTP secret (with a QR code) and recovery codes once')
+    .option(...configOption)
+    .requiredOption('--role <role>', `one of ${ROLES.join(', ')}`)
+    .option('--display-name <name>', 'name shown on the dashboard')
+    .option('--password <password>', 'use this password instead of a generated one (12+ characters)')
+    .option('--no-totp', 'do not enrol TOTP now: the user enrols at first login')
+    .option('--json', 'print JSON only (no QR code)')
+    .action(
+      async (
+        username: string,
+        options: { config?: string; role: string; displayName?: string; password?: string; totp: boolean; json?: boolean },
+      ) => {
+        try {
+          if (!ROLES.includes(options.role as Role)) {
+            throw new VigilError('VIGIL_API_INVALID_REQUEST', `--role must be one of ${ROLES.join(', ')}`);
+          }
+          const created = await withState(options.config, (state, auth) =>
+            provisionUser(auth, state.audit, {
+              username,
+              role: options.role as Role,
+              enrolTotp: options.totp,
+              actor: actor(),
+              ...(options.displayName ? { displayName: options.displayName } : {}),
+              ...(options.password ? { password: options.password } : {}),
+            }),
+          );
+          process.stdout.write(`${JSON.stringify(created)}\n`);
+          if (!options.json && created.otpauthUri) {
+            process.stderr.write(
+              `\nScan with an authenticator app:\n${await QRCode.toString(created.otpauthUri, { type: 'terminal', small: true })}\n`,
+            );
+          }
+        } catch (error) {
+          fail(error);
+        }
+      },
+    );
+  user
+    .command('list')
+    .option(...configOption)
+    .action(async (options: { config?: string }) => {
+      try {
+        for (const u of await withState(options.config, (state) => state.users.listUsers())) {
+          process.stdout.write(
+            `${JSON.stringify({ username: u.username, role: u.role, mfaEnrolled: u.totpSecret !== null, disabled: u.disabledAt !== null })}\n`,
+          );
+        }
+      } catch (error) {
+        fail(error);
+      }
+    });
+  for (const [name, description] of [
+    ['reset-mfa', 'clear TOTP and recovery codes; the user re-enrols at next login'],
+    ['disable', 'disable a user and end their sessions'],
+    ['enable', 'enable a disabled user'],
+  ] as const) {
+    user
+      .command(`${name} <username>`)
+      .description(description)
+      .option(...configOption)
+      .action(async (username: string, options: { config?: string }) => {
+        try {
+          await withState(options.config, async (state) => {
+            if (name === 'reset-mfa') {
+              await state.users.updateUser(username, { totpSecret: null, totpPendingSecret: null, totpLastStep: 0 });
+              await state.users.setRecoveryCodes(username, []);
+              await state.users.deleteSessionsOf(username);
+            } else if (name === 'disable') {
+              await state.users.updateUser(username, { disabledAt: new Date().toISOString() });
+              await state.users.deleteSessionsOf(username);
+            } else {
+              await state.users.updateUser(username, { disabledAt: null });
+            }
+            await state.audit.append({
+              actor: actor(),
+              actorRole: 'admin',
+              action: `user.${name}`,
+              targetType: 'user',
+              targetId: username,
+              outcome: 'success',
+              ip: 'local',
+            });
+          });
+          process.stdout.write(`${JSON.stringify({ username, done: name })}\n`);
+        } catch (error) {
+          fail(error);
+        }
+      });
+  }
+}

@@ -1,0 +1,155 @@
+import { asVigilError, type Logger } from '@vigil/shared';
+import type { HubEvents } from '../events/hub-events.js';
+import type { FollowupStore, TimelineSaveOutcome } from '../state/followup-store.js';
+import { type ChangePolicy, changeConditions, DEFAULT_CHANGE_POLICY } from './change-alerts.js';
+import type { PatientTimeline } from './followup-types.js';
+import { DEFAULT_OVERDUE_POLICY, type FollowupDue, followupDue, type OverduePolicy, overdueCondition } from './overdue.js';
+import { buildPatientTimeline, DEFAULT_TIMELINE_POLICY, type TimelinePolicy } from './timeline.js';
+
+export interface FollowupPolicy {
+  timeline: TimelinePolicy;
+  change: ChangePolicy;
+  overdue: OverduePolicy;
+}
+
+export const DEFAULT_FOLLOWUP_POLICY: FollowupPolicy = {
+  timeline: DEFAULT_TIMELINE_POLICY,
+  change: DEFAULT_CHANGE_POLICY,
+  overdue: DEFAULT_OVERDUE_POLICY,
+};
+
+export interface FollowupServiceOptions {
+  store: FollowupStore;
+  logger: Logger;
+  events?: HubEvents;
+  policy?: FollowupPolicy;
+  /** Wall clock, injectable so overdue rules can be tested on any date. */
+  today?: () => string;
+  /** How often patients are checked for missed follow-ups. */
+  sweepIntervalMs?: number;
+}
+
+/**
+ * Runs the (pure) follow-up engine whenever a patient's results change, and daily-ish for overdue
+ * follow-ups, and stores the outcome. Recomputation is per patient and idempotent: alert keys come
+ * from immutable result ids, so replays and restarts never duplicate an alert.
+ */
+export class FollowupService {
+  private readonly dirty = new Set<string>();
+  private running: Promise<void> | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  readonly policy: FollowupPolicy;
+  private readonly today: () => string;
+
+  constructor(private readonly o: FollowupServiceOptions) {
+    this.policy = o.policy ?? DEFAULT_FOLLOWUP_POLICY;
+    this.today = o.today ?? (() => new Date().toISOString().slice(0, 10));
+  }
+
+  start(): void {
+    this.sweepTimer = setInterval(() => void this.sweepOverdue(), this.o.sweepIntervalMs ?? 3_600_000);
+    this.sweepTimer.unref();
+    void this.sweepOverdue();
+  }
+
+  async stop(): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    await this.settled();
+  }
+
+  /** Marks patients whose results changed; they are recomputed shortly, in the background. */
+  notePatients(patientKeys: Iterable<string>): void {
+    for (const key of patientKeys) this.dirty.add(key);
+    this.running ??= this.drain();
+  }
+
+  /** Resolves when every noted patient has been recomputed. */
+  async settled(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private async drain(): Promise<void> {
+    // Yield first so a burst of ingest batches coalesces into one recomputation per patient.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    try {
+      while (this.dirty.size > 0) {
+        const [key] = this.dirty;
+        if (key === undefined) break;
+        this.dirty.delete(key);
+        await this.recompute(key).catch((error: unknown) => {
+          const vigil = asVigilError(error, 'VIGIL_STATE_STORE_UNAVAILABLE');
+          this.o.logger.error({ code: vigil.code, patientKey: key }, `follow-up recomputation failed: ${vigil.message}`);
+        });
+      }
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  /** The patient's timeline and next due date, computed from the stored results. */
+  async timeline(patientKey: string): Promise<{ timeline: PatientTimeline; due: FollowupDue | null }> {
+    const observations = await this.o.store.observationsFor(patientKey);
+    const timeline = buildPatientTimeline(patientKey, observations, this.policy.timeline);
+    return { timeline, due: followupDue(timeline, this.policy.overdue) };
+  }
+
+  async recompute(patientKey: string): Promise<TimelineSaveOutcome | undefined> {
+    const { timeline, due } = await this.timeline(patientKey);
+    const first = timeline.studies[0];
+    const last = timeline.studies[timeline.studies.length - 1];
+    if (!first || !last) return undefined;
+    const conditions = changeConditions(timeline, this.policy.change);
+    const overdue = overdueCondition(timeline, this.today(), this.policy.overdue);
+    if (overdue) conditions.push(overdue);
+    const outcome = await this.o.store.saveTimeline(
+      {
+        patientKey,
+        clinicId: last.clinicId,
+        firstStudyDate: first.studyDate,
+        lastStudyDate: last.studyDate,
+        lastStudyKey: last.studyKey,
+        studies: timeline.studies.length,
+        category: last.category,
+        dueDate: due?.dueDate ?? null,
+      },
+      conditions,
+    );
+    for (const alert of [...outcome.opened, ...outcome.autoResolved]) {
+      this.o.logger.info(
+        { alertKey: alert.alertKey, kind: alert.kind, severity: alert.severity, status: alert.status, patientKey },
+        alert.status === 'open' ? 'follow-up alert opened' : 'follow-up alert resolved by the system',
+      );
+      this.o.events?.emit({
+        type: 'alert',
+        alert: {
+          alertKey: alert.alertKey,
+          kind: alert.kind,
+          severity: alert.severity,
+          status: alert.status,
+          patientKey: alert.patientKey,
+          clinicId: alert.clinicId,
+        },
+      });
+    }
+    return outcome;
+  }
+
+  /** Opens overdue alerts for patients whose follow-up window (plus grace) has passed. */
+  async sweepOverdue(): Promise<number> {
+    const today = this.today();
+    const graceCutoff = new Date(Date.parse(`${today}T00:00:00Z`) - this.policy.overdue.graceDays * 86_400_000)
+      .toISOString()
+      .slice(0, 10);
+    let opened = 0;
+    try {
+      // Bounded per sweep; the next sweep continues where this one stopped.
+      for (const key of await this.o.store.patientsNewlyOverdue(graceCutoff, 5000)) {
+        opened += (await this.recompute(key))?.opened.length ?? 0;
+      }
+    } catch (error) {
+      const vigil = asVigilError(error, 'VIGIL_STATE_STORE_UNAVAILABLE');
+      this.o.logger.error({ code: vigil.code }, `overdue sweep failed: ${vigil.message}`);
+    }
+    return opened;
+  }
+}

@@ -1,0 +1,71 @@
+import type { AlertCondition, AlertKind, AlertSeverity, FollowupObservation } from '../followup/followup-types.js';
+import type { Page } from './pagination.js';
+
+export interface PatientSummary {
+  patientKey: string;
+  clinicId: string;
+  firstStudyDate: string;
+  lastStudyDate: string;
+  lastStudyKey: string;
+  studies: number;
+  category: number;
+  dueDate: string | null;
+  openAlerts: number;
+  updatedAt: string;
+}
+
+export type AlertStatus = 'open' | 'acknowledged' | 'resolved';
+
+export interface AlertRecord extends AlertCondition {
+  clinicId: string;
+  status: AlertStatus;
+  createdAt: string;
+  updatedAt: string;
+  acknowledgedBy: string | null;
+  acknowledgedAt: string | null;
+  resolvedBy: string | null;
+  resolvedAt: string | null;
+  note: string | null;
+}
+
+export interface AlertFilter {
+  status?: AlertStatus;
+  kind?: AlertKind;
+  severity?: AlertSeverity;
+  patientKey?: string;
+  clinicId?: string;
+  limit: number;
+  cursor?: string;
+}
+
+export interface PatientFilter {
+  clinicId?: string;
+  /** Only patients whose follow-up was due before this date (YYYY-MM-DD). */
+  dueBefore?: string;
+  limit: number;
+  cursor?: string;
+}
+
+export interface TimelineSaveOutcome {
+  opened: AlertRecord[];
+  /** Open or acknowledged alerts whose condition no longer holds (e.g. the overdue study arrived). */
+  autoResolved: AlertRecord[];
+}
+
+/** Persistence of the follow-up engine's inputs (results) and outputs (patient summaries, alerts). */
+export interface FollowupStore {
+  /** The patient's non-shadow results, as the engine's observations. */
+  observationsFor(patientKey: string): Promise<FollowupObservation[]>;
+  /** Replaces the patient's summary and reconciles alerts with the engine's current conditions. */
+  saveTimeline(
+    summary: Omit<PatientSummary, 'openAlerts' | 'updatedAt'>,
+    conditions: AlertCondition[],
+  ): Promise<TimelineSaveOutcome>;
+  getPatient(patientKey: string): Promise<PatientSummary | undefined>;
+  listPatients(filter: PatientFilter): Promise<Page<PatientSummary>>;
+  /** Patients due before `date` whose overdue alert for their latest study does not exist yet. */
+  patientsNewlyOverdue(date: string, limit: number): Promise<string[]>;
+  listAlerts(filter: AlertFilter): Promise<Page<AlertRecord>>;
+  getAlert(alertKey: string): Promise<AlertRecord | undefined>;
+  transitionAlert(alertKey: string, to: 'acknowledged' | 'resolved', by: string, note?: string): Promise<AlertRecord>;
+}

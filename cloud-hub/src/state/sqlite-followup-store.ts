@@ -1,0 +1,254 @@
+import { type ResultMessage, VigilError } from '@vigil/shared';
+import type Database from 'better-sqlite3';
+import type { AlertCondition, FollowupObservation } from '../followup/followup-types.js';
+import type {
+  AlertFilter,
+  AlertRecord,
+  AlertStatus,
+  FollowupStore,
+  PatientFilter,
+  PatientSummary,
+  TimelineSaveOutcome,
+} from './followup-store.js';
+import { decodeCursor, type Page, toPage } from './pagination.js';
+import { wrap } from './sqlite-wrap.js';
+
+type Row = Record<string, string | number | null>;
+
+function toAlert(row: Row): AlertRecord {
+  return {
+    alertKey: row.alert_key as string,
+    kind: row.kind as AlertRecord['kind'],
+    severity: row.severity as AlertRecord['severity'],
+    patientKey: row.patient_key as string,
+    clinicId: row.clinic_id as string,
+    laterality: (row.laterality as AlertRecord['laterality']) ?? null,
+    view: (row.view as string | null) ?? null,
+    studyKey: row.study_key as string,
+    studyDate: row.study_date as string,
+    trackId: (row.track_id as string | null) ?? null,
+    reason: row.reason as string,
+    figures: JSON.parse(row.figures_json as string) as Record<string, number>,
+    status: row.status as AlertStatus,
+    createdAt: row.created_at as string,
+    updatedAt: row.updated_at as string,
+    acknowledgedBy: (row.acknowledged_by as string | null) ?? null,
+    acknowledgedAt: (row.acknowledged_at as string | null) ?? null,
+    resolvedBy: (row.resolved_by as string | null) ?? null,
+    resolvedAt: (row.resolved_at as string | null) ?? null,
+    note: (row.note as string | null) ?? null,
+  };
+}
+
+function toPatient(row: Row): PatientSummary {
+  return {
+    patientKey: row.patient_key as string,
+    clinicId: row.clinic_id as string,
+    firstStudyDate: row.first_study_date as string,
+    lastStudyDate: row.last_study_date as string,
+    lastStudyKey: row.last_study_key as string,
+    studies: row.studies as number,
+    category: row.category as number,
+    dueDate: (row.due_date as string | null) ?? null,
+    openAlerts: row.open_alerts as number,
+    updatedAt: row.updated_at as string,
+  };
+}
+
+export class SqliteFollowupStore implements FollowupStore {
+  private readonly s;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly durable: (what: string) => Promise<void>,
+  ) {
+    this.s = {
+      observations: db.prepare(
+        'SELECT message_id, created_at, body_json FROM results WHERE patient_key = ? AND shadow = 0 ORDER BY study_date',
+      ),
+      upsertPatient: db.prepare(`INSERT INTO patients
+        (patient_key, clinic_id, first_study_date, last_study_date, last_study_key, studies, category, due_date, updated_at)
+        VALUES (@patientKey, @clinicId, @firstStudyDate, @lastStudyDate, @lastStudyKey, @studies, @category, @dueDate, @updatedAt)
+        ON CONFLICT(patient_key) DO UPDATE SET clinic_id = excluded.clinic_id, first_study_date = excluded.first_study_date,
+          last_study_date = excluded.last_study_date, last_study_key = excluded.last_study_key, studies = excluded.studies,
+          category = excluded.category, due_date = excluded.due_date, updated_at = excluded.updated_at`),
+      insertAlert: db.prepare(`INSERT OR IGNORE INTO alerts
+        (alert_key, kind, severity, patient_key, clinic_id, laterality, view, study_key, study_date, track_id, reason,
+         figures_json, status, created_at, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)`),
+      activeAlerts: db.prepare("SELECT * FROM alerts WHERE patient_key = ? AND status != 'resolved'"),
+      getAlert: db.prepare('SELECT * FROM alerts WHERE alert_key = ?'),
+      autoResolve: db.prepare(`UPDATE alerts SET status = 'resolved', resolved_by = 'system', resolved_at = ?, updated_at = ?,
+        note = 'condition no longer holds' WHERE alert_key = ?`),
+      countOpen: db.prepare(
+        "UPDATE patients SET open_alerts = (SELECT COUNT(*) FROM alerts WHERE patient_key = ? AND status != 'resolved') WHERE patient_key = ?",
+      ),
+      getPatient: db.prepare('SELECT * FROM patients WHERE patient_key = ?'),
+      newlyOverdue: db.prepare(`SELECT p.patient_key FROM patients p WHERE p.due_date < ?
+        AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.alert_key = 'overdue:' || p.patient_key || ':' || p.last_study_key)
+        ORDER BY p.due_date LIMIT ?`),
+      acknowledge:
+        db.prepare(`UPDATE alerts SET status = 'acknowledged', acknowledged_by = ?, acknowledged_at = ?, updated_at = ?,
+        note = coalesce(?, note) WHERE alert_key = ? AND status = 'open'`),
+      resolve: db.prepare(`UPDATE alerts SET status = 'resolved', resolved_by = ?, resolved_at = ?, updated_at = ?,
+        note = coalesce(?, note) WHERE alert_key = ? AND status != 'resolved'`),
+    };
+  }
+
+  observationsFor(patientKey: string): Promise<FollowupObservation[]> {
+    return wrap('observationsFor', () =>
+      (this.s.observations.all(patientKey) as { message_id: string; created_at: string; body_json: string }[]).map((row) => {
+        const r = JSON.parse(row.body_json) as ResultMessage;
+        return {
+          resultId: r.messageId,
+          patientKey: r.patientKey,
+          studyKey: r.studyKey,
+          studyDate: r.studyDate,
+          laterality: r.laterality,
+          view: r.view,
+          clinicId: r.clinicId,
+          deviceId: r.deviceId,
+          createdAt: r.createdAt,
+          score: r.score,
+          findings: r.findings,
+          imageWidthMm: r.image.columns * r.image.pixelSpacingMm,
+        };
+      }),
+    );
+  }
+
+  async saveTimeline(
+    summary: Omit<PatientSummary, 'openAlerts' | 'updatedAt'>,
+    conditions: AlertCondition[],
+  ): Promise<TimelineSaveOutcome> {
+    const outcome = await wrap('saveTimeline', () =>
+      this.db.transaction((): TimelineSaveOutcome => {
+        const now = new Date().toISOString();
+        this.s.upsertPatient.run({ ...summary, updatedAt: now });
+        const opened: AlertRecord[] = [];
+        for (const c of conditions) {
+          const inserted = this.s.insertAlert.run(
+            c.alertKey,
+            c.kind,
+            c.severity,
+            c.patientKey,
+            summary.clinicId,
+            c.laterality,
+            c.view,
+            c.studyKey,
+            c.studyDate,
+            c.trackId,
+            c.reason,
+            JSON.stringify(c.figures),
+            now,
+            now,
+          ).changes;
+          if (inserted === 1) opened.push(toAlert(this.s.getAlert.get(c.alertKey) as Row));
+        }
+        const current = new Set(conditions.map((c) => c.alertKey));
+        const autoResolved: AlertRecord[] = [];
+        for (const row of this.s.activeAlerts.all(summary.patientKey) as Row[]) {
+          if (current.has(row.alert_key as string)) continue;
+          this.s.autoResolve.run(now, now, row.alert_key);
+          autoResolved.push(toAlert(this.s.getAlert.get(row.alert_key) as Row));
+        }
+        this.s.countOpen.run(summary.patientKey, summary.patientKey);
+        return { opened, autoResolved };
+      })(),
+    );
+    await this.durable('saveTimeline');
+    return outcome;
+  }
+
+  getPatient(patientKey: string): Promise<PatientSummary | undefined> {
+    return wrap('getPatient', () => {
+      const row = this.s.getPatient.get(patientKey) as Row | undefined;
+      return row ? toPatient(row) : undefined;
+    });
+  }
+
+  listPatients(filter: PatientFilter): Promise<Page<PatientSummary>> {
+    return wrap('listPatients', () => {
+      const where: string[] = [];
+      const args: (string | number)[] = [];
+      if (filter.clinicId) {
+        where.push('clinic_id = ?');
+        args.push(filter.clinicId);
+      }
+      if (filter.dueBefore) {
+        where.push('due_date < ?');
+        args.push(filter.dueBefore);
+      }
+      const after = decodeCursor(filter.cursor, 2);
+      if (after) {
+        where.push('(last_study_date < ? OR (last_study_date = ? AND patient_key > ?))');
+        args.push(after[0] as string, after[0] as string, after[1] as string);
+      }
+      const sql = `SELECT * FROM patients ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY last_study_date DESC, patient_key ASC LIMIT ?`;
+      const rows = this.db.prepare(sql).all(...args, filter.limit + 1) as Row[];
+      return toPage(rows, filter.limit, toPatient, (r) => [r.last_study_date as string, r.patient_key as string]);
+    });
+  }
+
+  patientsNewlyOverdue(date: string, limit: number): Promise<string[]> {
+    return wrap('patientsNewlyOverdue', () =>
+      (this.s.newlyOverdue.all(date, limit) as { patient_key: string }[]).map((r) => r.patient_key),
+    );
+  }
+
+  listAlerts(filter: AlertFilter): Promise<Page<AlertRecord>> {
+    return wrap('listAlerts', () => {
+      const where: string[] = [];
+      const args: (string | number)[] = [];
+      for (const [column, value] of [
+        ['status', filter.status],
+        ['kind', filter.kind],
+        ['severity', filter.severity],
+        ['patient_key', filter.patientKey],
+        ['clinic_id', filter.clinicId],
+      ] as const) {
+        if (value === undefined) continue;
+        where.push(`${column} = ?`);
+        args.push(value);
+      }
+      const after = decodeCursor(filter.cursor, 2);
+      if (after) {
+        where.push('(created_at < ? OR (created_at = ? AND alert_key < ?))');
+        args.push(after[0] as string, after[0] as string, after[1] as string);
+      }
+      const sql = `SELECT * FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY created_at DESC, alert_key DESC LIMIT ?`;
+      const rows = this.db.prepare(sql).all(...args, filter.limit + 1) as Row[];
+      return toPage(rows, filter.limit, toAlert, (r) => [r.created_at as string, r.alert_key as string]);
+    });
+  }
+
+  getAlert(alertKey: string): Promise<AlertRecord | undefined> {
+    return wrap('getAlert', () => {
+      const row = this.s.getAlert.get(alertKey) as Row | undefined;
+      return row ? toAlert(row) : undefined;
+    });
+  }
+
+  async transitionAlert(alertKey: string, to: 'acknowledged' | 'resolved', by: string, note?: string): Promise<AlertRecord> {
+    const updated = await wrap('transitionAlert', () =>
+      this.db.transaction(() => {
+        const row = this.s.getAlert.get(alertKey) as Row | undefined;
+        if (!row) throw new VigilError('VIGIL_API_NOT_FOUND', `alert ${alertKey} does not exist`);
+        const now = new Date().toISOString();
+        const changed =
+          to === 'acknowledged'
+            ? this.s.acknowledge.run(by, now, now, note ?? null, alertKey).changes
+            : this.s.resolve.run(by, now, now, note ?? null, alertKey).changes;
+        if (changed !== 1) {
+          throw new VigilError('VIGIL_ALERT_TRANSITION', `alert ${alertKey} is ${row.status as string}; it cannot become ${to}`);
+        }
+        this.s.countOpen.run(row.patient_key, row.patient_key);
+        return toAlert(this.s.getAlert.get(alertKey) as Row);
+      })(),
+    );
+    await this.durable('transitionAlert');
+    return updated;
+  }
+}

@@ -1,0 +1,225 @@
+import { VigilError } from '@vigil/shared';
+import type Database from 'better-sqlite3';
+import { wrap } from './sqlite-wrap.js';
+import type { ApiTokenRecord, SessionRecord, UserRecord, UserStore, UserUpdate } from './user-store.js';
+
+type Row = Record<string, string | number | null>;
+
+const USER_COLUMNS: Record<keyof UserUpdate, string> = {
+  passwordHash: 'password_hash',
+  totpSecret: 'totp_secret',
+  totpPendingSecret: 'totp_pending_secret',
+  totpLastStep: 'totp_last_step',
+  failedLogins: 'failed_logins',
+  lockedUntil: 'locked_until',
+  disabledAt: 'disabled_at',
+  role: 'role',
+  displayName: 'display_name',
+};
+
+function toUser(row: Row): UserRecord {
+  return {
+    username: row.username as string,
+    displayName: row.display_name as string,
+    role: row.role as UserRecord['role'],
+    passwordHash: row.password_hash as string,
+    totpSecret: (row.totp_secret as string | null) ?? null,
+    totpPendingSecret: (row.totp_pending_secret as string | null) ?? null,
+    totpLastStep: row.totp_last_step as number,
+    failedLogins: row.failed_logins as number,
+    lockedUntil: (row.locked_until as string | null) ?? null,
+    createdAt: row.created_at as string,
+    disabledAt: (row.disabled_at as string | null) ?? null,
+  };
+}
+
+function toSession(row: Row): SessionRecord {
+  return {
+    sessionHash: row.session_hash as string,
+    username: row.username as string,
+    stage: row.stage as SessionRecord['stage'],
+    csrfToken: row.csrf_token as string,
+    createdAt: row.created_at as string,
+    expiresAt: row.expires_at as string,
+    lastSeenAt: row.last_seen_at as string,
+  };
+}
+
+function toToken(row: Row): ApiTokenRecord {
+  return {
+    tokenId: row.token_id as string,
+    tokenHash: row.token_hash as string,
+    username: row.username as string,
+    name: row.name as string,
+    createdAt: row.created_at as string,
+    expiresAt: (row.expires_at as string | null) ?? null,
+    lastUsedAt: (row.last_used_at as string | null) ?? null,
+    revokedAt: (row.revoked_at as string | null) ?? null,
+  };
+}
+
+export class SqliteUserStore implements UserStore {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly durable: (what: string) => Promise<void>,
+  ) {}
+
+  private async write<T>(what: string, fn: () => T): Promise<T> {
+    const value = await wrap(what, fn);
+    await this.durable(what);
+    return value;
+  }
+
+  createUser(user: Pick<UserRecord, 'username' | 'displayName' | 'role' | 'passwordHash'>): Promise<UserRecord> {
+    return this.write('createUser', () => {
+      const createdAt = new Date().toISOString();
+      try {
+        this.db
+          .prepare('INSERT INTO users (username, display_name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?)')
+          .run(user.username, user.displayName, user.role, user.passwordHash, createdAt);
+      } catch (error) {
+        if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+          throw new VigilError('VIGIL_USER_EXISTS', `user ${user.username} already exists`);
+        }
+        throw error;
+      }
+      return toUser(this.db.prepare('SELECT * FROM users WHERE username = ?').get(user.username) as Row);
+    });
+  }
+
+  getUser(username: string): Promise<UserRecord | undefined> {
+    return wrap('getUser', () => {
+      const row = this.db.prepare('SELECT * FROM users WHERE username = ?').get(username) as Row | undefined;
+      return row ? toUser(row) : undefined;
+    });
+  }
+
+  listUsers(): Promise<UserRecord[]> {
+    return wrap('listUsers', () => (this.db.prepare('SELECT * FROM users ORDER BY username').all() as Row[]).map(toUser));
+  }
+
+  updateUser(username: string, update: UserUpdate): Promise<void> {
+    const keys = Object.keys(update) as (keyof UserUpdate)[];
+    if (keys.length === 0) return Promise.resolve();
+    return this.write('updateUser', () => {
+      const sets = keys.map((k) => `${USER_COLUMNS[k]} = ?`).join(', ');
+      const changed = this.db
+        .prepare(`UPDATE users SET ${sets} WHERE username = ?`)
+        .run(...keys.map((k) => update[k] ?? null), username).changes;
+      if (changed !== 1) throw new VigilError('VIGIL_USER_UNKNOWN', `user ${username} does not exist`);
+    });
+  }
+
+  claimTotpStep(username: string, step: number): Promise<boolean> {
+    return this.write(
+      'claimTotpStep',
+      () =>
+        this.db.prepare('UPDATE users SET totp_last_step = ? WHERE username = ? AND totp_last_step < ?').run(step, username, step)
+          .changes === 1,
+    );
+  }
+
+  setRecoveryCodes(username: string, codeHashes: string[]): Promise<void> {
+    return this.write('setRecoveryCodes', () =>
+      this.db.transaction(() => {
+        this.db.prepare('DELETE FROM recovery_codes WHERE username = ?').run(username);
+        const insert = this.db.prepare('INSERT INTO recovery_codes (username, code_hash) VALUES (?, ?)');
+        for (const h of codeHashes) insert.run(username, h);
+      })(),
+    );
+  }
+
+  useRecoveryCode(username: string, codeHash: string): Promise<boolean> {
+    return this.write(
+      'useRecoveryCode',
+      () =>
+        this.db
+          .prepare('UPDATE recovery_codes SET used_at = ? WHERE username = ? AND code_hash = ? AND used_at IS NULL')
+          .run(new Date().toISOString(), username, codeHash).changes === 1,
+    );
+  }
+
+  createSession(s: SessionRecord): Promise<void> {
+    return this.write('createSession', () => {
+      this.db
+        .prepare(`INSERT INTO sessions (session_hash, username, stage, csrf_token, created_at, expires_at, last_seen_at)
+          VALUES (?, ?, ?, ?, ?, ?, ?)`)
+        .run(s.sessionHash, s.username, s.stage, s.csrfToken, s.createdAt, s.expiresAt, s.lastSeenAt);
+      // Expired sessions are swept as new ones are made.
+      this.db.prepare('DELETE FROM sessions WHERE expires_at < ?').run(s.createdAt);
+    });
+  }
+
+  getSession(sessionHash: string): Promise<SessionRecord | undefined> {
+    return wrap('getSession', () => {
+      const row = this.db.prepare('SELECT * FROM sessions WHERE session_hash = ?').get(sessionHash) as Row | undefined;
+      return row ? toSession(row) : undefined;
+    });
+  }
+
+  updateSession(sessionHash: string, update: Partial<Pick<SessionRecord, 'stage' | 'lastSeenAt' | 'expiresAt'>>): Promise<void> {
+    // Sliding expiry is bookkeeping, not worth an fsync per request; a stage change is.
+    const run = () => {
+      const cols = { stage: 'stage', lastSeenAt: 'last_seen_at', expiresAt: 'expires_at' } as const;
+      const keys = Object.keys(update) as (keyof typeof cols)[];
+      this.db
+        .prepare(`UPDATE sessions SET ${keys.map((k) => `${cols[k]} = ?`).join(', ')} WHERE session_hash = ?`)
+        .run(...keys.map((k) => update[k] ?? null), sessionHash);
+    };
+    return update.stage ? this.write('updateSession', run) : wrap('updateSession', run);
+  }
+
+  deleteSession(sessionHash: string): Promise<void> {
+    return this.write('deleteSession', () => {
+      this.db.prepare('DELETE FROM sessions WHERE session_hash = ?').run(sessionHash);
+    });
+  }
+
+  deleteSessionsOf(username: string): Promise<void> {
+    return this.write('deleteSessionsOf', () => {
+      this.db.prepare('DELETE FROM sessions WHERE username = ?').run(username);
+    });
+  }
+
+  createToken(t: Omit<ApiTokenRecord, 'lastUsedAt' | 'revokedAt'>): Promise<void> {
+    return this.write('createToken', () => {
+      this.db
+        .prepare(
+          'INSERT INTO api_tokens (token_id, token_hash, username, name, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
+        )
+        .run(t.tokenId, t.tokenHash, t.username, t.name, t.createdAt, t.expiresAt);
+    });
+  }
+
+  getToken(tokenId: string): Promise<ApiTokenRecord | undefined> {
+    return wrap('getToken', () => {
+      const row = this.db.prepare('SELECT * FROM api_tokens WHERE token_id = ?').get(tokenId) as Row | undefined;
+      return row ? toToken(row) : undefined;
+    });
+  }
+
+  listTokens(username?: string): Promise<ApiTokenRecord[]> {
+    return wrap('listTokens', () =>
+      (username
+        ? (this.db.prepare('SELECT * FROM api_tokens WHERE username = ? ORDER BY created_at').all(username) as Row[])
+        : (this.db.prepare('SELECT * FROM api_tokens ORDER BY created_at').all() as Row[])
+      ).map(toToken),
+    );
+  }
+
+  touchToken(tokenId: string, at: string): Promise<void> {
+    return wrap('touchToken', () => {
+      this.db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE token_id = ?').run(at, tokenId);
+    });
+  }
+
+  revokeToken(tokenId: string): Promise<boolean> {
+    return this.write(
+      'revokeToken',
+      () =>
+        this.db
+          .prepare('UPDATE api_tokens SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL')
+          .run(new Date().toISOString(), tokenId).changes === 1,
+    );
+  }
+}
