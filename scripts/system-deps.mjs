@@ -11,6 +11,7 @@ export const SYSTEM_COMMANDS = {
   storescu: 'dcmtk',
   dcmcjpeg: 'dcmtk',
   gdcmconv: 'libgdcm-tools',
+  chromium: 'chromium',
 };
 
 /** Debian packages without a command to probe: checked by a file they install. */

@@ -54,8 +54,9 @@ export function overdueCondition(
     studyDate: due.lastStudyDate,
     trackId: null,
     reason:
-      `Follow-up overdue: the study of ${due.lastStudyDate} (${categoryLabel(due.category)}) recommended ` +
-      `a follow-up within ${due.intervalMonths} months, due ${due.dueDate}; none received, ${late} days overdue`,
+      `Follow-up overdue: the study of ${due.lastStudyDate}, ${categoryLabel(due.category)}, recommended ` +
+      `a follow-up within ${due.intervalMonths} month${due.intervalMonths === 1 ? '' : 's'}, due ${due.dueDate}; ` +
+      `none received, ${late} days overdue`,
     figures: { category: due.category, intervalMonths: due.intervalMonths, daysOverdue: late },
   };
 }

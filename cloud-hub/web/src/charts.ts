@@ -1,0 +1,47 @@
+import uPlot from 'uplot';
+
+const PALETTE = ['#2563eb', '#dc2626', '#059669', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#4b5563'];
+
+export interface LineSeries {
+  label: string;
+  /** y value per x; null where the series has no point. */
+  values: (number | null)[];
+}
+
+/** A responsive uPlot line chart; x in seconds since the epoch. Returns a function that removes it. */
+export function lineChart(
+  container: HTMLElement,
+  o: { x: number[]; series: LineSeries[]; yLabel: string; height?: number; points?: boolean },
+): () => void {
+  container.replaceChildren();
+  const width = () => Math.max(280, container.clientWidth - 8);
+  const plot = new uPlot(
+    {
+      width: width(),
+      height: o.height ?? 220,
+      scales: { x: { time: true } },
+      axes: [
+        { stroke: '#475569', grid: { stroke: '#e2e8f0' } },
+        { label: o.yLabel, stroke: '#475569', grid: { stroke: '#e2e8f0' } },
+      ],
+      series: [
+        {},
+        ...o.series.map((s, i) => ({
+          label: s.label,
+          stroke: PALETTE[i % PALETTE.length],
+          width: 2,
+          spanGaps: true,
+          points: { show: o.points ?? true, size: 7 },
+        })),
+      ],
+    },
+    [o.x, ...o.series.map((s) => s.values)] as uPlot.AlignedData,
+    container,
+  );
+  const observer = new ResizeObserver(() => plot.setSize({ width: width(), height: o.height ?? 220 }));
+  observer.observe(container);
+  return () => {
+    observer.disconnect();
+    plot.destroy();
+  };
+}

@@ -1,0 +1,60 @@
+import { api, type Page, query } from '../api.js';
+import { clear, el } from '../dom.js';
+import { type Alert, alertItem } from './alert-item.js';
+import { pageHeader } from './layout.js';
+
+/** The alerts inbox: open alerts first; filter by status and severity. */
+export async function renderAlerts(main: HTMLElement): Promise<void> {
+  const params = new URLSearchParams(location.hash.split('?')[1] ?? '');
+  const status = el(
+    'select',
+    { id: 'f-status' },
+    ...['open', 'acknowledged', 'resolved', ''].map((s) =>
+      el('option', { value: s, selected: (params.get('status') ?? 'open') === s }, s || 'any'),
+    ),
+  );
+  const severity = el(
+    'select',
+    { id: 'f-severity' },
+    ...['', 'critical', 'warning', 'info'].map((s) =>
+      el('option', { value: s, selected: (params.get('severity') ?? '') === s }, s || 'any'),
+    ),
+  );
+  const list = el('ul', { class: 'alert-list' });
+  const more = el('button', { type: 'button', class: 'btn' }, 'Load more');
+  let next: string | null = null;
+
+  async function load(reset: boolean): Promise<void> {
+    if (reset) {
+      list.replaceChildren();
+      next = null;
+    }
+    const page = await api<Page<Alert>>(
+      'GET',
+      `/alerts${query({ limit: 50, cursor: next, status: status.value, severity: severity.value })}`,
+    );
+    for (const a of page.items) list.append(alertItem(a, () => void load(true)));
+    if (reset && page.items.length === 0) list.append(el('li', { class: 'empty muted' }, 'Nothing here.'));
+    next = page.next;
+    more.toggleAttribute('disabled', !next);
+  }
+
+  status.addEventListener('change', () => void load(true));
+  severity.addEventListener('change', () => void load(true));
+  more.addEventListener('click', () => void load(false));
+  clear(
+    main,
+    pageHeader('Alerts', 'Growth, new findings, category changes and missed follow-ups across the network'),
+    el(
+      'div',
+      { class: 'filters' },
+      el('label', { for: 'f-status' }, 'Status'),
+      status,
+      el('label', { for: 'f-severity' }, 'Severity'),
+      severity,
+    ),
+    el('section', { class: 'card' }, list),
+    el('div', { class: 'pager' }, more),
+  );
+  await load(true);
+}

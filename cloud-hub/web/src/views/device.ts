@@ -1,0 +1,63 @@
+import { api, type Page } from '../api.js';
+import { lineChart } from '../charts.js';
+import { clear, el, fmtAgo, fmtNumber } from '../dom.js';
+import { type Device, statusBadge } from './fleet.js';
+import { pageHeader } from './layout.js';
+
+const CHARTS: { field: string; label: string; unit: string; measurement?: string }[] = [
+  { field: 'cpu_utilization_pct', label: 'CPU', unit: '%' },
+  { field: 'queue_depth', label: 'Pipeline queue depth', unit: 'images' },
+  { field: 'outbox_depth', label: 'Outbox depth', unit: 'messages' },
+  { field: 'total_ms', label: 'Inference latency (decode + preprocess + infer)', unit: 'ms', measurement: 'inference' },
+];
+
+/** One device: its state and telemetry charts for the last 24 hours. */
+export async function renderDevice(main: HTMLElement, deviceId: string): Promise<void> {
+  const d = await api<Device>('GET', `/devices/${encodeURIComponent(deviceId)}`);
+  const grid = el('div', { class: 'chart-grid' });
+  clear(
+    main,
+    pageHeader(
+      d.deviceId,
+      `${d.clinicId} · agent ${d.agentVersion ?? '—'} · last seen ${fmtAgo(d.lastSeenAt)}`,
+      statusBadge(d.status),
+    ),
+    el(
+      'section',
+      { class: 'kpis' },
+      ...[
+        ['Model', d.model ? `${d.model.name} ${d.model.version}` : '—'],
+        ['Provider', d.inferenceProvider ?? '—'],
+        ['Images processed', fmtNumber(d.processed)],
+        ['Outbox', fmtNumber(d.outboxDepth)],
+        ['Oldest unsent', fmtNumber(d.outboxOldestAgeS, 0, ' s')],
+      ].map(([label, value]) =>
+        el(
+          'div',
+          { class: 'kpi' },
+          el('div', { class: 'kpi-value' }, value ?? ''),
+          el('div', { class: 'kpi-label' }, label ?? ''),
+        ),
+      ),
+    ),
+    grid,
+  );
+  for (const c of CHARTS) {
+    const box = el('div', { class: 'chart' });
+    grid.append(el('div', { class: 'card' }, el('h2', {}, c.label), box));
+    const page = await api<Page<{ t: string; value: number }>>(
+      'GET',
+      `/telemetry?deviceId=${encodeURIComponent(deviceId)}&field=${c.field}&measurement=${c.measurement ?? 'device_telemetry'}&limit=2000`,
+    );
+    if (page.items.length === 0) {
+      box.append(el('p', { class: 'muted' }, 'No samples in the last 24 hours.'));
+      continue;
+    }
+    lineChart(box, {
+      x: page.items.map((p) => Date.parse(p.t) / 1000),
+      series: [{ label: c.label, values: page.items.map((p) => p.value) }],
+      yLabel: c.unit,
+      points: page.items.length < 60,
+    });
+  }
+}
