@@ -1,18 +1,26 @@
 // `npm run demo`: the whole system on embedded defaults, no external services. A hub (embedded MQTT
 // broker, SQLite state and history) and three edge agents, one per simulated clinic, connected over
-// real MQTT with per-device credentials. `--duration S` stops it after S seconds (used by tests).
+// real MQTT with per-device credentials, the dashboard with demo users, and simulated modalities
+// sending phantom follow-up studies. `--duration S` stops it after S seconds and `--study-interval S`
+// sets how often each modality sends a study (both used by tests).
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Hub, loadHubConfig } from '@vigil/cloud-hub';
+import { currentTotp, Hub, loadHubConfig, provisionUser } from '@vigil/cloud-hub';
 import { EdgeAgent, loadEdgeConfig } from '@vigil/edge-agent';
 import { createLogger } from '@vigil/shared';
+import { pickFollowupPatients } from './demo/demo-cohort.js';
 import { sendStudy } from './demo/modality-simulator.js';
 import { freePort } from './harness/free-port.js';
-import { type PlannedPatient, planCohort } from './phantoms/cohort-plan.js';
 
-const { values } = parseArgs({ options: { duration: { type: 'string' }, dir: { type: 'string', default: '.vigil' } } });
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string' },
+    dir: { type: 'string', default: '.vigil' },
+    'study-interval': { type: 'string', default: '6' },
+  },
+});
 const root = resolve(values.dir ?? '.vigil');
 const demoDir = join(root, 'demo');
 const logger = createLogger('vigil-demo', { level: process.env.VIGIL_LOG_LEVEL ?? 'warn' });
@@ -86,13 +94,25 @@ for (const clinic of CLINICS) {
 credentials.forEach((c, i) => {
   (c.dicom as { port: number }).port = dicomPorts[i] as number;
 });
+// DEMO FIXTURE users: passwords and TOTP secrets are generated for this run and written (0600) to
+// the credentials file; the hub itself keeps only argon2id hashes.
+const users = [];
+for (const [username, role, displayName] of [
+  ['clinician', 'clinician', 'Dr. Demo Clinician'],
+  ['ops', 'ops', 'Demo Ops'],
+  ['admin', 'admin', 'Demo Admin'],
+] as const) {
+  users.push(await provisionUser(hub.auth, hub.state.audit, { username, role, displayName, enrolTotp: true, actor: 'demo' }));
+}
+const clinician = users[0] as (typeof users)[number];
 const credentialsFile = join(root, 'demo-credentials.json');
 writeFileSync(
   credentialsFile,
   `${JSON.stringify(
     {
       note: 'DEMO FIXTURE: generated for this demo run only; never use these credentials elsewhere.',
-      hub: { http: httpUrl, mqtt: mqttUrl },
+      hub: { http: httpUrl, dashboard: `${httpUrl}/`, api: `${httpUrl}/api/v1`, docs: `${httpUrl}/docs`, mqtt: mqttUrl },
+      users,
       devices: credentials,
     },
     null,
@@ -105,16 +125,21 @@ process.stdout.write(
   [
     '',
     'Vigil demo is running (hub + 3 clinics, embedded broker and stores, no external services).',
-    `  Hub HTTP     ${httpUrl}   (/healthz, /readyz, /metrics)`,
-    `  Hub MQTT     ${mqttUrl}`,
+    '',
+    `  Dashboard    ${httpUrl}/`,
+    `  Demo user    ${clinician.username} / ${clinician.password}   (role clinician; also "ops" and "admin" in the credentials file)`,
+    `  TOTP secret  ${clinician.totpSecret}   (add it to an authenticator app, or use the current code printed below)`,
     `  Credentials  ${credentialsFile}`,
+    `  API          ${httpUrl}/api/v1   (OpenAPI at ${httpUrl}/docs; /healthz, /readyz, /metrics)`,
+    `  Hub MQTT     ${mqttUrl}`,
     `  DICOM SCPs   AE VIGIL on ports ${dicomPorts.join(', ')} (try: echoscu -aec VIGIL 127.0.0.1 ${dicomPorts[0]})`,
-    '  What exists so far: devices online over authenticated MQTT, telemetry every 2 s into the hub',
-    '  (SQLite state + embedded history); a simulated mammography unit per clinic sends four-view',
-    '  phantom studies (synthetic patients with follow-up visits) over DICOM C-STORE; each edge',
-    '  spools, decodes, de-identifies and runs the model on them and publishes the results, which',
-    '  the hub stores (a corrupt file in one watched folder is quarantined). The bundled model',
-    '  (0.2.0) is an early training run, far below the quality bar; follow-up and the dashboard come next.',
+    '',
+    "  Each clinic's simulated mammography unit sends four-view phantom studies over DICOM C-STORE:",
+    '  synthetic patients (with growing masses) coming back for follow-up visits. Each edge spools,',
+    "  decodes, de-identifies and runs the model, and publishes results; the hub builds every patient's",
+    '  timeline and raises growth, new-finding and overdue alerts (one patient per clinic last came',
+    '  more than a year ago). The bundled model 0.2.0 is an early demo model far below the quality',
+    '  bar: its findings, and so the alerts, are often wrong. A corrupt file is quarantined at east-mg-1.',
     '  Press Ctrl-C to stop.',
     '',
   ].join('\n'),
@@ -133,39 +158,59 @@ async function report(): Promise<void> {
     fromMs: Date.now() - 3_600_000,
     toMs: Date.now() + 1000,
   });
+  const patients = await hub.state.followup.listPatients({ limit: 500 });
+  const open = await hub.state.followup.listAlerts({ status: 'open', limit: 500 });
+  const kinds = new Map<string, number>();
+  for (const a of open.items) kinds.set(a.kind, (kinds.get(a.kind) ?? 0) + 1);
+  const followUp = patients.items.filter((p) => p.studies > 1).length;
   process.stdout.write(
-    `[${new Date().toISOString()}] ${states.filter((s) => s.status === 'online').length}/${CLINICS.length} devices online, ${history.length} telemetry samples stored, ${await hub.state.countResults()} results stored\n${rows.join('\n')}\n`,
+    `[${new Date().toISOString()}] ${states.filter((s) => s.status === 'online').length}/${CLINICS.length} devices online, ${history.length} telemetry samples stored, ${await hub.state.countResults()} results stored\n${rows.join('\n')}\n` +
+      `  follow-up: ${patients.items.length} patients (${followUp} with follow-up studies), ${open.items.length} open alerts` +
+      `${open.items.length ? ` (${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')})` : ''}; ` +
+      `TOTP code for ${clinician.username} now: ${await currentTotp(clinician.totpSecret ?? '')}\n`,
   );
 }
 
-// The simulated modalities: each clinic screens its own phantom patients, one four-view study
-// every 6 seconds, each patient coming back for follow-up visits.
+// The simulated modalities: each clinic follows three phantom patients with growing masses; each
+// patient's visits arrive one after the other, one four-view study per clinic every few seconds.
 const DEMO_SEED = 2026;
-const cohort = planCohort(DEMO_SEED, CLINICS.length * 3, 6);
+const VISITS = 4;
+const patients = pickFollowupPatients(DEMO_SEED, CLINICS.length * 3, VISITS);
 let round = 0;
 async function sendRound(): Promise<void> {
+  const slot = round % (3 * VISITS);
   await Promise.all(
     dicomPorts.map((port, clinic) => {
-      const patient = cohort[clinic * 3 + (round % 3)] as PlannedPatient;
-      const visit = Math.floor(round / 3) % patient.visits.length;
-      return sendStudy(port, patient, visit, DEMO_SEED).catch((error: Error) =>
+      const patient = patients[clinic * 3 + Math.floor(slot / VISITS)];
+      if (!patient) return Promise.resolve();
+      return sendStudy(port, patient, slot % VISITS, DEMO_SEED).catch((error: Error) =>
         logger.warn({ err: error.message }, 'demo modality could not send'),
       );
     }),
   );
   round += 1;
 }
-void sendRound();
-const modalities = setInterval(() => void sendRound(), 6000);
+let stopping = false;
+let inFlight: Promise<void> = Promise.resolve();
+// Rounds never overlap: rendering a study takes CPU the edges need, so a slow machine sends less often.
+async function modalities(): Promise<void> {
+  const intervalMs = Number(values['study-interval']) * 1000;
+  while (!stopping) {
+    const started = Date.now();
+    inFlight = sendRound();
+    await inFlight;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, intervalMs - (Date.now() - started))));
+  }
+}
+void modalities();
 writeFileSync(join(demoDir, CLINICS[2]?.deviceId ?? 'east-mg-1', 'inbox', 'corrupt-export.dcm'), Buffer.alloc(4096, 0x42));
 
 const ticker = setInterval(() => void report(), 5000);
-let stopping = false;
 async function stop(): Promise<void> {
   if (stopping) return;
   stopping = true;
   clearInterval(ticker);
-  clearInterval(modalities);
+  await inFlight;
   await report();
   for (const agent of agents) await agent.stop();
   await hub.stop();

@@ -3,19 +3,21 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { ApiClient, login } from '../harness/api-client.js';
 import { makeTempDir } from '../harness/temp-dir.js';
 
-test('npm run demo: hub and three clinics come online, telemetry is stored, credentials are written', () => {
+test('npm run demo: three clinics online, studies through DICOM intake, follow-up alerts, demo users can log in', async () => {
   const dir = makeTempDir('demo');
   try {
     const root = join(import.meta.dirname, '../..');
+    // Studies every 2 s so each clinic's first patient has all four visits within the run.
     const run = spawnSync(
       process.execPath,
-      ['--import', 'tsx', join(root, 'scripts/demo.ts'), '--duration', '9', '--dir', dir.path],
+      ['--import', 'tsx', join(root, 'scripts/demo.ts'), '--duration', '45', '--study-interval', '2', '--dir', dir.path],
       {
         cwd: root,
         encoding: 'utf8',
-        timeout: 60_000,
+        timeout: 120_000,
       },
     );
     assert.equal(run.status, 0, run.stderr);
@@ -31,11 +33,58 @@ test('npm run demo: hub and three clinics come online, telemetry is stored, cred
     assert.match(run.stdout, /east-mg-1 .* 1 quarantined/, 'the corrupt file was quarantined');
     assert.match(run.stdout, /telemetry samples stored, [1-9]\d* results stored/, 'inference results reached the hub');
     assert.match(run.stdout, /Vigil demo stopped/);
+    assert.match(run.stdout, /Dashboard {4}http:\/\/127\.0\.0\.1:\d+\//);
+    assert.match(run.stdout, /Demo user {4}clinician \/ \S{16,}/);
+    assert.match(run.stdout, /TOTP secret {2}[A-Z2-7]{16,}/);
+    // Patients came back for follow-up visits and the hub derived alerts from their timelines.
+    const followUp = [
+      ...run.stdout.matchAll(/follow-up: (\d+) patients \((\d+) with follow-up studies\), (\d+) open alerts/g),
+    ].at(-1);
+    assert.ok(followUp, run.stdout);
+    assert.ok(Number(followUp[1]) >= 3 && Number(followUp[2]) >= 3, `patients with follow-up: ${followUp[0]}`);
+    assert.ok(Number(followUp[3]) >= 1, 'alerts were raised');
+    assert.match(run.stdout, /\d+ overdue/, 'the patient whose last visit was over a year ago is overdue');
     const file = join(dir.path, 'demo-credentials.json');
-    const credentials = JSON.parse(readFileSync(file, 'utf8')) as { devices: { deviceId: string; password: string }[] };
+    const credentials = JSON.parse(readFileSync(file, 'utf8')) as {
+      devices: { deviceId: string; password: string }[];
+      users: { username: string; role: string; password: string; totpSecret: string }[];
+    };
     assert.equal(credentials.devices.length, 3);
     assert.ok(credentials.devices.every((d) => d.password.length >= 24));
     assert.equal(statSync(file).mode & 0o077, 0, 'credentials file is private');
+    assert.deepEqual(
+      credentials.users.map((u) => u.role),
+      ['clinician', 'ops', 'admin'],
+    );
+    // The demo's stored state serves the API: a fresh hub on the same data directory, the demo
+    // clinician's password and TOTP, and the alerts the demo raised.
+    const { Hub, loadHubConfig } = await import('@vigil/cloud-hub');
+    const hub = new Hub(
+      loadHubConfig(undefined, {}, { dataDir: join(dir.path, 'demo', 'hub'), http: { port: 0 }, mqtt: { listen: { port: 0 } } }),
+    );
+    await hub.start();
+    try {
+      const user = credentials.users[0];
+      assert.ok(user);
+      const { client, response } = await login(
+        `http://127.0.0.1:${hub.httpPort}`,
+        user.username,
+        user.password,
+        user.totpSecret,
+        1,
+      );
+      assert.equal(response.status, 200);
+      const alerts = await client.get<{ items: { kind: string; reason: string }[] }>('/api/v1/alerts?limit=500&status=open');
+      assert.ok(alerts.body.items.some((a) => a.kind === 'overdue'));
+      const patients = await client.get<{ items: { studies: number }[] }>('/api/v1/patients?limit=100');
+      assert.ok(
+        patients.body.items.some((p) => p.studies >= 4),
+        'a patient with all four visits',
+      );
+      assert.equal((await new ApiClient(`http://127.0.0.1:${hub.httpPort}`).get('/api/v1/alerts')).status, 401);
+    } finally {
+      await hub.stop();
+    }
   } finally {
     dir.remove();
   }
