@@ -51,3 +51,52 @@ test('a bad config key stops the hub with a message naming it', () => {
   assert.equal(result.status, 2);
   assert.match(result.stderr, /VIGIL_CONFIG_INVALID: .*VIGIL_HTTP__PORT/);
 });
+
+test('vigil-hub user add / list / reset-mfa / disable: the printed credentials log in, then stop working', async () => {
+  const dir = makeTempDir('cli-user');
+  try {
+    const env = { VIGIL_DATA_DIR: dir.path };
+    const added = hub(['user', 'add', 'm.lind', '--role', 'clinician', '--display-name', 'Dr. Maria Lind'], env);
+    assert.equal(added.status, 0, added.stderr);
+    const user = JSON.parse(added.stdout) as {
+      password: string;
+      totpSecret: string;
+      otpauthUri: string;
+      recoveryCodes: string[];
+    };
+    assert.ok(user.password.length >= 16);
+    assert.match(user.otpauthUri, /^otpauth:\/\/totp\/Vigil:m\.lind\?secret=[A-Z2-7]+/);
+    assert.equal(user.recoveryCodes.length, 10);
+    assert.match(added.stderr, /Scan with an authenticator app/);
+    const badRole = hub(['user', 'add', 'x.y', '--role', 'superuser'], env);
+    assert.equal(badRole.status, 2);
+    assert.match(badRole.stderr, /VIGIL_API_INVALID_REQUEST: --role must be one of clinician, ops, admin/);
+    assert.match(hub(['user', 'add', 'm.lind', '--role', 'ops'], env).stderr, /VIGIL_USER_EXISTS/);
+    assert.deepEqual(JSON.parse(hub(['user', 'list'], env).stdout), {
+      username: 'm.lind',
+      role: 'clinician',
+      mfaEnrolled: true,
+      disabled: false,
+    });
+
+    const { startTestHub } = await import('../../scripts/harness/hub-fixture.js');
+    const { login } = await import('../../scripts/harness/api-client.js');
+    const h = await startTestHub({ dataDir: dir.path });
+    try {
+      assert.equal((await login(h.httpUrl, 'm.lind', user.password, user.totpSecret)).response.status, 200);
+      assert.equal(hub(['user', 'reset-mfa', 'm.lind'], env).status, 0);
+      const afterReset = await login(h.httpUrl, 'm.lind', user.password, null);
+      assert.equal(
+        (afterReset.response.body as { mfaEnrolmentRequired: boolean }).mfaEnrolmentRequired,
+        true,
+        'must enrol again',
+      );
+      assert.equal(hub(['user', 'disable', 'm.lind'], env).status, 0);
+      assert.equal((await login(h.httpUrl, 'm.lind', user.password, null)).response.status, 401);
+    } finally {
+      await h.stop();
+    }
+  } finally {
+    dir.remove();
+  }
+});

@@ -1,10 +1,14 @@
 // `npm run bench`: one JSON object per benchmark on stdout, progress on stderr.
+process.env.VIGIL_LOG_LEVEL ??= 'warn';
+
 // `npm run bench -- backbone` runs only the named benchmarks.
+import { benchApi } from './api.js';
 import { benchBackbone } from './backbone.js';
 import { benchDecode } from './decode.js';
 
 const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   backbone: benchBackbone,
+  api: benchApi,
   decode: benchDecode,
 };
 

@@ -181,11 +181,11 @@ export class SqliteFollowupStore implements FollowupStore {
       }
       const after = decodeCursor(filter.cursor, 2);
       if (after) {
-        where.push('(last_study_date < ? OR (last_study_date = ? AND patient_key > ?))');
-        args.push(after[0] as string, after[0] as string, after[1] as string);
+        where.push('(last_study_date, patient_key) < (?, ?)');
+        args.push(after[0] as string, after[1] as string);
       }
       const sql = `SELECT * FROM patients ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-        ORDER BY last_study_date DESC, patient_key ASC LIMIT ?`;
+        ORDER BY last_study_date DESC, patient_key DESC LIMIT ?`;
       const rows = this.db.prepare(sql).all(...args, filter.limit + 1) as Row[];
       return toPage(rows, filter.limit, toPatient, (r) => [r.last_study_date as string, r.patient_key as string]);
     });
@@ -214,8 +214,8 @@ export class SqliteFollowupStore implements FollowupStore {
       }
       const after = decodeCursor(filter.cursor, 2);
       if (after) {
-        where.push('(created_at < ? OR (created_at = ? AND alert_key < ?))');
-        args.push(after[0] as string, after[0] as string, after[1] as string);
+        where.push('(created_at, alert_key) < (?, ?)');
+        args.push(after[0] as string, after[1] as string);
       }
       const sql = `SELECT * FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
         ORDER BY created_at DESC, alert_key DESC LIMIT ?`;

@@ -67,6 +67,8 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
       ALTER TABLE device_state ADD COLUMN model_version TEXT;
       CREATE INDEX results_patient_lat_view ON results (patient_key, laterality, view);
       CREATE INDEX results_score_time ON results (score, created_at);
+      -- Keyset pagination walks (created_at, message_id) in one index.
+      CREATE INDEX results_time_id ON results (created_at, message_id);
       CREATE TABLE patients (
         patient_key TEXT PRIMARY KEY,
         clinic_id TEXT NOT NULL,
@@ -80,7 +82,8 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
         updated_at TEXT NOT NULL
       );
       CREATE INDEX patients_due ON patients (due_date);
-      CREATE INDEX patients_clinic ON patients (clinic_id, last_study_date);
+      CREATE INDEX patients_last_study ON patients (last_study_date, patient_key);
+      CREATE INDEX patients_clinic ON patients (clinic_id, last_study_date, patient_key);
       CREATE TABLE alerts (
         alert_key TEXT PRIMARY KEY,
         kind TEXT NOT NULL,
@@ -103,7 +106,8 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
         resolved_at TEXT,
         note TEXT
       );
-      CREATE INDEX alerts_status_time ON alerts (status, created_at);
+      CREATE INDEX alerts_time_key ON alerts (created_at, alert_key);
+      CREATE INDEX alerts_status_time ON alerts (status, created_at, alert_key);
       CREATE INDEX alerts_patient ON alerts (patient_key, created_at);
       CREATE TABLE users (
         username TEXT PRIMARY KEY,

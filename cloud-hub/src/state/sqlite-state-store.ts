@@ -277,8 +277,8 @@ export class SqliteStateStore implements StateStore {
       if (!filter.includeShadow) where.push('shadow = 0');
       const after = decodeCursor(filter.cursor, 2);
       if (after) {
-        where.push('(created_at < ? OR (created_at = ? AND message_id < ?))');
-        args.push(after[0] as string, after[0] as string, after[1] as string);
+        where.push('(created_at, message_id) < (?, ?)');
+        args.push(after[0] as string, after[1] as string);
       }
       const rows = this.db
         .prepare(`SELECT message_id, created_at, received_at, body_json FROM results
