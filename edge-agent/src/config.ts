@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { type Static, Type } from '@sinclair/typebox';
 import { ID_PATTERN, loadConfig, resolveSecret, VigilError } from '@vigil/shared';
 
@@ -76,6 +77,10 @@ export const EdgeConfigSchema = Type.Object(
         dir: Type.String({ default: '' }),
         /** ONNX Runtime intra-op threads; 0 = runtime default. */
         threads: Type.Integer({ minimum: 0, maximum: 64, default: 0 }),
+        /** ed25519 public keys (PEM) whose signatures make a model package installable. */
+        trustedKeys: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+        /** A PEM file with one or more trusted public keys (joined with trustedKeys). */
+        trustedKeysFile: Type.String({ default: '' }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -106,4 +111,19 @@ export function deidSecret(config: EdgeConfig): string {
 
 export function mqttPassword(config: EdgeConfig): string {
   return resolveSecret(config.mqtt.password, config.mqtt.passwordFile, 'mqtt.passwordFile');
+}
+
+/** The trusted model-signing keys from `model.trustedKeys` and `model.trustedKeysFile`. */
+export function trustedKeyPems(config: EdgeConfig): string[] {
+  const pems = [...config.model.trustedKeys];
+  if (config.model.trustedKeysFile) {
+    let text: string;
+    try {
+      text = readFileSync(config.model.trustedKeysFile, 'utf8');
+    } catch (error) {
+      throw new VigilError('VIGIL_CONFIG_INVALID', `config key model.trustedKeysFile: ${(error as Error).message}`);
+    }
+    pems.push(...(text.match(/-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/g) ?? []));
+  }
+  return pems;
 }

@@ -2,18 +2,23 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   assertSchema,
+  asVigilError,
   createLogger,
+  decodeMessage,
   type DeviceAddress,
   encodeMessage,
   type Logger,
+  type ModelDesiredMessage,
   ResultMessage,
   topicFor,
+  trustedKeys,
 } from '@vigil/shared';
-import { deidSecret, type EdgeConfig, mqttPassword } from './config.js';
+import { deidSecret, type EdgeConfig, mqttPassword, trustedKeyPems } from './config.js';
 import { DecodePool } from './imaging/decode-pool.js';
 import { analyzeImage, buildResult } from './inference/analyze-image.js';
-import { OnnxModel } from './inference/onnx-model.js';
+import type { OnnxModel } from './inference/onnx-model.js';
 import { DicomScp } from './intake/dicom-scp.js';
+import { ModelManager } from './models/model-manager.js';
 import { FolderWatcher } from './intake/folder-watcher.js';
 import { Spool } from './intake/spool.js';
 import { Outbox } from './outbox/outbox.js';
@@ -35,12 +40,19 @@ export class EdgeAgent {
   /** What happens to each decoded, de-identified image: inference when a model is configured. */
   private imageHandler: ImageHandler;
   private readonly customHandler: boolean;
-  model: OnnxModel | undefined;
+  models: ModelManager | undefined;
+  private readonly simulatedProviderDrift: number;
 
   constructor(
     readonly config: EdgeConfig,
-    options: { logger?: Logger; imageHandler?: ImageHandler } = {},
+    options: {
+      logger?: Logger;
+      imageHandler?: ImageHandler;
+      /** NAMED MOCK for tests: the self-test output drift of a faulty GPU provider (no GPU here). */
+      simulatedProviderDrift?: number;
+    } = {},
   ) {
+    this.simulatedProviderDrift = options.simulatedProviderDrift ?? 0;
     this.customHandler = options.imageHandler !== undefined;
     this.imageHandler =
       options.imageHandler ??
@@ -73,6 +85,7 @@ export class EdgeAgent {
         agentVersion: AGENT_VERSION,
         tags: [...config.tags],
         ...(this.counters.inferenceProvider ? { inferenceProvider: this.counters.inferenceProvider } : {}),
+        ...(this.models?.active ? { model: this.models.active.ref } : {}),
       }),
     });
     this.telemetry = new TelemetrySampler({
@@ -135,17 +148,64 @@ export class EdgeAgent {
     }
   }
 
-  /** Loads the configured model and makes inference the image handler. */
+  /** The active model (and a shadow candidate, if any) analyse every image; fleet rollouts swap them. */
+  get model(): OnnxModel | undefined {
+    return this.models?.active?.model;
+  }
+
   private async startInference(): Promise<void> {
-    if (!this.config.model.dir || this.customHandler) return;
-    const model = await OnnxModel.load(this.config.model.dir, { threads: this.config.model.threads });
-    this.model = model;
-    this.counters.inferenceProvider = model.provider;
+    if (this.customHandler) return;
+    const keys = trustedKeys(trustedKeyPems(this.config));
+    if (!this.config.model.dir && keys.size === 0) return;
+    const models = new ModelManager({
+      address: this.address,
+      dataDir: this.config.dataDir,
+      trustedKeys: keys,
+      threads: this.config.model.threads,
+      username: this.config.mqtt.username || this.config.deviceId,
+      password: mqttPassword(this.config),
+      logger: this.logger,
+      simulatedProviderDrift: this.simulatedProviderDrift,
+      report: (message) =>
+        this.outbox.enqueue({
+          messageId: message.messageId,
+          kind: 'model/reported',
+          topic: topicFor(this.address, 'model/reported'),
+          payload: encodeMessage(message),
+          retain: true,
+        }),
+      onActiveChanged: (model) => {
+        this.counters.inferenceProvider = model.provider;
+        this.publisher.refreshStatus();
+        this.logger.info({ model: model.manifest.name, version: model.manifest.version, provider: model.provider }, 'model active');
+      },
+    });
+    this.models = models;
+    await models.start(this.config.model.dir || undefined);
+    this.publisher.onTopic('model/desired', (topic, payload) => {
+      try {
+        const decoded = decodeMessage(topic, payload, 64 * 1024);
+        if (decoded.kind === 'model/desired') models.onDesired(decoded.message as ModelDesiredMessage);
+      } catch (error) {
+        const vigil = asVigilError(error);
+        this.logger.error({ code: vigil.code }, `ignored a malformed desired-model message: ${vigil.message}`);
+      }
+    });
     this.imageHandler = async (image) => {
-      const analysis = await analyzeImage(image.pixels, image.attrs, model);
-      this.submitResult(buildResult(this.address, image, analysis, model));
+      const active = models.active;
+      if (!active) {
+        this.logger.warn({ instanceKey: image.image.instanceKey }, 'no model installed yet: image decoded only');
+        return;
+      }
+      const analysis = await analyzeImage(image.pixels, image.attrs, active.model);
+      this.submitResult(buildResult(this.address, image, analysis, active.model));
+      const shadow = models.shadow;
+      if (shadow) {
+        // Shadow mode: the candidate sees the same image; its result is flagged and never shown to clinicians.
+        const candidate = await analyzeImage(image.pixels, image.attrs, shadow.model);
+        this.submitResult({ ...buildResult(this.address, image, candidate, shadow.model), shadow: true });
+      }
     };
-    this.logger.info({ model: model.manifest.name, version: model.manifest.version, provider: model.provider }, 'model loaded');
   }
 
   async start(): Promise<void> {
@@ -180,7 +240,7 @@ export class EdgeAgent {
     this.intake?.spool.close();
     this.telemetry.stop();
     await this.publisher.stop();
+    await this.models?.stop();
     this.outbox.close();
-    await this.model?.close();
   }
 }

@@ -63,6 +63,17 @@ export const ERROR_CATALOGUE = {
     httpStatus: 500,
     summary: 'ONNX Runtime could not load or run the model, or its input/output does not match the manifest.',
   },
+  VIGIL_MODEL_SIGNATURE_INVALID: {
+    httpStatus: 422,
+    summary: 'A model package is unsigned, signed by an untrusted key, or its signature does not verify.',
+  },
+  VIGIL_MODEL_DOWNLOAD_FAILED: { httpStatus: 502, summary: 'A model package could not be downloaded from the hub.' },
+  VIGIL_MODEL_SELF_TEST_FAILED: {
+    httpStatus: 422,
+    summary: "A model's output on its reference image differs from the expected output beyond the manifest's tolerance.",
+  },
+  VIGIL_MODEL_UNKNOWN: { httpStatus: 404, summary: 'No such model package (name and version) in the registry.' },
+  VIGIL_ROLLOUT_INVALID: { httpStatus: 409, summary: 'The rollout cannot be started or cannot make that transition.' },
   VIGIL_AUTH_REQUIRED: { httpStatus: 401, summary: 'The request has no valid session cookie or API token.' },
   VIGIL_AUTH_FAILED: { httpStatus: 401, summary: 'Wrong username, password or one-time code.' },
   VIGIL_AUTH_LOCKED: { httpStatus: 423, summary: 'Too many failed logins: the account is locked for a while.' },

@@ -4,5 +4,6 @@ export * from './errors.js';
 export * from './ids.js';
 export * from './logger.js';
 export * from './message-codec.js';
+export * from './model-signature.js';
 export * from './schemas/index.js';
 export * from './topics.js';

@@ -30,6 +30,14 @@ export const ModelManifest = Type.Object({
     maxFindings: Type.Integer({ minimum: 1, maximum: 100 }),
   }),
   training: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  /** Reference image and the output it must give on any device (model packages carry one). */
+  selfTest: Type.Optional(
+    Type.Object({
+      image: Type.String({ pattern: '^[A-Za-z0-9._-]+$' }),
+      expected: Type.Object({ score: Type.Number({ minimum: 0, maximum: 1 }), findings: Type.Integer({ minimum: 0 }) }),
+      tolerance: Type.Object({ score: Type.Number({ minimum: 0, maximum: 1 }), findings: Type.Integer({ minimum: 0 }) }),
+    }),
+  ),
   intendedUse: Type.Optional(Type.String()),
 });
 export type ModelManifest = Static<typeof ModelManifest>;

@@ -11,6 +11,7 @@ import {
   topicFor,
   VigilError,
 } from '@vigil/shared';
+import type { TopicKind } from '@vigil/shared';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Outbox, StoredMessage } from '../outbox/outbox.js';
 
@@ -55,6 +56,7 @@ export class MqttPublisher {
   private readonly onEnqueued = () => this.drain();
   private watchdog: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  private readonly handlers = new Map<string, (topic: string, payload: Buffer) => void>();
   published = 0;
   lastError: VigilError | undefined;
 
@@ -75,6 +77,20 @@ export class MqttPublisher {
 
   private emit(event: PublisherEvents): void {
     for (const listener of this.listeners.get(event) ?? []) listener();
+  }
+
+  /** Receives messages on one of the device's own topics (e.g. model/desired); subscribed at every connect. */
+  onTopic(kind: TopicKind, handler: (topic: string, payload: Buffer) => void): void {
+    const topic = topicFor(this.options.address, kind);
+    this.handlers.set(topic, handler);
+    if (this.client?.connected) this.client.subscribe(topic, { qos: 1 });
+  }
+
+  /** Publishes the retained "online" status again (after the active model changed). */
+  refreshStatus(): void {
+    if (this.client?.connected) {
+      this.client.publish(topicFor(this.options.address, 'status'), this.status('online'), { qos: 1, retain: true });
+    }
   }
 
   private status(state: 'online' | 'offline'): Buffer {
@@ -121,10 +137,12 @@ export class MqttPublisher {
       client.options.reconnectPeriod = backoffDelay(0, o.reconnect);
       o.logger.info({ url: o.url, deviceId: o.address.deviceId }, 'connected to broker');
       client.publish(statusTopic, this.status('online'), { qos: 1, retain: true });
+      if (this.handlers.size > 0) client.subscribe([...this.handlers.keys()], { qos: 1 });
       this.cursor = 0;
       this.emit('connected');
       this.drain();
     });
+    client.on('message', (topic, payload) => this.handlers.get(topic)?.(topic, payload));
     client.on('close', () => {
       if (this.stopped) return;
       this.attempt += 1;
