@@ -2,6 +2,7 @@ import { createLogger, VigilError } from '@vigil/shared';
 import { Command } from 'commander';
 import { DeviceRegistry } from './broker/device-registry.js';
 import { mosquittoAclFile } from './broker/mosquitto-acl.js';
+import { addModelCommands } from './cli-model-commands.js';
 import { addUserCommands } from './cli-user-commands.js';
 import { loadHubConfig } from './config.js';
 import { Hub, openStateStore } from './hub.js';
@@ -122,6 +123,7 @@ export async function main(argv: string[]): Promise<void> {
     });
 
   addUserCommands(program, configOption, fail);
+  addModelCommands(program, configOption, fail);
 
   await program.parseAsync(argv);
 }

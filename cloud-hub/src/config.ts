@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { type Static, Type } from '@sinclair/typebox';
 import { loadConfig, resolveSecret, VigilError } from '@vigil/shared';
 
@@ -58,6 +59,22 @@ export const HubConfigSchema = Type.Object(
         positionTolerance: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.08 }),
         sweepIntervalS: Type.Integer({ minimum: 1, default: 3600 }),
       },
+      { additionalProperties: false, default: {} },
+    ),
+    models: Type.Object(
+      {
+        /** Where published packages are kept; empty means {dataDir}/models. */
+        dir: Type.String({ default: '' }),
+        /** ed25519 public keys (PEM) the registry accepts signatures from. */
+        trustedKeys: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+        trustedKeysFile: Type.String({ default: '' }),
+        /** Base URL edges download packages from; empty means this hub's HTTP address. */
+        publicUrl: Type.String({ default: '' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    rollout: Type.Object(
+      { tickMs: Type.Integer({ minimum: 50, maximum: 600_000, default: 2000 }) },
       { additionalProperties: false, default: {} },
     ),
     dashboard: Type.Object(
@@ -163,4 +180,19 @@ export function loadHubConfig(file?: string, env: NodeJS.ProcessEnv = process.en
 export function externalPassword(config: HubConfig): string {
   const ext = config.mqtt.external;
   return resolveSecret(ext.password, ext.passwordFile, 'mqtt.external.passwordFile');
+}
+
+/** Trusted model-signing keys from `models.trustedKeys` and `models.trustedKeysFile`. */
+export function modelKeyPems(config: HubConfig): string[] {
+  const pems = [...config.models.trustedKeys];
+  if (config.models.trustedKeysFile) {
+    let text: string;
+    try {
+      text = readFileSync(config.models.trustedKeysFile, 'utf8');
+    } catch (error) {
+      throw new VigilError('VIGIL_CONFIG_INVALID', `config key models.trustedKeysFile: ${(error as Error).message}`);
+    }
+    pems.push(...(text.match(/-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/g) ?? []));
+  }
+  return pems;
 }

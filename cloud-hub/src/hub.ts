@@ -1,14 +1,14 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createLogger, type Logger, VigilError } from '@vigil/shared';
+import { createLogger, encodeMessage, type Logger, topicFor, trustedKeys, VigilError } from '@vigil/shared';
 import type { FastifyInstance } from 'fastify';
 import { registerApi } from './api/api-plugin.js';
 import { AuthService } from './auth/auth-service.js';
 import { DeviceRegistry } from './broker/device-registry.js';
 import { EmbeddedBroker } from './broker/embedded-broker.js';
 import { ExternalConsumer } from './broker/external-consumer.js';
-import { externalPassword, type HubConfig } from './config.js';
+import { externalPassword, type HubConfig, modelKeyPems } from './config.js';
 import { HubEvents } from './events/hub-events.js';
 import type { DEFAULT_CATEGORY_POLICY } from './followup/category.js';
 import { DEFAULT_FOLLOWUP_POLICY, type FollowupPolicy, FollowupService } from './followup/followup-service.js';
@@ -18,6 +18,8 @@ import { SqliteHistoryStore } from './history/sqlite-history-store.js';
 import { buildHttpServer } from './http/http-server.js';
 import { HubMetrics } from './http/hub-metrics.js';
 import { IngestPipeline } from './ingest/ingest-pipeline.js';
+import { ModelRegistry } from './models/model-registry.js';
+import { RolloutController } from './rollout/rollout-controller.js';
 import { SqliteStateStore } from './state/sqlite-state-store.js';
 import type { StateStore } from './state/state-store.js';
 
@@ -71,6 +73,8 @@ export class Hub {
   readonly events = new HubEvents();
   readonly auth: AuthService;
   readonly followup: FollowupService;
+  readonly models: ModelRegistry;
+  readonly rollouts: RolloutController;
   private revocationTimer: NodeJS.Timeout | undefined;
   httpPort = 0;
 
@@ -102,6 +106,25 @@ export class Hub {
       events: this.events,
       policy: followupPolicy(config),
       sweepIntervalMs: config.followup.sweepIntervalS * 1000,
+    });
+    this.models = new ModelRegistry(
+      this.state.rollouts,
+      config.models.dir || join(config.dataDir, 'models'),
+      trustedKeys(modelKeyPems(config)),
+      () => config.models.publicUrl || `${config.http.tls.enabled ? 'https' : 'http'}://${config.http.host}:${this.httpPort}`,
+    );
+    this.rollouts = new RolloutController({
+      state: this.state,
+      registry: this.models,
+      logger: this.logger,
+      events: this.events,
+      tickMs: config.rollout.tickMs,
+      publishDesired: async (message) => {
+        const topic = topicFor(message, 'model/desired');
+        const payload = encodeMessage(message);
+        if (this.broker) await this.broker.publish(topic, payload, true);
+        else await this.consumer?.publish(topic, payload, true);
+      },
     });
     this.ingest = new IngestPipeline({
       onCommitted: (batch) => {
@@ -188,6 +211,9 @@ export class Hub {
       followup: this.followup,
       events: this.events,
       logger: this.logger,
+      registry: this.models,
+      rollouts: this.rollouts,
+      devices: this.registry,
       tls: this.config.http.tls.enabled,
       rateLimitPerMinute: this.config.http.rateLimitPerMinute,
       loginRateLimitPerMinute: this.config.auth.loginRateLimitPerMinute,
@@ -197,6 +223,7 @@ export class Hub {
     await this.http.listen({ host: this.config.http.host, port: this.config.http.port });
     const address = this.http.server.address();
     this.httpPort = typeof address === 'object' && address ? address.port : this.config.http.port;
+    await this.rollouts.start();
     this.revocationTimer = setInterval(() => void this.kickRevoked(), 10_000);
     this.revocationTimer.unref();
     this.logger.info(
@@ -219,6 +246,7 @@ export class Hub {
 
   async stop(): Promise<void> {
     if (this.revocationTimer) clearInterval(this.revocationTimer);
+    await this.rollouts.stop();
     await this.http.close();
     await this.consumer?.stop();
     await this.broker?.stop();

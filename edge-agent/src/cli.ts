@@ -6,6 +6,7 @@ import { EdgeAgent } from './edge-agent.js';
 import { inspectFile } from './imaging/inspect-file.js';
 import { inferFile } from './inference/infer-file.js';
 import { OnnxModel } from './inference/onnx-model.js';
+import { packModel } from './models/model-package-file.js';
 import { AGENT_VERSION } from './version.js';
 
 export async function main(argv: string[]): Promise<void> {
@@ -77,6 +78,29 @@ export async function main(argv: string[]): Promise<void> {
       }
       await model.close();
       process.exitCode = failed ? 1 : 0;
+    });
+  program
+    .command('model')
+    .description('model packages')
+    .command('pack <modelDir>')
+    .description('package a model directory with a self-test reference image (its output is recorded with this code)')
+    .requiredOption('--reference <file>', 'a DICOM image the model must give the same output on, on every device')
+    .requiredOption('--out <file>', 'package file to write (.vpkg)')
+    .option('--version <semver>', 'package version (default: the manifest version)')
+    .option('--score-tolerance <n>', 'allowed score difference in the self-test', '0.002')
+    .action(async (modelDir: string, o: { reference: string; out: string; version?: string; scoreTolerance: string }) => {
+      try {
+        const packed = await packModel({
+          modelDir,
+          referenceImage: o.reference,
+          out: o.out,
+          ...(o.version ? { version: o.version } : {}),
+          tolerance: { score: Number(o.scoreTolerance), findings: 0 },
+        });
+        process.stdout.write(`${JSON.stringify(packed)}\n`);
+      } catch (error) {
+        reportFatal(error);
+      }
     });
   await program.parseAsync(argv);
 }

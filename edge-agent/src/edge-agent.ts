@@ -4,8 +4,8 @@ import {
   assertSchema,
   asVigilError,
   createLogger,
-  decodeMessage,
   type DeviceAddress,
+  decodeMessage,
   encodeMessage,
   type Logger,
   type ModelDesiredMessage,
@@ -18,9 +18,9 @@ import { DecodePool } from './imaging/decode-pool.js';
 import { analyzeImage, buildResult } from './inference/analyze-image.js';
 import type { OnnxModel } from './inference/onnx-model.js';
 import { DicomScp } from './intake/dicom-scp.js';
-import { ModelManager } from './models/model-manager.js';
 import { FolderWatcher } from './intake/folder-watcher.js';
 import { Spool } from './intake/spool.js';
+import { ModelManager } from './models/model-manager.js';
 import { Outbox } from './outbox/outbox.js';
 import { type ImageHandler, ImagePipeline } from './pipeline/image-pipeline.js';
 import { MqttPublisher } from './publish/mqtt-publisher.js';
@@ -177,7 +177,10 @@ export class EdgeAgent {
       onActiveChanged: (model) => {
         this.counters.inferenceProvider = model.provider;
         this.publisher.refreshStatus();
-        this.logger.info({ model: model.manifest.name, version: model.manifest.version, provider: model.provider }, 'model active');
+        this.logger.info(
+          { model: model.manifest.name, version: model.manifest.version, provider: model.provider },
+          'model active',
+        );
       },
     });
     this.models = models;

@@ -62,10 +62,17 @@ export function trustedKeys(pems: readonly string[]): TrustedKeys {
 }
 
 /** Throws VIGIL_MODEL_SIGNATURE_INVALID unless a trusted key signed exactly this statement. */
-export function verifyPackageSignature(statement: PackageStatement, signature: { keyId: string; signature: string }, keys: TrustedKeys): void {
+export function verifyPackageSignature(
+  statement: PackageStatement,
+  signature: { keyId: string; signature: string },
+  keys: TrustedKeys,
+): void {
   const pem = keys.get(signature.keyId);
   if (!pem) {
-    throw new VigilError('VIGIL_MODEL_SIGNATURE_INVALID', `package is signed with key ${signature.keyId}, which is not trusted here`);
+    throw new VigilError(
+      'VIGIL_MODEL_SIGNATURE_INVALID',
+      `package is signed with key ${signature.keyId}, which is not trusted here`,
+    );
   }
   let ok = false;
   try {

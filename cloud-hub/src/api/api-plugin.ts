@@ -9,9 +9,12 @@ import swaggerUi from '@fastify/swagger-ui';
 import { isVigilError, type Logger } from '@vigil/shared';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { AuthService } from '../auth/auth-service.js';
+import type { DeviceRegistry } from '../broker/device-registry.js';
 import type { HubEvents } from '../events/hub-events.js';
 import type { FollowupService } from '../followup/followup-service.js';
 import type { HistoryStore } from '../history/history-store.js';
+import type { ModelRegistry } from '../models/model-registry.js';
+import type { RolloutController } from '../rollout/rollout-controller.js';
 import type { StateStore } from '../state/state-store.js';
 import { HUB_VERSION } from '../version.js';
 import { adminRoutes } from './admin-routes.js';
@@ -20,6 +23,7 @@ import { ErrorBody } from './api-schemas.js';
 import { authRoutes } from './auth-routes.js';
 import { deviceRoutes } from './device-routes.js';
 import { eventRoutes } from './event-routes.js';
+import { modelRoutes } from './model-routes.js';
 import { patientRoutes } from './patient-routes.js';
 import { installRequestAuth, SESSION_COOKIE } from './request-auth.js';
 import { resultRoutes } from './result-routes.js';
@@ -31,6 +35,9 @@ export interface ApiOptions {
   followup: FollowupService;
   events: HubEvents;
   logger: Logger;
+  registry: ModelRegistry;
+  rollouts: RolloutController;
+  devices: DeviceRegistry;
   /** Cookies get `Secure` (and responses HSTS) when the hub serves HTTPS. */
   tls: boolean;
   rateLimitPerMinute: number;
@@ -129,6 +136,13 @@ export async function registerApi(app: FastifyInstance, o: ApiOptions): Promise<
       await api.register(deviceRoutes, { state: o.state, history: o.history });
       await api.register(adminRoutes, { auth: o.auth, users: o.state.users, audit: o.state.audit });
       await api.register(eventRoutes, { events: o.events });
+      await api.register(modelRoutes, {
+        state: o.state,
+        registry: o.registry,
+        rollouts: o.rollouts,
+        devices: o.devices,
+        audit: o.state.audit,
+      });
       api.setNotFoundHandler((request, reply) =>
         reply.code(404).send(errorBody('VIGIL_API_NOT_FOUND', `no route ${request.method} ${request.url}`)),
       );

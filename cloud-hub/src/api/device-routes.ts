@@ -86,7 +86,7 @@ export interface DeviceRouteOptions {
   history: HistoryStore;
 }
 
-/** The fleet: devices and their health, telemetry series, models in use. */
+/** The fleet: devices and their health, telemetry series. */
 export async function deviceRoutes(app: FastifyInstance, o: DeviceRouteOptions): Promise<void> {
   async function fleet(): Promise<DeviceSummary[]> {
     const [states, records] = await Promise.all([o.state.listDeviceStates(), o.state.listDevices()]);
@@ -172,42 +172,6 @@ export async function deviceRoutes(app: FastifyInstance, o: DeviceRouteOptions):
       const items = samples.slice(0, q.limit).map((s) => ({ t: new Date(s.timestampMs).toISOString(), value: s.value }));
       const last = samples[q.limit - 1];
       return { items, next: samples.length > q.limit && last ? encodeCursor([last.timestampMs]) : null };
-    },
-  );
-
-  app.get(
-    '/models',
-    {
-      config: { permission: 'models:read' },
-      schema: {
-        tags: ['fleet'],
-        summary: 'Model versions running in the fleet, with the devices running each',
-        response: {
-          200: PageOf(
-            Type.Object({
-              name: Type.String(),
-              version: Type.String(),
-              devices: Type.Integer(),
-              deviceIds: Type.Array(Type.String()),
-            }),
-          ),
-          ...ERROR_RESPONSES,
-        },
-      },
-    },
-    async () => {
-      const byModel = new Map<string, { name: string; version: string; deviceIds: string[] }>();
-      for (const d of await fleet()) {
-        if (!d.model) continue;
-        const key = `${d.model.name}@${d.model.version}`;
-        const entry = byModel.get(key) ?? { ...d.model, deviceIds: [] };
-        entry.deviceIds.push(d.deviceId);
-        byModel.set(key, entry);
-      }
-      return {
-        items: [...byModel.values()].map((m) => ({ ...m, devices: m.deviceIds.length })),
-        next: null,
-      };
     },
   );
 }

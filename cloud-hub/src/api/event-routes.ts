@@ -7,6 +7,7 @@ import { principalOf } from './request-auth.js';
 function visible(event: HubEvent, role: Parameters<typeof roleAllows>[0]): boolean {
   if (event.type === 'alert') return roleAllows(role, 'alerts:read');
   if (event.type === 'device') return roleAllows(role, 'devices:read');
+  if (event.type === 'rollout') return roleAllows(role, 'rollouts:read');
   return true;
 }
 

@@ -13,6 +13,7 @@ export const PERMISSIONS = [
   'telemetry:read',
   'models:read',
   'rollouts:read',
+  'rollouts:write',
   'users:read',
   'users:write',
   'audit:read',
@@ -21,7 +22,7 @@ export const PERMISSIONS = [
 export type Permission = (typeof PERMISSIONS)[number];
 
 const CLINICAL: Permission[] = ['results:read', 'patients:read', 'alerts:read', 'alerts:write', 'events:read'];
-const FLEET: Permission[] = ['devices:read', 'telemetry:read', 'models:read', 'rollouts:read', 'events:read'];
+const FLEET: Permission[] = ['devices:read', 'telemetry:read', 'models:read', 'rollouts:read', 'rollouts:write', 'events:read'];
 
 export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
   clinician: new Set(CLINICAL),

@@ -5,7 +5,8 @@ import type { AlertRecord } from '../state/followup-store.js';
 export type HubEvent =
   | { type: 'alert'; alert: Pick<AlertRecord, 'alertKey' | 'kind' | 'severity' | 'status' | 'patientKey' | 'clinicId'> }
   | { type: 'results'; count: number; clinicIds: string[] }
-  | { type: 'device'; deviceId: string; clinicId: string; status: string };
+  | { type: 'device'; deviceId: string; clinicId: string; status: string }
+  | { type: 'rollout'; rolloutId: string; state: string; currentWave: number; reason: string | null };
 
 /** In-process fan-out of hub events to live API streams (SSE). */
 export class HubEvents {

@@ -172,4 +172,57 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
         BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
     `,
   },
+  {
+    version: 3,
+    name: 'model registry, rollouts, per-device desired model',
+    sql: `
+      CREATE TABLE model_packages (
+        name TEXT NOT NULL,
+        version TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size_bytes INTEGER NOT NULL,
+        key_id TEXT NOT NULL,
+        signature TEXT NOT NULL,
+        file TEXT NOT NULL,
+        published_by TEXT NOT NULL,
+        published_at TEXT NOT NULL,
+        PRIMARY KEY (name, version)
+      );
+      CREATE TABLE rollouts (
+        rollout_id TEXT PRIMARY KEY,
+        model_name TEXT NOT NULL,
+        model_version TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        spec_json TEXT NOT NULL,
+        state TEXT NOT NULL,
+        current_wave INTEGER NOT NULL,
+        wave_started_at TEXT,
+        reason TEXT,
+        gates_json TEXT NOT NULL DEFAULT '[]',
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        finished_at TEXT
+      );
+      CREATE INDEX rollouts_state ON rollouts (state, created_at);
+      CREATE TABLE rollout_devices (
+        rollout_id TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        clinic_id TEXT NOT NULL,
+        wave INTEGER NOT NULL,
+        previous_json TEXT,
+        state TEXT NOT NULL,
+        reason TEXT,
+        baseline_json TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (rollout_id, device_id)
+      );
+      CREATE TABLE device_desired (
+        device_id TEXT PRIMARY KEY,
+        clinic_id TEXT NOT NULL,
+        message_json TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+    `,
+  },
 ];

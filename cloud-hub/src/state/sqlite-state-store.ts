@@ -5,6 +5,7 @@ import { decodeCursor, type Page, toPage } from './pagination.js';
 import { SqliteAuditStore } from './sqlite-audit-store.js';
 import { SqliteFollowupStore } from './sqlite-followup-store.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
+import { SqliteRolloutStore } from './sqlite-rollout-store.js';
 import { SqliteUserStore } from './sqlite-user-store.js';
 import { wrap } from './sqlite-wrap.js';
 import type {
@@ -13,6 +14,7 @@ import type {
   DeviceState,
   IngestBatch,
   IngestCommitSummary,
+  ModelResultFilter,
   ResultFilter,
   StateStore,
   StoredResult,
@@ -47,6 +49,7 @@ export class SqliteStateStore implements StateStore {
   readonly followup: SqliteFollowupStore;
   readonly users: SqliteUserStore;
   readonly audit: SqliteAuditStore;
+  readonly rollouts: SqliteRolloutStore;
 
   constructor(path: string) {
     this.store = new DurableSqlite(path);
@@ -57,6 +60,7 @@ export class SqliteStateStore implements StateStore {
     this.followup = new SqliteFollowupStore(db, durable);
     this.users = new SqliteUserStore(db, durable);
     this.audit = new SqliteAuditStore(db, durable);
+    this.rollouts = new SqliteRolloutStore(db, durable);
     this.s = {
       insertDevice: db.prepare(
         'INSERT INTO devices (device_id, clinic_id, password_hash, tags_json, created_at) VALUES (?, ?, ?, ?, ?)',
@@ -290,6 +294,31 @@ export class SqliteStateStore implements StateStore {
         (r) => ({ ...(JSON.parse(r.body_json) as StoredResult), receivedAt: r.received_at }),
         (r) => [r.created_at, r.message_id],
       );
+    });
+  }
+
+  modelResults(f: ModelResultFilter): Promise<{ score: number; totalMs: number }[]> {
+    return wrap('modelResults', () => {
+      if (f.deviceIds.length === 0) return [];
+      const where = ['model_name = ?', 'shadow = ?', `device_id IN (${f.deviceIds.map(() => '?').join(', ')})`];
+      const args: (string | number)[] = [f.modelName, f.shadow ? 1 : 0, ...f.deviceIds];
+      for (const [sql, value] of [
+        ['model_version = ?', f.modelVersion],
+        ['model_version != ?', f.excludeVersion],
+        ['created_at >= ?', f.createdFrom],
+        ['created_at < ?', f.createdBefore],
+      ] as const) {
+        if (value === undefined) continue;
+        where.push(sql);
+        args.push(value);
+      }
+      const rows = this.db
+        .prepare(`SELECT score, body_json FROM results WHERE ${where.join(' AND ')} ORDER BY created_at DESC LIMIT ?`)
+        .all(...args, f.limit) as { score: number; body_json: string }[];
+      return rows.map((r) => {
+        const t = (JSON.parse(r.body_json) as StoredResult).timingsMs;
+        return { score: r.score, totalMs: t.decode + t.preprocess + t.infer };
+      });
     });
   }
 

@@ -2,6 +2,7 @@ import type { ModelReportedMessage, ResultMessage, StatusMessage, TelemetryMessa
 import type { AuditStore } from './audit-store.js';
 import type { FollowupStore } from './followup-store.js';
 import type { Page } from './pagination.js';
+import type { RolloutStore } from './rollout-store.js';
 import type { UserStore } from './user-store.js';
 
 export interface DeviceRecord {
@@ -71,6 +72,20 @@ export interface ResultFilter {
   cursor?: string;
 }
 
+/** Selects one model's results for the rollout health gates. */
+export interface ModelResultFilter {
+  modelName: string;
+  /** Exactly this version… */
+  modelVersion?: string;
+  /** …or any version but this one (the previous models, for a baseline). */
+  excludeVersion?: string;
+  shadow: boolean;
+  deviceIds: readonly string[];
+  createdFrom?: string;
+  createdBefore?: string;
+  limit: number;
+}
+
 /**
  * The hub's state repository. SQLite (embedded) implements it today; PostgreSQL for multi-replica
  * hubs implements the same interface and migration set.
@@ -87,10 +102,13 @@ export interface StateStore {
   listResultIds(): Promise<string[]>;
   getResult(messageId: string): Promise<StoredResult | undefined>;
   queryResults(filter: ResultFilter): Promise<Page<StoredResult>>;
+  /** Score and total latency (ms) of a model's results, newest first. */
+  modelResults(filter: ModelResultFilter): Promise<{ score: number; totalMs: number }[]>;
   listDeadLetters(limit: number): Promise<DeadLetter[]>;
   readonly followup: FollowupStore;
   readonly users: UserStore;
   readonly audit: AuditStore;
+  readonly rollouts: RolloutStore;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

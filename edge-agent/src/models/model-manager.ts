@@ -69,8 +69,11 @@ export class ModelManager {
   private retryAttempt = 0;
   private stopped = false;
   private readonly root: string;
+  /** NAMED MOCK (tests only): output drift of a faulty GPU provider, applied in self-tests. */
+  simulatedProviderDrift: number;
 
   constructor(private readonly o: ModelManagerOptions) {
+    this.simulatedProviderDrift = o.simulatedProviderDrift ?? 0;
     this.root = join(o.dataDir, 'models');
     mkdirSync(join(this.root, 'packages'), { recursive: true });
   }
@@ -84,7 +87,8 @@ export class ModelManager {
     const saved = existsSync(this.statePath) ? (JSON.parse(readFileSync(this.statePath, 'utf8')) as PersistedState) : undefined;
     if (saved?.active && existsSync(saved.active.dir)) {
       this.active = await this.load(saved.active.dir);
-      if (saved.previous && existsSync(saved.previous.dir)) this.previous = await this.load(saved.previous.dir).catch(() => undefined);
+      if (saved.previous && existsSync(saved.previous.dir))
+        this.previous = await this.load(saved.previous.dir).catch(() => undefined);
     } else if (configuredDir) {
       this.active = await this.load(configuredDir);
     }
@@ -253,7 +257,7 @@ export class ModelManager {
     }
     this.report('self-testing', want);
     try {
-      await runSelfTest(installed.model, dir, this.o.simulatedProviderDrift ?? 0);
+      await runSelfTest(installed.model, dir, this.simulatedProviderDrift);
     } catch (error) {
       await installed.model.close();
       throw error;

@@ -53,7 +53,11 @@ export async function packModel(o: {
     copyFileSync(join(o.modelDir, manifest.file), join(staging, manifest.file));
     copyFileSync(o.referenceImage, join(staging, image));
     writeFileSync(join(staging, 'manifest.json'), `${JSON.stringify(packaged, null, 2)}\n`);
-    await tar.c({ gzip: true, file: o.out, cwd: staging, portable: true, noMtime: true }, ['manifest.json', manifest.file, image]);
+    await tar.c({ gzip: true, file: o.out, cwd: staging, portable: true, noMtime: true }, [
+      'manifest.json',
+      manifest.file,
+      image,
+    ]);
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
@@ -84,5 +88,6 @@ export async function unpackModel(packagePath: string, dir: string): Promise<voi
   } catch (error) {
     throw new VigilError('VIGIL_MODEL_INVALID', `package is not a readable archive: ${(error as Error).message}`);
   }
-  if (refused.length > 0) throw new VigilError('VIGIL_MODEL_INVALID', `package contains entries that are not plain files: ${refused.join(', ')}`);
+  if (refused.length > 0)
+    throw new VigilError('VIGIL_MODEL_INVALID', `package contains entries that are not plain files: ${refused.join(', ')}`);
 }

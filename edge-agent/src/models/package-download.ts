@@ -59,7 +59,10 @@ export async function downloadPackage(o: DownloadOptions): Promise<void> {
     }
     await file.sync();
   } catch (error) {
-    throw new VigilError('VIGIL_MODEL_DOWNLOAD_FAILED', `download of ${o.url} interrupted at ${received} bytes: ${(error as Error).message}`);
+    throw new VigilError(
+      'VIGIL_MODEL_DOWNLOAD_FAILED',
+      `download of ${o.url} interrupted at ${received} bytes: ${(error as Error).message}`,
+    );
   } finally {
     await file.close();
   }

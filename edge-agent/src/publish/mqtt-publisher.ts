@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { TopicKind } from '@vigil/shared';
 import {
   type BackoffPolicy,
   backoffDelay,
@@ -11,7 +12,6 @@ import {
   topicFor,
   VigilError,
 } from '@vigil/shared';
-import type { TopicKind } from '@vigil/shared';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Outbox, StoredMessage } from '../outbox/outbox.js';
 

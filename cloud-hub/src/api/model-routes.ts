@@ -1,0 +1,286 @@
+import { createReadStream, statSync } from 'node:fs';
+import { type Static, Type } from '@sinclair/typebox';
+import { VigilError } from '@vigil/shared';
+import type { FastifyInstance } from 'fastify';
+import type { DeviceRegistry } from '../broker/device-registry.js';
+import type { ModelRegistry } from '../models/model-registry.js';
+import type { RolloutController } from '../rollout/rollout-controller.js';
+import { parseWaves } from '../rollout/rollout-planner.js';
+import type { AuditStore } from '../state/audit-store.js';
+import type { StateStore } from '../state/state-store.js';
+import { ERROR_RESPONSES, Key, Nullable, PageOf } from './api-schemas.js';
+import { actorOf, principalOf } from './request-auth.js';
+
+const Version = Type.String({ pattern: '^\\d+\\.\\d+\\.\\d+(?:-[0-9A-Za-z.-]+)?$', maxLength: 64 });
+const Name = Type.String({ pattern: '^[a-z0-9][a-z0-9._-]*$', maxLength: 64 });
+
+const GateFigureSchema = Type.Object({
+  gate: Type.String(),
+  value: Nullable(Type.Number()),
+  threshold: Type.Number(),
+  status: Type.String(),
+  samples: Type.Integer(),
+});
+
+const RolloutSchema = Type.Object({
+  rolloutId: Type.String(),
+  model: Type.Object({ name: Type.String(), version: Type.String() }),
+  mode: Type.String(),
+  spec: Type.Object({
+    cohort: Type.Object({ clinics: Type.Array(Type.String()), tags: Type.Array(Type.String()) }),
+    waves: Type.Array(Type.Object({ devices: Type.Optional(Type.Number()), percent: Type.Optional(Type.Number()) })),
+    bakeS: Type.Number(),
+    gates: Type.Record(Type.String(), Type.Number()),
+    onTrip: Type.String(),
+  }),
+  state: Type.String(),
+  currentWave: Type.Integer(),
+  waveStartedAt: Nullable(Type.String()),
+  reason: Nullable(Type.String()),
+  gates: Type.Array(GateFigureSchema),
+  createdBy: Type.String(),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+  finishedAt: Nullable(Type.String()),
+});
+
+const RolloutDeviceSchema = Type.Object({
+  deviceId: Type.String(),
+  clinicId: Type.String(),
+  wave: Type.Integer(),
+  previous: Nullable(Type.Object({ name: Type.String(), version: Type.String() })),
+  state: Type.String(),
+  reason: Nullable(Type.String()),
+  updatedAt: Type.String(),
+});
+
+const StartBody = Type.Object(
+  {
+    model: Type.Object({ name: Name, version: Version }),
+    mode: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('shadow')])),
+    cohort: Type.Optional(
+      Type.Object({ clinics: Type.Optional(Type.Array(Key)), tags: Type.Optional(Type.Array(Type.String({ maxLength: 64 }))) }),
+    ),
+    waves: Type.Optional(
+      Type.String({ pattern: '^\\s*\\d+(\\.\\d+)?%?(\\s*,\\s*\\d+(\\.\\d+)?%?)*\\s*$', description: 'e.g. "1,10%,50%,100%"' }),
+    ),
+    bakeS: Type.Optional(Type.Number({ minimum: 0, maximum: 30 * 86400 })),
+    gates: Type.Optional(
+      Type.Object(
+        {
+          maxInstallFailures: Type.Optional(Type.Integer({ minimum: 0 })),
+          maxErrorRate: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+          maxP95LatencyMs: Type.Optional(Type.Number({ minimum: 0 })),
+          maxPsi: Type.Optional(Type.Number({ minimum: 0 })),
+          minSamples: Type.Optional(Type.Integer({ minimum: 0 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    onTrip: Type.Optional(Type.Union([Type.Literal('pause'), Type.Literal('rollback')])),
+  },
+  { additionalProperties: false },
+);
+
+export interface ModelRouteOptions {
+  state: StateStore;
+  registry: ModelRegistry;
+  rollouts: RolloutController;
+  devices: DeviceRegistry;
+  audit: AuditStore;
+}
+
+/** Model registry, package downloads for devices, and rollouts (role ops). */
+export async function modelRoutes(app: FastifyInstance, o: ModelRouteOptions): Promise<void> {
+  app.get(
+    '/models',
+    {
+      config: { permission: 'models:read' },
+      schema: {
+        tags: ['fleet'],
+        summary: 'Published model packages, with the devices running each version',
+        response: {
+          200: PageOf(
+            Type.Object({
+              name: Type.String(),
+              version: Type.String(),
+              sha256: Nullable(Type.String()),
+              sizeBytes: Nullable(Type.Integer()),
+              keyId: Nullable(Type.String()),
+              publishedAt: Nullable(Type.String()),
+              published: Type.Boolean(),
+              devices: Type.Integer(),
+              deviceIds: Type.Array(Type.String()),
+            }),
+          ),
+          ...ERROR_RESPONSES,
+        },
+      },
+    },
+    async () => {
+      const byKey = new Map<string, { name: string; version: string; deviceIds: string[] } & Record<string, unknown>>();
+      for (const p of await o.state.rollouts.listPackages()) {
+        byKey.set(`${p.name}@${p.version}`, { ...p, published: true, deviceIds: [] });
+      }
+      for (const d of await o.state.listDeviceStates()) {
+        if (!d.model) continue;
+        const key = `${d.model.name}@${d.model.version}`;
+        const entry = byKey.get(key) ?? {
+          ...d.model,
+          sha256: null,
+          sizeBytes: null,
+          keyId: null,
+          publishedAt: null,
+          published: false,
+          deviceIds: [],
+        };
+        entry.deviceIds.push(d.deviceId);
+        byKey.set(key, entry);
+      }
+      return { items: [...byKey.values()].map((m) => ({ ...m, devices: m.deviceIds.length })), next: null };
+    },
+  );
+
+  // Devices download packages with their own credentials (HTTP Basic: device id + device password);
+  // Range requests let an interrupted download resume.
+  app.get<{ Params: { name: string; version: string } }>(
+    '/packages/:name/:version',
+    {
+      config: { public: true },
+      schema: {
+        tags: ['devices'],
+        summary: 'Download a model package (device credentials; supports Range)',
+        params: Type.Object({ name: Name, version: Version }),
+      },
+    },
+    async (request, reply) => {
+      const header = request.headers.authorization ?? '';
+      const [user = '', password = ''] = header.startsWith('Basic ')
+        ? Buffer.from(header.slice(6), 'base64').toString('utf8').split(/:(.*)/s)
+        : [];
+      try {
+        await o.devices.verify(user, password);
+      } catch {
+        reply.header('www-authenticate', 'Basic realm="vigil-devices"');
+        throw new VigilError('VIGIL_AUTH_REQUIRED', 'device credentials required');
+      }
+      const record = await o.registry.require(request.params.name, request.params.version);
+      const path = o.registry.path(record);
+      const size = statSync(path).size;
+      reply.header('accept-ranges', 'bytes').header('content-type', 'application/gzip').header('etag', `"${record.sha256}"`);
+      const range = /^bytes=(\d+)-$/.exec(request.headers.range ?? '');
+      if (range) {
+        const start = Number(range[1]);
+        if (start >= size) return reply.code(416).header('content-range', `bytes */${size}`).send();
+        reply
+          .code(206)
+          .header('content-range', `bytes ${start}-${size - 1}/${size}`)
+          .header('content-length', size - start);
+        return reply.send(createReadStream(path, { start }));
+      }
+      reply.header('content-length', size);
+      return reply.send(createReadStream(path));
+    },
+  );
+
+  app.get(
+    '/rollouts',
+    {
+      config: { permission: 'rollouts:read' },
+      schema: {
+        tags: ['fleet'],
+        summary: 'Rollouts, newest first',
+        response: { 200: PageOf(RolloutSchema), ...ERROR_RESPONSES },
+      },
+    },
+    async () => ({ items: await o.state.rollouts.listRollouts(100), next: null }),
+  );
+
+  app.get<{ Params: { rolloutId: string } }>(
+    '/rollouts/:rolloutId',
+    {
+      config: { permission: 'rollouts:read' },
+      schema: {
+        tags: ['fleet'],
+        summary: "A rollout with its waves' devices and gate figures",
+        params: Type.Object({ rolloutId: Key }),
+        response: { 200: Type.Object({ rollout: RolloutSchema, devices: Type.Array(RolloutDeviceSchema) }), ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const rollout = await o.state.rollouts.getRollout(request.params.rolloutId);
+      if (!rollout) throw new VigilError('VIGIL_API_NOT_FOUND', `rollout ${request.params.rolloutId} does not exist`);
+      return { rollout, devices: await o.state.rollouts.rolloutDevices(rollout.rolloutId) };
+    },
+  );
+
+  app.post<{ Body: Static<typeof StartBody> }>(
+    '/rollouts',
+    {
+      config: { permission: 'rollouts:write' },
+      schema: {
+        tags: ['fleet'],
+        summary: 'Start a rollout of a published model to a cohort, in waves with health gates',
+        body: StartBody,
+        response: {
+          201: Type.Object({
+            rollout: RolloutSchema,
+            devices: Type.Array(RolloutDeviceSchema),
+            skipped: Type.Array(Type.String()),
+          }),
+          409: Type.Ref('ErrorBody'),
+          ...ERROR_RESPONSES,
+        },
+      },
+    },
+    async (request, reply) => {
+      const b = request.body;
+      const started = await o.rollouts.startRollout({
+        model: b.model,
+        actor: principalOf(request).username,
+        ...(b.mode ? { mode: b.mode } : {}),
+        ...(b.cohort ? { cohort: b.cohort } : {}),
+        ...(b.waves ? { waves: parseWaves(b.waves) } : {}),
+        ...(b.bakeS !== undefined ? { bakeS: b.bakeS } : {}),
+        ...(b.gates ? { gates: b.gates } : {}),
+        ...(b.onTrip ? { onTrip: b.onTrip } : {}),
+      });
+      await o.audit.append({
+        ...actorOf(request),
+        action: 'rollout.start',
+        targetType: 'rollout',
+        targetId: started.rollout.rolloutId,
+        outcome: 'success',
+        details: { model: b.model, mode: b.mode ?? 'active', devices: started.devices.length, waves: b.waves ?? 'default' },
+      });
+      return reply.code(201).send(started);
+    },
+  );
+
+  for (const action of ['pause', 'resume', 'abort', 'rollback'] as const) {
+    app.post<{ Params: { rolloutId: string } }>(
+      `/rollouts/:rolloutId/${action}`,
+      {
+        config: { permission: 'rollouts:write' },
+        schema: {
+          tags: ['fleet'],
+          summary: `${action[0]?.toUpperCase()}${action.slice(1)} a rollout`,
+          params: Type.Object({ rolloutId: Key }),
+          response: { 200: RolloutSchema, 409: Type.Ref('ErrorBody'), ...ERROR_RESPONSES },
+        },
+      },
+      async (request) => {
+        const actor = principalOf(request).username;
+        const rollout = await o.rollouts[action](request.params.rolloutId, actor);
+        await o.audit.append({
+          ...actorOf(request),
+          action: `rollout.${action}`,
+          targetType: 'rollout',
+          targetId: rollout.rolloutId,
+          outcome: 'success',
+        });
+        return rollout;
+      },
+    );
+  }
+}

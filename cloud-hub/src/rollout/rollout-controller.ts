@@ -1,0 +1,409 @@
+import { randomBytes } from 'node:crypto';
+import {
+  asVigilError,
+  type Logger,
+  MODEL_DESIRED_SCHEMA,
+  type ModelDesiredMessage,
+  newMessageId,
+  VigilError,
+} from '@vigil/shared';
+import type { HubEvents } from '../events/hub-events.js';
+import type { ModelRegistry } from '../models/model-registry.js';
+import type {
+  GateThresholds,
+  RolloutDevice,
+  RolloutMode,
+  RolloutRecord,
+  RolloutSpec,
+  RolloutState,
+} from '../state/rollout-store.js';
+import type { DeviceState, StateStore } from '../state/state-store.js';
+import { evaluateGates } from './health-gates.js';
+import { DEFAULT_WAVES, planWaves } from './rollout-planner.js';
+import { nextStep } from './rollout-step.js';
+
+export const DEFAULT_GATES: GateThresholds = {
+  maxInstallFailures: 0,
+  maxErrorRate: 0.05,
+  maxP95LatencyMs: 2000,
+  maxPsi: 0.25,
+  minSamples: 20,
+};
+
+export interface StartRollout {
+  model: { name: string; version: string };
+  mode?: RolloutMode;
+  cohort?: { clinics?: string[]; tags?: string[] };
+  waves?: RolloutSpec['waves'];
+  bakeS?: number;
+  gates?: Partial<GateThresholds>;
+  onTrip?: RolloutSpec['onTrip'];
+  actor: string;
+}
+
+export interface RolloutControllerOptions {
+  state: StateStore;
+  registry: ModelRegistry;
+  publishDesired: (message: ModelDesiredMessage) => Promise<void>;
+  logger: Logger;
+  events?: HubEvents;
+  tickMs: number;
+}
+
+const LIVE: readonly RolloutState[] = ['running', 'paused', 'rolling-back'];
+
+function modelOf(d: DeviceState): { name: string; version: string } | null {
+  return d.model ?? d.modelReported?.active ?? null;
+}
+
+/**
+ * Runs rollouts: plans waves, publishes each device's desired model (retained), follows the
+ * devices' reports, evaluates the health gates every tick and advances, completes, pauses or rolls
+ * back. All state is in the state store, so a restarted hub picks every rollout up where it was.
+ */
+export class RolloutController {
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | undefined;
+
+  constructor(private readonly o: RolloutControllerOptions) {}
+
+  /** Republishes every device's desired model (the broker's retained store may be in memory) and starts ticking. */
+  async start(): Promise<void> {
+    for (const message of await this.o.state.rollouts.listDesired()) {
+      await this.o
+        .publishDesired(message)
+        .catch((error: Error) =>
+          this.o.logger.warn({ deviceId: message.deviceId, err: error.message }, 'could not republish desired model'),
+        );
+    }
+    this.timer = setInterval(() => {
+      this.ticking ??= this.tick().finally(() => {
+        this.ticking = undefined;
+      });
+    }, this.o.tickMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.ticking;
+  }
+
+  async startRollout(input: StartRollout): Promise<{ rollout: RolloutRecord; devices: RolloutDevice[]; skipped: string[] }> {
+    const record = await this.o.registry.require(input.model.name, input.model.version);
+    const live = (await this.o.state.rollouts.listRollouts(50)).find((r) => LIVE.includes(r.state));
+    if (live)
+      throw new VigilError('VIGIL_ROLLOUT_INVALID', `rollout ${live.rolloutId} is ${live.state}: finish or abort it first`);
+    const spec: RolloutSpec = {
+      cohort: { clinics: input.cohort?.clinics ?? [], tags: input.cohort?.tags ?? [] },
+      waves: input.waves ?? DEFAULT_WAVES,
+      bakeS: input.bakeS ?? 300,
+      gates: { ...DEFAULT_GATES, ...input.gates },
+      onTrip: input.onTrip ?? 'rollback',
+    };
+    const [records, states] = await Promise.all([this.o.state.listDevices(), this.o.state.listDeviceStates()]);
+    const stateOf = new Map(states.map((s) => [s.deviceId, s]));
+    const skipped: string[] = [];
+    const cohort = records.filter((d) => {
+      if (d.revokedAt) return false;
+      if (spec.cohort.clinics.length > 0 && !spec.cohort.clinics.includes(d.clinicId)) return false;
+      if (spec.cohort.tags.length > 0 && !spec.cohort.tags.some((t) => d.tags.includes(t))) return false;
+      const current = stateOf.get(d.deviceId);
+      const model = current ? modelOf(current) : null;
+      if (!model) {
+        skipped.push(`${d.deviceId}: current model unknown (not reported yet)`);
+        return false;
+      }
+      return true;
+    });
+    // Every device must be able to go back: its current model has to be in the registry.
+    for (const d of cohort) {
+      const model = modelOf(stateOf.get(d.deviceId) as DeviceState) as { name: string; version: string };
+      if (model.name === record.name && model.version === record.version) continue;
+      if (!(await this.o.state.rollouts.getPackage(model.name, model.version))) {
+        throw new VigilError(
+          'VIGIL_ROLLOUT_INVALID',
+          `${d.deviceId} runs ${model.name} ${model.version}, which is not in the registry: publish it so a rollback is possible`,
+        );
+      }
+    }
+    if (cohort.length === 0) throw new VigilError('VIGIL_ROLLOUT_INVALID', 'the cohort has no device to update');
+    const rolloutId = `ro-${new Date().toISOString().slice(0, 10).replaceAll('-', '')}-${randomBytes(4).toString('hex')}`;
+    const waves = planWaves(
+      rolloutId,
+      cohort.map((d) => d.deviceId),
+      spec.waves,
+    );
+    const now = new Date().toISOString();
+    const waveOf = new Map(waves.flatMap((ids, w) => ids.map((id) => [id, w] as const)));
+    const devices: RolloutDevice[] = cohort.map((d) => ({
+      rolloutId,
+      deviceId: d.deviceId,
+      clinicId: d.clinicId,
+      wave: waveOf.get(d.deviceId) ?? waves.length - 1,
+      previous: modelOf(stateOf.get(d.deviceId) as DeviceState),
+      state: 'pending',
+      reason: null,
+      baseline: null,
+      updatedAt: now,
+    }));
+    const rollout: RolloutRecord = {
+      rolloutId,
+      model: { name: record.name, version: record.version },
+      mode: input.mode ?? 'active',
+      spec,
+      state: 'running',
+      currentWave: 0,
+      waveStartedAt: now,
+      reason: null,
+      gates: [],
+      createdBy: input.actor,
+      createdAt: now,
+      updatedAt: now,
+      finishedAt: null,
+    };
+    await this.o.state.rollouts.createRollout(rollout, devices);
+    await this.startWave(rollout, devices, 0);
+    this.o.logger.info(
+      { rolloutId, model: record.name, version: record.version, devices: devices.length, waves: waves.length },
+      'rollout started',
+    );
+    this.emit(rollout);
+    return { rollout, devices: await this.o.state.rollouts.rolloutDevices(rolloutId), skipped };
+  }
+
+  private emit(r: Pick<RolloutRecord, 'rolloutId' | 'state' | 'currentWave' | 'reason'>): void {
+    this.o.events?.emit({
+      type: 'rollout',
+      rolloutId: r.rolloutId,
+      state: r.state,
+      currentWave: r.currentWave,
+      reason: r.reason,
+    });
+  }
+
+  private async desired(
+    d: RolloutDevice,
+    rollout: RolloutRecord,
+    active: { name: string; version: string },
+    shadow?: { name: string; version: string },
+  ): Promise<void> {
+    const activeRef = this.o.registry.ref(await this.o.registry.require(active.name, active.version));
+    const shadowRef = shadow ? this.o.registry.ref(await this.o.registry.require(shadow.name, shadow.version)) : undefined;
+    const message: ModelDesiredMessage = {
+      schema: MODEL_DESIRED_SCHEMA,
+      messageId: newMessageId(),
+      clinicId: d.clinicId,
+      deviceId: d.deviceId,
+      issuedAt: new Date().toISOString(),
+      rolloutId: rollout.rolloutId,
+      active: activeRef,
+      ...(shadowRef ? { shadow: shadowRef } : {}),
+    };
+    await this.o.state.rollouts.setDesired(message);
+    await this.o.publishDesired(message);
+  }
+
+  private async startWave(rollout: RolloutRecord, devices: readonly RolloutDevice[], wave: number): Promise<void> {
+    const states = new Map((await this.o.state.listDeviceStates()).map((s) => [s.deviceId, s]));
+    for (const d of devices.filter((x) => x.wave === wave)) {
+      const t = states.get(d.deviceId)?.lastTelemetry?.pipeline;
+      await this.o.state.rollouts.updateRolloutDevice(rollout.rolloutId, d.deviceId, {
+        state: 'desired',
+        baseline: t ? { received: t.received, failed: t.failed, quarantined: t.quarantined } : null,
+      });
+      const previous = d.previous ?? rollout.model;
+      if (rollout.mode === 'shadow') await this.desired(d, rollout, previous, rollout.model);
+      else await this.desired(d, rollout, rollout.model);
+    }
+  }
+
+  /** Reads the devices' latest reports into the rollout's per-device states. */
+  private async followReports(rollout: RolloutRecord, devices: RolloutDevice[]): Promise<RolloutDevice[]> {
+    const states = new Map((await this.o.state.listDeviceStates()).map((s) => [s.deviceId, s]));
+    const out: RolloutDevice[] = [];
+    for (const d of devices) {
+      const report = states.get(d.deviceId)?.modelReported;
+      let next: RolloutDevice['state'] = d.state;
+      let reason = d.reason;
+      const about = (m: { name: string; version: string } | undefined | null) =>
+        !!m && !!report && report.model.name === m.name && report.model.version === m.version;
+      const fresh = report && Date.parse(report.at) >= Date.parse(rollout.createdAt) - 1000;
+      if (fresh && (d.state === 'desired' || d.state === 'pending')) {
+        if (about(rollout.model) && report.state === 'failed') {
+          next = 'failed';
+          reason = report.reason ? `${report.reason.code}: ${report.reason.message}` : 'failed';
+        } else if (about(rollout.model) && report.state === (rollout.mode === 'shadow' ? 'shadow' : 'active')) {
+          next = 'installed';
+        }
+      }
+      if (
+        fresh &&
+        d.state === 'rolling-back' &&
+        about(d.previous) &&
+        (report.state === 'active' || report.state === 'rolled-back')
+      ) {
+        next = 'rolled-back';
+      }
+      if (next !== d.state) {
+        await this.o.state.rollouts.updateRolloutDevice(rollout.rolloutId, d.deviceId, { state: next, reason });
+        this.o.logger.info({ rolloutId: rollout.rolloutId, deviceId: d.deviceId, state: next, reason }, 'rollout device state');
+        out.push({ ...d, state: next, reason, updatedAt: new Date().toISOString() });
+      } else {
+        out.push(d);
+      }
+    }
+    return out;
+  }
+
+  private async gateFigures(rollout: RolloutRecord, devices: RolloutDevice[]) {
+    const updated = devices.filter((d) => d.wave <= rollout.currentWave && d.state !== 'pending');
+    const ids = updated.filter((d) => d.state !== 'failed').map((d) => d.deviceId);
+    const states = new Map((await this.o.state.listDeviceStates()).map((s) => [s.deviceId, s]));
+    let received = 0;
+    let failures = 0;
+    let withTelemetry = 0;
+    for (const d of updated) {
+      const t = states.get(d.deviceId)?.lastTelemetry;
+      if (!t || !d.baseline || Date.parse(t.sampledAt) < Date.parse(d.updatedAt)) continue;
+      withTelemetry += 1;
+      received += Math.max(0, t.pipeline.received - d.baseline.received);
+      failures += Math.max(0, t.pipeline.failed - d.baseline.failed + t.pipeline.quarantined - d.baseline.quarantined);
+    }
+    const shadow = rollout.mode === 'shadow';
+    const candidate = await this.o.state.modelResults({
+      modelName: rollout.model.name,
+      modelVersion: rollout.model.version,
+      shadow,
+      deviceIds: ids,
+      createdFrom: rollout.createdAt,
+      limit: 5000,
+    });
+    // Baseline: in shadow mode the active model's results on the same images; otherwise the
+    // previous models' results on the same devices before the rollout.
+    const baseline = await this.o.state.modelResults({
+      modelName: rollout.model.name,
+      excludeVersion: rollout.model.version,
+      shadow: false,
+      deviceIds: ids,
+      ...(shadow ? { createdFrom: rollout.createdAt } : { createdBefore: rollout.createdAt }),
+      limit: 5000,
+    });
+    return evaluateGates(
+      {
+        installFailures: updated.filter((d) => d.state === 'failed').length,
+        errorRate: withTelemetry > 0 && received > 0 ? failures / received : withTelemetry > 0 ? 0 : null,
+        latenciesMs: candidate.map((c) => c.totalMs),
+        candidateScores: candidate.map((c) => c.score),
+        baselineScores: baseline.map((c) => c.score),
+      },
+      rollout.spec.gates,
+    );
+  }
+
+  /** One pass over every live rollout. */
+  async tick(): Promise<void> {
+    for (const summary of await this.o.state.rollouts.listRollouts(20)) {
+      if (summary.state !== 'running' && summary.state !== 'rolling-back') continue;
+      try {
+        await this.step(summary);
+      } catch (error) {
+        const vigil = asVigilError(error, 'VIGIL_STATE_STORE_UNAVAILABLE');
+        this.o.logger.error({ code: vigil.code, rolloutId: summary.rolloutId }, `rollout step failed: ${vigil.message}`);
+      }
+    }
+  }
+
+  private async step(rollout: RolloutRecord): Promise<void> {
+    const devices = await this.followReports(rollout, await this.o.state.rollouts.rolloutDevices(rollout.rolloutId));
+    const gates = rollout.state === 'running' ? await this.gateFigures(rollout, devices) : rollout.gates;
+    if (rollout.state === 'running') await this.o.state.rollouts.updateRollout(rollout.rolloutId, { gates });
+    const waveCount = Math.max(...devices.map((d) => d.wave)) + 1;
+    const decision = nextStep({ rollout: { ...rollout, gates }, devices, gates, waveCount, nowMs: Date.now() });
+    const now = new Date().toISOString();
+    if (decision.kind === 'trip') {
+      this.o.logger.warn(
+        { rolloutId: rollout.rolloutId, reason: decision.reason, onTrip: rollout.spec.onTrip },
+        'rollout gate tripped',
+      );
+      if (rollout.spec.onTrip === 'pause') {
+        await this.setState(rollout, { state: 'paused', reason: `gate tripped: ${decision.reason}` });
+      } else {
+        await this.rollBack(rollout, devices, `gate tripped: ${decision.reason}`);
+      }
+    } else if (decision.kind === 'advance') {
+      await this.o.state.rollouts.updateRollout(rollout.rolloutId, { currentWave: decision.toWave, waveStartedAt: now });
+      const next = { ...rollout, currentWave: decision.toWave, waveStartedAt: now };
+      await this.startWave(next, devices, decision.toWave);
+      this.o.logger.info({ rolloutId: rollout.rolloutId, wave: decision.toWave }, 'rollout wave started');
+      this.emit(next);
+    } else if (decision.kind === 'complete') {
+      await this.setState(rollout, { state: 'completed', finishedAt: now });
+    } else if (decision.kind === 'rolled-back') {
+      await this.setState(rollout, { state: 'rolled-back', finishedAt: now });
+    }
+  }
+
+  private async setState(
+    rollout: RolloutRecord,
+    update: { state: RolloutState; reason?: string; finishedAt?: string },
+  ): Promise<void> {
+    await this.o.state.rollouts.updateRollout(rollout.rolloutId, update);
+    this.o.logger.info({ rolloutId: rollout.rolloutId, state: update.state, reason: update.reason }, 'rollout state');
+    this.emit({ ...rollout, ...update, reason: update.reason ?? rollout.reason });
+  }
+
+  private async rollBack(rollout: RolloutRecord, devices: RolloutDevice[], reason: string): Promise<void> {
+    await this.setState(rollout, { state: 'rolling-back', reason });
+    for (const d of devices) {
+      if (d.state === 'pending' || d.wave > rollout.currentWave) continue;
+      if (!d.previous) continue;
+      await this.o.state.rollouts.updateRolloutDevice(rollout.rolloutId, d.deviceId, { state: 'rolling-back' });
+      await this.desired(d, rollout, d.previous);
+    }
+  }
+
+  private async live(rolloutId: string): Promise<RolloutRecord> {
+    const rollout = await this.o.state.rollouts.getRollout(rolloutId);
+    if (!rollout) throw new VigilError('VIGIL_API_NOT_FOUND', `rollout ${rolloutId} does not exist`);
+    return rollout;
+  }
+
+  async pause(rolloutId: string, actor: string): Promise<RolloutRecord> {
+    const r = await this.live(rolloutId);
+    if (r.state !== 'running') throw new VigilError('VIGIL_ROLLOUT_INVALID', `rollout ${rolloutId} is ${r.state}, not running`);
+    await this.setState(r, { state: 'paused', reason: `paused by ${actor}` });
+    return this.live(rolloutId);
+  }
+
+  async resume(rolloutId: string, actor: string): Promise<RolloutRecord> {
+    const r = await this.live(rolloutId);
+    if (r.state !== 'paused') throw new VigilError('VIGIL_ROLLOUT_INVALID', `rollout ${rolloutId} is ${r.state}, not paused`);
+    // The bake time restarts: whatever tripped or worried someone gets a fresh look.
+    await this.o.state.rollouts.updateRollout(rolloutId, { waveStartedAt: new Date().toISOString() });
+    await this.setState(r, { state: 'running', reason: `resumed by ${actor}` });
+    return this.live(rolloutId);
+  }
+
+  async abort(rolloutId: string, actor: string): Promise<RolloutRecord> {
+    const r = await this.live(rolloutId);
+    if (r.state !== 'running' && r.state !== 'paused') {
+      throw new VigilError('VIGIL_ROLLOUT_INVALID', `rollout ${rolloutId} is ${r.state}; only running or paused rollouts abort`);
+    }
+    await this.setState(r, { state: 'aborted', reason: `aborted by ${actor}`, finishedAt: new Date().toISOString() });
+    return this.live(rolloutId);
+  }
+
+  async rollback(rolloutId: string, actor: string): Promise<RolloutRecord> {
+    const r = await this.live(rolloutId);
+    if (!['running', 'paused', 'completed', 'aborted'].includes(r.state)) {
+      throw new VigilError('VIGIL_ROLLOUT_INVALID', `rollout ${rolloutId} is ${r.state}; it cannot be rolled back`);
+    }
+    const devices = await this.o.state.rollouts.rolloutDevices(rolloutId);
+    // A completed rollout's last wave counts as updated too.
+    const everyWave = { ...r, currentWave: Math.max(r.currentWave, ...devices.map((d) => d.wave)) };
+    await this.o.state.rollouts.updateRollout(rolloutId, { currentWave: everyWave.currentWave, finishedAt: null });
+    await this.rollBack(everyWave, devices, `rolled back by ${actor}`);
+    return this.live(rolloutId);
+  }
+}

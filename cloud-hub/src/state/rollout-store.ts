@@ -1,0 +1,102 @@
+import type { ModelDesiredMessage } from '@vigil/shared';
+
+export interface ModelPackageRecord {
+  name: string;
+  version: string;
+  sha256: string;
+  sizeBytes: number;
+  keyId: string;
+  signature: string;
+  /** File name inside the hub's model directory. */
+  file: string;
+  publishedBy: string;
+  publishedAt: string;
+}
+
+export type RolloutState = 'running' | 'paused' | 'completed' | 'aborted' | 'rolling-back' | 'rolled-back';
+export type RolloutMode = 'active' | 'shadow';
+export type RolloutDeviceState = 'pending' | 'desired' | 'installed' | 'failed' | 'rolling-back' | 'rolled-back';
+
+export interface GateThresholds {
+  /** Install failures (failed download, signature or self-test) tolerated across the rollout. */
+  maxInstallFailures: number;
+  /** (failed + quarantined) / received on updated devices since their wave started. */
+  maxErrorRate: number;
+  /** p95 of decode + preprocess + infer of the candidate's results. */
+  maxP95LatencyMs: number;
+  /** Population stability index of the candidate's scores against the previous model's. */
+  maxPsi: number;
+  /** Results of the candidate needed before the drift and latency gates can pass a wave. */
+  minSamples: number;
+}
+
+export type WaveSize = { devices: number } | { percent: number };
+
+export interface RolloutSpec {
+  cohort: { clinics: string[]; tags: string[] };
+  /** Cumulative size after each wave: a device count or a percentage of the cohort (the last is 100 %). */
+  waves: WaveSize[];
+  bakeS: number;
+  gates: GateThresholds;
+  onTrip: 'pause' | 'rollback';
+}
+
+export interface GateFigure {
+  gate: 'install-failures' | 'error-rate' | 'p95-latency' | 'score-drift';
+  value: number | null;
+  threshold: number;
+  /** `waiting`: not enough data yet to pass (never a reason to roll back). */
+  status: 'pass' | 'fail' | 'waiting';
+  samples: number;
+}
+
+export interface RolloutRecord {
+  rolloutId: string;
+  model: { name: string; version: string };
+  mode: RolloutMode;
+  spec: RolloutSpec;
+  state: RolloutState;
+  currentWave: number;
+  waveStartedAt: string | null;
+  reason: string | null;
+  gates: GateFigure[];
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt: string | null;
+}
+
+export interface RolloutDevice {
+  rolloutId: string;
+  deviceId: string;
+  clinicId: string;
+  wave: number;
+  previous: { name: string; version: string } | null;
+  state: RolloutDeviceState;
+  reason: string | null;
+  /** Pipeline counters when the device's wave started (for the error-rate gate). */
+  baseline: { received: number; failed: number; quarantined: number } | null;
+  updatedAt: string;
+}
+
+/** Model registry, rollouts and each device's desired model. */
+export interface RolloutStore {
+  addPackage(record: ModelPackageRecord): Promise<void>;
+  getPackage(name: string, version: string): Promise<ModelPackageRecord | undefined>;
+  listPackages(): Promise<ModelPackageRecord[]>;
+  createRollout(rollout: RolloutRecord, devices: RolloutDevice[]): Promise<void>;
+  updateRollout(
+    rolloutId: string,
+    update: Partial<Pick<RolloutRecord, 'state' | 'currentWave' | 'waveStartedAt' | 'reason' | 'gates' | 'finishedAt'>>,
+  ): Promise<void>;
+  updateRolloutDevice(
+    rolloutId: string,
+    deviceId: string,
+    update: Partial<Pick<RolloutDevice, 'state' | 'reason' | 'baseline'>>,
+  ): Promise<void>;
+  getRollout(rolloutId: string): Promise<RolloutRecord | undefined>;
+  listRollouts(limit: number): Promise<RolloutRecord[]>;
+  rolloutDevices(rolloutId: string): Promise<RolloutDevice[]>;
+  setDesired(message: ModelDesiredMessage): Promise<void>;
+  listDesired(): Promise<ModelDesiredMessage[]>;
+}

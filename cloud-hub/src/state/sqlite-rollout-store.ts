@@ -1,0 +1,215 @@
+import type { ModelDesiredMessage } from '@vigil/shared';
+import type Database from 'better-sqlite3';
+import type { ModelPackageRecord, RolloutDevice, RolloutRecord, RolloutStore } from './rollout-store.js';
+import { wrap } from './sqlite-wrap.js';
+
+type Row = Record<string, string | number | null>;
+
+function toPackage(r: Row): ModelPackageRecord {
+  return {
+    name: r.name as string,
+    version: r.version as string,
+    sha256: r.sha256 as string,
+    sizeBytes: r.size_bytes as number,
+    keyId: r.key_id as string,
+    signature: r.signature as string,
+    file: r.file as string,
+    publishedBy: r.published_by as string,
+    publishedAt: r.published_at as string,
+  };
+}
+
+function toRollout(r: Row): RolloutRecord {
+  return {
+    rolloutId: r.rollout_id as string,
+    model: { name: r.model_name as string, version: r.model_version as string },
+    mode: r.mode as RolloutRecord['mode'],
+    spec: JSON.parse(r.spec_json as string) as RolloutRecord['spec'],
+    state: r.state as RolloutRecord['state'],
+    currentWave: r.current_wave as number,
+    waveStartedAt: (r.wave_started_at as string | null) ?? null,
+    reason: (r.reason as string | null) ?? null,
+    gates: JSON.parse(r.gates_json as string) as RolloutRecord['gates'],
+    createdBy: r.created_by as string,
+    createdAt: r.created_at as string,
+    updatedAt: r.updated_at as string,
+    finishedAt: (r.finished_at as string | null) ?? null,
+  };
+}
+
+function toDevice(r: Row): RolloutDevice {
+  return {
+    rolloutId: r.rollout_id as string,
+    deviceId: r.device_id as string,
+    clinicId: r.clinic_id as string,
+    wave: r.wave as number,
+    previous: r.previous_json ? (JSON.parse(r.previous_json as string) as RolloutDevice['previous']) : null,
+    state: r.state as RolloutDevice['state'],
+    reason: (r.reason as string | null) ?? null,
+    baseline: r.baseline_json ? (JSON.parse(r.baseline_json as string) as RolloutDevice['baseline']) : null,
+    updatedAt: r.updated_at as string,
+  };
+}
+
+const ROLLOUT_COLUMNS = {
+  state: 'state',
+  currentWave: 'current_wave',
+  waveStartedAt: 'wave_started_at',
+  reason: 'reason',
+  gates: 'gates_json',
+  finishedAt: 'finished_at',
+} as const;
+
+export class SqliteRolloutStore implements RolloutStore {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly durable: (what: string) => Promise<void>,
+  ) {}
+
+  private async write<T>(what: string, fn: () => T): Promise<T> {
+    const value = await wrap(what, fn);
+    await this.durable(what);
+    return value;
+  }
+
+  addPackage(p: ModelPackageRecord): Promise<void> {
+    return this.write('addPackage', () => {
+      this.db
+        .prepare(`INSERT OR REPLACE INTO model_packages
+          (name, version, sha256, size_bytes, key_id, signature, file, published_by, published_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+        .run(p.name, p.version, p.sha256, p.sizeBytes, p.keyId, p.signature, p.file, p.publishedBy, p.publishedAt);
+    });
+  }
+
+  getPackage(name: string, version: string): Promise<ModelPackageRecord | undefined> {
+    return wrap('getPackage', () => {
+      const row = this.db.prepare('SELECT * FROM model_packages WHERE name = ? AND version = ?').get(name, version) as
+        | Row
+        | undefined;
+      return row ? toPackage(row) : undefined;
+    });
+  }
+
+  listPackages(): Promise<ModelPackageRecord[]> {
+    return wrap('listPackages', () =>
+      (this.db.prepare('SELECT * FROM model_packages ORDER BY name, published_at DESC').all() as Row[]).map(toPackage),
+    );
+  }
+
+  createRollout(r: RolloutRecord, devices: RolloutDevice[]): Promise<void> {
+    return this.write('createRollout', () =>
+      this.db.transaction(() => {
+        this.db
+          .prepare(`INSERT INTO rollouts (rollout_id, model_name, model_version, mode, spec_json, state, current_wave,
+            wave_started_at, reason, gates_json, created_by, created_at, updated_at, finished_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+          .run(
+            r.rolloutId,
+            r.model.name,
+            r.model.version,
+            r.mode,
+            JSON.stringify(r.spec),
+            r.state,
+            r.currentWave,
+            r.waveStartedAt,
+            r.reason,
+            JSON.stringify(r.gates),
+            r.createdBy,
+            r.createdAt,
+            r.updatedAt,
+            r.finishedAt,
+          );
+        const insert = this.db.prepare(`INSERT INTO rollout_devices
+          (rollout_id, device_id, clinic_id, wave, previous_json, state, reason, baseline_json, updated_at)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+        for (const d of devices) {
+          insert.run(
+            d.rolloutId,
+            d.deviceId,
+            d.clinicId,
+            d.wave,
+            d.previous ? JSON.stringify(d.previous) : null,
+            d.state,
+            d.reason,
+            d.baseline ? JSON.stringify(d.baseline) : null,
+            d.updatedAt,
+          );
+        }
+      })(),
+    );
+  }
+
+  updateRollout(rolloutId: string, update: Parameters<RolloutStore['updateRollout']>[1]): Promise<void> {
+    const keys = Object.keys(update) as (keyof typeof ROLLOUT_COLUMNS)[];
+    return this.write('updateRollout', () => {
+      const sets = [...keys.map((k) => `${ROLLOUT_COLUMNS[k]} = ?`), 'updated_at = ?'].join(', ');
+      const values = keys.map((k) => (k === 'gates' ? JSON.stringify(update.gates) : (update[k] ?? null)));
+      this.db.prepare(`UPDATE rollouts SET ${sets} WHERE rollout_id = ?`).run(...values, new Date().toISOString(), rolloutId);
+    });
+  }
+
+  updateRolloutDevice(
+    rolloutId: string,
+    deviceId: string,
+    update: Parameters<RolloutStore['updateRolloutDevice']>[2],
+  ): Promise<void> {
+    return this.write('updateRolloutDevice', () => {
+      const sets: string[] = ['updated_at = ?'];
+      const values: (string | null)[] = [new Date().toISOString()];
+      if (update.state !== undefined) {
+        sets.push('state = ?');
+        values.push(update.state);
+      }
+      if (update.reason !== undefined) {
+        sets.push('reason = ?');
+        values.push(update.reason);
+      }
+      if (update.baseline !== undefined) {
+        sets.push('baseline_json = ?');
+        values.push(update.baseline ? JSON.stringify(update.baseline) : null);
+      }
+      this.db
+        .prepare(`UPDATE rollout_devices SET ${sets.join(', ')} WHERE rollout_id = ? AND device_id = ?`)
+        .run(...values, rolloutId, deviceId);
+    });
+  }
+
+  getRollout(rolloutId: string): Promise<RolloutRecord | undefined> {
+    return wrap('getRollout', () => {
+      const row = this.db.prepare('SELECT * FROM rollouts WHERE rollout_id = ?').get(rolloutId) as Row | undefined;
+      return row ? toRollout(row) : undefined;
+    });
+  }
+
+  listRollouts(limit: number): Promise<RolloutRecord[]> {
+    return wrap('listRollouts', () =>
+      (this.db.prepare('SELECT * FROM rollouts ORDER BY created_at DESC LIMIT ?').all(limit) as Row[]).map(toRollout),
+    );
+  }
+
+  rolloutDevices(rolloutId: string): Promise<RolloutDevice[]> {
+    return wrap('rolloutDevices', () =>
+      (
+        this.db.prepare('SELECT * FROM rollout_devices WHERE rollout_id = ? ORDER BY wave, device_id').all(rolloutId) as Row[]
+      ).map(toDevice),
+    );
+  }
+
+  setDesired(m: ModelDesiredMessage): Promise<void> {
+    return this.write('setDesired', () => {
+      this.db
+        .prepare(`INSERT INTO device_desired (device_id, clinic_id, message_json, updated_at) VALUES (?, ?, ?, ?)
+          ON CONFLICT(device_id) DO UPDATE SET clinic_id = excluded.clinic_id, message_json = excluded.message_json,
+          updated_at = excluded.updated_at`)
+        .run(m.deviceId, m.clinicId, JSON.stringify(m), m.issuedAt);
+    });
+  }
+
+  listDesired(): Promise<ModelDesiredMessage[]> {
+    return wrap('listDesired', () =>
+      (this.db.prepare('SELECT message_json FROM device_desired ORDER BY device_id').all() as { message_json: string }[]).map(
+        (r) => JSON.parse(r.message_json) as ModelDesiredMessage,
+      ),
+    );
+  }
+}
