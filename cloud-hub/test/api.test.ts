@@ -340,6 +340,34 @@ describe('hub API', () => {
       { route: 'GET /api/v1/devices/{deviceId}', permission: 'devices:read', url: () => '/api/v1/devices/edge-a1' },
       { route: 'GET /api/v1/telemetry', permission: 'telemetry:read', url: () => '/api/v1/telemetry?deviceId=edge-a1' },
       { route: 'GET /api/v1/models', permission: 'models:read' },
+      { route: 'GET /api/v1/packages/{name}/{version}', permission: 'public' },
+      { route: 'GET /api/v1/rollouts', permission: 'rollouts:read' },
+      { route: 'GET /api/v1/rollouts/{rolloutId}', permission: 'rollouts:read', url: () => '/api/v1/rollouts/ro-none' },
+      {
+        route: 'POST /api/v1/rollouts',
+        permission: 'rollouts:write',
+        body: () => ({ model: { name: 'vigil-demo', version: '9.9.9' } }),
+      },
+      {
+        route: 'POST /api/v1/rollouts/{rolloutId}/pause',
+        permission: 'rollouts:write',
+        url: () => '/api/v1/rollouts/ro-none/pause',
+      },
+      {
+        route: 'POST /api/v1/rollouts/{rolloutId}/resume',
+        permission: 'rollouts:write',
+        url: () => '/api/v1/rollouts/ro-none/resume',
+      },
+      {
+        route: 'POST /api/v1/rollouts/{rolloutId}/abort',
+        permission: 'rollouts:write',
+        url: () => '/api/v1/rollouts/ro-none/abort',
+      },
+      {
+        route: 'POST /api/v1/rollouts/{rolloutId}/rollback',
+        permission: 'rollouts:write',
+        url: () => '/api/v1/rollouts/ro-none/rollback',
+      },
       { route: 'GET /api/v1/users', permission: 'users:read' },
       {
         route: 'POST /api/v1/users',
@@ -418,6 +446,21 @@ describe('hub API', () => {
     abort.abort();
     assert.match(text, /event: alert\ndata: \{"type":"alert","alert":\{"alertKey":"overdue:/);
     assert.match(text, /"status":"acknowledged"/);
+  });
+
+  it('serves model packages only to registered devices', async () => {
+    const anonymous = await fetch(`${h.httpUrl}/api/v1/packages/vigil-demo/0.2.0`);
+    assert.equal(anonymous.status, 401);
+    assert.match(anonymous.headers.get('www-authenticate') ?? '', /Basic/);
+    const password = await h.addDevice('clinic-a', 'edge-dl');
+    const auth = `Basic ${Buffer.from(`edge-dl:${password}`).toString('base64')}`;
+    const wrong = await fetch(`${h.httpUrl}/api/v1/packages/vigil-demo/0.2.0`, {
+      headers: { authorization: `Basic ${Buffer.from('edge-dl:nope').toString('base64')}` },
+    });
+    assert.equal(wrong.status, 401);
+    const unknown = await fetch(`${h.httpUrl}/api/v1/packages/vigil-demo/0.2.0`, { headers: { authorization: auth } });
+    assert.equal(unknown.status, 404);
+    assert.equal(((await unknown.json()) as { error: { code: string } }).error.code, 'VIGIL_MODEL_UNKNOWN');
   });
 
   it('sends security headers, serves OpenAPI at /docs, and answers unknown API routes with a JSON error', async () => {

@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import {
+  createLogger,
+  MODEL_DESIRED_SCHEMA,
+  type ModelDesiredMessage,
+  type ModelReportedMessage,
+  newMessageId,
+  trustedKeys,
+} from '@vigil/shared';
+import * as tar from 'tar';
+import { startTestHub, type TestHub } from '../../scripts/harness/hub-fixture.js';
+import {
+  BUNDLED_MODEL,
+  generateSigningKey,
+  modelVersion,
+  packAndSign,
+  phantomImages,
+} from '../../scripts/harness/model-packages.js';
+import { makeTempDir } from '../../scripts/harness/temp-dir.js';
+import { ModelManager } from '../src/models/model-manager.js';
+import { unpackModel } from '../src/models/model-package-file.js';
+import { downloadPackage } from '../src/models/package-download.js';
+
+const dir = makeTempDir('models');
+const trusted = generateSigningKey();
+const stranger = generateSigningKey();
+let h: TestHub;
+let password = '';
+let reference = '';
+
+async function manager(name: string) {
+  const reports: ModelReportedMessage[] = [];
+  const m = new ModelManager({
+    address: { clinicId: 'c1', deviceId: 'edge-m' },
+    dataDir: join(dir.path, name),
+    trustedKeys: trustedKeys([trusted.publicKeyPem]),
+    threads: 1,
+    username: 'edge-m',
+    password,
+    logger: createLogger('test', { level: 'silent' }),
+    report: (r) => reports.push(r),
+  });
+  await m.start(BUNDLED_MODEL);
+  return { m, reports };
+}
+
+function desired(active: ModelDesiredMessage['active']): ModelDesiredMessage {
+  return {
+    schema: MODEL_DESIRED_SCHEMA,
+    messageId: newMessageId(),
+    clinicId: 'c1',
+    deviceId: 'edge-m',
+    issuedAt: new Date().toISOString(),
+    active,
+  };
+}
+
+before(async () => {
+  h = await startTestHub({ models: { trustedKeys: [trusted.publicKeyPem, stranger.publicKeyPem] } });
+  password = await h.addDevice('c1', 'edge-m');
+  [reference] = (await phantomImages(join(dir.path, 'ref'), 1, 31)) as [string];
+});
+
+after(async () => {
+  await h.stop();
+  dir.remove();
+});
+
+describe('edge model manager', () => {
+  it('installs a trusted package after self-test and keeps the previous model for rollback', async () => {
+    const pkg = await packAndSign(
+      modelVersion(BUNDLED_MODEL, join(dir.path, 'good'), '0.9.0'),
+      reference,
+      join(dir.path, 'good.vpkg'),
+      trusted.privateKeyPem,
+    );
+    const record = await h.hub.models.publish(pkg.path, pkg.signature, 'test');
+    const { m, reports } = await manager('good');
+    m.onDesired(desired(h.hub.models.ref(record)));
+    await m.settled();
+    assert.deepEqual(
+      reports.map((r) => r.state),
+      ['downloading', 'verifying', 'self-testing', 'active'],
+    );
+    assert.equal(m.active?.ref.version, '0.9.0');
+    assert.equal(m.previous?.ref.version, '0.2.0');
+    // Rolling back needs no download: the previous model is still loaded.
+    m.onDesired(desired({ ...h.hub.models.ref(record), version: '0.2.0' }));
+    await m.settled();
+    assert.equal(reports.at(-1)?.state, 'rolled-back');
+    assert.equal(m.active?.ref.version, '0.2.0');
+    await m.stop();
+  });
+
+  it('refuses a package signed by a key it does not trust, and one whose signed statement was altered', async () => {
+    const pkg = await packAndSign(
+      modelVersion(BUNDLED_MODEL, join(dir.path, 'evil'), '0.9.1'),
+      reference,
+      join(dir.path, 'evil.vpkg'),
+      stranger.privateKeyPem,
+    );
+    const record = await h.hub.models.publish(pkg.path, pkg.signature, 'test');
+    const { m, reports } = await manager('evil');
+    m.onDesired(desired(h.hub.models.ref(record)));
+    await m.settled();
+    assert.equal(reports.at(-1)?.state, 'failed');
+    assert.equal(reports.at(-1)?.reason?.code, 'VIGIL_MODEL_SIGNATURE_INVALID');
+    assert.match(reports.at(-1)?.reason?.message ?? '', /not trusted here/);
+    assert.equal(m.active?.ref.version, '0.2.0', 'the current model keeps running');
+
+    const good = await packAndSign(
+      modelVersion(BUNDLED_MODEL, join(dir.path, 'g2'), '0.9.2'),
+      reference,
+      join(dir.path, 'g2.vpkg'),
+      trusted.privateKeyPem,
+    );
+    const ref = h.hub.models.ref(await h.hub.models.publish(good.path, good.signature, 'test'));
+    // Someone rewrites the desired message to call it another version: the signature no longer covers it.
+    m.onDesired(desired({ ...ref, version: '1.0.0' }));
+    await m.settled();
+    assert.equal(reports.at(-1)?.reason?.code, 'VIGIL_MODEL_SIGNATURE_INVALID');
+    assert.equal(m.active?.ref.version, '0.2.0');
+    await m.stop();
+  });
+
+  it('resumes a partial download with an HTTP Range request', async () => {
+    const pkg = await packAndSign(
+      modelVersion(BUNDLED_MODEL, join(dir.path, 'res'), '0.9.3'),
+      reference,
+      join(dir.path, 'res.vpkg'),
+      trusted.privateKeyPem,
+    );
+    const ref = h.hub.models.ref(await h.hub.models.publish(pkg.path, pkg.signature, 'test'));
+    const bytes = readFileSync(pkg.path);
+    const dest = join(dir.path, 'dl', 'res.vpkg');
+    mkdirSync(join(dir.path, 'dl'), { recursive: true });
+    writeFileSync(`${dest}.part`, bytes.subarray(0, 1000));
+    await downloadPackage({ url: ref.url, dest, sha256: ref.sha256, sizeBytes: ref.sizeBytes, username: 'edge-m', password });
+    assert.deepEqual(readFileSync(dest), bytes);
+    // Proof that the start was not fetched again: a corrupt partial start survives into the result and is caught.
+    const dest2 = join(dir.path, 'dl', 'res2.vpkg');
+    writeFileSync(`${dest2}.part`, Buffer.alloc(1000, 7));
+    await assert.rejects(
+      downloadPackage({ url: ref.url, dest: dest2, sha256: ref.sha256, sizeBytes: ref.sizeBytes, username: 'edge-m', password }),
+      (e: { code: string }) => e.code === 'VIGIL_MODEL_INVALID',
+    );
+    await assert.rejects(
+      downloadPackage({
+        url: ref.url,
+        dest: join(dir.path, 'dl', 'x'),
+        sha256: ref.sha256,
+        sizeBytes: ref.sizeBytes,
+        username: 'edge-m',
+        password: 'wrong-password',
+      }),
+      (e: { code: string; message: string }) => e.code === 'VIGIL_MODEL_DOWNLOAD_FAILED' && /401/.test(e.message),
+    );
+  });
+
+  it('refuses archives with paths or links instead of plain files', async () => {
+    const staging = join(dir.path, 'staging');
+    mkdirSync(join(staging, 'sub'), { recursive: true });
+    writeFileSync(join(staging, 'sub', 'evil.sh'), 'echo pwned');
+    await tar.c({ gzip: true, file: join(dir.path, 'bad.vpkg'), cwd: staging }, ['sub/evil.sh']);
+    await assert.rejects(unpackModel(join(dir.path, 'bad.vpkg'), join(dir.path, 'out')), /not plain files: sub/);
+    writeFileSync(join(dir.path, 'junk.vpkg'), 'not a tarball at all');
+    await assert.rejects(
+      unpackModel(join(dir.path, 'junk.vpkg'), join(dir.path, 'out2')),
+      (e: { code: string }) => e.code === 'VIGIL_MODEL_INVALID',
+    );
+  });
+});
