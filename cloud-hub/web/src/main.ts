@@ -11,6 +11,7 @@ import { renderLayout, type Section } from './views/layout.js';
 import { renderLogin } from './views/login.js';
 import { renderPatients } from './views/patients.js';
 import { renderResults } from './views/results.js';
+import { renderRollout, renderRollouts } from './views/rollouts.js';
 import { renderTimeline } from './views/timeline.js';
 
 const app = document.getElementById('app') as HTMLElement;
@@ -46,6 +47,7 @@ function connectEvents(): void {
   });
   events.addEventListener('results', () => refreshCurrent?.());
   events.addEventListener('device', () => refreshCurrent?.());
+  events.addEventListener('rollout', () => refreshCurrent?.());
 }
 
 async function route(): Promise<void> {
@@ -72,8 +74,10 @@ async function route(): Promise<void> {
   const [, rawSection = '', param] = location.hash.split('/');
   const section = rawSection.split('?')[0];
   const allowed = (s: Section) =>
-    (s === 'fleet' || s === 'device' ? FLEET : s === 'audit' ? new Set(['admin']) : CLINICAL).has(user.role);
-  const target = (['fleet', 'device', 'results', 'patients', 'alerts', 'audit'] as Section[]).find((s) => s === section);
+    (s === 'fleet' || s === 'device' || s === 'rollouts' ? FLEET : s === 'audit' ? new Set(['admin']) : CLINICAL).has(user.role);
+  const target = (['fleet', 'device', 'rollouts', 'results', 'patients', 'alerts', 'audit'] as Section[]).find(
+    (s) => s === section,
+  );
   if (!target || !allowed(target)) {
     location.hash = home(user.role);
     return;
@@ -90,6 +94,7 @@ async function route(): Promise<void> {
   const views: Record<Section, () => Promise<void>> = {
     fleet: () => renderFleet(main),
     device: () => renderDevice(main, decodeURIComponent(param ?? '')),
+    rollouts: () => (param ? renderRollout(main, decodeURIComponent(param)) : renderRollouts(main)),
     results: () => renderResults(main),
     patients: () => (param ? renderTimeline(main, decodeURIComponent(param)) : renderPatients(main)),
     alerts: () => renderAlerts(main),

@@ -1,13 +1,14 @@
 import type { Me } from '../api.js';
 import { clear, el } from '../dom.js';
 
-export type Section = 'fleet' | 'device' | 'results' | 'patients' | 'alerts' | 'audit';
+export type Section = 'fleet' | 'device' | 'rollouts' | 'results' | 'patients' | 'alerts' | 'audit';
 
 const NAV: { section: Section; label: string; roles: Me['role'][] }[] = [
   { section: 'alerts', label: 'Alerts', roles: ['clinician', 'admin'] },
   { section: 'patients', label: 'Patients', roles: ['clinician', 'admin'] },
   { section: 'results', label: 'Results', roles: ['clinician', 'admin'] },
   { section: 'fleet', label: 'Fleet', roles: ['ops', 'admin'] },
+  { section: 'rollouts', label: 'Rollouts', roles: ['ops', 'admin'] },
   { section: 'audit', label: 'Audit log', roles: ['admin'] },
 ];
 
