@@ -11,6 +11,7 @@ import { currentTotp, Hub, loadHubConfig, provisionUser } from '@vigil/cloud-hub
 import { EdgeAgent, loadEdgeConfig } from '@vigil/edge-agent';
 import { createLogger } from '@vigil/shared';
 import { pickFollowupPatients } from './demo/demo-cohort.js';
+import { makeDemoSigningKey, publishDemoModels } from './demo/demo-models.js';
 import { sendStudy } from './demo/modality-simulator.js';
 import { freePort } from './harness/free-port.js';
 
@@ -46,12 +47,14 @@ const CLINICS = [
 
 rmSync(demoDir, { recursive: true, force: true });
 mkdirSync(demoDir, { recursive: true });
+const demoKey = makeDemoSigningKey(demoDir);
 
 const hub = new Hub(
   loadHubConfig(undefined, process.env, {
     dataDir: join(demoDir, 'hub'),
     http: { port: await pickPort(8080) },
     mqtt: { listen: { port: await pickPort(1883) } },
+    models: { trustedKeysFile: demoKey.publicKeyFile },
   }),
   { logger },
 );
@@ -62,6 +65,7 @@ const httpUrl = `http://127.0.0.1:${hub.httpPort}`;
 const agents: EdgeAgent[] = [];
 const credentials: Record<string, unknown>[] = [];
 const MODEL_DIR = resolve(import.meta.dirname, '../models/vigil-demo');
+await publishDemoModels(hub, demoDir, MODEL_DIR, demoKey);
 /** DEMO FIXTURE: the pseudonym secret shared by the demo's edges; never use it elsewhere. */
 const DEMO_PSEUDONYM_SECRET = 'vigil-demo-pseudonym-secret-not-for-production';
 const dicomPorts: number[] = [];
@@ -84,6 +88,7 @@ for (const clinic of CLINICS) {
       VIGIL_WATCH_FOLDER__PATH: join(demoDir, clinic.deviceId, 'inbox'),
       VIGIL_DEID__SECRET: DEMO_PSEUDONYM_SECRET,
       VIGIL_MODEL__DIR: MODEL_DIR,
+      VIGIL_MODEL__TRUSTED_KEYS: JSON.stringify([demoKey.publicKeyPem]),
     }),
     { logger: logger.child({ deviceId: clinic.deviceId }) },
   );
@@ -140,6 +145,8 @@ process.stdout.write(
     '  timeline and raises growth, new-finding and overdue alerts (one patient per clinic last came',
     '  more than a year ago). The bundled model 0.2.0 is an early demo model far below the quality',
     '  bar: its findings, and so the alerts, are often wrong. A corrupt file is quarantined at east-mg-1.',
+    `  Model rollouts: vigil-demo 0.2.0 and 0.2.1 are signed (demo key ${demoKey.keyId}) and published; log in`,
+    '  as "ops" (credentials file) and start a rollout of 0.2.1 on the Rollouts page.',
     '  Press Ctrl-C to stop.',
     '',
   ].join('\n'),

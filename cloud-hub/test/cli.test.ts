@@ -100,3 +100,54 @@ test('vigil-hub user add / list / reset-mfa / disable: the printed credentials l
     dir.remove();
   }
 });
+
+test('vigil-hub model keygen / sign / publish / list, with vigil-edge model pack', async () => {
+  const dir = makeTempDir('cli-model');
+  try {
+    const { phantomImages, BUNDLED_MODEL } = await import('../../scripts/harness/model-packages.js');
+    const { chmodSync, statSync } = await import('node:fs');
+    const env = {
+      VIGIL_DATA_DIR: join(dir.path, 'hub'),
+      VIGIL_MODELS__TRUSTED_KEYS_FILE: join(dir.path, 'keys', 'signing-key.pub.pem'),
+    };
+    const keygen = hub(['model', 'keygen', '--out', join(dir.path, 'keys')], env);
+    assert.equal(keygen.status, 0, keygen.stderr);
+    const { keyId, privateKey } = JSON.parse(keygen.stdout) as { keyId: string; privateKey: string };
+    assert.match(keyId, /^[0-9a-f]{16}$/);
+    assert.equal(statSync(privateKey).mode & 0o777, 0o600);
+    assert.match(hub(['model', 'keygen', '--out', join(dir.path, 'keys')], env).stderr, /refusing to overwrite/);
+
+    const [reference] = await phantomImages(join(dir.path, 'ref'), 1, 5);
+    const pkg = join(dir.path, 'vigil-demo-0.4.0.vpkg');
+    const EDGE_BIN = join(import.meta.dirname, '../../edge-agent/bin/vigil-edge.mjs');
+    const packed = spawnSync(
+      process.execPath,
+      [EDGE_BIN, 'model', 'pack', BUNDLED_MODEL, '--reference', reference as string, '--out', pkg, '--package-version', '0.4.0'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(packed.status, 0, packed.stderr);
+    assert.equal((JSON.parse(packed.stdout) as { version: string }).version, '0.4.0');
+
+    chmodSync(privateKey, 0o644);
+    assert.match(hub(['model', 'sign', pkg, '--key', privateKey], env).stderr, /readable by others/);
+    chmodSync(privateKey, 0o600);
+    const signed = hub(['model', 'sign', pkg, '--key', privateKey], env);
+    assert.equal(signed.status, 0, signed.stderr);
+    assert.equal((JSON.parse(signed.stdout) as { keyId: string; version: string }).keyId, keyId);
+
+    const published = hub(['model', 'publish', pkg], env);
+    assert.equal(published.status, 0, published.stderr);
+    assert.deepEqual(
+      (JSON.parse(hub(['model', 'list'], env).stdout) as { name: string; version: string; keyId: string }).version,
+      '0.4.0',
+    );
+    // A hub that does not trust the key refuses the package.
+    const distrust = hub(['model', 'publish', pkg], { VIGIL_DATA_DIR: join(dir.path, 'other') });
+    assert.equal(distrust.status, 2);
+    assert.match(distrust.stderr, /VIGIL_MODEL_SIGNATURE_INVALID/);
+  } finally {
+    dir.remove();
+  }
+});

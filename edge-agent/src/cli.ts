@@ -86,15 +86,15 @@ export async function main(argv: string[]): Promise<void> {
     .description('package a model directory with a self-test reference image (its output is recorded with this code)')
     .requiredOption('--reference <file>', 'a DICOM image the model must give the same output on, on every device')
     .requiredOption('--out <file>', 'package file to write (.vpkg)')
-    .option('--version <semver>', 'package version (default: the manifest version)')
+    .option('--package-version <semver>', 'package version (default: the manifest version)')
     .option('--score-tolerance <n>', 'allowed score difference in the self-test', '0.002')
-    .action(async (modelDir: string, o: { reference: string; out: string; version?: string; scoreTolerance: string }) => {
+    .action(async (modelDir: string, o: { reference: string; out: string; packageVersion?: string; scoreTolerance: string }) => {
       try {
         const packed = await packModel({
           modelDir,
           referenceImage: o.reference,
           out: o.out,
-          ...(o.version ? { version: o.version } : {}),
+          ...(o.packageVersion ? { version: o.packageVersion } : {}),
           tolerance: { score: Number(o.scoreTolerance), findings: 0 },
         });
         process.stdout.write(`${JSON.stringify(packed)}\n`);
