@@ -5,10 +5,12 @@ process.env.VIGIL_LOG_LEVEL ??= 'warn';
 import { benchApi } from './api.js';
 import { benchBackbone } from './backbone.js';
 import { benchDecode } from './decode.js';
+import { benchPipeline } from './pipeline.js';
 
 const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   backbone: benchBackbone,
   api: benchApi,
+  pipeline: benchPipeline,
   decode: benchDecode,
 };
 
