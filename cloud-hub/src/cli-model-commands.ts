@@ -113,7 +113,19 @@ export function addModelCommands(program: Command, configOption: ConfigOption, f
             () => config.models.publicUrl,
           );
           const signature = JSON.parse(readFileSync(options.signature ?? `${pkg}.sig.json`, 'utf8')) as PackageSignature;
-          out(await registry.publish(pkg, signature, `cli:${userInfo().username}`));
+          const actor = `cli:${userInfo().username}`;
+          const record = await registry.publish(pkg, signature, actor);
+          await state.audit.append({
+            actor,
+            actorRole: 'admin',
+            action: 'model.publish',
+            targetType: 'model',
+            targetId: `${record.name}@${record.version}`,
+            outcome: 'success',
+            details: { sha256: record.sha256, keyId: record.keyId },
+            ip: 'local',
+          });
+          out(record);
         } finally {
           await state.close();
         }

@@ -234,6 +234,11 @@ describe('fleet rollout', () => {
       assert.ok(failed.length >= 1);
       assert.ok(failed.every((d) => [3, 6, 9].map(deviceId).includes(d.deviceId)));
       await waitFor('fleet condition', () => activeVersions().every((v) => v === '0.2.1'), 20_000);
+      const trips = await hub.state.audit.list({ action: 'rollout.trip', limit: 10 });
+      assert.ok(
+        trips.items.some((e) => e.actor === 'system' && e.targetId === id),
+        'the automatic rollback is audited',
+      );
     } finally {
       for (const i of [3, 6, 9]) {
         const manager = edges[i]?.models;

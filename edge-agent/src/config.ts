@@ -62,6 +62,15 @@ export const EdgeConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    overlay: Type.Object(
+      {
+        /** Keep a low-resolution overlay PNG (findings outlined) per image under {dataDir}/overlays. */
+        enabled: Type.Boolean({ default: true }),
+        /** Also send it to the hub inside the result (opt-in: it is image content, if de-identified). */
+        send: Type.Boolean({ default: false }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     imaging: Type.Object(
       {
         /** Decode worker threads; 0 = one less than the CPU count (at least 1). */

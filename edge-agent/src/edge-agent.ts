@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   assertSchema,
@@ -17,6 +18,7 @@ import { deidSecret, type EdgeConfig, mqttPassword, trustedKeyPems } from './con
 import { DecodePool } from './imaging/decode-pool.js';
 import { analyzeImage, buildResult } from './inference/analyze-image.js';
 import type { OnnxModel } from './inference/onnx-model.js';
+import { renderOverlay } from './inference/overlay.js';
 import { DicomScp } from './intake/dicom-scp.js';
 import { FolderWatcher } from './intake/folder-watcher.js';
 import { Spool } from './intake/spool.js';
@@ -201,7 +203,9 @@ export class EdgeAgent {
         return;
       }
       const analysis = await analyzeImage(image.pixels, image.attrs, active.model);
-      this.submitResult(buildResult(this.address, image, analysis, active.model));
+      const result = buildResult(this.address, image, analysis, active.model);
+      const overlay = await this.keepOverlay(result, analysis);
+      this.submitResult(overlay && this.config.overlay.send ? { ...result, overlayPng: overlay.toString('base64') } : result);
       const shadow = models.shadow;
       if (shadow) {
         // Shadow mode: the candidate sees the same image; its result is flagged and never shown to clinicians.
@@ -209,6 +213,28 @@ export class EdgeAgent {
         this.submitResult({ ...buildResult(this.address, image, candidate, shadow.model), shadow: true });
       }
     };
+  }
+
+  /** Writes the overlay PNG next to the spool (never the patient's identity: the file is named by the pseudonym). */
+  private async keepOverlay(
+    result: ResultMessage,
+    analysis: Awaited<ReturnType<typeof analyzeImage>>,
+  ): Promise<Buffer | undefined> {
+    if (!this.config.overlay.enabled) return undefined;
+    try {
+      const png = await renderOverlay(analysis.input, result.findings, result.image);
+      const dir = join(this.config.dataDir, 'overlays');
+      mkdirSync(dir, { recursive: true });
+      await writeFile(join(dir, `${result.instanceKey}.png`), png);
+      return png;
+    } catch (error) {
+      // An overlay is a convenience: the result goes out without it.
+      this.logger.warn(
+        { code: 'VIGIL_INTERNAL', instanceKey: result.instanceKey, err: (error as Error).message },
+        'overlay not written',
+      );
+      return undefined;
+    }
   }
 
   async start(): Promise<void> {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { assertSchema, ResultMessage } from '@vigil/shared';
+import sharp from 'sharp';
 import { freePort } from '../../scripts/harness/free-port.js';
 import { startTestHub, type TestHub } from '../../scripts/harness/hub-fixture.js';
 import { makeTempDir } from '../../scripts/harness/temp-dir.js';
@@ -119,6 +120,7 @@ test('end to end: C-STORE to the edge → inference → vigil.result/1 stored at
         VIGIL_DICOM__PORT: String(port),
         VIGIL_DEID__SECRET: 'inference-test-secret-0001',
         VIGIL_MODEL__DIR: MODEL,
+        VIGIL_OVERLAY__SEND: 'true',
       }),
     );
     await agent.start();
@@ -133,6 +135,12 @@ test('end to end: C-STORE to the edge → inference → vigil.result/1 stored at
       assert.equal(result.model.name, 'vigil-demo');
       assert.equal(result.modality, 'MG');
       assert.ok(['L', 'R'].includes(result.laterality) && ['CC', 'MLO'].includes(result.view));
+      // Opted in: a low-resolution overlay PNG travels with the result, and the same file is kept at the edge.
+      const png = Buffer.from(result.overlayPng ?? '', 'base64');
+      const meta = await sharp(png).metadata();
+      assert.equal(meta.format, 'png');
+      assert.ok((meta.width ?? 0) <= 256 && (meta.height ?? 0) <= 320 && (meta.width ?? 0) > 100, `${meta.width}×${meta.height}`);
+      assert.deepEqual(readFileSync(join(dir.path, 'edge', 'overlays', `${result.instanceKey}.png`)), png);
     }
     assert.equal(agent.counters.inferenceProvider, 'cpu');
   } finally {

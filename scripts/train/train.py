@@ -16,6 +16,10 @@ p.add_argument("tensors"); p.add_argument("onnx")
 p.add_argument("--epochs", type=int, default=15); p.add_argument("--seed", type=int, default=1)
 p.add_argument("--threads", type=int, default=2); p.add_argument("--batch", type=int, default=16)
 p.add_argument("--lr", type=float, default=3e-3)
+# A heavy positive weight makes the map light up everywhere (every image scores high); a moderate one
+# keeps the background low so the image score (map maximum) separates images with and without lesions.
+p.add_argument("--pos-weight-cap", type=float, default=6.0)
+p.add_argument("--dice-weight", type=float, default=0.5)
 a = p.parse_args()
 
 torch.manual_seed(a.seed); random.seed(a.seed); np.random.seed(a.seed)
@@ -65,14 +69,14 @@ opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
 steps = max(1, math.ceil(len(train_idx) / a.batch)) * a.epochs
 sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=steps)
 pos = float(y[train_idx].mean()) if train_idx else 0.01
-pos_weight = min(50.0, (1 - pos) / max(pos, 1e-4))
+pos_weight = min(a.pos_weight_cap, (1 - pos) / max(pos, 1e-4))
 
 
 def loss_fn(out, target):
     weight = 1 + (pos_weight - 1) * target
     bce = F.binary_cross_entropy(out, target, weight=weight)
     inter = (out * target).sum(); dice = 1 - (2 * inter + 1) / (out.sum() + target.sum() + 1)
-    return bce + dice
+    return bce + a.dice_weight * dice
 
 
 started = time.time()

@@ -55,6 +55,7 @@ export const ResultSchema = Type.Object({
   image: Type.Object({ rows: Type.Integer(), columns: Type.Integer(), pixelSpacingMm: Type.Number() }),
   timingsMs: Type.Object({ decode: Type.Number(), preprocess: Type.Number(), infer: Type.Number() }),
   shadow: Type.Optional(Type.Boolean()),
+  overlayPng: Type.Optional(Type.String({ description: 'base64 PNG, only from edges that opted in' })),
 });
 
 export const AlertSchema = Type.Object({

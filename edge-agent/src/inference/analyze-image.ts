@@ -11,6 +11,8 @@ export interface Analysis {
   score: number;
   findings: Finding[];
   timingsMs: { preprocess: number; infer: number };
+  /** What the model saw (for the overlay picture). */
+  input: ModelInput;
 }
 
 /** Preprocess → model → findings for one decoded image. */
@@ -19,7 +21,7 @@ export async function analyzeImage(pixels: StoredPixels, attrs: ImageAttributes,
   const input = await preprocess(pixels, attrs, model.manifest.input);
   const preprocessMs = performance.now() - started;
   const { score, findings, inferMs } = await analyzeInput(input, attrs, model);
-  return { score, findings, timingsMs: { preprocess: preprocessMs, infer: inferMs } };
+  return { score, findings, timingsMs: { preprocess: preprocessMs, infer: inferMs }, input };
 }
 
 /** Model → findings for an already preprocessed image. */

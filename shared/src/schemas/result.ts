@@ -53,6 +53,8 @@ export const ResultMessage = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /** Low-resolution de-identified overlay (PNG, base64), only when the edge opted in to send it. */
+    overlayPng: Type.Optional(Type.String({ maxLength: 180_000, pattern: '^[A-Za-z0-9+/=]*$' })),
     /** Set when a candidate model ran in shadow mode: the result must never reach clinicians. */
     shadow: Type.Optional(Type.Boolean()),
   },
