@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { type Static, Type } from '@sinclair/typebox';
-import { loadConfig, resolveSecret, VigilError } from '@vigil/shared';
+import { loadConfig, publicKeyPems, resolveSecret, VigilError } from '@vigil/shared';
 
 const Port = (port: number) => Type.Integer({ minimum: 0, maximum: 65535, default: port });
 
@@ -184,15 +183,5 @@ export function externalPassword(config: HubConfig): string {
 
 /** Trusted model-signing keys from `models.trustedKeys` and `models.trustedKeysFile`. */
 export function modelKeyPems(config: HubConfig): string[] {
-  const pems = [...config.models.trustedKeys];
-  if (config.models.trustedKeysFile) {
-    let text: string;
-    try {
-      text = readFileSync(config.models.trustedKeysFile, 'utf8');
-    } catch (error) {
-      throw new VigilError('VIGIL_CONFIG_INVALID', `config key models.trustedKeysFile: ${(error as Error).message}`);
-    }
-    pems.push(...(text.match(/-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/g) ?? []));
-  }
-  return pems;
+  return publicKeyPems(config.models.trustedKeys, config.models.trustedKeysFile, 'models.trustedKeysFile');
 }

@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { type Static, Type } from '@sinclair/typebox';
-import { ID_PATTERN, loadConfig, resolveSecret, VigilError } from '@vigil/shared';
+import { ID_PATTERN, loadConfig, publicKeyPems, resolveSecret, VigilError } from '@vigil/shared';
 
 const GiB = 1024 ** 3;
 
@@ -124,15 +123,5 @@ export function mqttPassword(config: EdgeConfig): string {
 
 /** The trusted model-signing keys from `model.trustedKeys` and `model.trustedKeysFile`. */
 export function trustedKeyPems(config: EdgeConfig): string[] {
-  const pems = [...config.model.trustedKeys];
-  if (config.model.trustedKeysFile) {
-    let text: string;
-    try {
-      text = readFileSync(config.model.trustedKeysFile, 'utf8');
-    } catch (error) {
-      throw new VigilError('VIGIL_CONFIG_INVALID', `config key model.trustedKeysFile: ${(error as Error).message}`);
-    }
-    pems.push(...(text.match(/-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/g) ?? []));
-  }
-  return pems;
+  return publicKeyPems(config.model.trustedKeys, config.model.trustedKeysFile, 'model.trustedKeysFile');
 }

@@ -8,16 +8,12 @@ import { provisionUser } from '../../cloud-hub/src/auth/user-provisioning.js';
 import { ApiClient } from '../harness/api-client.js';
 import { studyResult } from '../harness/followup-results.js';
 import { startTestHub } from '../harness/hub-fixture.js';
+import { FOUR_VIEWS } from '../phantoms/cohort-plan.js';
 import { progress, round, summarise } from './stats.js';
 
 const PATIENTS = 6250;
 const VISITS = 4;
-const VIEWS = [
-  ['L', 'CC'],
-  ['L', 'MLO'],
-  ['R', 'CC'],
-  ['R', 'MLO'],
-] as const;
+const VIEWS = FOUR_VIEWS;
 const REQUESTS = 400;
 
 async function timeRequests(n: number, call: (i: number) => Promise<number>): Promise<ReturnType<typeof summarise>> {

@@ -2,7 +2,7 @@
 // phantom generator (synthetic patients, clearly fake) and sends them to an edge agent over real
 // DICOM C-STORE with dcmjs-dimse's client.
 import dcmjsDimse from 'dcmjs-dimse';
-import type { PlannedPatient } from '../phantoms/cohort-plan.js';
+import { FOUR_VIEWS, type PlannedPatient } from '../phantoms/cohort-plan.js';
 import { renderMammogram } from '../phantoms/render-mammogram.js';
 import { mammogramDataset } from '../phantoms/write-dicom.js';
 
@@ -15,12 +15,7 @@ const ROWS = 1024;
 const COLUMNS = 832;
 const SPACING_MM = 0.34;
 
-const VIEWS = [
-  ['L', 'CC'],
-  ['L', 'MLO'],
-  ['R', 'CC'],
-  ['R', 'MLO'],
-] as const;
+const VIEWS = FOUR_VIEWS;
 
 /** Sends one four-view study of `patient` at `visitIndex`; resolves with how many were stored. */
 export function sendStudy(port: number, patient: PlannedPatient, visitIndex: number, seed: number): Promise<number> {

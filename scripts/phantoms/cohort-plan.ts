@@ -2,6 +2,14 @@ import { deriveSeed, Rng } from './random.js';
 
 export type Laterality = 'L' | 'R';
 export type View = 'CC' | 'MLO';
+/** The four views of a screening study, in the order modalities send them. */
+export const FOUR_VIEWS: readonly (readonly [Laterality, View])[] = [
+  ['L', 'CC'],
+  ['L', 'MLO'],
+  ['R', 'CC'],
+  ['R', 'MLO'],
+];
+
 export type FindingType = 'circumscribed-mass' | 'spiculated-mass' | 'calcification-cluster';
 /** What a finding does over the visits: the ground truth the follow-up engine is tested against. */
 export type Behaviour = 'stable' | 'growing' | 'new' | 'resolving';

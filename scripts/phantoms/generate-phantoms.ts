@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Laterality, planCohort, type View } from './cohort-plan.js';
+import { FOUR_VIEWS, type Laterality, planCohort, type View } from './cohort-plan.js';
 import { deriveSeed, Rng } from './random.js';
 import { type ImageTruthFinding, renderMammogram } from './render-mammogram.js';
 import { writeMammogram } from './write-dicom.js';
@@ -41,12 +41,7 @@ export interface Truth {
   }[];
 }
 
-const VIEWS: [Laterality, View][] = [
-  ['L', 'CC'],
-  ['L', 'MLO'],
-  ['R', 'CC'],
-  ['R', 'MLO'],
-];
+const VIEWS = FOUR_VIEWS;
 
 /** Writes the DICOM files and truth.json for a reproducible longitudinal phantom cohort. */
 export async function generatePhantoms(o: PhantomOptions): Promise<Truth> {

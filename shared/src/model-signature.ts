@@ -1,4 +1,5 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { VigilError } from './errors.js';
 
 /** What a model package signature covers: name and version bound to the exact package bytes. */
@@ -86,4 +87,19 @@ export function verifyPackageSignature(
       `signature of ${statement.name} ${statement.version} does not verify with key ${signature.keyId}`,
     );
   }
+}
+
+/** Public keys (PEM) given inline in a config key plus those in a PEM bundle file named by another. */
+export function publicKeyPems(inline: readonly string[], file: string, fileKey: string): string[] {
+  const pems = [...inline];
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new VigilError('VIGIL_CONFIG_INVALID', `config key ${fileKey}: ${(error as Error).message}`);
+    }
+    pems.push(...(text.match(/-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/g) ?? []));
+  }
+  return pems;
 }

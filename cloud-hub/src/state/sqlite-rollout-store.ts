@@ -1,7 +1,7 @@
 import type { ModelDesiredMessage } from '@vigil/shared';
 import type Database from 'better-sqlite3';
 import type { ModelPackageRecord, RolloutDevice, RolloutRecord, RolloutStore } from './rollout-store.js';
-import { wrap } from './sqlite-wrap.js';
+import { durableWrite, wrap } from './sqlite-wrap.js';
 
 type Row = Record<string, string | number | null>;
 
@@ -66,10 +66,8 @@ export class SqliteRolloutStore implements RolloutStore {
     private readonly durable: (what: string) => Promise<void>,
   ) {}
 
-  private async write<T>(what: string, fn: () => T): Promise<T> {
-    const value = await wrap(what, fn);
-    await this.durable(what);
-    return value;
+  private write<T>(what: string, fn: () => T): Promise<T> {
+    return durableWrite(what, fn, this.durable);
   }
 
   addPackage(p: ModelPackageRecord): Promise<void> {

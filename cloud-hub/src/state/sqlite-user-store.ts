@@ -1,6 +1,6 @@
 import { VigilError } from '@vigil/shared';
 import type Database from 'better-sqlite3';
-import { wrap } from './sqlite-wrap.js';
+import { durableWrite, wrap } from './sqlite-wrap.js';
 import type { ApiTokenRecord, SessionRecord, UserRecord, UserStore, UserUpdate } from './user-store.js';
 
 type Row = Record<string, string | number | null>;
@@ -64,10 +64,8 @@ export class SqliteUserStore implements UserStore {
     private readonly durable: (what: string) => Promise<void>,
   ) {}
 
-  private async write<T>(what: string, fn: () => T): Promise<T> {
-    const value = await wrap(what, fn);
-    await this.durable(what);
-    return value;
+  private write<T>(what: string, fn: () => T): Promise<T> {
+    return durableWrite(what, fn, this.durable);
   }
 
   createUser(user: Pick<UserRecord, 'username' | 'displayName' | 'role' | 'passwordHash'>): Promise<UserRecord> {

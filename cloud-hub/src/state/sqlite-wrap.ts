@@ -13,3 +13,10 @@ export function wrap<T>(what: string, fn: () => T): Promise<T> {
     );
   }
 }
+
+/** A write: the synchronous statement(s), then the fsync that makes them durable before resolving. */
+export async function durableWrite<T>(what: string, fn: () => T, durable: (what: string) => Promise<void>): Promise<T> {
+  const value = await wrap(what, fn);
+  await durable(what);
+  return value;
+}
