@@ -11,9 +11,10 @@ import { currentTotp, Hub, loadHubConfig, provisionUser } from '@vigil/cloud-hub
 import { EdgeAgent, loadEdgeConfig } from '@vigil/edge-agent';
 import { createLogger } from '@vigil/shared';
 import { pickFollowupPatients } from './demo/demo-cohort.js';
-import { makeDemoSigningKey, publishDemoModels } from './demo/demo-models.js';
+import { DEMO_UPDATE_VERSION, makeDemoSigningKey, publishDemoModels } from './demo/demo-models.js';
 import { sendStudy } from './demo/modality-simulator.js';
 import { freePort } from './harness/free-port.js';
+import { BUNDLED_VERSION } from './harness/model-packages.js';
 
 const { values } = parseArgs({
   options: {
@@ -143,10 +144,10 @@ process.stdout.write(
     '  synthetic patients (with growing masses) coming back for follow-up visits. Each edge spools,',
     "  decodes, de-identifies and runs the model, and publishes results; the hub builds every patient's",
     '  timeline and raises growth, new-finding and overdue alerts (one patient per clinic last came',
-    '  more than a year ago). The bundled model 0.2.0 is an early demo model far below the quality',
+    `  more than a year ago). The bundled model ${BUNDLED_VERSION} is an early demo model far below the quality`,
     '  bar: its findings, and so the alerts, are often wrong. A corrupt file is quarantined at east-mg-1.',
-    `  Model rollouts: vigil-demo 0.2.0 and 0.2.1 are signed (demo key ${demoKey.keyId}) and published; log in`,
-    '  as "ops" (credentials file) and start a rollout of 0.2.1 on the Rollouts page.',
+    `  Model rollouts: vigil-demo ${BUNDLED_VERSION} and ${DEMO_UPDATE_VERSION} are signed (demo key ${demoKey.keyId}) and`,
+    `  published; log in as "ops" (credentials file) and roll out ${DEMO_UPDATE_VERSION} on the Rollouts page.`,
     '  Press Ctrl-C to stop.',
     '',
   ].join('\n'),

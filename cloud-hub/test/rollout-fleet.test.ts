@@ -13,6 +13,7 @@ import { freePort } from '../../scripts/harness/free-port.js';
 import { edgeConfig } from '../../scripts/harness/hub-fixture.js';
 import {
   BUNDLED_MODEL,
+  BUNDLED_VERSION,
   driftedModel,
   generateSigningKey,
   modelVersion,
@@ -133,10 +134,10 @@ before(async () => {
   for (let i = 0; i < DEVICES; i++) images[i] = await phantomImages(join(dir.path, 'images', String(i)), 8, 500 + i);
   const [reference] = await phantomImages(join(dir.path, 'reference'), 1, 77);
   const versions: [string, string][] = [
-    ['0.2.0', BUNDLED_MODEL],
+    [BUNDLED_VERSION, BUNDLED_MODEL],
     ['0.2.1', modelVersion(BUNDLED_MODEL, join(dir.path, 'm-0.2.1'), '0.2.1')],
     ['0.2.2', modelVersion(BUNDLED_MODEL, join(dir.path, 'm-0.2.2'), '0.2.2')],
-    ['0.3.0', driftedModel(join(dir.path, 'm-0.3.0'), '0.3.0')],
+    ['0.9.0', driftedModel(join(dir.path, 'm-0.9.0'), '0.9.0')],
     ['0.2.3', modelVersion(BUNDLED_MODEL, join(dir.path, 'm-0.2.3'), '0.2.3')],
     ['0.2.4', modelVersion(BUNDLED_MODEL, join(dir.path, 'm-0.2.4'), '0.2.4')],
     ['0.2.5', modelVersion(BUNDLED_MODEL, join(dir.path, 'm-0.2.5'), '0.2.5')],
@@ -178,7 +179,7 @@ before(async () => {
   await Promise.all(Array.from({ length: DEVICES }, (_, i) => startEdge(i).start()));
   await waitFor(
     'fleet condition',
-    async () => (await hub.state.listDeviceStates()).filter((d) => d.model?.version === '0.2.0').length === DEVICES,
+    async () => (await hub.state.listDeviceStates()).filter((d) => d.model?.version === BUNDLED_VERSION).length === DEVICES,
     30_000,
   );
   await feed(2);
@@ -209,7 +210,7 @@ describe('fleet rollout', () => {
     assert.deepEqual(activeVersions(), new Array(DEVICES).fill('0.2.1'));
     assert.deepEqual(
       edges.map((e) => e.models?.previous?.ref.version),
-      new Array(DEVICES).fill('0.2.0'),
+      new Array(DEVICES).fill(BUNDLED_VERSION),
       'the previous model is kept for rollback',
     );
     const models = await api.get<{ items: { version: string; devices: number }[] }>('/api/v1/models');
@@ -249,7 +250,7 @@ describe('fleet rollout', () => {
 
   it('trips the drift gate on a model whose score distribution shifts, comparing the same devices', async () => {
     await feed(1);
-    const id = await start('0.3.0', { waves: '1,100%', bakeS: 30, gates: { minSamples: 3, maxPsi: 0.25 } });
+    const id = await start('0.9.0', { waves: '1,100%', bakeS: 30, gates: { minSamples: 3, maxPsi: 0.25 } });
     await waitFor('fleet condition', async () => (await status(id)).devices.some((d) => d.state === 'installed'), 30_000);
     const canary = (await status(id)).devices.find((d) => d.state === 'installed');
     assert.ok(canary);

@@ -14,6 +14,7 @@ import { freePort } from '../../scripts/harness/free-port.js';
 import { edgeConfig } from '../../scripts/harness/hub-fixture.js';
 import {
   BUNDLED_MODEL,
+  BUNDLED_VERSION,
   generateSigningKey,
   modelVersion,
   packAndSign,
@@ -51,7 +52,7 @@ before(async () => {
   );
   await hub.start();
   for (const [version, source] of [
-    ['0.2.0', BUNDLED_MODEL],
+    [BUNDLED_VERSION, BUNDLED_MODEL],
     ['0.2.1', modelVersion(BUNDLED_MODEL, join(dir.path, 'm'), '0.2.1')],
   ] as const) {
     const pkg = await packAndSign(source, reference as string, join(dir.path, `${version}.vpkg`), key.privateKeyPem);
@@ -133,7 +134,7 @@ it('starts a rollout from the dashboard, shows its waves and gates live, and rol
   await page.locator('.rstate-rolled-back').first().waitFor({ timeout: 60_000 });
   assert.equal(await page.locator('.dstate-rolled-back').count(), 4);
   await page.screenshot({ path: join(SHOTS, '12-rollout-rolled-back.png'), fullPage: true });
-  assert.ok(edges.every((e) => e.models?.active?.ref.version === '0.2.0'));
+  assert.ok(edges.every((e) => e.models?.active?.ref.version === BUNDLED_VERSION));
   assert.deepEqual(errors, []);
   const audit = await hub.state.audit.list({ action: 'rollout.rollback', limit: 5 });
   assert.equal(audit.items[0]?.actor, 'ops.lead');

@@ -14,6 +14,7 @@ import * as tar from 'tar';
 import { startTestHub, type TestHub } from '../../scripts/harness/hub-fixture.js';
 import {
   BUNDLED_MODEL,
+  BUNDLED_VERSION,
   generateSigningKey,
   modelVersion,
   packAndSign,
@@ -86,12 +87,12 @@ describe('edge model manager', () => {
       ['downloading', 'verifying', 'self-testing', 'active'],
     );
     assert.equal(m.active?.ref.version, '0.9.0');
-    assert.equal(m.previous?.ref.version, '0.2.0');
+    assert.equal(m.previous?.ref.version, BUNDLED_VERSION);
     // Rolling back needs no download: the previous model is still loaded.
-    m.onDesired(desired({ ...h.hub.models.ref(record), version: '0.2.0' }));
+    m.onDesired(desired({ ...h.hub.models.ref(record), version: BUNDLED_VERSION }));
     await m.settled();
     assert.equal(reports.at(-1)?.state, 'rolled-back');
-    assert.equal(m.active?.ref.version, '0.2.0');
+    assert.equal(m.active?.ref.version, BUNDLED_VERSION);
     await m.stop();
   });
 
@@ -109,7 +110,7 @@ describe('edge model manager', () => {
     assert.equal(reports.at(-1)?.state, 'failed');
     assert.equal(reports.at(-1)?.reason?.code, 'VIGIL_MODEL_SIGNATURE_INVALID');
     assert.match(reports.at(-1)?.reason?.message ?? '', /not trusted here/);
-    assert.equal(m.active?.ref.version, '0.2.0', 'the current model keeps running');
+    assert.equal(m.active?.ref.version, BUNDLED_VERSION, 'the current model keeps running');
 
     const good = await packAndSign(
       modelVersion(BUNDLED_MODEL, join(dir.path, 'g2'), '0.9.2'),
@@ -122,7 +123,7 @@ describe('edge model manager', () => {
     m.onDesired(desired({ ...ref, version: '1.0.0' }));
     await m.settled();
     assert.equal(reports.at(-1)?.reason?.code, 'VIGIL_MODEL_SIGNATURE_INVALID');
-    assert.equal(m.active?.ref.version, '0.2.0');
+    assert.equal(m.active?.ref.version, BUNDLED_VERSION);
     await m.stop();
   });
 

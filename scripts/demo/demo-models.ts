@@ -2,13 +2,16 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Hub } from '@vigil/cloud-hub';
 import { generateSigningKey } from '@vigil/shared';
-import { modelVersion, packAndSign, phantomImages } from '../harness/model-packages.js';
+import { BUNDLED_VERSION, modelVersion, packAndSign, phantomImages } from '../harness/model-packages.js';
 
 /**
  * DEMO FIXTURE: a signing key made for this run, the bundled model published as a package (so the
- * fleet can always roll back to it) and a 0.2.1 package of the same weights, ready to roll out from
+ * fleet can always roll back to it) and a next-patch package of the same weights, ready to roll out from
  * the dashboard's Rollouts page or `vigil-hub rollout start`.
  */
+/** The update the demo offers to roll out: the bundled weights under the next patch version. */
+export const DEMO_UPDATE_VERSION = BUNDLED_VERSION.replace(/(\d+)$/, (n) => String(Number(n) + 1));
+
 export function makeDemoSigningKey(demoDir: string): ReturnType<typeof generateSigningKey> & { publicKeyFile: string } {
   const dir = join(demoDir, 'models');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -29,8 +32,8 @@ export async function publishDemoModels(
   const dir = join(demoDir, 'models');
   const [reference] = await phantomImages(join(dir, 'reference'), 1, 4242);
   for (const [version, source] of [
-    ['0.2.0', modelDir],
-    ['0.2.1', modelVersion(modelDir, join(dir, 'vigil-demo-0.2.1'), '0.2.1')],
+    [BUNDLED_VERSION, modelDir],
+    [DEMO_UPDATE_VERSION, modelVersion(modelDir, join(dir, `vigil-demo-${DEMO_UPDATE_VERSION}`), DEMO_UPDATE_VERSION)],
   ] as const) {
     const pkg = await packAndSign(source, reference as string, join(dir, `vigil-demo-${version}.vpkg`), key.privateKeyPem);
     await hub.models.publish(pkg.path, pkg.signature, 'demo');

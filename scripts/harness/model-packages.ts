@@ -9,6 +9,9 @@ import { renderMammogram } from '../phantoms/render-mammogram.js';
 import { writeMammogram } from '../phantoms/write-dicom.js';
 
 export const BUNDLED_MODEL = join(import.meta.dirname, '../../models/vigil-demo');
+/** The bundled model's version (from its manifest), which a fresh edge runs. */
+export const BUNDLED_VERSION = (JSON.parse(readFileSync(join(BUNDLED_MODEL, 'manifest.json'), 'utf8')) as { version: string })
+  .version;
 const PYTHON = '/usr/bin/python3';
 
 /** Phantom mammograms (demo size) for self-tests and for feeding edges during rollouts. */
