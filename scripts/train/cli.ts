@@ -1,4 +1,4 @@
-// `npm run train [-- --out models/vigil-demo --patients 160 --epochs 15 --seed 101]`
+// `npm run train [-- --out models/vigil-demo --patients 160 --epochs 15 --seed 101 --input 256x320]`
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,8 @@ const { values } = parseArgs({
     epochs: { type: 'string', default: '15' },
     seed: { type: 'string', default: '101' },
     version: { type: 'string', default: '1.0.0' },
+    /** Model input WIDTHxHEIGHT (the network is fully convolutional). */
+    input: { type: 'string', default: '256x320' },
   },
 });
 const workDir = join(tmpdir(), `vigil-train-${process.pid}`);
@@ -24,7 +26,7 @@ try {
     seed: Number(values.seed),
     version: values.version ?? '1.0.0',
     matrix: { rows: 1024, columns: 832 },
-    spec: { width: 256, height: 320, stride: 4 },
+    spec: { width: Number(values.input?.split('x')[0] ?? 256), height: Number(values.input?.split('x')[1] ?? 320), stride: 4 },
     log: (line) => process.stderr.write(`[train] ${line}\n`),
   });
   process.stdout.write(`${JSON.stringify({ model: manifest.name, version: manifest.version, sha256: manifest.sha256 })}\n`);
