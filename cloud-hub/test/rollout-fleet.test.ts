@@ -271,7 +271,16 @@ describe('fleet rollout', () => {
     writeFileSync(path, bytes);
     const id = await start('0.2.3', { waves: '100%' });
     const done = await until(id, ['rolled-back']);
-    assert.equal(done.devices.filter((d) => /VIGIL_MODEL_INVALID: package SHA-256/.test(d.reason ?? '')).length, DEVICES);
+    assert.ok(
+      done.devices.some((d) => /VIGIL_MODEL_INVALID: package SHA-256/.test(d.reason ?? '')),
+      'the rollout names the refusal',
+    );
+    // Each edge refused it itself (the first refusal already trips the gate; the others were downloading too).
+    await waitFor('every edge refused the tampered package', () =>
+      edges.every(
+        (e) => e.models?.lastRefusal?.model.version === '0.2.3' && /package SHA-256 is/.test(e.models.lastRefusal.message),
+      ),
+    );
     assert.deepEqual(activeVersions(), new Array(DEVICES).fill('0.2.1'));
     // Images are still analysed by the current model.
     await feed(1, [0]);

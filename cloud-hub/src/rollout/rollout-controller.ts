@@ -321,6 +321,7 @@ export class RolloutController {
     const waveCount = Math.max(...devices.map((d) => d.wave)) + 1;
     const decision = nextStep({ rollout: { ...rollout, gates }, devices, gates, waveCount, nowMs: Date.now() });
     const now = new Date().toISOString();
+    if (decision.kind !== 'wait') await this.auditSystem(rollout, decision.kind, decision);
     if (decision.kind === 'trip') {
       this.o.logger.warn(
         { rolloutId: rollout.rolloutId, reason: decision.reason, onTrip: rollout.spec.onTrip },
@@ -342,6 +343,20 @@ export class RolloutController {
     } else if (decision.kind === 'rolled-back') {
       await this.setState(rollout, { state: 'rolled-back', finishedAt: now });
     }
+  }
+
+  /** The controller's own decisions are changes too: audited as the system. */
+  private auditSystem(rollout: RolloutRecord, what: string, details: object): Promise<unknown> {
+    return this.o.state.audit.append({
+      actor: 'system',
+      actorRole: 'system',
+      action: `rollout.${what}`,
+      targetType: 'rollout',
+      targetId: rollout.rolloutId,
+      outcome: 'success',
+      details: { ...details, model: rollout.model },
+      ip: 'local',
+    });
   }
 
   private async setState(

@@ -63,6 +63,8 @@ export class ModelManager {
   active: InstalledModel | undefined;
   previous: InstalledModel | undefined;
   shadow: InstalledModel | undefined;
+  /** The last package this device refused, and why (also reported to the hub). */
+  lastRefusal: { model: ModelRef; code: string; message: string; at: string } | undefined;
   private latest: ModelDesiredMessage | undefined;
   private working: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -211,6 +213,12 @@ export class ModelManager {
   private fail(desired: ModelDesiredMessage, want: PackageRef, error: unknown): void {
     const vigil = asVigilError(error, 'VIGIL_MODEL_INVALID');
     this.o.logger.error({ code: vigil.code, model: want.name, version: want.version }, `model refused: ${vigil.message}`);
+    this.lastRefusal = {
+      model: { name: want.name, version: want.version },
+      code: vigil.code,
+      message: vigil.message,
+      at: new Date().toISOString(),
+    };
     this.report('failed', want, vigil);
     if (vigil.code === 'VIGIL_MODEL_DOWNLOAD_FAILED' && !this.stopped) {
       // The hub may be briefly unreachable: try again with backoff while this is still what is wanted.
