@@ -18,8 +18,8 @@ import type {
   RolloutState,
 } from '../state/rollout-store.js';
 import type { DeviceState, StateStore } from '../state/state-store.js';
-import { evaluateGates } from './health-gates.js';
 import { DEFAULT_WAVES, planWaves } from './rollout-planner.js';
+import { followReports, gateFigures } from './rollout-signals.js';
 import { nextStep } from './rollout-step.js';
 
 export const DEFAULT_GATES: GateThresholds = {
@@ -218,89 +218,6 @@ export class RolloutController {
     }
   }
 
-  /** Reads the devices' latest reports into the rollout's per-device states. */
-  private async followReports(rollout: RolloutRecord, devices: RolloutDevice[]): Promise<RolloutDevice[]> {
-    const states = new Map((await this.o.state.listDeviceStates()).map((s) => [s.deviceId, s]));
-    const out: RolloutDevice[] = [];
-    for (const d of devices) {
-      const report = states.get(d.deviceId)?.modelReported;
-      let next: RolloutDevice['state'] = d.state;
-      let reason = d.reason;
-      const about = (m: { name: string; version: string } | undefined | null) =>
-        !!m && !!report && report.model.name === m.name && report.model.version === m.version;
-      const fresh = report && Date.parse(report.at) >= Date.parse(rollout.createdAt) - 1000;
-      if (fresh && (d.state === 'desired' || d.state === 'pending')) {
-        if (about(rollout.model) && report.state === 'failed') {
-          next = 'failed';
-          reason = report.reason ? `${report.reason.code}: ${report.reason.message}` : 'failed';
-        } else if (about(rollout.model) && report.state === (rollout.mode === 'shadow' ? 'shadow' : 'active')) {
-          next = 'installed';
-        }
-      }
-      if (
-        fresh &&
-        d.state === 'rolling-back' &&
-        about(d.previous) &&
-        (report.state === 'active' || report.state === 'rolled-back')
-      ) {
-        next = 'rolled-back';
-      }
-      if (next !== d.state) {
-        await this.o.state.rollouts.updateRolloutDevice(rollout.rolloutId, d.deviceId, { state: next, reason });
-        this.o.logger.info({ rolloutId: rollout.rolloutId, deviceId: d.deviceId, state: next, reason }, 'rollout device state');
-        out.push({ ...d, state: next, reason, updatedAt: new Date().toISOString() });
-      } else {
-        out.push(d);
-      }
-    }
-    return out;
-  }
-
-  private async gateFigures(rollout: RolloutRecord, devices: RolloutDevice[]) {
-    const updated = devices.filter((d) => d.wave <= rollout.currentWave && d.state !== 'pending');
-    const ids = updated.filter((d) => d.state !== 'failed').map((d) => d.deviceId);
-    const states = new Map((await this.o.state.listDeviceStates()).map((s) => [s.deviceId, s]));
-    let received = 0;
-    let failures = 0;
-    let withTelemetry = 0;
-    for (const d of updated) {
-      const t = states.get(d.deviceId)?.lastTelemetry;
-      if (!t || !d.baseline || Date.parse(t.sampledAt) < Date.parse(d.updatedAt)) continue;
-      withTelemetry += 1;
-      received += Math.max(0, t.pipeline.received - d.baseline.received);
-      failures += Math.max(0, t.pipeline.failed - d.baseline.failed + t.pipeline.quarantined - d.baseline.quarantined);
-    }
-    const shadow = rollout.mode === 'shadow';
-    const candidate = await this.o.state.modelResults({
-      modelName: rollout.model.name,
-      modelVersion: rollout.model.version,
-      shadow,
-      deviceIds: ids,
-      createdFrom: rollout.createdAt,
-      limit: 5000,
-    });
-    // Baseline: in shadow mode the active model's results on the same images; otherwise the
-    // previous models' results on the same devices before the rollout.
-    const baseline = await this.o.state.modelResults({
-      modelName: rollout.model.name,
-      excludeVersion: rollout.model.version,
-      shadow: false,
-      deviceIds: ids,
-      ...(shadow ? { createdFrom: rollout.createdAt } : { createdBefore: rollout.createdAt }),
-      limit: 5000,
-    });
-    return evaluateGates(
-      {
-        installFailures: updated.filter((d) => d.state === 'failed').length,
-        errorRate: withTelemetry > 0 && received > 0 ? failures / received : withTelemetry > 0 ? 0 : null,
-        latenciesMs: candidate.map((c) => c.totalMs),
-        candidateScores: candidate.map((c) => c.score),
-        baselineScores: baseline.map((c) => c.score),
-      },
-      rollout.spec.gates,
-    );
-  }
-
   /** One pass over every live rollout. */
   async tick(): Promise<void> {
     for (const summary of await this.o.state.rollouts.listRollouts(20)) {
@@ -315,8 +232,13 @@ export class RolloutController {
   }
 
   private async step(rollout: RolloutRecord): Promise<void> {
-    const devices = await this.followReports(rollout, await this.o.state.rollouts.rolloutDevices(rollout.rolloutId));
-    const gates = rollout.state === 'running' ? await this.gateFigures(rollout, devices) : rollout.gates;
+    const devices = await followReports(
+      this.o.state,
+      this.o.logger,
+      rollout,
+      await this.o.state.rollouts.rolloutDevices(rollout.rolloutId),
+    );
+    const gates = rollout.state === 'running' ? await gateFigures(this.o.state, rollout, devices) : rollout.gates;
     if (rollout.state === 'running') await this.o.state.rollouts.updateRollout(rollout.rolloutId, { gates });
     const waveCount = Math.max(...devices.map((d) => d.wave)) + 1;
     const decision = nextStep({ rollout: { ...rollout, gates }, devices, gates, waveCount, nowMs: Date.now() });
