@@ -174,3 +174,19 @@ describe('edge model manager', () => {
     );
   });
 });
+
+describe('model registry', () => {
+  it('refuses a signed package whose name would leave the registry directory', async () => {
+    const pkg = await packAndSign(
+      modelVersion(BUNDLED_MODEL, join(dir.path, 'trav'), '0.9.9'),
+      reference,
+      join(dir.path, 'trav.vpkg'),
+      trusted.privateKeyPem,
+    );
+    const forged = { ...pkg.signature, name: '../../escape' };
+    await assert.rejects(
+      h.hub.models.publish(pkg.path, forged, 'test'),
+      (e: { code: string }) => e.code === 'VIGIL_MODEL_INVALID',
+    );
+  });
+});
