@@ -49,6 +49,12 @@ describe('hub API', () => {
         actor: 'test',
       });
     }
+    creds.nomfa = await provisionUser(h.hub.auth, h.hub.state.audit, {
+      username: 'nomfa',
+      role: 'admin',
+      enrolTotp: false,
+      actor: 'test',
+    });
     creds.newbie = await provisionUser(h.hub.auth, h.hub.state.audit, {
       username: 'newbie',
       role: 'clinician',
@@ -391,6 +397,7 @@ describe('hub API', () => {
         const abort = new AbortController();
         const headers: Record<string, string> = {};
         if (client.auth.bearer) headers.authorization = `Bearer ${client.auth.bearer}`;
+        if (client.auth.cookie) headers.cookie = client.auth.cookie;
         const response = await fetch(`${h.httpUrl}${url}`, { headers, signal: abort.signal });
         const body = response.status === 200 ? undefined : ((await response.json()) as { error: { code: string } });
         abort.abort();
@@ -419,6 +426,16 @@ describe('hub API', () => {
           assert.equal(outcome.code, 'VIGIL_AUTH_FORBIDDEN');
         }
       }
+    }
+    // A password without the second factor opens nothing but enrolment, even for an admin.
+    const nomfa = creds.nomfa;
+    assert.ok(nomfa);
+    const { client: halfway } = await login(h.httpUrl, 'nomfa', nomfa.password, null);
+    for (const r of routes) {
+      if (r.permission === 'public' || r.permission === 'enrolment') continue;
+      const outcome = await call(halfway, r);
+      assert.equal(outcome.status, 403, `${r.route} without MFA`);
+      assert.equal(outcome.code, 'VIGIL_AUTH_MFA_REQUIRED', r.route);
     }
     const denied = await tokens.admin.get<Page>('/api/v1/audit?action=access.denied&limit=500');
     assert.ok(denied.body.items.length >= 10, 'refusals are audited');
