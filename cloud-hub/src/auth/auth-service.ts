@@ -112,6 +112,24 @@ export class AuthService {
     throw new VigilError('VIGIL_AUTH_FAILED', 'wrong username, password or one-time code');
   }
 
+  private auditLogin(
+    user: UserRecord,
+    outcome: 'success' | 'failure',
+    details: Record<string, unknown>,
+    ip: string,
+  ): Promise<unknown> {
+    return this.audit.append({
+      actor: user.username,
+      actorRole: user.role,
+      action: 'auth.login',
+      targetType: 'user',
+      targetId: user.username,
+      outcome,
+      details,
+      ip,
+    });
+  }
+
   async login(request: LoginRequest, ip: string): Promise<LoginOutcome> {
     const user = await this.users.getUser(request.username);
     if (!user) {
@@ -120,16 +138,7 @@ export class AuthService {
     }
     if (user.disabledAt) return this.refuse(user.username, ip, 'user disabled');
     if (user.lockedUntil && user.lockedUntil > new Date().toISOString()) {
-      await this.audit.append({
-        actor: user.username,
-        actorRole: user.role,
-        action: 'auth.login',
-        targetType: 'user',
-        targetId: user.username,
-        outcome: 'failure',
-        details: { reason: 'locked' },
-        ip,
-      });
+      await this.auditLogin(user, 'failure', { reason: 'locked' }, ip);
       throw new VigilError('VIGIL_AUTH_LOCKED', `too many failed logins: try again after ${user.lockedUntil}`);
     }
     if (!(await verifyPassword(user.passwordHash, request.password)))
@@ -166,16 +175,7 @@ export class AuthService {
       lastSeenAt: now,
     };
     await this.users.createSession(session);
-    await this.audit.append({
-      actor: user.username,
-      actorRole: user.role,
-      action: 'auth.login',
-      targetType: 'user',
-      targetId: user.username,
-      outcome: 'success',
-      details: { secondFactor, stage },
-      ip,
-    });
+    await this.auditLogin(user, 'success', { secondFactor, stage }, ip);
     return { sessionId, session, user };
   }
 

@@ -34,7 +34,10 @@ export class ModelRegistry {
   async publish(packagePath: string, signature: PackageSignature, actor: string): Promise<ModelPackageRecord> {
     // Name and version become a file name here and a directory on every edge.
     if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(signature.name) || !/^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/.test(signature.version)) {
-      throw new VigilError('VIGIL_MODEL_INVALID', `package name "${signature.name}" or version "${signature.version}" is not valid`);
+      throw new VigilError(
+        'VIGIL_MODEL_INVALID',
+        `package name "${signature.name}" or version "${signature.version}" is not valid`,
+      );
     }
     const size = statSync(packagePath).size;
     const sha256 = await sha256Of(packagePath);

@@ -1,6 +1,6 @@
 import { api, type Page, query } from '../api.js';
 import { clear, el, fmtDateTime, shortKey } from '../dom.js';
-import { pageHeader } from './layout.js';
+import { filterForm, pageHeader } from './layout.js';
 
 interface AuditEntry {
   seq: number;
@@ -65,19 +65,14 @@ export async function renderAudit(main: HTMLElement): Promise<void> {
     chain.textContent = v.ok ? `Hash chain intact (${v.entries} entries)` : `Hash chain BROKEN at entry ${v.firstBadSeq}`;
   }
 
-  const filters = el(
-    'form',
-    { class: 'filters' },
-    el('label', { for: 'f-actor' }, 'Actor'),
-    actor,
-    el('label', { for: 'f-action' }, 'Action'),
-    action,
-    el('button', { type: 'submit', class: 'btn btn-primary' }, 'Apply'),
+  const filters = filterForm(
+    'Filter the audit log',
+    [
+      ['Actor', actor],
+      ['Action', action],
+    ],
+    () => void load(true),
   );
-  filters.addEventListener('submit', (e) => {
-    e.preventDefault();
-    void load(true);
-  });
   more.addEventListener('click', () => void load(false));
   clear(
     main,

@@ -64,3 +64,18 @@ export function pageHeader(title: string, subtitle?: string, ...actions: Node[])
     el('div', { class: 'actions' }, ...actions),
   );
 }
+
+/** A filter bar: labelled inputs and an Apply button; `onApply` runs on submit. */
+export function filterForm(label: string, fields: [string, HTMLInputElement][], onApply: () => void): HTMLFormElement {
+  const form = el(
+    'form',
+    { class: 'filters', 'aria-label': label },
+    ...fields.flatMap(([text, input]) => [el('label', { for: input.id }, text), input]),
+    el('button', { type: 'submit', class: 'btn btn-primary' }, 'Apply'),
+  );
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    onApply();
+  });
+  return form;
+}

@@ -1,6 +1,6 @@
 import { api, type Page, query } from '../api.js';
 import { clear, el, fmtDateTime, shortKey } from '../dom.js';
-import { pageHeader } from './layout.js';
+import { filterForm, pageHeader } from './layout.js';
 
 interface Result {
   messageId: string;
@@ -69,19 +69,14 @@ export async function renderResults(main: HTMLElement): Promise<void> {
     more.toggleAttribute('disabled', !next);
   }
 
-  const filters = el(
-    'form',
-    { class: 'filters', 'aria-label': 'Filter results' },
-    el('label', { for: 'f-clinic' }, 'Clinic'),
-    clinic,
-    el('label', { for: 'f-score' }, 'Minimum score'),
-    minScore,
-    el('button', { type: 'submit', class: 'btn btn-primary' }, 'Apply'),
+  const filters = filterForm(
+    'Filter results',
+    [
+      ['Clinic', clinic],
+      ['Minimum score', minScore],
+    ],
+    () => void load(true),
   );
-  filters.addEventListener('submit', (e) => {
-    e.preventDefault();
-    void load(true);
-  });
   more.addEventListener('click', () => void load(false));
   clear(
     main,
