@@ -51,10 +51,20 @@ export function modelVersion(sourceDir: string, dir: string, version: string, on
 export function driftedModel(dir: string, version: string): string {
   mkdirSync(dir, { recursive: true });
   const onnx = join(dir, 'drifted.onnx');
-  const { input } = JSON.parse(readFileSync(join(BUNDLED_MODEL, 'manifest.json'), 'utf8')) as { input: { width: number; height: number } };
+  const { input } = JSON.parse(readFileSync(join(BUNDLED_MODEL, 'manifest.json'), 'utf8')) as {
+    input: { width: number; height: number };
+  };
   execFileSync(
     PYTHON,
-    [join(import.meta.dirname, '../python/make_drifted_model.py'), '--out', onnx, '--width', String(input.width), '--height', String(input.height)],
+    [
+      join(import.meta.dirname, '../python/make_drifted_model.py'),
+      '--out',
+      onnx,
+      '--width',
+      String(input.width),
+      '--height',
+      String(input.height),
+    ],
     { stdio: 'pipe' },
   );
   return modelVersion(BUNDLED_MODEL, join(dir, 'model'), version, onnx);
