@@ -2,11 +2,10 @@ import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { generateSigningKey, type PackageSignature, signPackage, trustedKeys, VigilError } from '@vigil/shared';
+import { generateSigningKey, type PackageSignature, signPackage, VigilError } from '@vigil/shared';
 import type { Command } from 'commander';
-import { loadHubConfig, modelKeyPems } from './config.js';
-import { openStateStore } from './hub.js';
-import { ModelRegistry } from './models/model-registry.js';
+import { loadHubConfig } from './config.js';
+import { openModelRegistry, openStateStore } from './hub.js';
 
 type ConfigOption = readonly [string, string, string | undefined];
 
@@ -106,12 +105,7 @@ export function addModelCommands(program: Command, configOption: ConfigOption, f
         const config = loadHubConfig(options.config);
         const state = openStateStore(config);
         try {
-          const registry = new ModelRegistry(
-            state.rollouts,
-            config.models.dir || join(config.dataDir, 'models'),
-            trustedKeys(modelKeyPems(config)),
-            () => config.models.publicUrl,
-          );
+          const registry = openModelRegistry(config, state, () => config.models.publicUrl);
           const signature = JSON.parse(readFileSync(options.signature ?? `${pkg}.sig.json`, 'utf8')) as PackageSignature;
           const actor = `cli:${userInfo().username}`;
           const record = await registry.publish(pkg, signature, actor);

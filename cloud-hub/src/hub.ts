@@ -54,6 +54,16 @@ function readTls(file: string, key: string): Buffer {
   }
 }
 
+/** The model registry a hub (or the CLI) uses for this config; `publicUrl` is where edges download from. */
+export function openModelRegistry(config: HubConfig, state: StateStore, publicUrl: () => string): ModelRegistry {
+  return new ModelRegistry(
+    state.rollouts,
+    config.models.dir || join(config.dataDir, 'models'),
+    trustedKeys(modelKeyPems(config)),
+    publicUrl,
+  );
+}
+
 export function openStateStore(config: HubConfig): StateStore {
   mkdirSync(config.dataDir, { recursive: true });
   return new SqliteStateStore(config.state.sqlitePath || join(config.dataDir, 'state.sqlite'));
@@ -107,10 +117,9 @@ export class Hub {
       policy: followupPolicy(config),
       sweepIntervalMs: config.followup.sweepIntervalS * 1000,
     });
-    this.models = new ModelRegistry(
-      this.state.rollouts,
-      config.models.dir || join(config.dataDir, 'models'),
-      trustedKeys(modelKeyPems(config)),
+    this.models = openModelRegistry(
+      config,
+      this.state,
       () => config.models.publicUrl || `${config.http.tls.enabled ? 'https' : 'http'}://${config.http.host}:${this.httpPort}`,
     );
     this.rollouts = new RolloutController({

@@ -1,6 +1,6 @@
 import { createReadStream, statSync } from 'node:fs';
 import { type Static, Type } from '@sinclair/typebox';
-import { VigilError } from '@vigil/shared';
+import { ModelRef, SemVer, VigilError } from '@vigil/shared';
 import type { FastifyInstance } from 'fastify';
 import type { DeviceRegistry } from '../broker/device-registry.js';
 import type { ModelRegistry } from '../models/model-registry.js';
@@ -11,8 +11,8 @@ import type { StateStore } from '../state/state-store.js';
 import { ERROR_RESPONSES, Key, Nullable, PageOf } from './api-schemas.js';
 import { actorOf, principalOf } from './request-auth.js';
 
-const Version = Type.String({ pattern: '^\\d+\\.\\d+\\.\\d+(?:-[0-9A-Za-z.-]+)?$', maxLength: 64 });
-const Name = Type.String({ pattern: '^[a-z0-9][a-z0-9._-]*$', maxLength: 64 });
+const Version = SemVer;
+const Name = ModelRef.properties.name;
 
 const GateFigureSchema = Type.Object({
   gate: Type.String(),

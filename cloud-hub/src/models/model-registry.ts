@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { closeSync, copyFileSync, createReadStream, fsyncSync, mkdirSync, openSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  assertSchema,
   type ModelDesiredMessage,
+  ModelRef,
   type PackageSignature,
   type TrustedKeys,
   VigilError,
@@ -33,7 +35,9 @@ export class ModelRegistry {
 
   async publish(packagePath: string, signature: PackageSignature, actor: string): Promise<ModelPackageRecord> {
     // Name and version become a file name here and a directory on every edge.
-    if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(signature.name) || !/^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/.test(signature.version)) {
+    try {
+      assertSchema(ModelRef, { name: signature.name, version: signature.version }, 'package');
+    } catch {
       throw new VigilError(
         'VIGIL_MODEL_INVALID',
         `package name "${signature.name}" or version "${signature.version}" is not valid`,

@@ -232,13 +232,16 @@ export class RolloutController {
   }
 
   private async step(rollout: RolloutRecord): Promise<void> {
+    // One read of the fleet's state serves both the reports and the gate inputs.
+    const states = new Map((await this.o.state.listDeviceStates()).map((s) => [s.deviceId, s]));
     const devices = await followReports(
       this.o.state,
       this.o.logger,
       rollout,
       await this.o.state.rollouts.rolloutDevices(rollout.rolloutId),
+      states,
     );
-    const gates = rollout.state === 'running' ? await gateFigures(this.o.state, rollout, devices) : rollout.gates;
+    const gates = rollout.state === 'running' ? await gateFigures(this.o.state, rollout, devices, states) : rollout.gates;
     if (rollout.state === 'running') await this.o.state.rollouts.updateRollout(rollout.rolloutId, { gates });
     const waveCount = Math.max(...devices.map((d) => d.wave)) + 1;
     const decision = nextStep({ rollout: { ...rollout, gates }, devices, gates, waveCount, nowMs: Date.now() });

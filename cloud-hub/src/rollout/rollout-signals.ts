@@ -1,7 +1,10 @@
 import type { Logger } from '@vigil/shared';
 import type { GateFigure, RolloutDevice, RolloutRecord } from '../state/rollout-store.js';
-import type { StateStore } from '../state/state-store.js';
+import type { DeviceState, StateStore } from '../state/state-store.js';
 import { evaluateGates } from './health-gates.js';
+
+/** One snapshot of the fleet's device states per controller step, by device id. */
+export type DeviceStates = ReadonlyMap<string, DeviceState>;
 
 /** Reads the devices' latest model reports into the rollout's per-device states (and persists changes). */
 export async function followReports(
@@ -9,8 +12,8 @@ export async function followReports(
   logger: Logger,
   rollout: RolloutRecord,
   devices: RolloutDevice[],
+  states: DeviceStates,
 ): Promise<RolloutDevice[]> {
-  const states = new Map((await state.listDeviceStates()).map((s) => [s.deviceId, s]));
   const out: RolloutDevice[] = [];
   for (const d of devices) {
     const report = states.get(d.deviceId)?.modelReported;
@@ -47,10 +50,14 @@ export async function followReports(
 }
 
 /** The inputs of the health gates, from telemetry and results in the state store, evaluated. */
-export async function gateFigures(state: StateStore, rollout: RolloutRecord, devices: RolloutDevice[]): Promise<GateFigure[]> {
+export async function gateFigures(
+  state: StateStore,
+  rollout: RolloutRecord,
+  devices: RolloutDevice[],
+  states: DeviceStates,
+): Promise<GateFigure[]> {
   const updated = devices.filter((d) => d.wave <= rollout.currentWave && d.state !== 'pending');
   const ids = updated.filter((d) => d.state !== 'failed').map((d) => d.deviceId);
-  const states = new Map((await state.listDeviceStates()).map((s) => [s.deviceId, s]));
   let received = 0;
   let failures = 0;
   let withTelemetry = 0;
