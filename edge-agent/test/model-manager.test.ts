@@ -190,3 +190,36 @@ describe('model registry', () => {
     );
   });
 });
+
+describe('edge agent desired-model subscription', () => {
+  it('ignores a malformed desired-model message with a coded log line and keeps its model', async () => {
+    const { edgeConfig } = await import('../../scripts/harness/hub-fixture.js');
+    const { waitFor } = await import('../../scripts/harness/wait-for.js');
+    const { EdgeAgent } = await import('../src/edge-agent.js');
+    const { createLogger, topicFor } = await import('@vigil/shared');
+    const lines: string[] = [];
+    const logger = createLogger('edge-junk', { level: 'warn' }, { write: (line: string) => lines.push(line) });
+    const pw = await h.addDevice('c1', 'edge-junk');
+    const agent = new EdgeAgent(
+      edgeConfig(
+        { clinicId: 'c1', deviceId: 'edge-junk', password: pw, mqttUrl: h.mqttUrl, dataDir: join(dir.path, 'junk') },
+        { VIGIL_MODEL__DIR: BUNDLED_MODEL, VIGIL_MODEL__TRUSTED_KEYS: JSON.stringify([trusted.publicKeyPem]) },
+      ),
+      { logger },
+    );
+    await agent.start();
+    try {
+      await waitFor('connected', () => agent.publisher.connected);
+      const topic = topicFor({ clinicId: 'c1', deviceId: 'edge-junk' }, 'model/desired');
+      await h.hub.broker?.publish(topic, Buffer.from('{"schema":"vigil.model-desired/1","active":"nope"}'), true);
+      await waitFor('the refusal is logged', () =>
+        lines.some((l) => /VIGIL_PAYLOAD_SCHEMA/.test(l) && /malformed desired-model/.test(l)),
+      );
+      assert.equal(agent.models?.active?.ref.version, BUNDLED_VERSION);
+      assert.equal(agent.models?.lastRefusal, undefined);
+      assert.ok(agent.publisher.connected);
+    } finally {
+      await agent.stop();
+    }
+  });
+});
