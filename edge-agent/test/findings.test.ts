@@ -67,3 +67,22 @@ test('nothing above threshold: no findings, and two touching discs are one findi
     1,
   );
 });
+
+test('a finding found at a low operating threshold is measured at the size threshold, not at its halo', () => {
+  // A disc of radius 8 (p 0.9) inside a halo of radius 12 (p 0.3): found at threshold 0.2, measured at 0.5.
+  const data = mapWithDiscs(60, 60, [{ x: 30, y: 30, r: 12, p: 0.3 }]).data;
+  const core = mapWithDiscs(60, 60, [{ x: 30, y: 30, r: 8, p: 0.9 }]).data;
+  for (let i = 0; i < data.length; i++) data[i] = Math.max(data[i] as number, core[i] as number);
+  const geometry = { rows: 60, columns: 60, scale: 1, mirrored: false, pixelSpacingMm: [1, 1] as [number, number] };
+  const [low] = extractFindings({ data, width: 60, height: 60 }, geometry, { ...options, threshold: 0.2 });
+  const [high] = extractFindings({ data, width: 60, height: 60 }, geometry, options);
+  assert.ok(low && high);
+  assert.equal(low.diameterMm, high.diameterMm);
+  assert.ok(Math.abs(low.diameterMm - 16) < 0.6, `diameter ${low.diameterMm}`);
+  // Only the halo (nothing at 0.5): measured by its probability mass, 0.3 × area.
+  const [weak] = extractFindings(mapWithDiscs(60, 60, [{ x: 30, y: 30, r: 12, p: 0.3 }]), geometry, {
+    ...options,
+    threshold: 0.2,
+  });
+  assert.ok(weak && Math.abs(weak.areaMm2 - 0.3 * Math.PI * 144) < 8, `area ${weak?.areaMm2}`);
+});

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { extractFindings, imageScore, modelInputFromFile, OnnxModel } from '@vigil/edge-agent';
+import { extractFindings, imageScore, inputSpecOf, modelInputFromFile, OnnxModel } from '@vigil/edge-agent';
 import { readTruth } from '../phantoms/generate-phantoms.js';
 import { type Candidate, frocPoints, median, rocAuc, type TruthLesion } from './metrics.js';
 
@@ -29,7 +29,7 @@ export async function evaluate(
   const candidates: Candidate[] = [];
   const lesions: TruthLesion[] = [];
   for (const [n, image] of images.entries()) {
-    const { input } = await modelInputFromFile(join(phantomDir, image.file), model.manifest.input);
+    const { input } = await modelInputFromFile(join(phantomDir, image.file), inputSpecOf(model.manifest));
     const map = await model.run(input.tensor);
     scores.push(imageScore(map));
     labels.push(image.findings.length > 0);

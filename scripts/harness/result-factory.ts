@@ -17,9 +17,10 @@ export function syntheticResult(address: DeviceAddress, index: number, targetByt
     clinicId: address.clinicId,
     deviceId: address.deviceId,
     createdAt: new Date(Date.UTC(2026, 0, 1) + index * 1000).toISOString(),
-    patientKey: key(`patient/${index % 97}`),
-    studyKey: key(`study/${index}`),
-    seriesKey: key(`series/${index}`),
+    // A screening day: each patient's study is four consecutive images (L/R × CC/MLO).
+    patientKey: key(`${address.deviceId}/patient/${Math.floor(index / 4)}`),
+    studyKey: key(`${address.deviceId}/study/${Math.floor(index / 4)}`),
+    seriesKey: key(`${address.deviceId}/series/${index}`),
     instanceKey,
     studyDate: '2026-01-01',
     modality: 'MG',

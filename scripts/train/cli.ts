@@ -1,4 +1,4 @@
-// `npm run train [-- --out models/vigil-demo --patients 160 --epochs 15 --seed 101 --input 256x320]`
+// `npm run train [-- --out models/vigil-demo --patients 500 --epochs 24 --seed 101 --input 576x720 --crop 192]`
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,15 +8,24 @@ import { trainModel } from './train-model.js';
 const { values } = parseArgs({
   options: {
     out: { type: 'string', default: 'models/vigil-demo' },
-    patients: { type: 'string', default: '160' },
-    epochs: { type: 'string', default: '15' },
+    patients: { type: 'string', default: '500' },
+    epochs: { type: 'string', default: '24' },
     seed: { type: 'string', default: '101' },
     version: { type: 'string', default: '1.0.0' },
-    /** Model input WIDTHxHEIGHT (the network is fully convolutional). */
-    input: { type: 'string', default: '256x320' },
+    /** Model input WIDTHxHEIGHT (the network is fully convolutional). 576×720 ≈ 0.4 mm per pixel. */
+    input: { type: 'string', default: '576x720' },
+    /** Training crop size in input pixels. */
+    crop: { type: 'string', default: '192' },
+    /** Keep the phantoms and tensors in this directory instead of a temporary one. */
+    'work-dir': { type: 'string' },
   },
 });
-const workDir = join(tmpdir(), `vigil-train-${process.pid}`);
+const input = /^(\d+)x(\d+)$/.exec(values.input ?? '');
+if (!input || Number(input[1]) % 16 !== 0 || Number(input[2]) % 16 !== 0) {
+  process.stderr.write('--input must be WIDTHxHEIGHT, both multiples of 16\n');
+  process.exit(2);
+}
+const workDir = values['work-dir'] ?? join(tmpdir(), `vigil-train-${process.pid}`);
 try {
   const manifest = await trainModel({
     out: values.out ?? 'models/vigil-demo',
@@ -26,10 +35,11 @@ try {
     seed: Number(values.seed),
     version: values.version ?? '1.0.0',
     matrix: { rows: 1024, columns: 832 },
-    spec: { width: Number(values.input?.split('x')[0] ?? 256), height: Number(values.input?.split('x')[1] ?? 320), stride: 4 },
+    spec: { width: Number(input[1]), height: Number(input[2]), stride: 2, boxDownsample: true },
+    crop: Number(values.crop),
     log: (line) => process.stderr.write(`[train] ${line}\n`),
   });
   process.stdout.write(`${JSON.stringify({ model: manifest.name, version: manifest.version, sha256: manifest.sha256 })}\n`);
 } finally {
-  rmSync(workDir, { recursive: true, force: true });
+  if (!values['work-dir']) rmSync(workDir, { recursive: true, force: true });
 }

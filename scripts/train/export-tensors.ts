@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { modelInputFromFile } from '@vigil/edge-agent';
 import { readTruth } from '../phantoms/generate-phantoms.js';
@@ -8,19 +8,30 @@ export interface TensorSpec {
   height: number;
   /** Output map stride relative to the input (the network downsamples by this factor). */
   stride: number;
+  /** Preprocess with the manifest step `box-downsample` (see the edge's preprocess.ts). */
+  boxDownsample?: boolean;
+}
+
+/** A point of interest in model-input pixels, for sampling training crops. */
+export interface CropCentre {
+  x: number;
+  y: number;
+  kind: 'finding' | 'lookalike';
 }
 
 export interface ExportedSet {
   count: number;
   width: number;
   height: number;
-  images: { file: string; patientId: string; positive: boolean; findings: number }[];
+  images: { file: string; patientId: string; positive: boolean; findings: number; centres: CropCentre[] }[];
 }
 
 /**
  * Training tensors made by the edge's own decode and preprocess code (identical inputs in training
  * and serving), with target maps: a disc for each finding (calcification clusters included) at the
- * map resolution. Writes inputs.f32 (N×H×W), targets.u8 (N×H/stride×W/stride) and index.json.
+ * map resolution. Writes inputs.u16 (N×H×W; the preprocess output is u16/65535 exactly, so this is
+ * lossless at half the size of float32), targets.u8 (N×H/stride×W/stride) and index.json with the
+ * findings' and look-alikes' centres for crop sampling.
  */
 export async function exportTensors(
   phantomDir: string,
@@ -29,34 +40,48 @@ export async function exportTensors(
   onProgress?: (done: number, total: number) => void,
 ): Promise<ExportedSet> {
   const { images } = readTruth(phantomDir);
-  const mapW = spec.width / spec.stride;
-  const mapH = spec.height / spec.stride;
-  const inputs = new Float32Array(images.length * spec.width * spec.height);
+  const mapW = Math.ceil(spec.width / spec.stride);
+  const mapH = Math.ceil(spec.height / spec.stride);
   const targets = new Uint8Array(images.length * mapW * mapH);
   const index: ExportedSet['images'] = [];
-  for (const [n, image] of images.entries()) {
-    const { input } = await modelInputFromFile(join(phantomDir, image.file), spec);
-    inputs.set(input.tensor, n * spec.width * spec.height);
-    const mapScale = input.scale / spec.stride;
-    for (const f of image.findings) {
-      const cx = (input.mirrored ? 1 - f.x : f.x) * image.columns * mapScale;
-      const cy = f.y * image.rows * mapScale;
-      const r = Math.max(1, (f.diameterMm / 2 / image.pixelSpacingMm) * mapScale);
-      for (let y = Math.max(0, Math.floor(cy - r)); y < Math.min(mapH, Math.ceil(cy + r)); y++) {
-        for (let x = Math.max(0, Math.floor(cx - r)); x < Math.min(mapW, Math.ceil(cx + r)); x++) {
-          if (Math.hypot(x + 0.5 - cx, y + 0.5 - cy) <= r) targets[n * mapW * mapH + y * mapW + x] = 1;
+  const inputsFd = openSync(join(outDir, 'inputs.u16'), 'w');
+  try {
+    for (const [n, image] of images.entries()) {
+      const { input } = await modelInputFromFile(join(phantomDir, image.file), spec);
+      const u16 = Uint16Array.from(input.tensor, (v) => Math.round(v * 65535));
+      writeSync(inputsFd, new Uint8Array(u16.buffer));
+      const toInput = (p: { x: number; y: number }) => ({
+        x: (input.mirrored ? 1 - p.x : p.x) * image.columns * input.scale,
+        y: p.y * image.rows * input.scale,
+      });
+      const mapScale = input.scale / spec.stride;
+      for (const f of image.findings) {
+        const c = toInput(f);
+        const cx = c.x / spec.stride;
+        const cy = c.y / spec.stride;
+        const r = Math.max(0.75, (f.diameterMm / 2 / image.pixelSpacingMm) * mapScale);
+        for (let y = Math.max(0, Math.floor(cy - r)); y < Math.min(mapH, Math.ceil(cy + r)); y++) {
+          for (let x = Math.max(0, Math.floor(cx - r)); x < Math.min(mapW, Math.ceil(cx + r)); x++) {
+            if (Math.hypot(x + 0.5 - cx, y + 0.5 - cy) <= r) targets[n * mapW * mapH + y * mapW + x] = 1;
+          }
         }
       }
+      const round = (c: { x: number; y: number }) => ({ x: Math.round(c.x), y: Math.round(c.y) });
+      index.push({
+        file: image.file,
+        patientId: image.patientId,
+        positive: image.findings.length > 0,
+        findings: image.findings.length,
+        centres: [
+          ...image.findings.map((f) => ({ ...round(toInput(f)), kind: 'finding' as const })),
+          ...image.lookalikes.map((l) => ({ ...round(toInput(l)), kind: 'lookalike' as const })),
+        ],
+      });
+      onProgress?.(n + 1, images.length);
     }
-    index.push({
-      file: image.file,
-      patientId: image.patientId,
-      positive: image.findings.length > 0,
-      findings: image.findings.length,
-    });
-    onProgress?.(n + 1, images.length);
+  } finally {
+    closeSync(inputsFd);
   }
-  writeFileSync(join(outDir, 'inputs.f32'), Buffer.from(inputs.buffer));
   writeFileSync(join(outDir, 'targets.u8'), Buffer.from(targets.buffer));
   const set: ExportedSet = { count: images.length, width: spec.width, height: spec.height, images: index };
   writeFileSync(join(outDir, 'index.json'), `${JSON.stringify({ ...set, stride: spec.stride }, null, 2)}\n`);

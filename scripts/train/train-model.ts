@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generatePhantoms } from '../phantoms/generate-phantoms.js';
+import { generatePhantoms, readTruth } from '../phantoms/generate-phantoms.js';
 import { exportTensors, type TensorSpec } from './export-tensors.js';
 
 export interface TrainOptions {
@@ -14,6 +14,8 @@ export interface TrainOptions {
   version: string;
   matrix: { rows: number; columns: number };
   spec: TensorSpec;
+  /** Training crop size in input pixels (default: train.py's). */
+  crop?: number;
   log: (line: string) => void;
 }
 
@@ -48,6 +50,10 @@ function runPython(args: string[], log: (line: string) => void): Promise<Record<
   });
 }
 
+function readTruthIfPresent(dir: string): ReturnType<typeof readTruth>['truth'] | undefined {
+  return existsSync(join(dir, 'truth.json')) ? readTruth(dir).truth : undefined;
+}
+
 /** Phantoms → edge preprocessing → torch training → ONNX + manifest.json. */
 export async function trainModel(o: TrainOptions): Promise<ModelManifest> {
   mkdirSync(o.out, { recursive: true });
@@ -55,12 +61,43 @@ export async function trainModel(o: TrainOptions): Promise<ModelManifest> {
   const tensors = join(o.workDir, 'tensors');
   mkdirSync(tensors, { recursive: true });
   o.log(`generating ${o.patients} training patients (seed ${o.seed})`);
-  await generatePhantoms({ out: phantoms, patients: o.patients, visits: 1, seed: o.seed, ...o.matrix });
+  const progress = (stage: string) => {
+    let last = -1;
+    return (done: number, total: number) => {
+      const percent = Math.floor((done / total) * 20) * 5;
+      if (percent === last) return;
+      last = percent;
+      o.log(JSON.stringify({ stage, done, total }));
+    };
+  };
+  // A kept work dir (--work-dir) with the same cohort skips the slowest step when iterating on training.
+  const existing = readTruthIfPresent(phantoms);
+  const sameMatrix = existing?.patients[0]?.visits[0]?.images[0]?.columns === o.matrix.columns;
+  if (existing && sameMatrix && existing.seed === o.seed && existing.patients.length === o.patients)
+    o.log('reusing generated phantoms');
+  else
+    await generatePhantoms({
+      out: phantoms,
+      patients: o.patients,
+      visits: 1,
+      seed: o.seed,
+      ...o.matrix,
+      onProgress: progress('phantoms'),
+    });
   o.log('exporting tensors with the edge decode + preprocess code');
-  const set = await exportTensors(phantoms, tensors, o.spec);
+  const set = await exportTensors(phantoms, tensors, o.spec, progress('tensors'));
   const onnx = join(o.out, 'model.onnx');
   const lines = await runPython(
-    [join(import.meta.dirname, 'train.py'), tensors, onnx, '--epochs', String(o.epochs), '--seed', String(o.seed)],
+    [
+      join(import.meta.dirname, 'train.py'),
+      tensors,
+      onnx,
+      '--epochs',
+      String(o.epochs),
+      '--seed',
+      String(o.seed),
+      ...(o.crop ? ['--crop', String(o.crop)] : []),
+    ],
     o.log,
   );
   const summary = lines.at(-1) ?? {};
@@ -72,6 +109,7 @@ export async function trainModel(o: TrainOptions): Promise<ModelManifest> {
     input: { name: 'image', width: o.spec.width, height: o.spec.height, channels: 1, layout: 'NCHW', dtype: 'float32' },
     preprocessing: [
       'modality-lut',
+      ...(o.spec.boxDownsample ? ['box-downsample'] : []),
       'voi-window-or-lut',
       'monochrome1-invert',
       'chest-wall-left',

@@ -1,11 +1,16 @@
 #!/usr/bin/python3
-"""Trains Vigil's demo lesion FCN on tensors exported by the edge's own preprocessing, then exports
-ONNX (opset 13). Run through `npm run train`; uses Debian's python3-torch.
+"""Trains Vigil's demo lesion network on tensors exported by the edge's own preprocessing, then
+exports ONNX (opset 13). Run through `npm run train`; uses Debian's python3-torch.
 
-usage: train.py TENSOR_DIR OUT_ONNX --epochs E --seed S [--threads T]
+usage: train.py TENSOR_DIR OUT_ONNX --epochs E --seed S [--threads T] [--crop C] [--batch B]
 Prints one JSON line per epoch (progress) and a final JSON summary.
+
+Training sees random crops (C×C input pixels) of the full preprocessed images: about half centred
+near a finding, some near a benign look-alike (hard negatives), the rest anywhere. Each epoch takes
+one crop per training image. The network is fully convolutional, so the exported model runs on the
+whole image; its output map has stride 2 (half the input resolution).
 """
-import argparse, json, math, random, sys, time
+import argparse, json, math, random, time, warnings
 import numpy as np
 import torch
 import torch.nn as nn
@@ -13,88 +18,157 @@ import torch.nn.functional as F
 
 p = argparse.ArgumentParser()
 p.add_argument("tensors"); p.add_argument("onnx")
-p.add_argument("--epochs", type=int, default=15); p.add_argument("--seed", type=int, default=1)
+p.add_argument("--epochs", type=int, default=24); p.add_argument("--seed", type=int, default=1)
 p.add_argument("--threads", type=int, default=2); p.add_argument("--batch", type=int, default=16)
+p.add_argument("--crop", type=int, default=192)
 p.add_argument("--lr", type=float, default=3e-3)
-# A heavy positive weight makes the map light up everywhere (every image scores high); a moderate one
-# keeps the background low so the image score (map maximum) separates images with and without lesions.
-p.add_argument("--pos-weight-cap", type=float, default=6.0)
+p.add_argument("--pos-weight", type=float, default=3.0)
 p.add_argument("--dice-weight", type=float, default=0.5)
+p.add_argument("--val-images", type=int, default=96)
 a = p.parse_args()
 
 torch.manual_seed(a.seed); random.seed(a.seed); np.random.seed(a.seed)
 torch.set_num_threads(a.threads)
 torch.use_deterministic_algorithms(True)
+STRIDE = 2
 
 index = json.load(open(f"{a.tensors}/index.json"))
-n, h, w, stride = index["count"], index["height"], index["width"], index["stride"]
-x = torch.from_numpy(np.fromfile(f"{a.tensors}/inputs.f32", dtype=np.float32).reshape(n, 1, h, w))
-y = torch.from_numpy(np.fromfile(f"{a.tensors}/targets.u8", dtype=np.uint8).reshape(n, 1, h // stride, w // stride).astype(np.float32))
+n, h, w = index["count"], index["height"], index["width"]
+assert index["stride"] == STRIDE, f"this network's output stride is {STRIDE}, tensors were made for {index['stride']}"
+mh, mw = math.ceil(h / STRIDE), math.ceil(w / STRIDE)
+x = torch.from_numpy(np.fromfile(f"{a.tensors}/inputs.u16", dtype=np.uint16).astype(np.int32).reshape(n, 1, h, w))
+y = torch.from_numpy(np.fromfile(f"{a.tensors}/targets.u8", dtype=np.uint8).reshape(n, 1, mh, mw))
+images = index["images"]
 
 # Held-out split by patient, so no patient is in both sets.
-patients = sorted({i["patientId"] for i in index["images"]})
+patients = sorted({i["patientId"] for i in images})
 rng = random.Random(a.seed); rng.shuffle(patients)
 held = set(patients[: max(1, len(patients) // 5)])
-train_idx = [k for k, i in enumerate(index["images"]) if i["patientId"] not in held]
-val_idx = [k for k, i in enumerate(index["images"]) if i["patientId"] in held]
+train_idx = [k for k, i in enumerate(images) if i["patientId"] not in held]
+val_idx = [k for k, i in enumerate(images) if i["patientId"] in held][: a.val_images]
+crop = min(a.crop, h, w) // 16 * 16
 
 
-class LesionFCN(nn.Module):
-    """~60k parameters: four stride-2 stages (input/16), a context block, upsampling to input/4."""
+class LesionNet(nn.Module):
+    """U-Net-like: four stride-2 stages (input/16) with a dilated context block, decoding to input/4,
+    a 1×1 head and a bilinear ×2 upsampling of the logits to input/2."""
 
     def __init__(self):
         super().__init__()
-        def block(cin, cout, s):
-            return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=s, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
-        self.s1 = nn.Sequential(block(1, 12, 2), block(12, 12, 1))      # /2
-        self.s2 = nn.Sequential(block(12, 24, 2), block(24, 24, 1))     # /4
-        self.s3 = nn.Sequential(block(24, 32, 2), block(32, 32, 1))     # /8
-        self.s4 = nn.Sequential(block(32, 40, 2), block(40, 40, 1))     # /16
-        self.up3 = block(40 + 32, 32, 1)
-        self.up2 = block(32 + 24, 24, 1)
-        self.head = nn.Conv2d(24, 1, 1)
+        def block(cin, cout, s=1, d=1):
+            return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=s, padding=d, dilation=d, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+        self.e1 = nn.Sequential(block(1, 16, 2), block(16, 16))        # /2
+        self.e2 = nn.Sequential(block(16, 32, 2), block(32, 32))       # /4
+        self.e3 = nn.Sequential(block(32, 48, 2), block(48, 48))       # /8
+        self.e4 = nn.Sequential(block(48, 64, 2), block(64, 64), block(64, 64, d=2))  # /16
+        self.d3 = block(64 + 48, 48)
+        self.d2 = nn.Sequential(block(48 + 32, 32), block(32, 32))
+        self.head = nn.Conv2d(32, 1, 1)
 
     def forward(self, t):
-        a = self.s1(t); b = self.s2(a); c = self.s3(b); d = self.s4(c)
-        u = F.interpolate(d, size=c.shape[-2:], mode="bilinear", align_corners=False)
-        u = self.up3(torch.cat([u, c], 1))
-        u = F.interpolate(u, size=b.shape[-2:], mode="bilinear", align_corners=False)
-        u = self.up2(torch.cat([u, b], 1))
-        return torch.sigmoid(self.head(u))
+        e1 = self.e1(t); e2 = self.e2(e1); e3 = self.e3(e2); e4 = self.e4(e3)
+        u = F.interpolate(e4, size=e3.shape[-2:], mode="bilinear", align_corners=False)
+        u = self.d3(torch.cat([u, e3], 1))
+        u = F.interpolate(u, size=e2.shape[-2:], mode="bilinear", align_corners=False)
+        u = self.d2(torch.cat([u, e2], 1))
+        logits = F.interpolate(self.head(u), size=e1.shape[-2:], mode="bilinear", align_corners=False)
+        return logits
 
 
-model = LesionFCN()
-params = sum(p.numel() for p in model.parameters())
-opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
-steps = max(1, math.ceil(len(train_idx) / a.batch)) * a.epochs
-sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=steps)
-pos = float(y[train_idx].mean()) if train_idx else 0.01
-pos_weight = min(a.pos_weight_cap, (1 - pos) / max(pos, 1e-4))
+class Exported(nn.Module):
+    def __init__(self, net):
+        super().__init__(); self.net = net
+
+    def forward(self, t):
+        return torch.sigmoid(self.net(t))
 
 
-def loss_fn(out, target):
-    weight = 1 + (pos_weight - 1) * target
-    bce = F.binary_cross_entropy(out, target, weight=weight)
-    inter = (out * target).sum(); dice = 1 - (2 * inter + 1) / (out.sum() + target.sum() + 1)
+def as_input(raw):
+    return raw.float() / 65535.0
+
+
+def sample_crop(k):
+    """A crop origin (multiple of the stride) for image k, centred near a finding, a look-alike or anywhere."""
+    centres = images[k]["centres"]
+    findings = [c for c in centres if c["kind"] == "finding"]
+    lookalikes = [c for c in centres if c["kind"] == "lookalike"]
+    u = rng.random()
+    if findings and u < 0.6:
+        c = rng.choice(findings); jitter = crop // 2 - 24
+        cx, cy = c["x"] + rng.randint(-jitter, jitter), c["y"] + rng.randint(-jitter, jitter)
+    elif lookalikes and u < 0.8:
+        c = rng.choice(lookalikes); jitter = crop // 2 - 24
+        cx, cy = c["x"] + rng.randint(-jitter, jitter), c["y"] + rng.randint(-jitter, jitter)
+    else:
+        cx, cy = rng.randint(0, int(w * 0.8)), rng.randint(0, h)
+    x0 = min(max(0, cx - crop // 2), w - crop) // STRIDE * STRIDE
+    y0 = min(max(0, cy - crop // 2), h - crop) // STRIDE * STRIDE
+    return x0, y0
+
+
+def batch_of(idx):
+    xs, ys = [], []
+    for k in idx:
+        x0, y0 = sample_crop(k)
+        xc = as_input(x[k, :, y0 : y0 + crop, x0 : x0 + crop])
+        yc = y[k, :, y0 // STRIDE : (y0 + crop) // STRIDE, x0 // STRIDE : (x0 + crop) // STRIDE].float()
+        if rng.random() < 0.5:  # vertical flip keeps the chest wall left
+            xc, yc = torch.flip(xc, [1]), torch.flip(yc, [1])
+        # Exposure and noise variation: gamma, gain and a little white noise (the letterbox stays 0).
+        gamma, gain, noise = rng.uniform(0.8, 1.25), rng.uniform(0.9, 1.1), rng.uniform(0.0, 0.01)
+        body = (xc > 0).float()
+        xc = (xc.clamp(min=0) ** gamma * gain + noise * torch.randn(xc.shape) * body).clamp(0, 1)
+        xs.append(xc); ys.append(yc)
+    return torch.stack(xs), torch.stack(ys)
+
+
+def loss_fn(logits, target):
+    bce = F.binary_cross_entropy_with_logits(logits, target, pos_weight=torch.tensor(a.pos_weight))
+    prob = torch.sigmoid(logits)
+    inter = (prob * target).sum(); dice = 1 - (2 * inter + 1) / (prob.sum() + target.sum() + 1)
     return bce + a.dice_weight * dice
 
+
+def auc(scores, labels):
+    pos = [s for s, l in zip(scores, labels) if l]; neg = [s for s, l in zip(scores, labels) if not l]
+    if not pos or not neg:
+        return float("nan")
+    wins = sum((1.0 if p > q else 0.5 if p == q else 0.0) for p in pos for q in neg)
+    return wins / (len(pos) * len(neg))
+
+
+def validate(model):
+    model.eval(); losses, scores, labels = [], [], []
+    with torch.no_grad():
+        for s in range(0, len(val_idx), 8):
+            idx = val_idx[s : s + 8]
+            logits = model(as_input(x[idx]))
+            losses.append(float(loss_fn(logits, y[idx].float())) * len(idx))
+            scores += torch.sigmoid(logits).amax(dim=(1, 2, 3)).tolist(); labels += [images[k]["positive"] for k in idx]
+    return sum(losses) / max(1, len(val_idx)), auc(scores, labels)
+
+
+model = LesionNet()
+params = sum(p.numel() for p in model.parameters())
+opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
+steps_per_epoch = max(1, math.ceil(len(train_idx) / a.batch))
+sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=steps_per_epoch * a.epochs)
 
 started = time.time()
 for epoch in range(a.epochs):
     model.train(); order = train_idx[:]; rng.shuffle(order); total = 0.0
     for s in range(0, len(order), a.batch):
         idx = order[s : s + a.batch]
-        xb, yb = x[idx], y[idx]
-        if rng.random() < 0.5:
-            xb, yb = torch.flip(xb, [2]), torch.flip(yb, [2])   # vertical flip keeps the chest wall left
-        out = model(xb); loss = loss_fn(out, yb)
+        xb, yb = batch_of(idx)
+        loss = loss_fn(model(xb), yb)
         opt.zero_grad(); loss.backward(); opt.step(); sched.step(); total += float(loss) * len(idx)
-    model.eval()
-    with torch.no_grad():
-        val = float(loss_fn(model(x[val_idx]), y[val_idx])) if val_idx else float("nan")
-    print(json.dumps({"epoch": epoch + 1, "epochs": a.epochs, "trainLoss": round(total / max(1, len(train_idx)), 4), "valLoss": round(val, 4), "elapsedS": round(time.time() - started, 1)}), flush=True)
+    val_loss, val_auc = validate(model) if val_idx else (float("nan"), float("nan"))
+    print(json.dumps({"epoch": epoch + 1, "epochs": a.epochs, "trainLoss": round(total / max(1, len(train_idx)), 4), "valLoss": round(val_loss, 4),
+                      "valAuc": round(val_auc, 4) if val_auc == val_auc else None, "elapsedS": round(time.time() - started, 1)}), flush=True)
 
 model.eval()
-torch.onnx.export(model, torch.zeros(1, 1, h, w), a.onnx, opset_version=13, input_names=["image"], output_names=["lesion_probability"],
+warnings.filterwarnings("ignore")  # the exporter's shape-inference notes are not actionable
+torch.onnx.export(Exported(model), torch.zeros(1, 1, h, w), a.onnx, opset_version=13, input_names=["image"], output_names=["lesion_probability"],
                   dynamic_axes={"image": {0: "batch"}, "lesion_probability": {0: "batch"}})
-print(json.dumps({"done": True, "parameters": params, "train": len(train_idx), "heldOut": len(val_idx), "heldOutPatients": sorted(held), "seconds": round(time.time() - started, 1)}), flush=True)
+print(json.dumps({"done": True, "parameters": params, "train": len(train_idx), "heldOut": len(images) - len(train_idx), "validatedImages": len(val_idx), "heldOutPatients": sorted(held),
+                  "cropPixels": crop, "seconds": round(time.time() - started, 1)}), flush=True)

@@ -1,10 +1,13 @@
 import { asVigilError, type Logger } from '@vigil/shared';
 import type { HubEvents } from '../events/hub-events.js';
-import type { FollowupStore, TimelineSaveOutcome } from '../state/followup-store.js';
+import type { FollowupStore, TimelineSave, TimelineSaveOutcome } from '../state/followup-store.js';
 import { type ChangePolicy, changeConditions, DEFAULT_CHANGE_POLICY } from './change-alerts.js';
 import type { PatientTimeline } from './followup-types.js';
 import { DEFAULT_OVERDUE_POLICY, type FollowupDue, followupDue, type OverduePolicy, overdueCondition } from './overdue.js';
 import { buildPatientTimeline, DEFAULT_TIMELINE_POLICY, type TimelinePolicy } from './timeline.js';
+
+/** Patients recomputed per transaction. */
+const RECOMPUTE_BATCH = 200;
 
 export interface FollowupPolicy {
   timeline: TimelinePolicy;
@@ -73,12 +76,15 @@ export class FollowupService {
     await new Promise((resolve) => setTimeout(resolve, 20));
     try {
       while (this.dirty.size > 0) {
-        const [key] = this.dirty;
-        if (key === undefined) break;
-        this.dirty.delete(key);
-        await this.recompute(key).catch((error: unknown) => {
+        // Patients are saved in batches: one transaction and one disk flush for many patients.
+        const keys = [...this.dirty].slice(0, RECOMPUTE_BATCH);
+        for (const key of keys) this.dirty.delete(key);
+        await this.recomputeMany(keys).catch((error: unknown) => {
           const vigil = asVigilError(error, 'VIGIL_STATE_STORE_UNAVAILABLE');
-          this.o.logger.error({ code: vigil.code, patientKey: key }, `follow-up recomputation failed: ${vigil.message}`);
+          this.o.logger.error(
+            { code: vigil.code, patients: keys.length, patientKey: keys[0] },
+            `follow-up recomputation failed: ${vigil.message}`,
+          );
         });
       }
     } finally {
@@ -94,29 +100,55 @@ export class FollowupService {
   }
 
   async recompute(patientKey: string): Promise<TimelineSaveOutcome | undefined> {
-    const { timeline, due } = await this.timeline(patientKey);
-    const first = timeline.studies[0];
-    const last = timeline.studies[timeline.studies.length - 1];
-    if (!first || !last) return undefined;
-    const conditions = changeConditions(timeline, this.policy.change);
-    const overdue = overdueCondition(timeline, this.today(), this.policy.overdue);
-    if (overdue) conditions.push(overdue);
-    const outcome = await this.o.store.saveTimeline(
-      {
-        patientKey,
-        clinicId: last.clinicId,
-        firstStudyDate: first.studyDate,
-        lastStudyDate: last.studyDate,
-        lastStudyKey: last.studyKey,
-        studies: timeline.studies.length,
-        category: last.category,
-        dueDate: due?.dueDate ?? null,
-      },
-      conditions,
-    );
+    return (await this.recomputeMany([patientKey]))[0];
+  }
+
+  /** Recomputes patients' timelines and saves them together; undefined for a patient without studies. */
+  async recomputeMany(patientKeys: readonly string[]): Promise<(TimelineSaveOutcome | undefined)[]> {
+    const saves: TimelineSave[] = [];
+    const positions: number[] = [];
+    for (const [i, patientKey] of patientKeys.entries()) {
+      const { timeline, due } = await this.timeline(patientKey);
+      const first = timeline.studies[0];
+      const last = timeline.studies[timeline.studies.length - 1];
+      if (!first || !last) continue;
+      const conditions = changeConditions(timeline, this.policy.change);
+      const overdue = overdueCondition(timeline, this.today(), this.policy.overdue);
+      if (overdue) conditions.push(overdue);
+      positions.push(i);
+      saves.push({
+        summary: {
+          patientKey,
+          clinicId: last.clinicId,
+          firstStudyDate: first.studyDate,
+          lastStudyDate: last.studyDate,
+          lastStudyKey: last.studyKey,
+          studies: timeline.studies.length,
+          category: last.category,
+          dueDate: due?.dueDate ?? null,
+        },
+        conditions,
+      });
+    }
+    const saved = await this.o.store.saveTimelines(saves);
+    const outcomes: (TimelineSaveOutcome | undefined)[] = patientKeys.map(() => undefined);
+    for (const [k, outcome] of saved.entries()) {
+      outcomes[positions[k] as number] = outcome;
+      this.announce(outcome);
+    }
+    return outcomes;
+  }
+
+  private announce(outcome: TimelineSaveOutcome): void {
     for (const alert of [...outcome.opened, ...outcome.autoResolved]) {
       this.o.logger.info(
-        { alertKey: alert.alertKey, kind: alert.kind, severity: alert.severity, status: alert.status, patientKey },
+        {
+          alertKey: alert.alertKey,
+          kind: alert.kind,
+          severity: alert.severity,
+          status: alert.status,
+          patientKey: alert.patientKey,
+        },
         alert.status === 'open' ? 'follow-up alert opened' : 'follow-up alert resolved by the system',
       );
       this.o.events?.emit({
@@ -131,7 +163,6 @@ export class FollowupService {
         },
       });
     }
-    return outcome;
   }
 
   /** Opens overdue alerts for patients whose follow-up window (plus grace) has passed. */
@@ -143,8 +174,9 @@ export class FollowupService {
     let opened = 0;
     try {
       // Bounded per sweep; the next sweep continues where this one stopped.
-      for (const key of await this.o.store.patientsNewlyOverdue(graceCutoff, 5000)) {
-        opened += (await this.recompute(key))?.opened.length ?? 0;
+      const due = await this.o.store.patientsNewlyOverdue(graceCutoff, 5000);
+      for (let i = 0; i < due.length; i += RECOMPUTE_BATCH) {
+        for (const outcome of await this.recomputeMany(due.slice(i, i + RECOMPUTE_BATCH))) opened += outcome?.opened.length ?? 0;
       }
     } catch (error) {
       const vigil = asVigilError(error, 'VIGIL_STATE_STORE_UNAVAILABLE');

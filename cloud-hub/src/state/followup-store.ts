@@ -52,15 +52,21 @@ export interface TimelineSaveOutcome {
   autoResolved: AlertRecord[];
 }
 
+/** One patient's recomputed summary and the alert conditions that hold now. */
+export interface TimelineSave {
+  summary: Omit<PatientSummary, 'openAlerts' | 'updatedAt'>;
+  conditions: AlertCondition[];
+}
+
 /** Persistence of the follow-up engine's inputs (results) and outputs (patient summaries, alerts). */
 export interface FollowupStore {
   /** The patient's non-shadow results, as the engine's observations. */
   observationsFor(patientKey: string): Promise<FollowupObservation[]>;
-  /** Replaces the patient's summary and reconciles alerts with the engine's current conditions. */
-  saveTimeline(
-    summary: Omit<PatientSummary, 'openAlerts' | 'updatedAt'>,
-    conditions: AlertCondition[],
-  ): Promise<TimelineSaveOutcome>;
+  /**
+   * Replaces each patient's summary and reconciles their alerts with the engine's current
+   * conditions, all in one transaction made durable once (one outcome per entry, in order).
+   */
+  saveTimelines(entries: TimelineSave[]): Promise<TimelineSaveOutcome[]>;
   getPatient(patientKey: string): Promise<PatientSummary | undefined>;
   listPatients(filter: PatientFilter): Promise<Page<PatientSummary>>;
   /** Patients due before `date` whose overdue alert for their latest study does not exist yet. */

@@ -1,6 +1,6 @@
 import { type ResultMessage, VigilError } from '@vigil/shared';
 import type Database from 'better-sqlite3';
-import type { AlertCondition, FollowupObservation } from '../followup/followup-types.js';
+import type { FollowupObservation } from '../followup/followup-types.js';
 import type {
   AlertFilter,
   AlertRecord,
@@ -8,6 +8,7 @@ import type {
   FollowupStore,
   PatientFilter,
   PatientSummary,
+  TimelineSave,
   TimelineSaveOutcome,
 } from './followup-store.js';
 import { decodeCursor, type Page, toPage } from './pagination.js';
@@ -117,47 +118,47 @@ export class SqliteFollowupStore implements FollowupStore {
     );
   }
 
-  async saveTimeline(
-    summary: Omit<PatientSummary, 'openAlerts' | 'updatedAt'>,
-    conditions: AlertCondition[],
-  ): Promise<TimelineSaveOutcome> {
-    const outcome = await wrap('saveTimeline', () =>
-      this.db.transaction((): TimelineSaveOutcome => {
-        const now = new Date().toISOString();
-        this.s.upsertPatient.run({ ...summary, updatedAt: now });
-        const opened: AlertRecord[] = [];
-        for (const c of conditions) {
-          const inserted = this.s.insertAlert.run(
-            c.alertKey,
-            c.kind,
-            c.severity,
-            c.patientKey,
-            summary.clinicId,
-            c.laterality,
-            c.view,
-            c.studyKey,
-            c.studyDate,
-            c.trackId,
-            c.reason,
-            JSON.stringify(c.figures),
-            now,
-            now,
-          ).changes;
-          if (inserted === 1) opened.push(toAlert(this.s.getAlert.get(c.alertKey) as Row));
-        }
-        const current = new Set(conditions.map((c) => c.alertKey));
-        const autoResolved: AlertRecord[] = [];
-        for (const row of this.s.activeAlerts.all(summary.patientKey) as Row[]) {
-          if (current.has(row.alert_key as string)) continue;
-          this.s.autoResolve.run(now, now, row.alert_key);
-          autoResolved.push(toAlert(this.s.getAlert.get(row.alert_key) as Row));
-        }
-        this.s.countOpen.run(summary.patientKey, summary.patientKey);
-        return { opened, autoResolved };
-      })(),
+  async saveTimelines(entries: TimelineSave[]): Promise<TimelineSaveOutcome[]> {
+    if (entries.length === 0) return [];
+    const outcomes = await wrap('saveTimelines', () =>
+      this.db.transaction((): TimelineSaveOutcome[] => entries.map((e) => this.saveOne(e)))(),
     );
-    await this.durable('saveTimeline');
-    return outcome;
+    await this.durable('saveTimelines');
+    return outcomes;
+  }
+
+  private saveOne({ summary, conditions }: TimelineSave): TimelineSaveOutcome {
+    const now = new Date().toISOString();
+    this.s.upsertPatient.run({ ...summary, updatedAt: now });
+    const opened: AlertRecord[] = [];
+    for (const c of conditions) {
+      const inserted = this.s.insertAlert.run(
+        c.alertKey,
+        c.kind,
+        c.severity,
+        c.patientKey,
+        summary.clinicId,
+        c.laterality,
+        c.view,
+        c.studyKey,
+        c.studyDate,
+        c.trackId,
+        c.reason,
+        JSON.stringify(c.figures),
+        now,
+        now,
+      ).changes;
+      if (inserted === 1) opened.push(toAlert(this.s.getAlert.get(c.alertKey) as Row));
+    }
+    const current = new Set(conditions.map((c) => c.alertKey));
+    const autoResolved: AlertRecord[] = [];
+    for (const row of this.s.activeAlerts.all(summary.patientKey) as Row[]) {
+      if (current.has(row.alert_key as string)) continue;
+      this.s.autoResolve.run(now, now, row.alert_key);
+      autoResolved.push(toAlert(this.s.getAlert.get(row.alert_key) as Row));
+    }
+    this.s.countOpen.run(summary.patientKey, summary.patientKey);
+    return { opened, autoResolved };
   }
 
   getPatient(patientKey: string): Promise<PatientSummary | undefined> {

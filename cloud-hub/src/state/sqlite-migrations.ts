@@ -225,4 +225,13 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
       );
     `,
   },
+  {
+    version: 4,
+    name: 'drop result indexes no query uses (every insert paid for them)',
+    sql: `
+      -- (created_at) is a prefix of results_time_id; patient queries use results_patient.
+      DROP INDEX results_time;
+      DROP INDEX results_patient_lat_view;
+    `,
+  },
 ];

@@ -8,7 +8,7 @@ import type { StoredPixels } from './pixel-data.js';
  */
 
 /** Modality LUT: rescale slope and intercept (C.11.1). */
-export function applyModalityLut(pixels: StoredPixels, slope: number, intercept: number): Float32Array {
+export function applyModalityLut(pixels: StoredPixels | Float32Array, slope: number, intercept: number): Float32Array {
   const out = new Float32Array(pixels.length);
   for (let i = 0; i < pixels.length; i++) out[i] = (pixels[i] as number) * slope + intercept;
   return out;
@@ -64,7 +64,7 @@ export function minMaxWindow(values: Float32Array): { center: number; width: num
 }
 
 /** Stored grayscale values to presentation values in [0, 1]: modality LUT, VOI, MONOCHROME1 inversion. */
-export function toPresentation(pixels: StoredPixels, attrs: ImageAttributes): Float32Array {
+export function toPresentation(pixels: StoredPixels | Float32Array, attrs: ImageAttributes): Float32Array {
   const values = applyModalityLut(pixels, attrs.rescaleSlope, attrs.rescaleIntercept);
   let out: Float32Array;
   if (attrs.voiLut) out = applyVoiLut(values, attrs.voiLut);

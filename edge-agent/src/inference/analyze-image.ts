@@ -5,7 +5,7 @@ import type { StoredPixels } from '../imaging/pixel-data.js';
 import type { PreparedImage } from '../pipeline/image-pipeline.js';
 import { extractFindings, imageScore } from './findings.js';
 import type { OnnxModel } from './onnx-model.js';
-import { type ModelInput, preprocess } from './preprocess.js';
+import { inputSpecOf, type ModelInput, preprocess } from './preprocess.js';
 
 export interface Analysis {
   score: number;
@@ -18,7 +18,7 @@ export interface Analysis {
 /** Preprocess → model → findings for one decoded image. */
 export async function analyzeImage(pixels: StoredPixels, attrs: ImageAttributes, model: OnnxModel): Promise<Analysis> {
   const started = performance.now();
-  const input = await preprocess(pixels, attrs, model.manifest.input);
+  const input = await preprocess(pixels, attrs, inputSpecOf(model.manifest));
   const preprocessMs = performance.now() - started;
   const { score, findings, inferMs } = await analyzeInput(input, attrs, model);
   return { score, findings, timingsMs: { preprocess: preprocessMs, infer: inferMs }, input };

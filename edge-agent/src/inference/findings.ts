@@ -21,6 +21,12 @@ export interface Geometry {
 export interface FindingOptions {
   /** Probability above which a pixel belongs to a finding. */
   threshold: number;
+  /**
+   * Probability at which a finding's edge is measured (default 0.5: where a map trained on lesion
+   * discs crosses from outside to inside). Independent of `threshold`, so a finding found at a low
+   * operating threshold is not measured larger.
+   */
+  sizeThreshold?: number;
   /** Components smaller than this (in mm²) are noise. */
   minAreaMm2: number;
   maxFindings: number;
@@ -28,8 +34,9 @@ export interface FindingOptions {
 
 /**
  * Turns a lesion probability map into findings: threshold, 8-connected components, then for each
- * component its centroid (normalised to the source image, in the source orientation), area and
- * equivalent-circle diameter in mm from the pixel spacing, and its peak probability as the score.
+ * component its probability-weighted centroid (normalised to the source image, in the source
+ * orientation), its area (pixels at or above `sizeThreshold`) and equivalent-circle diameter in mm
+ * from the pixel spacing, and its peak probability as the score.
  */
 export function extractFindings(map: ProbabilityMap, geometry: Geometry, options: FindingOptions): Finding[] {
   const { width, height, data } = map;
@@ -37,24 +44,28 @@ export function extractFindings(map: ProbabilityMap, geometry: Geometry, options
   const stack: number[] = [];
   const findings: Finding[] = [];
   const mmPerMapPixel = [geometry.pixelSpacingMm[0] / geometry.scale, geometry.pixelSpacingMm[1] / geometry.scale] as const;
+  const sizeThreshold = options.sizeThreshold ?? 0.5;
   let next = 0;
   for (let start = 0; start < data.length; start++) {
     if (labels[start] !== 0 || (data[start] as number) < options.threshold) continue;
     next += 1;
     labels[start] = next;
     stack.push(start);
-    let count = 0;
+    let inside = 0;
     let sumX = 0;
     let sumY = 0;
+    let sumP = 0;
     let peak = 0;
     while (stack.length > 0) {
       const i = stack.pop() as number;
       const x = i % width;
       const y = (i - x) / width;
-      count += 1;
-      sumX += x;
-      sumY += y;
-      peak = Math.max(peak, data[i] as number);
+      const p = data[i] as number;
+      if (p >= sizeThreshold) inside += 1;
+      sumX += x * p;
+      sumY += y * p;
+      sumP += p;
+      peak = Math.max(peak, p);
       for (let dy = -1; dy <= 1; dy++) {
         for (let dx = -1; dx <= 1; dx++) {
           const nx = x + dx;
@@ -68,11 +79,12 @@ export function extractFindings(map: ProbabilityMap, geometry: Geometry, options
         }
       }
     }
-    const areaMm2 = count * mmPerMapPixel[0] * mmPerMapPixel[1];
+    // A weak component (nothing above the size threshold) is measured by its probability mass.
+    const areaMm2 = (inside > 0 ? inside : sumP) * mmPerMapPixel[0] * mmPerMapPixel[1];
     if (areaMm2 < options.minAreaMm2) continue;
     // Pixel centres: +0.5, back through the letterbox scale to source pixels, then normalised.
-    const sourceX = (sumX / count + 0.5) / geometry.scale;
-    const sourceY = (sumY / count + 0.5) / geometry.scale;
+    const sourceX = (sumX / sumP + 0.5) / geometry.scale;
+    const sourceY = (sumY / sumP + 0.5) / geometry.scale;
     let x = sourceX / geometry.columns;
     if (geometry.mirrored) x = 1 - x;
     const clamp = (v: number) => Math.min(1, Math.max(0, v));

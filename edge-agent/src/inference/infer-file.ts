@@ -5,6 +5,7 @@ import { fileError } from '../imaging/decode-file.js';
 import { analyzeInput } from './analyze-image.js';
 import { modelInputFromFile } from './model-input-from-file.js';
 import type { OnnxModel } from './onnx-model.js';
+import { inputSpecOf } from './preprocess.js';
 
 export type InferResult =
   | {
@@ -21,7 +22,7 @@ export type InferResult =
 /** `vigil-edge infer`: decode, preprocess and run the model on one file (in-process). */
 export async function inferFile(file: string, model: OnnxModel, secret: string, issuer: string): Promise<InferResult> {
   try {
-    const { parsed, attrs, input, decodeMs: decode, preprocessMs } = await modelInputFromFile(file, model.manifest.input);
+    const { parsed, attrs, input, decodeMs: decode, preprocessMs } = await modelInputFromFile(file, inputSpecOf(model.manifest));
     const analysis = await analyzeInput(input, attrs, model);
     const image = deidentify(readDicomIdentity(parsed.dataSet), { secret, defaultIssuer: issuer });
     const round = (n: number) => Math.round(n * 100) / 100;

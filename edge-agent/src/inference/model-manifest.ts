@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Static, Type } from '@sinclair/typebox';
 import { assertSchema, SemVer, VigilError } from '@vigil/shared';
+import { PREPROCESSING_STEPS, unsupportedPreprocessing } from './preprocess.js';
 
 /** manifest.json of a model package: what the edge needs to feed the model and read its output. */
 export const ModelManifest = Type.Object({
@@ -54,6 +55,13 @@ export async function readModelPackage(dir: string): Promise<ModelPackage> {
     manifest = assertSchema(ModelManifest, JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')), 'model manifest');
   } catch (error) {
     throw new VigilError('VIGIL_MODEL_INVALID', `${dir}/manifest.json: ${(error as Error).message}`);
+  }
+  const unsupported = unsupportedPreprocessing(manifest.preprocessing);
+  if (unsupported.length > 0) {
+    throw new VigilError(
+      'VIGIL_MODEL_INVALID',
+      `${dir}/manifest.json: preprocessing step(s) ${unsupported.join(', ')} not supported by this edge (supports ${PREPROCESSING_STEPS.join(', ')})`,
+    );
   }
   let onnx: Buffer;
   try {

@@ -3,10 +3,16 @@ import { toPresentation } from '../imaging/display-transform.js';
 import type { ImageAttributes } from '../imaging/image-attributes.js';
 import type { StoredPixels } from '../imaging/pixel-data.js';
 
-/** How a model wants its input (from the model manifest). */
+/** How a model wants its input (from the model manifest, see `inputSpecOf`). */
 export interface InputSpec {
   width: number;
   height: number;
+  /**
+   * Average k×k blocks of stored values before the display transform (k = the integer part of the
+   * downscale), so the per-pixel work of a 13-Mpixel mammogram is one pass; the manifest step
+   * `box-downsample`. Models trained without it keep the older full-resolution path.
+   */
+  boxDownsample?: boolean;
 }
 
 export interface ModelInput {
@@ -19,19 +25,84 @@ export interface ModelInput {
   scale: number;
 }
 
+/** Preprocessing steps this edge implements, in the order a manifest lists them. */
+export const PREPROCESSING_STEPS = [
+  'modality-lut',
+  'box-downsample',
+  'voi-window-or-lut',
+  'monochrome1-invert',
+  'chest-wall-left',
+  'lanczos3-letterbox',
+  'scale-0-1',
+] as const;
+
+/** The steps of a manifest this edge does not implement (a model that needs them must be refused at load). */
+export function unsupportedPreprocessing(steps: readonly string[]): string[] {
+  return steps.filter((s) => !(PREPROCESSING_STEPS as readonly string[]).includes(s));
+}
+
+/** The input spec a model manifest asks for. */
+export function inputSpecOf(manifest: { input: { width: number; height: number }; preprocessing: readonly string[] }): InputSpec {
+  return {
+    width: manifest.input.width,
+    height: manifest.input.height,
+    boxDownsample: manifest.preprocessing.includes('box-downsample'),
+  };
+}
+
 /**
- * Stored pixels → presentation values (modality LUT, VOI, MONOCHROME1) → chest wall on the left →
- * resized with sharp (Lanczos) into a letterboxed width×height → float32 tensor. The same code
- * makes the training tensors, so training and serving see identical inputs.
+ * Mean of each k×k block of stored values (partial blocks at the right and bottom edges average
+ * the pixels they have). The modality LUT is linear, so averaging stored values commutes with it.
+ */
+export function boxDownsample(
+  pixels: StoredPixels,
+  rows: number,
+  columns: number,
+  k: number,
+): { pixels: Float32Array; rows: number; columns: number } {
+  const outColumns = Math.ceil(columns / k);
+  const outRows = Math.ceil(rows / k);
+  const out = new Float32Array(outColumns * outRows);
+  const sums = new Float64Array(outColumns);
+  for (let oy = 0; oy < outRows; oy++) {
+    sums.fill(0);
+    const yEnd = Math.min(rows, (oy + 1) * k);
+    for (let y = oy * k; y < yEnd; y++) {
+      const row = y * columns;
+      for (let ox = 0, x = 0; ox < outColumns; ox++) {
+        const xEnd = Math.min(columns, x + k);
+        let s = 0;
+        for (; x < xEnd; x++) s += pixels[row + x] as number;
+        sums[ox] = (sums[ox] as number) + s;
+      }
+    }
+    const blockRows = yEnd - oy * k;
+    for (let ox = 0; ox < outColumns; ox++) {
+      const blockColumns = Math.min(columns, (ox + 1) * k) - ox * k;
+      out[oy * outColumns + ox] = (sums[ox] as number) / (blockRows * blockColumns);
+    }
+  }
+  return { pixels: out, rows: outRows, columns: outColumns };
+}
+
+/**
+ * Stored pixels → (box downsample) → presentation values (modality LUT, VOI, MONOCHROME1) → chest
+ * wall on the left → resized with sharp (Lanczos) into a letterboxed width×height → float32 tensor.
+ * The same code makes the training tensors, so training and serving see identical inputs.
  */
 export async function preprocess(pixels: StoredPixels, attrs: ImageAttributes, spec: InputSpec): Promise<ModelInput> {
-  const { rows, columns } = attrs;
-  const presentation = toPresentation(pixels, attrs);
+  const scale = Math.min(spec.width / attrs.columns, spec.height / attrs.rows);
+  const k = spec.boxDownsample ? Math.max(1, Math.floor(1 / scale)) : 1;
+  const small = k > 1 ? boxDownsample(pixels, attrs.rows, attrs.columns, k) : undefined;
+  const rows = small?.rows ?? attrs.rows;
+  const columns = small?.columns ?? attrs.columns;
+  const presentation = toPresentation(small?.pixels ?? pixels, small ? { ...attrs, rows, columns } : attrs);
   // Chest wall side: the breast (brighter) half of the image.
+  const step = k > 1 ? 1 : 4;
   let left = 0;
   let right = 0;
-  for (let y = 0; y < rows; y += 4) {
-    for (let x = 0; x < columns; x += 4) {
+  for (let y = 0; y < rows; y += step) {
+    for (let x = 0; x < columns; x += step) {
       const v = presentation[y * columns + x] as number;
       if (x < columns / 2) left += v;
       else right += v;
@@ -45,9 +116,8 @@ export async function preprocess(pixels: StoredPixels, attrs: ImageAttributes, s
       grey16[y * columns + x] = Math.round(Math.min(1, Math.max(0, source)) * 65535);
     }
   }
-  const scale = Math.min(spec.width / columns, spec.height / rows);
-  const width = Math.max(1, Math.round(columns * scale));
-  const height = Math.max(1, Math.round(rows * scale));
+  const width = Math.max(1, Math.round(attrs.columns * scale));
+  const height = Math.max(1, Math.round(attrs.rows * scale));
   // grey16 keeps one 16-bit channel: by default sharp would convert to 8-bit sRGB.
   const resized = await sharp(grey16, { raw: { width: columns, height: rows, channels: 1 } })
     .toColourspace('grey16')

@@ -3,6 +3,7 @@ import { VigilError } from '@vigil/shared';
 import { analyzeInput } from '../inference/analyze-image.js';
 import { modelInputFromFile } from '../inference/model-input-from-file.js';
 import type { OnnxModel } from '../inference/onnx-model.js';
+import { inputSpecOf } from '../inference/preprocess.js';
 
 export interface SelfTestOutcome {
   score: number;
@@ -11,7 +12,7 @@ export interface SelfTestOutcome {
 
 /** What a model outputs on an image through the agent's own decode → preprocess → infer path. */
 export async function referenceOutput(model: OnnxModel, imagePath: string): Promise<SelfTestOutcome> {
-  const { attrs, input } = await modelInputFromFile(imagePath, model.manifest.input);
+  const { attrs, input } = await modelInputFromFile(imagePath, inputSpecOf(model.manifest));
   const analysis = await analyzeInput(input, attrs, model);
   return { score: analysis.score, findings: analysis.findings.length };
 }
