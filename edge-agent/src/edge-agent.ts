@@ -19,6 +19,7 @@ import { DecodePool } from './imaging/decode-pool.js';
 import { analyzeImage, buildResult } from './inference/analyze-image.js';
 import type { OnnxModel } from './inference/onnx-model.js';
 import { renderOverlay } from './inference/overlay.js';
+import { inputSpecOf } from './inference/preprocess.js';
 import { DicomScp } from './intake/dicom-scp.js';
 import { FolderWatcher } from './intake/folder-watcher.js';
 import { Spool } from './intake/spool.js';
@@ -113,6 +114,10 @@ export class EdgeAgent {
       counters: this.counters,
       logger: this.logger,
       handler: (image) => this.imageHandler(image),
+      inputSpec: () => {
+        const active = this.models?.active?.model;
+        return active ? inputSpecOf(active.manifest) : undefined;
+      },
       concurrency: config.imaging.concurrency,
     });
     const received = (path: string) => {
@@ -202,14 +207,14 @@ export class EdgeAgent {
         this.logger.warn({ instanceKey: image.image.instanceKey }, 'no model installed yet: image decoded only');
         return;
       }
-      const analysis = await analyzeImage(image.pixels, image.attrs, active.model);
+      const analysis = await analyzeImage(image.pixels, image.attrs, active.model, image.modelInput);
       const result = buildResult(this.address, image, analysis, active.model);
       const overlay = await this.keepOverlay(result, analysis);
       this.submitResult(overlay && this.config.overlay.send ? { ...result, overlayPng: overlay.toString('base64') } : result);
       const shadow = models.shadow;
       if (shadow) {
         // Shadow mode: the candidate sees the same image; its result is flagged and never shown to clinicians.
-        const candidate = await analyzeImage(image.pixels, image.attrs, shadow.model);
+        const candidate = await analyzeImage(image.pixels, image.attrs, shadow.model, image.modelInput);
         this.submitResult({ ...buildResult(this.address, image, candidate, shadow.model), shadow: true });
       }
     };

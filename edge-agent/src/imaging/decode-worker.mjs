@@ -11,7 +11,7 @@ export default async function decode(task) {
   // Hand the pixel buffer to the main thread instead of copying it (Piscina's transferable protocol).
   return move({
     get [transferableSymbol]() {
-      return [result.pixels.buffer];
+      return result.modelInput ? [result.pixels.buffer, result.modelInput.input.tensor.buffer] : [result.pixels.buffer];
     },
     get [valueSymbol]() {
       return result;

@@ -1,11 +1,12 @@
 import type { DeviceAddress } from '@vigil/shared';
 import { type Finding, RESULT_SCHEMA, type ResultMessage, resultMessageId } from '@vigil/shared';
+import type { PreparedInput } from '../imaging/decode-task.js';
 import type { ImageAttributes } from '../imaging/image-attributes.js';
 import type { StoredPixels } from '../imaging/pixel-data.js';
 import type { PreparedImage } from '../pipeline/image-pipeline.js';
 import { extractFindings, imageScore } from './findings.js';
 import type { OnnxModel } from './onnx-model.js';
-import { inputSpecOf, type ModelInput, preprocess } from './preprocess.js';
+import { inputSpecOf, type ModelInput, preprocess, sameInputSpec } from './preprocess.js';
 
 export interface Analysis {
   score: number;
@@ -15,11 +16,28 @@ export interface Analysis {
   input: ModelInput;
 }
 
-/** Preprocess → model → findings for one decoded image. */
-export async function analyzeImage(pixels: StoredPixels, attrs: ImageAttributes, model: OnnxModel): Promise<Analysis> {
-  const started = performance.now();
-  const input = await preprocess(pixels, attrs, inputSpecOf(model.manifest));
-  const preprocessMs = performance.now() - started;
+/**
+ * Preprocess → model → findings for one decoded image. A model input already made in the decode
+ * worker is used when it was made for this model's input spec (the model may have been swapped
+ * since).
+ */
+export async function analyzeImage(
+  pixels: StoredPixels,
+  attrs: ImageAttributes,
+  model: OnnxModel,
+  prepared?: PreparedInput,
+): Promise<Analysis> {
+  const spec = inputSpecOf(model.manifest);
+  let input: ModelInput;
+  let preprocessMs: number;
+  if (prepared && sameInputSpec(prepared.spec, spec)) {
+    input = prepared.input;
+    preprocessMs = prepared.preprocessMs;
+  } else {
+    const started = performance.now();
+    input = await preprocess(pixels, attrs, spec);
+    preprocessMs = performance.now() - started;
+  }
   const { score, findings, inferMs } = await analyzeInput(input, attrs, model);
   return { score, findings, timingsMs: { preprocess: preprocessMs, infer: inferMs }, input };
 }

@@ -50,6 +50,10 @@ export function inputSpecOf(manifest: { input: { width: number; height: number }
   };
 }
 
+export function sameInputSpec(a: InputSpec, b: InputSpec): boolean {
+  return a.width === b.width && a.height === b.height && Boolean(a.boxDownsample) === Boolean(b.boxDownsample);
+}
+
 /**
  * Mean of each k×k block of stored values (partial blocks at the right and bottom edges average
  * the pixels they have). The modality LUT is linear, so averaging stored values commutes with it.

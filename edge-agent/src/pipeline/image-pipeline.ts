@@ -1,8 +1,10 @@
 import { type ErrorCode, type Logger, VigilError } from '@vigil/shared';
 import { type DeidentifiedImage, type DeidentifyOptions, deidentify } from '../deid/deidentify.js';
 import type { DecodePool } from '../imaging/decode-pool.js';
+import type { PreparedInput } from '../imaging/decode-task.js';
 import type { ImageAttributes } from '../imaging/image-attributes.js';
 import type { StoredPixels } from '../imaging/pixel-data.js';
+import type { InputSpec } from '../inference/preprocess.js';
 import type { Spool } from '../intake/spool.js';
 import type { PipelineCounters } from '../telemetry/pipeline-counters.js';
 
@@ -15,6 +17,8 @@ export interface PreparedImage {
   pixels: StoredPixels;
   photometric: string;
   timingsMs: { decode: number };
+  /** The model input, preprocessed in the decode worker for the spec `inputSpec()` gave. */
+  modelInput?: PreparedInput;
 }
 
 export type ImageHandler = (image: PreparedImage) => Promise<void>;
@@ -29,6 +33,8 @@ export interface ImagePipelineOptions {
   counters: PipelineCounters;
   logger: Logger;
   handler: ImageHandler;
+  /** The active model's input: decode workers preprocess for it (none: decode only). */
+  inputSpec?: () => InputSpec | undefined;
   /** Images in flight at once; bounds memory whatever the intake rate. */
   concurrency: number;
   retryDelayMs?: number;
@@ -91,7 +97,8 @@ export class ImagePipeline {
   private async process(path: string): Promise<void> {
     const { spool, counters, logger } = this.options;
     const started = performance.now();
-    const result = await this.options.pool.decode({ path, frameIndex: 0 });
+    const spec = this.options.inputSpec?.();
+    const result = await this.options.pool.decode({ path, frameIndex: 0, ...(spec ? { preprocess: spec } : {}) });
     if (!result.ok) {
       const error = new VigilError(result.error.code as ErrorCode, result.error.message);
       const target = await spool.quarantine(path, error, 'pipeline', result.sopInstanceUid);
@@ -109,6 +116,7 @@ export class ImagePipeline {
         pixels: result.pixels,
         photometric: result.photometric,
         timingsMs: { decode: result.decodeMs },
+        ...(result.modelInput ? { modelInput: result.modelInput } : {}),
       });
     } catch (error) {
       const code = (error as VigilError).code ?? 'VIGIL_INTERNAL';
