@@ -46,6 +46,18 @@ test('a corrupt or mismatched model package fails at load with a clear code', as
   copyFileSync(join(MODEL, 'model.onnx'), join(noManifest, 'model.onnx'));
   await assert.rejects(OnnxModel.load(noManifest), { code: 'VIGIL_MODEL_INVALID' });
 
+  // A preprocessing step this edge does not implement: refused at load, naming the step.
+  const unknownStep = join(dir.path, 'unknown-step');
+  cpSync(MODEL, unknownStep, { recursive: true });
+  const stepped = JSON.parse(readFileSync(join(unknownStep, 'manifest.json'), 'utf8')) as { preprocessing: string[] };
+  stepped.preprocessing.push('clahe');
+  writeFileSync(join(unknownStep, 'manifest.json'), JSON.stringify(stepped));
+  await assert.rejects(OnnxModel.load(unknownStep), (e: { code: string; message: string }) => {
+    assert.equal(e.code, 'VIGIL_MODEL_INVALID');
+    assert.match(e.message, /clahe/);
+    return true;
+  });
+
   const renamed = join(dir.path, 'renamed');
   cpSync(MODEL, renamed, { recursive: true });
   const manifest = JSON.parse(readFileSync(join(renamed, 'manifest.json'), 'utf8')) as { output: { name: string } };
