@@ -28,6 +28,8 @@ export async function evaluate(
   const labels: boolean[] = [];
   const candidates: Candidate[] = [];
   const lesions: TruthLesion[] = [];
+  // Findings below 5 mm are outside the sensitivity figure; a candidate on one is not a false positive.
+  const smallLesions: TruthLesion[] = [];
   for (const [n, image] of images.entries()) {
     const { input } = await modelInputFromFile(join(phantomDir, image.file), inputSpecOf(model.manifest));
     const map = await model.run(input.tensor);
@@ -54,13 +56,14 @@ export async function evaluate(
         diameterMm: f.diameterMm,
         score: f.score,
       });
-    for (const f of image.findings.filter((f) => f.diameterMm >= 5)) {
-      lesions.push({ image: n, xMm: f.x * image.columns * spacing, yMm: f.y * image.rows * spacing, diameterMm: f.diameterMm });
+    for (const f of image.findings) {
+      const lesion = { image: n, xMm: f.x * image.columns * spacing, yMm: f.y * image.rows * spacing, diameterMm: f.diameterMm };
+      (f.diameterMm >= 5 ? lesions : smallLesions).push(lesion);
     }
     onProgress?.(n + 1, images.length);
   }
   await model.close();
-  const points = frocPoints(candidates, lesions, images.length);
+  const points = frocPoints(candidates, lesions, images.length, smallLesions);
   const best = points
     .filter((p) => p.falsePositivesPerImage <= 0.5)
     .sort((a, b) => b.sensitivity - a.sensitivity || b.threshold - a.threshold)[0];

@@ -46,23 +46,26 @@ export interface FrocPoint {
 /**
  * Lesion-level operating points: a candidate hits a lesion when its centre is within the lesion's
  * radius (at least 5 mm) of the lesion centre; each lesion counts once, other candidates are false
- * positives.
+ * positives — except candidates on `ignored` lesions (real findings outside the analysis, e.g.
+ * smaller than its size limit), which are neither hits nor false positives.
  */
-export function frocPoints(candidates: readonly Candidate[], lesions: readonly TruthLesion[], images: number): FrocPoint[] {
+export function frocPoints(
+  candidates: readonly Candidate[],
+  lesions: readonly TruthLesion[],
+  images: number,
+  ignored: readonly TruthLesion[] = [],
+): FrocPoint[] {
+  const near = (l: TruthLesion, c: Candidate) =>
+    l.image === c.image && Math.hypot(l.xMm - c.xMm, l.yMm - c.yMm) <= Math.max(5, l.diameterMm / 2);
   const thresholds = [...new Set(candidates.map((c) => c.score))].sort((a, b) => b - a);
   return thresholds.map((threshold) => {
     const kept = candidates.filter((c) => c.score >= threshold);
     const hit = new Map<number, number>();
     let falsePositives = 0;
     for (const c of kept) {
-      const index = lesions.findIndex(
-        (l, i) => !hit.has(i) && l.image === c.image && Math.hypot(l.xMm - c.xMm, l.yMm - c.yMm) <= Math.max(5, l.diameterMm / 2),
-      );
+      const index = lesions.findIndex((l, i) => !hit.has(i) && near(l, c));
       if (index >= 0) hit.set(index, Math.abs(c.diameterMm - (lesions[index] as TruthLesion).diameterMm));
-      else if (
-        !lesions.some((l) => l.image === c.image && Math.hypot(l.xMm - c.xMm, l.yMm - c.yMm) <= Math.max(5, l.diameterMm / 2))
-      )
-        falsePositives++;
+      else if (!lesions.some((l) => near(l, c)) && !ignored.some((l) => near(l, c))) falsePositives++;
     }
     return {
       threshold,

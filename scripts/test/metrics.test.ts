@@ -35,3 +35,17 @@ test('FROC: hits within the lesion radius (≥ 5 mm) count once; the rest are fa
   assert.equal(median([3, 1, 2]), 2);
   assert.equal(median([1, 2, 3, 4]), 2.5);
 });
+
+test('FROC: a candidate on an ignored (too small) finding is neither a hit nor a false positive', () => {
+  const lesions = [{ image: 0, xMm: 50, yMm: 50, diameterMm: 10 }];
+  const small = [{ image: 0, xMm: 120, yMm: 40, diameterMm: 3 }];
+  const candidates = [
+    { image: 0, xMm: 121, yMm: 41, diameterMm: 3.2, score: 0.9 },
+    { image: 0, xMm: 200, yMm: 200, diameterMm: 4, score: 0.8 },
+  ];
+  const [first, second] = frocPoints(candidates, lesions, 2, small);
+  assert.deepEqual([first?.sensitivity, first?.falsePositivesPerImage], [0, 0]);
+  assert.deepEqual([second?.sensitivity, second?.falsePositivesPerImage], [0, 0.5]);
+  // Without the ignore list the same candidate is a false positive.
+  assert.equal(frocPoints(candidates, lesions, 2)[0]?.falsePositivesPerImage, 0.5);
+});
