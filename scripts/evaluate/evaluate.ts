@@ -13,6 +13,8 @@ export interface Evaluation {
   thresholdAt05Fp: number;
   falsePositivesPerImageAtThreshold: number;
   medianSizeErrorMm: number;
+  /** Per finding type (findings ≥ 5 mm): how many, and the share found at the operating point. */
+  byType: Record<string, { lesions: number; sensitivity: number }>;
   target: string;
 }
 
@@ -28,6 +30,7 @@ export async function evaluate(
   const labels: boolean[] = [];
   const candidates: Candidate[] = [];
   const lesions: TruthLesion[] = [];
+  const lesionTypes: string[] = [];
   // Findings below 5 mm are outside the sensitivity figure; a candidate on one is not a false positive.
   const smallLesions: TruthLesion[] = [];
   for (const [n, image] of images.entries()) {
@@ -58,7 +61,10 @@ export async function evaluate(
       });
     for (const f of image.findings) {
       const lesion = { image: n, xMm: f.x * image.columns * spacing, yMm: f.y * image.rows * spacing, diameterMm: f.diameterMm };
-      (f.diameterMm >= 5 ? lesions : smallLesions).push(lesion);
+      if (f.diameterMm >= 5) {
+        lesions.push(lesion);
+        lesionTypes.push(f.type);
+      } else smallLesions.push(lesion);
     }
     onProgress?.(n + 1, images.length);
   }
@@ -68,6 +74,14 @@ export async function evaluate(
     .filter((p) => p.falsePositivesPerImage <= 0.5)
     .sort((a, b) => b.sensitivity - a.sensitivity || b.threshold - a.threshold)[0];
   const round = (v: number) => Math.round(v * 1000) / 1000;
+  const hits = new Set(best?.hits ?? []);
+  const byType: Evaluation['byType'] = {};
+  for (const [i, type] of lesionTypes.entries()) {
+    const entry = (byType[type] ??= { lesions: 0, sensitivity: 0 });
+    entry.lesions += 1;
+    if (hits.has(i)) entry.sensitivity += 1;
+  }
+  for (const entry of Object.values(byType)) entry.sensitivity = round(entry.sensitivity / entry.lesions);
   return {
     images: images.length,
     positiveImages: labels.filter(Boolean).length,
@@ -77,6 +91,7 @@ export async function evaluate(
     thresholdAt05Fp: round(best?.threshold ?? Number.NaN),
     falsePositivesPerImageAtThreshold: round(best?.falsePositivesPerImage ?? Number.NaN),
     medianSizeErrorMm: round(median(best?.sizeErrorsMm ?? [])),
+    byType,
     target: 'imageAuc >= 0.95; sensitivityAt05Fp >= 0.9 (findings >= 5 mm, <= 0.5 FP/image); medianSizeErrorMm <= 1.5',
   };
 }

@@ -41,6 +41,8 @@ export interface FrocPoint {
   sensitivity: number;
   falsePositivesPerImage: number;
   sizeErrorsMm: number[];
+  /** Indices into `lesions` of the lesions hit at this threshold. */
+  hits: number[];
 }
 
 /**
@@ -72,6 +74,7 @@ export function frocPoints(
       sensitivity: lesions.length === 0 ? Number.NaN : hit.size / lesions.length,
       falsePositivesPerImage: falsePositives / Math.max(1, images),
       sizeErrorsMm: [...hit.values()],
+      hits: [...hit.keys()],
     };
   });
 }

@@ -1,11 +1,13 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { FOUR_VIEWS, type Laterality, planCohort, type View } from './cohort-plan.js';
+import { Piscina } from 'piscina';
+import { FOUR_VIEWS, type Laterality, type PlannedPatient, planCohort, type View } from './cohort-plan.js';
 import { deriveSeed, Rng } from './random.js';
 import { type ImageTruthFinding, renderMammogram } from './render-mammogram.js';
 import { writeMammogram } from './write-dicom.js';
 
-export const GENERATOR_VERSION = '1.0.0';
+export const GENERATOR_VERSION = '2.0.0';
 
 export interface PhantomOptions {
   out: string;
@@ -49,79 +51,95 @@ export async function generatePhantoms(o: PhantomOptions): Promise<Truth> {
   const truth: Truth = { generator: 'vigil-phantoms', version: GENERATOR_VERSION, seed: o.seed, patients: [] };
   const total = o.patients * o.visits * VIEWS.length;
   let done = 0;
-  for (const patient of cohort) {
-    // Detector pixel pitch differs between units: 0.07–0.1 mm (per patient, i.e. per clinic unit).
-    // A smaller matrix than 3328 columns gets a proportionally coarser pitch: the same anatomy in mm.
-    const pitch = new Rng(deriveSeed(o.seed, 'spacing', patient.index)).pick([0.07, 0.085, 0.1]);
-    const pixelSpacingMm = Math.round(pitch * Math.max(1, 3328 / o.columns) * 1e4) / 1e4;
-    const entry: Truth['patients'][number] = {
-      patientId: patient.patientId,
-      density: patient.density,
-      findings: patient.findings.map((f) => ({
-        id: f.id,
-        type: f.type,
-        laterality: f.laterality,
-        behaviour: f.behaviour,
-        growthMmPerMonth: Math.round(f.growthMmPerMonth * 1000) / 1000,
-      })),
-      visits: [],
-    };
-    for (const visit of patient.visits) {
-      const dir = join(o.out, patient.patientId, `visit-${visit.index}`);
-      mkdirSync(dir, { recursive: true });
-      const images: TruthImage[] = [];
-      let studyInstanceUid = '';
-      for (const [laterality, view] of VIEWS) {
-        const rendered = renderMammogram({
-          patient,
-          laterality,
-          view,
-          visitIndex: visit.index,
-          rows: o.rows,
-          columns: o.columns,
-          pixelSpacingMm,
-          seed: o.seed,
-        });
-        const file = join(patient.patientId, `visit-${visit.index}`, `${laterality}_${view}.dcm`);
-        const written = await writeMammogram({
-          path: join(o.out, file),
-          patient,
-          visitIndex: visit.index,
-          laterality,
-          view,
-          rows: o.rows,
-          columns: o.columns,
-          pixelSpacingMm,
-          pixels: rendered.pixels,
-          seed: o.seed,
-        });
-        studyInstanceUid = written.studyInstanceUid;
-        images.push({
-          file,
-          sopInstanceUid: written.sopInstanceUid,
-          laterality,
-          view,
-          rows: o.rows,
-          columns: o.columns,
-          pixelSpacingMm,
-          findings: rendered.findings,
-          lookalikes: rendered.lookalikes,
-        });
-        done += 1;
+  // Patients render in worker threads, one per core: each is independent and deterministic.
+  const pool = new Piscina({
+    filename: new URL('./render-worker.mjs', import.meta.url).href,
+    maxThreads: Math.max(1, Math.min(availableParallelism(), o.patients)),
+  });
+  try {
+    truth.patients = await Promise.all(
+      cohort.map(async (patient) => {
+        const task: PatientTask = { patient, seed: o.seed, rows: o.rows, columns: o.columns, out: o.out };
+        const entry = (await pool.run(task)) as Truth['patients'][number];
+        done += o.visits * VIEWS.length;
         o.onProgress?.(done, total);
-      }
-      entry.visits.push({
-        index: visit.index,
-        studyDate: visit.studyDate,
-        monthsFromBaseline: Math.round(visit.monthsFromBaseline * 100) / 100,
-        studyInstanceUid,
-        images,
-      });
-    }
-    truth.patients.push(entry);
+        return entry;
+      }),
+    );
+  } finally {
+    await pool.destroy();
   }
   writeFileSync(join(o.out, 'truth.json'), `${JSON.stringify(truth, null, 2)}\n`);
   return truth;
+}
+
+export interface PatientTask {
+  patient: PlannedPatient;
+  seed: number;
+  rows: number;
+  columns: number;
+  out: string;
+}
+
+/** Renders and writes every image of one planned patient; returns the patient's truth entry. */
+export async function renderPatient(t: PatientTask): Promise<Truth['patients'][number]> {
+  const { patient } = t;
+  // Detector pixel pitch differs between units: 0.07–0.1 mm (per patient, i.e. per clinic unit).
+  // A smaller matrix than 3328 columns gets a proportionally coarser pitch: the same anatomy in mm.
+  const pitch = new Rng(deriveSeed(t.seed, 'spacing', patient.index)).pick([0.07, 0.085, 0.1]);
+  const pixelSpacingMm = Math.round(pitch * Math.max(1, 3328 / t.columns) * 1e4) / 1e4;
+  const entry: Truth['patients'][number] = {
+    patientId: patient.patientId,
+    density: patient.density,
+    findings: patient.findings.map((f) => ({
+      id: f.id,
+      type: f.type,
+      laterality: f.laterality,
+      behaviour: f.behaviour,
+      growthMmPerMonth: Math.round(f.growthMmPerMonth * 1000) / 1000,
+    })),
+    visits: [],
+  };
+  for (const visit of patient.visits) {
+    mkdirSync(join(t.out, patient.patientId, `visit-${visit.index}`), { recursive: true });
+    const images: TruthImage[] = [];
+    let studyInstanceUid = '';
+    for (const [laterality, view] of VIEWS) {
+      const common = {
+        patient,
+        laterality,
+        view,
+        visitIndex: visit.index,
+        rows: t.rows,
+        columns: t.columns,
+        pixelSpacingMm,
+        seed: t.seed,
+      };
+      const rendered = renderMammogram(common);
+      const file = join(patient.patientId, `visit-${visit.index}`, `${laterality}_${view}.dcm`);
+      const written = await writeMammogram({ ...common, path: join(t.out, file), pixels: rendered.pixels });
+      studyInstanceUid = written.studyInstanceUid;
+      images.push({
+        file,
+        sopInstanceUid: written.sopInstanceUid,
+        laterality,
+        view,
+        rows: t.rows,
+        columns: t.columns,
+        pixelSpacingMm,
+        findings: rendered.findings,
+        lookalikes: rendered.lookalikes,
+      });
+    }
+    entry.visits.push({
+      index: visit.index,
+      studyDate: visit.studyDate,
+      monthsFromBaseline: Math.round(visit.monthsFromBaseline * 100) / 100,
+      studyInstanceUid,
+      images,
+    });
+  }
+  return entry;
 }
 
 /** truth.json of a phantom set, with every image flattened (and its patient id). */

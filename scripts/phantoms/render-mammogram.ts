@@ -113,6 +113,13 @@ function truthLookalike(l: PlannedLookalike, at: { x: number; y: number }): Rend
 }
 
 const DENSITY_AMOUNT = { A: 0.12, B: 0.32, C: 0.58, D: 0.85 } as const;
+
+/** 0..1 with smooth (softplus) knees of width ~0.15 instead of a hard clamp. */
+function softClamp01(x: number): number {
+  const k = 7;
+  const low = Math.log1p(Math.exp(k * x)) / k;
+  return 1 - Math.log1p(Math.exp(k * (1 - low))) / k;
+}
 const MAX = 16383;
 
 export interface RenderOptions {
@@ -138,15 +145,18 @@ export function renderMammogram(o: RenderOptions): RenderedImage {
   // Anatomy is the patient's own (same texture every visit); positioning varies a little per visit.
   const anatomy = new Rng(deriveSeed(o.seed, 'anatomy', patient.index, laterality, view));
   const coarse = powerLawTexture(256, 3, anatomy);
-  const fine = powerLawTexture(128, 2, anatomy);
+  const fine = powerLawTexture(256, 2, anatomy);
   const { nippleX, halfHeight, centreY } = positioning(patient, laterality, view, rng);
   const pectoralWidth = anatomy.range(0.22, 0.34);
   const pectoralHeight = anatomy.range(0.45, 0.65);
   const density = DENSITY_AMOUNT[patient.density];
   const pixels = new Uint16Array(rows * columns);
-  // Coarse texture: one tile spans ~60 % of the image; fine texture: one tile per ~12 mm.
+  // Coarse texture: one tile spans ~60 % of the image; fine texture: 0.3 mm texels (a 77 mm tile),
+  // coarser than any detector pitch, so the texture looks the same at every matrix size.
+  // (1.x sampled a 12 mm tile at 3 texels per pixel on coarse matrices: aliased, periodic noise
+  // that the full-resolution image did not have.)
   const texelsPerPixelCoarse = (256 / Math.max(rows, columns)) * 1.6;
-  const texelsPerPixelFine = 128 / (12 / o.pixelSpacingMm);
+  const texelsPerPixelFine = o.pixelSpacingMm / 0.3;
   const mirror = laterality === 'L';
   const skin = 2.5 / o.pixelSpacingMm / (nippleX * columns);
 
@@ -165,11 +175,13 @@ export function renderMammogram(o: RenderOptions): RenderedImage {
         const r = Math.sqrt(r2);
         const thickness = Math.sqrt(1 - r2);
         const tc = sampleTexture(coarse, 256, x * texelsPerPixelCoarse, y * texelsPerPixelCoarse);
-        const tf = sampleTexture(fine, 128, x * texelsPerPixelFine, y * texelsPerPixelFine);
+        const tf = sampleTexture(fine, 256, x * texelsPerPixelFine, y * texelsPerPixelFine);
         // Glandular tissue concentrates behind the nipple, fading towards chest wall and skin.
         const glandular = Math.exp(-((dx - 0.45) ** 2 / 0.16 + (dy * dy) / 0.45));
-        // Fibroglandular tissue as thresholded power-law texture: blobs and strands, more in denser breasts.
-        const parenchyma = Math.min(1, Math.max(0, glandular * (0.35 + density) + (0.25 + 0.35 * density) * tc - 0.25));
+        // Fibroglandular tissue as thresholded power-law texture: blobs and strands, more in denser
+        // breasts. Soft knees rather than a hard clamp: in projection, tissue margins are blurred by
+        // the overlying tissue (a hard clamp drew sharp-edged blobs that looked like masses).
+        const parenchyma = softClamp01(glandular * (0.35 + density) + (0.25 + 0.35 * density) * tc - 0.25);
         v = 2400 + 3000 * thickness ** 0.55 + 3800 * parenchyma * thickness ** 0.3 + 260 * tf * thickness;
         if (r > 1 - skin) v += 900 * ((r - (1 - skin)) / skin);
         const pectoral = nx / pectoralWidth + ny / pectoralHeight;
@@ -222,7 +234,10 @@ export function renderMammogram(o: RenderOptions): RenderedImage {
     const cx = at.x * columns;
     const cy = at.y * rows;
     const radius = (diameter / 2) * mmToPx;
-    const contrast = 700 + 500 * f.contrast;
+    // Masses are a little denser than fibroglandular tissue: their contrast is set against the
+    // texture's variation at lesion scale (1.x used 700–1200, about the texture's own amplitude in
+    // dense breasts, where even large masses were indistinguishable from tissue blobs).
+    const contrast = 1100 + 700 * f.contrast;
     const lesionRng = new Rng(deriveSeed(o.seed, f.id, view));
     if (f.type === 'circumscribed-mass') {
       add(cx, cy, radius, (d) => contrast / (1 + Math.exp((d - radius) / (0.08 * radius + 0.5))));
@@ -248,7 +263,11 @@ export function renderMammogram(o: RenderOptions): RenderedImage {
         const a = lesionRng.range(0, 2 * Math.PI);
         const rr = Math.sqrt(lesionRng.next()) * radius;
         const dotRadius = lesionRng.range(0.15, 0.3) * mmToPx;
-        add(cx + rr * Math.cos(a), cy + rr * Math.sin(a), dotRadius, (d) => (d <= dotRadius ? 2600 : 0));
+        // Anti-aliased by pixel coverage, so a 0.3–0.6 mm speck keeps its signal at any pitch
+        // (1.x drew only pixels whose centre fell inside: on coarse matrices many specks vanished).
+        add(cx + rr * Math.cos(a), cy + rr * Math.sin(a), dotRadius, (d) =>
+          Math.round(2600 * Math.min(1, Math.max(0, dotRadius + 0.5 - d))),
+        );
       }
     }
     findings.push(truthFinding(f, diameter, at));
