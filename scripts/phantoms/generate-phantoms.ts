@@ -7,7 +7,7 @@ import { deriveSeed, Rng } from './random.js';
 import { type ImageTruthFinding, renderMammogram } from './render-mammogram.js';
 import { writeMammogram } from './write-dicom.js';
 
-export const GENERATOR_VERSION = '2.0.0';
+export const GENERATOR_VERSION = '2.1.0';
 
 export interface PhantomOptions {
   out: string;

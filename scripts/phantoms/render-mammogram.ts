@@ -258,11 +258,11 @@ export function renderMammogram(o: RenderOptions): RenderedImage {
         return value;
       });
     } else {
-      const dots = lesionRng.int(5, 15);
+      const dots = lesionRng.int(8, 20);
       for (let k = 0; k < dots; k++) {
         const a = lesionRng.range(0, 2 * Math.PI);
         const rr = Math.sqrt(lesionRng.next()) * radius;
-        const dotRadius = lesionRng.range(0.15, 0.3) * mmToPx;
+        const dotRadius = lesionRng.range(0.18, 0.32) * mmToPx;
         // Anti-aliased by pixel coverage, so a 0.3–0.6 mm speck keeps its signal at any pitch
         // (1.x drew only pixels whose centre fell inside: on coarse matrices many specks vanished).
         add(cx + rr * Math.cos(a), cy + rr * Math.sin(a), dotRadius, (d) =>

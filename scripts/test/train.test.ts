@@ -19,7 +19,8 @@ test('a short training run works end to end: phantoms → edge preprocessing →
       epochs: 1,
       version: '0.0.1',
       matrix: { rows: 512, columns: 416 },
-      spec: { width: 128, height: 160, stride: 4 },
+      spec: { width: 128, height: 160, stride: 2, boxDownsample: true },
+      crop: 64,
       log: (line) => lines.push(line),
     });
     assert.ok(
@@ -29,11 +30,13 @@ test('a short training run works end to end: phantoms → edge preprocessing →
     const onnx = readFileSync(join(dir.path, 'model', 'model.onnx'));
     assert.equal(manifest.sha256, createHash('sha256').update(onnx).digest('hex'));
     assert.deepEqual(JSON.parse(readFileSync(join(dir.path, 'model', 'manifest.json'), 'utf8')), manifest);
+    assert.ok(manifest.preprocessing.includes('box-downsample'));
+    assert.equal(manifest.output.stride, 2);
     const session = await ort.InferenceSession.create(onnx);
     const output = await session.run({ image: new ort.Tensor('float32', new Float32Array(160 * 128), [1, 1, 160, 128]) });
     const probabilities = output.lesion_probability;
     assert.ok(probabilities);
-    assert.deepEqual(probabilities.dims, [1, 1, 40, 32]);
+    assert.deepEqual(probabilities.dims, [1, 1, 80, 64]);
     assert.ok((probabilities.data as Float32Array).every((p) => p >= 0 && p <= 1));
   } finally {
     dir.remove();

@@ -17,6 +17,8 @@ export interface CropCentre {
   x: number;
   y: number;
   kind: 'finding' | 'lookalike';
+  /** The finding's type (findings only). */
+  type?: string;
 }
 
 export interface ExportedSet {
@@ -73,7 +75,7 @@ export async function exportTensors(
         positive: image.findings.length > 0,
         findings: image.findings.length,
         centres: [
-          ...image.findings.map((f) => ({ ...round(toInput(f)), kind: 'finding' as const })),
+          ...image.findings.map((f) => ({ ...round(toInput(f)), kind: 'finding' as const, type: f.type })),
           ...image.lookalikes.map((l) => ({ ...round(toInput(l)), kind: 'lookalike' as const })),
         ],
       });

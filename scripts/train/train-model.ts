@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generatePhantoms, readTruth } from '../phantoms/generate-phantoms.js';
+import { GENERATOR_VERSION, generatePhantoms, readTruth } from '../phantoms/generate-phantoms.js';
 import { exportTensors, type TensorSpec } from './export-tensors.js';
 
 export interface TrainOptions {
@@ -73,7 +73,13 @@ export async function trainModel(o: TrainOptions): Promise<ModelManifest> {
   // A kept work dir (--work-dir) with the same cohort skips the slowest step when iterating on training.
   const existing = readTruthIfPresent(phantoms);
   const sameMatrix = existing?.patients[0]?.visits[0]?.images[0]?.columns === o.matrix.columns;
-  if (existing && sameMatrix && existing.seed === o.seed && existing.patients.length === o.patients)
+  if (
+    existing &&
+    sameMatrix &&
+    existing.version === GENERATOR_VERSION &&
+    existing.seed === o.seed &&
+    existing.patients.length === o.patients
+  )
     o.log('reusing generated phantoms');
   else
     await generatePhantoms({

@@ -94,7 +94,9 @@ def sample_crop(k):
     lookalikes = [c for c in centres if c["kind"] == "lookalike"]
     u = rng.random()
     if findings and u < 0.6:
-        c = rng.choice(findings); jitter = crop // 2 - 24
+        # One finding type at a time, so an image's rarer finding is not crowded out by its masses.
+        kind = rng.choice(sorted({f.get("type", "") for f in findings}))
+        c = rng.choice([f for f in findings if f.get("type", "") == kind]); jitter = crop // 2 - 24
         cx, cy = c["x"] + rng.randint(-jitter, jitter), c["y"] + rng.randint(-jitter, jitter)
     elif lookalikes and u < 0.8:
         c = rng.choice(lookalikes); jitter = crop // 2 - 24
@@ -151,19 +153,23 @@ def validate(model):
 model = LesionNet()
 params = sum(p.numel() for p in model.parameters())
 opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
-steps_per_epoch = max(1, math.ceil(len(train_idx) / a.batch))
+
+# Calcification clusters are sparse specks, the hardest finding to learn: images with one are seen
+# twice per epoch.
+calc_idx = [k for k in train_idx if any(c.get("type") == "calcification-cluster" for c in images[k]["centres"])]
+steps_per_epoch = max(1, math.ceil((len(train_idx) + len(calc_idx)) / a.batch))
 sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=steps_per_epoch * a.epochs)
 
 started = time.time()
 for epoch in range(a.epochs):
-    model.train(); order = train_idx[:]; rng.shuffle(order); total = 0.0
+    model.train(); order = train_idx + calc_idx; rng.shuffle(order); total = 0.0
     for s in range(0, len(order), a.batch):
         idx = order[s : s + a.batch]
         xb, yb = batch_of(idx)
         loss = loss_fn(model(xb), yb)
         opt.zero_grad(); loss.backward(); opt.step(); sched.step(); total += float(loss) * len(idx)
     val_loss, val_auc = validate(model) if val_idx else (float("nan"), float("nan"))
-    print(json.dumps({"epoch": epoch + 1, "epochs": a.epochs, "trainLoss": round(total / max(1, len(train_idx)), 4), "valLoss": round(val_loss, 4),
+    print(json.dumps({"epoch": epoch + 1, "epochs": a.epochs, "trainLoss": round(total / max(1, len(order)), 4), "valLoss": round(val_loss, 4),
                       "valAuc": round(val_auc, 4) if val_auc == val_auc else None, "elapsedS": round(time.time() - started, 1)}), flush=True)
 
 model.eval()
