@@ -18,20 +18,31 @@ export interface Evaluation {
   target: string;
 }
 
+interface Collected {
+  images: number;
+  scores: number[];
+  labels: boolean[];
+  candidates: Candidate[];
+  lesions: TruthLesion[];
+  lesionTypes: string[];
+  /** Findings below 5 mm: outside the sensitivity figure; a candidate on one is not a false positive. */
+  smallLesions: TruthLesion[];
+}
+
 /** Runs the model through the edge's own decode → preprocess → inference → findings path on a phantom set. */
-export async function evaluate(
+async function collect(
   phantomDir: string,
   modelDir: string,
+  patients: ReadonlySet<string> | undefined,
   onProgress?: (done: number, total: number) => void,
-): Promise<Evaluation> {
+): Promise<Collected> {
   const model = await OnnxModel.load(modelDir);
-  const { images } = readTruth(phantomDir);
+  const images = readTruth(phantomDir).images.filter((i) => !patients || patients.has(i.patientId));
   const scores: number[] = [];
   const labels: boolean[] = [];
   const candidates: Candidate[] = [];
   const lesions: TruthLesion[] = [];
   const lesionTypes: string[] = [];
-  // Findings below 5 mm are outside the sensitivity figure; a candidate on one is not a false positive.
   const smallLesions: TruthLesion[] = [];
   for (const [n, image] of images.entries()) {
     const { input } = await modelInputFromFile(join(phantomDir, image.file), inputSpecOf(model.manifest));
@@ -69,7 +80,21 @@ export async function evaluate(
     onProgress?.(n + 1, images.length);
   }
   await model.close();
-  const points = frocPoints(candidates, lesions, images.length, smallLesions);
+  return { images: images.length, scores, labels, candidates, lesions, lesionTypes, smallLesions };
+}
+
+export async function evaluate(
+  phantomDir: string,
+  modelDir: string,
+  onProgress?: (done: number, total: number) => void,
+): Promise<Evaluation> {
+  const { images, scores, labels, candidates, lesions, lesionTypes, smallLesions } = await collect(
+    phantomDir,
+    modelDir,
+    undefined,
+    onProgress,
+  );
+  const points = frocPoints(candidates, lesions, images, smallLesions);
   const best = points
     .filter((p) => p.falsePositivesPerImage <= 0.5)
     .sort((a, b) => b.sensitivity - a.sensitivity || b.threshold - a.threshold)[0];
@@ -83,7 +108,7 @@ export async function evaluate(
   }
   for (const entry of Object.values(byType)) entry.sensitivity = round(entry.sensitivity / entry.lesions);
   return {
-    images: images.length,
+    images,
     positiveImages: labels.filter(Boolean).length,
     imageAuc: round(rocAuc(scores, labels)),
     lesions5mm: lesions.length,
@@ -93,5 +118,29 @@ export async function evaluate(
     medianSizeErrorMm: round(median(best?.sizeErrorsMm ?? [])),
     byType,
     target: 'imageAuc >= 0.95; sensitivityAt05Fp >= 0.9 (findings >= 5 mm, <= 0.5 FP/image); medianSizeErrorMm <= 1.5',
+  };
+}
+
+/**
+ * The lowest finding threshold whose false positives stay within `maxFalsePositivesPerImage` on the
+ * given patients of a phantom set (a training run's own held-out split): the operating point a
+ * model manifest ships with.
+ */
+export async function calibrateFindingThreshold(
+  phantomDir: string,
+  modelDir: string,
+  patients: ReadonlySet<string>,
+  maxFalsePositivesPerImage: number,
+): Promise<{ threshold: number; sensitivity: number; falsePositivesPerImage: number; images: number }> {
+  const { images, candidates, lesions, smallLesions } = await collect(phantomDir, modelDir, patients);
+  const best = frocPoints(candidates, lesions, images, smallLesions)
+    .filter((p) => p.falsePositivesPerImage <= maxFalsePositivesPerImage)
+    .sort((a, b) => a.threshold - b.threshold)[0];
+  const round = (v: number) => Math.round(v * 1000) / 1000;
+  return {
+    threshold: round(best?.threshold ?? 0.5),
+    sensitivity: round(best?.sensitivity ?? Number.NaN),
+    falsePositivesPerImage: round(best?.falsePositivesPerImage ?? Number.NaN),
+    images,
   };
 }

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { calibrateFindingThreshold } from '../evaluate/evaluate.js';
 import { GENERATOR_VERSION, generatePhantoms, readTruth } from '../phantoms/generate-phantoms.js';
 import { exportTensors, type TensorSpec } from './export-tensors.js';
 
@@ -128,5 +129,18 @@ export async function trainModel(o: TrainOptions): Promise<ModelManifest> {
     intendedUse: 'Demonstration only: trained on synthetic phantoms; not a medical device.',
   };
   writeFileSync(join(o.out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  // The shipped finding threshold: the operating point on the run's own held-out patients (never
+  // trained on) with at most FALSE_POSITIVES_PER_IMAGE, through the edge's inference path.
+  const heldOut = new Set((summary.heldOutPatients as string[] | undefined) ?? []);
+  if (heldOut.size > 0) {
+    o.log('calibrating the finding threshold on the held-out patients');
+    const point = await calibrateFindingThreshold(phantoms, o.out, heldOut, FALSE_POSITIVES_PER_IMAGE);
+    manifest.thresholds.finding = Math.min(0.99, Math.max(0.05, point.threshold));
+    manifest.training.operatingPoint = { maxFalsePositivesPerImage: FALSE_POSITIVES_PER_IMAGE, ...point };
+    writeFileSync(join(o.out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  }
   return manifest;
 }
+
+/** Half the quality bar's limit (0.5 per image), for margin on unseen data. */
+const FALSE_POSITIVES_PER_IMAGE = 0.25;
