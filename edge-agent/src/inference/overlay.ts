@@ -7,6 +7,9 @@ import type { ModelInput } from './preprocess.js';
  * model input itself (presentation values, a few hundred pixels wide), turned back to the image's
  * own orientation and cropped to the image (no letterbox). No DICOM header goes into it.
  */
+/** The overlay's largest size in pixels. */
+export const OVERLAY_MAX = { width: 256, height: 320 };
+
 export async function renderOverlay(
   input: ModelInput,
   findings: readonly Finding[],
@@ -23,15 +26,23 @@ export async function renderOverlay(
       grey[y * w + x] = Math.round(255 * Math.min(1, Math.max(0, input.tensor[y * width + sx] as number)));
     }
   }
+  // Low resolution whatever the model's input size: at most OVERLAY_MAX (a glance, and a small payload).
+  const fit = Math.min(1, OVERLAY_MAX.width / w, OVERLAY_MAX.height / h);
+  const ow = Math.max(1, Math.round(w * fit));
+  const oh = Math.max(1, Math.round(h * fit));
   const circles = findings
     .map((f) => {
-      const r = Math.max(3, (f.diameterMm / 2 / image.pixelSpacingMm) * input.scale + 2);
+      const r = Math.max(3, (f.diameterMm / 2 / image.pixelSpacingMm) * input.scale * fit + 2);
       const colour = f.score >= 0.8 ? '#ff3b30' : '#ffcc00';
-      return `<circle cx="${(f.x * w).toFixed(1)}" cy="${(f.y * h).toFixed(1)}" r="${r.toFixed(1)}" fill="none" stroke="${colour}" stroke-width="1.5"/>`;
+      return `<circle cx="${(f.x * ow).toFixed(1)}" cy="${(f.y * oh).toFixed(1)}" r="${r.toFixed(1)}" fill="none" stroke="${colour}" stroke-width="1.5"/>`;
     })
     .join('');
-  const svg = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}">${circles}</svg>`);
-  return sharp(grey, { raw: { width: w, height: h, channels: 1 } })
+  const svg = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${ow}" height="${oh}">${circles}</svg>`);
+  const base = await sharp(grey, { raw: { width: w, height: h, channels: 1 } })
+    .resize(ow, oh, { kernel: 'lanczos3', fit: 'fill' })
+    .raw()
+    .toBuffer();
+  return sharp(base, { raw: { width: ow, height: oh, channels: 1 } })
     .toColourspace('srgb')
     .composite([{ input: svg, top: 0, left: 0 }])
     .png({ compressionLevel: 9 })
