@@ -51,8 +51,9 @@ export function modelVersion(sourceDir: string, dir: string, version: string, on
 export function driftedModel(dir: string, version: string): string {
   mkdirSync(dir, { recursive: true });
   const onnx = join(dir, 'drifted.onnx');
-  const { input } = JSON.parse(readFileSync(join(BUNDLED_MODEL, 'manifest.json'), 'utf8')) as {
+  const { input, output } = JSON.parse(readFileSync(join(BUNDLED_MODEL, 'manifest.json'), 'utf8')) as {
     input: { width: number; height: number };
+    output: { stride: number };
   };
   execFileSync(
     PYTHON,
@@ -64,6 +65,8 @@ export function driftedModel(dir: string, version: string): string {
       String(input.width),
       '--height',
       String(input.height),
+      '--stride',
+      String(output.stride),
     ],
     { stdio: 'pipe' },
   );
