@@ -102,7 +102,8 @@ export async function evaluate(
   const hits = new Set(best?.hits ?? []);
   const byType: Evaluation['byType'] = {};
   for (const [i, type] of lesionTypes.entries()) {
-    const entry = (byType[type] ??= { lesions: 0, sensitivity: 0 });
+    const entry = byType[type] ?? { lesions: 0, sensitivity: 0 };
+    byType[type] = entry;
     entry.lesions += 1;
     if (hits.has(i)) entry.sensitivity += 1;
   }
