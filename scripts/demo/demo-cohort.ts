@@ -21,12 +21,13 @@ export function endVisitsDaysAgo(patient: PlannedPatient, daysAgo: number, now =
 
 /**
  * The demo's patients: phantoms with a growing mass of 10 mm or more (so follow-up has something
- * to follow), dated so that their last visit is recent — except every third patient, whose last
- * visit was over a year ago, so the overdue rule has someone to find.
+ * to follow), dated so that their last visit is recent — except every third patient (the first of
+ * each three), whose last visit was over a year ago, so the overdue rule has someone to find.
  */
 export function pickFollowupPatients(seed: number, count: number, visits: number): PlannedPatient[] {
   const candidates = planCohort(seed, count * 20, visits).filter((p) =>
     p.findings.some((f) => f.behaviour === 'growing' && f.type !== 'calcification-cluster' && f.baseDiameterMm >= 10),
   );
-  return candidates.slice(0, count).map((p, i) => endVisitsDaysAgo(p, i % 3 === 2 ? 400 : 10 + 7 * i));
+  // The overdue patient comes first at each clinic, so the rule has someone to find early in a run.
+  return candidates.slice(0, count).map((p, i) => endVisitsDaysAgo(p, i % 3 === 0 ? 400 : 10 + 7 * i));
 }

@@ -125,23 +125,24 @@ export async function evaluate(
 /**
  * The lowest finding threshold whose false positives stay within `maxFalsePositivesPerImage` on the
  * given patients of a phantom set (a training run's own held-out split): the operating point a
- * model manifest ships with.
+ * model manifest ships with; undefined when no threshold keeps within the limit (or no lesions).
  */
 export async function calibrateFindingThreshold(
   phantomDir: string,
   modelDir: string,
   patients: ReadonlySet<string>,
   maxFalsePositivesPerImage: number,
-): Promise<{ threshold: number; sensitivity: number; falsePositivesPerImage: number; images: number }> {
+): Promise<{ threshold: number; sensitivity: number; falsePositivesPerImage: number; images: number } | undefined> {
   const { images, candidates, lesions, smallLesions } = await collect(phantomDir, modelDir, patients);
   const best = frocPoints(candidates, lesions, images, smallLesions)
     .filter((p) => p.falsePositivesPerImage <= maxFalsePositivesPerImage)
     .sort((a, b) => a.threshold - b.threshold)[0];
+  if (!best) return undefined;
   const round = (v: number) => Math.round(v * 1000) / 1000;
   return {
-    threshold: round(best?.threshold ?? 0.5),
-    sensitivity: round(best?.sensitivity ?? Number.NaN),
-    falsePositivesPerImage: round(best?.falsePositivesPerImage ?? Number.NaN),
+    threshold: round(best.threshold),
+    sensitivity: round(best.sensitivity),
+    falsePositivesPerImage: round(best.falsePositivesPerImage),
     images,
   };
 }

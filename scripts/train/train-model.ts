@@ -135,9 +135,11 @@ export async function trainModel(o: TrainOptions): Promise<ModelManifest> {
   if (heldOut.size > 0) {
     o.log('calibrating the finding threshold on the held-out patients');
     const point = await calibrateFindingThreshold(phantoms, o.out, heldOut, FALSE_POSITIVES_PER_IMAGE);
-    manifest.thresholds.finding = Math.min(0.99, Math.max(0.05, point.threshold));
-    manifest.training.operatingPoint = { maxFalsePositivesPerImage: FALSE_POSITIVES_PER_IMAGE, ...point };
-    writeFileSync(join(o.out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    if (point) {
+      manifest.thresholds.finding = Math.min(0.99, Math.max(0.05, point.threshold));
+      manifest.training.operatingPoint = { maxFalsePositivesPerImage: FALSE_POSITIVES_PER_IMAGE, ...point };
+      writeFileSync(join(o.out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    } else o.log(`no threshold keeps within ${FALSE_POSITIVES_PER_IMAGE} FP/image on the held-out patients: keeping 0.5`);
   }
   return manifest;
 }
