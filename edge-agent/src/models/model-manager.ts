@@ -47,6 +47,8 @@ export interface ModelManagerOptions {
   /** NAMED MOCK (tests only): output drift of a faulty GPU provider, applied in self-tests. */
   simulatedProviderDrift?: number;
   retryMs?: { min: number; max: number };
+  /** Failed download attempts reported as still `downloading` before `failed` (default 5). */
+  downloadAttempts?: number;
 }
 
 const same = (a: ModelRef | undefined | null, b: ModelRef | undefined | null) =>
@@ -212,15 +214,26 @@ export class ModelManager {
 
   private fail(desired: ModelDesiredMessage, want: PackageRef, error: unknown): void {
     const vigil = asVigilError(error, 'VIGIL_MODEL_INVALID');
-    this.o.logger.error({ code: vigil.code, model: want.name, version: want.version }, `model refused: ${vigil.message}`);
-    this.lastRefusal = {
-      model: { name: want.name, version: want.version },
-      code: vigil.code,
-      message: vigil.message,
-      at: new Date().toISOString(),
-    };
-    this.report('failed', want, vigil);
-    if (vigil.code === 'VIGIL_MODEL_DOWNLOAD_FAILED' && !this.stopped) {
+    const transient = vigil.code === 'VIGIL_MODEL_DOWNLOAD_FAILED' && !this.stopped;
+    if (transient && this.retryAttempt < (this.o.downloadAttempts ?? 5)) {
+      // The hub may be briefly unreachable (restart, network): still downloading, with the reason of
+      // the failed attempt, so a rollout does not count an outage as a failed install.
+      this.o.logger.warn(
+        { code: vigil.code, model: want.name, version: want.version, attempt: this.retryAttempt + 1 },
+        `model download failed, retrying: ${vigil.message}`,
+      );
+      this.report('downloading', want, vigil);
+    } else {
+      this.o.logger.error({ code: vigil.code, model: want.name, version: want.version }, `model refused: ${vigil.message}`);
+      this.lastRefusal = {
+        model: { name: want.name, version: want.version },
+        code: vigil.code,
+        message: vigil.message,
+        at: new Date().toISOString(),
+      };
+      this.report('failed', want, vigil);
+    }
+    if (transient) {
       // The hub may be briefly unreachable: try again with backoff while this is still what is wanted.
       const { min, max } = this.o.retryMs ?? { min: 2000, max: 60_000 };
       const delay = Math.min(max, min * 2 ** this.retryAttempt++);
