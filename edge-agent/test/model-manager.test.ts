@@ -11,6 +11,7 @@ import {
   trustedKeys,
 } from '@vigil/shared';
 import * as tar from 'tar';
+import { freePort } from '../../scripts/harness/free-port.js';
 import { startTestHub, type TestHub } from '../../scripts/harness/hub-fixture.js';
 import {
   BUNDLED_MODEL,
@@ -21,6 +22,7 @@ import {
   phantomImages,
 } from '../../scripts/harness/model-packages.js';
 import { makeTempDir } from '../../scripts/harness/temp-dir.js';
+import { waitFor } from '../../scripts/harness/wait-for.js';
 import { ModelManager } from '../src/models/model-manager.js';
 import { unpackModel } from '../src/models/model-package-file.js';
 import { downloadPackage } from '../src/models/package-download.js';
@@ -32,9 +34,10 @@ let h: TestHub;
 let password = '';
 let reference = '';
 
-async function manager(name: string) {
+async function manager(name: string, options: Partial<ConstructorParameters<typeof ModelManager>[0]> = {}) {
   const reports: ModelReportedMessage[] = [];
   const m = new ModelManager({
+    ...options,
     address: { clinicId: 'c1', deviceId: 'edge-m' },
     dataDir: join(dir.path, name),
     trustedKeys: trustedKeys([trusted.publicKeyPem]),
@@ -124,6 +127,31 @@ describe('edge model manager', () => {
     await m.settled();
     assert.equal(reports.at(-1)?.reason?.code, 'VIGIL_MODEL_SIGNATURE_INVALID');
     assert.equal(m.active?.ref.version, BUNDLED_VERSION);
+    await m.stop();
+  });
+
+  it('reports an unreachable package server as still downloading, retries, and reports failed only after its attempts', async () => {
+    const pkg = await packAndSign(
+      modelVersion(BUNDLED_MODEL, join(dir.path, 'away'), '0.9.5'),
+      reference,
+      join(dir.path, 'away.vpkg'),
+      trusted.privateKeyPem,
+    );
+    const ref = h.hub.models.ref(await h.hub.models.publish(pkg.path, pkg.signature, 'test'));
+    const closed = await freePort();
+    const { m, reports } = await manager('away', { retryMs: { min: 20, max: 20 }, downloadAttempts: 2 });
+    m.onDesired(desired({ ...ref, url: `http://127.0.0.1:${closed}/api/v1/packages/vigil-demo/0.9.5` }));
+    await waitFor('failed after the attempts', () => reports.some((r) => r.state === 'failed'), 10_000);
+    const states = reports.map((r) => `${r.state}${r.reason ? `:${r.reason.code}` : ''}`);
+    assert.deepEqual(states.slice(0, 6), [
+      'downloading',
+      'downloading:VIGIL_MODEL_DOWNLOAD_FAILED',
+      'downloading',
+      'downloading:VIGIL_MODEL_DOWNLOAD_FAILED',
+      'downloading',
+      'failed:VIGIL_MODEL_DOWNLOAD_FAILED',
+    ]);
+    assert.equal(m.active?.ref.version, BUNDLED_VERSION, 'the current model keeps running');
     await m.stop();
   });
 
