@@ -106,14 +106,20 @@ async function until(
   timeoutMs = 90_000,
 ): Promise<{ rollout: RolloutRecord; devices: RolloutDevice[] }> {
   let last: { rollout: RolloutRecord; devices: RolloutDevice[] } | undefined;
+  const terminal: RolloutRecord['state'][] = ['completed', 'rolled-back', 'aborted'];
   await waitFor(
     'fleet condition',
     async () => {
       last = await status(id);
-      return states.includes(last.rollout.state);
+      // A different terminal state will not change any more: fail now, not at the timeout.
+      return states.includes(last.rollout.state) || terminal.includes(last.rollout.state);
     },
     timeoutMs,
-  ).catch(() => assert.fail(`rollout ${id} did not reach ${states.join('/')}: ${JSON.stringify(last?.rollout)}`));
+  ).catch(() => undefined);
+  if (!last || !states.includes(last.rollout.state)) {
+    const devices = last?.devices.map((d) => `${d.deviceId}:${d.state}${d.reason ? ` (${d.reason})` : ''}`).join('; ');
+    assert.fail(`rollout ${id} did not reach ${states.join('/')}: ${JSON.stringify(last?.rollout)} devices: ${devices}`);
+  }
   return last as { rollout: RolloutRecord; devices: RolloutDevice[] };
 }
 
