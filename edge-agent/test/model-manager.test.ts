@@ -62,6 +62,23 @@ function desired(active: ModelDesiredMessage['active']): ModelDesiredMessage {
   };
 }
 
+/** The bundled model repackaged as `version`, signed with `key`'s private key. */
+function packVersion(label: string, version: string, key = trusted) {
+  return packAndSign(
+    modelVersion(BUNDLED_MODEL, join(dir.path, label), version),
+    reference,
+    join(dir.path, `${label}.vpkg`),
+    key.privateKeyPem,
+  );
+}
+
+/** …and published at the test hub. */
+async function publishVersion(label: string, version: string, key = trusted) {
+  const pkg = await packVersion(label, version, key);
+  const record = await h.hub.models.publish(pkg.path, pkg.signature, 'test');
+  return { pkg, ref: h.hub.models.ref(record) };
+}
+
 before(async () => {
   h = await startTestHub({ models: { trustedKeys: [trusted.publicKeyPem, stranger.publicKeyPem] } });
   password = await h.addDevice('c1', 'edge-m');
@@ -75,15 +92,9 @@ after(async () => {
 
 describe('edge model manager', () => {
   it('installs a trusted package after self-test and keeps the previous model for rollback', async () => {
-    const pkg = await packAndSign(
-      modelVersion(BUNDLED_MODEL, join(dir.path, 'good'), '0.9.0'),
-      reference,
-      join(dir.path, 'good.vpkg'),
-      trusted.privateKeyPem,
-    );
-    const record = await h.hub.models.publish(pkg.path, pkg.signature, 'test');
+    const { ref } = await publishVersion('good', '0.9.0');
     const { m, reports } = await manager('good');
-    m.onDesired(desired(h.hub.models.ref(record)));
+    m.onDesired(desired(ref));
     await m.settled();
     assert.deepEqual(
       reports.map((r) => r.state),
@@ -92,7 +103,7 @@ describe('edge model manager', () => {
     assert.equal(m.active?.ref.version, '0.9.0');
     assert.equal(m.previous?.ref.version, BUNDLED_VERSION);
     // Rolling back needs no download: the previous model is still loaded.
-    m.onDesired(desired({ ...h.hub.models.ref(record), version: BUNDLED_VERSION }));
+    m.onDesired(desired({ ...ref, version: BUNDLED_VERSION }));
     await m.settled();
     assert.equal(reports.at(-1)?.state, 'rolled-back');
     assert.equal(m.active?.ref.version, BUNDLED_VERSION);
@@ -100,28 +111,16 @@ describe('edge model manager', () => {
   });
 
   it('refuses a package signed by a key it does not trust, and one whose signed statement was altered', async () => {
-    const pkg = await packAndSign(
-      modelVersion(BUNDLED_MODEL, join(dir.path, 'evil'), '0.9.1'),
-      reference,
-      join(dir.path, 'evil.vpkg'),
-      stranger.privateKeyPem,
-    );
-    const record = await h.hub.models.publish(pkg.path, pkg.signature, 'test');
+    const evil = await publishVersion('evil', '0.9.1', stranger);
     const { m, reports } = await manager('evil');
-    m.onDesired(desired(h.hub.models.ref(record)));
+    m.onDesired(desired(evil.ref));
     await m.settled();
     assert.equal(reports.at(-1)?.state, 'failed');
     assert.equal(reports.at(-1)?.reason?.code, 'VIGIL_MODEL_SIGNATURE_INVALID');
     assert.match(reports.at(-1)?.reason?.message ?? '', /not trusted here/);
     assert.equal(m.active?.ref.version, BUNDLED_VERSION, 'the current model keeps running');
 
-    const good = await packAndSign(
-      modelVersion(BUNDLED_MODEL, join(dir.path, 'g2'), '0.9.2'),
-      reference,
-      join(dir.path, 'g2.vpkg'),
-      trusted.privateKeyPem,
-    );
-    const ref = h.hub.models.ref(await h.hub.models.publish(good.path, good.signature, 'test'));
+    const { ref } = await publishVersion('g2', '0.9.2');
     // Someone rewrites the desired message to call it another version: the signature no longer covers it.
     m.onDesired(desired({ ...ref, version: '1.0.0' }));
     await m.settled();
@@ -131,13 +130,7 @@ describe('edge model manager', () => {
   });
 
   it('reports an unreachable package server as still downloading, retries, and reports failed only after its attempts', async () => {
-    const pkg = await packAndSign(
-      modelVersion(BUNDLED_MODEL, join(dir.path, 'away'), '0.9.5'),
-      reference,
-      join(dir.path, 'away.vpkg'),
-      trusted.privateKeyPem,
-    );
-    const ref = h.hub.models.ref(await h.hub.models.publish(pkg.path, pkg.signature, 'test'));
+    const { ref } = await publishVersion('away', '0.9.5');
     const closed = await freePort();
     const { m, reports } = await manager('away', { retryMs: { min: 20, max: 20 }, downloadAttempts: 2 });
     m.onDesired(desired({ ...ref, url: `http://127.0.0.1:${closed}/api/v1/packages/vigil-demo/0.9.5` }));
@@ -156,13 +149,7 @@ describe('edge model manager', () => {
   });
 
   it('resumes a partial download with an HTTP Range request', async () => {
-    const pkg = await packAndSign(
-      modelVersion(BUNDLED_MODEL, join(dir.path, 'res'), '0.9.3'),
-      reference,
-      join(dir.path, 'res.vpkg'),
-      trusted.privateKeyPem,
-    );
-    const ref = h.hub.models.ref(await h.hub.models.publish(pkg.path, pkg.signature, 'test'));
+    const { pkg, ref } = await publishVersion('res', '0.9.3');
     const bytes = readFileSync(pkg.path);
     const dest = join(dir.path, 'dl', 'res.vpkg');
     mkdirSync(join(dir.path, 'dl'), { recursive: true });
@@ -205,12 +192,7 @@ describe('edge model manager', () => {
 
 describe('model registry', () => {
   it('refuses a signed package whose name would leave the registry directory', async () => {
-    const pkg = await packAndSign(
-      modelVersion(BUNDLED_MODEL, join(dir.path, 'trav'), '0.9.9'),
-      reference,
-      join(dir.path, 'trav.vpkg'),
-      trusted.privateKeyPem,
-    );
+    const pkg = await packVersion('trav', '0.9.9');
     const forged = { ...pkg.signature, name: '../../escape' };
     await assert.rejects(
       h.hub.models.publish(pkg.path, forged, 'test'),

@@ -18,6 +18,9 @@ export interface Evaluation {
   target: string;
 }
 
+/** Three decimals, for reported figures. */
+const round = (v: number) => Math.round(v * 1000) / 1000;
+
 interface Collected {
   images: number;
   scores: number[];
@@ -98,7 +101,6 @@ export async function evaluate(
   const best = points
     .filter((p) => p.falsePositivesPerImage <= 0.5)
     .sort((a, b) => b.sensitivity - a.sensitivity || b.threshold - a.threshold)[0];
-  const round = (v: number) => Math.round(v * 1000) / 1000;
   const hits = new Set(best?.hits ?? []);
   const byType: Evaluation['byType'] = {};
   for (const [i, type] of lesionTypes.entries()) {
@@ -138,7 +140,6 @@ export async function calibrateFindingThreshold(
     .filter((p) => p.falsePositivesPerImage <= maxFalsePositivesPerImage)
     .sort((a, b) => a.threshold - b.threshold)[0];
   if (!best) return undefined;
-  const round = (v: number) => Math.round(v * 1000) / 1000;
   return {
     threshold: round(best.threshold),
     sensitivity: round(best.sensitivity),

@@ -2,14 +2,14 @@ import type { Finding } from '@vigil/shared';
 import sharp from 'sharp';
 import type { ModelInput } from './preprocess.js';
 
-/**
- * A low-resolution, de-identified picture of what the model saw, with each finding outlined: the
- * model input itself (presentation values, a few hundred pixels wide), turned back to the image's
- * own orientation and cropped to the image (no letterbox). No DICOM header goes into it.
- */
 /** The overlay's largest size in pixels. */
 export const OVERLAY_MAX = { width: 256, height: 320 };
 
+/**
+ * A low-resolution, de-identified picture of what the model saw, with each finding outlined: the
+ * model input itself (presentation values), turned back to the image's own orientation, cropped to
+ * the image (no letterbox) and scaled to fit OVERLAY_MAX. No DICOM header goes into it.
+ */
 export async function renderOverlay(
   input: ModelInput,
   findings: readonly Finding[],
@@ -38,11 +38,9 @@ export async function renderOverlay(
     })
     .join('');
   const svg = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${ow}" height="${oh}">${circles}</svg>`);
-  const base = await sharp(grey, { raw: { width: w, height: h, channels: 1 } })
+  // sharp composites after resizing, so the outlines are drawn at the overlay's own size.
+  return sharp(grey, { raw: { width: w, height: h, channels: 1 } })
     .resize(ow, oh, { kernel: 'lanczos3', fit: 'fill' })
-    .raw()
-    .toBuffer();
-  return sharp(base, { raw: { width: ow, height: oh, channels: 1 } })
     .toColourspace('srgb')
     .composite([{ input: svg, top: 0, left: 0 }])
     .png({ compressionLevel: 9 })
