@@ -9,9 +9,13 @@ import { renderMammogram } from '../phantoms/render-mammogram.js';
 import { writeMammogram } from '../phantoms/write-dicom.js';
 
 export const BUNDLED_MODEL = join(import.meta.dirname, '../../models/vigil-demo');
+const BUNDLED_MANIFEST = JSON.parse(readFileSync(join(BUNDLED_MODEL, 'manifest.json'), 'utf8')) as {
+  version: string;
+  input: { width: number; height: number };
+  output: { stride: number };
+};
 /** The bundled model's version (from its manifest), which a fresh edge runs. */
-export const BUNDLED_VERSION = (JSON.parse(readFileSync(join(BUNDLED_MODEL, 'manifest.json'), 'utf8')) as { version: string })
-  .version;
+export const BUNDLED_VERSION = BUNDLED_MANIFEST.version;
 const PYTHON = '/usr/bin/python3';
 
 /** Phantom mammograms (demo size) for self-tests and for feeding edges during rollouts. */
@@ -51,10 +55,7 @@ export function modelVersion(sourceDir: string, dir: string, version: string, on
 export function driftedModel(dir: string, version: string): string {
   mkdirSync(dir, { recursive: true });
   const onnx = join(dir, 'drifted.onnx');
-  const { input, output } = JSON.parse(readFileSync(join(BUNDLED_MODEL, 'manifest.json'), 'utf8')) as {
-    input: { width: number; height: number };
-    output: { stride: number };
-  };
+  const { input, output } = BUNDLED_MANIFEST;
   execFileSync(
     PYTHON,
     [
