@@ -11,7 +11,8 @@ import { ExternalConsumer } from './broker/external-consumer.js';
 import { externalPassword, type HubConfig, modelKeyPems } from './config.js';
 import { HubEvents } from './events/hub-events.js';
 import type { DEFAULT_CATEGORY_POLICY } from './followup/category.js';
-import { DEFAULT_FOLLOWUP_POLICY, type FollowupPolicy, FollowupService } from './followup/followup-service.js';
+import { DEFAULT_FOLLOWUP_POLICY, type FollowupPolicy, type FollowupRunner } from './followup/followup-service.js';
+import { FollowupThread } from './followup/followup-thread.js';
 import type { HistoryStore } from './history/history-store.js';
 import { InfluxHistoryStore } from './history/influx-history-store.js';
 import { SqliteHistoryStore } from './history/sqlite-history-store.js';
@@ -64,9 +65,13 @@ export function openModelRegistry(config: HubConfig, state: StateStore, publicUr
   );
 }
 
+function statePath(config: HubConfig): string {
+  return config.state.sqlitePath || join(config.dataDir, 'state.sqlite');
+}
+
 export function openStateStore(config: HubConfig): StateStore {
   mkdirSync(config.dataDir, { recursive: true });
-  return new SqliteStateStore(config.state.sqlitePath || join(config.dataDir, 'state.sqlite'));
+  return new SqliteStateStore(statePath(config));
 }
 
 /** The hub process: stores, ingest, broker (embedded or external) and the HTTP server. */
@@ -82,7 +87,7 @@ export class Hub {
   readonly http: FastifyInstance;
   readonly events = new HubEvents();
   readonly auth: AuthService;
-  readonly followup: FollowupService;
+  readonly followup: FollowupRunner;
   readonly models: ModelRegistry;
   readonly rollouts: RolloutController;
   private revocationTimer: NodeJS.Timeout | undefined;
@@ -110,7 +115,8 @@ export class Hub {
       lockoutMinutes: config.auth.lockoutMinutes,
       issuer: config.auth.issuer,
     });
-    this.followup = new FollowupService({
+    this.followup = new FollowupThread({
+      statePath: statePath(config),
       store: this.state.followup,
       logger: this.logger,
       events: this.events,

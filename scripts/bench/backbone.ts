@@ -11,6 +11,7 @@ import { InfluxdServer } from '../harness/influxd.js';
 import { syntheticResult } from '../harness/result-factory.js';
 import { makeTempDir } from '../harness/temp-dir.js';
 import { waitFor } from '../harness/wait-for.js';
+import { CpuMeter, cpuSeconds, ownCpuSeconds, threadCpu } from './cpu-time.js';
 import { progress, round, summarise } from './stats.js';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 10);
@@ -24,7 +25,7 @@ function payloads(deviceIndex: number) {
 }
 
 /** Baseline: the same broker (aedes) with no auth and no ingest, same clients, payloads and window. */
-async function rawAedes(): Promise<{ msgsPerS: number; seconds: number }> {
+async function rawAedes(): Promise<{ msgsPerS: number; seconds: number; cpuUsPerMessage: Record<string, number> }> {
   const port = await freePort();
   const brokerProcess = spawn(
     process.execPath,
@@ -44,6 +45,9 @@ async function rawAedes(): Promise<{ msgsPerS: number; seconds: number }> {
   const sets = Array.from({ length: CLIENTS }, (_, i) => payloads(i));
   const publishers = await Promise.all(sets.map((s) => mqtt.connectAsync(url, { clientId: `raw-${s.address.deviceId}` })));
   const total = CLIENTS * PER_CLIENT;
+  const brokerPid = brokerProcess.pid as number;
+  const cpu = new CpuMeter({ broker: () => cpuSeconds(brokerPid), clientsAndSubscriber: ownCpuSeconds });
+  cpu.start();
   const started = performance.now();
   await Promise.all(
     publishers.map(
@@ -68,14 +72,16 @@ async function rawAedes(): Promise<{ msgsPerS: number; seconds: number }> {
   );
   await waitFor('raw subscriber received all', () => received >= total, 60_000, 1);
   const seconds = (performance.now() - started) / 1000;
+  const cpuUsPerMessage = cpu.stop(total);
   await Promise.all([...publishers, subscriber].map((c) => c.endAsync()));
   brokerProcess.kill('SIGTERM');
-  return { msgsPerS: round(total / seconds, 0), seconds: round(seconds, 3) };
+  return { msgsPerS: round(total / seconds, 0), seconds: round(seconds, 3), cpuUsPerMessage };
 }
 
 /** Edge outboxes (prefilled) → MQTT → hub ingest → durable state + history, acknowledged after commit. */
 interface BenchHub {
   mqttUrl: string;
+  pid: number;
   addDevice(clinicId: string, deviceId: string): Promise<string>;
   committedResults(): number;
 }
@@ -116,15 +122,26 @@ async function endToEnd(t: BenchHub, label: string) {
     );
   }
   const total = CLIENTS * PER_CLIENT;
+  // The hub's main thread is its serial part (broker, validation); other threads do storage work.
+  const cpu = new CpuMeter({ hub: () => cpuSeconds(t.pid), hubMainThread: () => cpuSeconds(t.pid, t.pid), edges: ownCpuSeconds });
+  cpu.start();
   const started = performance.now();
   for (const p of publishers) p.start();
   await waitFor(`${label}: all results committed`, () => t.committedResults() >= total, 300_000, 5);
   const seconds = (performance.now() - started) / 1000;
+  const cpuUsPerResult = cpu.stop(total);
+  if (process.env.BENCH_DEBUG) progress(`${label}: hub threads ${JSON.stringify(threadCpu(t.pid))}`);
   const lost = total - t.committedResults();
   for (const p of publishers) await p.stop();
   for (const o of outboxes) o.close();
   dir.remove();
-  return { resultsPerS: round(total / seconds, 0), seconds: round(seconds, 3), lost, ackLatencyMs: summarise(latencies) };
+  return {
+    resultsPerS: round(total / seconds, 0),
+    seconds: round(seconds, 3),
+    lost,
+    ackLatencyMs: summarise(latencies),
+    cpuUsPerResult,
+  };
 }
 
 /** The real `vigil-hub serve` in its own process, as in production; devices registered beforehand. */
@@ -152,6 +169,7 @@ async function withHubProcess<T>(
   try {
     const result = await run({
       mqttUrl: hub.mqttUrl,
+      pid: hub.pid as number,
       addDevice: async (_clinicId, deviceId) => passwords.get(deviceId) ?? '',
       committedResults: () => (count.get() as { n: number }).n,
       pendingPoints: async () => {
@@ -183,6 +201,15 @@ export async function benchBackbone(): Promise<Record<string, unknown>> {
   const raw = await rawAedes();
   progress(`backbone: raw ${raw.msgsPerS} msg/s; end-to-end with the embedded history store`);
   const embedded = await withHubProcess('embedded', {}, (hub) => endToEnd(hub, 'embedded'));
+  const embeddedFigures = { ...embedded, ratioToRaw: round(embedded.resultsPerS / raw.msgsPerS) };
+  if (process.env.BENCH_BACKBONE_EMBEDDED_ONLY) {
+    return {
+      bench: 'backbone',
+      rawAedesQos1MsgsPerS: raw.msgsPerS,
+      rawCpuUsPerMessage: raw.cpuUsPerMessage,
+      embedded: embeddedFigures,
+    };
+  }
   progress(`backbone: embedded ${embedded.resultsPerS} results/s; end-to-end with InfluxDB`);
   const influxd = new InfluxdServer();
   await influxd.start();
@@ -212,7 +239,8 @@ export async function benchBackbone(): Promise<Record<string, unknown>> {
     payloadBytes: encodeMessage(syntheticResult({ clinicId: 'clinic-0', deviceId: 'edge-0' }, 0, 512)).byteLength,
     inflightWindow: WINDOW,
     rawAedesQos1MsgsPerS: raw.msgsPerS,
-    embedded: { ...embedded, ratioToRaw: round(embedded.resultsPerS / raw.msgsPerS) },
+    rawCpuUsPerMessage: raw.cpuUsPerMessage,
+    embedded: embeddedFigures,
     influxdb: {
       ...influx,
       ratioToRaw: round(influx.resultsPerS / raw.msgsPerS),

@@ -30,6 +30,11 @@ export class HubProcess {
     };
   }
 
+  /** The running hub's process id (for CPU accounting). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   get mqttUrl(): string {
     return `mqtt://127.0.0.1:${this.mqttPort}`;
   }

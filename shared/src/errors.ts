@@ -25,6 +25,10 @@ export const ERROR_CATALOGUE = {
   },
   VIGIL_OUTBOX_DISK_FULL: { httpStatus: 507, summary: 'The disk holding the outbox is full.' },
   VIGIL_STATE_STORE_UNAVAILABLE: { httpStatus: 503, summary: 'The state store (SQL) cannot be written or read.' },
+  VIGIL_FOLLOWUP_WORKER_FAILED: {
+    httpStatus: 500,
+    summary: 'The follow-up worker thread died; it is replaced and its pending patients replayed.',
+  },
   VIGIL_HISTORY_STORE_UNAVAILABLE: {
     httpStatus: 503,
     summary: 'The history store (InfluxDB) cannot be reached; points stay in the durable buffer.',

@@ -11,7 +11,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import type { AuthService } from '../auth/auth-service.js';
 import type { DeviceRegistry } from '../broker/device-registry.js';
 import type { HubEvents } from '../events/hub-events.js';
-import type { FollowupService } from '../followup/followup-service.js';
+import type { FollowupRunner } from '../followup/followup-service.js';
 import type { HistoryStore } from '../history/history-store.js';
 import type { ModelRegistry } from '../models/model-registry.js';
 import type { RolloutController } from '../rollout/rollout-controller.js';
@@ -32,7 +32,7 @@ export interface ApiOptions {
   state: StateStore;
   history: HistoryStore;
   auth: AuthService;
-  followup: FollowupService;
+  followup: FollowupRunner;
   events: HubEvents;
   logger: Logger;
   registry: ModelRegistry;

@@ -2,7 +2,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import { VigilError } from '@vigil/shared';
 import type { FastifyInstance } from 'fastify';
 import { categoryLabel } from '../followup/category.js';
-import type { FollowupService } from '../followup/followup-service.js';
+import type { FollowupRunner } from '../followup/followup-service.js';
 import type { AuditStore } from '../state/audit-store.js';
 import type { FollowupStore } from '../state/followup-store.js';
 import { AlertSchema, ERROR_RESPONSES, Key, Nullable, PageOf, PageQuery, PatientSummarySchema } from './api-schemas.js';
@@ -68,7 +68,7 @@ const PatientQuery = Type.Object({
 });
 
 export interface PatientRouteOptions {
-  followup: FollowupService;
+  followup: FollowupRunner;
   store: FollowupStore;
   audit: AuditStore;
   today: () => string;

@@ -24,7 +24,7 @@ export const DEFAULT_FOLLOWUP_POLICY: FollowupPolicy = {
 export interface FollowupServiceOptions {
   store: FollowupStore;
   logger: Logger;
-  events?: HubEvents;
+  events?: Pick<HubEvents, 'emit'>;
   policy?: FollowupPolicy;
   /** Wall clock, injectable so overdue rules can be tested on any date. */
   today?: () => string;
@@ -32,12 +32,25 @@ export interface FollowupServiceOptions {
   sweepIntervalMs?: number;
 }
 
+/** What the hub needs from follow-up, whether it runs in-process or in a worker thread. */
+export interface FollowupRunner {
+  readonly policy: FollowupPolicy;
+  /** Marks patients whose results changed; they are recomputed shortly, in the background. */
+  notePatients(patientKeys: Iterable<string>): void;
+  /** Resolves when every patient noted before the call has been recomputed. */
+  settled(): Promise<void>;
+  /** The patient's timeline and next due date, computed from the stored results (a read). */
+  timeline(patientKey: string): Promise<{ timeline: PatientTimeline; due: FollowupDue | null }>;
+  start(): void;
+  stop(): Promise<void>;
+}
+
 /**
  * Runs the (pure) follow-up engine whenever a patient's results change, and daily-ish for overdue
  * follow-ups, and stores the outcome. Recomputation is per patient and idempotent: alert keys come
  * from immutable result ids, so replays and restarts never duplicate an alert.
  */
-export class FollowupService {
+export class FollowupService implements FollowupRunner {
   private readonly dirty = new Set<string>();
   private running: Promise<void> | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;

@@ -8,6 +8,11 @@ export interface DurableSqliteOptions {
    * of SQLite's automatic checkpoint inside a commit on the event loop. 0 keeps SQLite's own.
    */
   checkpointBytes?: number;
+  /**
+   * A second connection to a database whose checkpoints another connection already runs (a worker
+   * thread's writer): no checkpoints of its own, neither a worker nor SQLite's automatic ones.
+   */
+  secondaryConnection?: boolean;
 }
 
 /**
@@ -44,7 +49,8 @@ export class DurableSqlite {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     const checkpointBytes = options.checkpointBytes ?? 4 * 1024 * 1024;
-    if (checkpointBytes > 0) this.startCheckpointer(checkpointBytes);
+    if (options.secondaryConnection) this.db.pragma('wal_autocheckpoint = 0');
+    else if (checkpointBytes > 0) this.startCheckpointer(checkpointBytes);
     // Result inserts touch several indexes keyed by random hashes: a 64 MiB page cache (default
     // 2 MiB) keeps their working set in memory instead of re-reading pages from the OS per insert.
     this.db.pragma('cache_size = -65536');

@@ -1,0 +1,66 @@
+// Runs inside the follow-up worker thread (see followup-thread.ts): its own connection to the state
+// database, the same FollowupService the hub would run in-process, and messages to the main thread.
+import { parentPort, workerData } from 'node:worker_threads';
+import { createLogger, VigilError } from '@vigil/shared';
+import { SqliteFollowupStore } from '../state/sqlite-followup-store.js';
+import { DurableSqlite } from '../storage/durable-sqlite.js';
+import { FollowupService } from './followup-service.js';
+import type { FollowupWorkerData, FromFollowupWorker, ToFollowupWorker } from './followup-worker-protocol.js';
+
+const port = parentPort;
+if (!port) throw new Error('followup-worker-main must run in a worker thread');
+const data = workerData as FollowupWorkerData;
+const post = (message: FromFollowupWorker) => port.postMessage(message);
+
+// The hub's own connection runs migrations and checkpoints; this one only reads results and writes
+// patients and alerts.
+const sqlite = new DurableSqlite(data.statePath, { secondaryConnection: true });
+const durable = (what: string) =>
+  sqlite.durable().catch((error: Error) => {
+    throw new VigilError('VIGIL_STATE_STORE_UNAVAILABLE', `state store: ${what} not made durable: ${error.message}`, {
+      cause: error,
+    });
+  });
+const service = new FollowupService({
+  store: new SqliteFollowupStore(sqlite.db, durable),
+  logger: createLogger('vigil-hub', { level: data.logLevel }).child({ thread: 'followup' }),
+  events: { emit: (event) => post({ type: 'event', event }) },
+  policy: data.policy,
+  sweepIntervalMs: data.sweepIntervalMs,
+});
+
+// The main thread keeps each note until told it is done, and replays what is left to a new worker
+// if this one dies: a crash delays a recomputation, it never loses one.
+let lastNote = 0;
+let reported = 0;
+function reportWhenCaughtUp(): void {
+  void service.settled().then(() => {
+    if (lastNote <= reported) return;
+    reported = lastNote;
+    post({ type: 'caught-up', upTo: reported });
+  });
+}
+
+port.on('message', (message: ToFollowupWorker) => {
+  switch (message.type) {
+    case 'note':
+      lastNote = Math.max(lastNote, message.id);
+      service.notePatients(message.patientKeys);
+      reportWhenCaughtUp();
+      return;
+    case 'settle':
+      void service.settled().then(() => post({ type: 'settled', id: message.id }));
+      return;
+    case 'stop':
+      void service
+        .stop()
+        .then(() => sqlite.close())
+        .then(() => {
+          post({ type: 'stopped' });
+          port.close();
+        });
+      return;
+  }
+});
+service.start();
+post({ type: 'ready' });

@@ -1,0 +1,26 @@
+import type { HubEvent } from '../events/hub-events.js';
+import type { FollowupPolicy } from './followup-service.js';
+
+/** What the follow-up worker is started with. */
+export interface FollowupWorkerData {
+  statePath: string;
+  policy: FollowupPolicy;
+  sweepIntervalMs: number;
+  /** The hub logger's level, so the worker logs what the hub would. */
+  logLevel: string;
+}
+
+/** Main thread → worker. */
+export type ToFollowupWorker =
+  | { type: 'note'; id: number; patientKeys: string[] }
+  | { type: 'settle'; id: number }
+  | { type: 'stop' };
+
+/** Worker → main thread. */
+export type FromFollowupWorker =
+  | { type: 'ready' }
+  | { type: 'event'; event: HubEvent }
+  /** Every note up to this id has been recomputed (the worker's queue was empty). */
+  | { type: 'caught-up'; upTo: number }
+  | { type: 'settled'; id: number }
+  | { type: 'stopped' };
