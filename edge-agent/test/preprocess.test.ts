@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { makeTempDir } from '../../scripts/harness/temp-dir.js';
 import { generatePhantoms } from '../../scripts/phantoms/generate-phantoms.js';
 import { initCodecs } from '../src/imaging/codecs.js';
+import { runDecodeTask } from '../src/imaging/decode-task.js';
 import { parseDicom } from '../src/imaging/dicom-file.js';
 import { toPresentation } from '../src/imaging/display-transform.js';
 import { readImageAttributes } from '../src/imaging/image-attributes.js';
@@ -92,4 +93,26 @@ test('box downsample: block means, partial blocks at the right and bottom edges 
   ]);
   // Signed stored values average as numbers.
   assert.deepEqual(Array.from(boxDownsample(Int16Array.from([-4, 2, 0, 6]), 2, 2, 2).pixels), [1]);
+});
+
+test('a preprocessing failure in the decode task is reported as VIGIL_PREPROCESS_FAILED, not as a decode failure', async () => {
+  const dir = makeTempDir('preprocess-fail');
+  try {
+    const truth = await generatePhantoms({ out: dir.path, patients: 1, visits: 1, seed: 22, rows: 256, columns: 208 });
+    const image = truth.patients[0]?.visits[0]?.images[0];
+    assert.ok(image);
+    // An input size the resizer refuses (a corrupted spec): the image itself decodes fine.
+    const result = await runDecodeTask({
+      path: join(dir.path, image.file),
+      frameIndex: 0,
+      preprocess: { width: Number.NaN, height: 320, boxDownsample: true },
+    });
+    assert.equal(result.ok, false);
+    assert.ok(!result.ok);
+    assert.equal(result.error.code, 'VIGIL_PREPROCESS_FAILED');
+    assert.match(result.error.message, /^preprocessing 208×256 into NaN×320 failed: /);
+    assert.ok(result.sopInstanceUid, 'the instance is still identified for the quarantine record');
+  } finally {
+    dir.remove();
+  }
 });

@@ -50,6 +50,10 @@ export const ERROR_CATALOGUE = {
     summary: 'The image attributes describe a pixel layout the edge does not handle.',
   },
   VIGIL_DICOM_DECODE_FAILED: { httpStatus: 422, summary: 'The pixel data codec failed to decode a frame.' },
+  VIGIL_PREPROCESS_FAILED: {
+    httpStatus: 500,
+    summary: 'A decoded image could not be turned into the model input (resize or normalisation failed).',
+  },
   VIGIL_DICOM_ASSOCIATION_REJECTED: {
     httpStatus: 403,
     summary: 'A DICOM association was refused: unknown called AE title or calling AE not allowed.',

@@ -1,3 +1,4 @@
+import { VigilError } from '@vigil/shared';
 import sharp from 'sharp';
 import { toPresentation } from '../imaging/display-transform.js';
 import type { ImageAttributes } from '../imaging/image-attributes.js';
@@ -95,6 +96,19 @@ export function boxDownsample(
  * The same code makes the training tensors, so training and serving see identical inputs.
  */
 export async function preprocess(pixels: StoredPixels, attrs: ImageAttributes, spec: InputSpec): Promise<ModelInput> {
+  try {
+    return await toModelInput(pixels, attrs, spec);
+  } catch (error) {
+    if (error instanceof VigilError) throw error;
+    throw new VigilError(
+      'VIGIL_PREPROCESS_FAILED',
+      `preprocessing ${attrs.columns}×${attrs.rows} into ${spec.width}×${spec.height} failed: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+}
+
+async function toModelInput(pixels: StoredPixels, attrs: ImageAttributes, spec: InputSpec): Promise<ModelInput> {
   const scale = Math.min(spec.width / attrs.columns, spec.height / attrs.rows);
   const k = spec.boxDownsample ? Math.max(1, Math.floor(1 / scale)) : 1;
   const small = k > 1 ? boxDownsample(pixels, attrs.rows, attrs.columns, k) : undefined;
