@@ -16,7 +16,7 @@ import {
 } from '@vigil/shared';
 import { deidSecret, type EdgeConfig, mqttPassword, trustedKeyPems } from './config.js';
 import { DecodePool } from './imaging/decode-pool.js';
-import { analyzeImage, buildResult } from './inference/analyze-image.js';
+import { analyzeImage, buildResult, withOverlay } from './inference/analyze-image.js';
 import type { OnnxModel } from './inference/onnx-model.js';
 import { renderOverlay } from './inference/overlay.js';
 import { inputSpecOf } from './inference/preprocess.js';
@@ -210,7 +210,18 @@ export class EdgeAgent {
       const analysis = await analyzeImage(image.pixels, image.attrs, active.model, image.modelInput);
       const result = buildResult(this.address, image, analysis, active.model);
       const overlay = await this.keepOverlay(result, analysis);
-      this.submitResult(overlay && this.config.overlay.send ? { ...result, overlayPng: overlay.toString('base64') } : result);
+      if (overlay && this.config.overlay.send) {
+        const attached = withOverlay(result, overlay);
+        if (attached.omitted) {
+          this.logger.warn(
+            { code: 'VIGIL_PAYLOAD_OVERSIZED', instanceKey: result.instanceKey, overlayBytes: overlay.byteLength },
+            'overlay too large to send: the result goes without it (the PNG is kept at the edge)',
+          );
+        }
+        this.submitResult(attached.result);
+      } else {
+        this.submitResult(result);
+      }
       const shadow = models.shadow;
       if (shadow) {
         // Shadow mode: the candidate sees the same image; its result is flagged and never shown to clinicians.

@@ -1,5 +1,5 @@
 import type { DeviceAddress } from '@vigil/shared';
-import { type Finding, RESULT_SCHEMA, type ResultMessage, resultMessageId } from '@vigil/shared';
+import { type Finding, OVERLAY_PNG_MAX_BASE64, RESULT_SCHEMA, type ResultMessage, resultMessageId } from '@vigil/shared';
 import type { PreparedInput } from '../imaging/decode-task.js';
 import type { ImageAttributes } from '../imaging/image-attributes.js';
 import type { StoredPixels } from '../imaging/pixel-data.js';
@@ -100,4 +100,15 @@ export function buildResult(address: DeviceAddress, image: PreparedImage, analys
       infer: round(analysis.timingsMs.infer),
     },
   };
+}
+
+/**
+ * The result with its overlay PNG attached, unless the PNG is larger than a result may carry: then
+ * the result goes without it (the PNG stays at the edge) rather than failing validation and being
+ * lost with it.
+ */
+export function withOverlay(result: ResultMessage, png: Buffer): { result: ResultMessage; omitted: boolean } {
+  const base64 = png.toString('base64');
+  if (base64.length > OVERLAY_PNG_MAX_BASE64) return { result, omitted: true };
+  return { result: { ...result, overlayPng: base64 }, omitted: false };
 }

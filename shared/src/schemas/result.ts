@@ -3,6 +3,9 @@ import { Id, MessageId, ModelRef, PseudonymKey, Timestamp } from './common.js';
 
 export const RESULT_SCHEMA = 'vigil.result/1';
 
+/** The longest base64 overlay a result may carry (keeps a result well under the hub's 256 KiB payload limit). */
+export const OVERLAY_PNG_MAX_BASE64 = 180_000;
+
 /** One finding: position normalised to the image (0..1), size from the image's pixel spacing. */
 export const Finding = Type.Object(
   {
@@ -54,7 +57,7 @@ export const ResultMessage = Type.Object(
       { additionalProperties: false },
     ),
     /** Low-resolution de-identified overlay (PNG, base64), only when the edge opted in to send it. */
-    overlayPng: Type.Optional(Type.String({ maxLength: 180_000, pattern: '^[A-Za-z0-9+/=]*$' })),
+    overlayPng: Type.Optional(Type.String({ maxLength: OVERLAY_PNG_MAX_BASE64, pattern: '^[A-Za-z0-9+/=]*$' })),
     /** Set when a candidate model ran in shadow mode: the result must never reach clinicians. */
     shadow: Type.Optional(Type.Boolean()),
   },
