@@ -24,6 +24,9 @@ import { RolloutController } from './rollout/rollout-controller.js';
 import { SqliteStateStore } from './state/sqlite-state-store.js';
 import type { StateStore } from './state/state-store.js';
 
+/** How long requests in flight get to finish when the hub stops. */
+const HTTP_CLOSE_GRACE_MS = 2000;
+
 const BUNDLED_DASHBOARD = fileURLToPath(new URL('../web/dist', import.meta.url));
 
 export function followupPolicy(config: HubConfig): FollowupPolicy {
@@ -255,6 +258,26 @@ export class Hub {
     }
   }
 
+  /**
+   * Stops accepting requests and lets those in flight finish for a short grace period, then drops
+   * the connections still open. Without the bound, one client that opened a connection and sent
+   * half a request held shutdown (and a restart) for Node's request timeout, five minutes.
+   */
+  private async closeHttp(): Promise<void> {
+    const server = this.http.server;
+    const timer = setTimeout(() => {
+      server.getConnections((_error, open) =>
+        this.logger.warn({ openConnections: open, graceMs: HTTP_CLOSE_GRACE_MS }, 'closing HTTP connections still open'),
+      );
+      server.closeAllConnections();
+    }, HTTP_CLOSE_GRACE_MS);
+    try {
+      await this.http.close();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   get mqttPorts(): { plain?: number; tls?: number } {
     return this.broker?.ports ?? {};
   }
@@ -262,7 +285,7 @@ export class Hub {
   async stop(): Promise<void> {
     if (this.revocationTimer) clearInterval(this.revocationTimer);
     await this.rollouts.stop();
-    await this.http.close();
+    await this.closeHttp();
     await this.consumer?.stop();
     await this.broker?.stop();
     await this.ingest.close();

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { EdgeAgent } from '@vigil/edge-agent';
@@ -163,6 +164,24 @@ test('/healthz, /readyz and /metrics answer on the hub HTTP port', async () => {
     }
   } finally {
     await t.stop();
+  }
+});
+
+test('a client holding a half-sent HTTP request does not hold up hub shutdown', async () => {
+  const t = await startTestHub();
+  const socket = connect(t.hub.httpPort, '127.0.0.1');
+  socket.on('error', () => {});
+  try {
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write('GET /healthz HTTP/1.1\r\nHost: hub\r\n'); // headers never finished
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    const started = performance.now();
+    await t.stop();
+    // Without the bounded close this waited for Node's request timeout (5 minutes).
+    assert.ok(performance.now() - started < 30_000, `stop took ${Math.round(performance.now() - started)} ms`);
+    await closed;
+  } finally {
+    socket.destroy();
   }
 });
 
