@@ -64,8 +64,21 @@ function modelOf(d: DeviceState): { name: string; version: string } | null {
 export class RolloutController {
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
+  /**
+   * Ticks and operator actions run one at a time. Each reads rollout and device states, awaits, and
+   * writes them back: interleaved, a tick that tripped a gate while `startRollout` was still
+   * publishing the first wave skipped the devices not yet marked, which then got the new model
+   * after the rollback was decided (seen in the fleet test under load).
+   */
+  private serial: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly o: RolloutControllerOptions) {}
+
+  private exclusive<T>(operation: () => Promise<T>): Promise<T> {
+    const run = this.serial.then(operation, operation);
+    this.serial = run.catch(() => undefined);
+    return run;
+  }
 
   /** Republishes every device's desired model (the broker's retained store may be in memory) and starts ticking. */
   async start(): Promise<void> {
@@ -89,7 +102,13 @@ export class RolloutController {
     await this.ticking;
   }
 
-  async startRollout(input: StartRollout): Promise<{ rollout: RolloutRecord; devices: RolloutDevice[]; skipped: string[] }> {
+  startRollout(input: StartRollout): Promise<{ rollout: RolloutRecord; devices: RolloutDevice[]; skipped: string[] }> {
+    return this.exclusive(() => this.startRolloutNow(input));
+  }
+
+  private async startRolloutNow(
+    input: StartRollout,
+  ): Promise<{ rollout: RolloutRecord; devices: RolloutDevice[]; skipped: string[] }> {
     const record = await this.o.registry.require(input.model.name, input.model.version);
     const live = (await this.o.state.rollouts.listRollouts(50)).find((r) => LIVE.includes(r.state));
     if (live)
@@ -219,7 +238,11 @@ export class RolloutController {
   }
 
   /** One pass over every live rollout. */
-  async tick(): Promise<void> {
+  tick(): Promise<void> {
+    return this.exclusive(() => this.tickNow());
+  }
+
+  private async tickNow(): Promise<void> {
     for (const summary of await this.o.state.rollouts.listRollouts(20)) {
       if (summary.state !== 'running' && summary.state !== 'rolling-back') continue;
       try {
@@ -309,14 +332,22 @@ export class RolloutController {
     return rollout;
   }
 
-  async pause(rolloutId: string, actor: string): Promise<RolloutRecord> {
+  pause(rolloutId: string, actor: string): Promise<RolloutRecord> {
+    return this.exclusive(() => this.pauseNow(rolloutId, actor));
+  }
+
+  private async pauseNow(rolloutId: string, actor: string): Promise<RolloutRecord> {
     const r = await this.live(rolloutId);
     if (r.state !== 'running') throw new VigilError('VIGIL_ROLLOUT_INVALID', `rollout ${rolloutId} is ${r.state}, not running`);
     await this.setState(r, { state: 'paused', reason: `paused by ${actor}` });
     return this.live(rolloutId);
   }
 
-  async resume(rolloutId: string, actor: string): Promise<RolloutRecord> {
+  resume(rolloutId: string, actor: string): Promise<RolloutRecord> {
+    return this.exclusive(() => this.resumeNow(rolloutId, actor));
+  }
+
+  private async resumeNow(rolloutId: string, actor: string): Promise<RolloutRecord> {
     const r = await this.live(rolloutId);
     if (r.state !== 'paused') throw new VigilError('VIGIL_ROLLOUT_INVALID', `rollout ${rolloutId} is ${r.state}, not paused`);
     // The bake time restarts: whatever tripped or worried someone gets a fresh look.
@@ -325,7 +356,11 @@ export class RolloutController {
     return this.live(rolloutId);
   }
 
-  async abort(rolloutId: string, actor: string): Promise<RolloutRecord> {
+  abort(rolloutId: string, actor: string): Promise<RolloutRecord> {
+    return this.exclusive(() => this.abortNow(rolloutId, actor));
+  }
+
+  private async abortNow(rolloutId: string, actor: string): Promise<RolloutRecord> {
     const r = await this.live(rolloutId);
     if (r.state !== 'running' && r.state !== 'paused') {
       throw new VigilError('VIGIL_ROLLOUT_INVALID', `rollout ${rolloutId} is ${r.state}; only running or paused rollouts abort`);
@@ -334,7 +369,11 @@ export class RolloutController {
     return this.live(rolloutId);
   }
 
-  async rollback(rolloutId: string, actor: string): Promise<RolloutRecord> {
+  rollback(rolloutId: string, actor: string): Promise<RolloutRecord> {
+    return this.exclusive(() => this.rollbackNow(rolloutId, actor));
+  }
+
+  private async rollbackNow(rolloutId: string, actor: string): Promise<RolloutRecord> {
     const r = await this.live(rolloutId);
     if (!['running', 'paused', 'completed', 'aborted'].includes(r.state)) {
       throw new VigilError('VIGIL_ROLLOUT_INVALID', `rollout ${rolloutId} is ${r.state}; it cannot be rolled back`);
