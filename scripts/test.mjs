@@ -30,20 +30,10 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-// The fleet rollout test runs ten edge agents and a hub in one process: on a 2-core machine it runs
-// after the others, alone, so it is not starved by a second test file running beside it.
-const ALONE = ['rollout-fleet.test.ts'];
-const groups = [
-  { files: files.filter((f) => !ALONE.some((a) => f.endsWith(a))), concurrency: 2 },
-  { files: files.filter((f) => ALONE.some((a) => f.endsWith(a))), concurrency: 1 },
-].filter((g) => g.files.length > 0);
-let status = 0;
-for (const group of groups) {
-  const result = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', '--test', `--test-concurrency=${group.concurrency}`, '--test-timeout=300000', ...group.files],
-    { cwd: root, stdio: 'inherit', env: { ...process.env, VIGIL_LOG_LEVEL: process.env.VIGIL_LOG_LEVEL ?? 'silent' } },
-  );
-  status ||= result.status ?? 1;
-}
-process.exit(status);
+// Two test files at a time: most wait on servers and child processes, and the machine has two cores.
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...files],
+  { cwd: root, stdio: 'inherit', env: { ...process.env, VIGIL_LOG_LEVEL: process.env.VIGIL_LOG_LEVEL ?? 'silent' } },
+);
+process.exit(result.status ?? 1);
