@@ -90,7 +90,7 @@ export class Hub {
   readonly http: FastifyInstance;
   readonly events = new HubEvents();
   readonly auth: AuthService;
-  readonly followup: FollowupRunner;
+  readonly followup: FollowupThread;
   readonly models: ModelRegistry;
   readonly rollouts: RolloutController;
   private revocationTimer: NodeJS.Timeout | undefined;
@@ -125,6 +125,7 @@ export class Hub {
       events: this.events,
       policy: followupPolicy(config),
       sweepIntervalMs: config.followup.sweepIntervalS * 1000,
+      onRestart: () => this.metrics.followupRestarts.inc(),
     });
     this.models = openModelRegistry(
       config,
@@ -205,7 +206,10 @@ export class Hub {
               : this.consumer?.connected === true,
         },
       ],
-      beforeScrape: () => this.metrics.historyPending.set(this.history.pendingPoints()),
+      beforeScrape: () => {
+        this.metrics.historyPending.set(this.history.pendingPoints());
+        this.metrics.followupPending.set(this.followup.pendingPatients());
+      },
       trustProxy: config.http.trustProxy,
       ...(config.http.tls.enabled
         ? {

@@ -159,7 +159,13 @@ test('/healthz, /readyz and /metrics answer on the hub HTTP port', async () => {
     const metrics = await fetch(`${t.httpUrl}/metrics`);
     assert.match(metrics.headers.get('content-type') ?? '', /text\/plain/);
     const text = await metrics.text();
-    for (const name of ['vigil_ingest_messages_total', 'vigil_history_pending_points', 'vigil_hub_process_cpu_seconds_total']) {
+    for (const name of [
+      'vigil_ingest_messages_total',
+      'vigil_history_pending_points',
+      'vigil_followup_pending_patients',
+      'vigil_followup_worker_restarts_total',
+      'vigil_hub_process_cpu_seconds_total',
+    ]) {
       assert.ok(text.includes(name), name);
     }
   } finally {

@@ -36,6 +36,7 @@ async function setup() {
   const statePath = join(dir.path, 'state.sqlite');
   const state = new SqliteStateStore(statePath);
   const events: HubEvent[] = [];
+  const restarted = { count: 0 };
   const thread = new FollowupThread({
     statePath,
     store: state.followup,
@@ -44,6 +45,9 @@ async function setup() {
     policy: DEFAULT_FOLLOWUP_POLICY,
     sweepIntervalMs: 3_600_000,
     restartDelayMs: 50,
+    onRestart: () => {
+      restarted.count += 1;
+    },
   });
   const ingest = (results: ResultMessage[]) =>
     state.commitIngest({
@@ -58,6 +62,7 @@ async function setup() {
     state,
     thread,
     events,
+    restarted,
     ingest,
     async dispose() {
       await thread.stop();
@@ -96,11 +101,14 @@ test('a worker that dies is replaced and the patients noted to it are recomputed
     s.thread.start();
     await s.thread.settled();
     s.thread.notePatients([patientKeyOf('bob')]);
+    assert.equal(s.thread.pendingPatients(), 1);
     // The worker waits ~20 ms to coalesce notes before recomputing: it dies before it could.
     await (s.thread as unknown as { worker: Worker }).worker.terminate();
     assert.equal(await s.state.followup.getPatient(patientKeyOf('bob')), undefined, 'not recomputed before it died');
     await s.thread.settled();
     assert.equal(s.thread.restarts, 1);
+    assert.equal(s.restarted.count, 1);
+    assert.equal(s.thread.pendingPatients(), 0, 'the replacement reported bob done');
     const patient = await s.state.followup.getPatient(patientKeyOf('bob'));
     assert.equal(patient?.studies, 2, 'bob was recomputed by the replacement worker');
     assert.equal(patient?.openAlerts, 2);

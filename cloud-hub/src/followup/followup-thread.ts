@@ -16,6 +16,8 @@ export interface FollowupThreadOptions {
   sweepIntervalMs: number;
   /** Delay before a worker that died is replaced (doubles per consecutive failure, up to 30 s). */
   restartDelayMs?: number;
+  /** Called each time a replacement worker starts (for metrics). */
+  onRestart?: () => void;
 }
 
 /**
@@ -85,6 +87,7 @@ export class FollowupThread implements FollowupRunner {
     this.restartTimer = undefined;
     if (this.stopping) return;
     this.restarts += 1;
+    this.o.onRestart?.();
     this.spawn();
   }
 
@@ -111,6 +114,13 @@ export class FollowupThread implements FollowupRunner {
       default:
         return;
     }
+  }
+
+  /** Patients noted and not yet recomputed (counted per note, so a patient noted twice counts twice). */
+  pendingPatients(): number {
+    let n = 0;
+    for (const note of this.notes) n += note.patientKeys.length;
+    return n;
   }
 
   notePatients(patientKeys: Iterable<string>): void {

@@ -48,6 +48,17 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  readonly followupPending = new Gauge({
+    name: 'vigil_followup_pending_patients',
+    help: 'Patients noted for follow-up recomputation that the follow-up worker has not finished',
+    registers: [this.registry],
+  });
+  readonly followupRestarts = new Counter({
+    name: 'vigil_followup_worker_restarts_total',
+    help: 'Follow-up worker threads that died and were replaced',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'vigil_hub_' });
   }
