@@ -11,7 +11,7 @@ import { ExternalConsumer } from './broker/external-consumer.js';
 import { externalPassword, type HubConfig, modelKeyPems } from './config.js';
 import { HubEvents } from './events/hub-events.js';
 import type { DEFAULT_CATEGORY_POLICY } from './followup/category.js';
-import { DEFAULT_FOLLOWUP_POLICY, type FollowupPolicy, type FollowupRunner } from './followup/followup-service.js';
+import { DEFAULT_FOLLOWUP_POLICY, type FollowupPolicy } from './followup/followup-service.js';
 import { FollowupThread } from './followup/followup-thread.js';
 import type { HistoryStore } from './history/history-store.js';
 import { InfluxHistoryStore } from './history/influx-history-store.js';
