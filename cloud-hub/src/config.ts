@@ -42,6 +42,8 @@ export const HubConfigSchema = Type.Object(
         growthMinPercent: Type.Number({ minimum: 0, default: 15 }),
         newFindingMinScore: Type.Number({ minimum: 0, maximum: 1, default: 0.5 }),
         scoreRise: Type.Number({ minimum: 0, maximum: 1, default: 0.2 }),
+        /** Studies a finding must have been seen in before its disappearance is reported. */
+        resolvedMinSightings: Type.Integer({ minimum: 1, default: 2 }),
         /** Score thresholds of model-derived categories 2, 3, 4 and 5. */
         categoryThresholds: Type.Array(Type.Number({ minimum: 0, maximum: 1 }), {
           minItems: 4,

@@ -45,6 +45,7 @@ export function followupPolicy(config: HubConfig): FollowupPolicy {
       growthMinPercent: f.growthMinPercent,
       newFindingMinScore: f.newFindingMinScore,
       scoreRise: f.scoreRise,
+      resolvedMinSightings: f.resolvedMinSightings,
     },
     overdue: { category, graceDays: f.graceDays },
   };

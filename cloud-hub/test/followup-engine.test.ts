@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Finding } from '@vigil/shared';
 import { categoryFromScore, categoryLabel, recommendedIntervalMonths } from '../src/followup/category.js';
-import { changeConditions, volumeDoublingMonths } from '../src/followup/change-alerts.js';
+import { changeConditions, DEFAULT_CHANGE_POLICY, volumeDoublingMonths } from '../src/followup/change-alerts.js';
 import { matchFindings } from '../src/followup/finding-match.js';
 import type { FollowupObservation } from '../src/followup/followup-types.js';
 import { followupDue, overdueCondition } from '../src/followup/overdue.js';
@@ -163,6 +163,7 @@ describe('change alerts', () => {
 
   it('reports new and resolved findings, a score rise and a category upgrade', () => {
     const t = buildPatientTimeline('p1', [
+      obs('2020-03-01', [finding(0.3, 0.3, 7, 0.3)], { score: 0.3 }),
       obs('2021-03-01', [finding(0.3, 0.3, 7, 0.3)], { score: 0.3 }),
       obs('2022-03-01', [finding(0.7, 0.6, 5, 0.75)], { score: 0.75 }),
     ]);
@@ -175,6 +176,22 @@ describe('change alerts', () => {
       upgrade?.reason ?? '',
       /model-derived category 2 \(benign\) on 2021-03-01 → model-derived category 4 \(suspicious\)$/,
     );
+  });
+
+  it('does not report the disappearance of a finding seen only once (most often a false positive)', () => {
+    const t = buildPatientTimeline('p1', [
+      obs('2020-03-01', [finding(0.5, 0.5, 9, 0.4)]),
+      obs('2021-03-01', [finding(0.5, 0.5, 9, 0.4), finding(0.2, 0.7, 6, 0.4)]),
+      obs('2022-03-01', [finding(0.5, 0.5, 9, 0.4)]),
+    ]);
+    assert.deepEqual(changeConditions(t), []);
+    // With the rule off, the one-off detection at (0.2, 0.7) is reported as resolved.
+    const strictOff = changeConditions(t, { ...DEFAULT_CHANGE_POLICY, resolvedMinSightings: 1 });
+    assert.deepEqual(
+      strictOff.map((c) => c.kind),
+      ['resolved-finding'],
+    );
+    assert.match(strictOff[0]?.reason ?? '', /finding at \(0\.20, 0\.70\) \(6\.0 mm on 2021-03-01\) is not seen on 2022-03-01/);
   });
 
   it('does not call baseline findings new', () => {

@@ -11,6 +11,12 @@ export interface ChangePolicy {
   /** A finding not seen before raises an alert from this finding score. */
   newFindingMinScore: number;
   newFindingMinMm: number;
+  /**
+   * A finding's disappearance is reported only once it had been seen in this many studies: a
+   * detection seen once and gone the next time is most often the model's own false positive, and
+   * "resolved" alerts for those were most of the noise (ADR 0015).
+   */
+  resolvedMinSightings: number;
   /** Image score rise between consecutive studies of a series. */
   scoreRise: number;
   category: CategoryPolicy;
@@ -22,6 +28,7 @@ export const DEFAULT_CHANGE_POLICY: ChangePolicy = {
   criticalDoublingMonths: 6,
   newFindingMinScore: 0.5,
   newFindingMinMm: 0,
+  resolvedMinSightings: 2,
   scoreRise: 0.2,
   category: DEFAULT_CATEGORY_POLICY,
 };
@@ -111,7 +118,7 @@ function appearanceConditions(patientKey: string, s: TimelineSeries, policy: Cha
       });
     }
     const afterLast = s.studies[(studyIndex.get(last.resultId) ?? 0) + 1];
-    if (afterLast) {
+    if (afterLast && track.points.length >= policy.resolvedMinSightings) {
       out.push({
         alertKey: `resolved-finding:${last.resultId}:${last.findingIndex}`,
         kind: 'resolved-finding',
