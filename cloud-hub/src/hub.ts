@@ -46,6 +46,7 @@ export function followupPolicy(config: HubConfig): FollowupPolicy {
       newFindingMinScore: f.newFindingMinScore,
       scoreRise: f.scoreRise,
       resolvedMinSightings: f.resolvedMinSightings,
+      crossViewTolerance: f.crossViewTolerance,
     },
     overdue: { category, graceDays: f.graceDays },
   };

@@ -194,6 +194,32 @@ describe('change alerts', () => {
     assert.match(strictOff[0]?.reason ?? '', /finding at \(0\.20, 0\.70\) \(6\.0 mm on 2021-03-01\) is not seen on 2022-03-01/);
   });
 
+  it('checks a new finding against the other view of the same breast and study', () => {
+    const mlo = { view: 'MLO' } as const;
+    const newOne = (withMlo: Finding[] | undefined) => {
+      const list = [obs('2021-03-01', []), obs('2022-03-01', [finding(0.62, 0.3, 8, 0.9)])];
+      if (withMlo) list.push(obs('2021-03-01', [], mlo), obs('2022-03-01', withMlo, mlo));
+      const alerts = changeConditions(buildPatientTimeline('p1', list)).filter((c) => c.kind === 'new-finding');
+      assert.equal(alerts.length, withMlo && withMlo.length > 0 ? 2 : 1);
+      return alerts.find((c) => c.view === 'CC') as NonNullable<(typeof alerts)[number]>;
+    };
+    // MLO shows a finding at about the same distance from the chest wall (x): corroborated.
+    const seen = newOne([finding(0.66, 0.55, 8, 0.9)]);
+    assert.equal(seen.severity, 'critical');
+    assert.match(seen.reason, /; also seen in the MLO view$/);
+    assert.equal(seen.figures.seenInOtherView, 1);
+    // MLO imaged, nothing near that depth: one severity lower, and the reason says why.
+    const unseen = newOne([finding(0.2, 0.55, 8, 0.9)]);
+    assert.equal(unseen.severity, 'warning');
+    assert.match(unseen.reason, /; not seen in the MLO view$/);
+    assert.equal(unseen.figures.seenInOtherView, 0);
+    // No MLO image for that study (yet): nothing can be said, so nothing changes.
+    const unknown = newOne(undefined);
+    assert.equal(unknown.severity, 'critical');
+    assert.doesNotMatch(unknown.reason, /view$/);
+    assert.equal(unknown.figures.seenInOtherView, undefined);
+  });
+
   it('does not call baseline findings new', () => {
     const t = buildPatientTimeline('p1', [obs('2021-03-01', [finding(0.3, 0.3, 7, 0.9)])]);
     assert.deepEqual(changeConditions(t), []);

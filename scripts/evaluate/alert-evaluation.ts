@@ -57,11 +57,16 @@ export interface AlertEvaluation {
     newFinding: { events: number; alerted: number };
   };
   alertsPerPatient: number;
+  /** Per finding-level kind: [alerts seen in the other view too, alerts] for right and for wrong alerts. */
+  crossView: Record<string, { correct: [number, number]; wrong: [number, number] }>;
   /** Clear growth seen in the same view at both visits yet not alerted: the model's measurements. */
   missedGrowthExamples: string[];
   /** Up to 20 alerts judged wrong, with their reason text and the truth, for a reader to look at. */
   wrongExamples: string[];
 }
+
+/** How close (image-normalised depth from the chest wall) a finding in the other view must be to corroborate. */
+const CROSS_VIEW_DEPTH_TOLERANCE = 0.1;
 
 const within = (aMm: number, bMm: number, limitMm: number) => Math.hypot(aMm, bMm) <= limitMm;
 
@@ -173,6 +178,27 @@ export async function evaluateAlerts(
     return { ok: false, why: 'not judged' };
   };
 
+  // Cross-view corroboration: is there a finding at a similar depth from the chest wall in the other
+  // view (CC ↔ MLO) of the same breast and study? Depth is the one coordinate both views share.
+  const studyOf = new Map<string, string>();
+  for (const p of truth.patients)
+    for (const v of p.visits) for (const i of v.images) studyOf.set(i.sopInstanceUid, v.studyInstanceUid);
+  const byView = new Map<string, ImageRecord>();
+  for (const [uid, record] of records) byView.set(`${studyOf.get(uid)}|${record.image.laterality}${record.image.view}`, record);
+  const depth = (laterality: string, f: Finding) => (laterality === 'L' ? 1 - f.x : f.x);
+  const corroborated = (alert: AlertCondition): boolean | undefined => {
+    const m = matchOf(alert);
+    const [, , index] = alert.alertKey.split(':');
+    const f = m?.record.findings[Number(index)];
+    if (!m || !f) return undefined;
+    const { laterality, view } = m.record.image;
+    const other = byView.get(`${studyOf.get(m.record.image.sopInstanceUid)}|${laterality}${view === 'CC' ? 'MLO' : 'CC'}`);
+    return (other?.findings ?? []).some(
+      (g) => Math.abs(depth(laterality, g) - depth(laterality, f)) <= CROSS_VIEW_DEPTH_TOLERANCE,
+    );
+  };
+  const crossView: Record<string, { correct: [number, number]; wrong: [number, number] }> = {};
+
   const byKind: Record<string, KindFigures> = {};
   const wrongExamples: string[] = [];
   for (const alert of alerts) {
@@ -181,6 +207,14 @@ export async function evaluateAlerts(
     byKind[alert.kind] = figures;
     figures.alerts += 1;
     const verdict = judge(alert);
+    const seenInOtherView = corroborated(alert);
+    if (seenInOtherView !== undefined) {
+      const c = crossView[alert.kind] ?? { correct: [0, 0], wrong: [0, 0] };
+      crossView[alert.kind] = c;
+      const bucket = verdict.ok ? c.correct : c.wrong;
+      bucket[1] += 1;
+      if (seenInOtherView) bucket[0] += 1;
+    }
     if (verdict.ok) figures.correct += 1;
     else if (wrongExamples.length < 20) wrongExamples.push(`${alert.kind}: ${alert.reason} — truth: ${verdict.why}`);
   }
@@ -269,6 +303,7 @@ export async function evaluateAlerts(
       newFinding: { events: newEvents.size, alerted: [...newEvents].filter((k) => newAlertedOn.has(k)).length },
     },
     alertsPerPatient: round(alerts.filter((a) => a.kind !== 'overdue').length / Math.max(1, truth.patients.length)),
+    crossView,
     missedGrowthExamples,
     wrongExamples,
   };

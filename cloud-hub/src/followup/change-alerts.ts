@@ -1,5 +1,5 @@
 import { type CategoryPolicy, categoryLabel, DEFAULT_CATEGORY_POLICY } from './category.js';
-import type { AlertCondition, PatientTimeline, TimelineSeries, TrackPoint } from './followup-types.js';
+import type { AlertCondition, AlertSeverity, PatientTimeline, TimelineSeries, TrackPoint } from './followup-types.js';
 import { monthsBetween } from './study-dates.js';
 
 export interface ChangePolicy {
@@ -17,6 +17,13 @@ export interface ChangePolicy {
    * "resolved" alerts for those were most of the noise (ADR 0015).
    */
   resolvedMinSightings: number;
+  /**
+   * A new finding is checked against the other view (CC ↔ MLO) of the same breast in the same
+   * study: a finding there within this image-normalised horizontal distance (the distance from the
+   * chest wall, the coordinate both views share) corroborates it. One the other view does not show
+   * is reported one severity lower. 0 turns the check off.
+   */
+  crossViewTolerance: number;
   /** Image score rise between consecutive studies of a series. */
   scoreRise: number;
   category: CategoryPolicy;
@@ -29,6 +36,7 @@ export const DEFAULT_CHANGE_POLICY: ChangePolicy = {
   newFindingMinScore: 0.5,
   newFindingMinMm: 0,
   resolvedMinSightings: 2,
+  crossViewTolerance: 0.1,
   scoreRise: 0.2,
   category: DEFAULT_CATEGORY_POLICY,
 };
@@ -91,7 +99,32 @@ function growthConditions(patientKey: string, s: TimelineSeries, policy: ChangeP
   return out;
 }
 
-function appearanceConditions(patientKey: string, s: TimelineSeries, policy: ChangePolicy): AlertCondition[] {
+const PARTNER_VIEW: Record<string, string> = { CC: 'MLO', MLO: 'CC' };
+const LOWER: Record<AlertSeverity, AlertSeverity> = { critical: 'warning', warning: 'info', info: 'info' };
+
+/**
+ * What the other view of the same breast shows at a study: undefined when that view was not imaged
+ * (or is not known yet), else whether it has a finding at about the same distance from the chest
+ * wall. Both views of a breast are stored with the chest wall on the same side, so comparing x
+ * needs no orientation.
+ */
+type CrossView = (studyKey: string, x: number) => boolean | undefined;
+
+function crossViewOf(timeline: PatientTimeline, s: TimelineSeries, tolerance: number): CrossView {
+  const partner = PARTNER_VIEW[s.view];
+  const other = timeline.series.find((o) => o.laterality === s.laterality && o.view === partner);
+  return (studyKey, x) => {
+    if (tolerance <= 0 || !other?.studies.some((st) => st.studyKey === studyKey)) return undefined;
+    return other.tracks.some((t) => t.points.some((p) => p.studyKey === studyKey && Math.abs(p.x - x) <= tolerance));
+  };
+}
+
+function appearanceConditions(
+  patientKey: string,
+  s: TimelineSeries,
+  policy: ChangePolicy,
+  crossView: CrossView,
+): AlertCondition[] {
   const out: AlertCondition[] = [];
   const where = `${SIDE[s.laterality]} ${s.view}`;
   const studyIndex = new Map(s.studies.map((st, k) => [st.resultId, k]));
@@ -101,10 +134,13 @@ function appearanceConditions(patientKey: string, s: TimelineSeries, policy: Cha
     const k = studyIndex.get(first.resultId) ?? 0;
     const previous = s.studies[k - 1];
     if (previous && first.score >= policy.newFindingMinScore && first.diameterMm >= policy.newFindingMinMm) {
+      const severity: AlertSeverity = first.score >= (policy.category.thresholds[2] ?? 0.8) ? 'critical' : 'warning';
+      const seen = crossView(first.studyKey, first.x);
+      const partner = PARTNER_VIEW[s.view] ?? 'other';
       out.push({
         alertKey: `new-finding:${first.resultId}:${first.findingIndex}`,
         kind: 'new-finding',
-        severity: first.score >= (policy.category.thresholds[2] ?? 0.8) ? 'critical' : 'warning',
+        severity: seen === false ? LOWER[severity] : severity,
         patientKey,
         laterality: s.laterality,
         view: s.view,
@@ -113,8 +149,13 @@ function appearanceConditions(patientKey: string, s: TimelineSeries, policy: Cha
         trackId: track.trackId,
         reason:
           `${where}: new finding at ${at(first)}, ${first.diameterMm.toFixed(1)} mm, score ${first.score.toFixed(2)}, ` +
-          `not seen on ${previous.studyDate}`,
-        figures: { diameterMm: round(first.diameterMm, 2), score: round(first.score, 3) },
+          `not seen on ${previous.studyDate}` +
+          (seen === true ? `; also seen in the ${partner} view` : seen === false ? `; not seen in the ${partner} view` : ''),
+        figures: {
+          diameterMm: round(first.diameterMm, 2),
+          score: round(first.score, 3),
+          ...(seen === undefined ? {} : { seenInOtherView: seen ? 1 : 0 }),
+        },
       });
     }
     const afterLast = s.studies[(studyIndex.get(last.resultId) ?? 0) + 1];
@@ -181,7 +222,7 @@ function scoreConditions(patientKey: string, s: TimelineSeries, policy: ChangePo
 export function changeConditions(timeline: PatientTimeline, policy: ChangePolicy = DEFAULT_CHANGE_POLICY): AlertCondition[] {
   return timeline.series.flatMap((s) => [
     ...growthConditions(timeline.patientKey, s, policy),
-    ...appearanceConditions(timeline.patientKey, s, policy),
+    ...appearanceConditions(timeline.patientKey, s, policy, crossViewOf(timeline, s, policy.crossViewTolerance)),
     ...scoreConditions(timeline.patientKey, s, policy),
   ]);
 }

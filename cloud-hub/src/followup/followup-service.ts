@@ -153,7 +153,12 @@ export class FollowupService implements FollowupRunner {
   }
 
   private announce(outcome: TimelineSaveOutcome): void {
-    for (const alert of [...outcome.opened, ...outcome.autoResolved]) {
+    const changes = [
+      ...outcome.opened.map((alert) => ({ alert, what: 'follow-up alert opened' })),
+      ...outcome.autoResolved.map((alert) => ({ alert, what: 'follow-up alert resolved by the system' })),
+      ...outcome.updated.map((alert) => ({ alert, what: 'follow-up alert updated with new evidence' })),
+    ];
+    for (const { alert, what } of changes) {
       this.o.logger.info(
         {
           alertKey: alert.alertKey,
@@ -162,7 +167,7 @@ export class FollowupService implements FollowupRunner {
           status: alert.status,
           patientKey: alert.patientKey,
         },
-        alert.status === 'open' ? 'follow-up alert opened' : 'follow-up alert resolved by the system',
+        what,
       );
       this.o.events?.emit({
         type: 'alert',

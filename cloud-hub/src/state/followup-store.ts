@@ -50,6 +50,11 @@ export interface TimelineSaveOutcome {
   opened: AlertRecord[];
   /** Open or acknowledged alerts whose condition no longer holds (e.g. the overdue study arrived). */
   autoResolved: AlertRecord[];
+  /**
+   * Open alerts whose wording, severity or figures changed with new evidence (e.g. the other view of
+   * the study arrived). Acknowledged alerts keep what the clinician saw.
+   */
+  updated: AlertRecord[];
 }
 
 /** One patient's recomputed summary and the alert conditions that hold now. */

@@ -79,6 +79,8 @@ export class SqliteFollowupStore implements FollowupStore {
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)`),
       activeAlerts: db.prepare("SELECT * FROM alerts WHERE patient_key = ? AND status != 'resolved'"),
       getAlert: db.prepare('SELECT * FROM alerts WHERE alert_key = ?'),
+      refreshOpenAlert: db.prepare(`UPDATE alerts SET severity = ?, reason = ?, figures_json = ?, updated_at = ?
+        WHERE alert_key = ? AND status = 'open' AND (severity != ? OR reason != ? OR figures_json != ?)`),
       autoResolve: db.prepare(`UPDATE alerts SET status = 'resolved', resolved_by = 'system', resolved_at = ?, updated_at = ?,
         note = 'condition no longer holds' WHERE alert_key = ?`),
       countOpen: db.prepare(
@@ -131,6 +133,7 @@ export class SqliteFollowupStore implements FollowupStore {
     const now = new Date().toISOString();
     this.s.upsertPatient.run({ ...summary, updatedAt: now });
     const opened: AlertRecord[] = [];
+    const updated: AlertRecord[] = [];
     for (const c of conditions) {
       const inserted = this.s.insertAlert.run(
         c.alertKey,
@@ -148,7 +151,22 @@ export class SqliteFollowupStore implements FollowupStore {
         now,
         now,
       ).changes;
-      if (inserted === 1) opened.push(toAlert(this.s.getAlert.get(c.alertKey) as Row));
+      if (inserted === 1) {
+        opened.push(toAlert(this.s.getAlert.get(c.alertKey) as Row));
+        continue;
+      }
+      const figures = JSON.stringify(c.figures);
+      const refreshed = this.s.refreshOpenAlert.run(
+        c.severity,
+        c.reason,
+        figures,
+        now,
+        c.alertKey,
+        c.severity,
+        c.reason,
+        figures,
+      );
+      if (refreshed.changes === 1) updated.push(toAlert(this.s.getAlert.get(c.alertKey) as Row));
     }
     const current = new Set(conditions.map((c) => c.alertKey));
     const autoResolved: AlertRecord[] = [];
@@ -158,7 +176,7 @@ export class SqliteFollowupStore implements FollowupStore {
       autoResolved.push(toAlert(this.s.getAlert.get(row.alert_key) as Row));
     }
     this.s.countOpen.run(summary.patientKey, summary.patientKey);
-    return { opened, autoResolved };
+    return { opened, autoResolved, updated };
   }
 
   getPatient(patientKey: string): Promise<PatientSummary | undefined> {
