@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { createLogger, type ResultMessage } from '@vigil/shared';
 import { patientKeyOf, studyResult } from '../../scripts/harness/followup-results.js';
+import { ingestBatch } from '../../scripts/harness/ingest-batch.js';
 import { makeTempDir } from '../../scripts/harness/temp-dir.js';
 import type { HubEvent } from '../src/events/hub-events.js';
 import { FollowupService } from '../src/followup/followup-service.js';
@@ -36,15 +37,7 @@ test('an open new-finding alert is updated when the other view arrives; an ackno
     events: { emit: (e) => events.push(e) },
     today: () => '2022-03-02',
   });
-  const ingest = (results: ResultMessage[]) =>
-    state.commitIngest({
-      results,
-      telemetry: [],
-      statuses: [],
-      modelReports: [],
-      deadLetters: [],
-      receivedAt: new Date().toISOString(),
-    });
+  const ingest = (results: ResultMessage[]) => state.commitIngest(ingestBatch({ results }));
   const newFinding = async (patient: string) => {
     const page = await state.followup.listAlerts({ patientKey: patientKeyOf(patient), limit: 50 });
     const alert = page.items.find((a) => a.kind === 'new-finding' && a.view === 'CC');

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import type { Worker } from 'node:worker_threads';
 import { createLogger, type ResultMessage } from '@vigil/shared';
 import { patientKeyOf, studyResult } from '../../scripts/harness/followup-results.js';
+import { ingestBatch } from '../../scripts/harness/ingest-batch.js';
 import { makeTempDir } from '../../scripts/harness/temp-dir.js';
 import type { HubEvent } from '../src/events/hub-events.js';
 import { DEFAULT_FOLLOWUP_POLICY } from '../src/followup/followup-service.js';
@@ -49,15 +50,7 @@ async function setup() {
       restarted.count += 1;
     },
   });
-  const ingest = (results: ResultMessage[]) =>
-    state.commitIngest({
-      results,
-      telemetry: [],
-      statuses: [],
-      modelReports: [],
-      deadLetters: [],
-      receivedAt: new Date().toISOString(),
-    });
+  const ingest = (results: ResultMessage[]) => state.commitIngest(ingestBatch({ results }));
   return {
     state,
     thread,

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { createLogger, newMessageId, STATUS_SCHEMA } from '@vigil/shared';
 import { startTestHub } from '../../scripts/harness/hub-fixture.js';
+import { ingestBatch } from '../../scripts/harness/ingest-batch.js';
 import {
   BUNDLED_MODEL,
   BUNDLED_VERSION,
@@ -34,23 +35,20 @@ test('a tick waits for a rollout that is still starting, and an action waits for
     for (const deviceId of ['mg-1', 'mg-2']) {
       await h.hub.registry.add({ clinicId: 'clinic-a', deviceId });
     }
-    await h.hub.state.commitIngest({
-      results: [],
-      telemetry: [],
-      modelReports: [],
-      deadLetters: [],
-      receivedAt: new Date().toISOString(),
-      statuses: ['mg-1', 'mg-2'].map((deviceId) => ({
-        schema: STATUS_SCHEMA,
-        messageId: newMessageId(),
-        clinicId: 'clinic-a',
-        deviceId,
-        state: 'online' as const,
-        at: new Date().toISOString(),
-        agentVersion: 'test',
-        model: { name: 'vigil-demo', version: BUNDLED_VERSION },
-      })),
-    });
+    await h.hub.state.commitIngest(
+      ingestBatch({
+        statuses: ['mg-1', 'mg-2'].map((deviceId) => ({
+          schema: STATUS_SCHEMA,
+          messageId: newMessageId(),
+          clinicId: 'clinic-a',
+          deviceId,
+          state: 'online' as const,
+          at: new Date().toISOString(),
+          agentVersion: 'test',
+          model: { name: 'vigil-demo', version: BUNDLED_VERSION },
+        })),
+      }),
+    );
 
     // Publishing a desired model blocks until the test lets it go, holding startRollout mid-wave.
     let release = () => {};
