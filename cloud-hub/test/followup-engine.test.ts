@@ -220,6 +220,31 @@ describe('change alerts', () => {
     assert.equal(unknown.figures.seenInOtherView, undefined);
   });
 
+  it('says whether the other view still shows a finding that is no longer seen', () => {
+    const mlo = { view: 'MLO' } as const;
+    const resolved = (mloAtLastStudy: Finding[]) => {
+      const list = [
+        obs('2020-03-01', [finding(0.4, 0.3, 9, 0.4)]),
+        obs('2021-03-01', [finding(0.4, 0.3, 9, 0.4)]),
+        obs('2022-03-01', []),
+        obs('2020-03-01', [finding(0.42, 0.6, 9, 0.4)], mlo),
+        obs('2021-03-01', [finding(0.42, 0.6, 9, 0.4)], mlo),
+        obs('2022-03-01', mloAtLastStudy, mlo),
+      ];
+      const alerts = changeConditions(buildPatientTimeline('p1', list)).filter(
+        (c) => c.kind === 'resolved-finding' && c.view === 'CC',
+      );
+      assert.equal(alerts.length, 1);
+      return alerts[0] as NonNullable<(typeof alerts)[number]>;
+    };
+    const missedHere = resolved([finding(0.43, 0.61, 9, 0.4)]);
+    assert.match(missedHere.reason, /; the MLO view still shows a finding there \(possibly missed in this view\)$/);
+    assert.equal(missedHere.figures.seenInOtherView, 1);
+    const goneInBoth = resolved([]);
+    assert.match(goneInBoth.reason, /is not seen on 2022-03-01; nor in the MLO view$/);
+    assert.equal(goneInBoth.figures.seenInOtherView, 0);
+  });
+
   it('does not call baseline findings new', () => {
     const t = buildPatientTimeline('p1', [obs('2021-03-01', [finding(0.3, 0.3, 7, 0.9)])]);
     assert.deepEqual(changeConditions(t), []);

@@ -192,7 +192,8 @@ export async function evaluateAlerts(
     const f = m?.record.findings[Number(index)];
     if (!m || !f) return undefined;
     const { laterality, view } = m.record.image;
-    const other = byView.get(`${studyOf.get(m.record.image.sopInstanceUid)}|${laterality}${view === 'CC' ? 'MLO' : 'CC'}`);
+    // The alert's own study: for "no longer seen", the study where the finding is missing.
+    const other = byView.get(`${alert.studyKey}|${laterality}${view === 'CC' ? 'MLO' : 'CC'}`);
     return (other?.findings ?? []).some(
       (g) => Math.abs(depth(laterality, g) - depth(laterality, f)) <= CROSS_VIEW_DEPTH_TOLERANCE,
     );

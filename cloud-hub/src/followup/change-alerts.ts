@@ -160,6 +160,9 @@ function appearanceConditions(
     }
     const afterLast = s.studies[(studyIndex.get(last.resultId) ?? 0) + 1];
     if (afterLast && track.points.length >= policy.resolvedMinSightings) {
+      // The other view still showing something there at that study points to a miss in this view.
+      const stillSeen = crossView(afterLast.studyKey, last.x);
+      const partner = PARTNER_VIEW[s.view] ?? 'other';
       out.push({
         alertKey: `resolved-finding:${last.resultId}:${last.findingIndex}`,
         kind: 'resolved-finding',
@@ -172,8 +175,16 @@ function appearanceConditions(
         trackId: track.trackId,
         reason:
           `${where}: finding at ${at(last)} (${last.diameterMm.toFixed(1)} mm on ${last.studyDate}) ` +
-          `is not seen on ${afterLast.studyDate}`,
-        figures: { lastDiameterMm: round(last.diameterMm, 2) },
+          `is not seen on ${afterLast.studyDate}` +
+          (stillSeen === true
+            ? `; the ${partner} view still shows a finding there (possibly missed in this view)`
+            : stillSeen === false
+              ? `; nor in the ${partner} view`
+              : ''),
+        figures: {
+          lastDiameterMm: round(last.diameterMm, 2),
+          ...(stillSeen === undefined ? {} : { seenInOtherView: stillSeen ? 1 : 0 }),
+        },
       });
     }
   }
