@@ -127,6 +127,7 @@ function appearanceConditions(
 ): AlertCondition[] {
   const out: AlertCondition[] = [];
   const where = `${SIDE[s.laterality]} ${s.view}`;
+  const partner = PARTNER_VIEW[s.view] ?? 'other';
   const studyIndex = new Map(s.studies.map((st, k) => [st.resultId, k]));
   for (const track of s.tracks) {
     const first = track.points[0] as TrackPoint;
@@ -136,7 +137,6 @@ function appearanceConditions(
     if (previous && first.score >= policy.newFindingMinScore && first.diameterMm >= policy.newFindingMinMm) {
       const severity: AlertSeverity = first.score >= (policy.category.thresholds[2] ?? 0.8) ? 'critical' : 'warning';
       const seen = crossView(first.studyKey, first.x);
-      const partner = PARTNER_VIEW[s.view] ?? 'other';
       out.push({
         alertKey: `new-finding:${first.resultId}:${first.findingIndex}`,
         kind: 'new-finding',
@@ -162,7 +162,6 @@ function appearanceConditions(
     if (afterLast && track.points.length >= policy.resolvedMinSightings) {
       // The other view still showing something there at that study points to a miss in this view.
       const stillSeen = crossView(afterLast.studyKey, last.x);
-      const partner = PARTNER_VIEW[s.view] ?? 'other';
       out.push({
         alertKey: `resolved-finding:${last.resultId}:${last.findingIndex}`,
         kind: 'resolved-finding',

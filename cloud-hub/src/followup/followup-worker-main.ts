@@ -1,8 +1,9 @@
 // Runs inside the follow-up worker thread (see followup-thread.ts): its own connection to the state
 // database, the same FollowupService the hub would run in-process, and messages to the main thread.
 import { parentPort, workerData } from 'node:worker_threads';
-import { createLogger, VigilError } from '@vigil/shared';
+import { createLogger } from '@vigil/shared';
 import { SqliteFollowupStore } from '../state/sqlite-followup-store.js';
+import { stateDurable } from '../state/sqlite-wrap.js';
 import { DurableSqlite } from '../storage/durable-sqlite.js';
 import { FollowupService } from './followup-service.js';
 import type { FollowupWorkerData, FromFollowupWorker, ToFollowupWorker } from './followup-worker-protocol.js';
@@ -15,14 +16,8 @@ const post = (message: FromFollowupWorker) => port.postMessage(message);
 // The hub's own connection runs migrations and checkpoints; this one only reads results and writes
 // patients and alerts.
 const sqlite = new DurableSqlite(data.statePath, { secondaryConnection: true });
-const durable = (what: string) =>
-  sqlite.durable().catch((error: Error) => {
-    throw new VigilError('VIGIL_STATE_STORE_UNAVAILABLE', `state store: ${what} not made durable: ${error.message}`, {
-      cause: error,
-    });
-  });
 const service = new FollowupService({
-  store: new SqliteFollowupStore(sqlite.db, durable),
+  store: new SqliteFollowupStore(sqlite.db, stateDurable(sqlite)),
   logger: createLogger('vigil-hub', { level: data.logLevel }).child({ thread: 'followup' }),
   events: { emit: (event) => post({ type: 'event', event }) },
   policy: data.policy,
@@ -63,4 +58,3 @@ port.on('message', (message: ToFollowupWorker) => {
   }
 });
 service.start();
-post({ type: 'ready' });

@@ -18,7 +18,6 @@ export type ToFollowupWorker =
 
 /** Worker → main thread. */
 export type FromFollowupWorker =
-  | { type: 'ready' }
   | { type: 'event'; event: HubEvent }
   /** Every note up to this id has been recomputed (the worker's queue was empty). */
   | { type: 'caught-up'; upTo: number }

@@ -79,8 +79,9 @@ export class SqliteFollowupStore implements FollowupStore {
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)`),
       activeAlerts: db.prepare("SELECT * FROM alerts WHERE patient_key = ? AND status != 'resolved'"),
       getAlert: db.prepare('SELECT * FROM alerts WHERE alert_key = ?'),
-      refreshOpenAlert: db.prepare(`UPDATE alerts SET severity = ?, reason = ?, figures_json = ?, updated_at = ?
-        WHERE alert_key = ? AND status = 'open' AND (severity != ? OR reason != ? OR figures_json != ?)`),
+      refreshOpenAlert: db.prepare(`UPDATE alerts SET severity = @severity, reason = @reason, figures_json = @figures,
+        updated_at = @now WHERE alert_key = @alertKey AND status = 'open'
+        AND (severity != @severity OR reason != @reason OR figures_json != @figures)`),
       autoResolve: db.prepare(`UPDATE alerts SET status = 'resolved', resolved_by = 'system', resolved_at = ?, updated_at = ?,
         note = 'condition no longer holds' WHERE alert_key = ?`),
       countOpen: db.prepare(
@@ -135,6 +136,7 @@ export class SqliteFollowupStore implements FollowupStore {
     const opened: AlertRecord[] = [];
     const updated: AlertRecord[] = [];
     for (const c of conditions) {
+      const figures = JSON.stringify(c.figures);
       const inserted = this.s.insertAlert.run(
         c.alertKey,
         c.kind,
@@ -147,7 +149,7 @@ export class SqliteFollowupStore implements FollowupStore {
         c.studyDate,
         c.trackId,
         c.reason,
-        JSON.stringify(c.figures),
+        figures,
         now,
         now,
       ).changes;
@@ -155,17 +157,13 @@ export class SqliteFollowupStore implements FollowupStore {
         opened.push(toAlert(this.s.getAlert.get(c.alertKey) as Row));
         continue;
       }
-      const figures = JSON.stringify(c.figures);
-      const refreshed = this.s.refreshOpenAlert.run(
-        c.severity,
-        c.reason,
+      const refreshed = this.s.refreshOpenAlert.run({
+        severity: c.severity,
+        reason: c.reason,
         figures,
         now,
-        c.alertKey,
-        c.severity,
-        c.reason,
-        figures,
-      );
+        alertKey: c.alertKey,
+      });
       if (refreshed.changes === 1) updated.push(toAlert(this.s.getAlert.get(c.alertKey) as Row));
     }
     const current = new Set(conditions.map((c) => c.alertKey));

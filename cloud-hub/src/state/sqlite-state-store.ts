@@ -7,7 +7,7 @@ import { SqliteFollowupStore } from './sqlite-followup-store.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import { SqliteRolloutStore } from './sqlite-rollout-store.js';
 import { SqliteUserStore } from './sqlite-user-store.js';
-import { wrap } from './sqlite-wrap.js';
+import { stateDurable, wrap } from './sqlite-wrap.js';
 import type {
   DeadLetter,
   DeviceRecord,
@@ -179,11 +179,7 @@ export class SqliteStateStore implements StateStore {
   }
 
   private durable(what: string): Promise<void> {
-    return this.store.durable().catch((error: Error) => {
-      throw new VigilError('VIGIL_STATE_STORE_UNAVAILABLE', `state store: ${what} not made durable: ${error.message}`, {
-        cause: error,
-      });
-    });
+    return stateDurable(this.store)(what);
   }
 
   private commitBatch(batch: IngestBatch): Promise<IngestCommitSummary> {

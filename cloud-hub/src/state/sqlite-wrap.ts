@@ -1,4 +1,5 @@
 import { VigilError } from '@vigil/shared';
+import type { DurableSqlite } from '../storage/durable-sqlite.js';
 
 /** Runs a synchronous better-sqlite3 call, turning driver errors into VIGIL_STATE_STORE_UNAVAILABLE. */
 export function wrap<T>(what: string, fn: () => T): Promise<T> {
@@ -19,4 +20,14 @@ export async function durableWrite<T>(what: string, fn: () => T, durable: (what:
   const value = await wrap(what, fn);
   await durable(what);
   return value;
+}
+
+/** `durable()` of a state-store connection, its failure coded VIGIL_STATE_STORE_UNAVAILABLE naming the write. */
+export function stateDurable(store: DurableSqlite): (what: string) => Promise<void> {
+  return (what) =>
+    store.durable().catch((error: Error) => {
+      throw new VigilError('VIGIL_STATE_STORE_UNAVAILABLE', `state store: ${what} not made durable: ${error.message}`, {
+        cause: error,
+      });
+    });
 }
