@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { Finding } from '@vigil/shared';
-import { diameterAtVisit, planCohort } from '../../scripts/phantoms/cohort-plan.js';
+import { diameterAtVisit, isoStudyDate, planCohort } from '../../scripts/phantoms/cohort-plan.js';
 import { Rng } from '../../scripts/phantoms/random.js';
 import { imageLayout } from '../../scripts/phantoms/render-mammogram.js';
 import { changeConditions, DEFAULT_CHANGE_POLICY } from '../src/followup/change-alerts.js';
@@ -58,7 +58,7 @@ it('raises the right alerts for a generated cohort (precision and recall against
             findings.push({ x: l.x, y: l.y, diameterMm: d, areaMm2: Math.PI * (d / 2) ** 2, score: 0.3 });
           }
           truthOf.set(resultId, refs);
-          const date = `${v.studyDate.slice(0, 4)}-${v.studyDate.slice(4, 6)}-${v.studyDate.slice(6, 8)}`;
+          const date = isoStudyDate(v.studyDate);
           observations.push({
             resultId,
             patientKey: p.patientId,

@@ -13,7 +13,9 @@ import {
 } from '@vigil/cloud-hub';
 import { analyzeInput, inputSpecOf, modelInputFromFile, OnnxModel } from '@vigil/edge-agent';
 import type { Finding } from '@vigil/shared';
+import { isoStudyDate } from '../phantoms/cohort-plan.js';
 import { readTruth, type TruthImage } from '../phantoms/generate-phantoms.js';
+import { hitRadiusMm, round3 } from './metrics.js';
 
 /** The truth behind one reported finding: the phantom finding it lies on, if any. */
 interface MatchedTruth {
@@ -24,6 +26,9 @@ interface MatchedTruth {
 
 interface ImageRecord {
   image: TruthImage;
+  /** The visit (0 = baseline) and the study the image belongs to. */
+  visit: number;
+  studyKey: string;
   findings: Finding[];
   /** Per reported finding: the truth finding under it (or a look-alike / nothing). */
   matches: (MatchedTruth | 'lookalike' | undefined)[];
@@ -65,12 +70,9 @@ export interface AlertEvaluation {
   wrongExamples: string[];
 }
 
-/** How close (image-normalised depth from the chest wall) a finding in the other view must be to corroborate. */
-const CROSS_VIEW_DEPTH_TOLERANCE = 0.1;
-
 const within = (aMm: number, bMm: number, limitMm: number) => Math.hypot(aMm, bMm) <= limitMm;
 
-/** The phantom finding (or look-alike) a reported finding lies on: within its radius, at least 5 mm. */
+/** The phantom finding (or look-alike) a reported finding lies on, by the same rule as the FROC figures. */
 function matchTruth(image: TruthImage, f: Finding): MatchedTruth | 'lookalike' | undefined {
   const s = image.pixelSpacingMm;
   const dx = (a: { x: number }) => (a.x - f.x) * image.columns * s;
@@ -78,11 +80,11 @@ function matchTruth(image: TruthImage, f: Finding): MatchedTruth | 'lookalike' |
   let best: { d: number; t: ImageRecord['matches'][number] } | undefined;
   for (const t of image.findings) {
     const d = Math.hypot(dx(t), dy(t));
-    if (within(dx(t), dy(t), Math.max(5, t.diameterMm / 2)) && (!best || d < best.d))
+    if (within(dx(t), dy(t), hitRadiusMm(t.diameterMm)) && (!best || d < best.d))
       best = { d, t: { id: t.id, behaviour: t.behaviour, diameterMm: t.diameterMm } };
   }
   if (best) return best.t;
-  for (const l of image.lookalikes) if (within(dx(l), dy(l), Math.max(5, l.diameterMm / 2))) return 'lookalike';
+  for (const l of image.lookalikes) if (within(dx(l), dy(l), hitRadiusMm(l.diameterMm))) return 'lookalike';
   return undefined;
 }
 
@@ -107,13 +109,19 @@ export async function evaluateAlerts(
     const observations: FollowupObservation[] = [];
     for (const visit of patient.visits) {
       studies += 1;
-      const date = `${visit.studyDate.slice(0, 4)}-${visit.studyDate.slice(4, 6)}-${visit.studyDate.slice(6, 8)}`;
+      const date = isoStudyDate(visit.studyDate);
       for (const image of visit.images) {
         for (const f of image.findings) diameterAt.set(`${f.id}@${visit.index}`, f.diameterMm);
         const { attrs, input } = await modelInputFromFile(join(phantomDir, image.file), spec);
         const { score, findings } = await analyzeInput(input, attrs, model);
         const resultId = image.sopInstanceUid;
-        records.set(resultId, { image, findings, matches: findings.map((f) => matchTruth(image, f)) });
+        records.set(resultId, {
+          image,
+          visit: visit.index,
+          studyKey: visit.studyInstanceUid,
+          findings,
+          matches: findings.map((f) => matchTruth(image, f)),
+        });
         observations.push({
           resultId,
           patientKey: patient.patientId,
@@ -134,8 +142,6 @@ export async function evaluateAlerts(
     alerts.push(...changeConditions(buildPatientTimeline(patient.patientId, observations), policy));
   }
 
-  const visitOf = new Map<string, number>();
-  for (const p of truth.patients) for (const v of p.visits) for (const i of v.images) visitOf.set(i.sopInstanceUid, v.index);
   const matchOf = (alert: AlertCondition): { record: ImageRecord; match: ImageRecord['matches'][number] } | undefined => {
     const [, resultId, index] = alert.alertKey.split(':');
     const record = records.get(resultId ?? '');
@@ -144,7 +150,7 @@ export async function evaluateAlerts(
   /** Whether a real finding in this image grew or appeared since the visit before (image-level kinds). */
   const imageChanged = (resultId: string) => {
     const record = records.get(resultId);
-    const visit = visitOf.get(resultId) ?? 0;
+    const visit = record?.visit ?? 0;
     return (record?.image.findings ?? []).some((f) => {
       const before = diameterAt.get(`${f.id}@${visit - 1}`);
       return before === undefined ? visit > 0 : f.diameterMm - before > 1;
@@ -159,7 +165,7 @@ export async function evaluateAlerts(
     const m = matchOf(alert);
     if (!m?.match) return { ok: false, why: 'no phantom finding under it (a false positive)' };
     if (m.match === 'lookalike') return { ok: false, why: 'on a benign look-alike' };
-    const visit = visitOf.get(m.record.image.sopInstanceUid) ?? 0;
+    const visit = m.record.visit;
     const before = diameterAt.get(`${m.match.id}@${visit - 1}`);
     const after = diameterAt.get(`${m.match.id}@${visit + 1}`);
     if (alert.kind === 'growth') {
@@ -178,14 +184,10 @@ export async function evaluateAlerts(
     return { ok: false, why: 'not judged' };
   };
 
-  // Cross-view corroboration: is there a finding at a similar depth from the chest wall in the other
-  // view (CC ↔ MLO) of the same breast and study? Depth is the one coordinate both views share.
-  const studyOf = new Map<string, string>();
-  for (const p of truth.patients)
-    for (const v of p.visits) for (const i of v.images) studyOf.set(i.sopInstanceUid, v.studyInstanceUid);
+  // Cross-view corroboration, by the engine's rule: a finding in the other view (CC ↔ MLO) of the
+  // same breast, at the alert's own study, within the policy's distance from the chest wall.
   const byView = new Map<string, ImageRecord>();
-  for (const [uid, record] of records) byView.set(`${studyOf.get(uid)}|${record.image.laterality}${record.image.view}`, record);
-  const depth = (laterality: string, f: Finding) => (laterality === 'L' ? 1 - f.x : f.x);
+  for (const record of records.values()) byView.set(`${record.studyKey}|${record.image.laterality}${record.image.view}`, record);
   const corroborated = (alert: AlertCondition): boolean | undefined => {
     const m = matchOf(alert);
     const [, , index] = alert.alertKey.split(':');
@@ -194,9 +196,7 @@ export async function evaluateAlerts(
     const { laterality, view } = m.record.image;
     // The alert's own study: for "no longer seen", the study where the finding is missing.
     const other = byView.get(`${alert.studyKey}|${laterality}${view === 'CC' ? 'MLO' : 'CC'}`);
-    return (other?.findings ?? []).some(
-      (g) => Math.abs(depth(laterality, g) - depth(laterality, f)) <= CROSS_VIEW_DEPTH_TOLERANCE,
-    );
+    return (other?.findings ?? []).some((g) => Math.abs(g.x - f.x) <= policy.crossViewTolerance);
   };
   const crossView: Record<string, { correct: [number, number]; wrong: [number, number] }> = {};
 
@@ -219,7 +219,7 @@ export async function evaluateAlerts(
     if (verdict.ok) figures.correct += 1;
     else if (wrongExamples.length < 20) wrongExamples.push(`${alert.kind}: ${alert.reason} — truth: ${verdict.why}`);
   }
-  for (const figures of Object.values(byKind)) figures.precision = round(figures.correct / Math.max(1, figures.alerts));
+  for (const figures of Object.values(byKind)) figures.precision = round3(figures.correct / Math.max(1, figures.alerts));
 
   // Recall: every clear growth (≥ 3.5 mm and ≥ 25 %, past both alert thresholds with margin) and
   // every appearance of a new finding ≥ 5 mm that the model could be expected to see.
@@ -228,7 +228,7 @@ export async function evaluateAlerts(
   for (const alert of alerts) {
     const m = matchOf(alert);
     if (!m?.match || m.match === 'lookalike') continue;
-    const key = `${m.match.id}@${visitOf.get(m.record.image.sopInstanceUid)}`;
+    const key = `${m.match.id}@${m.record.visit}`;
     if (alert.kind === 'growth') growthAlertedOn.add(key);
     if (alert.kind === 'new-finding') newAlertedOn.add(key);
   }
@@ -251,7 +251,7 @@ export async function evaluateAlerts(
   // every view), or it saw it at both and the engine did not link or flag it.
   const detectedAt = new Set<string>();
   for (const record of records.values()) {
-    const visit = visitOf.get(record.image.sopInstanceUid);
+    const { visit } = record;
     const view = `${record.image.laterality}${record.image.view}`;
     for (const m of record.matches) {
       if (!m || m === 'lookalike') continue;
@@ -265,7 +265,7 @@ export async function evaluateAlerts(
   const describeMiss = (id: string, visit: number) => {
     const parts: string[] = [];
     for (const record of records.values()) {
-      const v = visitOf.get(record.image.sopInstanceUid) ?? -1;
+      const v = record.visit;
       if (v !== visit && v !== visit - 1) continue;
       record.matches.forEach((m, i) => {
         if (m && m !== 'lookalike' && m.id === id) {
@@ -289,11 +289,10 @@ export async function evaluateAlerts(
       if (missedGrowthExamples.length < 10) missedGrowthExamples.push(describeMiss(id ?? '', Number(visit)));
     } else missedGrowth.seenInOneViewEachTime += 1;
   }
-  const images = [...records.values()].length;
   return {
     patients: truth.patients.length,
     studies,
-    images,
+    images: records.size,
     byKind,
     recall: {
       growth: {
@@ -303,13 +302,9 @@ export async function evaluateAlerts(
       },
       newFinding: { events: newEvents.size, alerted: [...newEvents].filter((k) => newAlertedOn.has(k)).length },
     },
-    alertsPerPatient: round(alerts.filter((a) => a.kind !== 'overdue').length / Math.max(1, truth.patients.length)),
+    alertsPerPatient: round3(alerts.filter((a) => a.kind !== 'overdue').length / Math.max(1, truth.patients.length)),
     crossView,
     missedGrowthExamples,
     wrongExamples,
   };
-}
-
-function round(v: number): number {
-  return Math.round(v * 1000) / 1000;
 }

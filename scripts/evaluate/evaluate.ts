@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { extractFindings, imageScore, inputSpecOf, modelInputFromFile, OnnxModel } from '@vigil/edge-agent';
 import { readTruth } from '../phantoms/generate-phantoms.js';
-import { type Candidate, frocPoints, median, rocAuc, type TruthLesion } from './metrics.js';
+import { type Candidate, frocPoints, median, rocAuc, round3, type TruthLesion } from './metrics.js';
 
 export interface Evaluation {
   images: number;
@@ -17,9 +17,6 @@ export interface Evaluation {
   byType: Record<string, { lesions: number; sensitivity: number }>;
   target: string;
 }
-
-/** Three decimals, for reported figures. */
-const round = (v: number) => Math.round(v * 1000) / 1000;
 
 interface Collected {
   images: number;
@@ -109,16 +106,16 @@ export async function evaluate(
     entry.lesions += 1;
     if (hits.has(i)) entry.sensitivity += 1;
   }
-  for (const entry of Object.values(byType)) entry.sensitivity = round(entry.sensitivity / entry.lesions);
+  for (const entry of Object.values(byType)) entry.sensitivity = round3(entry.sensitivity / entry.lesions);
   return {
     images,
     positiveImages: labels.filter(Boolean).length,
-    imageAuc: round(rocAuc(scores, labels)),
+    imageAuc: round3(rocAuc(scores, labels)),
     lesions5mm: lesions.length,
-    sensitivityAt05Fp: round(best?.sensitivity ?? 0),
-    thresholdAt05Fp: round(best?.threshold ?? Number.NaN),
-    falsePositivesPerImageAtThreshold: round(best?.falsePositivesPerImage ?? Number.NaN),
-    medianSizeErrorMm: round(median(best?.sizeErrorsMm ?? [])),
+    sensitivityAt05Fp: round3(best?.sensitivity ?? 0),
+    thresholdAt05Fp: round3(best?.threshold ?? Number.NaN),
+    falsePositivesPerImageAtThreshold: round3(best?.falsePositivesPerImage ?? Number.NaN),
+    medianSizeErrorMm: round3(median(best?.sizeErrorsMm ?? [])),
     byType,
     target: 'imageAuc >= 0.95; sensitivityAt05Fp >= 0.9 (findings >= 5 mm, <= 0.5 FP/image); medianSizeErrorMm <= 1.5',
   };
@@ -141,9 +138,9 @@ export async function calibrateFindingThreshold(
     .sort((a, b) => a.threshold - b.threshold)[0];
   if (!best) return undefined;
   return {
-    threshold: round(best.threshold),
-    sensitivity: round(best.sensitivity),
-    falsePositivesPerImage: round(best.falsePositivesPerImage),
+    threshold: round3(best.threshold),
+    sensitivity: round3(best.sensitivity),
+    falsePositivesPerImage: round3(best.falsePositivesPerImage),
     images,
   };
 }

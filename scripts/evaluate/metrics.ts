@@ -36,6 +36,16 @@ export interface TruthLesion {
   diameterMm: number;
 }
 
+/** How far from a lesion's centre a reported finding still counts as on it: its radius, at least 5 mm. */
+export function hitRadiusMm(lesionDiameterMm: number): number {
+  return Math.max(5, lesionDiameterMm / 2);
+}
+
+/** Three decimals, for reported figures. */
+export function round3(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
+
 export interface FrocPoint {
   threshold: number;
   sensitivity: number;
@@ -58,7 +68,7 @@ export function frocPoints(
   ignored: readonly TruthLesion[] = [],
 ): FrocPoint[] {
   const near = (l: TruthLesion, c: Candidate) =>
-    l.image === c.image && Math.hypot(l.xMm - c.xMm, l.yMm - c.yMm) <= Math.max(5, l.diameterMm / 2);
+    l.image === c.image && Math.hypot(l.xMm - c.xMm, l.yMm - c.yMm) <= hitRadiusMm(l.diameterMm);
   const thresholds = [...new Set(candidates.map((c) => c.score))].sort((a, b) => b - a);
   return thresholds.map((threshold) => {
     const kept = candidates.filter((c) => c.score >= threshold);

@@ -101,6 +101,11 @@ const GIVEN = [
   'PRIYA',
 ];
 
+/** A DICOM study date (YYYYMMDD) as the ISO date (YYYY-MM-DD) results carry. */
+export function isoStudyDate(yyyymmddDate: string): string {
+  return `${yyyymmddDate.slice(0, 4)}-${yyyymmddDate.slice(4, 6)}-${yyyymmddDate.slice(6, 8)}`;
+}
+
 function yyyymmdd(date: Date): string {
   return date.toISOString().slice(0, 10).replaceAll('-', '');
 }
