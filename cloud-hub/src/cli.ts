@@ -1,4 +1,4 @@
-import { createLogger, VigilError } from '@vigil/shared';
+import { createLogger, keepRunningOnUnhandledRejection, VigilError } from '@vigil/shared';
 import { Command } from 'commander';
 import { DeviceRegistry } from './broker/device-registry.js';
 import { mosquittoAclFile } from './broker/mosquitto-acl.js';
@@ -39,7 +39,9 @@ export async function main(argv: string[]): Promise<void> {
     .action(async (options: { config?: string }) => {
       let hub: Hub;
       try {
-        hub = new Hub(loadHubConfig(options.config), { logger: createLogger('vigil-hub') });
+        const logger = createLogger('vigil-hub');
+        keepRunningOnUnhandledRejection(logger);
+        hub = new Hub(loadHubConfig(options.config), { logger });
         await hub.start();
       } catch (error) {
         fail(error);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createLogger, VigilError } from '@vigil/shared';
+import { createLogger, keepRunningOnUnhandledRejection, VigilError } from '@vigil/shared';
 import { Command } from 'commander';
 import { deidSecret, loadEdgeConfig } from './config.js';
 import { EdgeAgent } from './edge-agent.js';
@@ -17,6 +17,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('-c, --config <file>', 'YAML config file (VIGIL_… variables override it)', process.env.VIGIL_CONFIG)
     .action(async (options: { config?: string }) => {
       const logger = createLogger('vigil-edge');
+      keepRunningOnUnhandledRejection(logger);
       let agent: EdgeAgent;
       try {
         agent = new EdgeAgent(loadEdgeConfig(options.config), { logger });

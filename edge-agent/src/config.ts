@@ -38,9 +38,33 @@ export const EdgeConfigSchema = Type.Object(
         /** The C-STORE SCP; off unless configured (it needs deid.secret). */
         enabled: Type.Boolean({ default: false }),
         aeTitle: Type.String({ pattern: '^[ -~]{1,16}$', default: 'VIGIL' }),
+        /** Address the SCP listens on: loopback unless set to the clinic network's interface (or 0.0.0.0). */
+        host: Type.String({ minLength: 1, default: '127.0.0.1' }),
         port: Type.Integer({ minimum: 1, maximum: 65535, default: 11112 }),
-        /** Calling AE titles allowed to store; empty allows any. */
+        /** Calling AE titles allowed to store. Empty refuses every association unless allowAnyCallingAe. */
         allowedCallingAeTitles: Type.Array(Type.String({ maxLength: 16 }), { default: [] }),
+        /** Accept any calling AE title (for a closed test network; production configs list their modalities). */
+        allowAnyCallingAe: Type.Boolean({ default: false }),
+        /** A received object larger than this is refused (0xA700) as soon as it passes the limit. */
+        maxObjectBytes: Type.Integer({ minimum: 1024, default: 2 * GiB }),
+        tls: Type.Object(
+          {
+            /** DICOM TLS (PS3.15 Annex B, the "basic TLS secure transport connection" profile). */
+            enabled: Type.Boolean({ default: false }),
+            keyFile: Type.String({ default: '' }),
+            certFile: Type.String({ default: '' }),
+            /** When set, modalities must present a client certificate signed by this CA. */
+            caFile: Type.String({ default: '' }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    intake: Type.Object(
+      {
+        /** New instances are refused (C-STORE 0xA700, watched files left in place) below this much free disk. */
+        minFreeBytes: Type.Integer({ minimum: 0, default: 512 * 1024 ** 2 }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -20,7 +20,7 @@ import { analyzeImage, buildResult, withOverlay } from './inference/analyze-imag
 import type { OnnxModel } from './inference/onnx-model.js';
 import { renderOverlay } from './inference/overlay.js';
 import { inputSpecOf } from './inference/preprocess.js';
-import { DicomScp } from './intake/dicom-scp.js';
+import { DicomScp, dicomTlsMaterial } from './intake/dicom-scp.js';
 import { FolderWatcher } from './intake/folder-watcher.js';
 import { Spool } from './intake/spool.js';
 import { ModelManager } from './models/model-manager.js';
@@ -106,6 +106,12 @@ export class EdgeAgent {
     const config = this.config;
     if (!config.dicom.enabled && !config.watchFolder.path) return;
     const spool = new Spool(config.dataDir);
+    if (spool.stalePartialsRemoved > 0) {
+      this.logger.warn(
+        { removed: spool.stalePartialsRemoved },
+        'removed partial files of transfers cut off before the last stop',
+      );
+    }
     const pool = new DecodePool(config.imaging.decodeThreads || undefined);
     const pipeline = new ImagePipeline({
       spool,
@@ -129,8 +135,12 @@ export class EdgeAgent {
       this.intake.scp = new DicomScp({
         aeTitle: config.dicom.aeTitle,
         port: config.dicom.port,
-        host: '0.0.0.0',
+        host: config.dicom.host,
         allowedCallingAeTitles: config.dicom.allowedCallingAeTitles,
+        allowAnyCallingAe: config.dicom.allowAnyCallingAe,
+        maxObjectBytes: config.dicom.maxObjectBytes,
+        minFreeBytes: config.intake.minFreeBytes,
+        ...(config.dicom.tls.enabled ? { tls: dicomTlsMaterial(config.dicom.tls) } : {}),
         spool,
         logger: this.logger,
         onSpooled: received,
@@ -147,6 +157,7 @@ export class EdgeAgent {
         logger: this.logger,
         intervalMs: config.watchFolder.intervalMs,
         stableMs: config.watchFolder.stableMs,
+        minFreeBytes: config.intake.minFreeBytes,
         onSpooled: received,
         onQuarantined: () => {
           this.counters.quarantined += 1;
@@ -278,7 +289,7 @@ export class EdgeAgent {
   }
 
   async stop(): Promise<void> {
-    this.intake?.watcher?.stop();
+    await this.intake?.watcher?.stop();
     this.intake?.scp?.stop();
     await this.intake?.pipeline.stop();
     await this.intake?.pool.close();

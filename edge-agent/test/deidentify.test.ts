@@ -66,6 +66,7 @@ test('no PHI value from the input appears in anything the edge keeps for publish
       VIGIL_MQTT__URL: `mqtt://127.0.0.1:${await freePort()}`,
       VIGIL_DICOM__ENABLED: 'true',
       VIGIL_DICOM__PORT: String(port),
+      VIGIL_DICOM__ALLOW_ANY_CALLING_AE: 'true',
       VIGIL_DEID__SECRET: 'deid-test-secret-000000',
     }),
     { logger, imageHandler: async (image) => void images.push(image) },

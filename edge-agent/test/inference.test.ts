@@ -130,6 +130,7 @@ test('end to end: C-STORE to the edge → inference → vigil.result/1 stored at
         VIGIL_MQTT__PASSWORD: password,
         VIGIL_DICOM__ENABLED: 'true',
         VIGIL_DICOM__PORT: String(port),
+        VIGIL_DICOM__ALLOW_ANY_CALLING_AE: 'true',
         VIGIL_DEID__SECRET: 'inference-test-secret-0001',
         VIGIL_MODEL__DIR: MODEL,
         VIGIL_OVERLAY__SEND: 'true',

@@ -44,6 +44,7 @@ before(async () => {
       VIGIL_MQTT__URL: `mqtt://127.0.0.1:${await freePort()}`,
       VIGIL_DICOM__ENABLED: 'true',
       VIGIL_DICOM__PORT: String(port),
+      VIGIL_DICOM__ALLOWED_CALLING_AE_TITLES: JSON.stringify(['MODALITY1', 'ECHOSCU']),
       VIGIL_WATCH_FOLDER__PATH: join(dir.path, 'inbox'),
       VIGIL_WATCH_FOLDER__INTERVAL_MS: '100',
       VIGIL_WATCH_FOLDER__STABLE_MS: '300',
@@ -117,10 +118,14 @@ test('a burst of four parallel associations: every instance arrives once; a rese
   assert.equal(images.length, before + 32, 'the duplicate was not processed again');
 });
 
-test('associations for another AE title are refused', async () => {
+test('associations for another AE title, or from a calling AE not on the allow-list, are refused', async () => {
   await assert.rejects(
-    run('storescu', ['-aec', 'NOT-VIGIL', '127.0.0.1', String(port), join(PYDICOM, 'CT_small.dcm')]),
+    run('storescu', ['-aec', 'NOT-VIGIL', '-aet', 'MODALITY1', '127.0.0.1', String(port), join(PYDICOM, 'CT_small.dcm')]),
     /Called AE Title Not Recognized/,
+  );
+  await assert.rejects(
+    run('storescu', ['-aec', 'VIGIL', '-aet', 'INTRUDER', '127.0.0.1', String(port), join(PYDICOM, 'CT_small.dcm')]),
+    /Calling AE Title Not Recognized/,
   );
 });
 
@@ -141,7 +146,7 @@ test('watched folder: waits for a file to finish writing; bad files are quaranti
   await waitFor('folder image processed', () => images.length === before + 1, 15_000);
   assert.equal(images.at(-1)?.pixels.length, 64 * 64, 'the complete file was taken, not the partial one');
   const quarantine = join(dir.path, 'edge', 'quarantine');
-  // The reason is written first, then the file is moved and counted: wait for all three.
+  // The file is moved first, then its reason written, then it is counted: wait for all three.
   const reasons = await waitFor('two quarantined, moved and counted', () => {
     const names = readdirSync(quarantine);
     const files = names.filter((f) => f.endsWith('.json'));
@@ -157,7 +162,8 @@ test('watched folder: waits for a file to finish writing; bad files are quaranti
     'each quarantined file is kept beside its reason',
   );
   assert.ok(reasons.every((r) => r.input.startsWith(inbox)));
-  assert.deepEqual(readdirSync(inbox), [], 'nothing is left behind or lost');
+  assert.deepEqual(readdirSync(inbox), ['.vigil-taking'], 'nothing is left behind or lost');
+  assert.deepEqual(readdirSync(join(inbox, '.vigil-taking')), [], 'every claimed file was finished');
   const telemetry = await agent.telemetry.sample();
   assert.ok(telemetry.pipeline.quarantined >= 2);
 });
@@ -175,6 +181,7 @@ test('kill -9 right after C-STORE is acknowledged: the images are processed afte
       VIGIL_MQTT__URL: `mqtt://127.0.0.1:${await freePort()}`,
       VIGIL_DICOM__ENABLED: 'true',
       VIGIL_DICOM__PORT: String(killPort),
+      VIGIL_DICOM__ALLOW_ANY_CALLING_AE: 'true',
       VIGIL_DEID__SECRET: SECRET,
       VIGIL_IMAGING__CONCURRENCY: '1',
     };

@@ -51,6 +51,7 @@ before(async () => {
       VIGIL_MQTT__PASSWORD: 'no-broker-in-this-test',
       VIGIL_DICOM__ENABLED: 'true',
       VIGIL_DICOM__PORT: String(port),
+      VIGIL_DICOM__ALLOW_ANY_CALLING_AE: 'true',
       VIGIL_DEID__SECRET: 'flood-test-pseudonym-secret',
       VIGIL_MODEL__DIR: BUNDLED_MODEL,
       VIGIL_IMAGING__CONCURRENCY: '2',

@@ -63,6 +63,18 @@ export const ERROR_CATALOGUE = {
     httpStatus: 507,
     summary: 'A received instance could not be written to the spool (disk full or I/O error).',
   },
+  VIGIL_INTAKE_FILE_VANISHED: {
+    httpStatus: 410,
+    summary: 'An intake file vanished, was replaced or became unreadable while it was being taken; it is retried or skipped.',
+  },
+  VIGIL_INTAKE_OBJECT_TOO_LARGE: {
+    httpStatus: 413,
+    summary: 'A received DICOM object is larger than dicom.maxObjectBytes; the C-STORE is refused.',
+  },
+  VIGIL_INTAKE_DISK_LOW: {
+    httpStatus: 507,
+    summary: 'Free space on the intake disk is below intake.minFreeBytes; new instances are refused until space returns.',
+  },
   VIGIL_MODEL_INVALID: {
     httpStatus: 422,
     summary: 'A model package is incomplete: manifest invalid, file missing or SHA-256 mismatch.',

@@ -36,3 +36,17 @@ export function createLogger(name: string, options: LoggerOptions = {}, destinat
   };
   return destination ? pino(settings, destination) : pino(settings);
 }
+
+/**
+ * Last resort for a long-running process: a promise rejection nobody handled is a bug, logged with
+ * VIGIL_INTERNAL, but it must not take down intake, ingest and every other connection with it
+ * (Node's default). Each known path handles its own errors; this only catches what was missed.
+ */
+export function keepRunningOnUnhandledRejection(logger: Logger): void {
+  process.on('unhandledRejection', (reason) => {
+    logger.error(
+      { code: 'VIGIL_INTERNAL', err: reason instanceof Error ? reason.stack : String(reason) },
+      'unhandled promise rejection (a bug; the process keeps running)',
+    );
+  });
+}

@@ -1,14 +1,16 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { createServer as createPlainServer, type Server as NetServer, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
-import type { Logger } from '@vigil/shared';
+import { createServer as createTlsServer } from 'node:tls';
+import { type ErrorCode, type Logger, VigilError } from '@vigil/shared';
 import dcmjsDimse from 'dcmjs-dimse';
 import { transferSyntax } from '../imaging/transfer-syntax.js';
 import { part10Header } from './part10-header.js';
 import type { Spool } from './spool.js';
 
 // CommonJS/UMD bundle: destructure the default export.
-const { Server, Scp, Dataset, constants, responses, log: dimseLog } = dcmjsDimse;
+const { Scp, Dataset, constants, responses, log: dimseLog } = dcmjsDimse;
 const { PresentationContextResult, RejectResult, RejectSource, RejectReason, SopClass, StorageClass, Status } = constants;
 const { CEchoResponse, CStoreResponse } = responses;
 
@@ -24,9 +26,18 @@ const STORAGE_CLASSES = new Set<string>(Object.values(StorageClass) as string[])
 export interface ScpOptions {
   aeTitle: string;
   port: number;
+  /** The address to listen on (the library's own server ignores one: this class runs its own listener). */
   host: string;
-  /** Calling AE titles allowed to associate; empty allows any. */
+  /** Calling AE titles allowed to associate. */
   allowedCallingAeTitles: readonly string[];
+  /** Accept any calling AE (empty allow-list and this false: every association is refused). */
+  allowAnyCallingAe: boolean;
+  /** Objects larger than this are discarded and answered 0xA700. */
+  maxObjectBytes: number;
+  /** New instances are refused (0xA700) while the spool disk has less free space than this. */
+  minFreeBytes: number;
+  /** DICOM TLS: key, certificate and, to require client certificates, a CA. */
+  tls?: { key: Buffer; cert: Buffer; ca?: Buffer };
   spool: Spool;
   logger: Logger;
   /** Called after an instance is durably spooled (before the C-STORE response goes out). */
@@ -38,6 +49,61 @@ interface PendingStore {
   path: string | undefined;
   stream: Writable;
   done: Promise<Error | undefined>;
+  /** Why the instance is refused although its bytes are read off the wire. */
+  refused?: { code: ErrorCode; message: string };
+}
+
+/** Reads a refused instance off the wire without keeping it. */
+function discard(): Writable {
+  return new Writable({ write: (_chunk, _enc, next) => next() });
+}
+
+/**
+ * The spool file of one instance, bounded: past `maxBytes` the file is closed and removed and the
+ * rest of the object is read and dropped, so an oversized object never fills the disk.
+ */
+function boundedSpoolFile(path: string, header: Buffer, maxBytes: number): PendingStore {
+  const file: WriteStream = createWriteStream(path);
+  const done = new Promise<Error | undefined>((resolve) => {
+    file.once('close', () => resolve(undefined));
+    file.once('error', (error) => resolve(error));
+  });
+  let written = 0;
+  let ended = false;
+  const write = (chunk: Buffer, next: (error?: Error | null) => void): void => {
+    if (!pending.refused) {
+      written += chunk.length;
+      if (written > maxBytes) {
+        pending.refused = {
+          code: 'VIGIL_INTAKE_OBJECT_TOO_LARGE',
+          message: `object larger than dicom.maxObjectBytes (${maxBytes} bytes)`,
+        };
+        file.destroy();
+        void rm(path, { force: true });
+      } else if (!file.write(chunk)) {
+        file.once('drain', () => next());
+        return;
+      }
+    }
+    next();
+  };
+  const stream = new Writable({
+    write: (chunk: Buffer, _enc, next) => write(chunk, next),
+    final: (next) => {
+      ended = true;
+      if (!file.destroyed) file.end();
+      next();
+    },
+    // Writables destroy themselves after 'finish': the file, still flushing, is only cut off when
+    // the transfer did not end (abort, connection lost).
+    destroy: (error, next) => {
+      if (!ended) file.destroy();
+      next(error);
+    },
+  });
+  const pending: PendingStore = { path, stream, done };
+  write(header, () => undefined);
+  return pending;
 }
 
 /** Route dcmjs-dimse's loglevel output into pino, at debug for chatter, warn/error as such. */
@@ -62,7 +128,8 @@ function routeDimseLogs(logger: Logger): void {
  * only ever sent for an image that is on disk.
  */
 export class DicomScp {
-  private server: InstanceType<typeof Server> | undefined;
+  private server: NetServer | undefined;
+  private readonly sockets = new Set<Socket>();
 
   constructor(readonly options: ScpOptions) {}
 
@@ -82,7 +149,7 @@ export class DicomScp {
           this.sendAssociationReject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CalledAeNotRecognized);
           return;
         }
-        if (options.allowedCallingAeTitles.length > 0 && !options.allowedCallingAeTitles.includes(calling)) {
+        if (!options.allowAnyCallingAe && !options.allowedCallingAeTitles.includes(calling)) {
           options.logger.warn({ code: 'VIGIL_DICOM_ASSOCIATION_REJECTED', called, calling }, 'calling AE title not allowed');
           this.sendAssociationReject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CallingAeNotRecognized);
           return;
@@ -104,11 +171,7 @@ export class DicomScp {
 
       override abort(source: number, reason: number): void {
         options.logger.warn({ code: 'VIGIL_DICOM_NETWORK', source, reason }, 'association aborted by peer');
-        for (const pending of this.stores.values()) {
-          pending.stream.destroy();
-          if (pending.path) void rm(pending.path, { force: true });
-        }
-        this.stores.clear();
+        this.discardPending();
       }
 
       override associationReleaseRequested(): void {
@@ -125,26 +188,37 @@ export class DicomScp {
         const uid = request.getAffectedSopInstanceUid();
         if (options.spool.isKnown(uid)) {
           // A resend: read it off the wire and drop it.
-          const sink = new Writable({ write: (_chunk, _enc, next) => next() });
+          const sink = discard();
           this.stores.set(uid, { path: undefined, stream: sink, done: Promise.resolve(undefined) });
           return sink;
         }
-        const path = options.spool.incomingPath();
-        const stream: WriteStream = createWriteStream(path);
-        const done = new Promise<Error | undefined>((resolve) => {
-          stream.once('close', () => resolve(undefined));
-          stream.once('error', (error) => resolve(error));
+        if (options.minFreeBytes > 0 && options.spool.freeBytes() < options.minFreeBytes) {
+          const sink = discard();
+          const refused = {
+            code: 'VIGIL_INTAKE_DISK_LOW' as const,
+            message: `spool disk has less than intake.minFreeBytes (${options.minFreeBytes} bytes) free`,
+          };
+          this.stores.set(uid, { path: undefined, stream: sink, done: Promise.resolve(undefined), refused });
+          return sink;
+        }
+        const header = part10Header({
+          sopClassUid: request.getAffectedSopClassUid(),
+          sopInstanceUid: uid,
+          transferSyntaxUid: context.getAcceptedTransferSyntaxUid() ?? '',
+          sourceAeTitle: this.association?.getCallingAeTitle(),
         });
-        stream.write(
-          part10Header({
-            sopClassUid: request.getAffectedSopClassUid(),
-            sopInstanceUid: uid,
-            transferSyntaxUid: context.getAcceptedTransferSyntaxUid() ?? '',
-            sourceAeTitle: this.association?.getCallingAeTitle(),
-          }),
-        );
-        this.stores.set(uid, { path, stream, done });
-        return stream;
+        const pending = boundedSpoolFile(options.spool.incomingPath(), header, options.maxObjectBytes);
+        this.stores.set(uid, pending);
+        return pending.stream;
+      }
+
+      /** The connection is gone (release, abort, timeout, reset): no partial file outlives it. */
+      discardPending(): void {
+        for (const pending of this.stores.values()) {
+          pending.stream.destroy();
+          if (pending.path) void rm(pending.path, { force: true });
+        }
+        this.stores.clear();
       }
 
       override createDatasetFromStoreWritableStream(
@@ -165,6 +239,11 @@ export class DicomScp {
         const finish = async (): Promise<number> => {
           if (!pending) return Status.ProcessingFailure;
           const writeError = await pending.done;
+          if (pending.refused) {
+            if (pending.path) await rm(pending.path, { force: true });
+            options.logger.error({ code: pending.refused.code, sopInstanceUid: uid, calling }, pending.refused.message);
+            return STATUS_OUT_OF_RESOURCES;
+          }
           if (!pending.path) {
             options.onDuplicate?.(uid);
             return Status.Success;
@@ -199,21 +278,86 @@ export class DicomScp {
       }
     }
 
-    const server = new Server(VigilScp);
-    this.server = server;
-    server.on('networkError', (error: Error) =>
-      options.logger.warn({ code: 'VIGIL_DICOM_NETWORK', err: error.message }, 'DICOM network error'),
+    // dcmjs-dimse's own Server listens on every interface (it takes no host); this listener binds the
+    // configured address and ties each association's partial files to its socket's life.
+    const handle = (socket: Socket): void => {
+      const scp = new VigilScp(socket, { associationTimeout: 60_000, pduTimeout: 60_000 });
+      (scp as unknown as { connected: boolean }).connected = true;
+      this.sockets.add(socket);
+      scp.on('networkError', (error: Error) => {
+        options.logger.warn({ code: 'VIGIL_DICOM_NETWORK', err: error.message }, 'DICOM network error');
+        socket.destroy();
+      });
+      socket.once('close', () => {
+        this.sockets.delete(socket);
+        scp.discardPending();
+      });
+    };
+    const tls = options.tls;
+    const server: NetServer = tls
+      ? createTlsServer(
+          {
+            key: tls.key,
+            cert: tls.cert,
+            ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {}),
+            minVersion: 'TLSv1.2',
+          },
+          handle,
+        )
+      : createPlainServer(handle);
+    server.on('tlsClientError', (error: Error) =>
+      options.logger.warn({ code: 'VIGIL_DICOM_NETWORK', err: error.message }, 'DICOM TLS handshake failed'),
     );
-    server.listen(options.port, { associationTimeout: 60_000, pduTimeout: 60_000 });
-    return new Promise((resolve) => setTimeout(resolve, 50));
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port, options.host, () => {
+        server.off('error', reject);
+        server.on('error', (error: Error) =>
+          options.logger.error({ code: 'VIGIL_DICOM_NETWORK', err: error.message }, 'DICOM listener error'),
+        );
+        resolve();
+      });
+    });
   }
 
   get port(): number {
-    const address = (this.server as unknown as { server?: { address(): { port: number } | string | null } })?.server?.address();
+    const address = this.server?.address();
     return typeof address === 'object' && address ? address.port : this.options.port;
+  }
+
+  get host(): string | undefined {
+    const address = this.server?.address();
+    return typeof address === 'object' && address ? address.address : undefined;
   }
 
   stop(): void {
     this.server?.close();
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
   }
+}
+
+/** Reads the DICOM TLS material named in the config; a missing file is a coded error naming the key. */
+export function dicomTlsMaterial(tls: {
+  enabled: boolean;
+  keyFile: string;
+  certFile: string;
+  caFile: string;
+}): { key: Buffer; cert: Buffer; ca?: Buffer } | undefined {
+  if (!tls.enabled) return undefined;
+  const read = (file: string, key: string): Buffer => {
+    if (!file)
+      throw new VigilError('VIGIL_TLS_MATERIAL_MISSING', `config key dicom.tls.${key} is required with dicom.tls.enabled`);
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new VigilError('VIGIL_TLS_MATERIAL_MISSING', `config key dicom.tls.${key}: cannot read ${file}`, { cause: error });
+    }
+  };
+  return {
+    key: read(tls.keyFile, 'keyFile'),
+    cert: read(tls.certFile, 'certFile'),
+    ...(tls.caFile ? { ca: read(tls.caFile, 'caFile') } : {}),
+  };
 }

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statfsSync } from 'node:fs';
 import { copyFile, open, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { VigilError } from '@vigil/shared';
@@ -13,6 +13,12 @@ export interface QuarantineReason {
   input: string;
   source: string;
   quarantinedAt: string;
+}
+
+/** True for the errors that mean "the file is not there (any more)". */
+export function isVanished(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
 async function fsyncPath(path: string): Promise<void> {
@@ -36,12 +42,19 @@ export class Spool {
   readonly quarantineDir: string;
   private readonly db: Database.Database;
   private readonly s;
+  /** Partial files from transfers cut off before the last run stopped, removed at start. */
+  readonly stalePartialsRemoved: number;
 
   constructor(dataDir: string) {
     this.incomingDir = join(dataDir, 'spool', 'incoming');
     this.readyDir = join(dataDir, 'spool', 'ready');
     this.quarantineDir = join(dataDir, 'quarantine');
     for (const d of [this.incomingDir, this.readyDir, this.quarantineDir]) mkdirSync(d, { recursive: true });
+    // Nothing is being received before the spool opens: whatever is in incoming/ is left from a
+    // transfer that a crash or kill cut off (it was never acknowledged, the sender still has it).
+    const stale = readdirSync(this.incomingDir);
+    for (const name of stale) rmSync(join(this.incomingDir, name), { force: true, recursive: true });
+    this.stalePartialsRemoved = stale.length;
     this.db = new Database(join(dataDir, 'intake.sqlite'));
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
@@ -60,6 +73,12 @@ export class Spool {
         updated_at = excluded.updated_at, reason_code = excluded.reason_code`),
       counts: this.db.prepare('SELECT state, COUNT(*) AS n FROM instances GROUP BY state'),
     };
+  }
+
+  /** Free bytes on the disk that holds the spool (what an unprivileged writer may still use). */
+  freeBytes(): number {
+    const stats = statfsSync(this.incomingDir);
+    return Number(stats.bavail) * Number(stats.bsize);
   }
 
   /** A fresh path in `incoming/` for a file being received. */
@@ -107,10 +126,29 @@ export class Spool {
     await rm(path, { force: true });
   }
 
-  /** Moves a file that cannot be processed aside with a JSON reason; never deletes it. */
-  async quarantine(path: string, error: VigilError, source: string, sopInstanceUid?: string): Promise<string> {
+  /**
+   * Moves a file that cannot be processed aside with a JSON reason; never deletes it. Returns the
+   * quarantined path, or undefined when the file vanished before it could be moved (nothing to keep;
+   * the caller logs VIGIL_INTAKE_FILE_VANISHED). The reason is written only once the file is there,
+   * so a reason never names a file that is not in quarantine.
+   */
+  async quarantine(path: string, error: VigilError, source: string, sopInstanceUid?: string): Promise<string | undefined> {
     const id = `${new Date().toISOString().replace(/[:.]/g, '-')}-${basename(path).replace(/\.(dcm|part)$/, '')}`;
     const target = join(this.quarantineDir, `${id}.dcm`);
+    try {
+      await rename(path, target).catch(async (error: NodeJS.ErrnoException) => {
+        // A watched folder on another file system: copy, then remove.
+        if (error.code !== 'EXDEV') throw error;
+        await copyFile(path, target);
+        await rm(path, { force: true });
+      });
+    } catch (moveError) {
+      if (isVanished(moveError)) {
+        await rm(target, { force: true });
+        return undefined;
+      }
+      throw moveError;
+    }
     const reason: QuarantineReason = {
       code: error.code,
       message: error.message,
@@ -119,12 +157,6 @@ export class Spool {
       quarantinedAt: new Date().toISOString(),
     };
     await writeFile(join(this.quarantineDir, `${id}.json`), `${JSON.stringify(reason, null, 2)}\n`);
-    await rename(path, target).catch(async (error: NodeJS.ErrnoException) => {
-      // A watched folder on another file system: copy, then remove.
-      if (error.code !== 'EXDEV') throw error;
-      await copyFile(path, target);
-      await rm(path, { force: true });
-    });
     await fsyncPath(this.quarantineDir);
     if (sopInstanceUid) this.record(sopInstanceUid, 'quarantined', error.code);
     return target;

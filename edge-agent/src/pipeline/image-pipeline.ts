@@ -102,6 +102,10 @@ export class ImagePipeline {
     if (!result.ok) {
       const error = new VigilError(result.error.code as ErrorCode, result.error.message);
       const target = await spool.quarantine(path, error, 'pipeline', result.sopInstanceUid);
+      if (!target) {
+        logger.warn({ code: 'VIGIL_INTAKE_FILE_VANISHED', path }, 'a spooled image vanished before it was processed');
+        return;
+      }
       counters.quarantined += 1;
       logger.warn({ code: error.code, quarantined: target }, `quarantined: ${error.message}`);
       return;
@@ -128,7 +132,10 @@ export class ImagePipeline {
       }
       const vigil =
         error instanceof VigilError ? error : new VigilError('VIGIL_INTERNAL', String((error as Error)?.message ?? error));
-      await spool.quarantine(path, vigil, 'pipeline', result.attrs.sopInstanceUid);
+      if (!(await spool.quarantine(path, vigil, 'pipeline', result.attrs.sopInstanceUid))) {
+        logger.warn({ code: 'VIGIL_INTAKE_FILE_VANISHED', path }, 'a spooled image vanished before it could be quarantined');
+        return;
+      }
       counters.quarantined += 1;
       logger.error(
         { code: vigil.code, instanceKey: image.instanceKey },
