@@ -86,6 +86,8 @@ for (const clinic of CLINICS) {
       VIGIL_TAGS: JSON.stringify(clinic.tags),
       VIGIL_DICOM__ENABLED: 'true',
       VIGIL_DICOM__PORT: String(dicomPort),
+      // The demo's simulated modality (and dcmtk's echoscu/storescu, to try it by hand) may store.
+      VIGIL_DICOM__ALLOWED_CALLING_AE_TITLES: JSON.stringify(['DEMO_MG', 'ECHOSCU', 'STORESCU']),
       VIGIL_WATCH_FOLDER__PATH: join(demoDir, clinic.deviceId, 'inbox'),
       VIGIL_DEID__SECRET: DEMO_PSEUDONYM_SECRET,
       VIGIL_MODEL__DIR: MODEL_DIR,
