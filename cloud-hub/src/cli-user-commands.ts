@@ -3,6 +3,7 @@ import { createLogger, VigilError } from '@vigil/shared';
 import type { Command } from 'commander';
 import QRCode from 'qrcode';
 import { AuthService } from './auth/auth-service.js';
+import { applyUserAction, type UserAction } from './auth/user-actions.js';
 import { provisionUser } from './auth/user-provisioning.js';
 import { loadHubConfig } from './config.js';
 import { openStateStore } from './hub.js';
@@ -87,7 +88,8 @@ export function addUserCommands(
     ['reset-mfa', 'clear TOTP and recovery codes; the user re-enrols at next login'],
     ['disable', 'disable a user and end their sessions'],
     ['enable', 'enable a disabled user'],
-  ] as const) {
+    ['unlock', 'lift a lockout after failed logins'],
+  ] as const satisfies readonly (readonly [UserAction, string])[]) {
     user
       .command(`${name} <username>`)
       .description(description)
@@ -95,16 +97,7 @@ export function addUserCommands(
       .action(async (username: string, options: { config?: string }) => {
         try {
           await withState(options.config, async (state) => {
-            if (name === 'reset-mfa') {
-              await state.users.updateUser(username, { totpSecret: null, totpPendingSecret: null, totpLastStep: 0 });
-              await state.users.setRecoveryCodes(username, []);
-              await state.users.deleteSessionsOf(username);
-            } else if (name === 'disable') {
-              await state.users.updateUser(username, { disabledAt: new Date().toISOString() });
-              await state.users.deleteSessionsOf(username);
-            } else {
-              await state.users.updateUser(username, { disabledAt: null });
-            }
+            await applyUserAction(state.users, username, name);
             await state.audit.append({
               actor: actor(),
               actorRole: 'admin',

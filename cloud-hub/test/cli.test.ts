@@ -93,6 +93,14 @@ test('vigil-hub user add / list / reset-mfa / disable: the printed credentials l
       );
       assert.equal(hub(['user', 'disable', 'm.lind'], env).status, 0);
       assert.equal((await login(h.httpUrl, 'm.lind', user.password, null)).response.status, 401);
+      assert.equal(hub(['user', 'enable', 'm.lind'], env).status, 0);
+      assert.equal((await login(h.httpUrl, 'm.lind', user.password, null)).response.status, 200, 'enabled again');
+      // A stored account lock (failures from many addresses) is lifted by `user unlock`.
+      await h.hub.state.users.updateUser('m.lind', { lockedUntil: new Date(Date.now() + 3_600_000).toISOString() });
+      assert.equal((await login(h.httpUrl, 'm.lind', user.password, null)).response.status, 423);
+      assert.equal(hub(['user', 'unlock', 'm.lind'], env).status, 0);
+      assert.equal((await login(h.httpUrl, 'm.lind', user.password, null)).response.status, 200, 'unlocked');
+      assert.match(hub(['user', 'disable', 'nobody.here'], env).stderr, /VIGIL_USER_UNKNOWN/);
     } finally {
       await h.stop();
     }

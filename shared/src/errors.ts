@@ -104,6 +104,10 @@ export const ERROR_CATALOGUE = {
   VIGIL_AUTH_CSRF: { httpStatus: 403, summary: 'A state-changing request with a session cookie lacks the matching CSRF token.' },
   VIGIL_AUTH_FORBIDDEN: { httpStatus: 403, summary: "The user's role does not allow this route." },
   VIGIL_USER_EXISTS: { httpStatus: 409, summary: 'A user with that username already exists.' },
+  VIGIL_USER_LAST_ADMIN: {
+    httpStatus: 409,
+    summary: 'The last enabled admin cannot be disabled.',
+  },
   VIGIL_USER_UNKNOWN: { httpStatus: 404, summary: 'No user with that username exists.' },
   VIGIL_API_NOT_FOUND: { httpStatus: 404, summary: 'The requested resource (patient, alert, result, device) does not exist.' },
   VIGIL_API_INVALID_REQUEST: { httpStatus: 400, summary: 'A request parameter or body does not match the route schema.' },

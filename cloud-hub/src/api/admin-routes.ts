@@ -2,6 +2,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import { VigilError } from '@vigil/shared';
 import type { FastifyInstance } from 'fastify';
 import type { AuthService } from '../auth/auth-service.js';
+import { applyUserAction, USER_ACTIONS } from '../auth/user-actions.js';
 import type { AuditStore } from '../state/audit-store.js';
 import type { UserRecord, UserStore } from '../state/user-store.js';
 import { ERROR_RESPONSES, Nullable, PageOf, PageQuery } from './api-schemas.js';
@@ -106,7 +107,7 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRouteOptions): P
     },
   );
 
-  for (const action of ['disable', 'enable', 'reset-mfa', 'unlock'] as const) {
+  for (const action of USER_ACTIONS) {
     app.post<{ Params: { username: string } }>(
       `/users/:username/${action}`,
       {
@@ -123,20 +124,7 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRouteOptions): P
       },
       async (request) => {
         const { username } = request.params;
-        const user = await o.users.getUser(username);
-        if (!user) throw new VigilError('VIGIL_USER_UNKNOWN', `user ${username} does not exist`);
-        if (action === 'disable') {
-          await o.users.updateUser(username, { disabledAt: new Date().toISOString() });
-          await o.users.deleteSessionsOf(username);
-        } else if (action === 'enable') {
-          await o.users.updateUser(username, { disabledAt: null });
-        } else if (action === 'unlock') {
-          await o.users.updateUser(username, { lockedUntil: null, failedLogins: 0 });
-        } else {
-          await o.users.updateUser(username, { totpSecret: null, totpPendingSecret: null, totpLastStep: 0 });
-          await o.users.setRecoveryCodes(username, []);
-          await o.users.deleteSessionsOf(username);
-        }
+        const user = await applyUserAction(o.users, username, action);
         await o.audit.append({
           ...actorOf(request),
           action: `user.${action}`,
@@ -144,7 +132,7 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRouteOptions): P
           targetId: username,
           outcome: 'success',
         });
-        return info((await o.users.getUser(username)) as UserRecord);
+        return info(user);
       },
     );
   }

@@ -25,7 +25,7 @@ import { deviceRoutes } from './device-routes.js';
 import { eventRoutes } from './event-routes.js';
 import { modelRoutes } from './model-routes.js';
 import { patientRoutes } from './patient-routes.js';
-import { installRequestAuth, SESSION_COOKIE } from './request-auth.js';
+import { installPrincipal, installRequestAuth, SESSION_COOKIE } from './request-auth.js';
 import { resultRoutes } from './result-routes.js';
 
 export interface ApiOptions {
@@ -70,12 +70,14 @@ export async function registerApi(app: FastifyInstance, o: ApiOptions): Promise<
     },
     hsts: o.tls ? { maxAge: 31_536_000 } : false,
   });
+  installPrincipal(app, o.auth);
   await app.register(rateLimit, {
     global: true,
     max: o.rateLimitPerMinute,
     timeWindow: '1 minute',
-    // Signed-in users get their own bucket (a clinic behind one NAT is many people).
-    keyGenerator: (request) => request.cookies?.[SESSION_COOKIE]?.slice(0, 16) ?? request.ip,
+    // Signed-in users get their own bucket (a clinic behind one NAT is many people); everyone else is
+    // counted by address. Never by a cookie value: a made-up cookie must not buy a fresh bucket.
+    keyGenerator: (request) => (request.principal ? `user:${request.principal.username}` : `ip:${request.ip}`),
     errorResponseBuilder: (_request, context) => ({
       statusCode: 429,
       code: 'VIGIL_API_RATE_LIMITED',
@@ -122,7 +124,11 @@ export async function registerApi(app: FastifyInstance, o: ApiOptions): Promise<
 
   await app.register(
     async (api) => {
-      installRequestAuth(api, o.auth, o.state.audit);
+      installRequestAuth(api, o.state.audit);
+      // Patient data, audit entries and tokens must not stay in a browser's or proxy's cache.
+      api.addHook('onSend', async (_request, reply) => {
+        reply.header('cache-control', 'no-store');
+      });
       await api.register(authRoutes, {
         auth: o.auth,
         users: o.state.users,

@@ -57,7 +57,11 @@ export async function authRoutes(app: FastifyInstance, o: AuthRouteOptions): Pro
   app.post<{ Body: Static<typeof LoginBody> }>(
     '/auth/login',
     {
-      config: { public: true, rateLimit: { max: o.loginRateLimitPerMinute, timeWindow: '1 minute' } },
+      // Per address, whatever cookie or username comes with the attempt.
+      config: {
+        public: true,
+        rateLimit: { max: o.loginRateLimitPerMinute, timeWindow: '1 minute', keyGenerator: (request) => `login:${request.ip}` },
+      },
       schema: {
         tags: ['auth'],
         summary: 'Log in with password and TOTP code (or a recovery code)',

@@ -6,6 +6,13 @@ import { decodeCursor, encodeCursor } from '../state/pagination.js';
 import type { DeviceRecord, DeviceState, StateStore } from '../state/state-store.js';
 import { ERROR_RESPONSES, Key, Nullable, PageOf, PageQuery } from './api-schemas.js';
 
+/** A query's date-time as epoch ms, or a coded 400 (never NaN reaching the history store). */
+function instant(value: string, name: string): number {
+  const ms = Date.parse(value);
+  if (!Number.isFinite(ms)) throw new VigilError('VIGIL_API_INVALID_REQUEST', `${name} is not a date-time`);
+  return ms;
+}
+
 const DeviceSummary = Type.Object({
   clinicId: Type.String(),
   deviceId: Type.String(),
@@ -158,9 +165,15 @@ export async function deviceRoutes(app: FastifyInstance, o: DeviceRouteOptions):
     },
     async (request) => {
       const q = request.query;
-      const after = decodeCursor(q.cursor, 1)?.[0] as number | undefined;
-      const fromMs = Math.max(after !== undefined ? after + 1 : 0, q.from ? Date.parse(q.from) : Date.now() - 86_400_000);
-      const toMs = q.to ? Date.parse(q.to) : Date.now() + 60_000;
+      const after = decodeCursor(q.cursor, 1)?.[0];
+      if (after !== undefined && !Number.isSafeInteger(after)) {
+        throw new VigilError('VIGIL_API_INVALID_REQUEST', 'cursor is not one this API issued');
+      }
+      const fromMs = Math.max(
+        after !== undefined ? (after as number) + 1 : 0,
+        q.from ? instant(q.from, 'from') : Date.now() - 86_400_000,
+      );
+      const toMs = q.to ? instant(q.to, 'to') : Date.now() + 60_000;
       const samples = await o.history.query({
         measurement: q.measurement,
         field: q.field,

@@ -1,3 +1,4 @@
+import { VigilError } from '@vigil/shared';
 import type { FastifyInstance } from 'fastify';
 import { roleAllows } from '../auth/access-policy.js';
 import type { HubEvent, HubEvents } from '../events/hub-events.js';
@@ -11,8 +12,16 @@ function visible(event: HubEvent, role: Parameters<typeof roleAllows>[0]): boole
   return true;
 }
 
+/** Live streams one user may hold at once (a few browser tabs; each stream holds a connection). */
+export const MAX_STREAMS_PER_USER = 8;
+
 /** Server-sent events for the dashboard: alerts, result counts and device status, as they happen. */
-export async function eventRoutes(app: FastifyInstance, o: { events: HubEvents; heartbeatMs?: number }): Promise<void> {
+export async function eventRoutes(
+  app: FastifyInstance,
+  o: { events: HubEvents; heartbeatMs?: number; maxStreamsPerUser?: number },
+): Promise<void> {
+  const open = new Map<string, number>();
+  const max = o.maxStreamsPerUser ?? MAX_STREAMS_PER_USER;
   app.get(
     '/events',
     {
@@ -20,7 +29,12 @@ export async function eventRoutes(app: FastifyInstance, o: { events: HubEvents; 
       schema: { tags: ['live'], summary: 'Live updates as text/event-stream (alert, results, device events)' },
     },
     (request, reply) => {
-      const role = principalOf(request).role;
+      const { role, username } = principalOf(request);
+      const streams = open.get(username) ?? 0;
+      if (streams >= max) {
+        throw new VigilError('VIGIL_API_RATE_LIMITED', `at most ${max} live streams per user; close another tab first`);
+      }
+      open.set(username, streams + 1);
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {
@@ -37,6 +51,9 @@ export async function eventRoutes(app: FastifyInstance, o: { events: HubEvents; 
       request.raw.on('close', () => {
         clearInterval(heartbeat);
         unsubscribe();
+        const left = (open.get(username) ?? 1) - 1;
+        if (left > 0) open.set(username, left);
+        else open.delete(username);
       });
     },
   );

@@ -35,15 +35,21 @@ function sameSecret(a: string, b: string): boolean {
  * cookie or bearer token), whether they finished MFA, CSRF for cookie sessions (double submit:
  * the session's token must come back in `x-csrf-token`), and the route's permission for their role.
  */
-export function installRequestAuth(app: FastifyInstance, auth: AuthService, audit: AuditStore): void {
+/**
+ * Who is calling, resolved once per request before anything else (the rate limiter included, so that
+ * it can key a request by its real user and never by a cookie value the client made up).
+ */
+export function installPrincipal(app: FastifyInstance, auth: AuthService): void {
   app.decorateRequest('principal', null);
-
   app.addHook('onRequest', async (request) => {
     const header = request.headers.authorization;
     const bearer = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
     request.principal = (await auth.authenticate(request.cookies[SESSION_COOKIE], bearer)) ?? null;
   });
+}
 
+/** The per-route checks; `installPrincipal` must have run on a parent scope. */
+export function installRequestAuth(app: FastifyInstance, audit: AuditStore): void {
   // preValidation: an anonymous caller learns nothing, not even whether its body would validate.
   app.addHook('preValidation', async (request) => {
     const config = request.routeOptions.config;

@@ -2,6 +2,7 @@ import { type Logger, VigilError } from '@vigil/shared';
 import type { AuditStore } from '../state/audit-store.js';
 import type { Role, SessionRecord, SessionStage, UserRecord, UserStore } from '../state/user-store.js';
 import { ROLES } from '../state/user-store.js';
+import { FailureThrottle } from './failure-throttle.js';
 import { assertPasswordPolicy, decoyHash, hashPassword, verifyPassword } from './password-hash.js';
 import { newRecoveryCodes, newSecret, normaliseRecoveryCode, secretHash } from './secret-tokens.js';
 import { newTotpSecret, totpQrSvg, totpUri, verifyTotp } from './totp.js';
@@ -11,7 +12,12 @@ export interface AuthPolicy {
   sessionHours: number;
   /** A session unused this long expires. */
   idleMinutes: number;
-  /** Consecutive failures before the account locks… */
+  /**
+   * Failed logins from one address before that address is locked out of that account (whether the
+   * account exists or not: the answer never reveals it); ACCOUNT_LOCK_FACTOR times as many from any
+   * addresses lock the account itself (a distributed guess). One person on another machine can still
+   * log in while someone elsewhere tries to lock them out…
+   */
   lockoutThreshold: number;
   /** …for this long. */
   lockoutMinutes: number;
@@ -26,6 +32,9 @@ export const DEFAULT_AUTH_POLICY: AuthPolicy = {
   lockoutMinutes: 15,
   issuer: 'Vigil',
 };
+
+/** Failures from all addresses together, in lockout thresholds, that lock an account for everyone. */
+export const ACCOUNT_LOCK_FACTOR = 4;
 
 /** Who is calling: from a session cookie or an API token. */
 export interface Principal {
@@ -56,6 +65,10 @@ export interface LoginOutcome {
 const USERNAME = /^[a-z0-9][a-z0-9._-]{1,63}$/;
 const TOKEN = /^vgt_([A-Za-z0-9_-]{12})\.([A-Za-z0-9_-]{32,})$/;
 
+function addressKey(username: string, ip: string): string {
+  return `${username}\n${ip}`;
+}
+
 function later(ms: number): string {
   return new Date(Date.now() + ms).toISOString();
 }
@@ -65,12 +78,21 @@ function later(ms: number): string {
  * Every login attempt, success or not, is audited.
  */
 export class AuthService {
+  /** Failures per (username, address): an address guessing at one account is stopped early. */
+  private readonly perAddress: FailureThrottle;
+  /** Failures per username that does not exist, so a lockout answers alike for unknown names. */
+  private readonly unknownUsers: FailureThrottle;
+
   constructor(
     private readonly users: UserStore,
     private readonly audit: AuditStore,
     private readonly logger: Logger,
     readonly policy: AuthPolicy = DEFAULT_AUTH_POLICY,
-  ) {}
+  ) {
+    const lockMs = policy.lockoutMinutes * 60_000;
+    this.perAddress = new FailureThrottle({ threshold: policy.lockoutThreshold, lockMs });
+    this.unknownUsers = new FailureThrottle({ threshold: policy.lockoutThreshold * ACCOUNT_LOCK_FACTOR, lockMs });
+  }
 
   async createUser(input: { username: string; displayName?: string; role: Role; password: string }): Promise<UserRecord> {
     if (!USERNAME.test(input.username)) {
@@ -90,9 +112,16 @@ export class AuthService {
   }
 
   private async refuse(username: string, ip: string, reason: string, user?: UserRecord): Promise<never> {
+    if (this.perAddress.fail(addressKey(username, ip))) {
+      this.logger.warn(
+        { code: 'VIGIL_AUTH_LOCKED', username, ip },
+        'address locked out of an account after repeated failed logins',
+      );
+    }
+    if (!user) this.unknownUsers.fail(username);
     if (user) {
       const failedLogins = user.failedLogins + 1;
-      const lock = failedLogins >= this.policy.lockoutThreshold;
+      const lock = failedLogins >= this.policy.lockoutThreshold * ACCOUNT_LOCK_FACTOR;
       await this.users.updateUser(user.username, {
         failedLogins: lock ? 0 : failedLogins,
         ...(lock ? { lockedUntil: later(this.policy.lockoutMinutes * 60_000) } : {}),
@@ -130,17 +159,33 @@ export class AuthService {
     });
   }
 
+  /** The one answer to a locked-out attempt, the same whether the account exists or not. */
+  private async locked(username: string, ip: string, reason: string, user?: UserRecord): Promise<never> {
+    await this.audit.append({
+      actor: username.slice(0, 64),
+      actorRole: user?.role ?? 'unknown',
+      action: 'auth.login',
+      targetType: 'user',
+      targetId: username.slice(0, 64),
+      outcome: 'failure',
+      details: { reason },
+      ip,
+    });
+    throw new VigilError('VIGIL_AUTH_LOCKED', 'too many failed logins: try again later');
+  }
+
   async login(request: LoginRequest, ip: string): Promise<LoginOutcome> {
+    if (this.perAddress.lockedFor(addressKey(request.username, ip)) > 0) {
+      return this.locked(request.username, ip, 'address locked out');
+    }
     const user = await this.users.getUser(request.username);
     if (!user) {
       await verifyPassword(await decoyHash(), request.password);
+      if (this.unknownUsers.lockedFor(request.username) > 0) return this.locked(request.username, ip, 'locked');
       return this.refuse(request.username, ip, 'unknown user');
     }
     if (user.disabledAt) return this.refuse(user.username, ip, 'user disabled');
-    if (user.lockedUntil && user.lockedUntil > new Date().toISOString()) {
-      await this.auditLogin(user, 'failure', { reason: 'locked' }, ip);
-      throw new VigilError('VIGIL_AUTH_LOCKED', `too many failed logins: try again after ${user.lockedUntil}`);
-    }
+    if (user.lockedUntil && user.lockedUntil > new Date().toISOString()) return this.locked(user.username, ip, 'locked', user);
     if (!(await verifyPassword(user.passwordHash, request.password)))
       return this.refuse(user.username, ip, 'wrong password', user);
     let stage: SessionStage = 'enrol';
@@ -163,6 +208,7 @@ export class AuthService {
       stage = 'full';
     }
     await this.users.updateUser(user.username, { failedLogins: 0, lockedUntil: null });
+    this.perAddress.clear(addressKey(user.username, ip));
     const sessionId = newSecret();
     const now = new Date().toISOString();
     const session: SessionRecord = {

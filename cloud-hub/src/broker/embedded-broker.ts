@@ -1,7 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
-import { asVigilError, type DeviceAddress, type Logger, VigilError } from '@vigil/shared';
+import {
+  asVigilError,
+  type DeviceAddress,
+  encodeMessage,
+  type Logger,
+  newMessageId,
+  STATUS_SCHEMA,
+  type StatusMessage,
+  topicFor,
+  VigilError,
+} from '@vigil/shared';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { HubMetrics } from '../http/hub-metrics.js';
 import type { IngestPipeline } from '../ingest/ingest-pipeline.js';
@@ -113,7 +123,10 @@ export class EmbeddedBroker {
     });
     this.aedes = aedes;
     aedes.on('client', () => metrics.connectedDevices.set(aedes.connectedClients));
-    aedes.on('clientDisconnect', () => metrics.connectedDevices.set(aedes.connectedClients));
+    aedes.on('clientDisconnect', (client) => {
+      metrics.connectedDevices.set(aedes.connectedClients);
+      this.markOffline(client, deviceOf.get(client));
+    });
     aedes.on('clientError', (client, error) =>
       logger.debug({ clientId: client.id?.slice(0, 64), err: error.message }, 'client error'),
     );
@@ -139,6 +152,35 @@ export class EmbeddedBroker {
       this.ports.tls = await this.listen(server, tls);
     }
     logger.info({ ports: this.ports }, 'embedded MQTT broker listening');
+  }
+
+  /**
+   * A device whose connection ended shows offline, whether or not a will was published: a clean
+   * MQTT DISCONNECT suppresses the will, so without this a device that left without saying so stayed
+   * "online" for good. Skipped when the same device already has a newer connection (a takeover).
+   */
+  private markOffline(client: Client, device: DeviceAddress | undefined): void {
+    if (!device) return;
+    const current = (this.aedes as unknown as { clients?: Record<string, Client> } | undefined)?.clients?.[device.deviceId];
+    if (current && current !== client) return;
+    const message: StatusMessage = {
+      schema: STATUS_SCHEMA,
+      messageId: newMessageId(),
+      clinicId: device.clinicId,
+      deviceId: device.deviceId,
+      state: 'offline',
+      at: new Date().toISOString(),
+      // Empty: the hub does not know it; the stored version is kept (state store).
+      agentVersion: '',
+    };
+    this.options.ingest
+      .submit(topicFor(device, 'status'), encodeMessage(message), 'hub')
+      .catch((error: unknown) =>
+        this.options.logger.warn(
+          { code: asVigilError(error).code, deviceId: device.deviceId },
+          'could not record a device as offline',
+        ),
+      );
   }
 
   /** Password, or an X.509 client certificate issued by the configured CA whose CN is the device id. */

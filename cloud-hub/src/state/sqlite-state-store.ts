@@ -83,7 +83,7 @@ export class SqliteStateStore implements StateStore {
         db.prepare(`INSERT INTO device_state (device_id, clinic_id, status, status_at, agent_version, model_name, model_version)
         VALUES (?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT(device_id) DO UPDATE SET status = excluded.status, status_at = excluded.status_at,
-          agent_version = excluded.agent_version,
+          agent_version = coalesce(nullif(excluded.agent_version, ''), agent_version),
           model_name = coalesce(excluded.model_name, model_name), model_version = coalesce(excluded.model_version, model_version)
         WHERE coalesce(status_at, '') <= excluded.status_at`),
       modelReported: db.prepare(`INSERT INTO device_state (device_id, clinic_id, model_reported_json, model_reported_at)
