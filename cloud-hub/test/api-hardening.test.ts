@@ -93,7 +93,7 @@ describe('API hardening (review findings 6 and 9)', () => {
     assert.equal(response.status, 200, JSON.stringify(response.body));
   });
 
-  it('finding 9: the last admin cannot disable itself (the CLI's user enable/unlock: cli.test.ts)', async () => {
+  it('finding 9: the last admin cannot disable itself (the CLI user enable and unlock: cli.test.ts)', async () => {
     const refused = await client.post<{ error: { code: string } }>('/api/v1/users/root1/disable');
     assert.equal(refused.status, 409);
     assert.equal(refused.body.error.code, 'VIGIL_USER_LAST_ADMIN');

@@ -114,3 +114,24 @@ test('a device connection dying uncleanly publishes its retained offline status 
   await waitFor('offline status from the last will', async () => (await stateOf()) === 'offline', 10_000);
   device.end(true);
 });
+
+test('finding 9: a device that disconnects cleanly without a will or an offline status shows offline', async () => {
+  const pw = await t.addDevice('clinic-a', 'edge-quiet');
+  const address = { clinicId: 'clinic-a', deviceId: 'edge-quiet' };
+  const online = {
+    schema: 'vigil.status/1',
+    messageId: 'quiet-online-1',
+    ...address,
+    state: 'online',
+    at: new Date().toISOString(),
+    agentVersion: '9.9.9',
+  };
+  const { client: device } = await connect({ clientId: 'edge-quiet', username: 'edge-quiet', password: pw });
+  await device.publishAsync(topicFor(address, 'status'), encodeMessage(online), { qos: 1 });
+  const stateOf = async () => (await t.hub.state.listDeviceStates()).find((s) => s.deviceId === 'edge-quiet');
+  assert.equal((await stateOf())?.status, 'online');
+  // A clean MQTT DISCONNECT: the broker publishes no will, and the device said nothing.
+  await device.endAsync();
+  await waitFor('offline after the connection ended', async () => (await stateOf())?.status === 'offline', 60_000);
+  assert.equal((await stateOf())?.agentVersion, '9.9.9', 'the last reported agent version is kept');
+});

@@ -1,6 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { assertValidId, type DeviceAddress, VigilError } from '@vigil/shared';
-import { hashPassword, verifyPassword } from '../auth/password-hash.js';
+import { ConcurrencyGate } from '../auth/concurrency-gate.js';
+import { FailureThrottle } from '../auth/failure-throttle.js';
+import { decoyHash, hashPassword, verifyPassword } from '../auth/password-hash.js';
 import type { DeviceRecord, StateStore } from '../state/state-store.js';
 
 export interface AddedDevice {
@@ -13,12 +15,38 @@ function digest(password: string): Buffer {
   return createHash('sha256').update(password).digest();
 }
 
+/** Limits on what unauthenticated MQTT peers can make the hub compute (review finding 7). */
+export const DEVICE_AUTH_LIMITS = {
+  /** argon2 verifications at once (64 MiB each); the rest wait, up to `queued`, or are refused. */
+  concurrentHashes: 1,
+  queued: 16,
+  /** Wrong passwords for one device id before that id is refused without hashing, for `lockMs`. */
+  perDevice: 10,
+  /** Wrong passwords from one address (any ids) before it is refused without hashing. */
+  perAddress: 30,
+  lockMs: 60_000,
+};
+
 /**
  * Per-device credentials. Passwords are stored only as argon2id hashes; a verified password's
  * SHA-256 is remembered per hash so a reconnect storm does not cost one argon2 run per connect.
+ * Unknown and revoked ids are checked against a decoy hash, so they cost what a known id costs and
+ * the time of a refusal reveals nothing; hashing is gated and repeated failures are throttled per id
+ * and per address (then refused without hashing), so wrong passwords cannot exhaust the CPU.
  */
 export class DeviceRegistry {
   private readonly verified = new Map<string, { hash: string; digest: Buffer }>();
+  /** argon2 verifications run so far (what unauthenticated peers made the hub compute). */
+  hashesComputed = 0;
+  private readonly gate = new ConcurrencyGate(DEVICE_AUTH_LIMITS.concurrentHashes, DEVICE_AUTH_LIMITS.queued);
+  private readonly perDevice = new FailureThrottle({
+    threshold: DEVICE_AUTH_LIMITS.perDevice,
+    lockMs: DEVICE_AUTH_LIMITS.lockMs,
+  });
+  private readonly perAddress = new FailureThrottle({
+    threshold: DEVICE_AUTH_LIMITS.perAddress,
+    lockMs: DEVICE_AUTH_LIMITS.lockMs,
+  });
 
   constructor(private readonly state: StateStore) {}
 
@@ -51,14 +79,30 @@ export class DeviceRegistry {
   }
 
   /** Verifies a device's password; throws VIGIL_MQTT_AUTH_FAILED with no hint of which part was wrong. */
-  async verify(deviceId: string, password: string): Promise<DeviceRecord> {
+  async verify(deviceId: string, password: string, address = 'unknown'): Promise<DeviceRecord> {
     const refused = new VigilError('VIGIL_MQTT_AUTH_FAILED', `authentication failed for ${deviceId.slice(0, 64)}`);
     const device = await this.active(deviceId);
-    if (!device || password.length === 0) throw refused;
-    const cached = this.verified.get(deviceId);
+    const cached = device ? this.verified.get(deviceId) : undefined;
     const d = digest(password);
-    if (cached && cached.hash === device.passwordHash && timingSafeEqual(cached.digest, d)) return device;
-    if (!(await verifyPassword(device.passwordHash, password))) throw refused;
+    // A device reconnecting with the password it last proved: no hash, no throttle.
+    if (device && cached && cached.hash === device.passwordHash && timingSafeEqual(cached.digest, d)) return device;
+    const idKey = deviceId.slice(0, 64);
+    const throttled = () => this.perDevice.lockedFor(idKey) > 0 || this.perAddress.lockedFor(address) > 0;
+    const tooMany = () => new VigilError('VIGIL_MQTT_AUTH_FAILED', `too many failed attempts for ${idKey}; retry later`);
+    if (throttled()) throw tooMany();
+    const ok = await this.gate.run(async () => {
+      // Checked again: attempts that queued while others failed are refused without hashing.
+      if (throttled()) throw tooMany();
+      this.hashesComputed += 1;
+      const valid = await verifyPassword(device?.passwordHash ?? (await decoyHash()), password);
+      return valid && device !== undefined && password.length > 0;
+    });
+    if (!ok || !device) {
+      this.perDevice.fail(idKey);
+      this.perAddress.fail(address);
+      throw refused;
+    }
+    this.perDevice.clear(idKey);
     this.verified.set(deviceId, { hash: device.passwordHash, digest: d });
     return device;
   }

@@ -192,7 +192,7 @@ export class EmbeddedBroker {
       if (device && cn === deviceId) return device;
       throw new VigilError('VIGIL_MQTT_AUTH_FAILED', `certificate does not identify device ${deviceId.slice(0, 64)}`);
     }
-    return this.options.registry.verify(deviceId, password);
+    return this.options.registry.verify(deviceId, password, (client.conn as Partial<TLSSocket>).remoteAddress ?? 'unknown');
   }
 
   private listen(server: Server, address: ListenerAddress): Promise<number> {
