@@ -1,8 +1,10 @@
 // `npm run demo`: the whole system on embedded defaults, no external services. A hub (embedded MQTT
 // broker, SQLite state and history) and three edge agents, one per simulated clinic, connected over
 // real MQTT with per-device credentials, the dashboard with demo users, and simulated modalities
-// sending phantom follow-up studies. `--duration S` stops it after S seconds and `--study-interval S`
-// sets how often each modality sends a study (both used by tests).
+// sending phantom follow-up studies. `--duration S` stops it after S seconds, `--study-interval S`
+// sets how often each modality sends a study, and `--rounds N` stops it once N rounds of studies have
+// been sent and every image is processed and its result stored (a condition, not a clock: the test
+// uses it, so a slow or busy machine only makes the run longer, never different).
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -12,7 +14,7 @@ import { EdgeAgent, loadEdgeConfig } from '@vigil/edge-agent';
 import { createLogger } from '@vigil/shared';
 import { pickFollowupPatients } from './demo/demo-cohort.js';
 import { DEMO_UPDATE_VERSION, makeDemoSigningKey, publishDemoModels } from './demo/demo-models.js';
-import { sendStudy } from './demo/modality-simulator.js';
+import { SimulatedModalities } from './demo/modality-simulator.js';
 import { freePort } from './harness/free-port.js';
 import { BUNDLED_VERSION } from './harness/model-packages.js';
 
@@ -21,6 +23,7 @@ const { values } = parseArgs({
     duration: { type: 'string' },
     dir: { type: 'string', default: '.vigil' },
     'study-interval': { type: 'string', default: '6' },
+    rounds: { type: 'string' },
   },
 });
 const root = resolve(values.dir ?? '.vigil');
@@ -187,15 +190,16 @@ const DEMO_SEED = 2026;
 const VISITS = 4;
 const patients = pickFollowupPatients(DEMO_SEED, CLINICS.length * 3, VISITS);
 let round = 0;
+const modality = new SimulatedModalities(join(demoDir, 'modality-cache'));
 async function sendRound(): Promise<void> {
   const slot = round % (3 * VISITS);
   await Promise.all(
     dicomPorts.map((port, clinic) => {
       const patient = patients[clinic * 3 + Math.floor(slot / VISITS)];
       if (!patient) return Promise.resolve();
-      return sendStudy(port, patient, slot % VISITS, DEMO_SEED).catch((error: Error) =>
-        logger.warn({ err: error.message }, 'demo modality could not send'),
-      );
+      return modality
+        .sendStudy(port, patient, slot % VISITS, DEMO_SEED)
+        .catch((error: Error) => logger.warn({ err: error.message }, 'demo modality could not send'));
     }),
   );
   round += 1;
@@ -203,16 +207,29 @@ async function sendRound(): Promise<void> {
 let stopping = false;
 let inFlight: Promise<void> = Promise.resolve();
 // Rounds never overlap: rendering a study takes CPU the edges need, so a slow machine sends less often.
+const rounds = values.rounds ? Number(values.rounds) : Number.POSITIVE_INFINITY;
 async function modalities(): Promise<void> {
   const intervalMs = Number(values['study-interval']) * 1000;
-  while (!stopping) {
+  while (!stopping && round < rounds) {
     const started = Date.now();
     inFlight = sendRound();
     await inFlight;
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, intervalMs - (Date.now() - started))));
   }
 }
-void modalities();
+/** Every image received so far is processed and every result is acknowledged by the hub. */
+async function allProcessed(): Promise<boolean> {
+  for (const agent of agents) {
+    await agent.intake?.pipeline.idle();
+    if (agent.outbox.stats().results > 0) return false;
+  }
+  return true;
+}
+void modalities().then(async () => {
+  if (!Number.isFinite(rounds)) return;
+  while (!stopping && !(await allProcessed())) await new Promise((resolve) => setTimeout(resolve, 500));
+  await stop();
+});
 writeFileSync(join(demoDir, CLINICS[2]?.deviceId ?? 'east-mg-1', 'inbox', 'corrupt-export.dcm'), Buffer.alloc(4096, 0x42));
 
 const ticker = setInterval(() => void report(), 5000);
@@ -221,6 +238,7 @@ async function stop(): Promise<void> {
   stopping = true;
   clearInterval(ticker);
   await inFlight;
+  await modality.close();
   await report();
   for (const agent of agents) await agent.stop();
   await hub.stop();

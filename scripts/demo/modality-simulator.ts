@@ -1,12 +1,18 @@
 // A stand-in for a mammography unit in the demo: renders phantom studies with the project's
 // phantom generator (synthetic patients, clearly fake) and sends them to an edge agent over real
-// DICOM C-STORE with dcmjs-dimse's client.
+// DICOM C-STORE with dcmjs-dimse's client. Rendering runs in a worker thread and each study is
+// rendered once to a cache folder (studies repeat in the demo's loop), so the demo's main thread —
+// which is also the hub's — only reads files and sends them: the hub's responsiveness in the demo
+// is its own (review finding 8).
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
 import dcmjsDimse from 'dcmjs-dimse';
+import { Piscina } from 'piscina';
 import { FOUR_VIEWS, type PlannedPatient } from '../phantoms/cohort-plan.js';
 import { renderMammogram } from '../phantoms/render-mammogram.js';
-import { mammogramDataset } from '../phantoms/write-dicom.js';
+import { writeMammogram } from '../phantoms/write-dicom.js';
 
-const { Client, requests, constants } = dcmjsDimse;
+const { Client, Dataset, requests, constants } = dcmjsDimse;
 const { CStoreRequest } = requests;
 const { Status } = constants;
 
@@ -15,43 +21,74 @@ const ROWS = 1024;
 const COLUMNS = 832;
 const SPACING_MM = 0.34;
 
-const VIEWS = FOUR_VIEWS;
+export interface StudyTask {
+  patient: PlannedPatient;
+  visitIndex: number;
+  seed: number;
+  /** Cache folder: a study already rendered there is not rendered again. */
+  dir: string;
+}
 
-/** Sends one four-view study of `patient` at `visitIndex`; resolves with how many were stored. */
-export function sendStudy(port: number, patient: PlannedPatient, visitIndex: number, seed: number): Promise<number> {
-  const client = new Client();
-  let stored = 0;
-  for (const [laterality, view] of VIEWS) {
-    const image = renderMammogram({
-      patient,
-      laterality,
-      view,
-      visitIndex,
-      rows: ROWS,
-      columns: COLUMNS,
-      pixelSpacingMm: SPACING_MM,
-      seed,
-    });
-    const { dataset } = mammogramDataset({
-      patient,
-      visitIndex,
-      laterality,
-      view,
-      rows: ROWS,
-      columns: COLUMNS,
-      pixelSpacingMm: SPACING_MM,
-      pixels: image.pixels,
-      seed,
-    });
-    const request = new CStoreRequest(dataset);
-    request.on('response', (response: { getStatus(): number }) => {
-      if (response.getStatus() === Status.Success) stored += 1;
-    });
-    client.addRequest(request);
+/** Renders the four views of one study to DICOM files (once) and returns their paths; runs in a worker. */
+export async function renderStudyFiles(t: StudyTask): Promise<string[]> {
+  const paths: string[] = [];
+  for (const [laterality, view] of FOUR_VIEWS) {
+    const folder = join(t.dir, t.patient.patientId, `visit-${t.visitIndex}`);
+    const path = join(folder, `${laterality}-${view}.dcm`);
+    if (!existsSync(path)) {
+      mkdirSync(folder, { recursive: true });
+      const common = {
+        patient: t.patient,
+        laterality,
+        view,
+        visitIndex: t.visitIndex,
+        rows: ROWS,
+        columns: COLUMNS,
+        pixelSpacingMm: SPACING_MM,
+        seed: t.seed,
+      };
+      const image = renderMammogram(common);
+      await writeMammogram({ ...common, pixels: image.pixels, path: `${path}.tmp` });
+      renameSync(`${path}.tmp`, path);
+    }
+    paths.push(path);
   }
-  return new Promise((resolve, reject) => {
-    client.on('networkError', (error: Error) => reject(error));
-    client.on('closed', () => resolve(stored));
-    client.send('127.0.0.1', port, 'DEMO_MG', 'VIGIL');
-  });
+  return paths;
+}
+
+function readDataset(path: string): Promise<InstanceType<typeof Dataset>> {
+  return new Promise((resolve, reject) =>
+    Dataset.fromFile(path, (error, dataset) => (error || !dataset ? reject(error ?? new Error(path)) : resolve(dataset))),
+  );
+}
+
+/** The demo's modalities: one render worker shared by all, each study rendered once. */
+export class SimulatedModalities {
+  private readonly pool = new Piscina({ filename: new URL('./study-worker.mjs', import.meta.url).href, maxThreads: 1 });
+
+  constructor(private readonly cacheDir: string) {}
+
+  /** Sends one four-view study of `patient` at `visitIndex`; resolves with how many were stored. */
+  async sendStudy(port: number, patient: PlannedPatient, visitIndex: number, seed: number): Promise<number> {
+    const task: StudyTask = { patient, visitIndex, seed, dir: this.cacheDir };
+    const files = (await this.pool.run(task)) as string[];
+    const client = new Client();
+    let stored = 0;
+    for (const file of files) {
+      const request = new CStoreRequest(await readDataset(file));
+      request.on('response', (response: { getStatus(): number }) => {
+        if (response.getStatus() === Status.Success) stored += 1;
+      });
+      client.addRequest(request);
+    }
+    return new Promise((resolve, reject) => {
+      client.on('networkError', (error: Error) => reject(error));
+      client.on('closed', () => resolve(stored));
+      client.send('127.0.0.1', port, 'DEMO_MG', 'VIGIL');
+    });
+  }
+
+  close(): Promise<void> {
+    return this.pool.destroy();
+  }
 }
