@@ -14,6 +14,10 @@ export const ERROR_CATALOGUE = {
     httpStatus: 400,
     summary: "A payload's clinicId/deviceId differ from the topic it was published on.",
   },
+  VIGIL_RESULT_IMPLAUSIBLE_DATE: {
+    httpStatus: 422,
+    summary: "A result's study date cannot be a real study: in the future, before digital mammography, or not a date.",
+  },
   VIGIL_MQTT_AUTH_FAILED: { httpStatus: 401, summary: 'A device presented an unknown, revoked or wrong credential.' },
   VIGIL_MQTT_CLIENT_ID_MISMATCH: { httpStatus: 401, summary: "A device's MQTT client id differs from its username." },
   VIGIL_MQTT_ACL_DENIED: { httpStatus: 403, summary: 'A device tried to publish or subscribe outside its own topics.' },

@@ -13,6 +13,7 @@ import type { HistoryPoint, HistoryStore } from '../history/history-store.js';
 import type { HubMetrics } from '../http/hub-metrics.js';
 import type { DeadLetter, IngestBatch, StateStore } from '../state/state-store.js';
 import { resultPoints, telemetryPoints } from './history-points.js';
+import { assertPlausibleStudyDate } from './study-date-plausibility.js';
 
 export type IngestOutcome = 'stored' | 'dead-lettered';
 
@@ -84,6 +85,7 @@ export class IngestPipeline {
     switch (kind) {
       case 'results': {
         const r = message as ResultMessage;
+        assertPlausibleStudyDate(r, Date.now());
         // The same id twice in one batch is one row; the store's key catches replays across batches.
         if (this.inBatch.has(r.messageId)) return;
         this.inBatch.add(r.messageId);

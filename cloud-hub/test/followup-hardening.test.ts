@@ -1,0 +1,89 @@
+// Review finding 2 against a real hub, with a real MQTT device client: a study dated 2099-12-31 for
+// an overdue high-risk patient must not close her overdue alert, lower her category or move her due date.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { encodeMessage, topicFor } from '@vigil/shared';
+import mqtt from 'mqtt';
+import { studyResult } from '../../scripts/harness/followup-results.js';
+import { startTestHub } from '../../scripts/harness/hub-fixture.js';
+import { waitFor } from '../../scripts/harness/wait-for.js';
+import { assertPlausibleStudyDate } from '../src/ingest/study-date-plausibility.js';
+
+test('finding 2: a future-dated study is dead-lettered with a code and leaves the overdue alert open', async () => {
+  const t = await startTestHub();
+  try {
+    const device = { clinicId: 'clinic-a', deviceId: 'edge-1' };
+    const password = await t.addDevice(device.clinicId, device.deviceId);
+    // An overdue category-5 patient: a high score with a large finding, last seen in 2024.
+    const seen = studyResult({
+      ...device,
+      patient: 'high-risk',
+      studyDate: '2024-03-01',
+      laterality: 'L',
+      view: 'CC',
+      score: 0.95,
+      findings: [{ x: 0.4, y: 0.3, diameterMm: 18, score: 0.95 }],
+    });
+    assert.equal(await t.hub.ingest.submit(topicFor(device, 'results'), encodeMessage(seen), device.deviceId), 'stored');
+    await t.hub.followup.settled();
+    const openOverdue = async () =>
+      (await t.hub.state.followup.listAlerts({ status: 'open', limit: 100 })).items.filter(
+        (a) => a.kind === 'overdue' && a.patientKey === seen.patientKey,
+      );
+    await waitFor('the overdue alert', async () => (await openOverdue()).length === 1);
+    const before = await t.hub.state.followup.getPatient(seen.patientKey);
+
+    // The attack: four blank views dated 2099-12-31, published by a device over MQTT.
+    const client = await mqtt.connectAsync(t.mqttUrl, { clientId: device.deviceId, username: device.deviceId, password });
+    for (const [laterality, view] of [
+      ['L', 'CC'],
+      ['L', 'MLO'],
+      ['R', 'CC'],
+      ['R', 'MLO'],
+    ] as const) {
+      const forged = studyResult({
+        ...device,
+        patient: 'high-risk',
+        studyDate: '2099-12-31',
+        laterality,
+        view,
+        score: 0.01,
+        findings: [],
+      });
+      await client.publishAsync(topicFor(device, 'results'), encodeMessage({ ...forged, createdAt: new Date().toISOString() }), {
+        qos: 1,
+      });
+    }
+    await client.endAsync();
+    await waitFor('four dead letters', async () => {
+      const letters = await t.hub.state.listDeadLetters(100);
+      return letters.filter((d) => d.code === 'VIGIL_RESULT_IMPLAUSIBLE_DATE').length === 4;
+    });
+    await t.hub.followup.settled();
+    assert.equal((await openOverdue()).length, 1, 'the overdue alert is still open');
+    const after = await t.hub.state.followup.getPatient(seen.patientKey);
+    assert.deepEqual(after, before, 'category, due date and studies unchanged');
+  } finally {
+    await t.stop();
+  }
+});
+
+test('finding 2: study dates are checked against the clock, the modality era, the result and the patient', () => {
+  const now = Date.parse('2026-12-01T12:00:00Z');
+  const ok = { studyDate: '2026-12-01', createdAt: '2026-12-01T12:00:00Z', patientAgeYears: 55 };
+  assert.doesNotThrow(() => assertPlausibleStudyDate(ok, now));
+  assert.doesNotThrow(() => assertPlausibleStudyDate({ ...ok, studyDate: '2026-12-02' }, now), 'a day of clock skew');
+  for (const [bad, why] of [
+    [{ ...ok, studyDate: '2099-12-31' }, /future/],
+    [{ ...ok, studyDate: '1970-01-01' }, /before 1985/],
+    [{ ...ok, studyDate: '2026-02-30' }, /calendar/],
+    [{ ...ok, studyDate: '2026-11-30', createdAt: '2026-11-01T00:00:00Z' }, /after the result was created/],
+    [{ ...ok, studyDate: '1990-01-01', patientAgeYears: 120 }, /birth/],
+  ] as const) {
+    assert.throws(
+      () => assertPlausibleStudyDate(bad, now),
+      (error: Error & { code?: string }) => error.code === 'VIGIL_RESULT_IMPLAUSIBLE_DATE' && why.test(error.message),
+      JSON.stringify(bad),
+    );
+  }
+});
