@@ -91,7 +91,9 @@ async function feed(perDevice: number, only?: number[]): Promise<void> {
     () => targets.every((i) => (edges[i]?.counters.processed ?? 0) >= (before.get(i) ?? 0) + perDevice),
     60_000,
   );
-  await waitFor('fleet condition', () => edges.every((e) => !e || e.outbox.stats().depth === 0), 30_000);
+  // Every result delivered. (Not "every outbox empty": ten edges sampling telemetry each second are
+  // seldom all empty at the same instant on a busy machine.)
+  await waitFor('fleet condition: results delivered', () => edges.every((e) => !e || e.outbox.stats().results === 0), 30_000);
 }
 
 async function status(id: string): Promise<{ rollout: RolloutRecord; devices: RolloutDevice[] }> {
