@@ -60,6 +60,8 @@ export const HubConfigSchema = Type.Object(
         }),
         graceDays: Type.Integer({ minimum: 0, default: 30 }),
         positionTolerance: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.08 }),
+        /** Images showing less tissue than this (share of the image; blank or empty exposures) do not count as follow-up. */
+        minTissueFraction: Type.Number({ minimum: 0, maximum: 1, default: 0.05 }),
         sweepIntervalS: Type.Integer({ minimum: 1, default: 3600 }),
       },
       { additionalProperties: false, default: {} },

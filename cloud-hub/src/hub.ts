@@ -37,7 +37,12 @@ export function followupPolicy(config: HubConfig): FollowupPolicy {
   };
   const d = DEFAULT_FOLLOWUP_POLICY;
   return {
-    timeline: { ...d.timeline, category, match: { ...d.timeline.match, positionTolerance: f.positionTolerance } },
+    timeline: {
+      ...d.timeline,
+      category,
+      match: { ...d.timeline.match, positionTolerance: f.positionTolerance },
+      minTissueFraction: f.minTissueFraction,
+    },
     change: {
       ...d.change,
       category,

@@ -68,6 +68,77 @@ test('finding 2: a future-dated study is dead-lettered with a code and leaves th
   }
 });
 
+test('finding 2: a study of blank images (no tissue) is not the follow-up that clears an overdue alert', async () => {
+  const t = await startTestHub();
+  try {
+    const device = { clinicId: 'clinic-a', deviceId: 'edge-1' };
+    const password = await t.addDevice(device.clinicId, device.deviceId);
+    const seen = studyResult({
+      ...device,
+      patient: 'high-risk-2',
+      studyDate: '2024-03-01',
+      laterality: 'L',
+      view: 'CC',
+      score: 0.95,
+      findings: [{ x: 0.4, y: 0.3, diameterMm: 18, score: 0.95 }],
+    });
+    seen.image.tissueFraction = 0.41;
+    assert.equal(await t.hub.ingest.submit(topicFor(device, 'results'), encodeMessage(seen), device.deviceId), 'stored');
+    await t.hub.followup.settled();
+    const openOverdue = async () =>
+      (await t.hub.state.followup.listAlerts({ status: 'open', limit: 100 })).items.filter(
+        (a) => a.kind === 'overdue' && a.patientKey === seen.patientKey,
+      );
+    await waitFor('the overdue alert', async () => (await openOverdue()).length === 1);
+    const before = await t.hub.state.followup.getPatient(seen.patientKey);
+    assert.equal(before?.category, 5);
+
+    // Four blank views, plausibly dated yesterday: stored, but no follow-up.
+    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    const client = await mqtt.connectAsync(t.mqttUrl, { clientId: device.deviceId, username: device.deviceId, password });
+    for (const [laterality, view] of [
+      ['L', 'CC'],
+      ['L', 'MLO'],
+      ['R', 'CC'],
+      ['R', 'MLO'],
+    ] as const) {
+      const blank = studyResult({
+        ...device,
+        patient: 'high-risk-2',
+        studyDate: yesterday,
+        laterality,
+        view,
+        score: 0.01,
+        findings: [],
+      });
+      blank.image.tissueFraction = 0;
+      await client.publishAsync(topicFor(device, 'results'), encodeMessage(blank), { qos: 1 });
+    }
+    await client.endAsync();
+    await waitFor('the blank study stored', async () => (await t.hub.state.countResults()) === 5);
+    await t.hub.followup.settled();
+    await waitFor(
+      'the timeline lists the blank study',
+      async () => (await t.hub.state.followup.getPatient(seen.patientKey))?.studies === 2,
+    );
+    const after = await t.hub.state.followup.getPatient(seen.patientKey);
+    assert.equal((await openOverdue()).length, 1, 'the overdue alert is still open');
+    assert.equal(after?.category, 5, 'the category did not fall to 1');
+    assert.equal(after?.dueDate, before?.dueDate, 'the due date did not move');
+    assert.equal(after?.lastStudyDate, '2024-03-01');
+    const timeline = await t.hub.followup.timeline(seen.patientKey);
+    assert.deepEqual(
+      timeline.timeline.studies.map((s) => [s.studyDate, s.analysable]),
+      [
+        ['2024-03-01', true],
+        [yesterday, false],
+      ],
+    );
+  } finally {
+    await t.stop();
+  }
+});
+
 test('finding 2: study dates are checked against the clock, the modality era, the result and the patient', () => {
   const now = Date.parse('2026-12-01T12:00:00Z');
   const ok = { studyDate: '2026-12-01', createdAt: '2026-12-01T12:00:00Z', patientAgeYears: 55 };

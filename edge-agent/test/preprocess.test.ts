@@ -116,3 +116,25 @@ test('a preprocessing failure in the decode task is reported as VIGIL_PREPROCESS
     dir.remove();
   }
 });
+
+test('tissue fraction: a phantom mammogram shows tissue, a blank or uniform exposure none (review finding 2)', async () => {
+  await initCodecs();
+  const dir = makeTempDir('tissue');
+  try {
+    const truth = await generatePhantoms({ out: dir.path, patients: 1, visits: 1, seed: 22, rows: 1024, columns: 832 });
+    const spec = { width: 256, height: 320, boxDownsample: true };
+    for (const image of truth.patients.flatMap((p) => p.visits.flatMap((v) => v.images))) {
+      const parsed = parseDicom(readFileSync(join(dir.path, image.file)));
+      const attrs = readImageAttributes(parsed.dataSet);
+      const input = await preprocess(decodeFrame(parsed, attrs, 0).pixels, attrs, spec);
+      assert.ok(input.tissueFraction > 0.2, `${image.file}: ${input.tissueFraction}`);
+      for (const level of [0, 1000, 16383]) {
+        const blank = new Uint16Array(attrs.rows * attrs.columns).fill(level);
+        const flat = await preprocess(blank, attrs, spec);
+        assert.equal(flat.tissueFraction, 0, `uniform ${level}`);
+      }
+    }
+  } finally {
+    dir.remove();
+  }
+});

@@ -38,6 +38,8 @@ const Timeline = Type.Object({
       category: Type.Integer(),
       categoryLabel: Type.String(),
       score: Type.Number(),
+      /** False for a study whose images show no tissue (blank exposures): listed, but no follow-up. */
+      analysable: Type.Boolean(),
     }),
   ),
   series: Type.Array(

@@ -159,6 +159,12 @@ export class AuthService {
     });
   }
 
+  /** Lifts this process's per-address lockouts of `username` (an admin's unlock; the stored lock is the store's). */
+  clearLockouts(username: string): void {
+    this.perAddress.clearPrefix(addressKey(username, ''));
+    this.unknownUsers.clear(username);
+  }
+
   /** The one answer to a locked-out attempt, the same whether the account exists or not. */
   private async locked(username: string, ip: string, reason: string, user?: UserRecord): Promise<never> {
     await this.audit.append({

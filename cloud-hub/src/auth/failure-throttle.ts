@@ -45,4 +45,9 @@ export class FailureThrottle {
   clear(key: string): void {
     this.entries.delete(key);
   }
+
+  /** Forgets every key that starts with `prefix` (an admin lifting all of one user's lockouts). */
+  clearPrefix(prefix: string): void {
+    for (const key of [...this.entries.keys()]) if (key.startsWith(prefix)) this.entries.delete(key);
+  }
 }

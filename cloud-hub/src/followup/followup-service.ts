@@ -123,7 +123,8 @@ export class FollowupService implements FollowupRunner {
     for (const [i, patientKey] of patientKeys.entries()) {
       const { timeline, due } = await this.timeline(patientKey);
       const first = timeline.studies[0];
-      const last = timeline.studies[timeline.studies.length - 1];
+      // The last study that is a follow-up: a blank one does not lower the category or move the dates.
+      const last = timeline.studies.findLast((s) => s.analysable) ?? timeline.studies[timeline.studies.length - 1];
       if (!first || !last) continue;
       const conditions = changeConditions(timeline, this.policy.change);
       const overdue = overdueCondition(timeline, this.today(), this.policy.overdue);

@@ -16,6 +16,8 @@ export interface FollowupObservation {
   findings: readonly Finding[];
   /** Width of the image in mm (columns × pixel spacing): turns a diameter into image units. */
   imageWidthMm: number;
+  /** Share of the image showing tissue, as the edge measured it (absent from edges before 2026-12). */
+  tissueFraction?: number;
 }
 
 /** A finding at one time point, pointing back at the result (and index) it came from. */
@@ -58,8 +60,12 @@ export interface TimelineSeries {
 export interface PatientTimeline {
   patientKey: string;
   series: TimelineSeries[];
-  /** Every study of the patient, oldest first, with the highest category among its images. */
-  studies: { studyKey: string; studyDate: string; clinicId: string; category: number; score: number }[];
+  /**
+   * Every study of the patient, oldest first, with the highest category among its images. A study
+   * none of whose images shows tissue (blank or empty exposures) is listed with `analysable: false`
+   * and category 0: it is no follow-up, so it neither sets the due date nor closes an overdue alert.
+   */
+  studies: { studyKey: string; studyDate: string; clinicId: string; category: number; score: number; analysable: boolean }[];
 }
 
 export type AlertKind = 'growth' | 'new-finding' | 'resolved-finding' | 'score-rise' | 'category-upgrade' | 'overdue';

@@ -19,9 +19,9 @@ export interface FollowupDue {
   dueDate: string;
 }
 
-/** When the next study is due, from the latest study's (highest) model-derived category. */
+/** When the next study is due, from the latest analysable study's (highest) model-derived category. */
 export function followupDue(timeline: PatientTimeline, policy: OverduePolicy = DEFAULT_OVERDUE_POLICY): FollowupDue | null {
-  const last = timeline.studies[timeline.studies.length - 1];
+  const last = timeline.studies.findLast((s) => s.analysable);
   if (!last) return null;
   const intervalMonths = recommendedIntervalMonths(last.category, policy.category);
   return {

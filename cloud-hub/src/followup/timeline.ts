@@ -14,12 +14,15 @@ export interface TimelinePolicy {
   category: CategoryPolicy;
   /** A lesion the model missed in this many consecutive studies may still continue its track. */
   missedStudies: number;
+  /** Images showing less tissue than this take no part in tracking, categories or due dates. */
+  minTissueFraction: number;
 }
 
 export const DEFAULT_TIMELINE_POLICY: TimelinePolicy = {
   match: DEFAULT_MATCH_POLICY,
   category: DEFAULT_CATEGORY_POLICY,
   missedStudies: 1,
+  minTissueFraction: 0.05,
 };
 
 function byTime(a: { studyDate: string; studyKey: string }, b: { studyDate: string; studyKey: string }): number {
@@ -91,8 +94,14 @@ export function buildPatientTimeline(
   policy: TimelinePolicy = DEFAULT_TIMELINE_POLICY,
 ): PatientTimeline {
   const groups = new Map<string, FollowupObservation[]>();
+  const blank = new Map<string, FollowupObservation>();
   for (const o of observations) {
     if (o.patientKey !== patientKey) continue;
+    // A blank or empty exposure says nothing about the breast: no "no longer seen", no category 1.
+    if (o.tissueFraction !== undefined && o.tissueFraction < policy.minTissueFraction) {
+      blank.set(o.studyKey, o);
+      continue;
+    }
     const key = `${o.laterality}|${o.view}`;
     const list = groups.get(key) ?? [];
     list.push(o);
@@ -114,6 +123,19 @@ export function buildPatientTimeline(
         clinicId: st.clinicId,
         category: Math.max(seen?.category ?? 0, st.category),
         score: Math.max(seen?.score ?? 0, st.score),
+        analysable: true,
+      });
+    }
+  }
+  for (const o of blank.values()) {
+    if (!studies.has(o.studyKey)) {
+      studies.set(o.studyKey, {
+        studyKey: o.studyKey,
+        studyDate: o.studyDate,
+        clinicId: o.clinicId,
+        category: 0,
+        score: 0,
+        analysable: false,
       });
     }
   }

@@ -116,6 +116,7 @@ export class SqliteFollowupStore implements FollowupStore {
           score: r.score,
           findings: r.findings,
           imageWidthMm: r.image.columns * r.image.pixelSpacingMm,
+          ...(r.image.tissueFraction !== undefined ? { tissueFraction: r.image.tissueFraction } : {}),
         };
       }),
     );

@@ -93,7 +93,12 @@ export function buildResult(address: DeviceAddress, image: PreparedImage, analys
     model: { name: manifest.name, version: manifest.version },
     score: analysis.score,
     findings: analysis.findings,
-    image: { rows: image.attrs.rows, columns: image.attrs.columns, pixelSpacingMm: image.attrs.pixelSpacingMm?.[1] ?? 0.1 },
+    image: {
+      rows: image.attrs.rows,
+      columns: image.attrs.columns,
+      pixelSpacingMm: image.attrs.pixelSpacingMm?.[1] ?? 0.1,
+      tissueFraction: analysis.input.tissueFraction,
+    },
     timingsMs: {
       decode: round(image.timingsMs.decode),
       preprocess: round(analysis.timingsMs.preprocess),

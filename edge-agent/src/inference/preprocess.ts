@@ -24,7 +24,12 @@ export interface ModelInput {
   mirrored: boolean;
   /** Model-input pixels per source pixel, per axis (aspect ratio kept, letterboxed at the bottom/right). */
   scale: number;
+  /** Share of the image brighter than its background: near 0 for a blank or empty exposure. */
+  tissueFraction: number;
 }
+
+/** Presentation values this far above the image's background (its 2nd percentile) count as tissue. */
+export const TISSUE_CONTRAST = 0.1;
 
 /** Preprocessing steps this edge implements, in the order a manifest lists them. */
 export const PREPROCESSING_STEPS = [
@@ -115,17 +120,24 @@ async function toModelInput(pixels: StoredPixels, attrs: ImageAttributes, spec: 
   const rows = small?.rows ?? attrs.rows;
   const columns = small?.columns ?? attrs.columns;
   const presentation = toPresentation(small?.pixels ?? pixels, small ? { ...attrs, rows, columns } : attrs);
-  // Chest wall side: the breast (brighter) half of the image.
+  // Chest wall side: the breast (brighter) half of the image. The same pass keeps a histogram for
+  // the tissue fraction (no extra pass over the pixels).
   const step = k > 1 ? 1 : 4;
   let left = 0;
   let right = 0;
+  const histogram = new Uint32Array(256);
+  let sampled = 0;
   for (let y = 0; y < rows; y += step) {
     for (let x = 0; x < columns; x += step) {
       const v = presentation[y * columns + x] as number;
       if (x < columns / 2) left += v;
       else right += v;
+      const bin = Math.min(255, Math.max(0, Math.floor(v * 256)));
+      histogram[bin] = (histogram[bin] as number) + 1;
+      sampled += 1;
     }
   }
+  const tissueFraction = tissueShare(histogram, sampled);
   const mirrored = right > left;
   const grey16 = new Uint16Array(rows * columns);
   for (let y = 0; y < rows; y++) {
@@ -146,5 +158,26 @@ async function toModelInput(pixels: StoredPixels, attrs: ImageAttributes, spec: 
   const values = new Uint16Array(resized.buffer, resized.byteOffset, resized.byteLength / 2);
   const tensor = new Float32Array(spec.width * spec.height);
   for (let i = 0; i < tensor.length; i++) tensor[i] = (values[i] as number) / 65535;
-  return { tensor, dims: [1, 1, spec.height, spec.width], mirrored, scale };
+  return { tensor, dims: [1, 1, spec.height, spec.width], mirrored, scale, tissueFraction };
+}
+
+/**
+ * The share of samples brighter than the background (the histogram's 2nd percentile) by at least
+ * TISSUE_CONTRAST. A blank, uniform or unexposed image has none: it cannot show breast tissue.
+ */
+export function tissueShare(histogram: Uint32Array, total: number): number {
+  if (total === 0) return 0;
+  let cumulative = 0;
+  let background = 0;
+  for (let bin = 0; bin < histogram.length; bin++) {
+    cumulative += histogram[bin] as number;
+    if (cumulative >= total * 0.02) {
+      background = bin;
+      break;
+    }
+  }
+  const from = background + Math.ceil(TISSUE_CONTRAST * 256);
+  let above = 0;
+  for (let bin = from; bin < histogram.length; bin++) above += histogram[bin] as number;
+  return Math.round((above / total) * 1000) / 1000;
 }

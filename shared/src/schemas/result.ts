@@ -45,6 +45,8 @@ export const ResultMessage = Type.Object(
         rows: Type.Integer({ minimum: 1, maximum: 65535 }),
         columns: Type.Integer({ minimum: 1, maximum: 65535 }),
         pixelSpacingMm: Type.Number({ exclusiveMinimum: 0, maximum: 10 }),
+        /** Share of the image that shows tissue (above background); follow-up ignores near-blank images. */
+        tissueFraction: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
       },
       { additionalProperties: false },
     ),

@@ -7,7 +7,15 @@ import { categoryBadge } from './patients.js';
 
 interface Timeline {
   due: { lastStudyDate: string; categoryLabel: string; intervalMonths: number; dueDate: string } | null;
-  studies: { studyKey: string; studyDate: string; clinicId: string; category: number; categoryLabel: string; score: number }[];
+  studies: {
+    studyKey: string;
+    studyDate: string;
+    clinicId: string;
+    category: number;
+    categoryLabel: string;
+    score: number;
+    analysable: boolean;
+  }[];
   series: {
     laterality: string;
     view: string;
@@ -24,7 +32,8 @@ const seconds = (date: string) => Date.parse(`${date}T00:00:00Z`) / 1000;
 export async function renderTimeline(main: HTMLElement, patientKey: string): Promise<void> {
   const t = await api<Timeline>('GET', `/patients/${encodeURIComponent(patientKey)}/timeline`);
   const today = new Date().toISOString().slice(0, 10);
-  const last = t.studies[t.studies.length - 1];
+  const last = t.studies.findLast((s) => s.analysable);
+  const blank = t.studies.length - t.studies.filter((s) => s.analysable).length;
   const overdue = t.due !== null && t.due.dueDate < today;
   const open = t.alerts.filter((a) => a.status !== 'resolved');
   const closed = t.alerts.filter((a) => a.status === 'resolved');
@@ -34,7 +43,7 @@ export async function renderTimeline(main: HTMLElement, patientKey: string): Pro
     main,
     pageHeader(
       `Patient ${shortKey(patientKey)}`,
-      `${t.studies.length} studies · ${[...new Set(t.studies.map((s) => s.clinicId))].join(', ')} · key ${patientKey}`,
+      `${t.studies.length} studies${blank ? ` (${blank} without visible tissue, not counted as follow-up)` : ''} · ${[...new Set(t.studies.map((s) => s.clinicId))].join(', ')} · key ${patientKey}`,
       last ? categoryBadge(last.category) : el('span'),
     ),
     el(
