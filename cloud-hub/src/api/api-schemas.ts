@@ -52,7 +52,12 @@ export const ResultSchema = Type.Object({
   model: Type.Object({ name: Type.String(), version: Type.String() }),
   score: Type.Number(),
   findings: Type.Array(FindingSchema),
-  image: Type.Object({ rows: Type.Integer(), columns: Type.Integer(), pixelSpacingMm: Type.Number() }),
+  image: Type.Object({
+    rows: Type.Integer(),
+    columns: Type.Integer(),
+    pixelSpacingMm: Type.Number(),
+    tissueFraction: Type.Optional(Type.Number()),
+  }),
   timingsMs: Type.Object({ decode: Type.Number(), preprocess: Type.Number(), infer: Type.Number() }),
   shadow: Type.Optional(Type.Boolean()),
   overlayPng: Type.Optional(Type.String({ description: 'base64 PNG, only from edges that opted in' })),
@@ -64,7 +69,8 @@ export const AlertSchema = Type.Object({
   severity: Type.String(),
   status: Type.String(),
   patientKey: Type.String(),
-  clinicId: Type.String(),
+  clinicId: Type.String({ description: 'the clinic whose evidence (result) raised the alert' }),
+  deviceId: Nullable(Type.String({ description: 'the device whose result raised the alert' })),
   laterality: Nullable(Type.String()),
   view: Nullable(Type.String()),
   studyKey: Type.String(),
@@ -83,7 +89,8 @@ export const AlertSchema = Type.Object({
 
 export const PatientSummarySchema = Type.Object({
   patientKey: Type.String(),
-  clinicId: Type.String(),
+  clinicId: Type.String({ description: "the clinic of the patient's first study" }),
+  clinicIds: Type.Array(Type.String(), { description: 'every clinic with a study in the timeline' }),
   firstStudyDate: Type.String(),
   lastStudyDate: Type.String(),
   lastStudyKey: Type.String(),

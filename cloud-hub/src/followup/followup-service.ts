@@ -2,6 +2,7 @@ import { asVigilError, type Logger } from '@vigil/shared';
 import type { HubEvents } from '../events/hub-events.js';
 import type { FollowupStore, TimelineSave, TimelineSaveOutcome } from '../state/followup-store.js';
 import { type ChangePolicy, changeConditions, DEFAULT_CHANGE_POLICY } from './change-alerts.js';
+import { attributeConditions } from './evidence.js';
 import type { PatientTimeline } from './followup-types.js';
 import { DEFAULT_OVERDUE_POLICY, type FollowupDue, followupDue, type OverduePolicy, overdueCondition } from './overdue.js';
 import { buildPatientTimeline, DEFAULT_TIMELINE_POLICY, type TimelinePolicy } from './timeline.js';
@@ -126,14 +127,16 @@ export class FollowupService implements FollowupRunner {
       // The last study that is a follow-up: a blank one does not lower the category or move the dates.
       const last = timeline.studies.findLast((s) => s.analysable) ?? timeline.studies[timeline.studies.length - 1];
       if (!first || !last) continue;
-      const conditions = changeConditions(timeline, this.policy.change);
+      const found = changeConditions(timeline, this.policy.change);
       const overdue = overdueCondition(timeline, this.today(), this.policy.overdue);
-      if (overdue) conditions.push(overdue);
+      if (overdue) found.push(overdue);
+      const conditions = attributeConditions(timeline, found);
       positions.push(i);
       saves.push({
         summary: {
           patientKey,
-          clinicId: last.clinicId,
+          clinicId: first.clinicId,
+          clinicIds: [...new Set(timeline.studies.map((s) => s.clinicId))],
           firstStudyDate: first.studyDate,
           lastStudyDate: last.studyDate,
           lastStudyKey: last.studyKey,

@@ -43,6 +43,8 @@ export interface SeriesStudy {
   studyDate: string;
   resultId: string;
   clinicId: string;
+  /** The device whose result this is (with clinicId: whose evidence). */
+  deviceId: string;
   score: number;
   category: number;
   /** trackId for each of the result's findings, in the result's order. */
@@ -65,7 +67,15 @@ export interface PatientTimeline {
    * none of whose images shows tissue (blank or empty exposures) is listed with `analysable: false`
    * and category 0: it is no follow-up, so it neither sets the due date nor closes an overdue alert.
    */
-  studies: { studyKey: string; studyDate: string; clinicId: string; category: number; score: number; analysable: boolean }[];
+  studies: {
+    studyKey: string;
+    studyDate: string;
+    clinicId: string;
+    deviceId: string;
+    category: number;
+    score: number;
+    analysable: boolean;
+  }[];
 }
 
 export type AlertKind = 'growth' | 'new-finding' | 'resolved-finding' | 'score-rise' | 'category-upgrade' | 'overdue';
@@ -88,4 +98,10 @@ export interface AlertCondition {
   /** A sentence a clinician can read. */
   reason: string;
   figures: Record<string, number>;
+}
+
+/** A condition with the clinic and device whose evidence (result) raised it. */
+export interface AttributedCondition extends AlertCondition {
+  clinicId: string;
+  deviceId: string;
 }

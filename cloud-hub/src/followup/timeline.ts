@@ -79,6 +79,7 @@ function buildSeries(
       studyDate: o.studyDate,
       resultId: o.resultId,
       clinicId: o.clinicId,
+      deviceId: o.deviceId,
       score: o.score,
       category: categoryFromScore(o.score, policy.category),
       trackIds,
@@ -120,7 +121,10 @@ export function buildPatientTimeline(
       studies.set(st.studyKey, {
         studyKey: st.studyKey,
         studyDate: st.studyDate,
-        clinicId: st.clinicId,
+        // The evidence behind the study's category: the image (and so device) that set it.
+        ...(seen && seen.category >= st.category
+          ? { clinicId: seen.clinicId, deviceId: seen.deviceId }
+          : { clinicId: st.clinicId, deviceId: st.deviceId }),
         category: Math.max(seen?.category ?? 0, st.category),
         score: Math.max(seen?.score ?? 0, st.score),
         analysable: true,
@@ -133,6 +137,7 @@ export function buildPatientTimeline(
         studyKey: o.studyKey,
         studyDate: o.studyDate,
         clinicId: o.clinicId,
+        deviceId: o.deviceId,
         category: 0,
         score: 0,
         analysable: false,

@@ -1,9 +1,18 @@
-import type { AlertCondition, AlertKind, AlertSeverity, FollowupObservation } from '../followup/followup-types.js';
+import type {
+  AlertCondition,
+  AlertKind,
+  AlertSeverity,
+  AttributedCondition,
+  FollowupObservation,
+} from '../followup/followup-types.js';
 import type { Page } from './pagination.js';
 
 export interface PatientSummary {
   patientKey: string;
+  /** The clinic of the patient's first study (stable: never the last sender's). */
   clinicId: string;
+  /** Every clinic whose studies are in the timeline, in the order they first appeared (ADR 0017). */
+  clinicIds: string[];
   firstStudyDate: string;
   lastStudyDate: string;
   lastStudyKey: string;
@@ -17,7 +26,10 @@ export interface PatientSummary {
 export type AlertStatus = 'open' | 'acknowledged' | 'resolved';
 
 export interface AlertRecord extends AlertCondition {
+  /** The clinic whose evidence (result) raised the alert. */
   clinicId: string;
+  /** The device whose result raised the alert (null for alerts raised before this was recorded). */
+  deviceId: string | null;
   status: AlertStatus;
   createdAt: string;
   updatedAt: string;
@@ -60,7 +72,7 @@ export interface TimelineSaveOutcome {
 /** One patient's recomputed summary and the alert conditions that hold now. */
 export interface TimelineSave {
   summary: Omit<PatientSummary, 'openAlerts' | 'updatedAt'>;
-  conditions: AlertCondition[];
+  conditions: AttributedCondition[];
 }
 
 /** Persistence of the follow-up engine's inputs (results) and outputs (patient summaries, alerts). */

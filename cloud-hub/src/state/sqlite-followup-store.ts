@@ -23,6 +23,7 @@ function toAlert(row: Row): AlertRecord {
     severity: row.severity as AlertRecord['severity'],
     patientKey: row.patient_key as string,
     clinicId: row.clinic_id as string,
+    deviceId: (row.device_id as string | null) ?? null,
     laterality: (row.laterality as AlertRecord['laterality']) ?? null,
     view: (row.view as string | null) ?? null,
     studyKey: row.study_key as string,
@@ -45,6 +46,7 @@ function toPatient(row: Row): PatientSummary {
   return {
     patientKey: row.patient_key as string,
     clinicId: row.clinic_id as string,
+    clinicIds: JSON.parse(row.clinic_ids as string) as string[],
     firstStudyDate: row.first_study_date as string,
     lastStudyDate: row.last_study_date as string,
     lastStudyKey: row.last_study_key as string,
@@ -68,15 +70,16 @@ export class SqliteFollowupStore implements FollowupStore {
         'SELECT message_id, created_at, body_json FROM results WHERE patient_key = ? AND shadow = 0 ORDER BY study_date',
       ),
       upsertPatient: db.prepare(`INSERT INTO patients
-        (patient_key, clinic_id, first_study_date, last_study_date, last_study_key, studies, category, due_date, updated_at)
-        VALUES (@patientKey, @clinicId, @firstStudyDate, @lastStudyDate, @lastStudyKey, @studies, @category, @dueDate, @updatedAt)
-        ON CONFLICT(patient_key) DO UPDATE SET clinic_id = excluded.clinic_id, first_study_date = excluded.first_study_date,
+        (patient_key, clinic_id, clinic_ids, first_study_date, last_study_date, last_study_key, studies, category, due_date, updated_at)
+        VALUES (@patientKey, @clinicId, @clinicIds, @firstStudyDate, @lastStudyDate, @lastStudyKey, @studies, @category, @dueDate, @updatedAt)
+        ON CONFLICT(patient_key) DO UPDATE SET clinic_id = excluded.clinic_id, clinic_ids = excluded.clinic_ids, first_study_date = excluded.first_study_date,
           last_study_date = excluded.last_study_date, last_study_key = excluded.last_study_key, studies = excluded.studies,
           category = excluded.category, due_date = excluded.due_date, updated_at = excluded.updated_at`),
+      addPatientClinic: db.prepare('INSERT OR IGNORE INTO patient_clinics (patient_key, clinic_id) VALUES (?, ?)'),
       insertAlert: db.prepare(`INSERT OR IGNORE INTO alerts
-        (alert_key, kind, severity, patient_key, clinic_id, laterality, view, study_key, study_date, track_id, reason,
+        (alert_key, kind, severity, patient_key, clinic_id, device_id, laterality, view, study_key, study_date, track_id, reason,
          figures_json, status, created_at, updated_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)`),
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)`),
       activeAlerts: db.prepare("SELECT * FROM alerts WHERE patient_key = ? AND status != 'resolved'"),
       getAlert: db.prepare('SELECT * FROM alerts WHERE alert_key = ?'),
       refreshOpenAlert: db.prepare(`UPDATE alerts SET severity = @severity, reason = @reason, figures_json = @figures,
@@ -133,7 +136,8 @@ export class SqliteFollowupStore implements FollowupStore {
 
   private saveOne({ summary, conditions }: TimelineSave): TimelineSaveOutcome {
     const now = new Date().toISOString();
-    this.s.upsertPatient.run({ ...summary, updatedAt: now });
+    this.s.upsertPatient.run({ ...summary, clinicIds: JSON.stringify(summary.clinicIds), updatedAt: now });
+    for (const clinicId of summary.clinicIds) this.s.addPatientClinic.run(summary.patientKey, clinicId);
     const opened: AlertRecord[] = [];
     const updated: AlertRecord[] = [];
     for (const c of conditions) {
@@ -143,7 +147,8 @@ export class SqliteFollowupStore implements FollowupStore {
         c.kind,
         c.severity,
         c.patientKey,
-        summary.clinicId,
+        c.clinicId,
+        c.deviceId,
         c.laterality,
         c.view,
         c.studyKey,
@@ -190,7 +195,8 @@ export class SqliteFollowupStore implements FollowupStore {
       const where: string[] = [];
       const args: (string | number)[] = [];
       if (filter.clinicId) {
-        where.push('clinic_id = ?');
+        // Every patient with a study at that clinic, not only those who started there.
+        where.push('patient_key IN (SELECT patient_key FROM patient_clinics WHERE clinic_id = ?)');
         args.push(filter.clinicId);
       }
       if (filter.dueBefore) {

@@ -244,4 +244,22 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
       DROP INDEX results_score_time;
     `,
   },
+  {
+    version: 6,
+    name: 'evidence per clinic: every clinic of a patient, and the device behind each alert',
+    sql: `
+      -- A patient seen at several clinics keeps all of them; patients.clinic_id is the first study's.
+      ALTER TABLE patients ADD COLUMN clinic_ids TEXT NOT NULL DEFAULT '[]';
+      UPDATE patients SET clinic_ids = json_array(clinic_id);
+      CREATE TABLE patient_clinics (
+        patient_key TEXT NOT NULL,
+        clinic_id TEXT NOT NULL,
+        PRIMARY KEY (patient_key, clinic_id)
+      );
+      CREATE INDEX patient_clinics_clinic ON patient_clinics (clinic_id, patient_key);
+      INSERT INTO patient_clinics (patient_key, clinic_id) SELECT patient_key, clinic_id FROM patients;
+      -- alerts.clinic_id is now the clinic whose evidence raised the alert; device_id its device.
+      ALTER TABLE alerts ADD COLUMN device_id TEXT;
+    `,
+  },
 ];

@@ -7,7 +7,9 @@ export interface Alert {
   severity: 'info' | 'warning' | 'critical';
   status: 'open' | 'acknowledged' | 'resolved';
   patientKey: string;
+  /** Whose evidence raised the alert. */
   clinicId: string;
+  deviceId: string | null;
   studyDate: string;
   reason: string;
   createdAt: string;
@@ -59,7 +61,11 @@ export function alertItem(a: Alert, onChange: () => void, showPatient = true): H
             `Patient ${shortKey(a.patientKey)}`,
           )
         : null,
-      el('span', { class: 'muted' }, `${a.clinicId} · study ${a.studyDate}`),
+      el(
+        'span',
+        { class: 'muted', title: 'the clinic and device whose result raised this alert' },
+        `evidence: ${a.clinicId}${a.deviceId ? ` / ${a.deviceId}` : ''} · study ${a.studyDate}`,
+      ),
       el('span', { class: `lifecycle lifecycle-${a.status}` }, a.status),
     ),
     el('p', { class: 'alert-reason' }, a.reason),

@@ -5,6 +5,7 @@ import { pageHeader } from './layout.js';
 interface Patient {
   patientKey: string;
   clinicId: string;
+  clinicIds: string[];
   firstStudyDate: string;
   lastStudyDate: string;
   studies: number;
@@ -45,7 +46,7 @@ export async function renderPatients(main: HTMLElement): Promise<void> {
           'tr',
           {},
           el('td', {}, el('a', { href: `#/patients/${p.patientKey}`, title: p.patientKey }, shortKey(p.patientKey))),
-          el('td', {}, p.clinicId),
+          el('td', { title: 'every clinic with a study of this patient' }, p.clinicIds.join(', ')),
           el('td', { class: 'num' }, p.studies),
           el('td', {}, p.firstStudyDate),
           el('td', {}, p.lastStudyDate),

@@ -11,6 +11,7 @@ interface Timeline {
     studyKey: string;
     studyDate: string;
     clinicId: string;
+    deviceId: string;
     category: number;
     categoryLabel: string;
     score: number;
@@ -102,7 +103,11 @@ export async function renderTimeline(main: HTMLElement, patientKey: string): Pro
       el(
         'table',
         { class: 'table' },
-        el('thead', {}, el('tr', {}, ...['Date', 'Clinic', 'Score', 'Assessment'].map((h) => el('th', { scope: 'col' }, h)))),
+        el(
+          'thead',
+          {},
+          el('tr', {}, ...['Date', 'Clinic / device', 'Score', 'Assessment'].map((h) => el('th', { scope: 'col' }, h))),
+        ),
         el(
           'tbody',
           {},
@@ -113,9 +118,9 @@ export async function renderTimeline(main: HTMLElement, patientKey: string): Pro
                 'tr',
                 {},
                 el('td', {}, s.studyDate),
-                el('td', {}, s.clinicId),
+                el('td', {}, `${s.clinicId} / ${s.deviceId}`),
                 el('td', { class: 'num' }, s.score.toFixed(2)),
-                el('td', {}, s.categoryLabel),
+                el('td', {}, s.analysable ? s.categoryLabel : 'no visible tissue: not a follow-up'),
               ),
             ),
         ),
