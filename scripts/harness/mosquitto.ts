@@ -41,7 +41,7 @@ export class MosquittoServer {
         `acl_file ${join(d, 'acl')}`,
         'persistence true',
         `persistence_location ${d}/`,
-        // Never drop QoS 1 messages queued for a slow or offline hub (see FINDINGS.md).
+        // Never drop QoS 1 messages queued for a slow or offline hub (docs/measurements.md).
         'max_queued_messages 0',
         'max_inflight_messages 0',
         // Run as whoever runs the tests: as root, Mosquitto would otherwise drop to a user that cannot read the temp dir.

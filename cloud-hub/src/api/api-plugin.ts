@@ -89,7 +89,7 @@ export async function registerApi(app: FastifyInstance, o: ApiOptions): Promise<
       info: {
         title: 'Vigil hub API',
         version: HUB_VERSION,
-        description: 'Fleet, results, follow-up and audit. See ARCHITECTURE.md.',
+        description: 'Fleet, results, follow-up and audit of the Vigil hub.',
       },
       components: {
         securitySchemes: {

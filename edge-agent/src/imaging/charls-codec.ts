@@ -19,7 +19,7 @@ let charls: Promise<CharlsModule> | undefined;
 
 /**
  * JPEG-LS through @cornerstonejs/codec-charls (CharLS compiled to WASM): about twice as fast as the
- * general dcmjs-codecs build for JPEG-LS (FINDINGS.md), and exact.
+ * general dcmjs-codecs build for JPEG-LS (docs/measurements.md), and exact.
  */
 export function initCharls(): Promise<CharlsModule> {
   charls ??= (async () => {

@@ -15,7 +15,7 @@ let ready: Promise<void> | undefined;
 
 /**
  * dcmjs-codecs' WebAssembly build (IJG libjpeg 8/12/16-bit, CharLS, OpenJPEG, OpenJPH) decodes
- * every compressed syntax exactly (FINDINGS.md). Initialised once per thread from the .wasm file
+ * every compressed syntax exactly (docs/measurements.md). Initialised once per thread from the .wasm file
  * that ships inside the package.
  */
 export function initCodecs(): Promise<void> {
