@@ -3,7 +3,7 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { makeTempDir } from '../../scripts/harness/temp-dir.js';
-import { parseNvidiaSmi, readGpus, utilisationBetween } from '../src/telemetry/system-probe.js';
+import { MISSING_COMMAND_RECHECK_MS, parseNvidiaSmi, readGpus, utilisationBetween } from '../src/telemetry/system-probe.js';
 
 test('nvidia-smi CSV is parsed into GPU readings; malformed lines are skipped', () => {
   const csv = '0, NVIDIA A10, 37, 2048, 23028, 54\n1, NVIDIA A10, [N/A], 0, 23028, 40\n\n';
@@ -41,4 +41,21 @@ test('GPU sampling runs the command it is given (FAKE nvidia-smi: this machine h
 test('CPU utilisation between readings is bounded 0..100', () => {
   assert.equal(utilisationBetween({ idle: 100, total: 200 }, { idle: 150, total: 300 }), 50);
   assert.equal(utilisationBetween({ idle: 100, total: 200 }, { idle: 100, total: 200 }), 0);
+});
+
+test('a missing nvidia-smi is not spawned again for ten minutes, then looked for again (FAKE nvidia-smi)', async () => {
+  const dir = makeTempDir('late-gpu');
+  try {
+    const late = join(dir.path, 'nvidia-smi');
+    const t0 = Date.now();
+    assert.deepEqual(await readGpus(late, t0), [], 'missing: no GPUs');
+    // The command appears (a driver installed); within the recheck window it is not looked for...
+    writeFileSync(late, '#!/bin/sh\necho "0, FAKE LATE GPU, 5, 10, 100, 30"\n');
+    chmodSync(late, 0o755);
+    assert.deepEqual(await readGpus(late, t0 + MISSING_COMMAND_RECHECK_MS - 1), [], 'not spawned again yet');
+    // ...and after it, it is.
+    assert.equal((await readGpus(late, t0 + MISSING_COMMAND_RECHECK_MS + 1))[0]?.name, 'FAKE LATE GPU');
+  } finally {
+    dir.remove();
+  }
 });

@@ -65,14 +65,28 @@ export function parseNvidiaSmi(csv: string): GpuReading[] {
     });
 }
 
-/** GPUs via nvidia-smi when it exists; an empty list on machines without one. */
-export function readGpus(command = 'nvidia-smi'): Promise<GpuReading[]> {
+/** How long a command found missing is not looked for again. */
+export const MISSING_COMMAND_RECHECK_MS = 10 * 60_000;
+const missingUntil = new Map<string, number>();
+
+/**
+ * GPUs via nvidia-smi when it exists; an empty list on machines without one. A missing command is
+ * not spawned again for ten minutes: each spawn forks the whole agent (gigabytes of mappings with the
+ * model and WASM codecs loaded), and on a box without a GPU that cost every telemetry interval for
+ * nothing — ten agents sampling each second spent most of a core in the kernel forking.
+ */
+export function readGpus(command = 'nvidia-smi', now = Date.now()): Promise<GpuReading[]> {
+  if ((missingUntil.get(command) ?? 0) > now) return Promise.resolve([]);
   return new Promise((resolve) => {
     execFile(
       command,
       ['--query-gpu=index,name,utilization.gpu,memory.used,memory.total,temperature.gpu', '--format=csv,noheader,nounits'],
       { timeout: 5000 },
-      (error, stdout) => resolve(error ? [] : parseNvidiaSmi(stdout)),
+      (error, stdout) => {
+        if ((error as NodeJS.ErrnoException | null)?.code === 'ENOENT')
+          missingUntil.set(command, now + MISSING_COMMAND_RECHECK_MS);
+        resolve(error ? [] : parseNvidiaSmi(stdout));
+      },
     );
   });
 }
