@@ -2,59 +2,61 @@
 // an overdue high-risk patient must not close her overdue alert, lower her category or move her due date.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { encodeMessage, topicFor } from '@vigil/shared';
+import { encodeMessage, type ResultMessage, topicFor } from '@vigil/shared';
 import mqtt from 'mqtt';
 import { studyResult } from '../../scripts/harness/followup-results.js';
 import { startTestHub } from '../../scripts/harness/hub-fixture.js';
 import { waitFor } from '../../scripts/harness/wait-for.js';
 import { assertPlausibleStudyDate } from '../src/ingest/study-date-plausibility.js';
 
-test('finding 2: a future-dated study is dead-lettered with a code and leaves the overdue alert open', async () => {
-  const t = await startTestHub();
-  try {
-    const device = { clinicId: 'clinic-a', deviceId: 'edge-1' };
-    const password = await t.addDevice(device.clinicId, device.deviceId);
-    // An overdue category-5 patient: a high score with a large finding, last seen in 2024.
-    const seen = studyResult({
-      ...device,
-      patient: 'high-risk',
-      studyDate: '2024-03-01',
-      laterality: 'L',
-      view: 'CC',
-      score: 0.95,
-      findings: [{ x: 0.4, y: 0.3, diameterMm: 18, score: 0.95 }],
-    });
-    assert.equal(await t.hub.ingest.submit(topicFor(device, 'results'), encodeMessage(seen), device.deviceId), 'stored');
-    await t.hub.followup.settled();
-    const openOverdue = async () =>
-      (await t.hub.state.followup.listAlerts({ status: 'open', limit: 100 })).items.filter(
-        (a) => a.kind === 'overdue' && a.patientKey === seen.patientKey,
-      );
-    await waitFor('the overdue alert', async () => (await openOverdue()).length === 1);
-    const before = await t.hub.state.followup.getPatient(seen.patientKey);
+const DEVICE = { clinicId: 'clinic-a', deviceId: 'edge-1' };
+const FOUR_VIEWS = [
+  ['L', 'CC'],
+  ['L', 'MLO'],
+  ['R', 'CC'],
+  ['R', 'MLO'],
+] as const;
 
-    // The attack: four blank views dated 2099-12-31, published by a device over MQTT.
-    const client = await mqtt.connectAsync(t.mqttUrl, { clientId: device.deviceId, username: device.deviceId, password });
-    for (const [laterality, view] of [
-      ['L', 'CC'],
-      ['L', 'MLO'],
-      ['R', 'CC'],
-      ['R', 'MLO'],
-    ] as const) {
-      const forged = studyResult({
-        ...device,
-        patient: 'high-risk',
-        studyDate: '2099-12-31',
-        laterality,
-        view,
-        score: 0.01,
-        findings: [],
-      });
-      await client.publishAsync(topicFor(device, 'results'), encodeMessage({ ...forged, createdAt: new Date().toISOString() }), {
-        qos: 1,
-      });
+/** A hub with one device and an overdue category-5 patient: a high score with a large finding, last seen in 2024. */
+async function overduePatient(patient: string) {
+  const t = await startTestHub();
+  const password = await t.addDevice(DEVICE.clinicId, DEVICE.deviceId);
+  const seen = studyResult({
+    ...DEVICE,
+    patient,
+    studyDate: '2024-03-01',
+    laterality: 'L',
+    view: 'CC',
+    score: 0.95,
+    findings: [{ x: 0.4, y: 0.3, diameterMm: 18, score: 0.95 }],
+  });
+  seen.image.tissueFraction = 0.41;
+  assert.equal(await t.hub.ingest.submit(topicFor(DEVICE, 'results'), encodeMessage(seen), DEVICE.deviceId), 'stored');
+  await t.hub.followup.settled();
+  const openOverdue = async () =>
+    (await t.hub.state.followup.listAlerts({ status: 'open', limit: 100 })).items.filter(
+      (a) => a.kind === 'overdue' && a.patientKey === seen.patientKey,
+    );
+  await waitFor('the overdue alert', async () => (await openOverdue()).length === 1);
+  const before = await t.hub.state.followup.getPatient(seen.patientKey);
+  assert.equal(before?.category, 5);
+  /** Publishes the four views of one study over MQTT, as the device. */
+  const publishStudy = async (studyDate: string, change: (r: ResultMessage) => ResultMessage) => {
+    const client = await mqtt.connectAsync(t.mqttUrl, { clientId: DEVICE.deviceId, username: DEVICE.deviceId, password });
+    for (const [laterality, view] of FOUR_VIEWS) {
+      const r = studyResult({ ...DEVICE, patient, studyDate, laterality, view, score: 0.01, findings: [] });
+      await client.publishAsync(topicFor(DEVICE, 'results'), encodeMessage(change(r)), { qos: 1 });
     }
     await client.endAsync();
+  };
+  return { t, seen, before, openOverdue, publishStudy };
+}
+
+test('finding 2: a future-dated study is dead-lettered with a code and leaves the overdue alert open', async () => {
+  const { t, seen, before, openOverdue, publishStudy } = await overduePatient('high-risk');
+  try {
+    // The attack: four blank views dated 2099-12-31, published by a device over MQTT.
+    await publishStudy('2099-12-31', (r) => ({ ...r, createdAt: new Date().toISOString() }));
     await waitFor('four dead letters', async () => {
       const letters = await t.hub.state.listDeadLetters(100);
       return letters.filter((d) => d.code === 'VIGIL_RESULT_IMPLAUSIBLE_DATE').length === 4;
@@ -69,52 +71,11 @@ test('finding 2: a future-dated study is dead-lettered with a code and leaves th
 });
 
 test('finding 2: a study of blank images (no tissue) is not the follow-up that clears an overdue alert', async () => {
-  const t = await startTestHub();
+  const { t, seen, before, openOverdue, publishStudy } = await overduePatient('high-risk-2');
   try {
-    const device = { clinicId: 'clinic-a', deviceId: 'edge-1' };
-    const password = await t.addDevice(device.clinicId, device.deviceId);
-    const seen = studyResult({
-      ...device,
-      patient: 'high-risk-2',
-      studyDate: '2024-03-01',
-      laterality: 'L',
-      view: 'CC',
-      score: 0.95,
-      findings: [{ x: 0.4, y: 0.3, diameterMm: 18, score: 0.95 }],
-    });
-    seen.image.tissueFraction = 0.41;
-    assert.equal(await t.hub.ingest.submit(topicFor(device, 'results'), encodeMessage(seen), device.deviceId), 'stored');
-    await t.hub.followup.settled();
-    const openOverdue = async () =>
-      (await t.hub.state.followup.listAlerts({ status: 'open', limit: 100 })).items.filter(
-        (a) => a.kind === 'overdue' && a.patientKey === seen.patientKey,
-      );
-    await waitFor('the overdue alert', async () => (await openOverdue()).length === 1);
-    const before = await t.hub.state.followup.getPatient(seen.patientKey);
-    assert.equal(before?.category, 5);
-
     // Four blank views, plausibly dated yesterday: stored, but no follow-up.
     const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
-    const client = await mqtt.connectAsync(t.mqttUrl, { clientId: device.deviceId, username: device.deviceId, password });
-    for (const [laterality, view] of [
-      ['L', 'CC'],
-      ['L', 'MLO'],
-      ['R', 'CC'],
-      ['R', 'MLO'],
-    ] as const) {
-      const blank = studyResult({
-        ...device,
-        patient: 'high-risk-2',
-        studyDate: yesterday,
-        laterality,
-        view,
-        score: 0.01,
-        findings: [],
-      });
-      blank.image.tissueFraction = 0;
-      await client.publishAsync(topicFor(device, 'results'), encodeMessage(blank), { qos: 1 });
-    }
-    await client.endAsync();
+    await publishStudy(yesterday, (r) => ({ ...r, image: { ...r.image, tissueFraction: 0 } }));
     await waitFor('the blank study stored', async () => (await t.hub.state.countResults()) === 5);
     await t.hub.followup.settled();
     await waitFor(

@@ -128,7 +128,13 @@ export class AuthService {
       });
       if (lock) this.logger.warn({ code: 'VIGIL_AUTH_LOCKED', username }, 'account locked after repeated failed logins');
     }
-    await this.audit.append({
+    await this.auditFailure(username, ip, reason, user);
+    throw new VigilError('VIGIL_AUTH_FAILED', 'wrong username, password or one-time code');
+  }
+
+  /** A failed login in the audit log, under the name given (an unknown user's too, cut to 64 characters). */
+  private auditFailure(username: string, ip: string, reason: string, user?: UserRecord): Promise<unknown> {
+    return this.audit.append({
       actor: username.slice(0, 64),
       actorRole: user?.role ?? 'unknown',
       action: 'auth.login',
@@ -138,7 +144,6 @@ export class AuthService {
       details: { reason },
       ip,
     });
-    throw new VigilError('VIGIL_AUTH_FAILED', 'wrong username, password or one-time code');
   }
 
   private auditLogin(
@@ -167,16 +172,7 @@ export class AuthService {
 
   /** The one answer to a locked-out attempt, the same whether the account exists or not. */
   private async locked(username: string, ip: string, reason: string, user?: UserRecord): Promise<never> {
-    await this.audit.append({
-      actor: username.slice(0, 64),
-      actorRole: user?.role ?? 'unknown',
-      action: 'auth.login',
-      targetType: 'user',
-      targetId: username.slice(0, 64),
-      outcome: 'failure',
-      details: { reason },
-      ip,
-    });
+    await this.auditFailure(username, ip, reason, user);
     throw new VigilError('VIGIL_AUTH_LOCKED', 'too many failed logins: try again later');
   }
 
