@@ -6,6 +6,7 @@
 // is its own (review finding 8).
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
+import { threadId } from 'node:worker_threads';
 import dcmjsDimse from 'dcmjs-dimse';
 import { Piscina } from 'piscina';
 import { FOUR_VIEWS, type PlannedPatient } from '../phantoms/cohort-plan.js';
@@ -29,9 +30,18 @@ export interface StudyTask {
   dir: string;
 }
 
+export interface RenderedStudy {
+  paths: string[];
+  /** How many of the four images had to be rendered (0 when the study was in the cache). */
+  rendered: number;
+  /** The thread that rendered them (the main thread is 0). */
+  threadId: number;
+}
+
 /** Renders the four views of one study to DICOM files (once) and returns their paths; runs in a worker. */
-export async function renderStudyFiles(t: StudyTask): Promise<string[]> {
+export async function renderStudyFiles(t: StudyTask): Promise<RenderedStudy> {
   const paths: string[] = [];
+  let rendered = 0;
   for (const [laterality, view] of FOUR_VIEWS) {
     const folder = join(t.dir, t.patient.patientId, `visit-${t.visitIndex}`);
     const path = join(folder, `${laterality}-${view}.dcm`);
@@ -50,10 +60,11 @@ export async function renderStudyFiles(t: StudyTask): Promise<string[]> {
       const image = renderMammogram(common);
       await writeMammogram({ ...common, pixels: image.pixels, path: `${path}.tmp` });
       renameSync(`${path}.tmp`, path);
+      rendered += 1;
     }
     paths.push(path);
   }
-  return paths;
+  return { paths, rendered, threadId };
 }
 
 function readDataset(path: string): Promise<InstanceType<typeof Dataset>> {
@@ -68,13 +79,17 @@ export class SimulatedModalities {
 
   constructor(private readonly cacheDir: string) {}
 
+  /** What the last study needed from the render worker (for tests). */
+  lastRender: RenderedStudy | undefined;
+
   /** Sends one four-view study of `patient` at `visitIndex`; resolves with how many were stored. */
   async sendStudy(port: number, patient: PlannedPatient, visitIndex: number, seed: number): Promise<number> {
     const task: StudyTask = { patient, visitIndex, seed, dir: this.cacheDir };
-    const files = (await this.pool.run(task)) as string[];
+    const render = (await this.pool.run(task)) as RenderedStudy;
+    this.lastRender = render;
     const client = new Client();
     let stored = 0;
-    for (const file of files) {
+    for (const file of render.paths) {
       const request = new CStoreRequest(await readDataset(file));
       request.on('response', (response: { getStatus(): number }) => {
         if (response.getStatus() === Status.Success) stored += 1;
