@@ -5,10 +5,10 @@ import QRCode from 'qrcode';
 import { AuthService } from './auth/auth-service.js';
 import { applyUserAction, type UserAction } from './auth/user-actions.js';
 import { provisionUser } from './auth/user-provisioning.js';
+import { ROLES, type Role } from './auth/user-store.js';
 import { loadHubConfig } from './config.js';
 import { openStateStore } from './hub.js';
 import type { StateStore } from './state/state-store.js';
-import { ROLES, type Role } from './state/user-store.js';
 
 async function withState<T>(
   configFile: string | undefined,

@@ -14,15 +14,15 @@ import type { DEFAULT_CATEGORY_POLICY } from './followup/category.js';
 import { DEFAULT_FOLLOWUP_POLICY, type FollowupPolicy } from './followup/followup-service.js';
 import { FollowupThread } from './followup/followup-thread.js';
 import type { HistoryStore } from './history/history-store.js';
-import { InfluxHistoryStore } from './history/influx-history-store.js';
-import { SqliteHistoryStore } from './history/sqlite-history-store.js';
 import { buildHttpServer } from './http/http-server.js';
 import { HubMetrics } from './http/hub-metrics.js';
 import { IngestPipeline } from './ingest/ingest-pipeline.js';
 import { ModelRegistry } from './models/model-registry.js';
 import { RolloutController } from './rollout/rollout-controller.js';
-import { SqliteStateStore } from './state/sqlite-state-store.js';
-import type { StateStore } from './state/state-store.js';
+import type { StateLocation, StateStore } from './state/state-store.js';
+import { InfluxHistoryStore } from './storage/influx/influx-history-store.js';
+import { openStateStore as openStateEngine } from './storage/open-state.js';
+import { SqliteHistoryStore } from './storage/sqlite/sqlite-history-store.js';
 
 /** How long requests in flight get to finish when the hub stops. */
 const HTTP_CLOSE_GRACE_MS = 2000;
@@ -75,13 +75,14 @@ export function openModelRegistry(config: HubConfig, state: StateStore, publicUr
   );
 }
 
-function statePath(config: HubConfig): string {
-  return config.state.sqlitePath || join(config.dataDir, 'state.sqlite');
+/** Where the configured state store lives. */
+export function stateLocation(config: HubConfig): StateLocation {
+  return { driver: 'sqlite', path: config.state.sqlitePath || join(config.dataDir, 'state.sqlite') };
 }
 
 export function openStateStore(config: HubConfig): StateStore {
   mkdirSync(config.dataDir, { recursive: true });
-  return new SqliteStateStore(statePath(config));
+  return openStateEngine(stateLocation(config));
 }
 
 /** The hub process: stores, ingest, broker (embedded or external) and the HTTP server. */
@@ -126,7 +127,7 @@ export class Hub {
       issuer: config.auth.issuer,
     });
     this.followup = new FollowupThread({
-      statePath: statePath(config),
+      state: stateLocation(config),
       store: this.state.followup,
       logger: this.logger,
       events: this.events,

@@ -8,7 +8,7 @@ import { startTestHub, type TestHub } from '../../scripts/harness/hub-fixture.js
 import { type Permission, ROLE_PERMISSIONS } from '../src/auth/access-policy.js';
 import { currentTotp } from '../src/auth/totp.js';
 import { provisionUser } from '../src/auth/user-provisioning.js';
-import type { Role } from '../src/state/user-store.js';
+import type { Role } from '../src/auth/user-store.js';
 
 const ROLES: Role[] = ['clinician', 'ops', 'admin'];
 interface Page<T = Record<string, unknown>> {

@@ -9,7 +9,7 @@ import { ingestBatch } from '../../scripts/harness/ingest-batch.js';
 import { makeTempDir } from '../../scripts/harness/temp-dir.js';
 import type { HubEvent } from '../src/events/hub-events.js';
 import { FollowupService } from '../src/followup/followup-service.js';
-import { SqliteStateStore } from '../src/state/sqlite-state-store.js';
+import { SqliteStateStore } from '../src/storage/sqlite/sqlite-state-store.js';
 
 const base = { clinicId: 'clinic-a', deviceId: 'edge-a1', laterality: 'L' } as const;
 

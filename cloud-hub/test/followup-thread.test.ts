@@ -9,7 +9,7 @@ import { makeTempDir } from '../../scripts/harness/temp-dir.js';
 import type { HubEvent } from '../src/events/hub-events.js';
 import { DEFAULT_FOLLOWUP_POLICY } from '../src/followup/followup-service.js';
 import { FollowupThread } from '../src/followup/followup-thread.js';
-import { SqliteStateStore } from '../src/state/sqlite-state-store.js';
+import { SqliteStateStore } from '../src/storage/sqlite/sqlite-state-store.js';
 
 const base = { clinicId: 'clinic-a', deviceId: 'edge-a1', laterality: 'L', view: 'CC' } as const;
 
@@ -39,7 +39,7 @@ async function setup() {
   const events: HubEvent[] = [];
   const restarted = { count: 0 };
   const thread = new FollowupThread({
-    statePath,
+    state: { driver: 'sqlite', path: statePath },
     store: state.followup,
     logger: createLogger('test', { level: 'silent' }),
     events: { emit: (event) => events.push(event) },

@@ -6,8 +6,8 @@ import { InfluxdServer } from '../../scripts/harness/influxd.js';
 import { makeTempDir } from '../../scripts/harness/temp-dir.js';
 import { waitFor } from '../../scripts/harness/wait-for.js';
 import type { HistoryPoint, HistoryStore } from '../src/history/history-store.js';
-import { InfluxHistoryStore } from '../src/history/influx-history-store.js';
-import { SqliteHistoryStore } from '../src/history/sqlite-history-store.js';
+import { InfluxHistoryStore } from '../src/storage/influx/influx-history-store.js';
+import { SqliteHistoryStore } from '../src/storage/sqlite/sqlite-history-store.js';
 
 const logger = createLogger('test', { level: 'silent' });
 const T0 = Date.UTC(2026, 10, 1);

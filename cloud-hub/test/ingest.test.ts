@@ -4,10 +4,10 @@ import { test } from 'node:test';
 import { createLogger, encodeMessage, TELEMETRY_SCHEMA, topicFor } from '@vigil/shared';
 import { syntheticResult } from '../../scripts/harness/result-factory.js';
 import { makeTempDir } from '../../scripts/harness/temp-dir.js';
-import { SqliteHistoryStore } from '../src/history/sqlite-history-store.js';
 import { subMillisecondOffset } from '../src/ingest/history-points.js';
 import { IngestPipeline } from '../src/ingest/ingest-pipeline.js';
-import { SqliteStateStore } from '../src/state/sqlite-state-store.js';
+import { SqliteHistoryStore } from '../src/storage/sqlite/sqlite-history-store.js';
+import { SqliteStateStore } from '../src/storage/sqlite/sqlite-state-store.js';
 
 const address = { clinicId: 'clinic-a', deviceId: 'edge-1' };
 

@@ -24,7 +24,7 @@ import {
 import { makeTempDir } from '../../scripts/harness/temp-dir.js';
 import { waitFor } from '../../scripts/harness/wait-for.js';
 import { provisionUser } from '../src/auth/user-provisioning.js';
-import type { RolloutDevice, RolloutRecord } from '../src/state/rollout-store.js';
+import type { RolloutDevice, RolloutRecord } from '../src/rollout/rollout-store.js';
 
 const DEVICES = 10;
 const dir = makeTempDir('fleet');

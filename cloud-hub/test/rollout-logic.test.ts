@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { evaluateGates, p95, populationStabilityIndex } from '../src/rollout/health-gates.js';
 import { DEFAULT_WAVES, formatWaves, parseWaves, planWaves } from '../src/rollout/rollout-planner.js';
 import { nextStep } from '../src/rollout/rollout-step.js';
-import type { GateFigure, GateThresholds, RolloutDevice, RolloutRecord } from '../src/state/rollout-store.js';
+import type { GateFigure, GateThresholds, RolloutDevice, RolloutRecord } from '../src/rollout/rollout-store.js';
 
 const devices = (n: number) => Array.from({ length: n }, (_, i) => `edge-${String(i).padStart(3, '0')}`);
 

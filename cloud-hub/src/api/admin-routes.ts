@@ -1,10 +1,10 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { VigilError } from '@vigil/shared';
 import type { FastifyInstance } from 'fastify';
+import type { AuditStore } from '../audit/audit-store.js';
 import type { AuthService } from '../auth/auth-service.js';
 import { applyUserAction, USER_ACTIONS } from '../auth/user-actions.js';
-import type { AuditStore } from '../state/audit-store.js';
-import type { UserRecord, UserStore } from '../state/user-store.js';
+import type { UserRecord, UserStore } from '../auth/user-store.js';
 import { ERROR_RESPONSES, Nullable, PageOf, PageQuery } from './api-schemas.js';
 import { actorOf } from './request-auth.js';
 

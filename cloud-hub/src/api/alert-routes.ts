@@ -1,9 +1,9 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { VigilError } from '@vigil/shared';
 import type { FastifyInstance } from 'fastify';
+import type { AuditStore } from '../audit/audit-store.js';
 import type { HubEvents } from '../events/hub-events.js';
-import type { AuditStore } from '../state/audit-store.js';
-import type { FollowupStore } from '../state/followup-store.js';
+import type { FollowupStore } from '../followup/followup-store.js';
 import { AlertSchema, ERROR_RESPONSES, Key, PageOf, PageQuery } from './api-schemas.js';
 import { actorOf, principalOf } from './request-auth.js';
 

@@ -1,9 +1,9 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { VigilError } from '@vigil/shared';
 import type { FastifyInstance } from 'fastify';
+import type { AuditStore } from '../audit/audit-store.js';
 import type { AuthService } from '../auth/auth-service.js';
-import type { AuditStore } from '../state/audit-store.js';
-import type { UserStore } from '../state/user-store.js';
+import type { UserStore } from '../auth/user-store.js';
 import { ERROR_RESPONSES, Nullable } from './api-schemas.js';
 import { actorOf, principalOf, SESSION_COOKIE } from './request-auth.js';
 

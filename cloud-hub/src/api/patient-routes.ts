@@ -1,10 +1,10 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { VigilError } from '@vigil/shared';
 import type { FastifyInstance } from 'fastify';
+import type { AuditStore } from '../audit/audit-store.js';
 import { categoryLabel } from '../followup/category.js';
 import type { FollowupRunner } from '../followup/followup-service.js';
-import type { AuditStore } from '../state/audit-store.js';
-import type { FollowupStore } from '../state/followup-store.js';
+import type { FollowupStore } from '../followup/followup-store.js';
 import { AlertSchema, ERROR_RESPONSES, Key, Nullable, PageOf, PageQuery, PatientSummarySchema } from './api-schemas.js';
 import { actorOf } from './request-auth.js';
 

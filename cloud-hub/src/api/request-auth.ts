@@ -1,9 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import { VigilError } from '@vigil/shared';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AuditInput, AuditStore } from '../audit/audit-store.js';
 import { type Permission, roleAllows } from '../auth/access-policy.js';
 import type { AuthService, Principal } from '../auth/auth-service.js';
-import type { AuditInput, AuditStore } from '../state/audit-store.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -1,7 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { VigilError } from '@vigil/shared';
 import type { FastifyInstance } from 'fastify';
-import type { AuditStore } from '../state/audit-store.js';
+import type { AuditStore } from '../audit/audit-store.js';
 import type { StateStore } from '../state/state-store.js';
 import { ERROR_RESPONSES, Key, PageOf, PageQuery, ResultSchema } from './api-schemas.js';
 import { actorOf } from './request-auth.js';

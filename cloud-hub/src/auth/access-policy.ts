@@ -1,4 +1,4 @@
-import type { Role } from '../state/user-store.js';
+import type { Role } from './user-store.js';
 
 /**
  * What each role may do. Routes name a permission, never a role, so this table is the one place

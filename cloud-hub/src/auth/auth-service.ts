@@ -1,11 +1,11 @@
 import { type Logger, VigilError } from '@vigil/shared';
-import type { AuditStore } from '../state/audit-store.js';
-import type { Role, SessionRecord, SessionStage, UserRecord, UserStore } from '../state/user-store.js';
-import { ROLES } from '../state/user-store.js';
+import type { AuditStore } from '../audit/audit-store.js';
 import { FailureThrottle } from './failure-throttle.js';
 import { assertPasswordPolicy, decoyHash, hashPassword, verifyPassword } from './password-hash.js';
 import { newRecoveryCodes, newSecret, normaliseRecoveryCode, secretHash } from './secret-tokens.js';
 import { newTotpSecret, totpQrSvg, totpUri, verifyTotp } from './totp.js';
+import type { Role, SessionRecord, SessionStage, UserRecord, UserStore } from './user-store.js';
+import { ROLES } from './user-store.js';
 
 export interface AuthPolicy {
   /** Absolute session lifetime. */

@@ -1,5 +1,5 @@
 import { VigilError } from '@vigil/shared';
-import type { UserRecord, UserStore } from '../state/user-store.js';
+import type { UserRecord, UserStore } from './user-store.js';
 
 export const USER_ACTIONS = ['disable', 'enable', 'reset-mfa', 'unlock'] as const;
 export type UserAction = (typeof USER_ACTIONS)[number];

@@ -1,8 +1,8 @@
-import type { AuditStore } from '../state/audit-store.js';
-import type { Role } from '../state/user-store.js';
+import type { AuditStore } from '../audit/audit-store.js';
 import type { AuthService } from './auth-service.js';
 import { newSecret } from './secret-tokens.js';
 import { newTotpSecret, totpUri } from './totp.js';
+import type { Role } from './user-store.js';
 
 export interface ProvisionedUser {
   username: string;

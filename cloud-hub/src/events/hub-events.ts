@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { AlertRecord } from '../state/followup-store.js';
+import type { AlertRecord } from '../followup/followup-store.js';
 
 /** What the dashboard's live stream carries. Payloads are summaries, never full patient data. */
 export type HubEvent =

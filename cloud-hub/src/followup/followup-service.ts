@@ -1,8 +1,8 @@
 import { asVigilError, type Logger } from '@vigil/shared';
 import type { HubEvents } from '../events/hub-events.js';
-import type { FollowupStore, TimelineSave, TimelineSaveOutcome } from '../state/followup-store.js';
 import { type ChangePolicy, changeConditions, DEFAULT_CHANGE_POLICY } from './change-alerts.js';
 import { attributeConditions } from './evidence.js';
+import type { FollowupStore, TimelineSave, TimelineSaveOutcome } from './followup-store.js';
 import type { PatientTimeline } from './followup-types.js';
 import { DEFAULT_OVERDUE_POLICY, type FollowupDue, followupDue, type OverduePolicy, overdueCondition } from './overdue.js';
 import { buildPatientTimeline, DEFAULT_TIMELINE_POLICY, type TimelinePolicy } from './timeline.js';

@@ -1,13 +1,15 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '@vigil/shared';
 import type { HubEvents } from '../events/hub-events.js';
-import type { FollowupStore } from '../state/followup-store.js';
+import type { StateLocation } from '../state/state-store.js';
 import { type FollowupPolicy, type FollowupRunner, FollowupService } from './followup-service.js';
+import type { FollowupStore } from './followup-store.js';
 import type { FollowupWorkerData, FromFollowupWorker, ToFollowupWorker } from './followup-worker-protocol.js';
 
 export interface FollowupThreadOptions {
   /** The state database the worker opens its own connection to. */
-  statePath: string;
+  /** Handed to the worker, which opens its own connection (engine and location, not a file path). */
+  state: StateLocation;
   /** The main thread's store, for reads (timelines served by the API). */
   store: FollowupStore;
   logger: Logger;
@@ -55,7 +57,7 @@ export class FollowupThread implements FollowupRunner {
 
   private spawn(): void {
     const data: FollowupWorkerData = {
-      statePath: this.o.statePath,
+      state: this.o.state,
       policy: this.o.policy,
       sweepIntervalMs: this.o.sweepIntervalMs,
       logLevel: this.o.logger.level,

@@ -2,9 +2,7 @@
 // database, the same FollowupService the hub would run in-process, and messages to the main thread.
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '@vigil/shared';
-import { SqliteFollowupStore } from '../state/sqlite-followup-store.js';
-import { stateDurable } from '../state/sqlite-wrap.js';
-import { DurableSqlite } from '../storage/durable-sqlite.js';
+import { openFollowupStore } from '../storage/open-state.js';
 import { FollowupService } from './followup-service.js';
 import type { FollowupWorkerData, FromFollowupWorker, ToFollowupWorker } from './followup-worker-protocol.js';
 
@@ -13,11 +11,11 @@ if (!port) throw new Error('followup-worker-main must run in a worker thread');
 const data = workerData as FollowupWorkerData;
 const post = (message: FromFollowupWorker) => port.postMessage(message);
 
-// The hub's own connection runs migrations and checkpoints; this one only reads results and writes
-// patients and alerts.
-const sqlite = new DurableSqlite(data.statePath, { secondaryConnection: true });
+// Its own connection, opened from the location the hub handed over (engine and where): the hub's
+// connection runs migrations and checkpoints; this one only reads results and writes patients and alerts.
+const connection = openFollowupStore(data.state);
 const service = new FollowupService({
-  store: new SqliteFollowupStore(sqlite.db, stateDurable(sqlite)),
+  store: connection.store,
   logger: createLogger('vigil-hub', { level: data.logLevel }).child({ thread: 'followup' }),
   events: { emit: (event) => post({ type: 'event', event }) },
   policy: data.policy,
@@ -49,7 +47,7 @@ port.on('message', (message: ToFollowupWorker) => {
     case 'stop':
       void service
         .stop()
-        .then(() => sqlite.close())
+        .then(() => connection.close())
         .then(() => {
           post({ type: 'stopped' });
           port.close();

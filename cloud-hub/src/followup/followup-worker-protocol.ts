@@ -1,9 +1,11 @@
 import type { HubEvent } from '../events/hub-events.js';
+import type { StateLocation } from '../state/state-store.js';
 import type { FollowupPolicy } from './followup-service.js';
 
 /** What the follow-up worker is started with. */
 export interface FollowupWorkerData {
-  statePath: string;
+  /** Where the state is: the worker opens its own connection to it. */
+  state: StateLocation;
   policy: FollowupPolicy;
   sweepIntervalMs: number;
   /** The hub logger's level, so the worker logs what the hub would. */

@@ -10,7 +10,7 @@ import {
   VigilError,
   verifyPackageSignature,
 } from '@vigil/shared';
-import type { ModelPackageRecord, RolloutStore } from '../state/rollout-store.js';
+import type { ModelPackageRecord, RolloutStore } from '../rollout/rollout-store.js';
 
 async function sha256Of(path: string): Promise<string> {
   const hash = createHash('sha256');

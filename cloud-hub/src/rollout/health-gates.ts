@@ -1,4 +1,4 @@
-import type { GateFigure, GateThresholds } from '../state/rollout-store.js';
+import type { GateFigure, GateThresholds } from './rollout-store.js';
 
 /**
  * Population stability index of `actual` against `expected` over equal-width score bins in [0, 1]:

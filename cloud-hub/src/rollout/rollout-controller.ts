@@ -9,18 +9,11 @@ import {
 } from '@vigil/shared';
 import type { HubEvents } from '../events/hub-events.js';
 import type { ModelRegistry } from '../models/model-registry.js';
-import type {
-  GateThresholds,
-  RolloutDevice,
-  RolloutMode,
-  RolloutRecord,
-  RolloutSpec,
-  RolloutState,
-} from '../state/rollout-store.js';
 import type { DeviceState, StateStore } from '../state/state-store.js';
 import { DEFAULT_WAVES, planWaves } from './rollout-planner.js';
 import { followReports, gateFigures } from './rollout-signals.js';
 import { nextStep } from './rollout-step.js';
+import type { GateThresholds, RolloutDevice, RolloutMode, RolloutRecord, RolloutSpec, RolloutState } from './rollout-store.js';
 
 export const DEFAULT_GATES: GateThresholds = {
   maxInstallFailures: 0,

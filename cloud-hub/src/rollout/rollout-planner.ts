@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { WaveSize } from '../state/rollout-store.js';
+import type { WaveSize } from './rollout-store.js';
 
 export const DEFAULT_WAVES: WaveSize[] = [{ devices: 1 }, { percent: 10 }, { percent: 50 }, { percent: 100 }];
 

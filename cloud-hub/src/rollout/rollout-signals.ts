@@ -1,7 +1,7 @@
 import type { Logger } from '@vigil/shared';
-import type { GateFigure, RolloutDevice, RolloutRecord } from '../state/rollout-store.js';
 import type { DeviceState, StateStore } from '../state/state-store.js';
 import { evaluateGates } from './health-gates.js';
+import type { GateFigure, RolloutDevice, RolloutRecord } from './rollout-store.js';
 
 /** One snapshot of the fleet's device states per controller step, by device id. */
 export type DeviceStates = ReadonlyMap<string, DeviceState>;

@@ -1,4 +1,4 @@
-import type { GateFigure, RolloutDevice, RolloutRecord } from '../state/rollout-store.js';
+import type { GateFigure, RolloutDevice, RolloutRecord } from './rollout-store.js';
 
 export type RolloutDecision =
   | { kind: 'wait'; why: string }

@@ -1,9 +1,9 @@
 import type { ModelReportedMessage, ResultMessage, StatusMessage, TelemetryMessage } from '@vigil/shared';
-import type { AuditStore } from './audit-store.js';
-import type { FollowupStore } from './followup-store.js';
+import type { AuditStore } from '../audit/audit-store.js';
+import type { UserStore } from '../auth/user-store.js';
+import type { FollowupStore } from '../followup/followup-store.js';
+import type { RolloutStore } from '../rollout/rollout-store.js';
 import type { Page } from './pagination.js';
-import type { RolloutStore } from './rollout-store.js';
-import type { UserStore } from './user-store.js';
 
 export interface DeviceRecord {
   clinicId: string;
@@ -112,3 +112,9 @@ export interface StateStore {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * Where the state lives, in a form any thread can be handed (the follow-up worker opens its own
+ * connection from it). One variant per engine; storage/ opens them.
+ */
+export type StateLocation = { driver: 'sqlite'; path: string };

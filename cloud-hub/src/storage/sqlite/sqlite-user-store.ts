@@ -1,7 +1,7 @@
 import { VigilError } from '@vigil/shared';
 import type Database from 'better-sqlite3';
+import type { ApiTokenRecord, SessionRecord, UserRecord, UserStore, UserUpdate } from '../../auth/user-store.js';
 import { durableWrite, wrap } from './sqlite-wrap.js';
-import type { ApiTokenRecord, SessionRecord, UserRecord, UserStore, UserUpdate } from './user-store.js';
 
 type Row = Record<string, string | number | null>;
 

@@ -1,11 +1,5 @@
-import type {
-  AlertCondition,
-  AlertKind,
-  AlertSeverity,
-  AttributedCondition,
-  FollowupObservation,
-} from '../followup/followup-types.js';
-import type { Page } from './pagination.js';
+import type { Page } from '../state/pagination.js';
+import type { AlertCondition, AlertKind, AlertSeverity, AttributedCondition, FollowupObservation } from './followup-types.js';
 
 export interface PatientSummary {
   patientKey: string;

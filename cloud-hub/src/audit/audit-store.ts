@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Page } from './pagination.js';
+import type { Page } from '../state/pagination.js';
 
 export interface AuditInput {
   actor: string;

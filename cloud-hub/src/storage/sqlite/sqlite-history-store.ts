@@ -1,7 +1,13 @@
 import { VigilError } from '@vigil/shared';
 import type Database from 'better-sqlite3';
-import { DurableSqlite } from '../storage/durable-sqlite.js';
-import { type HistoryPoint, type HistoryQuery, type HistorySample, type HistoryStore, seriesKey } from './history-store.js';
+import {
+  type HistoryPoint,
+  type HistoryQuery,
+  type HistorySample,
+  type HistoryStore,
+  seriesKey,
+} from '../../history/history-store.js';
+import { DurableSqlite } from './durable-sqlite.js';
 
 /**
  * Embedded history store for single-box deployments and the demo. Writing the same point twice

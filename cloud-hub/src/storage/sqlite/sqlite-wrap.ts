@@ -1,5 +1,5 @@
 import { VigilError } from '@vigil/shared';
-import type { DurableSqlite } from '../storage/durable-sqlite.js';
+import type { DurableSqlite } from './durable-sqlite.js';
 
 /** Runs a synchronous better-sqlite3 call, turning driver errors into VIGIL_STATE_STORE_UNAVAILABLE. */
 export function wrap<T>(what: string, fn: () => T): Promise<T> {

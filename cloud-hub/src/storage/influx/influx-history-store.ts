@@ -1,9 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HttpError, InfluxDB, Point } from '@influxdata/influxdb-client';
 import { backoffDelay, type Logger, VigilError } from '@vigil/shared';
-
+import type { HistoryPoint, HistoryQuery, HistorySample, HistoryStore } from '../../history/history-store.js';
 import { DurableLineBuffer } from './durable-line-buffer.js';
-import type { HistoryPoint, HistoryQuery, HistorySample, HistoryStore } from './history-store.js';
 
 export interface InfluxHistoryOptions {
   url: string;

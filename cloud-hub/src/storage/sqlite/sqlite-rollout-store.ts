@@ -1,6 +1,6 @@
 import type { ModelDesiredMessage } from '@vigil/shared';
 import type Database from 'better-sqlite3';
-import type { ModelPackageRecord, RolloutDevice, RolloutRecord, RolloutStore } from './rollout-store.js';
+import type { ModelPackageRecord, RolloutDevice, RolloutRecord, RolloutStore } from '../../rollout/rollout-store.js';
 import { durableWrite, wrap } from './sqlite-wrap.js';
 
 type Row = Record<string, string | number | null>;

@@ -1,13 +1,6 @@
 import { type ModelReportedMessage, type TelemetryMessage, VigilError } from '@vigil/shared';
 import type Database from 'better-sqlite3';
-import { DurableSqlite } from '../storage/durable-sqlite.js';
-import { decodeCursor, type Page, toPage } from './pagination.js';
-import { SqliteAuditStore } from './sqlite-audit-store.js';
-import { SqliteFollowupStore } from './sqlite-followup-store.js';
-import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
-import { SqliteRolloutStore } from './sqlite-rollout-store.js';
-import { SqliteUserStore } from './sqlite-user-store.js';
-import { stateDurable, wrap } from './sqlite-wrap.js';
+import { decodeCursor, type Page, toPage } from '../../state/pagination.js';
 import type {
   DeadLetter,
   DeviceRecord,
@@ -18,7 +11,14 @@ import type {
   ResultFilter,
   StateStore,
   StoredResult,
-} from './state-store.js';
+} from '../../state/state-store.js';
+import { DurableSqlite } from './durable-sqlite.js';
+import { SqliteAuditStore } from './sqlite-audit-store.js';
+import { SqliteFollowupStore } from './sqlite-followup-store.js';
+import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
+import { SqliteRolloutStore } from './sqlite-rollout-store.js';
+import { SqliteUserStore } from './sqlite-user-store.js';
+import { stateDurable, wrap } from './sqlite-wrap.js';
 
 interface DeviceRow {
   device_id: string;

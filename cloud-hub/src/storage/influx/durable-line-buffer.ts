@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { DurableSqlite } from '../storage/durable-sqlite.js';
+import { DurableSqlite } from '../sqlite/durable-sqlite.js';
 
 /**
  * A local, durable FIFO of line-protocol lines waiting for InfluxDB. The hub acknowledges a

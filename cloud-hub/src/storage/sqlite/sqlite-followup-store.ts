@@ -1,6 +1,5 @@
 import { type ResultMessage, VigilError } from '@vigil/shared';
 import type Database from 'better-sqlite3';
-import type { FollowupObservation } from '../followup/followup-types.js';
 import type {
   AlertFilter,
   AlertRecord,
@@ -10,8 +9,9 @@ import type {
   PatientSummary,
   TimelineSave,
   TimelineSaveOutcome,
-} from './followup-store.js';
-import { decodeCursor, type Page, toPage } from './pagination.js';
+} from '../../followup/followup-store.js';
+import type { FollowupObservation } from '../../followup/followup-types.js';
+import { decodeCursor, type Page, toPage } from '../../state/pagination.js';
 import { wrap } from './sqlite-wrap.js';
 
 type Row = Record<string, string | number | null>;

@@ -7,8 +7,8 @@ import {
   type AuditStore,
   type AuditVerification,
   auditHash,
-} from './audit-store.js';
-import { decodeCursor, type Page, toPage } from './pagination.js';
+} from '../../audit/audit-store.js';
+import { decodeCursor, type Page, toPage } from '../../state/pagination.js';
 import { wrap } from './sqlite-wrap.js';
 
 type Row = Record<string, string | number | null>;
