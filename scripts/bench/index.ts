@@ -6,12 +6,14 @@ import { benchApi } from './api.js';
 import { benchBackbone } from './backbone.js';
 import { benchDecode } from './decode.js';
 import { benchPipeline } from './pipeline.js';
+import { benchQueryLayer } from './query-layer.js';
 
 const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   backbone: benchBackbone,
   api: benchApi,
   pipeline: benchPipeline,
   decode: benchDecode,
+  'query-layer': benchQueryLayer,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
