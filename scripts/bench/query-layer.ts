@@ -83,6 +83,18 @@ async function pages(next: (before: { at: string; id: string }) => Promise<Resul
   return summarise(times);
 }
 
+/** The keyset page through Kysely (the same builder code on both engines). */
+function kyselyPage(kdb: Kysely<Schema>, c: { at: string; id: string }): Promise<ResultRow[]> {
+  return kdb
+    .selectFrom('results')
+    .selectAll()
+    .where(sql<boolean>`(created_at, message_id) < (${c.at}, ${c.id})`)
+    .orderBy('created_at', 'desc')
+    .orderBy('message_id', 'desc')
+    .limit(100)
+    .execute();
+}
+
 async function sqliteFigures(data: ResultRow[], dir: string) {
   const open = (name: string) => {
     const db = new Database(join(dir, name));
@@ -119,16 +131,7 @@ async function sqliteFigures(data: ResultRow[], dir: string) {
       );
     }
   });
-  const kyselyPages = await pages((c) =>
-    kdb
-      .selectFrom('results')
-      .selectAll()
-      .where(sql<boolean>`(created_at, message_id) < (${c.at}, ${c.id})`)
-      .orderBy('created_at', 'desc')
-      .orderBy('message_id', 'desc')
-      .limit(100)
-      .execute(),
-  );
+  const kyselyPages = await pages((c) => kyselyPage(kdb, c));
   await kdb.destroy();
   rawDb.close();
   return { raw: { ...raw, pageMs: rawPages }, kysely: { ...kysely, pageMs: kyselyPages } };
@@ -172,16 +175,7 @@ async function postgresFigures(data: ResultRow[], server: PostgresServer) {
         .execute();
     }
   });
-  const kyselyPages = await pages((c) =>
-    kdb
-      .selectFrom('results')
-      .selectAll()
-      .where(sql<boolean>`(created_at, message_id) < (${c.at}, ${c.id})`)
-      .orderBy('created_at', 'desc')
-      .orderBy('message_id', 'desc')
-      .limit(100)
-      .execute(),
-  );
+  const kyselyPages = await pages((c) => kyselyPage(kdb, c));
   await kdb.destroy();
   return { raw: { ...raw, pageMs: rawPages }, kysely: { ...kysely, pageMs: kyselyPages } };
 }
