@@ -62,6 +62,23 @@ export function auditHash(prevHash: string, e: Omit<AuditEntry, 'hash' | 'prevHa
   return createHash('sha256').update(prevHash).update('\n').update(content).digest('hex');
 }
 
+/** Walks a log oldest first and names the first entry whose hash does not follow (every engine's verify). */
+export function verifyChain(entries: Iterable<AuditEntry>): AuditVerification {
+  let prev = AUDIT_GENESIS;
+  let count = 0;
+  let expectedSeq = 1;
+  for (const e of entries) {
+    count += 1;
+    const { hash, prevHash, ...body } = e;
+    if (e.seq !== expectedSeq || prevHash !== prev || auditHash(prev, body) !== hash) {
+      return { ok: false, entries: count, firstBadSeq: e.seq };
+    }
+    prev = hash;
+    expectedSeq += 1;
+  }
+  return { ok: true, entries: count, firstBadSeq: null };
+}
+
 /** Append-only, hash-chained record of every read of patient data and every change. */
 export interface AuditStore {
   append(input: AuditInput): Promise<AuditEntry>;

@@ -1,0 +1,226 @@
+/**
+ * PostgreSQL schema, ordered and append-only like the SQLite migrations: a released migration is
+ * never edited, a change is a new version. Version 1 is the state schema as of SQLite migration 6,
+ * in PostgreSQL's types (timestamps stay ISO-8601 text so both engines return identical values and
+ * keyset cursors; JSON documents are jsonb where queried, text where only stored).
+ */
+export const PG_MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'state schema (devices, results, follow-up, users, audit, models, rollouts)',
+    sql: `
+      CREATE TABLE devices (
+        device_id TEXT PRIMARY KEY,
+        clinic_id TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        tags_json TEXT NOT NULL DEFAULT '[]',
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+      );
+      CREATE TABLE device_state (
+        device_id TEXT PRIMARY KEY,
+        clinic_id TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'unknown',
+        status_at TEXT,
+        agent_version TEXT,
+        model_name TEXT,
+        model_version TEXT,
+        last_seen_at TEXT,
+        last_telemetry_json TEXT,
+        last_telemetry_at TEXT,
+        model_reported_json TEXT,
+        model_reported_at TEXT
+      );
+      CREATE TABLE results (
+        message_id TEXT PRIMARY KEY,
+        clinic_id TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        patient_key TEXT NOT NULL,
+        study_key TEXT NOT NULL,
+        instance_key TEXT NOT NULL,
+        study_date TEXT NOT NULL,
+        laterality TEXT NOT NULL,
+        view TEXT NOT NULL,
+        model_name TEXT NOT NULL,
+        model_version TEXT NOT NULL,
+        score DOUBLE PRECISION NOT NULL,
+        shadow BOOLEAN NOT NULL DEFAULT FALSE,
+        created_at TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        body_json TEXT NOT NULL
+      );
+      CREATE INDEX results_patient ON results (patient_key, study_date);
+      CREATE INDEX results_clinic_time ON results (clinic_id, created_at);
+      CREATE INDEX results_device_time ON results (device_id, created_at);
+      CREATE INDEX results_time_id ON results (created_at, message_id);
+      CREATE TABLE dead_letters (
+        id BIGSERIAL PRIMARY KEY,
+        received_at TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        code TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        payload_bytes INTEGER NOT NULL,
+        payload_sha256 TEXT NOT NULL,
+        payload_excerpt BYTEA NOT NULL
+      );
+      CREATE TABLE patients (
+        patient_key TEXT PRIMARY KEY,
+        clinic_id TEXT NOT NULL,
+        clinic_ids TEXT NOT NULL DEFAULT '[]',
+        first_study_date TEXT NOT NULL,
+        last_study_date TEXT NOT NULL,
+        last_study_key TEXT NOT NULL,
+        studies INTEGER NOT NULL,
+        category INTEGER NOT NULL,
+        due_date TEXT,
+        open_alerts INTEGER NOT NULL DEFAULT 0,
+        updated_at TEXT NOT NULL
+      );
+      CREATE INDEX patients_due ON patients (due_date);
+      CREATE INDEX patients_last_study ON patients (last_study_date, patient_key);
+      CREATE TABLE patient_clinics (
+        patient_key TEXT NOT NULL,
+        clinic_id TEXT NOT NULL,
+        PRIMARY KEY (patient_key, clinic_id)
+      );
+      CREATE INDEX patient_clinics_clinic ON patient_clinics (clinic_id, patient_key);
+      CREATE TABLE alerts (
+        alert_key TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        patient_key TEXT NOT NULL,
+        clinic_id TEXT NOT NULL,
+        device_id TEXT,
+        laterality TEXT,
+        view TEXT,
+        study_key TEXT NOT NULL,
+        study_date TEXT NOT NULL,
+        track_id TEXT,
+        reason TEXT NOT NULL,
+        figures_json TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'open',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        acknowledged_by TEXT,
+        acknowledged_at TEXT,
+        resolved_by TEXT,
+        resolved_at TEXT,
+        note TEXT
+      );
+      CREATE INDEX alerts_time_key ON alerts (created_at, alert_key);
+      CREATE INDEX alerts_status_time ON alerts (status, created_at, alert_key);
+      CREATE INDEX alerts_patient ON alerts (patient_key, created_at);
+      CREATE TABLE users (
+        username TEXT PRIMARY KEY,
+        display_name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        totp_secret TEXT,
+        totp_pending_secret TEXT,
+        totp_last_step BIGINT NOT NULL DEFAULT 0,
+        failed_logins INTEGER NOT NULL DEFAULT 0,
+        locked_until TEXT,
+        created_at TEXT NOT NULL,
+        disabled_at TEXT
+      );
+      CREATE TABLE recovery_codes (
+        username TEXT NOT NULL,
+        code_hash TEXT NOT NULL,
+        used_at TEXT,
+        PRIMARY KEY (username, code_hash)
+      );
+      CREATE TABLE sessions (
+        session_hash TEXT PRIMARY KEY,
+        username TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        csrf_token TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        last_seen_at TEXT NOT NULL
+      );
+      CREATE INDEX sessions_user ON sessions (username);
+      CREATE TABLE api_tokens (
+        token_id TEXT PRIMARY KEY,
+        token_hash TEXT NOT NULL,
+        username TEXT NOT NULL,
+        name TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT,
+        last_used_at TEXT,
+        revoked_at TEXT
+      );
+      CREATE TABLE audit_log (
+        seq BIGINT PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        actor_role TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target_type TEXT NOT NULL,
+        target_id TEXT NOT NULL,
+        patient_key TEXT,
+        outcome TEXT NOT NULL,
+        details_json TEXT NOT NULL,
+        ip TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+      );
+      CREATE INDEX audit_patient ON audit_log (patient_key);
+      CREATE INDEX audit_actor ON audit_log (actor, seq);
+      -- Append-only: the database itself refuses to rewrite history, whoever connects.
+      CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'audit log is append-only' USING ERRCODE = 'insufficient_privilege'; END $$;
+      CREATE TRIGGER audit_log_no_update BEFORE UPDATE OR DELETE ON audit_log
+        FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+      CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+        FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
+      CREATE TABLE model_packages (
+        name TEXT NOT NULL,
+        version TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size_bytes BIGINT NOT NULL,
+        key_id TEXT NOT NULL,
+        signature TEXT NOT NULL,
+        file TEXT NOT NULL,
+        published_by TEXT NOT NULL,
+        published_at TEXT NOT NULL,
+        PRIMARY KEY (name, version)
+      );
+      CREATE TABLE rollouts (
+        rollout_id TEXT PRIMARY KEY,
+        model_name TEXT NOT NULL,
+        model_version TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        spec_json TEXT NOT NULL,
+        state TEXT NOT NULL,
+        current_wave INTEGER NOT NULL,
+        wave_started_at TEXT,
+        reason TEXT,
+        gates_json TEXT NOT NULL DEFAULT '[]',
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        finished_at TEXT
+      );
+      CREATE INDEX rollouts_state ON rollouts (state, created_at);
+      CREATE TABLE rollout_devices (
+        rollout_id TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        clinic_id TEXT NOT NULL,
+        wave INTEGER NOT NULL,
+        previous_json TEXT,
+        state TEXT NOT NULL,
+        reason TEXT,
+        baseline_json TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (rollout_id, device_id)
+      );
+      CREATE TABLE device_desired (
+        device_id TEXT PRIMARY KEY,
+        clinic_id TEXT NOT NULL,
+        message_json TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+    `,
+  },
+];
