@@ -1,5 +1,4 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { VigilError } from '@vigil/shared';
 import type { FastifyInstance } from 'fastify';
 import type { AuditStore } from '../audit/audit-store.js';
 import type { AuthService } from '../auth/auth-service.js';

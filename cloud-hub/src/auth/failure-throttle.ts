@@ -18,7 +18,7 @@ export class FailureThrottle {
     const entry = this.entries.get(key);
     if (!entry) return 0;
     const left = entry.lockedUntil - this.now();
-    return left > 0 ? left : 0;
+    return Math.max(left, 0);
   }
 
   /** Counts one failure; true when this failure locked the key. */

@@ -1,36 +1,17 @@
 import { VigilError } from '@vigil/shared';
 import type pg from 'pg';
 import {
-  AUDIT_GENESIS,
   type AuditEntry,
   type AuditFilter,
   type AuditInput,
   type AuditStore,
   type AuditVerification,
-  auditHash,
   verifyChain,
 } from '../../audit/audit-store.js';
 import { decodeCursor, type Page, toPage } from '../../state/pagination.js';
+import { AUDIT_COLUMNS, auditEntryFromRow, auditRowValues, nextAuditEntry } from '../audit-rows.js';
 
 type Row = Record<string, unknown>;
-
-function toEntry(row: Row): AuditEntry {
-  return {
-    seq: Number(row.seq),
-    at: row.at as string,
-    actor: row.actor as string,
-    actorRole: row.actor_role as string,
-    action: row.action as string,
-    targetType: row.target_type as string,
-    targetId: row.target_id as string,
-    patientKey: (row.patient_key as string | null) ?? null,
-    outcome: row.outcome as AuditEntry['outcome'],
-    details: JSON.parse(row.details_json as string) as Record<string, unknown>,
-    ip: row.ip as string,
-    prevHash: row.prev_hash as string,
-    hash: row.hash as string,
-  };
-}
 
 /** Any outage or refusal from the server, as the store's coded error. */
 async function coded<T>(what: string, run: () => Promise<T>): Promise<T> {
@@ -62,42 +43,13 @@ export class PgAuditStore implements AuditStore {
         const last = (await client.query('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1')).rows[0] as
           | { seq: string; hash: string }
           | undefined;
-        const body = {
-          seq: Number(last?.seq ?? 0) + 1,
-          at: new Date().toISOString(),
-          actor: input.actor,
-          actorRole: input.actorRole,
-          action: input.action,
-          targetType: input.targetType,
-          targetId: input.targetId,
-          patientKey: input.patientKey ?? null,
-          outcome: input.outcome,
-          details: input.details ?? {},
-          ip: input.ip,
-        };
-        const prevHash = last?.hash ?? AUDIT_GENESIS;
-        const hash = auditHash(prevHash, body);
+        const entry = nextAuditEntry(last ? { seq: Number(last.seq), hash: last.hash } : undefined, input);
         await client.query(
-          `INSERT INTO audit_log (seq, at, actor, actor_role, action, target_type, target_id, patient_key, outcome,
-             details_json, ip, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-          [
-            body.seq,
-            body.at,
-            body.actor,
-            body.actorRole,
-            body.action,
-            body.targetType,
-            body.targetId,
-            body.patientKey,
-            body.outcome,
-            JSON.stringify(body.details),
-            body.ip,
-            prevHash,
-            hash,
-          ],
+          `INSERT INTO audit_log (${AUDIT_COLUMNS.join(', ')}) VALUES (${AUDIT_COLUMNS.map((_c, k) => `$${k + 1}`).join(', ')})`,
+          auditRowValues(entry),
         );
         await client.query('COMMIT');
-        return { ...body, prevHash, hash };
+        return entry;
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
         throw error;
@@ -127,13 +79,13 @@ export class PgAuditStore implements AuditStore {
           args,
         )
       ).rows as Row[];
-      return toPage(rows, filter.limit, toEntry, (r) => [Number(r.seq)]);
+      return toPage(rows, filter.limit, auditEntryFromRow, (r) => [Number(r.seq)]);
     });
   }
 
   verify(): Promise<AuditVerification> {
     return coded('audit verify', async () =>
-      verifyChain(((await this.pool.query('SELECT * FROM audit_log ORDER BY seq')).rows as Row[]).map(toEntry)),
+      verifyChain(((await this.pool.query('SELECT * FROM audit_log ORDER BY seq')).rows as Row[]).map(auditEntryFromRow)),
     );
   }
 }
