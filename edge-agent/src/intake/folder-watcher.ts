@@ -27,6 +27,8 @@ interface Seen {
 
 /** Where taken files wait, inside the watched folder (same file system, so the claim is one rename). */
 export const CLAIM_DIR = '.vigil-taking';
+/** A claimed file's name starts with a UUID and a hyphen. */
+const CLAIM_PREFIX_LENGTH = 37;
 
 /**
  * Watched-folder intake by polling, because it must work on network shares (where inotify sees
@@ -91,7 +93,9 @@ export class FolderWatcher {
   async scan(): Promise<void> {
     if (this.spoolDiskLow()) return;
     for (const name of await readdir(this.claimDir).catch(() => [])) {
-      await this.guarded(join(this.claimDir, name), () => this.process(join(this.claimDir, name), `folder:${name.slice(37)}`));
+      // A claim is named `{uuid}-{original name}` (see take): the source is the original name.
+      const claimed = join(this.claimDir, name);
+      await this.guarded(claimed, () => this.process(claimed, `folder:${name.slice(CLAIM_PREFIX_LENGTH)}`));
     }
     const now = Date.now();
     const files = await this.list(this.options.dir);

@@ -101,13 +101,8 @@ export class ImagePipeline {
     const result = await this.options.pool.decode({ path, frameIndex: 0, ...(spec ? { preprocess: spec } : {}) });
     if (!result.ok) {
       const error = new VigilError(result.error.code as ErrorCode, result.error.message);
-      const target = await spool.quarantine(path, error, 'pipeline', result.sopInstanceUid);
-      if (!target) {
-        logger.warn({ code: 'VIGIL_INTAKE_FILE_VANISHED', path }, 'a spooled image vanished before it was processed');
-        return;
-      }
-      counters.quarantined += 1;
-      logger.warn({ code: error.code, quarantined: target }, `quarantined: ${error.message}`);
+      const target = await this.quarantine(path, error, result.sopInstanceUid);
+      if (target) logger.warn({ code: error.code, quarantined: target }, `quarantined: ${error.message}`);
       return;
     }
     const image = deidentify(result.identity, this.options.deid);
@@ -132,20 +127,31 @@ export class ImagePipeline {
       }
       const vigil =
         error instanceof VigilError ? error : new VigilError('VIGIL_INTERNAL', String((error as Error)?.message ?? error));
-      if (!(await spool.quarantine(path, vigil, 'pipeline', result.attrs.sopInstanceUid))) {
-        logger.warn({ code: 'VIGIL_INTAKE_FILE_VANISHED', path }, 'a spooled image vanished before it could be quarantined');
-        return;
+      if (await this.quarantine(path, vigil, result.attrs.sopInstanceUid)) {
+        logger.error(
+          { code: vigil.code, instanceKey: image.instanceKey },
+          `quarantined after processing failure: ${vigil.message}`,
+        );
       }
-      counters.quarantined += 1;
-      logger.error(
-        { code: vigil.code, instanceKey: image.instanceKey },
-        `quarantined after processing failure: ${vigil.message}`,
-      );
       return;
     }
     await spool.markProcessed(path, result.attrs.sopInstanceUid);
     counters.processed += 1;
     counters.recordLatency(performance.now() - started);
+  }
+
+  /** Moves a spooled image to quarantine and counts it; undefined (logged) when it vanished first. */
+  private async quarantine(path: string, error: VigilError, sopInstanceUid: string | undefined): Promise<string | undefined> {
+    const target = await this.options.spool.quarantine(path, error, 'pipeline', sopInstanceUid);
+    if (!target) {
+      this.options.logger.warn(
+        { code: 'VIGIL_INTAKE_FILE_VANISHED', path },
+        'a spooled image vanished before it was quarantined',
+      );
+      return undefined;
+    }
+    this.options.counters.quarantined += 1;
+    return target;
   }
 
   private retryLater(path: string): void {
