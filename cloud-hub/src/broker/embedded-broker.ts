@@ -154,6 +154,11 @@ export class EmbeddedBroker {
     logger.info({ ports: this.ports }, 'embedded MQTT broker listening');
   }
 
+  /** The live connection of a device id (aedes keeps them by client id, which is the device id). */
+  private clientOf(deviceId: string): Client | undefined {
+    return (this.aedes as unknown as { clients?: Record<string, Client> } | undefined)?.clients?.[deviceId];
+  }
+
   /**
    * A device whose connection ended shows offline, whether or not a will was published: a clean
    * MQTT DISCONNECT suppresses the will, so without this a device that left without saying so stayed
@@ -161,7 +166,7 @@ export class EmbeddedBroker {
    */
   private markOffline(client: Client, device: DeviceAddress | undefined): void {
     if (!device) return;
-    const current = (this.aedes as unknown as { clients?: Record<string, Client> } | undefined)?.clients?.[device.deviceId];
+    const current = this.clientOf(device.deviceId);
     if (current && current !== client) return;
     const message: StatusMessage = {
       schema: STATUS_SCHEMA,
@@ -220,8 +225,7 @@ export class EmbeddedBroker {
 
   /** Drops a device's live connection (after revocation). */
   disconnect(deviceId: string): void {
-    const clients = (this.aedes as unknown as { clients?: Record<string, Client> } | undefined)?.clients;
-    clients?.[deviceId]?.close();
+    this.clientOf(deviceId)?.close();
   }
 
   get connectedClients(): number {
