@@ -132,36 +132,28 @@ export class AuthService {
     throw new VigilError('VIGIL_AUTH_FAILED', 'wrong username, password or one-time code');
   }
 
-  /** A failed login in the audit log, under the name given (an unknown user's too, cut to 64 characters). */
-  private auditFailure(username: string, ip: string, reason: string, user?: UserRecord): Promise<unknown> {
-    return this.audit.append({
-      actor: username.slice(0, 64),
-      actorRole: user?.role ?? 'unknown',
-      action: 'auth.login',
-      targetType: 'user',
-      targetId: username.slice(0, 64),
-      outcome: 'failure',
-      details: { reason },
-      ip,
-    });
-  }
-
+  /** A login attempt in the audit log, under the name given (an unknown user's too, cut to 64 characters). */
   private auditLogin(
-    user: UserRecord,
+    username: string,
+    role: string,
     outcome: 'success' | 'failure',
     details: Record<string, unknown>,
     ip: string,
   ): Promise<unknown> {
     return this.audit.append({
-      actor: user.username,
-      actorRole: user.role,
+      actor: username.slice(0, 64),
+      actorRole: role,
       action: 'auth.login',
       targetType: 'user',
-      targetId: user.username,
+      targetId: username.slice(0, 64),
       outcome,
       details,
       ip,
     });
+  }
+
+  private auditFailure(username: string, ip: string, reason: string, user?: UserRecord): Promise<unknown> {
+    return this.auditLogin(username, user?.role ?? 'unknown', 'failure', { reason }, ip);
   }
 
   /** Lifts this process's per-address lockouts of `username` (an admin's unlock; the stored lock is the store's). */
@@ -223,7 +215,7 @@ export class AuthService {
       lastSeenAt: now,
     };
     await this.users.createSession(session);
-    await this.auditLogin(user, 'success', { secondFactor, stage }, ip);
+    await this.auditLogin(user.username, user.role, 'success', { secondFactor, stage }, ip);
     return { sessionId, session, user };
   }
 

@@ -4,7 +4,14 @@ import { type ChangePolicy, changeConditions, DEFAULT_CHANGE_POLICY } from './ch
 import { attributeConditions } from './evidence.js';
 import type { FollowupStore, TimelineSave, TimelineSaveOutcome } from './followup-store.js';
 import type { PatientTimeline } from './followup-types.js';
-import { DEFAULT_OVERDUE_POLICY, type FollowupDue, followupDue, type OverduePolicy, overdueCondition } from './overdue.js';
+import {
+  DEFAULT_OVERDUE_POLICY,
+  type FollowupDue,
+  followupDue,
+  lastFollowupStudy,
+  type OverduePolicy,
+  overdueCondition,
+} from './overdue.js';
 import { buildPatientTimeline, DEFAULT_TIMELINE_POLICY, type TimelinePolicy } from './timeline.js';
 
 /** Patients recomputed per transaction. */
@@ -125,7 +132,7 @@ export class FollowupService implements FollowupRunner {
       const { timeline, due } = await this.timeline(patientKey);
       const first = timeline.studies[0];
       // The last study that is a follow-up: a blank one does not lower the category or move the dates.
-      const last = timeline.studies.findLast((s) => s.analysable) ?? timeline.studies[timeline.studies.length - 1];
+      const last = lastFollowupStudy(timeline) ?? timeline.studies.at(-1);
       if (!first || !last) continue;
       const found = changeConditions(timeline, this.policy.change);
       const overdue = overdueCondition(timeline, this.today(), this.policy.overdue);

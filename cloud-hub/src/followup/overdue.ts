@@ -19,9 +19,14 @@ export interface FollowupDue {
   dueDate: string;
 }
 
+/** The latest study that counts as a follow-up (one whose images show tissue). */
+export function lastFollowupStudy(timeline: PatientTimeline): PatientTimeline['studies'][number] | undefined {
+  return timeline.studies.findLast((s) => s.analysable);
+}
+
 /** When the next study is due, from the latest analysable study's (highest) model-derived category. */
 export function followupDue(timeline: PatientTimeline, policy: OverduePolicy = DEFAULT_OVERDUE_POLICY): FollowupDue | null {
-  const last = timeline.studies.findLast((s) => s.analysable);
+  const last = lastFollowupStudy(timeline);
   if (!last) return null;
   const intervalMonths = recommendedIntervalMonths(last.category, policy.category);
   return {
