@@ -103,7 +103,7 @@ export function addModelCommands(program: Command, configOption: ConfigOption, f
     .action(async (pkg: string, options: { config?: string; signature?: string }) => {
       try {
         const config = loadHubConfig(options.config);
-        const state = openStateStore(config);
+        const state = await openStateStore(config);
         try {
           const registry = openModelRegistry(config, state, () => config.models.publicUrl);
           const signature = JSON.parse(readFileSync(options.signature ?? `${pkg}.sig.json`, 'utf8')) as PackageSignature;
@@ -132,7 +132,7 @@ export function addModelCommands(program: Command, configOption: ConfigOption, f
     .option(...configOption)
     .action(async (options: { config?: string }) => {
       try {
-        const state = openStateStore(loadHubConfig(options.config));
+        const state = await openStateStore(loadHubConfig(options.config));
         try {
           for (const p of await state.rollouts.listPackages()) out(p);
         } finally {

@@ -14,7 +14,7 @@ async function withState<T>(
   configFile: string | undefined,
   fn: (state: StateStore, auth: AuthService) => Promise<T>,
 ): Promise<T> {
-  const state = openStateStore(loadHubConfig(configFile));
+  const state = await openStateStore(loadHubConfig(configFile));
   try {
     return await fn(state, new AuthService(state.users, state.audit, createLogger('vigil-hub')));
   } finally {

@@ -16,7 +16,7 @@ function fail(error: unknown): never {
 }
 
 async function withRegistry<T>(configFile: string | undefined, fn: (registry: DeviceRegistry) => Promise<T>): Promise<T> {
-  const state = openStateStore(loadHubConfig(configFile));
+  const state = await openStateStore(loadHubConfig(configFile));
   try {
     return await fn(new DeviceRegistry(state));
   } finally {

@@ -128,9 +128,25 @@ export const HubConfigSchema = Type.Object(
     ),
     state: Type.Object(
       {
-        driver: Type.Literal('sqlite', { default: 'sqlite' }),
+        /** sqlite: embedded, one hub process. postgres: the hospital's PostgreSQL server (replicas share it). */
+        driver: Type.Union([Type.Literal('sqlite'), Type.Literal('postgres')], { default: 'sqlite' }),
         /** Empty means {dataDir}/state.sqlite. */
         sqlitePath: Type.String({ default: '' }),
+        /** postgres://user@host:5432/vigil (a password is better kept in passwordFile). */
+        url: Type.String({ default: '' }),
+        password: Type.String({ default: '' }),
+        /** File holding the PostgreSQL password (systemd credential, Kubernetes secret). */
+        passwordFile: Type.String({ default: '' }),
+        /** disable | prefer | require | verify-ca | verify-full; empty: the URL's sslmode, else prefer. */
+        sslmode: Type.Union(
+          ['', 'disable', 'prefer', 'require', 'verify-ca', 'verify-full'].map((m) => Type.Literal(m)),
+          { default: '' },
+        ),
+        /** CA bundle that signed the server's certificate (verify-ca, verify-full). */
+        caFile: Type.String({ default: '' }),
+        poolSize: Type.Integer({ minimum: 2, maximum: 200, default: 10 }),
+        connectTimeoutMs: Type.Integer({ minimum: 100, default: 5000 }),
+        statementTimeoutMs: Type.Integer({ minimum: 100, default: 30_000 }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -179,7 +195,16 @@ export function loadHubConfig(file?: string, env: NodeJS.ProcessEnv = process.en
       'config key mqtt.tls.keyFile: TLS is enabled, so keyFile and certFile are required',
     );
   }
+  if (config.state.driver === 'postgres' && !config.state.url) {
+    throw new VigilError('VIGIL_CONFIG_INVALID', 'config key state.url: the postgres driver needs a URL (postgres://user@host:5432/vigil)');
+  }
   return config;
+}
+
+/** The PostgreSQL password from `state.password` or `state.passwordFile` (empty: the URL's own, or none). */
+export function statePassword(config: HubConfig): string {
+  const s = config.state;
+  return s.password || s.passwordFile ? resolveSecret(s.password, s.passwordFile, 'state.passwordFile') : '';
 }
 
 export function externalPassword(config: HubConfig): string {

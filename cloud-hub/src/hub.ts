@@ -8,7 +8,7 @@ import { AuthService } from './auth/auth-service.js';
 import { DeviceRegistry } from './broker/device-registry.js';
 import { EmbeddedBroker } from './broker/embedded-broker.js';
 import { ExternalConsumer } from './broker/external-consumer.js';
-import { externalPassword, type HubConfig, modelKeyPems } from './config.js';
+import { externalPassword, type HubConfig, modelKeyPems, statePassword } from './config.js';
 import { HubEvents } from './events/hub-events.js';
 import type { DEFAULT_CATEGORY_POLICY } from './followup/category.js';
 import { DEFAULT_FOLLOWUP_POLICY, type FollowupPolicy } from './followup/followup-service.js';
@@ -77,12 +77,46 @@ export function openModelRegistry(config: HubConfig, state: StateStore, publicUr
 
 /** Where the configured state store lives. */
 export function stateLocation(config: HubConfig): StateLocation {
-  return { driver: 'sqlite', path: config.state.sqlitePath || join(config.dataDir, 'state.sqlite') };
+  const s = config.state;
+  if (s.driver === 'sqlite') return { driver: 'sqlite', path: s.sqlitePath || join(config.dataDir, 'state.sqlite') };
+  return {
+    driver: 'postgres',
+    url: withPassword(s.url, statePassword(config)),
+    sslmode: s.sslmode,
+    caFile: s.caFile,
+    poolSize: s.poolSize,
+    connectTimeoutMs: s.connectTimeoutMs,
+    statementTimeoutMs: s.statementTimeoutMs,
+  };
 }
 
-export function openStateStore(config: HubConfig): StateStore {
+function withPassword(url: string, password: string): string {
+  if (!password) return url;
+  try {
+    const u = new URL(url);
+    u.password = password;
+    return u.toString();
+  } catch {
+    return url; // the store reports the malformed URL, naming state.url
+  }
+}
+
+/** The configured state store, not yet opened (the Hub opens it in `start()`). */
+function stateEngine(config: HubConfig): StateStore {
   mkdirSync(config.dataDir, { recursive: true });
   return openStateEngine(stateLocation(config));
+}
+
+/** The configured state store, connected and migrated (CLI commands, tools). */
+export async function openStateStore(config: HubConfig): Promise<StateStore> {
+  const state = stateEngine(config);
+  try {
+    await state.open();
+  } catch (error) {
+    await state.close().catch(() => undefined);
+    throw error;
+  }
+  return state;
 }
 
 /** The hub process: stores, ingest, broker (embedded or external) and the HTTP server. */
@@ -109,7 +143,7 @@ export class Hub {
     options: { logger?: Logger } = {},
   ) {
     this.logger = options.logger ?? createLogger('vigil-hub');
-    this.state = openStateStore(config);
+    this.state = stateEngine(config);
     this.history =
       config.history.driver === 'influxdb'
         ? new InfluxHistoryStore({
@@ -231,6 +265,7 @@ export class Hub {
   }
 
   async start(): Promise<void> {
+    await this.state.open();
     if (this.history instanceof InfluxHistoryStore) await this.history.start();
     await this.broker?.start();
     await this.consumer?.start();

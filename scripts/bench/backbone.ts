@@ -154,7 +154,7 @@ async function withHubProcess<T>(
   const hub = new HubProcess(join(dir.path, 'hub'), env, process.env.BENCH_HUB_NODE_ARGS?.split(' ').filter(Boolean));
   await hub.init();
   const config = loadHubConfig(undefined, hub.env);
-  const state = openStateStore(config);
+  const state = await openStateStore(config);
   const registry = new DeviceRegistry(state);
   const passwords = new Map<string, string>();
   for (let i = 0; i < CLIENTS; i++) {

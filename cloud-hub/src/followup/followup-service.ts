@@ -16,6 +16,9 @@ import { buildPatientTimeline, DEFAULT_TIMELINE_POLICY, type TimelinePolicy } fr
 
 /** Patients recomputed per transaction. */
 const RECOMPUTE_BATCH = 200;
+/** Retry delays while the state store is unreachable: doubling from the first to the last. */
+const RETRY_FIRST_MS = 250;
+const RETRY_MAX_MS = 5000;
 
 export interface FollowupPolicy {
   timeline: TimelinePolicy;
@@ -62,6 +65,7 @@ export class FollowupService implements FollowupRunner {
   private readonly dirty = new Set<string>();
   private running: Promise<void> | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
   readonly policy: FollowupPolicy;
   private readonly today: () => string;
 
@@ -77,6 +81,7 @@ export class FollowupService implements FollowupRunner {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     await this.settled();
   }
@@ -95,18 +100,31 @@ export class FollowupService implements FollowupRunner {
   private async drain(): Promise<void> {
     // Yield first so a burst of ingest batches coalesces into one recomputation per patient.
     await new Promise((resolve) => setTimeout(resolve, 20));
+    let retryMs = RETRY_FIRST_MS;
     try {
       while (this.dirty.size > 0) {
         // Patients are saved in batches: one transaction and one disk flush for many patients.
         const keys = [...this.dirty].slice(0, RECOMPUTE_BATCH);
         for (const key of keys) this.dirty.delete(key);
-        await this.recomputeMany(keys).catch((error: unknown) => {
-          const vigil = asVigilError(error, 'VIGIL_STATE_STORE_UNAVAILABLE');
-          this.o.logger.error(
-            { code: vigil.code, patients: keys.length, patientKey: keys[0] },
-            `follow-up recomputation failed: ${vigil.message}`,
-          );
-        });
+        const failure = await this.recomputeMany(keys).then(
+          () => undefined,
+          // Stores code their own failures; anything uncoded is a fault in this code, not an outage.
+          (error: unknown) => asVigilError(error, 'VIGIL_INTERNAL'),
+        );
+        if (!failure) {
+          retryMs = RETRY_FIRST_MS;
+          continue;
+        }
+        this.o.logger.error(
+          { code: failure.code, patients: keys.length, patientKey: keys[0] },
+          `follow-up recomputation failed: ${failure.message}`,
+        );
+        // An unreachable store (a PostgreSQL outage) is waited out: the patients stay noted and are
+        // recomputed when it is back. Any other failure is this batch's own and is not retried.
+        if (failure.code !== 'VIGIL_STATE_STORE_UNAVAILABLE' || this.stopping) continue;
+        for (const key of keys) this.dirty.add(key);
+        await new Promise((resolve) => setTimeout(resolve, retryMs));
+        retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
       }
     } finally {
       this.running = undefined;

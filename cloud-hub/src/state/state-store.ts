@@ -87,11 +87,14 @@ export interface ModelResultFilter {
 }
 
 /**
- * The hub's state repository. SQLite (embedded) implements it today; PostgreSQL for multi-replica
- * hubs implements the same interface and migration set.
+ * The hub's state repository, one implementation per engine under storage/: SQLite (embedded, the
+ * default) and PostgreSQL (a hospital's own database server; shared by hub replicas). Both pass
+ * the same contract suite.
  */
 export interface StateStore {
-  readonly driver: string;
+  readonly driver: StateLocation['driver'];
+  /** Connects and brings the schema up to date (migrations); call once before anything else. */
+  open(): Promise<void>;
   addDevice(device: Omit<DeviceRecord, 'createdAt' | 'revokedAt'>): Promise<DeviceRecord>;
   getDevice(deviceId: string): Promise<DeviceRecord | undefined>;
   listDevices(): Promise<DeviceRecord[]>;
@@ -117,4 +120,23 @@ export interface StateStore {
  * Where the state lives, in a form any thread can be handed (the follow-up worker opens its own
  * connection from it). One variant per engine; storage/ opens them.
  */
-export type StateLocation = { driver: 'sqlite'; path: string };
+export type StateLocation = SqliteLocation | PostgresLocation;
+
+export interface SqliteLocation {
+  driver: 'sqlite';
+  path: string;
+}
+
+export interface PostgresLocation {
+  driver: 'postgres';
+  /** postgres://user[:password]@host:port/database[?sslmode=…] */
+  url: string;
+  /** disable | prefer | require | verify-ca | verify-full (empty: the URL's, else prefer). */
+  sslmode: string;
+  /** CA bundle that signs the server's certificate (verify-ca, verify-full). */
+  caFile: string;
+  poolSize: number;
+  connectTimeoutMs: number;
+  /** A statement that takes longer fails (a hung server must not hold ingest forever). */
+  statementTimeoutMs: number;
+}

@@ -1,4 +1,3 @@
-import { VigilError } from '@vigil/shared';
 import type pg from 'pg';
 import {
   type AuditEntry,
@@ -10,20 +9,7 @@ import {
 } from '../../audit/audit-store.js';
 import { decodeCursor, type Page, toPage } from '../../state/pagination.js';
 import { AUDIT_COLUMNS, auditEntryFromRow, auditRowValues, nextAuditEntry } from '../audit-rows.js';
-
-type Row = Record<string, unknown>;
-
-/** Any outage or refusal from the server, as the store's coded error. */
-async function coded<T>(what: string, run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (error) {
-    if (error instanceof VigilError) throw error;
-    throw new VigilError('VIGIL_STATE_STORE_UNAVAILABLE', `state store (PostgreSQL) ${what}: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
-}
+import { coded, type Row } from './pg-client.js';
 
 /** The hash-chained audit log on PostgreSQL: the same chain as on SQLite (`auditHash`), append-only in the database. */
 export class PgAuditStore implements AuditStore {

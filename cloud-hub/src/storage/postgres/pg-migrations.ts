@@ -223,4 +223,28 @@ export const PG_MIGRATIONS: readonly { version: number; name: string; sql: strin
       );
     `,
   },
+  {
+    version: 2,
+    name: 'bytewise order for keyed text (as SQLite), and the indexes SQLite has for patient views and score queries',
+    sql: `
+      -- Keyset cursors and "newer than" comparisons compare ISO timestamps and ids as text: the C
+      -- collation orders them byte by byte whatever locale the database was created with (and is
+      -- cheaper than a linguistic one).
+      ALTER TABLE results ALTER COLUMN message_id TYPE TEXT COLLATE "C",
+        ALTER COLUMN created_at TYPE TEXT COLLATE "C", ALTER COLUMN patient_key TYPE TEXT COLLATE "C",
+        ALTER COLUMN study_date TYPE TEXT COLLATE "C";
+      ALTER TABLE patients ALTER COLUMN patient_key TYPE TEXT COLLATE "C",
+        ALTER COLUMN last_study_date TYPE TEXT COLLATE "C", ALTER COLUMN due_date TYPE TEXT COLLATE "C";
+      ALTER TABLE alerts ALTER COLUMN alert_key TYPE TEXT COLLATE "C", ALTER COLUMN created_at TYPE TEXT COLLATE "C";
+      ALTER TABLE device_state ALTER COLUMN last_seen_at TYPE TEXT COLLATE "C",
+        ALTER COLUMN status_at TYPE TEXT COLLATE "C", ALTER COLUMN last_telemetry_at TYPE TEXT COLLATE "C",
+        ALTER COLUMN model_reported_at TYPE TEXT COLLATE "C";
+      ALTER TABLE sessions ALTER COLUMN expires_at TYPE TEXT COLLATE "C";
+      CREATE INDEX results_patient_lat_view ON results (patient_key, laterality, view);
+      CREATE INDEX results_score_time ON results (score, created_at);
+      CREATE INDEX results_model ON results (model_name, model_version, created_at);
+      CREATE INDEX patients_clinic ON patients (clinic_id, last_study_date, patient_key);
+      CREATE INDEX sessions_expiry ON sessions (expires_at);
+    `,
+  },
 ];

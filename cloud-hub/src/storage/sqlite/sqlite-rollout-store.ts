@@ -1,64 +1,10 @@
 import type { ModelDesiredMessage } from '@vigil/shared';
 import type Database from 'better-sqlite3';
 import type { ModelPackageRecord, RolloutDevice, RolloutRecord, RolloutStore } from '../../rollout/rollout-store.js';
+import { ROLLOUT_COLUMNS, toDevice, toPackage, toRollout } from '../rollout-rows.js';
 import { durableWrite, wrap } from './sqlite-wrap.js';
 
-type Row = Record<string, string | number | null>;
-
-function toPackage(r: Row): ModelPackageRecord {
-  return {
-    name: r.name as string,
-    version: r.version as string,
-    sha256: r.sha256 as string,
-    sizeBytes: r.size_bytes as number,
-    keyId: r.key_id as string,
-    signature: r.signature as string,
-    file: r.file as string,
-    publishedBy: r.published_by as string,
-    publishedAt: r.published_at as string,
-  };
-}
-
-function toRollout(r: Row): RolloutRecord {
-  return {
-    rolloutId: r.rollout_id as string,
-    model: { name: r.model_name as string, version: r.model_version as string },
-    mode: r.mode as RolloutRecord['mode'],
-    spec: JSON.parse(r.spec_json as string) as RolloutRecord['spec'],
-    state: r.state as RolloutRecord['state'],
-    currentWave: r.current_wave as number,
-    waveStartedAt: (r.wave_started_at as string | null) ?? null,
-    reason: (r.reason as string | null) ?? null,
-    gates: JSON.parse(r.gates_json as string) as RolloutRecord['gates'],
-    createdBy: r.created_by as string,
-    createdAt: r.created_at as string,
-    updatedAt: r.updated_at as string,
-    finishedAt: (r.finished_at as string | null) ?? null,
-  };
-}
-
-function toDevice(r: Row): RolloutDevice {
-  return {
-    rolloutId: r.rollout_id as string,
-    deviceId: r.device_id as string,
-    clinicId: r.clinic_id as string,
-    wave: r.wave as number,
-    previous: r.previous_json ? (JSON.parse(r.previous_json as string) as RolloutDevice['previous']) : null,
-    state: r.state as RolloutDevice['state'],
-    reason: (r.reason as string | null) ?? null,
-    baseline: r.baseline_json ? (JSON.parse(r.baseline_json as string) as RolloutDevice['baseline']) : null,
-    updatedAt: r.updated_at as string,
-  };
-}
-
-const ROLLOUT_COLUMNS = {
-  state: 'state',
-  currentWave: 'current_wave',
-  waveStartedAt: 'wave_started_at',
-  reason: 'reason',
-  gates: 'gates_json',
-  finishedAt: 'finished_at',
-} as const;
+type Row = Record<string, unknown>;
 
 export class SqliteRolloutStore implements RolloutStore {
   constructor(

@@ -1,4 +1,4 @@
-import { type ModelReportedMessage, type TelemetryMessage, VigilError } from '@vigil/shared';
+import { VigilError } from '@vigil/shared';
 import type Database from 'better-sqlite3';
 import { decodeCursor, type Page, toPage } from '../../state/pagination.js';
 import type {
@@ -18,27 +18,10 @@ import { SqliteFollowupStore } from './sqlite-followup-store.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import { SqliteRolloutStore } from './sqlite-rollout-store.js';
 import { SqliteUserStore } from './sqlite-user-store.js';
+import { toDeadLetter, toDevice, toDeviceState, toStoredResult, totalMsOf } from '../state-rows.js';
 import { stateDurable, wrap } from './sqlite-wrap.js';
 
-interface DeviceRow {
-  device_id: string;
-  clinic_id: string;
-  password_hash: string;
-  tags_json: string;
-  created_at: string;
-  revoked_at: string | null;
-}
-
-function toDevice(row: DeviceRow): DeviceRecord {
-  return {
-    deviceId: row.device_id,
-    clinicId: row.clinic_id,
-    passwordHash: row.password_hash,
-    tags: JSON.parse(row.tags_json) as string[],
-    createdAt: row.created_at,
-    revokedAt: row.revoked_at,
-  };
-}
+type Row = Record<string, unknown>;
 
 /** Embedded state store: better-sqlite3 in WAL mode, synchronous=FULL so a commit survives power loss. */
 export class SqliteStateStore implements StateStore {
@@ -102,6 +85,11 @@ export class SqliteStateStore implements StateStore {
     };
   }
 
+  /** Migrations already ran in the constructor (SQLite opens synchronously). */
+  open(): Promise<void> {
+    return Promise.resolve();
+  }
+
   private migrate(): void {
     this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)');
     const applied = new Set(
@@ -141,13 +129,13 @@ export class SqliteStateStore implements StateStore {
 
   getDevice(deviceId: string): Promise<DeviceRecord | undefined> {
     return wrap('getDevice', () => {
-      const row = this.s.getDevice.get(deviceId) as DeviceRow | undefined;
+      const row = this.s.getDevice.get(deviceId) as Row | undefined;
       return row ? toDevice(row) : undefined;
     });
   }
 
   listDevices(): Promise<DeviceRecord[]> {
-    return wrap('listDevices', () => (this.s.listDevices.all() as DeviceRow[]).map(toDevice));
+    return wrap('listDevices', () => (this.s.listDevices.all() as Row[]).map(toDevice));
   }
 
   async revokeDevice(deviceId: string): Promise<boolean> {
@@ -157,19 +145,7 @@ export class SqliteStateStore implements StateStore {
   }
 
   listDeviceStates(): Promise<DeviceState[]> {
-    return wrap('listDeviceStates', () =>
-      (this.s.listStates.all() as Record<string, string | null>[]).map((row) => ({
-        clinicId: row.clinic_id as string,
-        deviceId: row.device_id as string,
-        status: (row.status ?? 'unknown') as DeviceState['status'],
-        statusAt: row.status_at ?? null,
-        agentVersion: row.agent_version ?? null,
-        model: row.model_name && row.model_version ? { name: row.model_name, version: row.model_version } : null,
-        lastSeenAt: row.last_seen_at ?? null,
-        lastTelemetry: row.last_telemetry_json ? (JSON.parse(row.last_telemetry_json) as TelemetryMessage) : null,
-        modelReported: row.model_reported_json ? (JSON.parse(row.model_reported_json) as ModelReportedMessage) : null,
-      })),
-    );
+    return wrap('listDeviceStates', () => (this.s.listStates.all() as Row[]).map(toDeviceState));
   }
 
   async commitIngest(batch: IngestBatch): Promise<IngestCommitSummary> {
@@ -253,8 +229,8 @@ export class SqliteStateStore implements StateStore {
 
   getResult(messageId: string): Promise<StoredResult | undefined> {
     return wrap('getResult', () => {
-      const row = this.s.getResult.get(messageId) as { body_json: string; received_at: string } | undefined;
-      return row ? { ...(JSON.parse(row.body_json) as StoredResult), receivedAt: row.received_at } : undefined;
+      const row = this.s.getResult.get(messageId) as Row | undefined;
+      return row ? toStoredResult(row) : undefined;
     });
   }
 
@@ -283,12 +259,12 @@ export class SqliteStateStore implements StateStore {
       const rows = this.db
         .prepare(`SELECT message_id, created_at, received_at, body_json FROM results
           ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, message_id DESC LIMIT ?`)
-        .all(...args, filter.limit + 1) as { message_id: string; created_at: string; received_at: string; body_json: string }[];
+        .all(...args, filter.limit + 1) as Row[];
       return toPage(
         rows,
         filter.limit,
-        (r) => ({ ...(JSON.parse(r.body_json) as StoredResult), receivedAt: r.received_at }),
-        (r) => [r.created_at, r.message_id],
+        toStoredResult,
+        (r) => [r.created_at as string, r.message_id as string],
       );
     });
   }
@@ -311,26 +287,12 @@ export class SqliteStateStore implements StateStore {
       const rows = this.db
         .prepare(`SELECT score, body_json FROM results WHERE ${where.join(' AND ')} ORDER BY created_at DESC LIMIT ?`)
         .all(...args, f.limit) as { score: number; body_json: string }[];
-      return rows.map((r) => {
-        const t = (JSON.parse(r.body_json) as StoredResult).timingsMs;
-        return { score: r.score, totalMs: t.decode + t.preprocess + t.infer };
-      });
+      return rows.map((r) => ({ score: r.score, totalMs: totalMsOf(r.body_json) }));
     });
   }
 
   listDeadLetters(limit: number): Promise<DeadLetter[]> {
-    return wrap('listDeadLetters', () =>
-      (this.s.deadLetters.all(limit) as Record<string, unknown>[]).map((row) => ({
-        receivedAt: row.received_at as string,
-        topic: row.topic as string,
-        clientId: row.client_id as string,
-        code: row.code as string,
-        reason: row.reason as string,
-        payloadBytes: row.payload_bytes as number,
-        payloadSha256: row.payload_sha256 as string,
-        payloadExcerpt: row.payload_excerpt as Buffer,
-      })),
-    );
+    return wrap('listDeadLetters', () => (this.s.deadLetters.all(limit) as Row[]).map(toDeadLetter));
   }
 
   ping(): Promise<void> {

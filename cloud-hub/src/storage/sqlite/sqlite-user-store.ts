@@ -1,62 +1,10 @@
 import { VigilError } from '@vigil/shared';
 import type Database from 'better-sqlite3';
 import type { ApiTokenRecord, SessionRecord, UserRecord, UserStore, UserUpdate } from '../../auth/user-store.js';
+import { toSession, toToken, toUser, USER_COLUMNS } from '../user-rows.js';
 import { durableWrite, wrap } from './sqlite-wrap.js';
 
-type Row = Record<string, string | number | null>;
-
-const USER_COLUMNS: Record<keyof UserUpdate, string> = {
-  passwordHash: 'password_hash',
-  totpSecret: 'totp_secret',
-  totpPendingSecret: 'totp_pending_secret',
-  totpLastStep: 'totp_last_step',
-  failedLogins: 'failed_logins',
-  lockedUntil: 'locked_until',
-  disabledAt: 'disabled_at',
-  role: 'role',
-  displayName: 'display_name',
-};
-
-function toUser(row: Row): UserRecord {
-  return {
-    username: row.username as string,
-    displayName: row.display_name as string,
-    role: row.role as UserRecord['role'],
-    passwordHash: row.password_hash as string,
-    totpSecret: (row.totp_secret as string | null) ?? null,
-    totpPendingSecret: (row.totp_pending_secret as string | null) ?? null,
-    totpLastStep: row.totp_last_step as number,
-    failedLogins: row.failed_logins as number,
-    lockedUntil: (row.locked_until as string | null) ?? null,
-    createdAt: row.created_at as string,
-    disabledAt: (row.disabled_at as string | null) ?? null,
-  };
-}
-
-function toSession(row: Row): SessionRecord {
-  return {
-    sessionHash: row.session_hash as string,
-    username: row.username as string,
-    stage: row.stage as SessionRecord['stage'],
-    csrfToken: row.csrf_token as string,
-    createdAt: row.created_at as string,
-    expiresAt: row.expires_at as string,
-    lastSeenAt: row.last_seen_at as string,
-  };
-}
-
-function toToken(row: Row): ApiTokenRecord {
-  return {
-    tokenId: row.token_id as string,
-    tokenHash: row.token_hash as string,
-    username: row.username as string,
-    name: row.name as string,
-    createdAt: row.created_at as string,
-    expiresAt: (row.expires_at as string | null) ?? null,
-    lastUsedAt: (row.last_used_at as string | null) ?? null,
-    revokedAt: (row.revoked_at as string | null) ?? null,
-  };
-}
+type Row = Record<string, unknown>;
 
 export class SqliteUserStore implements UserStore {
   constructor(

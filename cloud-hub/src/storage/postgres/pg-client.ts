@@ -1,0 +1,61 @@
+import { VigilError } from '@vigil/shared';
+import type pg from 'pg';
+
+export type Row = Record<string, unknown>;
+
+/** SQLSTATE of a unique-key violation. */
+export const UNIQUE_VIOLATION = '23505';
+
+/** Any outage or refusal from the server, as the store's coded error (a VigilError passes through). */
+export async function coded<T>(what: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof VigilError) throw error;
+    throw new VigilError('VIGIL_STATE_STORE_UNAVAILABLE', `state store (PostgreSQL) ${what}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+/**
+ * Runs `fn` in one transaction on one pooled connection: committed when it resolves, rolled back
+ * when it throws. PostgreSQL's commit is durable (synchronous_commit), so a caller may acknowledge
+ * what it wrote as soon as this resolves.
+ */
+export function inTransaction<T>(pool: pg.Pool, what: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return coded(what, async () => {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const value = await fn(client);
+      await client.query('COMMIT');
+      return value;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  });
+}
+
+/** The query's rows (one round trip, coded on failure). */
+export async function rows(pool: pg.Pool | pg.PoolClient, what: string, sql: string, args: unknown[] = []): Promise<Row[]> {
+  return coded(what, async () => (await pool.query(sql, args)).rows as Row[]);
+}
+
+/** How many rows the statement changed. */
+export async function changed(pool: pg.Pool | pg.PoolClient, what: string, sql: string, args: unknown[] = []): Promise<number> {
+  return coded(what, async () => (await pool.query(sql, args)).rowCount ?? 0);
+}
+
+/** Numbered placeholders for a statement built clause by clause. */
+export class Params {
+  readonly values: unknown[] = [];
+  /** Adds a value and returns its placeholder (`$n`). */
+  add(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+}

@@ -1,0 +1,130 @@
+import type { ModelDesiredMessage } from '@vigil/shared';
+import type pg from 'pg';
+import type { ModelPackageRecord, RolloutDevice, RolloutRecord, RolloutStore } from '../../rollout/rollout-store.js';
+import { ROLLOUT_COLUMNS, toDevice, toPackage, toRollout } from '../rollout-rows.js';
+import { changed, inTransaction, Params, rows } from './pg-client.js';
+
+/** Model registry, rollouts and desired models on PostgreSQL (the same rules as the SQLite store). */
+export class PgRolloutStore implements RolloutStore {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async addPackage(p: ModelPackageRecord): Promise<void> {
+    await changed(
+      this.pool,
+      'addPackage',
+      `INSERT INTO model_packages (name, version, sha256, size_bytes, key_id, signature, file, published_by, published_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        ON CONFLICT (name, version) DO UPDATE SET sha256 = EXCLUDED.sha256, size_bytes = EXCLUDED.size_bytes,
+          key_id = EXCLUDED.key_id, signature = EXCLUDED.signature, file = EXCLUDED.file,
+          published_by = EXCLUDED.published_by, published_at = EXCLUDED.published_at`,
+      [p.name, p.version, p.sha256, p.sizeBytes, p.keyId, p.signature, p.file, p.publishedBy, p.publishedAt],
+    );
+  }
+
+  async getPackage(name: string, version: string): Promise<ModelPackageRecord | undefined> {
+    const sql = 'SELECT * FROM model_packages WHERE name = $1 AND version = $2';
+    const [row] = await rows(this.pool, 'getPackage', sql, [name, version]);
+    return row ? toPackage(row) : undefined;
+  }
+
+  async listPackages(): Promise<ModelPackageRecord[]> {
+    const sql = 'SELECT * FROM model_packages ORDER BY name COLLATE "C", published_at DESC';
+    return (await rows(this.pool, 'listPackages', sql)).map(toPackage);
+  }
+
+  createRollout(r: RolloutRecord, devices: RolloutDevice[]): Promise<void> {
+    return inTransaction(this.pool, 'createRollout', async (c) => {
+      await c.query(
+        `INSERT INTO rollouts (rollout_id, model_name, model_version, mode, spec_json, state, current_wave,
+          wave_started_at, reason, gates_json, created_by, created_at, updated_at, finished_at)
+          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+        [
+          r.rolloutId,
+          r.model.name,
+          r.model.version,
+          r.mode,
+          JSON.stringify(r.spec),
+          r.state,
+          r.currentWave,
+          r.waveStartedAt,
+          r.reason,
+          JSON.stringify(r.gates),
+          r.createdBy,
+          r.createdAt,
+          r.updatedAt,
+          r.finishedAt,
+        ],
+      );
+      await c.query(
+        `INSERT INTO rollout_devices (rollout_id, device_id, clinic_id, wave, previous_json, state, reason, baseline_json, updated_at)
+          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])`,
+        [
+          devices.map((d) => d.rolloutId),
+          devices.map((d) => d.deviceId),
+          devices.map((d) => d.clinicId),
+          devices.map((d) => d.wave),
+          devices.map((d) => (d.previous ? JSON.stringify(d.previous) : null)),
+          devices.map((d) => d.state),
+          devices.map((d) => d.reason),
+          devices.map((d) => (d.baseline ? JSON.stringify(d.baseline) : null)),
+          devices.map((d) => d.updatedAt),
+        ],
+      );
+    });
+  }
+
+  async updateRollout(rolloutId: string, update: Parameters<RolloutStore['updateRollout']>[1]): Promise<void> {
+    const keys = Object.keys(update) as (keyof typeof ROLLOUT_COLUMNS)[];
+    const p = new Params();
+    const sets = [
+      ...keys.map((k) => `${ROLLOUT_COLUMNS[k]} = ${p.add(k === 'gates' ? JSON.stringify(update.gates) : (update[k] ?? null))}`),
+      `updated_at = ${p.add(new Date().toISOString())}`,
+    ];
+    await changed(this.pool, 'updateRollout', `UPDATE rollouts SET ${sets.join(', ')} WHERE rollout_id = ${p.add(rolloutId)}`, p.values);
+  }
+
+  async updateRolloutDevice(
+    rolloutId: string,
+    deviceId: string,
+    update: Parameters<RolloutStore['updateRolloutDevice']>[2],
+  ): Promise<void> {
+    const p = new Params();
+    const sets = [`updated_at = ${p.add(new Date().toISOString())}`];
+    if (update.state !== undefined) sets.push(`state = ${p.add(update.state)}`);
+    if (update.reason !== undefined) sets.push(`reason = ${p.add(update.reason)}`);
+    if (update.baseline !== undefined) sets.push(`baseline_json = ${p.add(update.baseline ? JSON.stringify(update.baseline) : null)}`);
+    const sql = `UPDATE rollout_devices SET ${sets.join(', ')} WHERE rollout_id = ${p.add(rolloutId)} AND device_id = ${p.add(deviceId)}`;
+    await changed(this.pool, 'updateRolloutDevice', sql, p.values);
+  }
+
+  async getRollout(rolloutId: string): Promise<RolloutRecord | undefined> {
+    const [row] = await rows(this.pool, 'getRollout', 'SELECT * FROM rollouts WHERE rollout_id = $1', [rolloutId]);
+    return row ? toRollout(row) : undefined;
+  }
+
+  async listRollouts(limit: number): Promise<RolloutRecord[]> {
+    const sql = 'SELECT * FROM rollouts ORDER BY created_at DESC LIMIT $1';
+    return (await rows(this.pool, 'listRollouts', sql, [limit])).map(toRollout);
+  }
+
+  async rolloutDevices(rolloutId: string): Promise<RolloutDevice[]> {
+    const sql = 'SELECT * FROM rollout_devices WHERE rollout_id = $1 ORDER BY wave, device_id COLLATE "C"';
+    return (await rows(this.pool, 'rolloutDevices', sql, [rolloutId])).map(toDevice);
+  }
+
+  async setDesired(m: ModelDesiredMessage): Promise<void> {
+    await changed(
+      this.pool,
+      'setDesired',
+      `INSERT INTO device_desired (device_id, clinic_id, message_json, updated_at) VALUES ($1, $2, $3, $4)
+        ON CONFLICT (device_id) DO UPDATE SET clinic_id = EXCLUDED.clinic_id, message_json = EXCLUDED.message_json,
+        updated_at = EXCLUDED.updated_at`,
+      [m.deviceId, m.clinicId, JSON.stringify(m), m.issuedAt],
+    );
+  }
+
+  async listDesired(): Promise<ModelDesiredMessage[]> {
+    const found = await rows(this.pool, 'listDesired', 'SELECT message_json FROM device_desired ORDER BY device_id COLLATE "C"');
+    return found.map((r) => JSON.parse(r.message_json as string) as ModelDesiredMessage);
+  }
+}

@@ -1,0 +1,331 @@
+import { readFileSync } from 'node:fs';
+import { VigilError } from '@vigil/shared';
+import pg from 'pg';
+import { decodeCursor, type Page, toPage } from '../../state/pagination.js';
+import type {
+  DeadLetter,
+  DeviceRecord,
+  DeviceState,
+  IngestBatch,
+  IngestCommitSummary,
+  ModelResultFilter,
+  PostgresLocation,
+  ResultFilter,
+  StateStore,
+  StoredResult,
+} from '../../state/state-store.js';
+import { toDeadLetter, toDevice, toDeviceState, toStoredResult, totalMsOf } from '../state-rows.js';
+import { PgAuditStore } from './pg-audit-store.js';
+import { changed, coded, inTransaction, Params, rows, UNIQUE_VIOLATION } from './pg-client.js';
+import { PgFollowupStore } from './pg-followup-store.js';
+import { migratePostgres } from './pg-migrate.js';
+import { PgRolloutStore } from './pg-rollout-store.js';
+import { PgUserStore } from './pg-user-store.js';
+
+/**
+ * A connection pool for a configured location. The URL is checked here, so a malformed one is a
+ * coded error naming `state.url` before anything connects; TLS follows `sslmode` (in the URL or
+ * the location) and the CA file.
+ */
+export function openPgPool(location: PostgresLocation, max = location.poolSize): pg.Pool {
+  let url: URL;
+  try {
+    url = new URL(location.url);
+  } catch {
+    throw new VigilError('VIGIL_CONFIG_INVALID', 'config key state.url: not a URL (expected postgres://user@host:port/database)');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new VigilError('VIGIL_CONFIG_INVALID', `config key state.url: scheme ${url.protocol} is not postgres:`);
+  }
+  const sslmode = location.sslmode || url.searchParams.get('sslmode') || 'prefer';
+  url.searchParams.delete('sslmode');
+  let ssl: pg.PoolConfig['ssl'];
+  if (sslmode === 'verify-full' || sslmode === 'verify-ca' || sslmode === 'require') {
+    let ca: Buffer | undefined;
+    if (location.caFile) {
+      try {
+        ca = readFileSync(location.caFile);
+      } catch (error) {
+        throw new VigilError('VIGIL_TLS_MATERIAL_MISSING', `config key state.caFile: cannot read ${location.caFile}: ${(error as Error).message}`);
+      }
+    }
+    ssl = {
+      ...(ca ? { ca } : {}),
+      // require: encrypted, server not verified (libpq's meaning); verify-ca: chain only; verify-full: chain and name.
+      rejectUnauthorized: sslmode !== 'require',
+      ...(sslmode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}),
+    };
+  } else if (sslmode !== 'disable' && sslmode !== 'prefer' && sslmode !== 'allow') {
+    throw new VigilError('VIGIL_CONFIG_INVALID', `config key state.sslmode: ${sslmode} is not one of disable, require, verify-ca, verify-full`);
+  }
+  const pool = new pg.Pool({
+    connectionString: url.toString(),
+    ...(ssl ? { ssl } : {}),
+    max,
+    connectionTimeoutMillis: location.connectTimeoutMs,
+    // A statement that hangs (a server that stops answering) fails instead of holding ingest forever.
+    query_timeout: location.statementTimeoutMs,
+    application_name: 'vigil-hub',
+  });
+  // An idle connection cut by the server (restart, failover) is reported here; the pool replaces it
+  // on next use, and queries in flight fail with their own coded error.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/** Brings the schema up to date, with a coded error naming `state.url` when the server cannot be reached. */
+export async function openPgSchema(pool: pg.Pool, location: PostgresLocation): Promise<void> {
+  try {
+    await migratePostgres(pool);
+  } catch (error) {
+    if (error instanceof VigilError) throw error;
+    const safe = new URL(location.url);
+    safe.password = '';
+    throw new VigilError(
+      'VIGIL_STATE_STORE_UNAVAILABLE',
+      `config key state.url: PostgreSQL at ${safe.host}${safe.pathname} cannot be used: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * The hub's state on PostgreSQL: every feature store over one pool. Commits are durable when they
+ * resolve (synchronous_commit), so ingest acknowledges after `commitIngest` as on SQLite. During an
+ * outage every call fails with VIGIL_STATE_STORE_UNAVAILABLE; the pool reconnects by itself.
+ */
+export class PgStateStore implements StateStore {
+  readonly driver = 'postgres';
+  readonly followup: PgFollowupStore;
+  readonly users: PgUserStore;
+  readonly audit: PgAuditStore;
+  readonly rollouts: PgRolloutStore;
+  private readonly pool: pg.Pool;
+
+  constructor(private readonly location: PostgresLocation) {
+    this.pool = openPgPool(location);
+    this.followup = new PgFollowupStore(this.pool);
+    this.users = new PgUserStore(this.pool);
+    this.audit = new PgAuditStore(this.pool);
+    this.rollouts = new PgRolloutStore(this.pool);
+  }
+
+  open(): Promise<void> {
+    return openPgSchema(this.pool, this.location);
+  }
+
+  async addDevice(device: Omit<DeviceRecord, 'createdAt' | 'revokedAt'>): Promise<DeviceRecord> {
+    const createdAt = new Date().toISOString();
+    return coded('addDevice', async () => {
+      try {
+        await this.pool.query(
+          'INSERT INTO devices (device_id, clinic_id, password_hash, tags_json, created_at) VALUES ($1, $2, $3, $4, $5)',
+          [device.deviceId, device.clinicId, device.passwordHash, JSON.stringify(device.tags), createdAt],
+        );
+      } catch (error) {
+        if ((error as { code?: string }).code === UNIQUE_VIOLATION) {
+          throw new VigilError('VIGIL_DEVICE_EXISTS', `device ${device.deviceId} is already registered`);
+        }
+        throw error;
+      }
+      return { ...device, createdAt, revokedAt: null };
+    });
+  }
+
+  async getDevice(deviceId: string): Promise<DeviceRecord | undefined> {
+    const [row] = await rows(this.pool, 'getDevice', 'SELECT * FROM devices WHERE device_id = $1', [deviceId]);
+    return row ? toDevice(row) : undefined;
+  }
+
+  async listDevices(): Promise<DeviceRecord[]> {
+    const sql = 'SELECT * FROM devices ORDER BY clinic_id COLLATE "C", device_id COLLATE "C"';
+    return (await rows(this.pool, 'listDevices', sql)).map(toDevice);
+  }
+
+  async revokeDevice(deviceId: string): Promise<boolean> {
+    const sql = 'UPDATE devices SET revoked_at = $1 WHERE device_id = $2 AND revoked_at IS NULL';
+    return (await changed(this.pool, 'revokeDevice', sql, [new Date().toISOString(), deviceId])) === 1;
+  }
+
+  async listDeviceStates(): Promise<DeviceState[]> {
+    const sql = 'SELECT * FROM device_state ORDER BY clinic_id COLLATE "C", device_id COLLATE "C"';
+    return (await rows(this.pool, 'listDeviceStates', sql)).map(toDeviceState);
+  }
+
+  /**
+   * One transaction per batch, a fixed number of statements whatever its size: results go in as
+   * arrays (`unnest`), idempotent on the message id (`ON CONFLICT DO NOTHING`), so a replay after a
+   * lost acknowledgement stores nothing twice.
+   */
+  commitIngest(batch: IngestBatch): Promise<IngestCommitSummary> {
+    return inTransaction(this.pool, 'commitIngest', async (c) => {
+      const at = batch.receivedAt;
+      const r = batch.results;
+      let resultsInserted = 0;
+      if (r.length > 0) {
+        const inserted = await c.query(
+          `INSERT INTO results (message_id, clinic_id, device_id, patient_key, study_key, instance_key, study_date, laterality,
+              view, model_name, model_version, score, shadow, created_at, received_at, body_json)
+            SELECT m, c, d, p, s, i, sd, l, v, mn, mv, sc, sh, ca, $15, b
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+              $9::text[], $10::text[], $11::text[], $12::float8[], $13::bool[], $14::text[], $16::text[])
+              AS t(m, c, d, p, s, i, sd, l, v, mn, mv, sc, sh, ca, b)
+            ON CONFLICT (message_id) DO NOTHING`,
+          [
+            r.map((x) => x.messageId),
+            r.map((x) => x.clinicId),
+            r.map((x) => x.deviceId),
+            r.map((x) => x.patientKey),
+            r.map((x) => x.studyKey),
+            r.map((x) => x.instanceKey),
+            r.map((x) => x.studyDate),
+            r.map((x) => x.laterality),
+            r.map((x) => x.view),
+            r.map((x) => x.model.name),
+            r.map((x) => x.model.version),
+            r.map((x) => x.score),
+            r.map((x) => x.shadow === true),
+            r.map((x) => x.createdAt),
+            at,
+            r.map((x) => JSON.stringify(x)),
+          ],
+        );
+        resultsInserted = inserted.rowCount ?? 0;
+      }
+      const seen = new Map<string, string>();
+      for (const x of r) seen.set(x.deviceId, x.clinicId);
+      for (const t of batch.telemetry) {
+        await c.query(
+          `INSERT INTO device_state (device_id, clinic_id, last_telemetry_json, last_telemetry_at) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (device_id) DO UPDATE SET last_telemetry_json = EXCLUDED.last_telemetry_json,
+              last_telemetry_at = EXCLUDED.last_telemetry_at
+            WHERE coalesce(device_state.last_telemetry_at, '') <= EXCLUDED.last_telemetry_at`,
+          [t.deviceId, t.clinicId, JSON.stringify(t), t.sampledAt],
+        );
+        seen.set(t.deviceId, t.clinicId);
+      }
+      if (seen.size > 0) {
+        await c.query(
+          `INSERT INTO device_state (device_id, clinic_id, last_seen_at) SELECT d, c, $3 FROM unnest($1::text[], $2::text[]) AS t(d, c)
+            ON CONFLICT (device_id) DO UPDATE
+              SET last_seen_at = greatest(coalesce(device_state.last_seen_at, ''), EXCLUDED.last_seen_at)`,
+          [[...seen.keys()], [...seen.values()], at],
+        );
+      }
+      for (const s of batch.statuses) {
+        await c.query(
+          `INSERT INTO device_state (device_id, clinic_id, status, status_at, agent_version, model_name, model_version)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
+            ON CONFLICT (device_id) DO UPDATE SET status = EXCLUDED.status, status_at = EXCLUDED.status_at,
+              agent_version = coalesce(nullif(EXCLUDED.agent_version, ''), device_state.agent_version),
+              model_name = coalesce(EXCLUDED.model_name, device_state.model_name),
+              model_version = coalesce(EXCLUDED.model_version, device_state.model_version)
+            WHERE coalesce(device_state.status_at, '') <= EXCLUDED.status_at`,
+          [s.deviceId, s.clinicId, s.state, s.at, s.agentVersion, s.model?.name ?? null, s.model?.version ?? null],
+        );
+      }
+      for (const m of batch.modelReports) {
+        await c.query(
+          `INSERT INTO device_state (device_id, clinic_id, model_reported_json, model_reported_at) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (device_id) DO UPDATE SET model_reported_json = EXCLUDED.model_reported_json,
+              model_reported_at = EXCLUDED.model_reported_at
+            WHERE coalesce(device_state.model_reported_at, '') <= EXCLUDED.model_reported_at`,
+          [m.deviceId, m.clinicId, JSON.stringify(m), m.at],
+        );
+      }
+      const d = batch.deadLetters;
+      if (d.length > 0) {
+        await c.query(
+          `INSERT INTO dead_letters (received_at, topic, client_id, code, reason, payload_bytes, payload_sha256, payload_excerpt)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::bytea[])`,
+          [
+            d.map((x) => x.receivedAt),
+            d.map((x) => x.topic),
+            d.map((x) => x.clientId),
+            d.map((x) => x.code),
+            d.map((x) => x.reason),
+            d.map((x) => x.payloadBytes),
+            d.map((x) => x.payloadSha256),
+            d.map((x) => x.payloadExcerpt),
+          ],
+        );
+      }
+      return { resultsInserted, resultsDuplicate: r.length - resultsInserted };
+    });
+  }
+
+  async countResults(): Promise<number> {
+    return Number((await rows(this.pool, 'countResults', 'SELECT COUNT(*) AS n FROM results'))[0]?.n ?? 0);
+  }
+
+  async listResultIds(): Promise<string[]> {
+    return (await rows(this.pool, 'listResultIds', 'SELECT message_id FROM results ORDER BY message_id')).map(
+      (r) => r.message_id as string,
+    );
+  }
+
+  async getResult(messageId: string): Promise<StoredResult | undefined> {
+    const sql = 'SELECT body_json, received_at FROM results WHERE message_id = $1';
+    const [row] = await rows(this.pool, 'getResult', sql, [messageId]);
+    return row ? toStoredResult(row) : undefined;
+  }
+
+  async queryResults(filter: ResultFilter): Promise<Page<StoredResult>> {
+    const p = new Params();
+    const where: string[] = [];
+    for (const [clause, value] of [
+      ['clinic_id = ', filter.clinicId],
+      ['device_id = ', filter.deviceId],
+      ['patient_key = ', filter.patientKey],
+      ['created_at >= ', filter.from],
+      ['created_at < ', filter.to],
+      ['score >= ', filter.minScore],
+    ] as const) {
+      if (value !== undefined) where.push(`${clause}${p.add(value)}`);
+    }
+    if (!filter.includeShadow) where.push('shadow = FALSE');
+    const after = decodeCursor(filter.cursor, 2);
+    if (after) where.push(`(created_at, message_id) < (${p.add(after[0])}, ${p.add(after[1])})`);
+    const sql = `SELECT message_id, created_at, received_at, body_json FROM results
+      ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, message_id DESC LIMIT ${p.add(filter.limit + 1)}`;
+    const found = await rows(this.pool, 'queryResults', sql, p.values);
+    return toPage(found, filter.limit, toStoredResult, (r) => [r.created_at as string, r.message_id as string]);
+  }
+
+  async modelResults(f: ModelResultFilter): Promise<{ score: number; totalMs: number }[]> {
+    if (f.deviceIds.length === 0) return [];
+    const p = new Params();
+    const where = [
+      `model_name = ${p.add(f.modelName)}`,
+      `shadow = ${p.add(f.shadow)}`,
+      `device_id = ANY(${p.add(f.deviceIds)}::text[])`,
+    ];
+    for (const [clause, value] of [
+      ['model_version = ', f.modelVersion],
+      ['model_version != ', f.excludeVersion],
+      ['created_at >= ', f.createdFrom],
+      ['created_at < ', f.createdBefore],
+    ] as const) {
+      if (value !== undefined) where.push(`${clause}${p.add(value)}`);
+    }
+    const sql = `SELECT score, body_json FROM results WHERE ${where.join(' AND ')} ORDER BY created_at DESC LIMIT ${p.add(f.limit)}`;
+    return (await rows(this.pool, 'modelResults', sql, p.values)).map((r) => ({
+      score: Number(r.score),
+      totalMs: totalMsOf(r.body_json as string),
+    }));
+  }
+
+  async listDeadLetters(limit: number): Promise<DeadLetter[]> {
+    return (await rows(this.pool, 'listDeadLetters', 'SELECT * FROM dead_letters ORDER BY id DESC LIMIT $1', [limit])).map(
+      toDeadLetter,
+    );
+  }
+
+  async ping(): Promise<void> {
+    await rows(this.pool, 'ping', 'SELECT 1');
+  }
+
+  close(): Promise<void> {
+    return this.pool.end();
+  }
+}

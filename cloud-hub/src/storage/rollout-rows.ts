@@ -1,0 +1,61 @@
+import type { ModelPackageRecord, RolloutDevice, RolloutRecord } from '../rollout/rollout-store.js';
+import { str } from './user-rows.js';
+
+type Row = Record<string, unknown>;
+
+export function toPackage(r: Row): ModelPackageRecord {
+  return {
+    name: r.name as string,
+    version: r.version as string,
+    sha256: r.sha256 as string,
+    sizeBytes: Number(r.size_bytes),
+    keyId: r.key_id as string,
+    signature: r.signature as string,
+    file: r.file as string,
+    publishedBy: r.published_by as string,
+    publishedAt: r.published_at as string,
+  };
+}
+
+export function toRollout(r: Row): RolloutRecord {
+  return {
+    rolloutId: r.rollout_id as string,
+    model: { name: r.model_name as string, version: r.model_version as string },
+    mode: r.mode as RolloutRecord['mode'],
+    spec: JSON.parse(r.spec_json as string) as RolloutRecord['spec'],
+    state: r.state as RolloutRecord['state'],
+    currentWave: Number(r.current_wave),
+    waveStartedAt: str(r.wave_started_at),
+    reason: str(r.reason),
+    gates: JSON.parse(r.gates_json as string) as RolloutRecord['gates'],
+    createdBy: r.created_by as string,
+    createdAt: r.created_at as string,
+    updatedAt: r.updated_at as string,
+    finishedAt: str(r.finished_at),
+  };
+}
+
+export function toDevice(r: Row): RolloutDevice {
+  return {
+    rolloutId: r.rollout_id as string,
+    deviceId: r.device_id as string,
+    clinicId: r.clinic_id as string,
+    wave: Number(r.wave),
+    previous: r.previous_json ? (JSON.parse(r.previous_json as string) as RolloutDevice['previous']) : null,
+    state: r.state as RolloutDevice['state'],
+    reason: str(r.reason),
+    baseline: r.baseline_json ? (JSON.parse(r.baseline_json as string) as RolloutDevice['baseline']) : null,
+    updatedAt: r.updated_at as string,
+  };
+}
+
+/** The column of each updatable rollout field. */
+export const ROLLOUT_COLUMNS = {
+  state: 'state',
+  currentWave: 'current_wave',
+  waveStartedAt: 'wave_started_at',
+  reason: 'reason',
+  gates: 'gates_json',
+  finishedAt: 'finished_at',
+} as const;
+
