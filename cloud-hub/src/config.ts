@@ -196,7 +196,10 @@ export function loadHubConfig(file?: string, env: NodeJS.ProcessEnv = process.en
     );
   }
   if (config.state.driver === 'postgres' && !config.state.url) {
-    throw new VigilError('VIGIL_CONFIG_INVALID', 'config key state.url: the postgres driver needs a URL (postgres://user@host:5432/vigil)');
+    throw new VigilError(
+      'VIGIL_CONFIG_INVALID',
+      'config key state.url: the postgres driver needs a URL (postgres://user@host:5432/vigil)',
+    );
   }
   return config;
 }

@@ -58,4 +58,3 @@ export const ROLLOUT_COLUMNS = {
   gates: 'gates_json',
   finishedAt: 'finished_at',
 } as const;
-

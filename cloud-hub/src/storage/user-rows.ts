@@ -60,4 +60,3 @@ export function toToken(row: Row): ApiTokenRecord {
     revokedAt: str(row.revoked_at),
   };
 }
-

@@ -30,12 +30,13 @@ export function inTransaction<T>(pool: pg.Pool, what: string, fn: (client: pg.Po
       await client.query('BEGIN');
       const value = await fn(client);
       await client.query('COMMIT');
+      client.release();
       return value;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
+      // A connection that failed mid-transaction may be broken (server gone): discard it.
+      client.release(error as Error);
       throw error;
-    } finally {
-      client.release();
     }
   });
 }

@@ -64,10 +64,10 @@ export class PgFollowupStore implements FollowupStore {
         now,
       ],
     );
-    await c.query(
-      'INSERT INTO patient_clinics (patient_key, clinic_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING',
-      [key, summary.clinicIds],
-    );
+    await c.query('INSERT INTO patient_clinics (patient_key, clinic_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING', [
+      key,
+      summary.clinicIds,
+    ]);
     // The patient's active alerts, locked against a clinician's acknowledgement racing this save.
     const active = (await c.query("SELECT * FROM alerts WHERE patient_key = $1 AND status != 'resolved' FOR UPDATE", [key]))
       .rows as Row[];
@@ -132,7 +132,8 @@ export class PgFollowupStore implements FollowupStore {
     const p = new Params();
     const where: string[] = [];
     // Every patient with a study at that clinic, not only those who started there.
-    if (filter.clinicId) where.push(`patient_key IN (SELECT patient_key FROM patient_clinics WHERE clinic_id = ${p.add(filter.clinicId)})`);
+    if (filter.clinicId)
+      where.push(`patient_key IN (SELECT patient_key FROM patient_clinics WHERE clinic_id = ${p.add(filter.clinicId)})`);
     if (filter.dueBefore) where.push(`due_date < ${p.add(filter.dueBefore)}`);
     const after = decodeCursor(filter.cursor, 2);
     if (after) where.push(`(last_study_date, patient_key) < (${p.add(after[0])}, ${p.add(after[1])})`);

@@ -80,7 +80,12 @@ export class PgRolloutStore implements RolloutStore {
       ...keys.map((k) => `${ROLLOUT_COLUMNS[k]} = ${p.add(k === 'gates' ? JSON.stringify(update.gates) : (update[k] ?? null))}`),
       `updated_at = ${p.add(new Date().toISOString())}`,
     ];
-    await changed(this.pool, 'updateRollout', `UPDATE rollouts SET ${sets.join(', ')} WHERE rollout_id = ${p.add(rolloutId)}`, p.values);
+    await changed(
+      this.pool,
+      'updateRollout',
+      `UPDATE rollouts SET ${sets.join(', ')} WHERE rollout_id = ${p.add(rolloutId)}`,
+      p.values,
+    );
   }
 
   async updateRolloutDevice(
@@ -92,7 +97,8 @@ export class PgRolloutStore implements RolloutStore {
     const sets = [`updated_at = ${p.add(new Date().toISOString())}`];
     if (update.state !== undefined) sets.push(`state = ${p.add(update.state)}`);
     if (update.reason !== undefined) sets.push(`reason = ${p.add(update.reason)}`);
-    if (update.baseline !== undefined) sets.push(`baseline_json = ${p.add(update.baseline ? JSON.stringify(update.baseline) : null)}`);
+    if (update.baseline !== undefined)
+      sets.push(`baseline_json = ${p.add(update.baseline ? JSON.stringify(update.baseline) : null)}`);
     const sql = `UPDATE rollout_devices SET ${sets.join(', ')} WHERE rollout_id = ${p.add(rolloutId)} AND device_id = ${p.add(deviceId)}`;
     await changed(this.pool, 'updateRolloutDevice', sql, p.values);
   }

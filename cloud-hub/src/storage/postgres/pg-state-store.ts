@@ -46,7 +46,10 @@ export function openPgPool(location: PostgresLocation, max = location.poolSize):
       try {
         ca = readFileSync(location.caFile);
       } catch (error) {
-        throw new VigilError('VIGIL_TLS_MATERIAL_MISSING', `config key state.caFile: cannot read ${location.caFile}: ${(error as Error).message}`);
+        throw new VigilError(
+          'VIGIL_TLS_MATERIAL_MISSING',
+          `config key state.caFile: cannot read ${location.caFile}: ${(error as Error).message}`,
+        );
       }
     }
     ssl = {
@@ -56,7 +59,10 @@ export function openPgPool(location: PostgresLocation, max = location.poolSize):
       ...(sslmode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}),
     };
   } else if (sslmode !== 'disable' && sslmode !== 'prefer' && sslmode !== 'allow') {
-    throw new VigilError('VIGIL_CONFIG_INVALID', `config key state.sslmode: ${sslmode} is not one of disable, require, verify-ca, verify-full`);
+    throw new VigilError(
+      'VIGIL_CONFIG_INVALID',
+      `config key state.sslmode: ${sslmode} is not one of disable, require, verify-ca, verify-full`,
+    );
   }
   const pool = new pg.Pool({
     connectionString: url.toString(),
@@ -70,6 +76,9 @@ export function openPgPool(location: PostgresLocation, max = location.poolSize):
   // An idle connection cut by the server (restart, failover) is reported here; the pool replaces it
   // on next use, and queries in flight fail with their own coded error.
   pool.on('error', () => undefined);
+  // The same for a connection cut while checked out: its query fails (and is coded); the event
+  // itself must not become an uncaught exception.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 

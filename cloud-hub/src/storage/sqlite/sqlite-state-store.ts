@@ -12,13 +12,13 @@ import type {
   StateStore,
   StoredResult,
 } from '../../state/state-store.js';
+import { toDeadLetter, toDevice, toDeviceState, toStoredResult, totalMsOf } from '../state-rows.js';
 import { DurableSqlite } from './durable-sqlite.js';
 import { SqliteAuditStore } from './sqlite-audit-store.js';
 import { SqliteFollowupStore } from './sqlite-followup-store.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import { SqliteRolloutStore } from './sqlite-rollout-store.js';
 import { SqliteUserStore } from './sqlite-user-store.js';
-import { toDeadLetter, toDevice, toDeviceState, toStoredResult, totalMsOf } from '../state-rows.js';
 import { stateDurable, wrap } from './sqlite-wrap.js';
 
 type Row = Record<string, unknown>;
@@ -260,12 +260,7 @@ export class SqliteStateStore implements StateStore {
         .prepare(`SELECT message_id, created_at, received_at, body_json FROM results
           ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, message_id DESC LIMIT ?`)
         .all(...args, filter.limit + 1) as Row[];
-      return toPage(
-        rows,
-        filter.limit,
-        toStoredResult,
-        (r) => [r.created_at as string, r.message_id as string],
-      );
+      return toPage(rows, filter.limit, toStoredResult, (r) => [r.created_at as string, r.message_id as string]);
     });
   }
 

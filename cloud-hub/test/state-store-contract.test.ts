@@ -1,0 +1,630 @@
+// The state store's contract (issue 12): every query the API, ingest, follow-up, rollout controller
+// and device registry use, with the same assertions on both engines — SQLite (better-sqlite3, the
+// default) and a real PostgreSQL 15 started by the harness. Each test opens a fresh, empty store.
+// The audit log's half of the contract is audit-store-contract.test.ts.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type ModelDesiredMessage, type ModelReportedMessage, newMessageId } from '@vigil/shared';
+import { statusMessage, telemetrySample } from '../../scripts/harness/fleet-messages.js';
+import { patientKeyOf, studyResult } from '../../scripts/harness/followup-results.js';
+import { ingestBatch } from '../../scripts/harness/ingest-batch.js';
+import { PostgresServer } from '../../scripts/harness/postgres.js';
+import { syntheticResult } from '../../scripts/harness/result-factory.js';
+import { makeTempDir } from '../../scripts/harness/temp-dir.js';
+import type { AttributedCondition } from '../src/followup/followup-types.js';
+import type { RolloutDevice, RolloutRecord } from '../src/rollout/rollout-store.js';
+import type { StateLocation, StateStore } from '../src/state/state-store.js';
+import { openStateStore } from '../src/storage/open-state.js';
+
+const dir = makeTempDir('state-contract');
+const server = new PostgresServer();
+const opened: StateStore[] = [];
+let databases = 0;
+
+before(async () => {
+  await server.start();
+});
+after(async () => {
+  for (const store of opened) await store.close().catch(() => undefined);
+  await server.dispose();
+  dir.remove();
+});
+
+function postgresLocation(url: string): StateLocation {
+  return {
+    driver: 'postgres',
+    url,
+    sslmode: 'disable',
+    caFile: '',
+    poolSize: 4,
+    connectTimeoutMs: 5000,
+    statementTimeoutMs: 30_000,
+  };
+}
+
+/** A fresh, migrated store on the engine (its own SQLite file or PostgreSQL database). */
+async function fresh(engine: string): Promise<StateStore> {
+  databases += 1;
+  const location: StateLocation =
+    engine === 'sqlite'
+      ? { driver: 'sqlite', path: join(dir.path, `state-${databases}.sqlite`) }
+      : postgresLocation(server.createDatabase(`contract_${databases}`));
+  const store = openStateStore(location);
+  await store.open();
+  opened.push(store);
+  return store;
+}
+
+const A = { clinicId: 'clinic-a', deviceId: 'edge-a1' } as const;
+const B = { clinicId: 'clinic-b', deviceId: 'edge-b1' } as const;
+
+function condition(patient: string, suffix: string, over: Partial<AttributedCondition> = {}): AttributedCondition {
+  return {
+    alertKey: `growth:${patientKeyOf(patient)}:${suffix}`,
+    kind: 'growth',
+    severity: 'warning',
+    patientKey: patientKeyOf(patient),
+    laterality: 'L',
+    view: 'CC',
+    studyKey: `study-${suffix}`,
+    studyDate: '2024-03-01',
+    trackId: `track-${suffix}`,
+    reason: 'grew by 3 mm',
+    figures: { growthMm: 3 },
+    clinicId: 'clinic-a',
+    deviceId: 'edge-a1',
+    ...over,
+  };
+}
+
+function summary(patient: string, clinicIds: string[], lastStudyDate: string, dueDate: string | null) {
+  return {
+    patientKey: patientKeyOf(patient),
+    clinicId: clinicIds[0] as string,
+    clinicIds,
+    firstStudyDate: '2022-01-10',
+    lastStudyDate,
+    lastStudyKey: `study-${lastStudyDate}`,
+    studies: 2,
+    category: 3,
+    dueDate,
+  };
+}
+
+for (const engine of ['sqlite', 'postgres']) {
+  describe(`state store contract: ${engine}`, () => {
+    it('devices: register, refuse a duplicate, look up, list in order, revoke once', async () => {
+      const s = await fresh(engine);
+      const added = await s.addDevice({ ...B, passwordHash: 'h-b', tags: ['ward-2'] });
+      await s.addDevice({ ...A, passwordHash: 'h-a', tags: [] });
+      assert.equal(added.revokedAt, null);
+      await assert.rejects(s.addDevice({ ...A, passwordHash: 'x', tags: [] }), { code: 'VIGIL_DEVICE_EXISTS' });
+      assert.deepEqual(await s.getDevice('edge-b1'), added);
+      assert.equal(await s.getDevice('nobody'), undefined);
+      assert.deepEqual(
+        (await s.listDevices()).map((d) => d.deviceId),
+        ['edge-a1', 'edge-b1'],
+      );
+      assert.equal(await s.revokeDevice('edge-a1'), true);
+      assert.equal(await s.revokeDevice('edge-a1'), false, 'a second revocation changes nothing');
+      assert.ok((await s.getDevice('edge-a1'))?.revokedAt);
+      await s.ping();
+    });
+
+    it('ingest is idempotent on the message id; device state only moves forward; dead letters keep an excerpt', async () => {
+      const s = await fresh(engine);
+      const results = Array.from({ length: 30 }, (_, i) => syntheticResult(A, i));
+      const first = await s.commitIngest(ingestBatch({ results: results.slice(0, 20) }));
+      assert.deepEqual(first, { resultsInserted: 20, resultsDuplicate: 0 });
+      const replay = await s.commitIngest(ingestBatch({ results }));
+      assert.deepEqual(replay, { resultsInserted: 10, resultsDuplicate: 20 });
+      assert.equal(await s.countResults(), 30);
+      assert.deepEqual(await s.listResultIds(), results.map((r) => r.messageId).sort());
+      const stored = await s.getResult(results[3]?.messageId as string);
+      assert.deepEqual({ ...stored, receivedAt: undefined }, { ...results[3], receivedAt: undefined });
+      assert.match(stored?.receivedAt ?? '', /^\d{4}-\d\d-\d\dT/);
+      assert.equal(await s.getResult('missing'), undefined);
+
+      const t0 = new Date('2026-11-01T10:00:00Z');
+      const t1 = new Date('2026-11-01T10:05:00Z');
+      const newer = telemetrySample(A, t1, 5);
+      const older = telemetrySample(A, t0, 0);
+      const reported: ModelReportedMessage = {
+        schema: 'vigil.model-reported/1',
+        messageId: newMessageId(),
+        ...A,
+        at: t1.toISOString(),
+        state: 'active',
+        model: { name: 'vigil-demo', version: '0.2.0' },
+      };
+      await s.commitIngest(
+        ingestBatch({ telemetry: [newer], statuses: [statusMessage(A, 'online', t1)], modelReports: [reported] }),
+      );
+      const staleStatus = { ...statusMessage(A, 'offline', t0), agentVersion: '' };
+      await s.commitIngest(ingestBatch({ telemetry: [older], statuses: [staleStatus], receivedAt: '2000-01-01T00:00:00.000Z' }));
+      const laterStatus = { ...statusMessage(A, 'offline', new Date('2026-11-01T11:00:00Z')), agentVersion: '' };
+      await s.commitIngest(ingestBatch({ statuses: [laterStatus] }));
+      const [state] = await s.listDeviceStates();
+      assert.equal(state?.deviceId, 'edge-a1');
+      assert.equal(state?.status, 'offline', 'the later status wins');
+      assert.equal(state?.statusAt, '2026-11-01T11:00:00.000Z');
+      assert.equal(state?.agentVersion, '0.1.0', 'an empty agent version keeps the known one');
+      assert.deepEqual(state?.model, { name: 'vigil-demo', version: '0.2.0' });
+      assert.deepEqual(state?.lastTelemetry, newer, 'older telemetry does not overwrite newer');
+      assert.deepEqual(state?.modelReported, reported);
+      assert.ok(state?.lastSeenAt && state.lastSeenAt > '2000-01-01T00:00:00.000Z', 'last seen never moves back');
+
+      const excerpt = Buffer.from([0, 1, 2, 255, 0x7b]);
+      for (const code of ['VIGIL_MESSAGE_INVALID', 'VIGIL_TOPIC_INVALID']) {
+        await s.commitIngest(
+          ingestBatch({
+            deadLetters: [
+              {
+                receivedAt: new Date().toISOString(),
+                topic: 'vigil/v1/clinic-a/edge-a1/results',
+                clientId: 'edge-a1',
+                code,
+                reason: 'bad',
+                payloadBytes: 5,
+                payloadSha256: 'f'.repeat(64),
+                payloadExcerpt: excerpt,
+              },
+            ],
+          }),
+        );
+      }
+      const letters = await s.listDeadLetters(1);
+      assert.equal(letters.length, 1);
+      assert.equal(letters[0]?.code, 'VIGIL_TOPIC_INVALID', 'newest first');
+      assert.deepEqual(Buffer.from(letters[0]?.payloadExcerpt ?? []), excerpt, 'binary excerpt survives');
+    });
+
+    it('queryResults: every filter, newest first, keyset pages that neither skip nor repeat', async () => {
+      const s = await fresh(engine);
+      const all = [
+        ...Array.from({ length: 25 }, (_, i) => syntheticResult(A, i)),
+        ...Array.from({ length: 5 }, (_, i) => syntheticResult(B, i)),
+        { ...syntheticResult(A, 99), shadow: true },
+      ];
+      await s.commitIngest(ingestBatch({ results: all }));
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await s.queryResults({ limit: 7, ...(cursor ? { cursor } : {}) });
+        seen.push(...page.items.map((r) => r.messageId));
+        cursor = page.next ?? undefined;
+      } while (cursor);
+      const expected = all
+        .filter((r) => !r.shadow)
+        .sort((x, y) => (x.createdAt === y.createdAt ? (x.messageId < y.messageId ? 1 : -1) : x.createdAt < y.createdAt ? 1 : -1))
+        .map((r) => r.messageId);
+      assert.deepEqual(seen, expected);
+      assert.equal((await s.queryResults({ limit: 100, includeShadow: true })).items.length, 31);
+      assert.equal((await s.queryResults({ limit: 100, clinicId: 'clinic-b' })).items.length, 5);
+      assert.equal((await s.queryResults({ limit: 100, deviceId: 'edge-a1' })).items.length, 25);
+      const patient = all[0]?.patientKey as string;
+      assert.equal(
+        (await s.queryResults({ limit: 100, patientKey: patient })).items.length,
+        4,
+        'one patient: a study of four images',
+      );
+      const window = await s.queryResults({ limit: 100, from: all[3]?.createdAt, to: all[6]?.createdAt });
+      assert.equal(window.items.length, 5, 'from inclusive, to exclusive: A 3–5 and B 3–4');
+      const high = await s.queryResults({ limit: 100, minScore: 0.2 });
+      assert.ok(high.items.every((r) => r.score >= 0.2));
+      assert.equal(high.items.length, 5);
+      await assert.rejects(s.queryResults({ limit: 5, cursor: 'not-a-cursor' }), { code: 'VIGIL_API_INVALID_REQUEST' });
+    });
+
+    it('modelResults selects a model version or its predecessors, by device, shadow and time', async () => {
+      const s = await fresh(engine);
+      const v = (i: number, version: string, shadow = false) => ({
+        ...syntheticResult(i < 6 ? A : B, i),
+        model: { name: 'vigil-demo', version },
+        messageId: `m-${version}-${i}-${shadow}`,
+        ...(shadow ? { shadow: true } : {}),
+      });
+      await s.commitIngest(
+        ingestBatch({
+          results: [...[0, 1, 2, 3, 7].map((i) => v(i, '2.0.0')), ...[4, 5].map((i) => v(i, '1.0.0')), v(8, '2.0.0', true)],
+        }),
+      );
+      const base = { modelName: 'vigil-demo', shadow: false, limit: 100 } as const;
+      const candidate = await s.modelResults({ ...base, modelVersion: '2.0.0', deviceIds: ['edge-a1'] });
+      assert.equal(candidate.length, 4);
+      assert.deepEqual(candidate[0], { score: 0.03, totalMs: 23 }, 'newest first; latency is decode + preprocess + infer');
+      assert.equal((await s.modelResults({ ...base, excludeVersion: '2.0.0', deviceIds: ['edge-a1', 'edge-b1'] })).length, 2);
+      assert.equal((await s.modelResults({ ...base, modelVersion: '2.0.0', deviceIds: ['edge-b1'] })).length, 1);
+      assert.equal((await s.modelResults({ ...base, shadow: true, deviceIds: ['edge-b1'] })).length, 1);
+      assert.equal((await s.modelResults({ ...base, deviceIds: [] })).length, 0);
+      const from = syntheticResult(A, 2).createdAt;
+      const before = syntheticResult(A, 4).createdAt;
+      assert.equal(
+        (await s.modelResults({ ...base, deviceIds: ['edge-a1'], createdFrom: from, createdBefore: before })).length,
+        2,
+      );
+      assert.equal((await s.modelResults({ ...base, deviceIds: ['edge-a1'], limit: 3 })).length, 3);
+    });
+
+    it('follow-up: observations, alerts opened, refreshed, kept as acknowledged, auto-resolved, counted', async () => {
+      const s = await fresh(engine);
+      const f = s.followup;
+      const base = { ...A, patient: 'alice', laterality: 'L', view: 'CC', score: 0.6 } as const;
+      const finding = [{ x: 0.4, y: 0.3, diameterMm: 6, score: 0.6 }];
+      await s.commitIngest(
+        ingestBatch({
+          results: [
+            studyResult({ ...base, studyDate: '2024-03-01', findings: finding }),
+            studyResult({ ...base, studyDate: '2022-01-10', findings: finding }),
+            studyResult({ ...base, studyDate: '2023-01-10', findings: [], shadow: true }),
+          ],
+        }),
+      );
+      const obs = await f.observationsFor(patientKeyOf('alice'));
+      assert.deepEqual(
+        obs.map((o) => o.studyDate),
+        ['2022-01-10', '2024-03-01'],
+        'shadow results excluded, oldest first',
+      );
+      assert.equal(obs[0]?.imageWidthMm, 3328 * 0.07);
+      assert.equal(obs[0]?.findings[0]?.diameterMm, 6);
+
+      const [one] = await f.saveTimelines([
+        {
+          summary: summary('alice', ['clinic-a'], '2024-03-01', '2024-09-01'),
+          conditions: [condition('alice', '1'), condition('alice', '2')],
+        },
+      ]);
+      assert.equal(one?.opened.length, 2);
+      assert.equal(one?.opened[0]?.status, 'open');
+      assert.equal((await f.getPatient(patientKeyOf('alice')))?.openAlerts, 2);
+      const key1 = condition('alice', '1').alertKey;
+      const key2 = condition('alice', '2').alertKey;
+      await f.transitionAlert(key2, 'acknowledged', 'dr.lind', 'seen');
+      // New evidence: alert 1's wording changes (refreshed), alert 2 is acknowledged (kept as the
+      // clinician saw it), a third opens; then alert 1 no longer holds (auto-resolved).
+      const [two] = await f.saveTimelines([
+        {
+          summary: summary('alice', ['clinic-a', 'clinic-b'], '2024-03-01', '2024-09-01'),
+          conditions: [
+            condition('alice', '1', { reason: 'grew by 4 mm', figures: { growthMm: 4 }, severity: 'critical' }),
+            condition('alice', '2', { reason: 'changed' }),
+            condition('alice', '3', { clinicId: 'clinic-b', deviceId: 'edge-b1' }),
+          ],
+        },
+      ]);
+      assert.deepEqual(
+        two?.updated.map((a) => [a.alertKey, a.severity, a.reason, a.figures]),
+        [[key1, 'critical', 'grew by 4 mm', { growthMm: 4 }]],
+      );
+      assert.equal((await f.getAlert(key2))?.reason, 'grew by 3 mm', 'an acknowledged alert keeps its wording');
+      assert.deepEqual(
+        two?.opened.map((a) => [a.clinicId, a.deviceId]),
+        [['clinic-b', 'edge-b1']],
+      );
+      const [three] = await f.saveTimelines([
+        {
+          summary: summary('alice', ['clinic-a', 'clinic-b'], '2024-03-01', '2024-09-01'),
+          conditions: [condition('alice', '3')],
+        },
+      ]);
+      assert.deepEqual(three?.autoResolved.map((a) => a.alertKey).sort(), [key1, key2].sort());
+      const resolved = await f.getAlert(key1);
+      assert.equal(resolved?.status, 'resolved');
+      assert.equal(resolved?.resolvedBy, 'system');
+      const alice = await f.getPatient(patientKeyOf('alice'));
+      assert.equal(alice?.openAlerts, 1);
+      assert.deepEqual(alice?.clinicIds, ['clinic-a', 'clinic-b']);
+      assert.equal(await f.getPatient('nobody'), undefined);
+      assert.equal(await f.getAlert('nothing'), undefined);
+    });
+
+    it('follow-up: alert transitions refuse the impossible; patients and alerts page and filter', async () => {
+      const s = await fresh(engine);
+      const f = s.followup;
+      const entries = ['p1', 'p2', 'p3', 'p4', 'p5'].map((p, i) => ({
+        summary: summary(p, i % 2 ? ['clinic-a', 'clinic-b'] : ['clinic-a'], `2024-0${i + 1}-01`, `2025-0${i + 1}-01`),
+        conditions: [condition(p, 'x', { severity: i === 0 ? 'critical' : 'warning' })],
+      }));
+      const outcomes = await f.saveTimelines(entries);
+      assert.equal(outcomes.length, 5, 'one outcome per entry');
+      const key = condition('p1', 'x').alertKey;
+      await assert.rejects(f.transitionAlert('missing', 'acknowledged', 'dr'), { code: 'VIGIL_API_NOT_FOUND' });
+      const acked = await f.transitionAlert(key, 'acknowledged', 'dr.lind', 'will call');
+      assert.deepEqual([acked.status, acked.acknowledgedBy, acked.note], ['acknowledged', 'dr.lind', 'will call']);
+      await assert.rejects(f.transitionAlert(key, 'acknowledged', 'dr'), { code: 'VIGIL_ALERT_TRANSITION' });
+      const done = await f.transitionAlert(key, 'resolved', 'dr.lind');
+      assert.deepEqual([done.status, done.resolvedBy, done.note], ['resolved', 'dr.lind', 'will call']);
+      await assert.rejects(f.transitionAlert(key, 'resolved', 'dr'), { code: 'VIGIL_ALERT_TRANSITION' });
+      assert.equal((await f.getPatient(patientKeyOf('p1')))?.openAlerts, 0);
+
+      const names: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await f.listPatients({ limit: 2, ...(cursor ? { cursor } : {}) });
+        names.push(...page.items.map((p) => p.lastStudyDate));
+        cursor = page.next ?? undefined;
+      } while (cursor);
+      assert.deepEqual(names, ['2024-05-01', '2024-04-01', '2024-03-01', '2024-02-01', '2024-01-01']);
+      assert.equal((await f.listPatients({ limit: 10, clinicId: 'clinic-b' })).items.length, 2, 'by any clinic of the timeline');
+      assert.equal((await f.listPatients({ limit: 10, dueBefore: '2025-03-01' })).items.length, 2);
+      assert.deepEqual(await f.patientsNewlyOverdue('2025-02-15', 10), [patientKeyOf('p1'), patientKeyOf('p2')]);
+      const overdue = condition('p1', 'o', { kind: 'overdue', alertKey: `overdue:${patientKeyOf('p1')}:study-2024-01-01` });
+      await f.saveTimelines([{ summary: entries[0]?.summary as never, conditions: [overdue] }]);
+      assert.deepEqual(await f.patientsNewlyOverdue('2025-02-15', 10), [patientKeyOf('p2')], 'an overdue alert exists for p1');
+
+      const keys: string[] = [];
+      cursor = undefined;
+      do {
+        const page = await f.listAlerts({ limit: 2, ...(cursor ? { cursor } : {}) });
+        keys.push(...page.items.map((a) => a.alertKey));
+        cursor = page.next ?? undefined;
+      } while (cursor);
+      assert.equal(keys.length, 6);
+      assert.equal(new Set(keys).size, 6);
+      assert.equal((await f.listAlerts({ limit: 10, status: 'open' })).items.length, 5);
+      assert.equal((await f.listAlerts({ limit: 10, kind: 'overdue' })).items.length, 1);
+      assert.equal((await f.listAlerts({ limit: 10, severity: 'critical' })).items.length, 1);
+      assert.equal((await f.listAlerts({ limit: 10, patientKey: patientKeyOf('p2') })).items.length, 1);
+      assert.equal((await f.listAlerts({ limit: 10, clinicId: 'clinic-b' })).items.length, 0);
+    });
+
+    it('users: accounts, one-time TOTP steps and recovery codes, sessions with sweep, tokens', async () => {
+      const u = (await fresh(engine)).users;
+      const created = await u.createUser({ username: 'dr.lind', displayName: 'Dr Lind', role: 'clinician', passwordHash: 'ph' });
+      assert.deepEqual([created.totpLastStep, created.failedLogins, created.totpSecret], [0, 0, null]);
+      await u.createUser({ username: 'admin', displayName: 'Admin', role: 'admin', passwordHash: 'ph2' });
+      await assert.rejects(u.createUser({ username: 'admin', displayName: 'x', role: 'ops', passwordHash: 'x' }), {
+        code: 'VIGIL_USER_EXISTS',
+      });
+      assert.deepEqual(
+        (await u.listUsers()).map((x) => x.username),
+        ['admin', 'dr.lind'],
+      );
+      await u.updateUser('dr.lind', {
+        totpSecret: 'SECRET',
+        failedLogins: 3,
+        lockedUntil: '2026-01-01T00:00:00.000Z',
+        role: 'ops',
+      });
+      const updated = await u.getUser('dr.lind');
+      assert.deepEqual(
+        [updated?.totpSecret, updated?.failedLogins, updated?.lockedUntil, updated?.role],
+        ['SECRET', 3, '2026-01-01T00:00:00.000Z', 'ops'],
+      );
+      await u.updateUser('dr.lind', { lockedUntil: null });
+      assert.equal((await u.getUser('dr.lind'))?.lockedUntil, null);
+      await assert.rejects(u.updateUser('ghost', { failedLogins: 1 }), { code: 'VIGIL_USER_UNKNOWN' });
+      assert.equal(await u.getUser('ghost'), undefined);
+      assert.equal(await u.claimTotpStep('dr.lind', 100), true);
+      assert.equal(await u.claimTotpStep('dr.lind', 100), false, 'a step is accepted once');
+      assert.equal(await u.claimTotpStep('dr.lind', 99), false, 'never an older one');
+      assert.equal((await u.getUser('dr.lind'))?.totpLastStep, 100);
+      await u.setRecoveryCodes('dr.lind', ['c1', 'c2']);
+      assert.equal(await u.useRecoveryCode('dr.lind', 'c1'), true);
+      assert.equal(await u.useRecoveryCode('dr.lind', 'c1'), false);
+      await u.setRecoveryCodes('dr.lind', ['c3']);
+      assert.equal(await u.useRecoveryCode('dr.lind', 'c2'), false, 'new codes replace the old');
+      assert.equal(await u.useRecoveryCode('dr.lind', 'c3'), true);
+
+      const session = (hash: string, createdAt: string, expiresAt: string) => ({
+        sessionHash: hash,
+        username: 'dr.lind',
+        stage: 'enrol' as const,
+        csrfToken: `csrf-${hash}`,
+        createdAt,
+        expiresAt,
+        lastSeenAt: createdAt,
+      });
+      await u.createSession(session('old', '2026-01-01T00:00:00.000Z', '2026-01-01T12:00:00.000Z'));
+      await u.createSession(session('s1', '2026-02-01T00:00:00.000Z', '2026-02-01T12:00:00.000Z'));
+      assert.equal(await u.getSession('old'), undefined, 'expired sessions are swept when one is made');
+      await u.updateSession('s1', { stage: 'full', lastSeenAt: '2026-02-01T01:00:00.000Z' });
+      assert.deepEqual(await u.getSession('s1'), {
+        ...session('s1', '2026-02-01T00:00:00.000Z', '2026-02-01T12:00:00.000Z'),
+        stage: 'full',
+        lastSeenAt: '2026-02-01T01:00:00.000Z',
+      });
+      await u.createSession(session('s2', '2026-02-01T00:30:00.000Z', '2026-02-01T12:00:00.000Z'));
+      await u.deleteSession('s1');
+      assert.equal(await u.getSession('s1'), undefined);
+      await u.deleteSessionsOf('dr.lind');
+      assert.equal(await u.getSession('s2'), undefined);
+
+      await u.createToken({
+        tokenId: 't1',
+        tokenHash: 'th1',
+        username: 'dr.lind',
+        name: 'pacs',
+        createdAt: '2026-01-01T00:00:00.000Z',
+        expiresAt: null,
+      });
+      await u.createToken({
+        tokenId: 't2',
+        tokenHash: 'th2',
+        username: 'admin',
+        name: 'ci',
+        createdAt: '2026-01-02T00:00:00.000Z',
+        expiresAt: '2027-01-01T00:00:00.000Z',
+      });
+      assert.deepEqual(
+        (await u.listTokens()).map((t) => t.tokenId),
+        ['t1', 't2'],
+      );
+      assert.deepEqual(
+        (await u.listTokens('admin')).map((t) => t.tokenId),
+        ['t2'],
+      );
+      await u.touchToken('t1', '2026-03-01T00:00:00.000Z');
+      assert.equal((await u.getToken('t1'))?.lastUsedAt, '2026-03-01T00:00:00.000Z');
+      assert.equal(await u.revokeToken('t1'), true);
+      assert.equal(await u.revokeToken('t1'), false);
+      assert.ok((await u.getToken('t1'))?.revokedAt);
+      assert.equal(await u.getToken('nope'), undefined);
+    });
+
+    it('rollouts: packages (re-publish replaces), rollouts and their devices, desired models', async () => {
+      const r = (await fresh(engine)).rollouts;
+      const pkg = (version: string, publishedAt: string) => ({
+        name: 'vigil-demo',
+        version,
+        sha256: 'a'.repeat(64),
+        sizeBytes: 5_000_000_000,
+        keyId: 'k1',
+        signature: 'sig',
+        file: `vigil-demo-${version}.tgz`,
+        publishedBy: 'ops1',
+        publishedAt,
+      });
+      await r.addPackage(pkg('1.0.0', '2026-01-01T00:00:00.000Z'));
+      await r.addPackage(pkg('2.0.0', '2026-02-01T00:00:00.000Z'));
+      await r.addPackage({ ...pkg('2.0.0', '2026-02-02T00:00:00.000Z'), signature: 'sig2' });
+      assert.deepEqual(await r.getPackage('vigil-demo', '2.0.0'), {
+        ...pkg('2.0.0', '2026-02-02T00:00:00.000Z'),
+        signature: 'sig2',
+      });
+      assert.equal(await r.getPackage('vigil-demo', '9'), undefined);
+      assert.deepEqual(
+        (await r.listPackages()).map((p) => p.version),
+        ['2.0.0', '1.0.0'],
+        'newest first',
+      );
+
+      const rollout = (id: string, createdAt: string): RolloutRecord => ({
+        rolloutId: id,
+        model: { name: 'vigil-demo', version: '2.0.0' },
+        mode: 'active',
+        spec: {
+          cohort: { clinics: ['clinic-a'], tags: [] },
+          waves: [{ devices: 1 }, { percent: 100 }],
+          bakeS: 60,
+          gates: { maxInstallFailures: 0, maxErrorRate: 0.05, maxP95LatencyMs: 500, maxPsi: 0.2, minSamples: 10 },
+          onTrip: 'rollback',
+        },
+        state: 'running',
+        currentWave: 0,
+        waveStartedAt: createdAt,
+        reason: null,
+        gates: [],
+        createdBy: 'ops1',
+        createdAt,
+        updatedAt: createdAt,
+        finishedAt: null,
+      });
+      const device = (id: string, wave: number): RolloutDevice => ({
+        rolloutId: 'r1',
+        deviceId: id,
+        clinicId: 'clinic-a',
+        wave,
+        previous: wave === 0 ? { name: 'vigil-demo', version: '1.0.0' } : null,
+        state: 'pending',
+        reason: null,
+        baseline: null,
+        updatedAt: '2026-02-03T00:00:00.000Z',
+      });
+      await r.createRollout(rollout('r1', '2026-02-03T00:00:00.000Z'), [
+        device('edge-a2', 1),
+        device('edge-a1', 0),
+        device('edge-a3', 1),
+      ]);
+      await r.createRollout(rollout('r2', '2026-02-04T00:00:00.000Z'), []);
+      const gates = [{ gate: 'error-rate' as const, value: 0.01, threshold: 0.05, status: 'pass' as const, samples: 40 }];
+      await r.updateRollout('r1', { state: 'paused', currentWave: 1, reason: 'gate tripped', gates });
+      const r1 = await r.getRollout('r1');
+      assert.deepEqual([r1?.state, r1?.currentWave, r1?.reason, r1?.gates], ['paused', 1, 'gate tripped', gates]);
+      assert.deepEqual(r1?.spec, rollout('r1', '').spec);
+      assert.ok((r1?.updatedAt ?? '') > '2026-02-03T00:00:00.000Z');
+      assert.equal(await r.getRollout('nope'), undefined);
+      assert.deepEqual(
+        (await r.listRollouts(10)).map((x) => x.rolloutId),
+        ['r2', 'r1'],
+      );
+      assert.deepEqual(
+        (await r.listRollouts(1)).map((x) => x.rolloutId),
+        ['r2'],
+      );
+      await r.updateRolloutDevice('r1', 'edge-a1', { state: 'installed', baseline: { received: 10, failed: 1, quarantined: 0 } });
+      await r.updateRolloutDevice('r1', 'edge-a2', { state: 'failed', reason: 'signature' });
+      const devices = await r.rolloutDevices('r1');
+      assert.deepEqual(
+        devices.map((d) => [d.deviceId, d.wave, d.state]),
+        [
+          ['edge-a1', 0, 'installed'],
+          ['edge-a2', 1, 'failed'],
+          ['edge-a3', 1, 'pending'],
+        ],
+      );
+      assert.deepEqual(devices[0]?.baseline, { received: 10, failed: 1, quarantined: 0 });
+      assert.deepEqual(devices[0]?.previous, { name: 'vigil-demo', version: '1.0.0' });
+      assert.equal(devices[1]?.reason, 'signature');
+
+      const desired = (deviceId: string, version: string, issuedAt: string): ModelDesiredMessage => ({
+        schema: 'vigil.model-desired/1',
+        messageId: newMessageId(),
+        clinicId: 'clinic-a',
+        deviceId,
+        issuedAt,
+        rolloutId: 'r1',
+        active: {
+          name: 'vigil-demo',
+          version,
+          sha256: 'a'.repeat(64),
+          sizeBytes: 10,
+          url: 'https://hub/m',
+          signature: 's',
+          keyId: 'k1',
+        },
+      });
+      await r.setDesired(desired('edge-a2', '1.0.0', '2026-02-03T00:00:00.000Z'));
+      await r.setDesired(desired('edge-a1', '1.0.0', '2026-02-03T00:00:00.000Z'));
+      const latest = desired('edge-a2', '2.0.0', '2026-02-04T00:00:00.000Z');
+      await r.setDesired(latest);
+      const listed = await r.listDesired();
+      assert.deepEqual(
+        listed.map((m) => [m.deviceId, m.active.version]),
+        [
+          ['edge-a1', '1.0.0'],
+          ['edge-a2', '2.0.0'],
+        ],
+      );
+      assert.deepEqual(listed[1], latest);
+    });
+  });
+}
+
+describe('PostgreSQL state store: start-up errors and outages', () => {
+  it('a malformed URL and an unreachable server are coded errors naming state.url', async () => {
+    assert.throws(
+      () => openStateStore(postgresLocation('not a url')),
+      (e: Error & { code?: string }) => {
+        return e.code === 'VIGIL_CONFIG_INVALID' && /state\.url/.test(e.message);
+      },
+    );
+    assert.throws(() => openStateStore(postgresLocation('mysql://h/db')), /state\.url/);
+    const closed = openStateStore({ ...postgresLocation(`postgres://vigil:secret@127.0.0.1:1/nothing`), connectTimeoutMs: 2000 });
+    await assert.rejects(closed.open(), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'VIGIL_STATE_STORE_UNAVAILABLE');
+      assert.match(e.message, /state\.url/);
+      assert.doesNotMatch(e.message, /secret/, 'the password is never echoed');
+      return true;
+    });
+    await closed.close();
+  });
+
+  it('while the server is down every call fails coded; afterwards the same store works, nothing doubled', async () => {
+    const s = await fresh('postgres');
+    const results = Array.from({ length: 10 }, (_, i) => syntheticResult(A, i));
+    await s.commitIngest(ingestBatch({ results: results.slice(0, 5) }));
+    await server.stop();
+    try {
+      await assert.rejects(s.commitIngest(ingestBatch({ results })), { code: 'VIGIL_STATE_STORE_UNAVAILABLE' });
+      await assert.rejects(s.ping(), { code: 'VIGIL_STATE_STORE_UNAVAILABLE' });
+      await assert.rejects(s.followup.listAlerts({ limit: 1 }), { code: 'VIGIL_STATE_STORE_UNAVAILABLE' });
+    } finally {
+      await server.start();
+    }
+    assert.deepEqual(await s.commitIngest(ingestBatch({ results })), { resultsInserted: 5, resultsDuplicate: 5 });
+    assert.equal(await s.countResults(), 10);
+  });
+});
