@@ -14,7 +14,7 @@ import { syntheticResult } from '../../scripts/harness/result-factory.js';
 import { makeTempDir } from '../../scripts/harness/temp-dir.js';
 import type { AttributedCondition } from '../src/followup/followup-types.js';
 import type { RolloutDevice, RolloutRecord } from '../src/rollout/rollout-store.js';
-import type { StateLocation, StateStore } from '../src/state/state-store.js';
+import type { PostgresLocation, StateLocation, StateStore } from '../src/state/state-store.js';
 import { openStateStore } from '../src/storage/open-state.js';
 
 const dir = makeTempDir('state-contract');
@@ -31,7 +31,7 @@ after(async () => {
   dir.remove();
 });
 
-function postgresLocation(url: string): StateLocation {
+function postgresLocation(url: string): PostgresLocation {
   return {
     driver: 'postgres',
     url,

@@ -3,7 +3,6 @@ import type Database from 'better-sqlite3';
 import type {
   AlertFilter,
   AlertRecord,
-  AlertStatus,
   FollowupStore,
   PatientFilter,
   PatientSummary,
