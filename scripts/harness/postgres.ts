@@ -69,6 +69,10 @@ export class PostgresServer {
 
   /** Stops the server (fast shutdown: open connections are cut, as in an outage). */
   async stop(): Promise<void> {
+    this.stopNow();
+  }
+
+  private stopNow(): void {
     if (!this.started) return;
     pg('pg_ctl', ['-D', this.dataDir, '-m', 'fast', '-w', '-t', '120', 'stop']);
     this.started = false;
@@ -84,7 +88,12 @@ export class PostgresServer {
   }
 
   async dispose(): Promise<void> {
-    await this.stop();
+    this.disposeNow();
+  }
+
+  /** Stops the server and removes its files synchronously (usable in a process 'exit' handler). */
+  disposeNow(): void {
+    this.stopNow();
     this.dir.remove();
   }
 }
