@@ -36,7 +36,8 @@ export interface EmbeddedBrokerOptions {
 
 const deviceOf = new WeakMap<Client, DeviceAddress>();
 
-function authError(message: string, returnCode: 4 | 5): AuthenticateError {
+/** CONNACK return codes (MQTT 3.1.1 §3.2.2.3): 3 server unavailable, 4 bad credentials, 5 not authorised. */
+function authError(message: string, returnCode: 3 | 4 | 5): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
 }
 
@@ -81,7 +82,17 @@ export class EmbeddedBroker {
             deviceOf.set(client, { clinicId: device.clinicId, deviceId: device.deviceId });
             done(null, true);
           },
-          (error) => fail('VIGIL_MQTT_AUTH_FAILED', asVigilError(error).message),
+          (error) => {
+            const vigil = asVigilError(error);
+            if (vigil.code !== 'VIGIL_STATE_STORE_UNAVAILABLE') {
+              fail('VIGIL_MQTT_AUTH_FAILED', vigil.message);
+              return;
+            }
+            // The device registry cannot be read (a database outage): not the device's fault. It is
+            // told "server unavailable" and retries; its results wait in its outbox.
+            logger.warn({ code: vigil.code, clientId: client.id.slice(0, 64) }, 'device not admitted: state store unavailable');
+            done(authError(vigil.message, 3), false);
+          },
         );
       },
       authorizePublish: (client, packet, done) => {

@@ -83,9 +83,15 @@ export class RolloutController {
         );
     }
     this.timer = setInterval(() => {
-      this.ticking ??= this.tick().finally(() => {
-        this.ticking = undefined;
-      });
+      this.ticking ??= this.tick()
+        .catch((error: unknown) => {
+          // The store is unreachable (a database outage): the next tick tries again.
+          const vigil = asVigilError(error, 'VIGIL_INTERNAL');
+          this.o.logger.error({ code: vigil.code }, `rollout tick failed: ${vigil.message}`);
+        })
+        .finally(() => {
+          this.ticking = undefined;
+        });
     }, this.o.tickMs);
     this.timer.unref();
   }
