@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { DeviceRegistry } from './broker/device-registry.js';
 import { mosquittoAclFile } from './broker/mosquitto-acl.js';
 import { addModelCommands } from './cli-model-commands.js';
+import { addStateCommands } from './cli-state-commands.js';
 import { addUserCommands } from './cli-user-commands.js';
 import { loadHubConfig } from './config.js';
 import { Hub, openStateStore } from './hub.js';
@@ -126,6 +127,7 @@ export async function main(argv: string[]): Promise<void> {
 
   addUserCommands(program, configOption, fail);
   addModelCommands(program, configOption, fail);
+  addStateCommands(program, configOption, fail);
 
   await program.parseAsync(argv);
 }
