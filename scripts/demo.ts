@@ -4,7 +4,8 @@
 // sending phantom follow-up studies. `--duration S` stops it after S seconds, `--study-interval S`
 // sets how often each modality sends a study, and `--rounds N` stops it once N rounds of studies have
 // been sent and every image is processed and its result stored (a condition, not a clock: the test
-// uses it, so a slow or busy machine only makes the run longer, never different).
+// uses it, so a slow or busy machine only makes the run longer, never different). `--postgres URL`
+// keeps the hub's state in that (empty) PostgreSQL database instead of the embedded SQLite file.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -24,6 +25,7 @@ const { values } = parseArgs({
     dir: { type: 'string', default: '.vigil' },
     'study-interval': { type: 'string', default: '6' },
     rounds: { type: 'string' },
+    postgres: { type: 'string' },
   },
 });
 const root = resolve(values.dir ?? '.vigil');
@@ -59,10 +61,19 @@ const hub = new Hub(
     http: { port: await pickPort(8080) },
     mqtt: { listen: { port: await pickPort(1883) } },
     models: { trustedKeysFile: demoKey.publicKeyFile },
+    ...(values.postgres ? { state: { driver: 'postgres', url: values.postgres } } : {}),
   }),
   { logger },
 );
 await hub.start();
+if (values.postgres && (await hub.state.listDevices()).length > 0) {
+  // The demo registers its devices and users afresh; it never deletes anything from a real server.
+  process.stderr.write(
+    'vigil-demo: the PostgreSQL database given with --postgres already holds Vigil state; give an empty one (createdb vigil_demo_2)\n',
+  );
+  await hub.stop();
+  process.exit(2);
+}
 const mqttUrl = `mqtt://127.0.0.1:${hub.mqttPorts.plain}`;
 const httpUrl = `http://127.0.0.1:${hub.httpPort}`;
 
