@@ -8,6 +8,7 @@ import { provisionUser } from '../../cloud-hub/src/auth/user-provisioning.js';
 import { ApiClient } from '../harness/api-client.js';
 import { studyResult } from '../harness/followup-results.js';
 import { startTestHub } from '../harness/hub-fixture.js';
+import { PostgresServer } from '../harness/postgres.js';
 import { FOUR_VIEWS } from '../phantoms/cohort-plan.js';
 import { progress, round, summarise } from './stats.js';
 
@@ -28,9 +29,35 @@ async function timeRequests(n: number, call: (i: number) => Promise<number>): Pr
 }
 
 export async function benchApi(): Promise<Record<string, unknown>> {
-  const h = await startTestHub({ http: { port: 0, rateLimitPerMinute: 1_000_000 } });
+  const sqlite = await measure('sqlite', {});
+  const server = new PostgresServer();
+  await server.start();
   try {
-    progress(`api: storing ${PATIENTS * VISITS * VIEWS.length} results (${PATIENTS} patients × ${VISITS} visits × 4 views)`);
+    const postgres = await measure('postgres', { state: { driver: 'postgres', url: server.createDatabase('bench_api') } });
+    const p50 = (m: typeof sqlite, k: keyof typeof sqlite.ms) => m.ms[k].p50;
+    return {
+      bench: 'api',
+      sqlite,
+      postgres,
+      // PostgreSQL's p50 over SQLite's, same data, same run.
+      postgresOverSqliteP50: Object.fromEntries(
+        (['resultsFirstPage', 'resultsDeepPage', 'resultsFiltered', 'patientTimeline', 'storeQueryBaseline'] as const).map(
+          (k) => [k, round(p50(postgres, k) / p50(sqlite, k))],
+        ),
+      ),
+      note: 'every results/timeline request authenticates a session and durably appends an audit entry',
+    };
+  } finally {
+    await server.dispose();
+  }
+}
+
+async function measure(engine: string, state: Record<string, unknown>) {
+  const h = await startTestHub({ http: { port: 0, rateLimitPerMinute: 1_000_000 }, ...state });
+  try {
+    progress(
+      `api (${engine}): storing ${PATIENTS * VISITS * VIEWS.length} results (${PATIENTS} patients × ${VISITS} visits × 4 views)`,
+    );
     let batch: IngestBatch = { results: [], telemetry: [], statuses: [], modelReports: [], deadLetters: [], receivedAt: '' };
     for (let p = 0; p < PATIENTS; p++) {
       for (let v = 0; v < VISITS; v++) {
@@ -61,7 +88,7 @@ export async function benchApi(): Promise<Record<string, unknown>> {
         batch.receivedAt = new Date().toISOString();
         await h.hub.state.commitIngest(batch);
         batch = { results: [], telemetry: [], statuses: [], modelReports: [], deadLetters: [], receivedAt: '' };
-        if (p % 1000 < 125) progress(`api: ${(p + 1) * VISITS * VIEWS.length} results stored`);
+        if (p % 1000 < 125) progress(`api (${engine}): ${(p + 1) * VISITS * VIEWS.length} results stored`);
       }
     }
     const stored = await h.hub.state.countResults();
@@ -90,13 +117,13 @@ export async function benchApi(): Promise<Record<string, unknown>> {
       deepCursor = cursor ?? null;
     }
 
-    progress('api: baselines (/healthz, store query)');
+    progress(`api (${engine}): baselines (/healthz, store query)`);
     const healthz = await timeRequests(REQUESTS, async () => (await fetch(`${h.httpUrl}/healthz`)).status);
     const storeOnly = await timeRequests(REQUESTS, async () => {
       await h.hub.state.queryResults({ limit: 50 });
       return 200;
     });
-    progress('api: results endpoints');
+    progress(`api (${engine}): results endpoints`);
     const resultsFirst = await timeRequests(REQUESTS, async () => (await api.get('/api/v1/results?limit=50')).status);
     const resultsDeep = await timeRequests(
       REQUESTS,
@@ -106,12 +133,12 @@ export async function benchApi(): Promise<Record<string, unknown>> {
       REQUESTS,
       async (i) => (await api.get(`/api/v1/results?limit=50&clinicId=clinic-${i % 12}&minScore=0.8`)).status,
     );
-    progress('api: timeline endpoint');
+    progress(`api (${engine}): timeline endpoint`);
     const timeline = await timeRequests(
       REQUESTS,
       async () => (await api.get(`/api/v1/patients/${patientKeys[randomInt(patientKeys.length)]}/timeline`)).status,
     );
-    progress('api: 8 concurrent clients on the results endpoint');
+    progress(`api (${engine}): 8 concurrent clients on the results endpoint`);
     const started = performance.now();
     let done = 0;
     await Promise.all(
@@ -124,7 +151,6 @@ export async function benchApi(): Promise<Record<string, unknown>> {
     );
     const concurrentPerS = done / ((performance.now() - started) / 1000);
     return {
-      bench: 'api',
       resultsStored: stored,
       requestsPerEndpoint: REQUESTS,
       ms: {
@@ -142,7 +168,6 @@ export async function benchApi(): Promise<Record<string, unknown>> {
         patientTimeline: round(timeline.p50 / healthz.p50),
       },
       resultsRequestsPerSWith8Clients: round(concurrentPerS, 1),
-      note: 'every results/timeline request authenticates a session and durably appends an audit entry',
     };
   } finally {
     await h.stop();

@@ -5,13 +5,15 @@ import { MqttPublisher, Outbox } from '@vigil/edge-agent';
 import { createLogger, encodeMessage, fleetFilter, topicFor } from '@vigil/shared';
 import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
+import pg from 'pg';
 import { freePort } from '../harness/free-port.js';
 import { HubProcess } from '../harness/hub-process.js';
 import { InfluxdServer } from '../harness/influxd.js';
+import { PostgresServer } from '../harness/postgres.js';
 import { syntheticResult } from '../harness/result-factory.js';
 import { makeTempDir } from '../harness/temp-dir.js';
 import { waitFor } from '../harness/wait-for.js';
-import { CpuMeter, cpuSeconds, ownCpuSeconds, threadCpu } from './cpu-time.js';
+import { CpuMeter, cpuSeconds, ownCpuSeconds, threadCpu, treeCpuSeconds } from './cpu-time.js';
 import { progress, round, summarise } from './stats.js';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 10);
@@ -83,7 +85,9 @@ interface BenchHub {
   mqttUrl: string;
   pid: number;
   addDevice(clinicId: string, deviceId: string): Promise<string>;
-  committedResults(): number;
+  committedResults(): number | Promise<number>;
+  /** CPU of the database server, when it is a process of its own (PostgreSQL). */
+  databaseCpu?: () => number;
 }
 
 async function endToEnd(t: BenchHub, label: string) {
@@ -123,15 +127,26 @@ async function endToEnd(t: BenchHub, label: string) {
   }
   const total = CLIENTS * PER_CLIENT;
   // The hub's main thread is its serial part (broker, validation); other threads do storage work.
-  const cpu = new CpuMeter({ hub: () => cpuSeconds(t.pid), hubMainThread: () => cpuSeconds(t.pid, t.pid), edges: ownCpuSeconds });
+  const cpu = new CpuMeter({
+    hub: () => cpuSeconds(t.pid),
+    hubMainThread: () => cpuSeconds(t.pid, t.pid),
+    edges: ownCpuSeconds,
+    ...(t.databaseCpu ? { database: t.databaseCpu } : {}),
+  });
   cpu.start();
   const started = performance.now();
   for (const p of publishers) p.start();
-  await waitFor(`${label}: all results committed`, () => t.committedResults() >= total, 300_000, 5);
+  // SQLite's count is a rowid lookup; PostgreSQL's a query on another process, polled less often.
+  await waitFor(
+    `${label}: all results committed`,
+    async () => (await t.committedResults()) >= total,
+    300_000,
+    t.databaseCpu ? 50 : 5,
+  );
   const seconds = (performance.now() - started) / 1000;
   const cpuUsPerResult = cpu.stop(total);
   if (process.env.BENCH_DEBUG) progress(`${label}: hub threads ${JSON.stringify(threadCpu(t.pid))}`);
-  const lost = total - t.committedResults();
+  const lost = total - (await t.committedResults());
   for (const p of publishers) await p.stop();
   for (const o of outboxes) o.close();
   dir.remove();
@@ -149,6 +164,7 @@ async function withHubProcess<T>(
   label: string,
   env: Record<string, string>,
   run: (hub: BenchHub & { pendingPoints(): Promise<number> }) => Promise<T>,
+  databaseCpu?: () => number,
 ): Promise<T> {
   const dir = makeTempDir(`bench-hub-${label}`);
   const hub = new HubProcess(join(dir.path, 'hub'), env, process.env.BENCH_HUB_NODE_ARGS?.split(' ').filter(Boolean));
@@ -163,15 +179,14 @@ async function withHubProcess<T>(
   }
   await state.close();
   await hub.start();
-  const db = new Database(join(config.dataDir, 'state.sqlite'), { readonly: true });
-  // Rows are only ever inserted, so max(rowid) is the count, at O(log n) per poll.
-  const count = db.prepare('SELECT coalesce(max(rowid), 0) AS n FROM results');
+  const count = await resultCounter(config);
   try {
     const result = await run({
       mqttUrl: hub.mqttUrl,
       pid: hub.pid as number,
       addDevice: async (_clinicId, deviceId) => passwords.get(deviceId) ?? '',
-      committedResults: () => (count.get() as { n: number }).n,
+      committedResults: count.read,
+      ...(databaseCpu ? { databaseCpu } : {}),
       pendingPoints: async () => {
         const metrics = await (await fetch(`http://127.0.0.1:${hub.httpPort}/metrics`)).text();
         return Number(/^vigil_history_pending_points (\d+)/m.exec(metrics)?.[1] ?? Number.NaN);
@@ -188,10 +203,28 @@ async function withHubProcess<T>(
     }
     return result;
   } finally {
-    db.close();
+    await count.close();
     await hub.kill('SIGTERM');
     dir.remove();
   }
+}
+
+/** Counts the hub's committed results from outside it, on either engine. */
+async function resultCounter(
+  config: ReturnType<typeof loadHubConfig>,
+): Promise<{ read(): number | Promise<number>; close(): Promise<void> }> {
+  if (config.state.driver === 'postgres') {
+    const client = new pg.Client({ connectionString: config.state.url });
+    await client.connect();
+    return {
+      read: async () => Number((await client.query('SELECT count(*) AS n FROM results')).rows[0]?.n ?? 0),
+      close: () => client.end(),
+    };
+  }
+  const db = new Database(join(config.dataDir, 'state.sqlite'), { readonly: true });
+  // Rows are only ever inserted, so max(rowid) is the count, at O(log n) per poll.
+  const count = db.prepare('SELECT coalesce(max(rowid), 0) AS n FROM results');
+  return { read: () => (count.get() as { n: number }).n, close: async () => void db.close() };
 }
 
 export async function benchBackbone(): Promise<Record<string, unknown>> {
@@ -210,7 +243,22 @@ export async function benchBackbone(): Promise<Record<string, unknown>> {
       embedded: embeddedFigures,
     };
   }
-  progress(`backbone: embedded ${embedded.resultsPerS} results/s; end-to-end with InfluxDB`);
+  progress(`backbone: embedded ${embedded.resultsPerS} results/s; end-to-end with the state on PostgreSQL`);
+  const postgres = new PostgresServer();
+  await postgres.start();
+  const onPostgres = await withHubProcess(
+    'postgres',
+    { VIGIL_STATE__DRIVER: 'postgres', VIGIL_STATE__URL: postgres.createDatabase('bench') },
+    (hub) => endToEnd(hub, 'postgres'),
+    () => treeCpuSeconds(postgres.pid),
+  );
+  await postgres.dispose();
+  const postgresFigures = {
+    ...onPostgres,
+    ratioToRaw: round(onPostgres.resultsPerS / raw.msgsPerS),
+    ratioToSqlite: round(onPostgres.resultsPerS / embedded.resultsPerS),
+  };
+  progress(`backbone: PostgreSQL ${onPostgres.resultsPerS} results/s; end-to-end with InfluxDB`);
   const influxd = new InfluxdServer();
   await influxd.start();
   const { influx, influxDrainS } = await withHubProcess(
@@ -241,6 +289,7 @@ export async function benchBackbone(): Promise<Record<string, unknown>> {
     rawAedesQos1MsgsPerS: raw.msgsPerS,
     rawCpuUsPerMessage: raw.cpuUsPerMessage,
     embedded: embeddedFigures,
+    postgres: postgresFigures,
     influxdb: {
       ...influx,
       ratioToRaw: round(influx.resultsPerS / raw.msgsPerS),

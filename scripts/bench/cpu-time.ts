@@ -22,6 +22,37 @@ export function threadCpu(pid: number): Record<string, number> {
   return out;
 }
 
+/**
+ * CPU seconds of a process and every live descendant (a PostgreSQL postmaster and its backends).
+ * A backend that exits between two readings takes its CPU with it; the hub's pool keeps its
+ * backends for the whole run, so the figure covers the work done for it.
+ */
+export function treeCpuSeconds(rootPid: number): number {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // the process exited while we looked
+    }
+  }
+  let total = 0;
+  const queue = [rootPid];
+  while (queue.length > 0) {
+    const pid = queue.pop() as number;
+    try {
+      total += cpuSeconds(pid);
+    } catch {
+      continue;
+    }
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return total;
+}
+
 /** This process's own CPU seconds (all threads). */
 export function ownCpuSeconds(): number {
   const u = process.cpuUsage();

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
 import { makeTempDir } from './temp-dir.js';
@@ -76,6 +76,11 @@ export class PostgresServer {
     if (!this.started) return;
     pg('pg_ctl', ['-D', this.dataDir, '-m', 'fast', '-w', '-t', '120', 'stop']);
     this.started = false;
+  }
+
+  /** The postmaster's process id (its backends are its children), for CPU accounting. */
+  get pid(): number {
+    return Number(readFileSync(join(this.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
   }
 
   /** Creates a database owned by `vigil` (one per test file keeps them independent). */

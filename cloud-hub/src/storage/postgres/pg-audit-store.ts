@@ -9,7 +9,7 @@ import {
 } from '../../audit/audit-store.js';
 import { decodeCursor, type Page, toPage } from '../../state/pagination.js';
 import { AUDIT_COLUMNS, auditEntryFromRow, auditRowValues, nextAuditEntry } from '../audit-rows.js';
-import { coded, type Row } from './pg-client.js';
+import { coded, inTransaction, type Row } from './pg-client.js';
 
 /** The hash-chained audit log on PostgreSQL: the same chain as on SQLite (`auditHash`), append-only in the database. */
 export class PgAuditStore implements AuditStore {
@@ -21,27 +21,19 @@ export class PgAuditStore implements AuditStore {
    * the commit, which PostgreSQL has made durable.
    */
   append(input: AuditInput): Promise<AuditEntry> {
-    return coded('audit append', async () => {
-      const client = await this.pool.connect();
-      try {
-        await client.query('BEGIN');
-        await client.query('LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE');
-        const last = (await client.query('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1')).rows[0] as
-          | { seq: string; hash: string }
-          | undefined;
-        const entry = nextAuditEntry(last ? { seq: Number(last.seq), hash: last.hash } : undefined, input);
-        await client.query(
-          `INSERT INTO audit_log (${AUDIT_COLUMNS.join(', ')}) VALUES (${AUDIT_COLUMNS.map((_c, k) => `$${k + 1}`).join(', ')})`,
-          auditRowValues(entry),
-        );
-        await client.query('COMMIT');
-        return entry;
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      } finally {
-        client.release();
-      }
+    return inTransaction(this.pool, 'audit append', async (client) => {
+      // Lock and read the tail in one round trip (a simple multi-statement query); every read of
+      // patient data appends, so round trips here are on the API's hot path.
+      const results = (await client.query(
+        'LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE; SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1',
+      )) as unknown as pg.QueryResult[];
+      const last = results[1]?.rows[0] as { seq: string; hash: string } | undefined;
+      const entry = nextAuditEntry(last ? { seq: Number(last.seq), hash: last.hash } : undefined, input);
+      await client.query(
+        `INSERT INTO audit_log (${AUDIT_COLUMNS.join(', ')}) VALUES (${AUDIT_COLUMNS.map((_c, k) => `$${k + 1}`).join(', ')})`,
+        auditRowValues(entry),
+      );
+      return entry;
     });
   }
 

@@ -41,6 +41,18 @@ export function inTransaction<T>(pool: pg.Pool, what: string, fn: (client: pg.Po
   });
 }
 
+/**
+ * A write of bookkeeping that may be lost in a crash (a session's last-seen time), committed
+ * without waiting for the WAL flush — the equivalent of the SQLite store writing it without an
+ * fsync. Never for anything acknowledged to a device or a user.
+ */
+export function changedRelaxed(pool: pg.Pool, what: string, sql: string, args: unknown[] = []): Promise<number> {
+  return inTransaction(pool, what, async (client) => {
+    await client.query('SET LOCAL synchronous_commit TO OFF');
+    return (await client.query(sql, args)).rowCount ?? 0;
+  });
+}
+
 /** The query's rows (one round trip, coded on failure). */
 export async function rows(pool: pg.Pool | pg.PoolClient, what: string, sql: string, args: unknown[] = []): Promise<Row[]> {
   return coded(what, async () => (await pool.query(sql, args)).rows as Row[]);

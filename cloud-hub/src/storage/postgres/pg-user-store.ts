@@ -2,7 +2,7 @@ import { VigilError } from '@vigil/shared';
 import type pg from 'pg';
 import type { ApiTokenRecord, SessionRecord, UserRecord, UserStore, UserUpdate } from '../../auth/user-store.js';
 import { toSession, toToken, toUser, USER_COLUMNS } from '../user-rows.js';
-import { changed, coded, inTransaction, Params, type Row, rows, UNIQUE_VIOLATION } from './pg-client.js';
+import { changed, changedRelaxed, coded, inTransaction, Params, type Row, rows, UNIQUE_VIOLATION } from './pg-client.js';
 
 /** Users, MFA material, sessions and API tokens on PostgreSQL (the same rules as the SQLite store). */
 export class PgUserStore implements UserStore {
@@ -86,7 +86,10 @@ export class PgUserStore implements UserStore {
     if (keys.length === 0) return;
     const p = new Params();
     const sets = keys.map((k) => `${cols[k]} = ${p.add(update[k] ?? null)}`).join(', ');
-    await changed(this.pool, 'updateSession', `UPDATE sessions SET ${sets} WHERE session_hash = ${p.add(sessionHash)}`, p.values);
+    const sql = `UPDATE sessions SET ${sets} WHERE session_hash = ${p.add(sessionHash)}`;
+    // Sliding expiry is bookkeeping, not worth a WAL flush per request; a stage change is.
+    if (update.stage) await changed(this.pool, 'updateSession', sql, p.values);
+    else await changedRelaxed(this.pool, 'updateSession', sql, p.values);
   }
 
   async deleteSession(sessionHash: string): Promise<void> {
@@ -119,7 +122,7 @@ export class PgUserStore implements UserStore {
   }
 
   async touchToken(tokenId: string, at: string): Promise<void> {
-    await changed(this.pool, 'touchToken', 'UPDATE api_tokens SET last_used_at = $1 WHERE token_id = $2', [at, tokenId]);
+    await changedRelaxed(this.pool, 'touchToken', 'UPDATE api_tokens SET last_used_at = $1 WHERE token_id = $2', [at, tokenId]);
   }
 
   async revokeToken(tokenId: string): Promise<boolean> {
