@@ -14,6 +14,7 @@ const ROOTS = new Set([
   'cli.ts',
   'cli-user-commands.ts',
   'cli-model-commands.ts',
+  'cli-state-commands.ts',
   'followup/followup-worker-main.ts',
 ]);
 
