@@ -6,17 +6,18 @@ import type { FastifyInstance } from 'fastify';
 import { registerApi } from './api/api-plugin.js';
 import { AuthService } from './auth/auth-service.js';
 import { DeviceRegistry } from './broker/device-registry.js';
+import type { DeviceTransport } from './broker/device-transport.js';
 import { EmbeddedBroker } from './broker/embedded-broker.js';
 import { ExternalConsumer } from './broker/external-consumer.js';
 import { externalPassword, type HubConfig, modelKeyPems, statePassword } from './config.js';
 import { HubEvents } from './events/hub-events.js';
-import type { DEFAULT_CATEGORY_POLICY } from './followup/category.js';
-import { DEFAULT_FOLLOWUP_POLICY, type FollowupPolicy } from './followup/followup-service.js';
+import { followupPolicy, patientsTouched } from './followup/followup-policy.js';
 import { FollowupThread } from './followup/followup-thread.js';
 import type { HistoryStore } from './history/history-store.js';
 import { buildHttpServer } from './http/http-server.js';
 import { HubMetrics } from './http/hub-metrics.js';
 import { IngestPipeline } from './ingest/ingest-pipeline.js';
+import { receiptsFor } from './ingest/receipts.js';
 import { ModelRegistry } from './models/model-registry.js';
 import { RolloutController } from './rollout/rollout-controller.js';
 import type { StateLocation, StateStore } from './state/state-store.js';
@@ -28,34 +29,6 @@ import { SqliteHistoryStore } from './storage/sqlite/sqlite-history-store.js';
 const HTTP_CLOSE_GRACE_MS = 2000;
 
 const BUNDLED_DASHBOARD = fileURLToPath(new URL('../web/dist', import.meta.url));
-
-export function followupPolicy(config: HubConfig): FollowupPolicy {
-  const f = config.followup;
-  const category = {
-    thresholds: f.categoryThresholds as unknown as typeof DEFAULT_CATEGORY_POLICY.thresholds,
-    intervalMonths: f.intervalMonths as unknown as typeof DEFAULT_CATEGORY_POLICY.intervalMonths,
-  };
-  const d = DEFAULT_FOLLOWUP_POLICY;
-  return {
-    timeline: {
-      ...d.timeline,
-      category,
-      match: { ...d.timeline.match, positionTolerance: f.positionTolerance },
-      minTissueFraction: f.minTissueFraction,
-    },
-    change: {
-      ...d.change,
-      category,
-      growthMinMm: f.growthMinMm,
-      growthMinPercent: f.growthMinPercent,
-      newFindingMinScore: f.newFindingMinScore,
-      scoreRise: f.scoreRise,
-      resolvedMinSightings: f.resolvedMinSightings,
-      crossViewTolerance: f.crossViewTolerance,
-    },
-    overdue: { category, graceDays: f.graceDays },
-  };
-}
 
 function readTls(file: string, key: string): Buffer {
   try {
@@ -127,8 +100,8 @@ export class Hub {
   readonly history: HistoryStore;
   readonly registry: DeviceRegistry;
   readonly ingest: IngestPipeline;
-  readonly broker: EmbeddedBroker | undefined;
-  readonly consumer: ExternalConsumer | undefined;
+  /** Devices' way in: the embedded broker or a client of an external one. */
+  readonly transport: DeviceTransport;
   readonly http: FastifyInstance;
   readonly events = new HubEvents();
   readonly auth: AuthService;
@@ -165,7 +138,7 @@ export class Hub {
       store: this.state.followup,
       logger: this.logger,
       events: this.events,
-      policy: followupPolicy(config),
+      policy: followupPolicy(config.followup),
       sweepIntervalMs: config.followup.sweepIntervalS * 1000,
       onRestart: () => this.metrics.followupRestarts.inc(),
     });
@@ -180,23 +153,17 @@ export class Hub {
       logger: this.logger,
       events: this.events,
       tickMs: config.rollout.tickMs,
-      publishDesired: async (message) => {
-        const topic = topicFor(message, 'model/desired');
-        const payload = encodeMessage(message);
-        if (this.broker) await this.broker.publish(topic, payload, true);
-        else await this.consumer?.publish(topic, payload, true);
-      },
+      publishDesired: (message) => this.transport.publish(topicFor(message, 'model/desired'), encodeMessage(message), true),
     });
     this.ingest = new IngestPipeline({
-      onCommitted: (batch) => {
-        const patients = new Set<string>();
-        const clinics = new Set<string>();
-        for (const r of batch.results) {
-          clinics.add(r.clinicId);
-          if (!r.shadow) patients.add(r.patientKey);
-        }
+      onCommitted: (batch, rejected) => {
+        this.transport.confirm(receiptsFor(batch.results, rejected));
+        const patients = patientsTouched(batch.results);
         if (patients.size > 0) this.followup.notePatients(patients);
-        if (batch.results.length > 0) this.events.emit({ type: 'results', count: batch.results.length, clinicIds: [...clinics] });
+        if (batch.results.length > 0) {
+          const clinicIds = [...new Set(batch.results.map((r) => r.clinicId))];
+          this.events.emit({ type: 'results', count: batch.results.length, clinicIds });
+        }
         for (const s of batch.statuses)
           this.events.emit({ type: 'device', deviceId: s.deviceId, clinicId: s.clinicId, status: s.state });
       },
@@ -208,45 +175,38 @@ export class Hub {
       ...config.ingest,
     });
     const m = config.mqtt;
-    if (m.mode === 'embedded') {
-      this.broker = new EmbeddedBroker({
-        plain: m.listen.enabled ? { host: m.listen.host, port: m.listen.port } : undefined,
-        tls: m.tls.enabled
-          ? {
-              host: m.tls.host,
-              port: m.tls.port,
-              keyFile: m.tls.keyFile,
-              certFile: m.tls.certFile,
-              caFile: m.tls.caFile || undefined,
-              requireClientCert: m.tls.requireClientCert,
-            }
-          : undefined,
-        registry: this.registry,
-        ingest: this.ingest,
-        logger: this.logger,
-        metrics: this.metrics,
-      });
-    } else {
-      this.consumer = new ExternalConsumer({
-        ...m.external,
-        password: externalPassword(config),
-        caFile: m.external.caFile || undefined,
-        ingest: this.ingest,
-        logger: this.logger,
-      });
-    }
+    this.transport =
+      m.mode === 'embedded'
+        ? new EmbeddedBroker({
+            plain: m.listen.enabled ? { host: m.listen.host, port: m.listen.port } : undefined,
+            tls: m.tls.enabled
+              ? {
+                  host: m.tls.host,
+                  port: m.tls.port,
+                  keyFile: m.tls.keyFile,
+                  certFile: m.tls.certFile,
+                  caFile: m.tls.caFile || undefined,
+                  requireClientCert: m.tls.requireClientCert,
+                }
+              : undefined,
+            registry: this.registry,
+            ingest: this.ingest,
+            logger: this.logger,
+            metrics: this.metrics,
+          })
+        : new ExternalConsumer({
+            ...m.external,
+            password: externalPassword(config),
+            caFile: m.external.caFile || undefined,
+            ingest: this.ingest,
+            logger: this.logger,
+          });
     this.http = buildHttpServer({
       metrics: this.metrics,
       readiness: [
         { name: 'state', check: () => this.state.ping().then(() => true) },
         { name: 'history', check: () => this.history.ping() },
-        {
-          name: 'mqtt',
-          check: async () =>
-            this.broker
-              ? this.broker.ports.plain !== undefined || this.broker.ports.tls !== undefined
-              : this.consumer?.connected === true,
-        },
+        { name: 'mqtt', check: async () => this.transport.ready() },
       ],
       beforeScrape: () => {
         this.metrics.historyPending.set(this.history.pendingPoints());
@@ -264,11 +224,54 @@ export class Hub {
     });
   }
 
+  /**
+   * The hub's parts in start order; they stop in reverse (no new HTTP requests or device messages
+   * first, then ingest and follow-up finish what they hold, then the stores close).
+   */
+  private parts(): { name: string; start(): Promise<void> | void; stop(): Promise<void> | void }[] {
+    return [
+      { name: 'state', start: () => this.state.open(), stop: () => this.state.close() },
+      { name: 'history', start: () => this.history.start(), stop: () => this.history.close() },
+      { name: 'followup', start: () => this.followup.start(), stop: () => this.followup.stop() },
+      { name: 'ingest', start: () => undefined, stop: () => this.ingest.close() },
+      { name: 'devices', start: () => this.transport.start(), stop: () => this.transport.stop() },
+      { name: 'http', start: () => this.startHttp(), stop: () => this.closeHttp() },
+      { name: 'rollouts', start: () => this.rollouts.start(), stop: () => this.rollouts.stop() },
+      {
+        name: 'revocations',
+        start: () => {
+          this.revocationTimer = setInterval(() => void this.kickRevoked(), 10_000);
+          this.revocationTimer.unref();
+        },
+        stop: () => clearInterval(this.revocationTimer),
+      },
+    ];
+  }
+
+  private started: ReturnType<Hub['parts']> = [];
+
   async start(): Promise<void> {
-    await this.state.open();
-    if (this.history instanceof InfluxHistoryStore) await this.history.start();
-    await this.broker?.start();
-    await this.consumer?.start();
+    for (const part of this.parts()) {
+      try {
+        await part.start();
+      } catch (error) {
+        // What already started is stopped again, so a failed start leaves nothing running.
+        await this.stop().catch(() => undefined);
+        throw error;
+      }
+      this.started.push(part);
+    }
+    this.logger.info(
+      {
+        http: this.httpPort,
+        mqtt: this.transport.kind === 'embedded' ? this.transport.ports : this.config.mqtt.external.url,
+        history: this.history.driver,
+      },
+      'hub started',
+    );
+  }
+
+  private async startHttp(): Promise<void> {
     await registerApi(this.http, {
       state: this.state,
       history: this.history,
@@ -284,24 +287,15 @@ export class Hub {
       loginRateLimitPerMinute: this.config.auth.loginRateLimitPerMinute,
       dashboardDir: this.config.dashboard.dir || BUNDLED_DASHBOARD,
     });
-    this.followup.start();
     await this.http.listen({ host: this.config.http.host, port: this.config.http.port });
     const address = this.http.server.address();
     this.httpPort = typeof address === 'object' && address ? address.port : this.config.http.port;
-    await this.rollouts.start();
-    this.revocationTimer = setInterval(() => void this.kickRevoked(), 10_000);
-    this.revocationTimer.unref();
-    this.logger.info(
-      { http: this.httpPort, mqtt: this.broker?.ports ?? this.config.mqtt.external.url, history: this.history.driver },
-      'hub started',
-    );
   }
 
   /** Revocation made by another process (the CLI) reaches live connections within seconds. */
   private async kickRevoked(): Promise<void> {
-    if (!this.broker) return;
     for (const device of await this.state.listDevices().catch(() => [])) {
-      if (device.revokedAt) this.broker.disconnect(device.deviceId);
+      if (device.revokedAt) this.transport.disconnect(device.deviceId);
     }
   }
 
@@ -326,18 +320,22 @@ export class Hub {
   }
 
   get mqttPorts(): { plain?: number; tls?: number } {
-    return this.broker?.ports ?? {};
+    return this.transport.ports;
   }
 
   async stop(): Promise<void> {
-    if (this.revocationTimer) clearInterval(this.revocationTimer);
-    await this.rollouts.stop();
-    await this.closeHttp();
-    await this.consumer?.stop();
-    await this.broker?.stop();
-    await this.ingest.close();
-    await this.followup.stop();
-    await this.history.close();
-    await this.state.close();
+    const started = this.started.reverse();
+    this.started = [];
+    let first: unknown;
+    for (const part of started) {
+      try {
+        await part.stop();
+      } catch (error) {
+        // Every part still gets to stop (the stores close even if the broker would not).
+        this.logger.error({ code: 'VIGIL_INTERNAL', part: part.name, err: (error as Error).message }, 'stopping a part failed');
+        first ??= error;
+      }
+    }
+    if (first) throw first;
   }
 }

@@ -26,6 +26,15 @@ export const EdgeConfigSchema = Type.Object(
         inflightWindow: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
         reconnectMinMs: Type.Integer({ minimum: 50, default: 500 }),
         reconnectMaxMs: Type.Integer({ minimum: 100, default: 30_000 }),
+        /**
+         * End-to-end receipts: keep each result until the hub's receipt says it is committed (set it
+         * with an external broker, whose PUBACK only means the broker has it). The embedded broker's
+         * PUBACK already follows the hub's commit.
+         */
+        receipts: Type.Boolean({ default: false }),
+        /** A result not confirmed within this is sent again; the wait doubles per resend up to the max. */
+        receiptTimeoutMs: Type.Integer({ minimum: 100, default: 30_000 }),
+        receiptMaxTimeoutMs: Type.Integer({ minimum: 100, default: 600_000 }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -84,6 +84,9 @@ export class EdgeAgent {
       reconnect: { minMs: config.mqtt.reconnectMinMs, maxMs: config.mqtt.reconnectMaxMs },
       outbox: this.outbox,
       logger: this.logger,
+      receipts: config.mqtt.receipts
+        ? { timeoutMs: config.mqtt.receiptTimeoutMs, maxTimeoutMs: config.mqtt.receiptMaxTimeoutMs }
+        : undefined,
       statusFields: () => ({
         agentVersion: AGENT_VERSION,
         tags: [...config.tags],

@@ -221,7 +221,7 @@ describe('edge agent desired-model subscription', () => {
     try {
       await waitFor('connected', () => agent.publisher.connected);
       const topic = topicFor({ clinicId: 'c1', deviceId: 'edge-junk' }, 'model/desired');
-      await h.hub.broker?.publish(topic, Buffer.from('{"schema":"vigil.model-desired/1","active":"nope"}'), true);
+      await h.hub.transport.publish(topic, Buffer.from('{"schema":"vigil.model-desired/1","active":"nope"}'), true);
       await waitFor('the refusal is logged', () =>
         lines.some((l) => /VIGIL_PAYLOAD_SCHEMA/.test(l) && /malformed desired-model/.test(l)),
       );

@@ -1,7 +1,14 @@
 import { FormatRegistry, type Static, type TSchema } from '@sinclair/typebox';
 import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
 import { VigilError } from './errors.js';
-import { ModelDesiredMessage, ModelReportedMessage, ResultMessage, StatusMessage, TelemetryMessage } from './schemas/index.js';
+import {
+  ModelDesiredMessage,
+  ModelReportedMessage,
+  ReceiptMessage,
+  ResultMessage,
+  StatusMessage,
+  TelemetryMessage,
+} from './schemas/index.js';
 import { type ParsedTopic, parseTopic, type TopicKind } from './topics.js';
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -16,6 +23,7 @@ export const MESSAGE_SCHEMAS = {
   status: StatusMessage,
   'model/desired': ModelDesiredMessage,
   'model/reported': ModelReportedMessage,
+  receipts: ReceiptMessage,
 } as const;
 
 export type MessageFor<K extends TopicKind> = Static<(typeof MESSAGE_SCHEMAS)[K]>;

@@ -3,12 +3,13 @@ import { isValidId } from './ids.js';
 
 export const TOPIC_ROOT = 'vigil/v1';
 
-export const TOPIC_KINDS = ['results', 'telemetry', 'status', 'model/desired', 'model/reported'] as const;
+export const TOPIC_KINDS = ['results', 'telemetry', 'status', 'model/desired', 'model/reported', 'receipts'] as const;
 export type TopicKind = (typeof TOPIC_KINDS)[number];
 
 /** Which side publishes each kind; the broker's ACL enforces it. */
 export const DEVICE_PUBLISHES: readonly TopicKind[] = ['results', 'telemetry', 'status', 'model/reported'];
-export const DEVICE_SUBSCRIBES: readonly TopicKind[] = ['model/desired'];
+/** `receipts`: the hub's end-to-end confirmations of committed results (external-broker mode). */
+export const DEVICE_SUBSCRIBES: readonly TopicKind[] = ['model/desired', 'receipts'];
 
 export interface DeviceAddress {
   clinicId: string;

@@ -7,6 +7,7 @@ import {
   encodeMessage,
   type Logger,
   newMessageId,
+  type ReceiptMessage,
   STATUS_SCHEMA,
   type StatusMessage,
   topicFor,
@@ -16,6 +17,7 @@ import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { HubMetrics } from '../http/hub-metrics.js';
 import type { IngestPipeline } from '../ingest/ingest-pipeline.js';
 import type { DeviceRegistry } from './device-registry.js';
+import type { DeviceTransport } from './device-transport.js';
 import { canDevicePublish, canDeviceSubscribe } from './topic-acl.js';
 
 export interface ListenerAddress {
@@ -54,7 +56,8 @@ function readPem(path: string, what: string): Buffer {
  * publishes are handed to ingest inside `authorizePublish`, whose callback releases the PUBACK, so
  * a device's message is acknowledged only after the hub has committed it.
  */
-export class EmbeddedBroker {
+export class EmbeddedBroker implements DeviceTransport {
+  readonly kind = 'embedded';
   private aedes: Aedes | undefined;
   private readonly servers: Server[] = [];
   readonly ports: { plain?: number; tls?: number } = {};
@@ -233,6 +236,13 @@ export class EmbeddedBroker {
       ),
     );
   }
+
+  ready(): boolean {
+    return this.ports.plain !== undefined || this.ports.tls !== undefined;
+  }
+
+  /** The PUBACK, released after the commit, is the device's receipt: nothing more to send. */
+  confirm(_receipts: readonly ReceiptMessage[]): void {}
 
   /** Drops a device's live connection (after revocation). */
   disconnect(deviceId: string): void {

@@ -1,7 +1,16 @@
 import { readFileSync } from 'node:fs';
-import { fleetFilter, type Logger, sharedFleetFilter, type TopicKind } from '@vigil/shared';
+import {
+  encodeMessage,
+  fleetFilter,
+  type Logger,
+  type ReceiptMessage,
+  sharedFleetFilter,
+  type TopicKind,
+  topicFor,
+} from '@vigil/shared';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { IngestPipeline } from '../ingest/ingest-pipeline.js';
+import type { DeviceTransport } from './device-transport.js';
 
 export interface ExternalConsumerOptions {
   url: string;
@@ -29,8 +38,17 @@ const INGESTED_KINDS: TopicKind[] = ['results', 'telemetry', 'status', 'model/re
  * shared subscription so several hub replicas (and several connections per replica) split the fleet.
  * mqtt.js sends each PUBACK only after `handleMessage` calls back, i.e. after the ingest commit.
  */
-export class ExternalConsumer {
+export class ExternalConsumer implements DeviceTransport {
+  readonly kind = 'external';
+  readonly ports = {};
   private readonly clients: MqttClient[] = [];
+  /**
+   * Hub → device messages (desired models, receipts) go out on a connection of their own: QoS 1
+   * publishes queued on a consumer connection while the broker restarts held up its reconnection,
+   * and with it the PUBACKs of everything consumed.
+   */
+  private outgoing: MqttClient | undefined;
+  receiptsSent = 0;
 
   constructor(private readonly options: ExternalConsumerOptions) {}
 
@@ -39,8 +57,20 @@ export class ExternalConsumer {
     // Without a shared-subscription group every connection would receive every message: use one.
     const consumers = o.group ? o.consumers : 1;
     for (let i = 0; i < consumers; i++) this.clients.push(this.connect(`${o.clientIdPrefix}-${i}`));
+    this.outgoing = mqtt.connect(o.url, {
+      clientId: `${o.clientIdPrefix}-out-${process.pid}`,
+      username: o.username,
+      password: o.password,
+      protocolVersion: 5,
+      clean: true,
+      reconnectPeriod: 1000,
+      ...(o.caFile ? { ca: readFileSync(o.caFile), rejectUnauthorized: true } : {}),
+    });
+    this.outgoing.on('error', (error) =>
+      o.logger.warn({ code: 'VIGIL_MQTT_UNREACHABLE', err: error.message }, 'external broker error (outgoing)'),
+    );
     await Promise.all(
-      this.clients.map(
+      [...this.clients, this.outgoing].map(
         (client) =>
           new Promise<void>((resolve) => {
             if (client.connected) resolve();
@@ -91,16 +121,43 @@ export class ExternalConsumer {
   }
 
   publish(topic: string, payload: Buffer, retain: boolean): Promise<void> {
-    const client = this.clients[0];
+    const client = this.outgoing;
     if (!client) return Promise.reject(new Error('consumer not started'));
     return client.publishAsync(topic, payload, { qos: 1, retain }).then(() => undefined);
   }
 
   get connected(): boolean {
-    return this.clients.length > 0 && this.clients.every((c) => c.connected);
+    return this.clients.length > 0 && [...this.clients, this.outgoing].every((c) => c?.connected);
   }
 
+  ready(): boolean {
+    return this.connected;
+  }
+
+  /**
+   * Publishes each receipt on its device's `receipts` topic (QoS 1). A receipt lost on the way (the
+   * broker restarting) costs only a resend: the device sends the result again after its timeout and
+   * the hub, which stores each id once, confirms it again.
+   */
+  confirm(receipts: readonly ReceiptMessage[]): void {
+    for (const receipt of receipts) {
+      this.publish(topicFor(receipt, 'receipts'), encodeMessage(receipt), false).then(
+        () => {
+          this.receiptsSent += 1;
+        },
+        (error: Error) =>
+          this.options.logger.warn(
+            { code: 'VIGIL_MQTT_UNREACHABLE', deviceId: receipt.deviceId, err: error.message },
+            'receipt not published; the device will resend and be confirmed again',
+          ),
+      );
+    }
+  }
+
+  /** Revocation happens at the external broker (its password file and ACL). */
+  disconnect(_deviceId: string): void {}
+
   async stop(): Promise<void> {
-    await Promise.all(this.clients.map((c) => c.endAsync()));
+    await Promise.all([...this.clients, ...(this.outgoing ? [this.outgoing] : [])].map((c) => c.endAsync()));
   }
 }

@@ -12,6 +12,7 @@ export function mosquittoAclFile(devices: readonly DeviceRecord[], hubUsername: 
     'topic read vigil/v1/+/+/status',
     'topic read vigil/v1/+/+/model/reported',
     'topic write vigil/v1/+/+/model/desired',
+    'topic write vigil/v1/+/+/receipts',
     '',
   );
   for (const d of devices) {

@@ -28,6 +28,8 @@ export interface HistorySample {
  */
 export interface HistoryStore {
   readonly driver: string;
+  /** Connects (and starts backfilling from a local buffer); the embedded store has nothing to do. */
+  start(): Promise<void>;
   write(points: readonly HistoryPoint[]): Promise<void>;
   query(query: HistoryQuery): Promise<HistorySample[]>;
   /** Points accepted but not yet in the backing store (0 for the embedded store). */

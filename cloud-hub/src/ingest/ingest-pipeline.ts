@@ -13,6 +13,7 @@ import type { HistoryPoint, HistoryStore } from '../history/history-store.js';
 import type { HubMetrics } from '../http/hub-metrics.js';
 import type { DeadLetter, IngestBatch, StateStore } from '../state/state-store.js';
 import { resultPoints, telemetryPoints } from './history-points.js';
+import { type RejectedResult, rejectedResult } from './receipts.js';
 import { assertPlausibleStudyDate } from './study-date-plausibility.js';
 
 export type IngestOutcome = 'stored' | 'dead-lettered';
@@ -27,8 +28,11 @@ export interface IngestOptions {
   batchSize: number;
   /** …or when the oldest has waited this long. */
   maxWaitMs: number;
-  /** Called after a batch is durable (follow-up recomputation, live events). Must not throw. */
-  onCommitted?: (batch: IngestBatch) => void;
+  /**
+   * Called after a batch is durable (follow-up recomputation, live events, receipts), with the
+   * results of the batch that were dead-lettered. Must not throw.
+   */
+  onCommitted?: (batch: IngestBatch, rejected: RejectedResult[]) => void;
 }
 
 interface Pending {
@@ -48,6 +52,7 @@ const EXCERPT_BYTES = 4096;
 export class IngestPipeline {
   private batch: IngestBatch = IngestPipeline.emptyBatch();
   private points: HistoryPoint[] = [];
+  private rejected: RejectedResult[] = [];
   private waiters: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<void>>();
@@ -71,6 +76,8 @@ export class IngestPipeline {
     } catch (error) {
       const vigil = asVigilError(error);
       this.batch.deadLetters.push(this.deadLetter(topic, payload, clientId, vigil));
+      const rejected = rejectedResult(topic, payload, vigil);
+      if (rejected) this.rejected.push(rejected);
       this.options.metrics?.ingested.inc({ kind: 'unknown', outcome: 'dead-letter' });
       this.options.logger.warn({ code: vigil.code, topic: topic.slice(0, 200), clientId }, `dead-lettered: ${vigil.message}`);
       outcome = 'dead-lettered';
@@ -139,20 +146,27 @@ export class IngestPipeline {
     const batch = this.batch;
     const points = this.points;
     const waiters = this.waiters;
+    const rejected = this.rejected;
     this.batch = IngestPipeline.emptyBatch();
     this.points = [];
+    this.rejected = [];
     this.waiters = [];
     this.inBatch = new Set();
     // Batches are not serialised: a batch's synchronous part runs now, and its disk flush overlaps
     // the next batch's reception. Ordering between batches does not matter: results are keyed by
     // id and device state only moves forward in time.
-    const committed = this.commit(batch, points, waiters);
+    const committed = this.commit(batch, points, waiters, rejected);
     this.inFlight.add(committed);
     void committed.finally(() => this.inFlight.delete(committed));
     return committed;
   }
 
-  private async commit(batch: IngestBatch, points: HistoryPoint[], waiters: Pending[]): Promise<void> {
+  private async commit(
+    batch: IngestBatch,
+    points: HistoryPoint[],
+    waiters: Pending[],
+    rejected: RejectedResult[],
+  ): Promise<void> {
     const started = performance.now();
     batch.receivedAt = new Date().toISOString();
     try {
@@ -169,7 +183,7 @@ export class IngestPipeline {
       this.options.metrics?.duplicates.inc(summary.resultsDuplicate);
       this.options.metrics?.batchSeconds.observe((performance.now() - started) / 1000);
       for (const w of waiters) w.resolve(w.outcome);
-      this.options.onCommitted?.(batch);
+      this.options.onCommitted?.(batch, rejected);
     } catch (error) {
       const vigil = asVigilError(error, 'VIGIL_STATE_STORE_UNAVAILABLE');
       this.options.logger.error({ code: vigil.code, messages: waiters.length }, `ingest batch not committed: ${vigil.message}`);

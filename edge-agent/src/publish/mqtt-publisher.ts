@@ -1,12 +1,15 @@
 import { readFileSync } from 'node:fs';
 import type { TopicKind } from '@vigil/shared';
 import {
+  asVigilError,
   type BackoffPolicy,
   backoffDelay,
   type DeviceAddress,
+  decodeMessage,
   encodeMessage,
   type Logger,
   newMessageId,
+  type ReceiptMessage,
   STATUS_SCHEMA,
   type StatusMessage,
   topicFor,
@@ -36,7 +39,23 @@ export interface PublisherOptions {
   statusFields: () => Pick<StatusMessage, 'agentVersion' | 'model' | 'inferenceProvider' | 'tags'>;
   /** Called once per acknowledged message with the time it was sent (for latency measurements). */
   onAcknowledged?: (message: StoredMessage, sentAtMs: number) => void;
+  /**
+   * End-to-end receipts (external-broker mode): a result leaves the outbox only when the hub's
+   * receipt names it, not at the broker's PUBACK; one not confirmed within `timeoutMs` is sent again,
+   * the wait doubling per attempt up to `maxTimeoutMs`.
+   */
+  receipts?: { timeoutMs: number; maxTimeoutMs: number } | undefined;
 }
+
+/** A result the broker has acknowledged and the hub has not yet confirmed. */
+interface AwaitingReceipt {
+  message: StoredMessage;
+  sentAt: number;
+  waitMs: number;
+}
+
+/** Receipts are small; one naming 10 000 ids is about 300 KiB. */
+const MAX_RECEIPT_BYTES = 1024 * 1024;
 
 type PublisherEvents = 'connected' | 'disconnected';
 
@@ -57,10 +76,66 @@ export class MqttPublisher {
   private watchdog: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly handlers = new Map<string, (topic: string, payload: Buffer) => void>();
+  private readonly awaiting = new Map<string, AwaitingReceipt>();
+  private readonly awaitingSeqs = new Set<number>();
+  /** How long the next wait for each result's receipt is (doubles per resend). */
+  private readonly receiptWaits = new Map<string, number>();
   published = 0;
+  /** Results confirmed by a hub receipt; receipt ids this device was not waiting for. */
+  confirmed = 0;
+  unknownReceiptIds = 0;
   lastError: VigilError | undefined;
 
-  constructor(private readonly options: PublisherOptions) {}
+  constructor(private readonly options: PublisherOptions) {
+    if (options.receipts) this.onTopic('receipts', (topic, payload) => this.onReceipt(topic, payload));
+  }
+
+  /** Results sent and acknowledged by the broker, waiting for the hub's receipt. */
+  get awaitingReceipts(): number {
+    return this.awaiting.size;
+  }
+
+  private onReceipt(topic: string, payload: Buffer): void {
+    let receipt: ReceiptMessage;
+    try {
+      const decoded = decodeMessage(topic, payload, MAX_RECEIPT_BYTES);
+      receipt = decoded.message as ReceiptMessage;
+      if (decoded.kind !== 'receipts' || receipt.deviceId !== this.options.address.deviceId) {
+        throw new VigilError('VIGIL_PAYLOAD_IDENTITY_MISMATCH', 'a receipt for another device');
+      }
+    } catch (error) {
+      const vigil = asVigilError(error);
+      this.options.logger.warn({ code: vigil.code }, `receipt ignored: ${vigil.message}`);
+      return;
+    }
+    for (const id of receipt.committed) this.confirm(id);
+    for (const r of receipt.rejected ?? []) {
+      // The hub dead-lettered it: it will never be stored, so resending is pointless.
+      if (this.confirm(r.messageId)) {
+        this.options.logger.error(
+          { code: r.reason.code, messageId: r.messageId },
+          `result rejected by the hub: ${r.reason.message}`,
+        );
+      }
+    }
+  }
+
+  /** Deletes a confirmed result from the outbox; false when this device was not waiting for it. */
+  private confirm(messageId: string): boolean {
+    const waiting = this.awaiting.get(messageId);
+    if (!waiting) {
+      // Unknown (a forged receipt, or one for a result confirmed already): changes nothing.
+      this.unknownReceiptIds += 1;
+      return false;
+    }
+    this.awaiting.delete(messageId);
+    this.awaitingSeqs.delete(waiting.message.seq);
+    this.receiptWaits.delete(messageId);
+    this.options.outbox.ack(waiting.message.seq, waiting.message.bytes);
+    this.confirmed += 1;
+    this.options.onAcknowledged?.(waiting.message, waiting.sentAt);
+    return true;
+  }
 
   get connected(): boolean {
     return this.client?.connected === true;
@@ -163,7 +238,8 @@ export class MqttPublisher {
       );
       o.logger.error({ code: this.lastError.code, err: error.message }, 'broker error');
     });
-    this.watchdog = setInterval(() => this.expireInflight(), Math.max(1000, (o.inflightTimeoutMs ?? 60_000) / 4));
+    const shortestWait = Math.min(o.inflightTimeoutMs ?? 60_000, o.receipts?.timeoutMs ?? Number.POSITIVE_INFINITY);
+    this.watchdog = setInterval(() => this.expireInflight(), Math.max(250, shortestWait / 4));
     this.watchdog.unref();
   }
 
@@ -176,6 +252,15 @@ export class MqttPublisher {
         this.inflight.delete(seq);
         expired += 1;
       }
+    }
+    // Results the broker took but the hub never confirmed (a consumer that died, a broker that lost
+    // them): sent again, with a longer wait each time. The hub stores each id once.
+    for (const [id, waiting] of this.awaiting) {
+      if (now - waiting.sentAt <= waiting.waitMs) continue;
+      this.awaiting.delete(id);
+      this.awaitingSeqs.delete(waiting.message.seq);
+      this.receiptWaits.set(id, Math.min(waiting.waitMs * 2, this.options.receipts?.maxTimeoutMs ?? waiting.waitMs));
+      expired += 1;
     }
     if (expired > 0) {
       this.cursor = 0;
@@ -191,10 +276,12 @@ export class MqttPublisher {
     try {
       const { outbox, inflightWindow } = this.options;
       while (this.inflight.size < inflightWindow) {
-        const batch = outbox.after(this.cursor, inflightWindow - this.inflight.size).filter((m) => !this.inflight.has(m.seq));
+        const batch = outbox.after(this.cursor, inflightWindow - this.inflight.size);
         if (batch.length === 0) break;
         for (const message of batch) {
           this.cursor = Math.max(this.cursor, message.seq);
+          // Skip what is on its way: waiting for a PUBACK, or for the hub's receipt.
+          if (this.inflight.has(message.seq) || this.awaitingSeqs.has(message.seq)) continue;
           this.send(client, message);
         }
       }
@@ -216,9 +303,17 @@ export class MqttPublisher {
         this.scheduleRetry();
         return;
       }
-      this.options.outbox.ack(message.seq, message.bytes);
       this.published += 1;
-      this.options.onAcknowledged?.(message, sentAt);
+      const receipts = this.options.receipts;
+      if (receipts && message.kind === 'results') {
+        // The broker has it; the outbox keeps it until the hub says it committed it.
+        const waitMs = this.receiptWaits.get(message.messageId) ?? receipts.timeoutMs;
+        this.awaiting.set(message.messageId, { message, sentAt, waitMs });
+        this.awaitingSeqs.add(message.seq);
+      } else {
+        this.options.outbox.ack(message.seq, message.bytes);
+        this.options.onAcknowledged?.(message, sentAt);
+      }
       // Refill in chunks rather than one query per acknowledgement.
       if (this.inflight.size <= Math.floor(this.options.inflightWindow * 0.75)) this.drain();
     });

@@ -86,6 +86,10 @@ export class SqliteHistoryStore implements HistoryStore {
     return true;
   }
 
+  start(): Promise<void> {
+    return Promise.resolve();
+  }
+
   close(): Promise<void> {
     return this.store.close();
   }
