@@ -68,11 +68,12 @@ export class MosquittoServer {
     );
   }
 
-  async stop(): Promise<void> {
+  /** SIGTERM saves its persistence file first; SIGKILL loses what it held in memory (a crash). */
+  async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
     const p = this.process;
     if (!p || p.exitCode !== null) return;
     const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
-    p.kill('SIGTERM');
+    p.kill(signal);
     await exited;
     this.process = undefined;
   }

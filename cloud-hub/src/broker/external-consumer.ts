@@ -158,6 +158,9 @@ export class ExternalConsumer implements DeviceTransport {
   disconnect(_deviceId: string): void {}
 
   async stop(): Promise<void> {
-    await Promise.all([...this.clients, ...(this.outgoing ? [this.outgoing] : [])].map((c) => c.endAsync()));
+    const all = [...this.clients, ...(this.outgoing ? [this.outgoing] : [])];
+    this.clients.length = 0;
+    this.outgoing = undefined;
+    await Promise.all(all.map((c) => c.endAsync()));
   }
 }
