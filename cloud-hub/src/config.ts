@@ -126,6 +126,18 @@ export const HubConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    cluster: Type.Object(
+      {
+        /** This replica's name in leases and logs; empty: host, process id and a random part. */
+        replicaId: Type.String({ pattern: '^[A-Za-z0-9._-]*$', maxLength: 128, default: '' }),
+        /**
+         * How long a replica's hold on singleton work (rollout ticks, overdue sweeps) lasts without
+         * renewal: a survivor takes over within this after a replica dies.
+         */
+        leaseTtlMs: Type.Integer({ minimum: 1000, maximum: 600_000, default: 15_000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     state: Type.Object(
       {
         /** sqlite: embedded, one hub process. postgres: the hospital's PostgreSQL server (replicas share it). */

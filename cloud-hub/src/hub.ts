@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLogger, encodeMessage, type Logger, topicFor, trustedKeys, VigilError } from '@vigil/shared';
@@ -9,6 +11,7 @@ import { DeviceRegistry } from './broker/device-registry.js';
 import type { DeviceTransport } from './broker/device-transport.js';
 import { EmbeddedBroker } from './broker/embedded-broker.js';
 import { ExternalConsumer } from './broker/external-consumer.js';
+import { SingletonLease } from './cluster/singleton-lease.js';
 import { externalPassword, type HubConfig, modelKeyPems, statePassword } from './config.js';
 import { HubEvents } from './events/hub-events.js';
 import { followupPolicy, patientsTouched } from './followup/followup-policy.js';
@@ -108,6 +111,10 @@ export class Hub {
   readonly followup: FollowupThread;
   readonly models: ModelRegistry;
   readonly rollouts: RolloutController;
+  /** Singleton work across replicas: who ticks rollouts, who sweeps for overdue follow-ups. */
+  readonly rolloutLease: SingletonLease;
+  readonly sweepLease: SingletonLease;
+  readonly replicaId: string;
   private revocationTimer: NodeJS.Timeout | undefined;
   httpPort = 0;
 
@@ -126,6 +133,18 @@ export class Hub {
           })
         : new SqliteHistoryStore(join(config.dataDir, 'history.sqlite'));
     this.registry = new DeviceRegistry(this.state);
+    this.replicaId = config.cluster.replicaId || `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    const lease = (name: string, onChange?: (leader: boolean) => void) =>
+      new SingletonLease({
+        store: this.state.leases,
+        name,
+        holder: this.replicaId,
+        ttlMs: config.cluster.leaseTtlMs,
+        logger: this.logger,
+        ...(onChange ? { onChange } : {}),
+      });
+    this.rolloutLease = lease('rollouts');
+    this.sweepLease = lease('followup-sweeps', (leader) => this.followup.setSweeps(leader));
     this.auth = new AuthService(this.state.users, this.state.audit, this.logger, {
       sessionHours: config.auth.sessionHours,
       idleMinutes: config.auth.idleMinutes,
@@ -140,6 +159,7 @@ export class Hub {
       events: this.events,
       policy: followupPolicy(config.followup),
       sweepIntervalMs: config.followup.sweepIntervalS * 1000,
+      sweeps: false,
       onRestart: () => this.metrics.followupRestarts.inc(),
     });
     this.models = openModelRegistry(
@@ -153,6 +173,7 @@ export class Hub {
       logger: this.logger,
       events: this.events,
       tickMs: config.rollout.tickMs,
+      lease: this.rolloutLease,
       publishDesired: (message) => this.transport.publish(topicFor(message, 'model/desired'), encodeMessage(message), true),
     });
     this.ingest = new IngestPipeline({
@@ -232,10 +253,12 @@ export class Hub {
     return [
       { name: 'state', start: () => this.state.open(), stop: () => this.state.close() },
       { name: 'history', start: () => this.history.start(), stop: () => this.history.close() },
+      { name: 'sweep lease', start: () => this.sweepLease.start(), stop: () => this.sweepLease.stop() },
       { name: 'followup', start: () => this.followup.start(), stop: () => this.followup.stop() },
       { name: 'ingest', start: () => undefined, stop: () => this.ingest.close() },
       { name: 'devices', start: () => this.transport.start(), stop: () => this.transport.stop() },
       { name: 'http', start: () => this.startHttp(), stop: () => this.closeHttp() },
+      { name: 'rollout lease', start: () => this.rolloutLease.start(), stop: () => this.rolloutLease.stop() },
       { name: 'rollouts', start: () => this.rollouts.start(), stop: () => this.rollouts.stop() },
       {
         name: 'revocations',

@@ -12,6 +12,7 @@ import { ingestBatch } from '../../scripts/harness/ingest-batch.js';
 import { PostgresServer } from '../../scripts/harness/postgres.js';
 import { syntheticResult } from '../../scripts/harness/result-factory.js';
 import { makeTempDir } from '../../scripts/harness/temp-dir.js';
+import { waitFor } from '../../scripts/harness/wait-for.js';
 import type { AttributedCondition } from '../src/followup/followup-types.js';
 import type { RolloutDevice, RolloutRecord } from '../src/rollout/rollout-store.js';
 import type { PostgresLocation, StateLocation, StateStore } from '../src/state/state-store.js';
@@ -462,6 +463,51 @@ for (const engine of ['sqlite', 'postgres']) {
       assert.equal(await u.revokeToken('t1'), false);
       assert.ok((await u.getToken('t1'))?.revokedAt);
       assert.equal(await u.getToken('nope'), undefined);
+    });
+
+    it('leases: one holder at a time, renewal keeps the epoch, a takeover increments it and fences the old holder out', async () => {
+      const s = await fresh(engine);
+      const l = s.leases;
+      const a = await l.tryAcquire('rollouts', 'replica-a', 60_000);
+      assert.deepEqual([a?.holder, a?.epoch], ['replica-a', 1]);
+      assert.equal(await l.tryAcquire('rollouts', 'replica-b', 60_000), null, 'held by another');
+      const renewed = await l.tryAcquire('rollouts', 'replica-a', 60_000);
+      assert.equal(renewed?.epoch, 1, 'renewal keeps the epoch');
+      assert.equal((await l.current('rollouts'))?.holder, 'replica-a');
+      assert.ok((await l.tryAcquire('sweeps', 'replica-b', 60_000)) !== null, 'leases are independent');
+
+      // A fenced write passes while the fence is current…
+      const fenced = s.rollouts.withFence({ name: 'rollouts', holder: 'replica-a', epoch: 1 });
+      const desired = (version: string): ModelDesiredMessage => ({
+        schema: 'vigil.model-desired/1',
+        messageId: newMessageId(),
+        clinicId: 'clinic-a',
+        deviceId: 'edge-a1',
+        issuedAt: new Date().toISOString(),
+        active: {
+          name: 'vigil-demo',
+          version,
+          sha256: 'a'.repeat(64),
+          sizeBytes: 10,
+          url: 'https://hub/m',
+          signature: 's',
+          keyId: 'k1',
+        },
+      });
+      await fenced.setDesired(desired('1.0.0'));
+      // …a short lease runs out, replica-b takes over (epoch 2), and replica-a's writes are refused.
+      await l.tryAcquire('rollouts', 'replica-a', 200);
+      const b = await waitFor('the lease expires and replica-b takes it', () => l.tryAcquire('rollouts', 'replica-b', 60_000));
+      assert.deepEqual([b.holder, b.epoch], ['replica-b', 2]);
+      await assert.rejects(fenced.setDesired(desired('2.0.0')), { code: 'VIGIL_LEASE_LOST' });
+      await assert.rejects(fenced.updateRollout('r-none', { state: 'paused' }), { code: 'VIGIL_LEASE_LOST' });
+      assert.equal((await s.rollouts.listDesired())[0]?.active.version, '1.0.0', 'the stale write changed nothing');
+      await s.rollouts.withFence({ name: 'rollouts', holder: 'replica-b', epoch: 2 }).setDesired(desired('2.0.0'));
+      assert.equal((await s.rollouts.listDesired())[0]?.active.version, '2.0.0');
+      // A clean stop hands the lease over at once.
+      await l.release('rollouts', 'replica-b');
+      assert.equal(await l.current('rollouts'), undefined);
+      assert.equal((await l.tryAcquire('rollouts', 'replica-a', 60_000))?.epoch, 3);
     });
 
     it('rollouts: packages (re-publish replaces), rollouts and their devices, desired models', async () => {

@@ -29,6 +29,10 @@ export const ERROR_CATALOGUE = {
   },
   VIGIL_OUTBOX_DISK_FULL: { httpStatus: 507, summary: 'The disk holding the outbox is full.' },
   VIGIL_STATE_STORE_UNAVAILABLE: { httpStatus: 503, summary: 'The state store (SQL) cannot be written or read.' },
+  VIGIL_LEASE_LOST: {
+    httpStatus: 409,
+    summary: 'A replica wrote singleton work (a rollout step) under a lease it no longer holds; the write was refused.',
+  },
   VIGIL_STATE_MIGRATION_REFUSED: {
     httpStatus: 409,
     summary: 'A state copy between engines was refused: the target is not empty, or the source schema is not current.',

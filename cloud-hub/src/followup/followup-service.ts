@@ -41,6 +41,8 @@ export interface FollowupServiceOptions {
   today?: () => string;
   /** How often patients are checked for missed follow-ups. */
   sweepIntervalMs?: number;
+  /** Whether the periodic sweeps run here (with replicas, only where the sweep lease is held). */
+  sweepsEnabled?: boolean;
 }
 
 /** What the hub needs from follow-up, whether it runs in-process or in a worker thread. */
@@ -66,18 +68,24 @@ export class FollowupService implements FollowupRunner {
   private running: Promise<void> | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private stopping = false;
+  /** Periodic overdue sweeps run only while this is true (one replica at a time). */
+  sweepsEnabled: boolean;
   readonly policy: FollowupPolicy;
   private readonly today: () => string;
 
   constructor(private readonly o: FollowupServiceOptions) {
     this.policy = o.policy ?? DEFAULT_FOLLOWUP_POLICY;
+    this.sweepsEnabled = o.sweepsEnabled ?? true;
     this.today = o.today ?? (() => new Date().toISOString().slice(0, 10));
   }
 
   start(): void {
-    this.sweepTimer = setInterval(() => void this.sweepOverdue(), this.o.sweepIntervalMs ?? 3_600_000);
+    const sweep = () => {
+      if (this.sweepsEnabled) void this.sweepOverdue();
+    };
+    this.sweepTimer = setInterval(sweep, this.o.sweepIntervalMs ?? 3_600_000);
     this.sweepTimer.unref();
-    void this.sweepOverdue();
+    sweep();
   }
 
   async stop(): Promise<void> {

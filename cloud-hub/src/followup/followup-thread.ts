@@ -16,6 +16,8 @@ export interface FollowupThreadOptions {
   events: Pick<HubEvents, 'emit'>;
   policy: FollowupPolicy;
   sweepIntervalMs: number;
+  /** Whether overdue sweeps run from the start (false when a lease decides, see `setSweeps`). */
+  sweeps?: boolean;
   /** Delay before a worker that died is replaced (doubles per consecutive failure, up to 30 s). */
   restartDelayMs?: number;
   /** Called each time a replacement worker starts (for metrics). */
@@ -45,10 +47,12 @@ export class FollowupThread implements FollowupRunner {
   private restartTimer: NodeJS.Timeout | undefined;
   /** Workers that died and were replaced since start (for diagnostics and tests). */
   restarts = 0;
+  private sweeps = true;
 
   constructor(private readonly o: FollowupThreadOptions) {
     this.policy = o.policy;
     this.reader = new FollowupService({ store: o.store, logger: o.logger, policy: o.policy });
+    this.sweeps = o.sweeps ?? true;
   }
 
   start(): void {
@@ -60,6 +64,7 @@ export class FollowupThread implements FollowupRunner {
       state: this.o.state,
       policy: this.o.policy,
       sweepIntervalMs: this.o.sweepIntervalMs,
+      sweeps: this.sweeps,
       logLevel: this.o.logger.level,
     };
     const worker = new Worker(new URL('./followup-worker.mjs', import.meta.url), { workerData: data });
@@ -83,6 +88,12 @@ export class FollowupThread implements FollowupRunner {
     // Everything not yet confirmed goes to this worker (all of it, after a restart).
     for (const note of this.notes) this.send({ type: 'note', ...note });
     for (const id of this.settles.keys()) this.send({ type: 'settle', id });
+  }
+
+  /** Overdue sweeps run only where the sweep lease is held (one replica); recomputations run everywhere. */
+  setSweeps(enabled: boolean): void {
+    this.sweeps = enabled;
+    this.send({ type: 'sweeps', enabled });
   }
 
   private restart(): void {

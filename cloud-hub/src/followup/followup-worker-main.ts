@@ -20,6 +20,7 @@ const service = new FollowupService({
   events: { emit: (event) => post({ type: 'event', event }) },
   policy: data.policy,
   sweepIntervalMs: data.sweepIntervalMs,
+  sweepsEnabled: data.sweeps,
 });
 
 // The main thread keeps each note until told it is done, and replays what is left to a new worker
@@ -40,6 +41,9 @@ port.on('message', (message: ToFollowupWorker) => {
       lastNote = Math.max(lastNote, message.id);
       service.notePatients(message.patientKeys);
       reportWhenCaughtUp();
+      return;
+    case 'sweeps':
+      service.sweepsEnabled = message.enabled;
       return;
     case 'settle':
       void service.settled().then(() => post({ type: 'settled', id: message.id }));

@@ -8,6 +8,8 @@ export interface FollowupWorkerData {
   state: StateLocation;
   policy: FollowupPolicy;
   sweepIntervalMs: number;
+  /** Whether overdue sweeps run here at start (see the 'sweeps' message). */
+  sweeps: boolean;
   /** The hub logger's level, so the worker logs what the hub would. */
   logLevel: string;
 }
@@ -16,6 +18,8 @@ export interface FollowupWorkerData {
 export type ToFollowupWorker =
   | { type: 'note'; id: number; patientKeys: string[] }
   | { type: 'settle'; id: number }
+  /** Whether this replica holds the sweep lease (overdue sweeps run on one replica only). */
+  | { type: 'sweeps'; enabled: boolean }
   | { type: 'stop' };
 
 /** Worker → main thread. */

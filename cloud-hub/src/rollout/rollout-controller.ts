@@ -7,13 +7,22 @@ import {
   newMessageId,
   VigilError,
 } from '@vigil/shared';
+import type { LeaseFence } from '../cluster/lease-store.js';
 import type { HubEvents } from '../events/hub-events.js';
 import type { ModelRegistry } from '../models/model-registry.js';
 import type { DeviceState, StateStore } from '../state/state-store.js';
 import { DEFAULT_WAVES, planWaves } from './rollout-planner.js';
 import { followReports, gateFigures } from './rollout-signals.js';
 import { nextStep } from './rollout-step.js';
-import type { GateThresholds, RolloutDevice, RolloutMode, RolloutRecord, RolloutSpec, RolloutState } from './rollout-store.js';
+import type {
+  GateThresholds,
+  RolloutDevice,
+  RolloutMode,
+  RolloutRecord,
+  RolloutSpec,
+  RolloutState,
+  RolloutStore,
+} from './rollout-store.js';
 
 export const DEFAULT_GATES: GateThresholds = {
   maxInstallFailures: 0,
@@ -41,6 +50,11 @@ export interface RolloutControllerOptions {
   logger: Logger;
   events?: HubEvents;
   tickMs: number;
+  /**
+   * With hub replicas: the rollout lease. Only its holder ticks, and its tick's writes carry the
+   * lease's fence, so a replica that lost the lease cannot overwrite the new holder's decisions.
+   */
+  lease?: { fence(): LeaseFence | undefined };
 }
 
 const LIVE: readonly RolloutState[] = ['running', 'paused', 'rolling-back'];
@@ -64,6 +78,13 @@ export class RolloutController {
    * after the rollback was decided (seen in the fleet test under load).
    */
   private serial: Promise<unknown> = Promise.resolve();
+  /** The fenced store while a tick runs (ticks and operator actions never overlap: `exclusive`). */
+  private tickStore: RolloutStore | undefined;
+
+  /** Where this operation writes: the tick's fenced store, or the plain one for operator actions. */
+  private get rollouts(): RolloutStore {
+    return this.tickStore ?? this.o.state.rollouts;
+  }
 
   constructor(private readonly o: RolloutControllerOptions) {}
 
@@ -180,7 +201,7 @@ export class RolloutController {
       updatedAt: now,
       finishedAt: null,
     };
-    await this.o.state.rollouts.createRollout(rollout, devices);
+    await this.rollouts.createRollout(rollout, devices);
     await this.startWave(rollout, devices, 0);
     this.o.logger.info(
       { rolloutId, model: record.name, version: record.version, devices: devices.length, waves: waves.length },
@@ -218,7 +239,7 @@ export class RolloutController {
       active: activeRef,
       ...(shadowRef ? { shadow: shadowRef } : {}),
     };
-    await this.o.state.rollouts.setDesired(message);
+    await this.rollouts.setDesired(message);
     await this.o.publishDesired(message);
   }
 
@@ -226,7 +247,7 @@ export class RolloutController {
     const states = new Map((await this.o.state.listDeviceStates()).map((s) => [s.deviceId, s]));
     for (const d of devices.filter((x) => x.wave === wave)) {
       const t = states.get(d.deviceId)?.lastTelemetry?.pipeline;
-      await this.o.state.rollouts.updateRolloutDevice(rollout.rolloutId, d.deviceId, {
+      await this.rollouts.updateRolloutDevice(rollout.rolloutId, d.deviceId, {
         state: 'desired',
         baseline: t ? { received: t.received, failed: t.failed, quarantined: t.quarantined } : null,
       });
@@ -242,14 +263,24 @@ export class RolloutController {
   }
 
   private async tickNow(): Promise<void> {
-    for (const summary of await this.o.state.rollouts.listRollouts(20)) {
-      if (summary.state !== 'running' && summary.state !== 'rolling-back') continue;
-      try {
-        await this.step(summary);
-      } catch (error) {
-        const vigil = asVigilError(error, 'VIGIL_STATE_STORE_UNAVAILABLE');
-        this.o.logger.error({ code: vigil.code, rolloutId: summary.rolloutId }, `rollout step failed: ${vigil.message}`);
+    const lease = this.o.lease;
+    const fence = lease?.fence();
+    // Another replica holds the rollout lease: it ticks.
+    if (lease && !fence) return;
+    this.tickStore = fence ? this.o.state.rollouts.withFence(fence) : undefined;
+    try {
+      for (const summary of await this.o.state.rollouts.listRollouts(20)) {
+        if (summary.state !== 'running' && summary.state !== 'rolling-back') continue;
+        try {
+          await this.step(summary);
+        } catch (error) {
+          const vigil = asVigilError(error, 'VIGIL_STATE_STORE_UNAVAILABLE');
+          this.o.logger.error({ code: vigil.code, rolloutId: summary.rolloutId }, `rollout step failed: ${vigil.message}`);
+          if (vigil.code === 'VIGIL_LEASE_LOST') return;
+        }
       }
+    } finally {
+      this.tickStore = undefined;
     }
   }
 
@@ -257,14 +288,14 @@ export class RolloutController {
     // One read of the fleet's state serves both the reports and the gate inputs.
     const states = new Map((await this.o.state.listDeviceStates()).map((s) => [s.deviceId, s]));
     const devices = await followReports(
-      this.o.state,
+      this.rollouts,
       this.o.logger,
       rollout,
       await this.o.state.rollouts.rolloutDevices(rollout.rolloutId),
       states,
     );
     const gates = rollout.state === 'running' ? await gateFigures(this.o.state, rollout, devices, states) : rollout.gates;
-    if (rollout.state === 'running') await this.o.state.rollouts.updateRollout(rollout.rolloutId, { gates });
+    if (rollout.state === 'running') await this.rollouts.updateRollout(rollout.rolloutId, { gates });
     const waveCount = Math.max(...devices.map((d) => d.wave)) + 1;
     const decision = nextStep({ rollout: { ...rollout, gates }, devices, gates, waveCount, nowMs: Date.now() });
     const now = new Date().toISOString();
@@ -280,7 +311,7 @@ export class RolloutController {
         await this.rollBack(rollout, devices, `gate tripped: ${decision.reason}`);
       }
     } else if (decision.kind === 'advance') {
-      await this.o.state.rollouts.updateRollout(rollout.rolloutId, { currentWave: decision.toWave, waveStartedAt: now });
+      await this.rollouts.updateRollout(rollout.rolloutId, { currentWave: decision.toWave, waveStartedAt: now });
       const next = { ...rollout, currentWave: decision.toWave, waveStartedAt: now };
       await this.startWave(next, devices, decision.toWave);
       this.o.logger.info({ rolloutId: rollout.rolloutId, wave: decision.toWave }, 'rollout wave started');
@@ -310,7 +341,7 @@ export class RolloutController {
     rollout: RolloutRecord,
     update: { state: RolloutState; reason?: string; finishedAt?: string },
   ): Promise<void> {
-    await this.o.state.rollouts.updateRollout(rollout.rolloutId, update);
+    await this.rollouts.updateRollout(rollout.rolloutId, update);
     this.o.logger.info({ rolloutId: rollout.rolloutId, state: update.state, reason: update.reason }, 'rollout state');
     this.emit({ ...rollout, ...update, reason: update.reason ?? rollout.reason });
   }
@@ -320,7 +351,7 @@ export class RolloutController {
     for (const d of devices) {
       if (d.state === 'pending' || d.wave > rollout.currentWave) continue;
       if (!d.previous) continue;
-      await this.o.state.rollouts.updateRolloutDevice(rollout.rolloutId, d.deviceId, { state: 'rolling-back' });
+      await this.rollouts.updateRolloutDevice(rollout.rolloutId, d.deviceId, { state: 'rolling-back' });
       await this.desired(d, rollout, d.previous);
     }
   }
@@ -350,7 +381,7 @@ export class RolloutController {
     const r = await this.live(rolloutId);
     if (r.state !== 'paused') throw new VigilError('VIGIL_ROLLOUT_INVALID', `rollout ${rolloutId} is ${r.state}, not paused`);
     // The bake time restarts: whatever tripped or worried someone gets a fresh look.
-    await this.o.state.rollouts.updateRollout(rolloutId, { waveStartedAt: new Date().toISOString() });
+    await this.rollouts.updateRollout(rolloutId, { waveStartedAt: new Date().toISOString() });
     await this.setState(r, { state: 'running', reason: `resumed by ${actor}` });
     return this.live(rolloutId);
   }
@@ -380,7 +411,7 @@ export class RolloutController {
     const devices = await this.o.state.rollouts.rolloutDevices(rolloutId);
     // A completed rollout's last wave counts as updated too.
     const everyWave = { ...r, currentWave: Math.max(r.currentWave, ...devices.map((d) => d.wave)) };
-    await this.o.state.rollouts.updateRollout(rolloutId, { currentWave: everyWave.currentWave, finishedAt: null });
+    await this.rollouts.updateRollout(rolloutId, { currentWave: everyWave.currentWave, finishedAt: null });
     await this.rollBack(everyWave, devices, `rolled back by ${actor}`);
     return this.live(rolloutId);
   }

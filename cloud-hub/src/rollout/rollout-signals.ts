@@ -1,14 +1,14 @@
 import type { Logger } from '@vigil/shared';
 import type { DeviceState, StateStore } from '../state/state-store.js';
 import { evaluateGates } from './health-gates.js';
-import type { GateFigure, RolloutDevice, RolloutRecord } from './rollout-store.js';
+import type { GateFigure, RolloutDevice, RolloutRecord, RolloutStore } from './rollout-store.js';
 
 /** One snapshot of the fleet's device states per controller step, by device id. */
 export type DeviceStates = ReadonlyMap<string, DeviceState>;
 
 /** Reads the devices' latest model reports into the rollout's per-device states (and persists changes). */
 export async function followReports(
-  state: StateStore,
+  rollouts: Pick<RolloutStore, 'updateRolloutDevice'>,
   logger: Logger,
   rollout: RolloutRecord,
   devices: RolloutDevice[],
@@ -39,7 +39,7 @@ export async function followReports(
       next = 'rolled-back';
     }
     if (next !== d.state) {
-      await state.rollouts.updateRolloutDevice(rollout.rolloutId, d.deviceId, { state: next, reason });
+      await rollouts.updateRolloutDevice(rollout.rolloutId, d.deviceId, { state: next, reason });
       logger.info({ rolloutId: rollout.rolloutId, deviceId: d.deviceId, state: next, reason }, 'rollout device state');
       out.push({ ...d, state: next, reason, updatedAt: new Date().toISOString() });
     } else {

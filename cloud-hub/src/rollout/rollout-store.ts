@@ -1,4 +1,5 @@
 import type { ModelDesiredMessage } from '@vigil/shared';
+import type { LeaseFence } from '../cluster/lease-store.js';
 
 export interface ModelPackageRecord {
   name: string;
@@ -99,4 +100,10 @@ export interface RolloutStore {
   rolloutDevices(rolloutId: string): Promise<RolloutDevice[]>;
   setDesired(message: ModelDesiredMessage): Promise<void>;
   listDesired(): Promise<ModelDesiredMessage[]>;
+  /**
+   * The same store whose writes are refused (VIGIL_LEASE_LOST) unless `fence` is still the current
+   * lease, checked in the write's own transaction: a replica that lost the rollout lease (paused,
+   * partitioned) cannot overwrite what the new holder decided.
+   */
+  withFence(fence: LeaseFence): RolloutStore;
 }

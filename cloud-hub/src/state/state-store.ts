@@ -1,6 +1,7 @@
 import type { ModelReportedMessage, ResultMessage, StatusMessage, TelemetryMessage } from '@vigil/shared';
 import type { AuditStore } from '../audit/audit-store.js';
 import type { UserStore } from '../auth/user-store.js';
+import type { LeaseStore } from '../cluster/lease-store.js';
 import type { FollowupStore } from '../followup/followup-store.js';
 import type { RolloutStore } from '../rollout/rollout-store.js';
 import type { Page } from './pagination.js';
@@ -112,6 +113,7 @@ export interface StateStore {
   readonly users: UserStore;
   readonly audit: AuditStore;
   readonly rollouts: RolloutStore;
+  readonly leases: LeaseStore;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

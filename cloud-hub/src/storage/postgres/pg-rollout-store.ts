@@ -1,12 +1,30 @@
 import type { ModelDesiredMessage } from '@vigil/shared';
 import type pg from 'pg';
+import type { LeaseFence } from '../../cluster/lease-store.js';
 import type { ModelPackageRecord, RolloutDevice, RolloutRecord, RolloutStore } from '../../rollout/rollout-store.js';
 import { ROLLOUT_COLUMNS, toDevice, toPackage, toRollout } from '../rollout-rows.js';
 import { changed, inTransaction, Params, rows } from './pg-client.js';
+import { assertFence } from './pg-lease-store.js';
 
 /** Model registry, rollouts and desired models on PostgreSQL (the same rules as the SQLite store). */
 export class PgRolloutStore implements RolloutStore {
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly fence?: LeaseFence,
+  ) {}
+
+  withFence(fence: LeaseFence): RolloutStore {
+    return new PgRolloutStore(this.pool, fence);
+  }
+
+  /** A write: in a transaction that first checks the fence when the store has one. */
+  private write<T>(what: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const fence = this.fence;
+    return inTransaction(this.pool, what, async (c) => {
+      if (fence) await assertFence(c, fence);
+      return fn(c);
+    });
+  }
 
   async addPackage(p: ModelPackageRecord): Promise<void> {
     await changed(
@@ -33,7 +51,7 @@ export class PgRolloutStore implements RolloutStore {
   }
 
   createRollout(r: RolloutRecord, devices: RolloutDevice[]): Promise<void> {
-    return inTransaction(this.pool, 'createRollout', async (c) => {
+    return this.write('createRollout', async (c) => {
       await c.query(
         `INSERT INTO rollouts (rollout_id, model_name, model_version, mode, spec_json, state, current_wave,
           wave_started_at, reason, gates_json, created_by, created_at, updated_at, finished_at)
@@ -80,12 +98,8 @@ export class PgRolloutStore implements RolloutStore {
       ...keys.map((k) => `${ROLLOUT_COLUMNS[k]} = ${p.add(k === 'gates' ? JSON.stringify(update.gates) : (update[k] ?? null))}`),
       `updated_at = ${p.add(new Date().toISOString())}`,
     ];
-    await changed(
-      this.pool,
-      'updateRollout',
-      `UPDATE rollouts SET ${sets.join(', ')} WHERE rollout_id = ${p.add(rolloutId)}`,
-      p.values,
-    );
+    const sql = `UPDATE rollouts SET ${sets.join(', ')} WHERE rollout_id = ${p.add(rolloutId)}`;
+    await this.write('updateRollout', (c) => c.query(sql, p.values));
   }
 
   async updateRolloutDevice(
@@ -100,7 +114,7 @@ export class PgRolloutStore implements RolloutStore {
     if (update.baseline !== undefined)
       sets.push(`baseline_json = ${p.add(update.baseline ? JSON.stringify(update.baseline) : null)}`);
     const sql = `UPDATE rollout_devices SET ${sets.join(', ')} WHERE rollout_id = ${p.add(rolloutId)} AND device_id = ${p.add(deviceId)}`;
-    await changed(this.pool, 'updateRolloutDevice', sql, p.values);
+    await this.write('updateRolloutDevice', (c) => c.query(sql, p.values));
   }
 
   async getRollout(rolloutId: string): Promise<RolloutRecord | undefined> {
@@ -119,13 +133,13 @@ export class PgRolloutStore implements RolloutStore {
   }
 
   async setDesired(m: ModelDesiredMessage): Promise<void> {
-    await changed(
-      this.pool,
-      'setDesired',
-      `INSERT INTO device_desired (device_id, clinic_id, message_json, updated_at) VALUES ($1, $2, $3, $4)
-        ON CONFLICT (device_id) DO UPDATE SET clinic_id = EXCLUDED.clinic_id, message_json = EXCLUDED.message_json,
-        updated_at = EXCLUDED.updated_at`,
-      [m.deviceId, m.clinicId, JSON.stringify(m), m.issuedAt],
+    await this.write('setDesired', (c) =>
+      c.query(
+        `INSERT INTO device_desired (device_id, clinic_id, message_json, updated_at) VALUES ($1, $2, $3, $4)
+          ON CONFLICT (device_id) DO UPDATE SET clinic_id = EXCLUDED.clinic_id, message_json = EXCLUDED.message_json,
+          updated_at = EXCLUDED.updated_at`,
+        [m.deviceId, m.clinicId, JSON.stringify(m), m.issuedAt],
+      ),
     );
   }
 

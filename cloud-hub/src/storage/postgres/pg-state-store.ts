@@ -18,6 +18,7 @@ import { toDeadLetter, toDevice, toDeviceState, toStoredResult, totalMsOf } from
 import { PgAuditStore } from './pg-audit-store.js';
 import { changed, coded, inTransaction, Params, rows, UNIQUE_VIOLATION } from './pg-client.js';
 import { PgFollowupStore } from './pg-followup-store.js';
+import { PgLeaseStore } from './pg-lease-store.js';
 import { migratePostgres } from './pg-migrate.js';
 import { PgRolloutStore } from './pg-rollout-store.js';
 import { PgUserStore } from './pg-user-store.js';
@@ -109,6 +110,7 @@ export class PgStateStore implements StateStore {
   readonly users: PgUserStore;
   readonly audit: PgAuditStore;
   readonly rollouts: PgRolloutStore;
+  readonly leases: PgLeaseStore;
   private readonly pool: pg.Pool;
 
   constructor(private readonly location: PostgresLocation) {
@@ -117,6 +119,7 @@ export class PgStateStore implements StateStore {
     this.users = new PgUserStore(this.pool);
     this.audit = new PgAuditStore(this.pool);
     this.rollouts = new PgRolloutStore(this.pool);
+    this.leases = new PgLeaseStore(this.pool);
   }
 
   open(): Promise<void> {

@@ -262,4 +262,16 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
       ALTER TABLE alerts ADD COLUMN device_id TEXT;
     `,
   },
+  {
+    version: 7,
+    name: 'leases (one SQLite hub is one process; kept so both engines share the contract)',
+    sql: `
+      CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        epoch INTEGER NOT NULL,
+        expires_at TEXT NOT NULL
+      );
+    `,
+  },
 ];

@@ -1,7 +1,9 @@
 import type { ModelDesiredMessage } from '@vigil/shared';
 import type Database from 'better-sqlite3';
+import type { LeaseFence } from '../../cluster/lease-store.js';
 import type { ModelPackageRecord, RolloutDevice, RolloutRecord, RolloutStore } from '../../rollout/rollout-store.js';
 import { ROLLOUT_COLUMNS, toDevice, toPackage, toRollout } from '../rollout-rows.js';
+import { assertFenceSync } from './sqlite-lease-store.js';
 import { durableWrite, wrap } from './sqlite-wrap.js';
 
 type Row = Record<string, unknown>;
@@ -10,10 +12,24 @@ export class SqliteRolloutStore implements RolloutStore {
   constructor(
     private readonly db: Database.Database,
     private readonly durable: (what: string) => Promise<void>,
+    private readonly fence?: LeaseFence,
   ) {}
 
+  withFence(fence: LeaseFence): RolloutStore {
+    return new SqliteRolloutStore(this.db, this.durable, fence);
+  }
+
+  /** A write in one transaction that first checks the fence when the store has one. */
   private write<T>(what: string, fn: () => T): Promise<T> {
-    return durableWrite(what, fn, this.durable);
+    const fence = this.fence;
+    return durableWrite(
+      what,
+      this.db.transaction(() => {
+        if (fence) assertFenceSync(this.db, fence);
+        return fn();
+      }),
+      this.durable,
+    );
   }
 
   addPackage(p: ModelPackageRecord): Promise<void> {

@@ -16,6 +16,7 @@ import { toDeadLetter, toDevice, toDeviceState, toStoredResult, totalMsOf } from
 import { DurableSqlite } from './durable-sqlite.js';
 import { SqliteAuditStore } from './sqlite-audit-store.js';
 import { SqliteFollowupStore } from './sqlite-followup-store.js';
+import { SqliteLeaseStore } from './sqlite-lease-store.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import { SqliteRolloutStore } from './sqlite-rollout-store.js';
 import { SqliteUserStore } from './sqlite-user-store.js';
@@ -33,6 +34,7 @@ export class SqliteStateStore implements StateStore {
   readonly users: SqliteUserStore;
   readonly audit: SqliteAuditStore;
   readonly rollouts: SqliteRolloutStore;
+  readonly leases: SqliteLeaseStore;
 
   constructor(path: string) {
     this.store = new DurableSqlite(path);
@@ -44,6 +46,7 @@ export class SqliteStateStore implements StateStore {
     this.users = new SqliteUserStore(db, durable);
     this.audit = new SqliteAuditStore(db, durable);
     this.rollouts = new SqliteRolloutStore(db, durable);
+    this.leases = new SqliteLeaseStore(db, durable);
     this.s = {
       insertDevice: db.prepare(
         'INSERT INTO devices (device_id, clinic_id, password_hash, tags_json, created_at) VALUES (?, ?, ?, ?, ?)',
