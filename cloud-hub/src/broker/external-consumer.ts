@@ -87,8 +87,12 @@ export class ExternalConsumer implements DeviceTransport {
       username: o.username,
       password: o.password,
       protocolVersion: 5,
-      clean: false,
-      properties: { sessionExpiryInterval: 24 * 3600, receiveMaximum: 1000 },
+      // One hub: a persistent session, so the broker keeps what arrives while the hub restarts.
+      // Replicas in a shared group: a session that ends with its connection, so a dead replica
+      // stops being a member at once (Mosquitto 2.0 keeps handing messages to offline members);
+      // what was in flight to it is resent by its devices for want of a receipt.
+      clean: !o.group,
+      properties: { sessionExpiryInterval: o.group ? 0 : 24 * 3600, receiveMaximum: 1000 },
       reconnectPeriod: 1000,
       ...(o.caFile ? { ca: readFileSync(o.caFile), rejectUnauthorized: true } : {}),
     });

@@ -30,9 +30,18 @@ export class PgFollowupStore implements FollowupStore {
 
   saveTimelines(entries: TimelineSave[]): Promise<TimelineSaveOutcome[]> {
     if (entries.length === 0) return Promise.resolve([]);
+    // Patients are locked in one global order (their keys), so two replicas saving overlapping
+    // batches wait for each other instead of deadlocking; outcomes come back in the caller's order.
+    const order = entries
+      .map((_e, i) => i)
+      .sort((x, y) => {
+        const a = entries[x]?.summary.patientKey ?? '';
+        const b = entries[y]?.summary.patientKey ?? '';
+        return a < b ? -1 : a > b ? 1 : 0;
+      });
     return inTransaction(this.pool, 'saveTimelines', async (c) => {
-      const outcomes: TimelineSaveOutcome[] = [];
-      for (const entry of entries) outcomes.push(await this.saveOne(c, entry));
+      const outcomes: TimelineSaveOutcome[] = new Array(entries.length);
+      for (const i of order) outcomes[i] = await this.saveOne(c, entries[i] as TimelineSave);
       return outcomes;
     });
   }
