@@ -25,7 +25,7 @@ import { ModelRegistry } from './models/model-registry.js';
 import { RolloutController } from './rollout/rollout-controller.js';
 import type { StateLocation, StateStore } from './state/state-store.js';
 import { InfluxHistoryStore } from './storage/influx/influx-history-store.js';
-import { openStateStore as openStateEngine } from './storage/open-state.js';
+import { openEventRelay, openStateStore as openStateEngine } from './storage/open-state.js';
 import { SqliteHistoryStore } from './storage/sqlite/sqlite-history-store.js';
 
 /** How long requests in flight get to finish when the hub stops. */
@@ -253,6 +253,7 @@ export class Hub {
     return [
       { name: 'state', start: () => this.state.open(), stop: () => this.state.close() },
       { name: 'history', start: () => this.history.start(), stop: () => this.history.close() },
+      { name: 'events', start: () => this.relayEvents(), stop: () => this.events.detach() },
       { name: 'sweep lease', start: () => this.sweepLease.start(), stop: () => this.sweepLease.stop() },
       { name: 'followup', start: () => this.followup.start(), stop: () => this.followup.stop() },
       { name: 'ingest', start: () => undefined, stop: () => this.ingest.close() },
@@ -292,6 +293,14 @@ export class Hub {
       },
       'hub started',
     );
+  }
+
+  /** With replicas (PostgreSQL state), live events reach the dashboards of every replica. */
+  private async relayEvents(): Promise<void> {
+    const onError = (error: Error) =>
+      this.logger.warn({ code: 'VIGIL_STATE_STORE_UNAVAILABLE', err: error.message }, 'event relay between replicas failed');
+    const relay = openEventRelay(stateLocation(this.config), this.replicaId, onError);
+    if (relay) await this.events.attach(relay, onError);
   }
 
   private async startHttp(): Promise<void> {

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { AlertRecord } from '../followup/followup-store.js';
+import type { EventRelay } from './event-relay.js';
 
 /** What the dashboard's live stream carries. Payloads are summaries, never full patient data. */
 export type HubEvent =
@@ -8,17 +9,36 @@ export type HubEvent =
   | { type: 'device'; deviceId: string; clinicId: string; status: string }
   | { type: 'rollout'; rolloutId: string; state: string; currentWave: number; reason: string | null };
 
-/** In-process fan-out of hub events to live API streams (SSE). */
+/**
+ * Fan-out of hub events to live API streams (SSE): in process, and to the other replicas through a
+ * relay when there is one.
+ */
 export class HubEvents {
   private readonly emitter = new EventEmitter();
+  private relay: EventRelay | undefined;
+  private relayFailed: ((error: Error) => void) | undefined;
 
   constructor() {
     // Every open dashboard holds one listener.
     this.emitter.setMaxListeners(0);
   }
 
+  /** Connects this hub's events with the other replicas'. */
+  async attach(relay: EventRelay, onError: (error: Error) => void): Promise<void> {
+    await relay.start((event) => this.emitter.emit('event', event));
+    this.relay = relay;
+    this.relayFailed = onError;
+  }
+
+  async detach(): Promise<void> {
+    const relay = this.relay;
+    this.relay = undefined;
+    await relay?.close();
+  }
+
   emit(event: HubEvent): void {
     this.emitter.emit('event', event);
+    this.relay?.publish(event).catch((error: Error) => this.relayFailed?.(error));
   }
 
   subscribe(listener: (event: HubEvent) => void): () => void {

@@ -1,5 +1,7 @@
+import type { EventRelay } from '../events/event-relay.js';
 import type { FollowupStore } from '../followup/followup-store.js';
 import type { StateLocation, StateStore } from '../state/state-store.js';
+import { PgEventRelay } from './postgres/pg-event-relay.js';
 import { PgFollowupStore } from './postgres/pg-followup-store.js';
 import { openPgPool, PgStateStore } from './postgres/pg-state-store.js';
 import { DurableSqlite } from './sqlite/durable-sqlite.js';
@@ -26,4 +28,12 @@ export function openFollowupStore(location: StateLocation): { store: FollowupSto
   }
   const sqlite = new DurableSqlite(location.path, { secondaryConnection: true });
   return { store: new SqliteFollowupStore(sqlite.db, stateDurable(sqlite)), close: () => sqlite.close() };
+}
+
+/**
+ * The relay that carries hub events between replicas sharing this state (PostgreSQL's
+ * LISTEN/NOTIFY); none for SQLite, whose state one process owns.
+ */
+export function openEventRelay(location: StateLocation, origin: string, onError: (error: Error) => void): EventRelay | undefined {
+  return location.driver === 'postgres' ? new PgEventRelay(location, origin, onError) : undefined;
 }
