@@ -10,12 +10,11 @@ import { EdgeAgent } from '@vigil/edge-agent';
 import { encodeMessage, newMessageId, RECEIPT_SCHEMA, type ReceiptMessage, topicFor, VigilError } from '@vigil/shared';
 import mqtt from 'mqtt';
 import { edgeConfig, startTestHub } from '../../scripts/harness/hub-fixture.js';
-import { MosquittoServer } from '../../scripts/harness/mosquitto.js';
+import { MosquittoServer, startMosquittoForDevices } from '../../scripts/harness/mosquitto.js';
 import { syntheticResult } from '../../scripts/harness/result-factory.js';
 import { makeTempDir } from '../../scripts/harness/temp-dir.js';
 import { waitFor } from '../../scripts/harness/wait-for.js';
 import type { ExternalConsumer } from '../src/broker/external-consumer.js';
-import { mosquittoAclFile } from '../src/broker/mosquitto-acl.js';
 import { RECEIPT_MAX_IDS, receiptsFor, rejectedResult } from '../src/ingest/receipts.js';
 
 describe('receipts (pure)', () => {
@@ -62,16 +61,7 @@ test('a broker crash loses only what edges without receipts trusted it with; rec
     { clinicId: 'clinic-a', deviceId: 'edge-a', password: 'edge-a-password' },
     { clinicId: 'clinic-b', deviceId: 'edge-b', password: 'edge-b-password' },
   ];
-  await mosquitto.start(
-    [
-      { username: 'vigil-hub', password: 'hub-password-1' },
-      ...devices.map((d) => ({ username: d.deviceId, password: d.password })),
-    ],
-    mosquittoAclFile(
-      devices.map((d) => ({ ...d, passwordHash: '', tags: [], createdAt: '', revokedAt: null })),
-      'vigil-hub',
-    ),
-  );
+  await startMosquittoForDevices(mosquitto, devices);
   const t = await startTestHub({
     mqtt: {
       mode: 'external',

@@ -10,12 +10,11 @@ import { EdgeAgent } from '@vigil/edge-agent';
 import pg from 'pg';
 import { edgeConfig } from '../../scripts/harness/hub-fixture.js';
 import { HubProcess } from '../../scripts/harness/hub-process.js';
-import { MosquittoServer } from '../../scripts/harness/mosquitto.js';
+import { MosquittoServer, startMosquittoForDevices } from '../../scripts/harness/mosquitto.js';
 import { PostgresServer } from '../../scripts/harness/postgres.js';
 import { syntheticResult } from '../../scripts/harness/result-factory.js';
 import { makeTempDir } from '../../scripts/harness/temp-dir.js';
 import { waitFor } from '../../scripts/harness/wait-for.js';
-import { mosquittoAclFile } from '../src/broker/mosquitto-acl.js';
 
 const EDGES = 10;
 const PER_EDGE = 2000;
@@ -35,16 +34,7 @@ test('two replicas, one killed with SIGKILL and the broker restarted: every resu
   try {
     await postgres.start();
     const url = postgres.createDatabase('replicas');
-    await mosquitto.start(
-      [
-        { username: 'vigil-hub', password: 'hub-password-1' },
-        ...devices.map((d) => ({ username: d.deviceId, password: d.password })),
-      ],
-      mosquittoAclFile(
-        devices.map((d) => ({ ...d, passwordHash: '', tags: [], createdAt: '', revokedAt: null })),
-        'vigil-hub',
-      ),
-    );
+    await startMosquittoForDevices(mosquitto, devices);
     for (const name of ['replica-1', 'replica-2']) {
       const hub = new HubProcess(join(dir.path, name), {
         VIGIL_CLUSTER__REPLICA_ID: name,

@@ -79,6 +79,27 @@ function condition(patient: string, suffix: string, over: Partial<AttributedCond
   };
 }
 
+/** A desired-model message for one device (rollout tests). */
+function desired(deviceId: string, version: string, issuedAt: string): ModelDesiredMessage {
+  return {
+    schema: 'vigil.model-desired/1',
+    messageId: newMessageId(),
+    clinicId: 'clinic-a',
+    deviceId,
+    issuedAt,
+    rolloutId: 'r1',
+    active: {
+      name: 'vigil-demo',
+      version,
+      sha256: 'a'.repeat(64),
+      sizeBytes: 10,
+      url: 'https://hub/m',
+      signature: 's',
+      keyId: 'k1',
+    },
+  };
+}
+
 function summary(patient: string, clinicIds: string[], lastStudyDate: string, dueDate: string | null) {
   return {
     patientKey: patientKeyOf(patient),
@@ -478,31 +499,19 @@ for (const engine of ['sqlite', 'postgres']) {
 
       // A fenced write passes while the fence is current…
       const fenced = s.rollouts.withFence({ name: 'rollouts', holder: 'replica-a', epoch: 1 });
-      const desired = (version: string): ModelDesiredMessage => ({
-        schema: 'vigil.model-desired/1',
-        messageId: newMessageId(),
-        clinicId: 'clinic-a',
-        deviceId: 'edge-a1',
-        issuedAt: new Date().toISOString(),
-        active: {
-          name: 'vigil-demo',
-          version,
-          sha256: 'a'.repeat(64),
-          sizeBytes: 10,
-          url: 'https://hub/m',
-          signature: 's',
-          keyId: 'k1',
-        },
-      });
-      await fenced.setDesired(desired('1.0.0'));
+      await fenced.setDesired(desired('edge-a1', '1.0.0', new Date().toISOString()));
       // …a short lease runs out, replica-b takes over (epoch 2), and replica-a's writes are refused.
       await l.tryAcquire('rollouts', 'replica-a', 200);
       const b = await waitFor('the lease expires and replica-b takes it', () => l.tryAcquire('rollouts', 'replica-b', 60_000));
       assert.deepEqual([b.holder, b.epoch], ['replica-b', 2]);
-      await assert.rejects(fenced.setDesired(desired('2.0.0')), { code: 'VIGIL_LEASE_LOST' });
+      await assert.rejects(fenced.setDesired(desired('edge-a1', '2.0.0', new Date().toISOString())), {
+        code: 'VIGIL_LEASE_LOST',
+      });
       await assert.rejects(fenced.updateRollout('r-none', { state: 'paused' }), { code: 'VIGIL_LEASE_LOST' });
       assert.equal((await s.rollouts.listDesired())[0]?.active.version, '1.0.0', 'the stale write changed nothing');
-      await s.rollouts.withFence({ name: 'rollouts', holder: 'replica-b', epoch: 2 }).setDesired(desired('2.0.0'));
+      await s.rollouts
+        .withFence({ name: 'rollouts', holder: 'replica-b', epoch: 2 })
+        .setDesired(desired('edge-a1', '2.0.0', new Date().toISOString()));
       assert.equal((await s.rollouts.listDesired())[0]?.active.version, '2.0.0');
       // A clean stop hands the lease over at once.
       await l.release('rollouts', 'replica-b');
@@ -605,23 +614,6 @@ for (const engine of ['sqlite', 'postgres']) {
       assert.deepEqual(devices[0]?.previous, { name: 'vigil-demo', version: '1.0.0' });
       assert.equal(devices[1]?.reason, 'signature');
 
-      const desired = (deviceId: string, version: string, issuedAt: string): ModelDesiredMessage => ({
-        schema: 'vigil.model-desired/1',
-        messageId: newMessageId(),
-        clinicId: 'clinic-a',
-        deviceId,
-        issuedAt,
-        rolloutId: 'r1',
-        active: {
-          name: 'vigil-demo',
-          version,
-          sha256: 'a'.repeat(64),
-          sizeBytes: 10,
-          url: 'https://hub/m',
-          signature: 's',
-          keyId: 'k1',
-        },
-      });
       await r.setDesired(desired('edge-a2', '1.0.0', '2026-02-03T00:00:00.000Z'));
       await r.setDesired(desired('edge-a1', '1.0.0', '2026-02-03T00:00:00.000Z'));
       const latest = desired('edge-a2', '2.0.0', '2026-02-04T00:00:00.000Z');

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
+import { mosquittoAclFile } from '@vigil/cloud-hub';
 import { freePort } from './free-port.js';
 import { makeTempDir } from './temp-dir.js';
 import { waitFor } from './wait-for.js';
@@ -82,4 +83,27 @@ export class MosquittoServer {
     await this.stop();
     this.dir.remove();
   }
+}
+
+export interface MosquittoDevice {
+  clinicId: string;
+  deviceId: string;
+  password: string;
+}
+
+/** The hub's account on a test broker. */
+export const HUB_ACCOUNT = { username: 'vigil-hub', password: 'hub-password-1' } as const;
+
+/**
+ * Starts a Mosquitto with the hub's account and these devices, and the hub's own topic ACL
+ * (`vigil-hub device mosquitto-acl`): what an external-broker installation runs.
+ */
+export async function startMosquittoForDevices(server: MosquittoServer, devices: readonly MosquittoDevice[]): Promise<void> {
+  await server.start(
+    [HUB_ACCOUNT, ...devices.map((d) => ({ username: d.deviceId, password: d.password }))],
+    mosquittoAclFile(
+      devices.map((d) => ({ ...d, passwordHash: '', tags: [], createdAt: '', revokedAt: null })),
+      HUB_ACCOUNT.username,
+    ),
+  );
 }

@@ -58,3 +58,26 @@ export const ROLLOUT_COLUMNS = {
   gates: 'gates_json',
   finishedAt: 'finished_at',
 } as const;
+
+/** The rollouts columns in insert order, and a record's values for them (the same table on every engine). */
+export const ROLLOUT_INSERT_COLUMNS =
+  'rollout_id, model_name, model_version, mode, spec_json, state, current_wave, wave_started_at, reason, gates_json, created_by, created_at, updated_at, finished_at';
+
+export function rolloutRowValues(r: RolloutRecord): (string | number | null)[] {
+  return [
+    r.rolloutId,
+    r.model.name,
+    r.model.version,
+    r.mode,
+    JSON.stringify(r.spec),
+    r.state,
+    r.currentWave,
+    r.waveStartedAt,
+    r.reason,
+    JSON.stringify(r.gates),
+    r.createdBy,
+    r.createdAt,
+    r.updatedAt,
+    r.finishedAt,
+  ];
+}

@@ -12,6 +12,7 @@ import type {
 import type { FollowupObservation } from '../../followup/followup-types.js';
 import { decodeCursor, type Page, toPage } from '../../state/pagination.js';
 import { observationOf, toAlert, toPatient } from '../followup-rows.js';
+import { alertConditions } from '../query-conditions.js';
 import { inTransaction, Params, type Row, rows } from './pg-client.js';
 
 const COUNT_OPEN = `UPDATE patients SET open_alerts = (SELECT COUNT(*) FROM alerts WHERE patient_key = $1 AND status != 'resolved')
@@ -162,15 +163,7 @@ export class PgFollowupStore implements FollowupStore {
   async listAlerts(filter: AlertFilter): Promise<Page<AlertRecord>> {
     const p = new Params();
     const where: string[] = [];
-    for (const [column, value] of [
-      ['status', filter.status],
-      ['kind', filter.kind],
-      ['severity', filter.severity],
-      ['patient_key', filter.patientKey],
-      ['clinic_id', filter.clinicId],
-    ] as const) {
-      if (value !== undefined) where.push(`${column} = ${p.add(value)}`);
-    }
+    for (const [condition, value] of alertConditions(filter)) where.push(`${condition} ${p.add(value)}`);
     const after = decodeCursor(filter.cursor, 2);
     if (after) where.push(`(created_at, alert_key) < (${p.add(after[0])}, ${p.add(after[1])})`);
     const sql = `SELECT * FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''}

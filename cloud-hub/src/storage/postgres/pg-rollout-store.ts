@@ -2,7 +2,7 @@ import type { ModelDesiredMessage } from '@vigil/shared';
 import type pg from 'pg';
 import type { LeaseFence } from '../../cluster/lease-store.js';
 import type { ModelPackageRecord, RolloutDevice, RolloutRecord, RolloutStore } from '../../rollout/rollout-store.js';
-import { ROLLOUT_COLUMNS, toDevice, toPackage, toRollout } from '../rollout-rows.js';
+import { ROLLOUT_COLUMNS, ROLLOUT_INSERT_COLUMNS, rolloutRowValues, toDevice, toPackage, toRollout } from '../rollout-rows.js';
 import { changed, inTransaction, Params, rows } from './pg-client.js';
 import { assertFence } from './pg-lease-store.js';
 
@@ -53,25 +53,8 @@ export class PgRolloutStore implements RolloutStore {
   createRollout(r: RolloutRecord, devices: RolloutDevice[]): Promise<void> {
     return this.write('createRollout', async (c) => {
       await c.query(
-        `INSERT INTO rollouts (rollout_id, model_name, model_version, mode, spec_json, state, current_wave,
-          wave_started_at, reason, gates_json, created_by, created_at, updated_at, finished_at)
-          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-        [
-          r.rolloutId,
-          r.model.name,
-          r.model.version,
-          r.mode,
-          JSON.stringify(r.spec),
-          r.state,
-          r.currentWave,
-          r.waveStartedAt,
-          r.reason,
-          JSON.stringify(r.gates),
-          r.createdBy,
-          r.createdAt,
-          r.updatedAt,
-          r.finishedAt,
-        ],
+        `INSERT INTO rollouts (${ROLLOUT_INSERT_COLUMNS}) VALUES (${Array.from({ length: 14 }, (_v, k) => `$${k + 1}`).join(', ')})`,
+        rolloutRowValues(r),
       );
       await c.query(
         `INSERT INTO rollout_devices (rollout_id, device_id, clinic_id, wave, previous_json, state, reason, baseline_json, updated_at)

@@ -14,6 +14,7 @@ import type {
   StateStore,
   StoredResult,
 } from '../../state/state-store.js';
+import { modelResultConditions, resultConditions } from '../query-conditions.js';
 import { toDeadLetter, toDevice, toDeviceState, toStoredResult, totalMsOf } from '../state-rows.js';
 import { PgAuditStore } from './pg-audit-store.js';
 import { changed, coded, inTransaction, Params, rows, UNIQUE_VIOLATION } from './pg-client.js';
@@ -285,16 +286,7 @@ export class PgStateStore implements StateStore {
   async queryResults(filter: ResultFilter): Promise<Page<StoredResult>> {
     const p = new Params();
     const where: string[] = [];
-    for (const [clause, value] of [
-      ['clinic_id = ', filter.clinicId],
-      ['device_id = ', filter.deviceId],
-      ['patient_key = ', filter.patientKey],
-      ['created_at >= ', filter.from],
-      ['created_at < ', filter.to],
-      ['score >= ', filter.minScore],
-    ] as const) {
-      if (value !== undefined) where.push(`${clause}${p.add(value)}`);
-    }
+    for (const [condition, value] of resultConditions(filter)) where.push(`${condition} ${p.add(value)}`);
     if (!filter.includeShadow) where.push('shadow = FALSE');
     const after = decodeCursor(filter.cursor, 2);
     if (after) where.push(`(created_at, message_id) < (${p.add(after[0])}, ${p.add(after[1])})`);
@@ -312,14 +304,7 @@ export class PgStateStore implements StateStore {
       `shadow = ${p.add(f.shadow)}`,
       `device_id = ANY(${p.add(f.deviceIds)}::text[])`,
     ];
-    for (const [clause, value] of [
-      ['model_version = ', f.modelVersion],
-      ['model_version != ', f.excludeVersion],
-      ['created_at >= ', f.createdFrom],
-      ['created_at < ', f.createdBefore],
-    ] as const) {
-      if (value !== undefined) where.push(`${clause}${p.add(value)}`);
-    }
+    for (const [condition, value] of modelResultConditions(f)) where.push(`${condition} ${p.add(value)}`);
     const sql = `SELECT score, body_json FROM results WHERE ${where.join(' AND ')} ORDER BY created_at DESC LIMIT ${p.add(f.limit)}`;
     return (await rows(this.pool, 'modelResults', sql, p.values)).map((r) => ({
       score: Number(r.score),

@@ -12,6 +12,7 @@ import type {
 import type { FollowupObservation } from '../../followup/followup-types.js';
 import { decodeCursor, type Page, toPage } from '../../state/pagination.js';
 import { observationOf, toAlert, toPatient } from '../followup-rows.js';
+import { alertConditions } from '../query-conditions.js';
 import { wrap } from './sqlite-wrap.js';
 
 type Row = Record<string, unknown>;
@@ -168,15 +169,8 @@ export class SqliteFollowupStore implements FollowupStore {
     return wrap('listAlerts', () => {
       const where: string[] = [];
       const args: (string | number)[] = [];
-      for (const [column, value] of [
-        ['status', filter.status],
-        ['kind', filter.kind],
-        ['severity', filter.severity],
-        ['patient_key', filter.patientKey],
-        ['clinic_id', filter.clinicId],
-      ] as const) {
-        if (value === undefined) continue;
-        where.push(`${column} = ?`);
+      for (const [condition, value] of alertConditions(filter)) {
+        where.push(`${condition} ?`);
         args.push(value);
       }
       const after = decodeCursor(filter.cursor, 2);

@@ -2,7 +2,7 @@ import type { ModelDesiredMessage } from '@vigil/shared';
 import type Database from 'better-sqlite3';
 import type { LeaseFence } from '../../cluster/lease-store.js';
 import type { ModelPackageRecord, RolloutDevice, RolloutRecord, RolloutStore } from '../../rollout/rollout-store.js';
-import { ROLLOUT_COLUMNS, toDevice, toPackage, toRollout } from '../rollout-rows.js';
+import { ROLLOUT_COLUMNS, ROLLOUT_INSERT_COLUMNS, rolloutRowValues, toDevice, toPackage, toRollout } from '../rollout-rows.js';
 import { assertFenceSync } from './sqlite-lease-store.js';
 import { durableWrite, wrap } from './sqlite-wrap.js';
 
@@ -60,25 +60,10 @@ export class SqliteRolloutStore implements RolloutStore {
     return this.write('createRollout', () =>
       this.db.transaction(() => {
         this.db
-          .prepare(`INSERT INTO rollouts (rollout_id, model_name, model_version, mode, spec_json, state, current_wave,
-            wave_started_at, reason, gates_json, created_by, created_at, updated_at, finished_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-          .run(
-            r.rolloutId,
-            r.model.name,
-            r.model.version,
-            r.mode,
-            JSON.stringify(r.spec),
-            r.state,
-            r.currentWave,
-            r.waveStartedAt,
-            r.reason,
-            JSON.stringify(r.gates),
-            r.createdBy,
-            r.createdAt,
-            r.updatedAt,
-            r.finishedAt,
-          );
+          .prepare(
+            `INSERT INTO rollouts (${ROLLOUT_INSERT_COLUMNS}) VALUES (${Array.from({ length: 14 }, () => '?').join(', ')})`,
+          )
+          .run(...rolloutRowValues(r));
         const insert = this.db.prepare(`INSERT INTO rollout_devices
           (rollout_id, device_id, clinic_id, wave, previous_json, state, reason, baseline_json, updated_at)
           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);

@@ -12,6 +12,7 @@ import type {
   StateStore,
   StoredResult,
 } from '../../state/state-store.js';
+import { modelResultConditions, resultConditions } from '../query-conditions.js';
 import { toDeadLetter, toDevice, toDeviceState, toStoredResult, totalMsOf } from '../state-rows.js';
 import { DurableSqlite } from './durable-sqlite.js';
 import { SqliteAuditStore } from './sqlite-audit-store.js';
@@ -241,16 +242,8 @@ export class SqliteStateStore implements StateStore {
     return wrap('queryResults', () => {
       const where: string[] = [];
       const args: (string | number)[] = [];
-      for (const [sql, value] of [
-        ['clinic_id = ?', filter.clinicId],
-        ['device_id = ?', filter.deviceId],
-        ['patient_key = ?', filter.patientKey],
-        ['created_at >= ?', filter.from],
-        ['created_at < ?', filter.to],
-        ['score >= ?', filter.minScore],
-      ] as const) {
-        if (value === undefined) continue;
-        where.push(sql);
+      for (const [condition, value] of resultConditions(filter)) {
+        where.push(`${condition} ?`);
         args.push(value);
       }
       if (!filter.includeShadow) where.push('shadow = 0');
@@ -272,14 +265,8 @@ export class SqliteStateStore implements StateStore {
       if (f.deviceIds.length === 0) return [];
       const where = ['model_name = ?', 'shadow = ?', `device_id IN (${f.deviceIds.map(() => '?').join(', ')})`];
       const args: (string | number)[] = [f.modelName, f.shadow ? 1 : 0, ...f.deviceIds];
-      for (const [sql, value] of [
-        ['model_version = ?', f.modelVersion],
-        ['model_version != ?', f.excludeVersion],
-        ['created_at >= ?', f.createdFrom],
-        ['created_at < ?', f.createdBefore],
-      ] as const) {
-        if (value === undefined) continue;
-        where.push(sql);
+      for (const [condition, value] of modelResultConditions(f)) {
+        where.push(`${condition} ?`);
         args.push(value);
       }
       const rows = this.db
