@@ -20,7 +20,6 @@ import type { HistoryStore } from './history/history-store.js';
 import { buildHttpServer } from './http/http-server.js';
 import { HubMetrics } from './http/hub-metrics.js';
 import { IngestPipeline } from './ingest/ingest-pipeline.js';
-import { receiptsFor } from './ingest/receipts.js';
 import { ModelRegistry } from './models/model-registry.js';
 import { RolloutController } from './rollout/rollout-controller.js';
 import type { StateLocation, StateStore } from './state/state-store.js';
@@ -178,7 +177,7 @@ export class Hub {
     });
     this.ingest = new IngestPipeline({
       onCommitted: (batch, rejected) => {
-        this.transport.confirm(receiptsFor(batch.results, rejected));
+        this.transport.confirm(batch.results, rejected);
         const patients = patientsTouched(batch.results);
         if (patients.size > 0) this.followup.notePatients(patients);
         if (batch.results.length > 0) {

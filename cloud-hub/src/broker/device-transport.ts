@@ -1,4 +1,5 @@
-import type { ReceiptMessage } from '@vigil/shared';
+import type { ResultMessage } from '@vigil/shared';
+import type { RejectedResult } from '../ingest/receipts.js';
 
 /**
  * How the hub talks to its devices: the embedded aedes broker, or a client of an external broker
@@ -16,11 +17,12 @@ export interface DeviceTransport {
   /** Whether devices can reach the hub through it now (readiness). */
   ready(): boolean;
   /**
-   * Tells devices which results the hub committed. Through an external broker these are receipts on
-   * each device's `receipts` topic (the broker's PUBACK only says the broker has a message); the
-   * embedded broker's PUBACK already follows the commit (ADR 0002), so it sends nothing.
+   * Tells devices which of their results a batch committed (or dead-lettered). Through an external
+   * broker these are receipts on each device's `receipts` topic (the broker's PUBACK only says the
+   * broker has a message); the embedded broker's PUBACK already follows the commit (ADR 0002), so
+   * it sends (and computes) nothing.
    */
-  confirm(receipts: readonly ReceiptMessage[]): void;
+  confirm(results: readonly ResultMessage[], rejected: readonly RejectedResult[]): void;
   /** Drops a revoked device's live connection where the hub holds it (embedded broker). */
   disconnect(deviceId: string): void;
 }

@@ -7,7 +7,7 @@ import {
   encodeMessage,
   type Logger,
   newMessageId,
-  type ReceiptMessage,
+  type ResultMessage,
   STATUS_SCHEMA,
   type StatusMessage,
   topicFor,
@@ -16,6 +16,7 @@ import {
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { HubMetrics } from '../http/hub-metrics.js';
 import type { IngestPipeline } from '../ingest/ingest-pipeline.js';
+import type { RejectedResult } from '../ingest/receipts.js';
 import type { DeviceRegistry } from './device-registry.js';
 import type { DeviceTransport } from './device-transport.js';
 import { canDevicePublish, canDeviceSubscribe } from './topic-acl.js';
@@ -242,7 +243,7 @@ export class EmbeddedBroker implements DeviceTransport {
   }
 
   /** The PUBACK, released after the commit, is the device's receipt: nothing more to send. */
-  confirm(_receipts: readonly ReceiptMessage[]): void {}
+  confirm(_results: readonly ResultMessage[], _rejected: readonly RejectedResult[]): void {}
 
   /** Drops a device's live connection (after revocation). */
   disconnect(deviceId: string): void {

@@ -3,13 +3,14 @@ import {
   encodeMessage,
   fleetFilter,
   type Logger,
-  type ReceiptMessage,
+  type ResultMessage,
   sharedFleetFilter,
   type TopicKind,
   topicFor,
 } from '@vigil/shared';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { IngestPipeline } from '../ingest/ingest-pipeline.js';
+import { type RejectedResult, receiptsFor } from '../ingest/receipts.js';
 import type { DeviceTransport } from './device-transport.js';
 
 export interface ExternalConsumerOptions {
@@ -91,7 +92,7 @@ export class ExternalConsumer implements DeviceTransport {
       // Replicas in a shared group: a session that ends with its connection, so a dead replica
       // stops being a member at once (Mosquitto 2.0 keeps handing messages to offline members);
       // what was in flight to it is resent by its devices for want of a receipt.
-      clean: !o.group,
+      clean: Boolean(o.group),
       properties: { sessionExpiryInterval: o.group ? 0 : 24 * 3600, receiveMaximum: 1000 },
       reconnectPeriod: 1000,
       ...(o.caFile ? { ca: readFileSync(o.caFile), rejectUnauthorized: true } : {}),
@@ -143,8 +144,8 @@ export class ExternalConsumer implements DeviceTransport {
    * broker restarting) costs only a resend: the device sends the result again after its timeout and
    * the hub, which stores each id once, confirms it again.
    */
-  confirm(receipts: readonly ReceiptMessage[]): void {
-    for (const receipt of receipts) {
+  confirm(results: readonly ResultMessage[], rejected: readonly RejectedResult[]): void {
+    for (const receipt of receiptsFor(results, rejected)) {
       this.publish(topicFor(receipt, 'receipts'), encodeMessage(receipt), false).then(
         () => {
           this.receiptsSent += 1;
