@@ -47,7 +47,7 @@ test('two replicas, one killed with SIGKILL and the broker restarted: every resu
         VIGIL_MQTT__EXTERNAL__USERNAME: 'vigil-hub',
         VIGIL_MQTT__EXTERNAL__PASSWORD: 'hub-password-1',
         VIGIL_MQTT__EXTERNAL__GROUP: 'vigil-hub',
-        VIGIL_MQTT__EXTERNAL__CONSUMERS: '2',
+        VIGIL_MQTT__EXTERNAL__CONSUMERS: '4',
         VIGIL_MQTT__EXTERNAL__CLIENT_ID_PREFIX: name,
       });
       await hub.init();
