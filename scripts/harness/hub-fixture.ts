@@ -35,7 +35,6 @@ async function postgresDatabase(): Promise<string> {
   if (!postgres) {
     const server = new PostgresServer();
     await server.start();
-    process.once('exit', () => server.disposeNow());
     postgres = server;
   }
   databases += 1;

@@ -1,6 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
+import { onProcessEnd } from './process-end.js';
 import { waitFor } from './wait-for.js';
 
 const HUB_BIN = join(import.meta.dirname, '../../cloud-hub/bin/vigil-hub.mjs');
@@ -17,7 +18,10 @@ export class HubProcess {
     private readonly extraEnv: Record<string, string> = {},
     /** Extra node flags for profiling, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/prof']. */
     private readonly nodeArgs: string[] = [],
-  ) {}
+  ) {
+    // A hub still running when the test process ends (a runner timeout) is killed with it.
+    onProcessEnd(() => this.child?.kill('SIGKILL'));
+  }
 
   async init(): Promise<void> {
     this.mqttPort = await freePort();

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
+import { onProcessEnd } from './process-end.js';
 import { makeTempDir } from './temp-dir.js';
 import { waitFor } from './wait-for.js';
 
@@ -9,6 +10,11 @@ import { waitFor } from './wait-for.js';
 export class InfluxdServer {
   private process: ChildProcess | undefined;
   private readonly dir = makeTempDir('influxd');
+  /** Kills the server and removes its files if the test process ends without dispose(). */
+  private readonly forget = onProcessEnd(() => {
+    this.process?.kill('SIGKILL');
+    this.dir.remove();
+  });
   httpPort = 0;
   private bindPort = 0;
 
@@ -81,5 +87,6 @@ bind-address = "127.0.0.1:${this.bindPort}"
   async dispose(): Promise<void> {
     await this.stop();
     this.dir.remove();
+    this.forget();
   }
 }

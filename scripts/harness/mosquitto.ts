@@ -5,6 +5,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { mosquittoAclFile } from '@vigil/cloud-hub';
 import { freePort } from './free-port.js';
+import { onProcessEnd } from './process-end.js';
 import { makeTempDir } from './temp-dir.js';
 import { waitFor } from './wait-for.js';
 
@@ -17,6 +18,11 @@ export interface MosquittoUser {
 export class MosquittoServer {
   private process: ChildProcess | undefined;
   private readonly dir = makeTempDir('mosquitto');
+  /** Kills the server and removes its files if the test process ends without dispose(). */
+  private readonly forget = onProcessEnd(() => {
+    this.process?.kill('SIGKILL');
+    this.dir.remove();
+  });
   port = 0;
 
   get url(): string {
@@ -82,6 +88,7 @@ export class MosquittoServer {
   async dispose(): Promise<void> {
     await this.stop();
     this.dir.remove();
+    this.forget();
   }
 }
 

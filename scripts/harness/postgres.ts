@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
+import { onProcessEnd } from './process-end.js';
 import { makeTempDir } from './temp-dir.js';
 
 /** Debian's PostgreSQL 15 server binaries (not on PATH). */
@@ -23,6 +24,8 @@ function pg(command: string, args: string[]): void {
  */
 export class PostgresServer {
   private readonly dir = makeTempDir('postgres');
+  /** Stops the cluster and removes its files if the test process ends without dispose(). */
+  private readonly forget = onProcessEnd(() => this.disposeNow());
   port = 0;
   private started = false;
 
@@ -100,5 +103,6 @@ export class PostgresServer {
   disposeNow(): void {
     this.stopNow();
     this.dir.remove();
+    this.forget();
   }
 }
