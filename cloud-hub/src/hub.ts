@@ -77,9 +77,9 @@ function withPassword(url: string, password: string): string {
 }
 
 /** The configured state store, not yet opened (the Hub opens it in `start()`). */
-function stateEngine(config: HubConfig): StateStore {
+function stateEngine(config: HubConfig, location = stateLocation(config)): StateStore {
   mkdirSync(config.dataDir, { recursive: true });
-  return openStateEngine(stateLocation(config));
+  return openStateEngine(location);
 }
 
 /** The configured state store, connected and migrated (CLI commands, tools). */
@@ -116,13 +116,16 @@ export class Hub {
   readonly replicaId: string;
   private revocationTimer: NodeJS.Timeout | undefined;
   httpPort = 0;
+  /** Where the state lives (resolved once: the password may come from a file). */
+  private readonly location: StateLocation;
 
   constructor(
     readonly config: HubConfig,
     options: { logger?: Logger } = {},
   ) {
     this.logger = options.logger ?? createLogger('vigil-hub');
-    this.state = stateEngine(config);
+    this.location = stateLocation(config);
+    this.state = stateEngine(config, this.location);
     this.history =
       config.history.driver === 'influxdb'
         ? new InfluxHistoryStore({
@@ -152,7 +155,7 @@ export class Hub {
       issuer: config.auth.issuer,
     });
     this.followup = new FollowupThread({
-      state: stateLocation(config),
+      state: this.location,
       store: this.state.followup,
       logger: this.logger,
       events: this.events,
@@ -298,7 +301,7 @@ export class Hub {
   private async relayEvents(): Promise<void> {
     const onError = (error: Error) =>
       this.logger.warn({ code: 'VIGIL_STATE_STORE_UNAVAILABLE', err: error.message }, 'event relay between replicas failed');
-    const relay = openEventRelay(stateLocation(this.config), this.replicaId, onError);
+    const relay = openEventRelay(this.location, this.replicaId, onError);
     if (relay) await this.events.attach(relay, onError);
   }
 
