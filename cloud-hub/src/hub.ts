@@ -147,13 +147,19 @@ export class Hub {
       });
     this.rolloutLease = lease('rollouts');
     this.sweepLease = lease('followup-sweeps', (leader) => this.followup.setSweeps(leader));
-    this.auth = new AuthService(this.state.users, this.state.audit, this.logger, {
-      sessionHours: config.auth.sessionHours,
-      idleMinutes: config.auth.idleMinutes,
-      lockoutThreshold: config.auth.lockoutThreshold,
-      lockoutMinutes: config.auth.lockoutMinutes,
-      issuer: config.auth.issuer,
-    });
+    this.auth = new AuthService(
+      this.state.users,
+      this.state.audit,
+      this.logger,
+      {
+        sessionHours: config.auth.sessionHours,
+        idleMinutes: config.auth.idleMinutes,
+        lockoutThreshold: config.auth.lockoutThreshold,
+        lockoutMinutes: config.auth.lockoutMinutes,
+        issuer: config.auth.issuer,
+      },
+      this.state.counters,
+    );
     this.followup = new FollowupThread({
       state: this.location,
       store: this.state.followup,
@@ -176,6 +182,7 @@ export class Hub {
       events: this.events,
       tickMs: config.rollout.tickMs,
       lease: this.rolloutLease,
+      replicaId: this.replicaId,
       publishDesired: (message) => this.transport.publish(topicFor(message, 'model/desired'), encodeMessage(message), true),
     });
     this.ingest = new IngestPipeline({

@@ -519,6 +519,94 @@ for (const engine of ['sqlite', 'postgres']) {
       assert.equal((await l.tryAcquire('rollouts', 'replica-a', 60_000))?.epoch, 3);
     });
 
+    it('rollout commands: taken once, by a fenced holder only, withdrawn only while nobody took them', async () => {
+      const s = await fresh(engine);
+      const r = s.rollouts;
+      const at = (k: number) => `2026-12-01T10:00:0${k}.000Z`;
+      await r.requestCommand({
+        commandId: 'c1',
+        action: 'pause',
+        input: { rolloutId: 'r1', actor: 'ops1' },
+        requestedBy: 'ops1',
+        requestedAt: at(1),
+      });
+      await r.requestCommand({
+        commandId: 'c2',
+        action: 'start',
+        input: { model: { name: 'm', version: '2' }, actor: 'ops2' },
+        requestedBy: 'ops2',
+        requestedAt: at(2),
+      });
+      assert.deepEqual(
+        (await r.pendingCommands(10)).map((c) => [c.commandId, c.action, c.requestedBy]),
+        [
+          ['c1', 'pause', 'ops1'],
+          ['c2', 'start', 'ops2'],
+        ],
+      );
+      assert.deepEqual((await r.getCommand('c2'))?.input, { model: { name: 'm', version: '2' }, actor: 'ops2' });
+
+      const grant = await s.leases.tryAcquire('rollouts', 'replica-a', 60_000);
+      const holder = r.withFence({ name: 'rollouts', holder: 'replica-a', epoch: grant?.epoch ?? 0 });
+      const stale = r.withFence({ name: 'rollouts', holder: 'replica-b', epoch: 7 });
+      await assert.rejects(stale.claimCommand('c1', 'replica-b'), { code: 'VIGIL_LEASE_LOST' });
+      assert.equal(await holder.claimCommand('c1', 'replica-a'), true);
+      assert.equal(await holder.claimCommand('c1', 'replica-a'), false, 'taken once');
+      assert.equal(
+        await r.withdrawCommand('c1', { ok: false, code: 'VIGIL_ROLLOUT_BUSY', message: 'late' }),
+        false,
+        'taken: too late to withdraw',
+      );
+      assert.deepEqual(
+        (await r.pendingCommands(10)).map((c) => c.commandId),
+        ['c2'],
+      );
+      await r.finishCommand('c1', { ok: true, value: { state: 'paused' } });
+      const done = await r.getCommand('c1');
+      assert.equal(done?.claimedBy, 'replica-a');
+      assert.ok(done?.doneAt);
+      assert.deepEqual(done?.outcome, { ok: true, value: { state: 'paused' } });
+
+      assert.equal(await r.withdrawCommand('c2', { ok: false, code: 'VIGIL_ROLLOUT_BUSY', message: 'nobody took it' }), true);
+      assert.equal(await holder.claimCommand('c2', 'replica-a'), false, 'a withdrawn command is never carried out');
+      assert.deepEqual(await r.pendingCommands(10), []);
+      assert.equal((await r.getCommand('c2'))?.outcome?.ok, false);
+      assert.equal(await r.getCommand('nope'), undefined);
+    });
+
+    it('counters: fixed windows per key, failures lock at the threshold and expire, cleared by key or prefix', async () => {
+      const c = (await fresh(engine)).counters;
+      const hits = [];
+      for (let i = 0; i < 3; i++) hits.push(await c.hit('rate:user:a', 60_000));
+      assert.deepEqual(
+        hits.map((h) => h.count),
+        [1, 2, 3],
+      );
+      assert.ok(hits.every((h) => h.ttlMs > 0 && h.ttlMs <= 60_000));
+      assert.equal((await c.hit('rate:user:b', 60_000)).count, 1, 'keys are independent');
+      await c.hit('rate:short', 150);
+      await waitFor('a short window ends', async () => (await c.hit('rate:short', 150)).count === 1);
+
+      assert.equal(await c.fail('login-address:ann\n10.0.0.1', 3, 60_000), false);
+      assert.equal(await c.fail('login-address:ann\n10.0.0.1', 3, 60_000), false);
+      assert.equal(await c.lockedFor('login-address:ann\n10.0.0.1'), 0, 'not locked below the threshold');
+      assert.equal(await c.fail('login-address:ann\n10.0.0.1', 3, 60_000), true, 'the third failure locks');
+      const left = await c.lockedFor('login-address:ann\n10.0.0.1');
+      assert.ok(left > 50_000 && left <= 60_000, `locked for about a minute, got ${left}`);
+      await c.fail('login-address:ann\n10.0.0.2', 1, 60_000);
+      await c.fail('login-address:anna\n10.0.0.1', 1, 60_000);
+      await c.clearFailures('login-address:ann\n');
+      assert.equal(await c.lockedFor('login-address:ann\n10.0.0.1'), 0, 'the prefix cleared');
+      assert.equal(await c.lockedFor('login-address:ann\n10.0.0.2'), 0);
+      assert.ok((await c.lockedFor('login-address:anna\n10.0.0.1')) > 0, 'another user is not cleared by a shared prefix');
+      await c.clearFailure('login-address:anna\n10.0.0.1');
+      assert.equal(await c.lockedFor('login-address:anna\n10.0.0.1'), 0);
+      // A lock runs out by itself.
+      await c.fail('device:x', 1, 150);
+      assert.ok((await c.lockedFor('device:x')) > 0);
+      await waitFor('a short lock runs out', async () => (await c.lockedFor('device:x')) === 0);
+    });
+
     it('rollouts: packages (re-publish replaces), rollouts and their devices, desired models', async () => {
       const r = (await fresh(engine)).rollouts;
       const pkg = (version: string, publishedAt: string) => ({

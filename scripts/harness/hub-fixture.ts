@@ -13,6 +13,8 @@ export interface TestHub {
   httpUrl: string;
   /** The state engine this hub runs on (see `testStateEngine`). */
   engine: 'sqlite' | 'postgres';
+  /** Its state settings: another hub started with them is a replica on the same database. */
+  state: Record<string, unknown>;
   addDevice(clinicId: string, deviceId: string): Promise<string>;
   /** Runs one SQL statement on the hub's state database behind its back (tamper tests). */
   sql(statement: string): Promise<void>;
@@ -61,6 +63,7 @@ export async function startTestHub(base: Record<string, unknown> = {}, env: Node
     mqttUrl: `mqtt://127.0.0.1:${hub.mqttPorts.plain}`,
     httpUrl: `http://127.0.0.1:${hub.httpPort}`,
     engine,
+    state: { ...config.state },
     addDevice: async (clinicId, deviceId) => (await hub.registry.add({ clinicId, deviceId })).password,
     sql: async (statement) => {
       if (config.state.driver === 'postgres') {

@@ -106,6 +106,11 @@ export const ERROR_CATALOGUE = {
   },
   VIGIL_MODEL_UNKNOWN: { httpStatus: 404, summary: 'No such model package (name and version) in the registry.' },
   VIGIL_ROLLOUT_INVALID: { httpStatus: 409, summary: 'The rollout cannot be started or cannot make that transition.' },
+  VIGIL_ROLLOUT_BUSY: {
+    httpStatus: 503,
+    summary:
+      "No replica holding the rollout lease carried out the operator's action in time; it was withdrawn (or its outcome is unknown).",
+  },
   VIGIL_AUTH_REQUIRED: { httpStatus: 401, summary: 'The request has no valid session cookie or API token.' },
   VIGIL_AUTH_FAILED: { httpStatus: 401, summary: 'Wrong username, password or one-time code.' },
   VIGIL_AUTH_LOCKED: { httpStatus: 423, summary: 'Too many failed logins: the account is locked for a while.' },

@@ -124,7 +124,7 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRouteOptions): P
       async (request) => {
         const { username } = request.params;
         const user = await applyUserAction(o.users, username, action);
-        if (action === 'unlock') o.auth.clearLockouts(username);
+        if (action === 'unlock') await o.auth.clearLockouts(username);
         await o.audit.append({
           ...actorOf(request),
           action: `user.${action}`,

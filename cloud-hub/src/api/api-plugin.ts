@@ -21,6 +21,7 @@ import { adminRoutes } from './admin-routes.js';
 import { alertRoutes } from './alert-routes.js';
 import { ErrorBody } from './api-schemas.js';
 import { authRoutes } from './auth-routes.js';
+import { counterRateLimitStore } from './counter-rate-limit.js';
 import { deviceRoutes } from './device-routes.js';
 import { eventRoutes } from './event-routes.js';
 import { modelRoutes } from './model-routes.js';
@@ -75,6 +76,12 @@ export async function registerApi(app: FastifyInstance, o: ApiOptions): Promise<
     global: true,
     max: o.rateLimitPerMinute,
     timeWindow: '1 minute',
+    // Counted where every replica sees it (the process's counters with SQLite, the database's with
+    // PostgreSQL). Should the counters be unreachable, the request goes on to its route, which
+    // answers with its own coded error if it needs the store: a database outage must not turn every
+    // request, /readyz included, into a rate-limit failure.
+    store: counterRateLimitStore(o.state.counters),
+    skipOnError: true,
     // Signed-in users get their own bucket (a clinic behind one NAT is many people); everyone else is
     // counted by address. Never by a cookie value: a made-up cookie must not buy a fresh bucket.
     keyGenerator: (request) => (request.principal ? `user:${request.principal.username}` : `ip:${request.ip}`),

@@ -1,6 +1,6 @@
 import { type Logger, VigilError } from '@vigil/shared';
 import type { AuditStore } from '../audit/audit-store.js';
-import { FailureThrottle } from './failure-throttle.js';
+import { type CounterStore, MemoryCounters } from '../cluster/counter-store.js';
 import { assertPasswordPolicy, decoyHash, hashPassword, verifyPassword } from './password-hash.js';
 import { newRecoveryCodes, newSecret, normaliseRecoveryCode, secretHash } from './secret-tokens.js';
 import { newTotpSecret, totpQrSvg, totpUri, verifyTotp } from './totp.js';
@@ -65,8 +65,13 @@ export interface LoginOutcome {
 const USERNAME = /^[a-z0-9][a-z0-9._-]{1,63}$/;
 const TOKEN = /^vgt_([A-Za-z0-9_-]{12})\.([A-Za-z0-9_-]{32,})$/;
 
+/** Failures of one address at one account; the prefix of a user's keys ends with the newline. */
 function addressKey(username: string, ip: string): string {
-  return `${username}\n${ip}`;
+  return `login-address:${username}\n${ip}`;
+}
+
+function unknownKey(username: string): string {
+  return `login-unknown:${username}`;
 }
 
 function later(ms: number): string {
@@ -78,20 +83,21 @@ function later(ms: number): string {
  * Every login attempt, success or not, is audited.
  */
 export class AuthService {
-  /** Failures per (username, address): an address guessing at one account is stopped early. */
-  private readonly perAddress: FailureThrottle;
-  /** Failures per username that does not exist, so a lockout answers alike for unknown names. */
-  private readonly unknownUsers: FailureThrottle;
+  private readonly lockMs: number;
 
   constructor(
     private readonly users: UserStore,
     private readonly audit: AuditStore,
     private readonly logger: Logger,
     readonly policy: AuthPolicy = DEFAULT_AUTH_POLICY,
+    /**
+     * Failures per (username, address), so an address guessing at one account is stopped early,
+     * and per username that does not exist, so a lockout answers alike for unknown names. Shared
+     * by every replica (the database's) when there are several.
+     */
+    private readonly failures: CounterStore = new MemoryCounters(),
   ) {
-    const lockMs = policy.lockoutMinutes * 60_000;
-    this.perAddress = new FailureThrottle({ threshold: policy.lockoutThreshold, lockMs });
-    this.unknownUsers = new FailureThrottle({ threshold: policy.lockoutThreshold * ACCOUNT_LOCK_FACTOR, lockMs });
+    this.lockMs = policy.lockoutMinutes * 60_000;
   }
 
   async createUser(input: { username: string; displayName?: string; role: Role; password: string }): Promise<UserRecord> {
@@ -112,13 +118,13 @@ export class AuthService {
   }
 
   private async refuse(username: string, ip: string, reason: string, user?: UserRecord): Promise<never> {
-    if (this.perAddress.fail(addressKey(username, ip))) {
+    if (await this.failures.fail(addressKey(username, ip), this.policy.lockoutThreshold, this.lockMs)) {
       this.logger.warn(
         { code: 'VIGIL_AUTH_LOCKED', username, ip },
         'address locked out of an account after repeated failed logins',
       );
     }
-    if (!user) this.unknownUsers.fail(username);
+    if (!user) await this.failures.fail(unknownKey(username), this.policy.lockoutThreshold * ACCOUNT_LOCK_FACTOR, this.lockMs);
     if (user) {
       const failedLogins = user.failedLogins + 1;
       const lock = failedLogins >= this.policy.lockoutThreshold * ACCOUNT_LOCK_FACTOR;
@@ -156,10 +162,10 @@ export class AuthService {
     return this.auditLogin(username, user?.role ?? 'unknown', 'failure', { reason }, ip);
   }
 
-  /** Lifts this process's per-address lockouts of `username` (an admin's unlock; the stored lock is the store's). */
-  clearLockouts(username: string): void {
-    this.perAddress.clearPrefix(addressKey(username, ''));
-    this.unknownUsers.clear(username);
+  /** Lifts the per-address lockouts of `username` (an admin's unlock; the account's own lock is the user store's). */
+  async clearLockouts(username: string): Promise<void> {
+    await this.failures.clearFailures(addressKey(username, ''));
+    await this.failures.clearFailure(unknownKey(username));
   }
 
   /** The one answer to a locked-out attempt, the same whether the account exists or not. */
@@ -169,13 +175,13 @@ export class AuthService {
   }
 
   async login(request: LoginRequest, ip: string): Promise<LoginOutcome> {
-    if (this.perAddress.lockedFor(addressKey(request.username, ip)) > 0) {
+    if ((await this.failures.lockedFor(addressKey(request.username, ip))) > 0) {
       return this.locked(request.username, ip, 'address locked out');
     }
     const user = await this.users.getUser(request.username);
     if (!user) {
       await verifyPassword(await decoyHash(), request.password);
-      if (this.unknownUsers.lockedFor(request.username) > 0) return this.locked(request.username, ip, 'locked');
+      if ((await this.failures.lockedFor(unknownKey(request.username))) > 0) return this.locked(request.username, ip, 'locked');
       return this.refuse(request.username, ip, 'unknown user');
     }
     if (user.disabledAt) return this.refuse(user.username, ip, 'user disabled');
@@ -202,7 +208,7 @@ export class AuthService {
       stage = 'full';
     }
     await this.users.updateUser(user.username, { failedLogins: 0, lockedUntil: null });
-    this.perAddress.clear(addressKey(user.username, ip));
+    await this.failures.clearFailure(addressKey(user.username, ip));
     const sessionId = newSecret();
     const now = new Date().toISOString();
     const session: SessionRecord = {

@@ -1,8 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { assertValidId, type DeviceAddress, VigilError } from '@vigil/shared';
 import { ConcurrencyGate } from '../auth/concurrency-gate.js';
-import { FailureThrottle } from '../auth/failure-throttle.js';
 import { decoyHash, hashPassword, verifyPassword } from '../auth/password-hash.js';
+import { MemoryCounters } from '../cluster/counter-store.js';
 import type { DeviceRecord, StateStore } from '../state/state-store.js';
 
 export interface AddedDevice {
@@ -39,14 +39,11 @@ export class DeviceRegistry {
   /** argon2 verifications run so far (what unauthenticated peers made the hub compute). */
   hashesComputed = 0;
   private readonly gate = new ConcurrencyGate(DEVICE_AUTH_LIMITS.concurrentHashes, DEVICE_AUTH_LIMITS.queued);
-  private readonly perDevice = new FailureThrottle({
-    threshold: DEVICE_AUTH_LIMITS.perDevice,
-    lockMs: DEVICE_AUTH_LIMITS.lockMs,
-  });
-  private readonly perAddress = new FailureThrottle({
-    threshold: DEVICE_AUTH_LIMITS.perAddress,
-    lockMs: DEVICE_AUTH_LIMITS.lockMs,
-  });
+  /**
+   * Failures per device id and per address. In this process: the embedded broker that asks is this
+   * process's own (with an external broker, the broker authenticates devices).
+   */
+  private readonly failures = new MemoryCounters();
 
   constructor(private readonly state: StateStore) {}
 
@@ -87,22 +84,24 @@ export class DeviceRegistry {
     // A device reconnecting with the password it last proved: no hash, no throttle.
     if (device && cached && cached.hash === device.passwordHash && timingSafeEqual(cached.digest, d)) return device;
     const idKey = deviceId.slice(0, 64);
-    const throttled = () => this.perDevice.lockedFor(idKey) > 0 || this.perAddress.lockedFor(address) > 0;
+    const throttled = async () =>
+      (await this.failures.lockedFor(`device:${idKey}`)) > 0 || (await this.failures.lockedFor(`address:${address}`)) > 0;
     const tooMany = () => new VigilError('VIGIL_MQTT_AUTH_FAILED', `too many failed attempts for ${idKey}; retry later`);
-    if (throttled()) throw tooMany();
+    if (await throttled()) throw tooMany();
     const ok = await this.gate.run(async () => {
       // Checked again: attempts that queued while others failed are refused without hashing.
-      if (throttled()) throw tooMany();
+      if (await throttled()) throw tooMany();
       this.hashesComputed += 1;
       const valid = await verifyPassword(device?.passwordHash ?? (await decoyHash()), password);
       return valid && device !== undefined && password.length > 0;
     });
     if (!ok || !device) {
-      this.perDevice.fail(idKey);
-      this.perAddress.fail(address);
+      const { perDevice, perAddress, lockMs } = DEVICE_AUTH_LIMITS;
+      await this.failures.fail(`device:${idKey}`, perDevice, lockMs);
+      await this.failures.fail(`address:${address}`, perAddress, lockMs);
       throw refused;
     }
-    this.perDevice.clear(idKey);
+    await this.failures.clearFailure(`device:${idKey}`);
     this.verified.set(deviceId, { hash: device.passwordHash, digest: d });
     return device;
   }

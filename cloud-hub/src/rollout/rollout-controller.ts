@@ -1,6 +1,9 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   asVigilError,
+  ERROR_CATALOGUE,
+  type ErrorCode,
   type Logger,
   MODEL_DESIRED_SCHEMA,
   type ModelDesiredMessage,
@@ -16,6 +19,8 @@ import { followReports, gateFigures } from './rollout-signals.js';
 import { nextStep } from './rollout-step.js';
 import type {
   GateThresholds,
+  RolloutAction,
+  RolloutCommandOutcome,
   RolloutDevice,
   RolloutMode,
   RolloutRecord,
@@ -55,6 +60,18 @@ export interface RolloutControllerOptions {
    * lease's fence, so a replica that lost the lease cannot overwrite the new holder's decisions.
    */
   lease?: { fence(): LeaseFence | undefined };
+  /** This replica's name: recorded on the operator commands it carries out for other replicas. */
+  replicaId?: string;
+  /** How long an operator's action waits for the lease holder to carry it out (default 30 s). */
+  commandTimeoutMs?: number;
+  /** How often the lease holder looks for other replicas' operator commands (default 250 ms). */
+  commandPollMs?: number;
+}
+
+/** An operator's action on a rollout that already exists. */
+interface RolloutOperation {
+  rolloutId: string;
+  actor: string;
 }
 
 const LIVE: readonly RolloutState[] = ['running', 'paused', 'rolling-back'];
@@ -70,7 +87,9 @@ function modelOf(d: DeviceState): { name: string; version: string } | null {
  */
 export class RolloutController {
   private timer: NodeJS.Timeout | undefined;
+  private commandTimer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
+  private polling: Promise<void> | undefined;
   /**
    * Ticks and operator actions run one at a time. Each reads rollout and device states, awaits, and
    * writes them back: interleaved, a tick that tripped a gate while `startRollout` was still
@@ -115,15 +134,143 @@ export class RolloutController {
         });
     }, this.o.tickMs);
     this.timer.unref();
+    if (this.o.lease) {
+      this.commandTimer = setInterval(() => {
+        if (!this.o.lease?.fence()) return;
+        this.polling ??= this.exclusive(() => this.fenced(() => this.commandsNow()))
+          .catch((error: unknown) => {
+            const vigil = asVigilError(error, 'VIGIL_INTERNAL');
+            this.o.logger.warn({ code: vigil.code }, `rollout commands not read: ${vigil.message}`);
+          })
+          .finally(() => {
+            this.polling = undefined;
+          });
+      }, this.o.commandPollMs ?? 250);
+      this.commandTimer.unref();
+    }
   }
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.commandTimer) clearInterval(this.commandTimer);
     await this.ticking;
+    await this.polling;
   }
 
   startRollout(input: StartRollout): Promise<{ rollout: RolloutRecord; devices: RolloutDevice[]; skipped: string[] }> {
-    return this.exclusive(() => this.startRolloutNow(input));
+    return this.operate('start', input) as Promise<{ rollout: RolloutRecord; devices: RolloutDevice[]; skipped: string[] }>;
+  }
+
+  pause(rolloutId: string, actor: string): Promise<RolloutRecord> {
+    return this.operate('pause', { rolloutId, actor }) as Promise<RolloutRecord>;
+  }
+
+  resume(rolloutId: string, actor: string): Promise<RolloutRecord> {
+    return this.operate('resume', { rolloutId, actor }) as Promise<RolloutRecord>;
+  }
+
+  abort(rolloutId: string, actor: string): Promise<RolloutRecord> {
+    return this.operate('abort', { rolloutId, actor }) as Promise<RolloutRecord>;
+  }
+
+  rollback(rolloutId: string, actor: string): Promise<RolloutRecord> {
+    return this.operate('rollback', { rolloutId, actor }) as Promise<RolloutRecord>;
+  }
+
+  /** Carries out one operator action here (the caller holds the serial turn and, with replicas, the fence). */
+  private perform(action: RolloutAction, input: unknown): Promise<unknown> {
+    const op = input as RolloutOperation;
+    switch (action) {
+      case 'start':
+        return this.startRolloutNow(input as StartRollout);
+      case 'pause':
+        return this.pauseNow(op.rolloutId, op.actor);
+      case 'resume':
+        return this.resumeNow(op.rolloutId, op.actor);
+      case 'abort':
+        return this.abortNow(op.rolloutId, op.actor);
+      case 'rollback':
+        return this.rollbackNow(op.rolloutId, op.actor);
+    }
+  }
+
+  /**
+   * Every rollout decision is made in one place. A single hub, or the replica holding the rollout
+   * lease, carries an operator's action out itself, in turn with its ticks and under the lease's
+   * fence; any other replica hands it to the holder through the database and waits for the outcome.
+   */
+  private async operate(action: RolloutAction, input: unknown): Promise<unknown> {
+    const NOT_HERE = Symbol('not the lease holder');
+    const here = await this.exclusive(async () => {
+      if (!this.o.lease) return this.perform(action, input);
+      if (!this.o.lease.fence()) return NOT_HERE;
+      return this.fenced(() => this.perform(action, input));
+    });
+    return here === NOT_HERE ? this.viaHolder(action, input) : here;
+  }
+
+  /** Runs `fn` with writes fenced by the rollout lease (when there is one). */
+  private async fenced<T>(fn: () => Promise<T>): Promise<T> {
+    const fence = this.o.lease?.fence();
+    if (this.o.lease && !fence) {
+      throw new VigilError('VIGIL_LEASE_LOST', 'this replica no longer holds the rollout lease');
+    }
+    this.tickStore = fence ? this.o.state.rollouts.withFence(fence) : undefined;
+    try {
+      return await fn();
+    } finally {
+      this.tickStore = undefined;
+    }
+  }
+
+  /** On a replica without the lease: records the command and waits for the holder's outcome. */
+  private async viaHolder(action: RolloutAction, input: unknown): Promise<unknown> {
+    const store = this.o.state.rollouts;
+    const commandId = randomUUID();
+    const actor = (input as { actor?: string }).actor ?? 'unknown';
+    await store.requestCommand({ commandId, action, input, requestedBy: actor, requestedAt: new Date().toISOString() });
+    const timeoutMs = this.o.commandTimeoutMs ?? 30_000;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const command = await store.getCommand(commandId);
+      if (command?.outcome) return unwrap(command.outcome);
+      if (Date.now() >= deadline) {
+        const busy: RolloutCommandOutcome = {
+          ok: false,
+          code: 'VIGIL_ROLLOUT_BUSY',
+          message: `no replica holding the rollout lease took the ${action} within ${timeoutMs} ms; it was withdrawn, retry`,
+        };
+        if (await store.withdrawCommand(commandId, busy)) return unwrap(busy);
+        // Taken: it is running on the holder. Wait once more as long for its outcome, then say so.
+        if (Date.now() >= deadline + timeoutMs) {
+          throw new VigilError(
+            'VIGIL_ROLLOUT_BUSY',
+            `the ${action} was taken by ${command?.claimedBy ?? 'another replica'} but its outcome is unknown (command ${commandId})`,
+          );
+        }
+      }
+      await sleep(50);
+    }
+  }
+
+  /** On the lease holder: carries out other replicas' commands, oldest first (each taken once). */
+  private async commandsNow(): Promise<void> {
+    for (const command of await this.o.state.rollouts.pendingCommands(20)) {
+      if (!(await this.rollouts.claimCommand(command.commandId, this.o.replicaId ?? 'hub'))) continue;
+      let outcome: RolloutCommandOutcome;
+      try {
+        outcome = { ok: true, value: await this.perform(command.action, command.input) };
+      } catch (error) {
+        const vigil = asVigilError(error, 'VIGIL_INTERNAL');
+        outcome = { ok: false, code: vigil.code, message: vigil.message };
+      }
+      await this.o.state.rollouts.finishCommand(command.commandId, outcome);
+      this.o.logger.info(
+        { commandId: command.commandId, action: command.action, by: command.requestedBy, ok: outcome.ok },
+        'rollout command carried out for another replica',
+      );
+      if (!outcome.ok && outcome.code === 'VIGIL_LEASE_LOST') return;
+    }
   }
 
   private async startRolloutNow(
@@ -263,12 +410,10 @@ export class RolloutController {
   }
 
   private async tickNow(): Promise<void> {
-    const lease = this.o.lease;
-    const fence = lease?.fence();
     // Another replica holds the rollout lease: it ticks.
-    if (lease && !fence) return;
-    this.tickStore = fence ? this.o.state.rollouts.withFence(fence) : undefined;
-    try {
+    if (this.o.lease && !this.o.lease.fence()) return;
+    await this.fenced(async () => {
+      if (this.o.lease) await this.commandsNow();
       for (const summary of await this.o.state.rollouts.listRollouts(20)) {
         if (summary.state !== 'running' && summary.state !== 'rolling-back') continue;
         try {
@@ -279,9 +424,7 @@ export class RolloutController {
           if (vigil.code === 'VIGIL_LEASE_LOST') return;
         }
       }
-    } finally {
-      this.tickStore = undefined;
-    }
+    });
   }
 
   private async step(rollout: RolloutRecord): Promise<void> {
@@ -362,19 +505,11 @@ export class RolloutController {
     return rollout;
   }
 
-  pause(rolloutId: string, actor: string): Promise<RolloutRecord> {
-    return this.exclusive(() => this.pauseNow(rolloutId, actor));
-  }
-
   private async pauseNow(rolloutId: string, actor: string): Promise<RolloutRecord> {
     const r = await this.live(rolloutId);
     if (r.state !== 'running') throw new VigilError('VIGIL_ROLLOUT_INVALID', `rollout ${rolloutId} is ${r.state}, not running`);
     await this.setState(r, { state: 'paused', reason: `paused by ${actor}` });
     return this.live(rolloutId);
-  }
-
-  resume(rolloutId: string, actor: string): Promise<RolloutRecord> {
-    return this.exclusive(() => this.resumeNow(rolloutId, actor));
   }
 
   private async resumeNow(rolloutId: string, actor: string): Promise<RolloutRecord> {
@@ -386,10 +521,6 @@ export class RolloutController {
     return this.live(rolloutId);
   }
 
-  abort(rolloutId: string, actor: string): Promise<RolloutRecord> {
-    return this.exclusive(() => this.abortNow(rolloutId, actor));
-  }
-
   private async abortNow(rolloutId: string, actor: string): Promise<RolloutRecord> {
     const r = await this.live(rolloutId);
     if (r.state !== 'running' && r.state !== 'paused') {
@@ -397,10 +528,6 @@ export class RolloutController {
     }
     await this.setState(r, { state: 'aborted', reason: `aborted by ${actor}`, finishedAt: new Date().toISOString() });
     return this.live(rolloutId);
-  }
-
-  rollback(rolloutId: string, actor: string): Promise<RolloutRecord> {
-    return this.exclusive(() => this.rollbackNow(rolloutId, actor));
   }
 
   private async rollbackNow(rolloutId: string, actor: string): Promise<RolloutRecord> {
@@ -415,4 +542,10 @@ export class RolloutController {
     await this.rollBack(everyWave, devices, `rolled back by ${actor}`);
     return this.live(rolloutId);
   }
+}
+
+function unwrap(outcome: RolloutCommandOutcome): unknown {
+  if (outcome.ok) return outcome.value;
+  const code = (outcome.code in ERROR_CATALOGUE ? outcome.code : 'VIGIL_INTERNAL') as ErrorCode;
+  throw new VigilError(code, outcome.message);
 }

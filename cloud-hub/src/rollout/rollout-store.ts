@@ -80,6 +80,28 @@ export interface RolloutDevice {
   updatedAt: string;
 }
 
+export type RolloutAction = 'start' | 'pause' | 'resume' | 'abort' | 'rollback';
+
+/** What became of an operator's command: the action's result, or its coded error. */
+export type RolloutCommandOutcome = { ok: true; value: unknown } | { ok: false; code: string; message: string };
+
+/**
+ * An operator's rollout action, handed through the database to the replica that holds the rollout
+ * lease, so every rollout decision is made in one place whichever replica the request reached.
+ */
+export interface RolloutCommand {
+  commandId: string;
+  action: RolloutAction;
+  /** The action's input: the start request, or `{ rolloutId }`. */
+  input: unknown;
+  requestedBy: string;
+  requestedAt: string;
+  /** The replica that took it (it runs once: only an unclaimed command can be taken or withdrawn). */
+  claimedBy: string | null;
+  doneAt: string | null;
+  outcome: RolloutCommandOutcome | null;
+}
+
 /** Model registry, rollouts and each device's desired model. */
 export interface RolloutStore {
   addPackage(record: ModelPackageRecord): Promise<void>;
@@ -100,6 +122,15 @@ export interface RolloutStore {
   rolloutDevices(rolloutId: string): Promise<RolloutDevice[]>;
   setDesired(message: ModelDesiredMessage): Promise<void>;
   listDesired(): Promise<ModelDesiredMessage[]>;
+  requestCommand(command: Pick<RolloutCommand, 'commandId' | 'action' | 'input' | 'requestedBy' | 'requestedAt'>): Promise<void>;
+  /** Commands nobody has taken yet, oldest first. */
+  pendingCommands(limit: number): Promise<RolloutCommand[]>;
+  /** Takes an unclaimed command for `replica`; false when another took or withdrew it first. */
+  claimCommand(commandId: string, replica: string): Promise<boolean>;
+  finishCommand(commandId: string, outcome: RolloutCommandOutcome): Promise<void>;
+  /** Withdraws a command nobody has taken (its requester gave up waiting); false when it was taken. */
+  withdrawCommand(commandId: string, outcome: RolloutCommandOutcome): Promise<boolean>;
+  getCommand(commandId: string): Promise<RolloutCommand | undefined>;
   /**
    * The same store whose writes are refused (VIGIL_LEASE_LOST) unless `fence` is still the current
    * lease, checked in the write's own transaction: a replica that lost the rollout lease (paused,

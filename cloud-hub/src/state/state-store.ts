@@ -1,6 +1,7 @@
 import type { ModelReportedMessage, ResultMessage, StatusMessage, TelemetryMessage } from '@vigil/shared';
 import type { AuditStore } from '../audit/audit-store.js';
 import type { UserStore } from '../auth/user-store.js';
+import type { CounterStore } from '../cluster/counter-store.js';
 import type { LeaseStore } from '../cluster/lease-store.js';
 import type { FollowupStore } from '../followup/followup-store.js';
 import type { RolloutStore } from '../rollout/rollout-store.js';
@@ -114,6 +115,8 @@ export interface StateStore {
   readonly audit: AuditStore;
   readonly rollouts: RolloutStore;
   readonly leases: LeaseStore;
+  /** Rate limits and failed-login lockouts: the process's with SQLite, the database's with PostgreSQL (shared by replicas). */
+  readonly counters: CounterStore;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

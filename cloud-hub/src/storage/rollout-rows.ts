@@ -1,4 +1,4 @@
-import type { ModelPackageRecord, RolloutDevice, RolloutRecord } from '../rollout/rollout-store.js';
+import type { ModelPackageRecord, RolloutCommand, RolloutDevice, RolloutRecord } from '../rollout/rollout-store.js';
 import { str } from './user-rows.js';
 
 type Row = Record<string, unknown>;
@@ -80,4 +80,17 @@ export function rolloutRowValues(r: RolloutRecord): (string | number | null)[] {
     r.updatedAt,
     r.finishedAt,
   ];
+}
+
+export function toCommand(r: Row): RolloutCommand {
+  return {
+    commandId: r.command_id as string,
+    action: r.action as RolloutCommand['action'],
+    input: JSON.parse(r.input_json as string),
+    requestedBy: r.requested_by as string,
+    requestedAt: r.requested_at as string,
+    claimedBy: str(r.claimed_by),
+    doneAt: str(r.done_at),
+    outcome: r.outcome_json ? (JSON.parse(r.outcome_json as string) as RolloutCommand['outcome']) : null,
+  };
 }

@@ -259,4 +259,33 @@ export const PG_MIGRATIONS: readonly { version: number; name: string; sql: strin
       );
     `,
   },
+  {
+    version: 4,
+    name: 'counters shared by replicas (rate limits, failed logins) and operator rollout commands',
+    sql: `
+      -- Soft state: UNLOGGED (no WAL, no fsync); a crash of the database empties them.
+      CREATE UNLOGGED TABLE rate_windows (
+        key TEXT COLLATE "C" PRIMARY KEY,
+        count BIGINT NOT NULL,
+        ends_at TIMESTAMPTZ NOT NULL
+      );
+      CREATE UNLOGGED TABLE failure_counts (
+        key TEXT COLLATE "C" PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        last_at TIMESTAMPTZ NOT NULL,
+        locked_until TIMESTAMPTZ
+      );
+      CREATE TABLE rollout_commands (
+        command_id TEXT PRIMARY KEY,
+        action TEXT NOT NULL,
+        input_json TEXT NOT NULL,
+        requested_by TEXT NOT NULL,
+        requested_at TEXT COLLATE "C" NOT NULL,
+        claimed_by TEXT,
+        done_at TEXT,
+        outcome_json TEXT
+      );
+      CREATE INDEX rollout_commands_pending ON rollout_commands (requested_at) WHERE done_at IS NULL;
+    `,
+  },
 ];

@@ -1,8 +1,23 @@
 import type { ModelDesiredMessage } from '@vigil/shared';
 import type pg from 'pg';
 import type { LeaseFence } from '../../cluster/lease-store.js';
-import type { ModelPackageRecord, RolloutDevice, RolloutRecord, RolloutStore } from '../../rollout/rollout-store.js';
-import { ROLLOUT_COLUMNS, ROLLOUT_INSERT_COLUMNS, rolloutRowValues, toDevice, toPackage, toRollout } from '../rollout-rows.js';
+import type {
+  ModelPackageRecord,
+  RolloutCommand,
+  RolloutCommandOutcome,
+  RolloutDevice,
+  RolloutRecord,
+  RolloutStore,
+} from '../../rollout/rollout-store.js';
+import {
+  ROLLOUT_COLUMNS,
+  ROLLOUT_INSERT_COLUMNS,
+  rolloutRowValues,
+  toCommand,
+  toDevice,
+  toPackage,
+  toRollout,
+} from '../rollout-rows.js';
 import { changed, inTransaction, Params, rows } from './pg-client.js';
 import { assertFence } from './pg-lease-store.js';
 
@@ -129,5 +144,55 @@ export class PgRolloutStore implements RolloutStore {
   async listDesired(): Promise<ModelDesiredMessage[]> {
     const found = await rows(this.pool, 'listDesired', 'SELECT message_json FROM device_desired ORDER BY device_id COLLATE "C"');
     return found.map((r) => JSON.parse(r.message_json as string) as ModelDesiredMessage);
+  }
+
+  async requestCommand(c: Parameters<RolloutStore['requestCommand']>[0]): Promise<void> {
+    await changed(
+      this.pool,
+      'requestCommand',
+      `INSERT INTO rollout_commands (command_id, action, input_json, requested_by, requested_at) VALUES ($1, $2, $3, $4, $5)`,
+      [c.commandId, c.action, JSON.stringify(c.input), c.requestedBy, c.requestedAt],
+    );
+  }
+
+  async pendingCommands(limit: number): Promise<RolloutCommand[]> {
+    const sql = `SELECT * FROM rollout_commands WHERE done_at IS NULL AND claimed_by IS NULL
+      ORDER BY requested_at, command_id LIMIT $1`;
+    return (await rows(this.pool, 'pendingCommands', sql, [limit])).map(toCommand);
+  }
+
+  claimCommand(commandId: string, replica: string): Promise<boolean> {
+    return this.write('claimCommand', async (c) => {
+      const r = await c.query(
+        'UPDATE rollout_commands SET claimed_by = $2 WHERE command_id = $1 AND claimed_by IS NULL AND done_at IS NULL',
+        [commandId, replica],
+      );
+      return r.rowCount === 1;
+    });
+  }
+
+  async finishCommand(commandId: string, outcome: RolloutCommandOutcome): Promise<void> {
+    // Not fenced: the action itself was; its outcome is the requester's to read whoever holds the lease now.
+    await changed(
+      this.pool,
+      'finishCommand',
+      'UPDATE rollout_commands SET done_at = $2, outcome_json = $3 WHERE command_id = $1',
+      [commandId, new Date().toISOString(), JSON.stringify(outcome)],
+    );
+  }
+
+  async withdrawCommand(commandId: string, outcome: RolloutCommandOutcome): Promise<boolean> {
+    const n = await changed(
+      this.pool,
+      'withdrawCommand',
+      'UPDATE rollout_commands SET done_at = $2, outcome_json = $3 WHERE command_id = $1 AND claimed_by IS NULL AND done_at IS NULL',
+      [commandId, new Date().toISOString(), JSON.stringify(outcome)],
+    );
+    return n === 1;
+  }
+
+  async getCommand(commandId: string): Promise<RolloutCommand | undefined> {
+    const [row] = await rows(this.pool, 'getCommand', 'SELECT * FROM rollout_commands WHERE command_id = $1', [commandId]);
+    return row ? toCommand(row) : undefined;
   }
 }

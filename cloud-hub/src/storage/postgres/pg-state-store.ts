@@ -18,6 +18,7 @@ import { modelResultConditions, resultConditions } from '../query-conditions.js'
 import { toDeadLetter, toDevice, toDeviceState, toStoredResult, totalMsOf } from '../state-rows.js';
 import { PgAuditStore } from './pg-audit-store.js';
 import { changed, coded, inTransaction, Params, rows, UNIQUE_VIOLATION } from './pg-client.js';
+import { PgCounters } from './pg-counters.js';
 import { PgFollowupStore } from './pg-followup-store.js';
 import { PgLeaseStore } from './pg-lease-store.js';
 import { migratePostgres } from './pg-migrate.js';
@@ -112,6 +113,7 @@ export class PgStateStore implements StateStore {
   readonly audit: PgAuditStore;
   readonly rollouts: PgRolloutStore;
   readonly leases: PgLeaseStore;
+  readonly counters: PgCounters;
   private readonly pool: pg.Pool;
 
   constructor(private readonly location: PostgresLocation) {
@@ -121,6 +123,7 @@ export class PgStateStore implements StateStore {
     this.audit = new PgAuditStore(this.pool);
     this.rollouts = new PgRolloutStore(this.pool);
     this.leases = new PgLeaseStore(this.pool);
+    this.counters = new PgCounters(this.pool);
   }
 
   open(): Promise<void> {

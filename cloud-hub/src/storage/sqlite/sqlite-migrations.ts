@@ -274,4 +274,21 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
       );
     `,
   },
+  {
+    version: 8,
+    name: 'operator rollout commands (carried out by the rollout lease holder)',
+    sql: `
+      CREATE TABLE rollout_commands (
+        command_id TEXT PRIMARY KEY,
+        action TEXT NOT NULL,
+        input_json TEXT NOT NULL,
+        requested_by TEXT NOT NULL,
+        requested_at TEXT NOT NULL,
+        claimed_by TEXT,
+        done_at TEXT,
+        outcome_json TEXT
+      );
+      CREATE INDEX rollout_commands_pending ON rollout_commands (requested_at) WHERE done_at IS NULL;
+    `,
+  },
 ];

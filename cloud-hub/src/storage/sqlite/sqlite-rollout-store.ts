@@ -1,8 +1,23 @@
 import type { ModelDesiredMessage } from '@vigil/shared';
 import type Database from 'better-sqlite3';
 import type { LeaseFence } from '../../cluster/lease-store.js';
-import type { ModelPackageRecord, RolloutDevice, RolloutRecord, RolloutStore } from '../../rollout/rollout-store.js';
-import { ROLLOUT_COLUMNS, ROLLOUT_INSERT_COLUMNS, rolloutRowValues, toDevice, toPackage, toRollout } from '../rollout-rows.js';
+import type {
+  ModelPackageRecord,
+  RolloutCommand,
+  RolloutCommandOutcome,
+  RolloutDevice,
+  RolloutRecord,
+  RolloutStore,
+} from '../../rollout/rollout-store.js';
+import {
+  ROLLOUT_COLUMNS,
+  ROLLOUT_INSERT_COLUMNS,
+  rolloutRowValues,
+  toCommand,
+  toDevice,
+  toPackage,
+  toRollout,
+} from '../rollout-rows.js';
 import { assertFenceSync } from './sqlite-lease-store.js';
 import { durableWrite, wrap } from './sqlite-wrap.js';
 
@@ -156,5 +171,72 @@ export class SqliteRolloutStore implements RolloutStore {
         (r) => JSON.parse(r.message_json) as ModelDesiredMessage,
       ),
     );
+  }
+
+  requestCommand(c: Parameters<RolloutStore['requestCommand']>[0]): Promise<void> {
+    return durableWrite(
+      'requestCommand',
+      () => {
+        this.db
+          .prepare(
+            'INSERT INTO rollout_commands (command_id, action, input_json, requested_by, requested_at) VALUES (?, ?, ?, ?, ?)',
+          )
+          .run(c.commandId, c.action, JSON.stringify(c.input), c.requestedBy, c.requestedAt);
+      },
+      this.durable,
+    );
+  }
+
+  pendingCommands(limit: number): Promise<RolloutCommand[]> {
+    return wrap('pendingCommands', () =>
+      (
+        this.db
+          .prepare(`SELECT * FROM rollout_commands WHERE done_at IS NULL AND claimed_by IS NULL
+            ORDER BY requested_at, command_id LIMIT ?`)
+          .all(limit) as Row[]
+      ).map(toCommand),
+    );
+  }
+
+  claimCommand(commandId: string, replica: string): Promise<boolean> {
+    return this.write(
+      'claimCommand',
+      () =>
+        this.db
+          .prepare('UPDATE rollout_commands SET claimed_by = ? WHERE command_id = ? AND claimed_by IS NULL AND done_at IS NULL')
+          .run(replica, commandId).changes === 1,
+    );
+  }
+
+  finishCommand(commandId: string, outcome: RolloutCommandOutcome): Promise<void> {
+    return durableWrite(
+      'finishCommand',
+      () => {
+        this.db
+          .prepare('UPDATE rollout_commands SET done_at = ?, outcome_json = ? WHERE command_id = ?')
+          .run(new Date().toISOString(), JSON.stringify(outcome), commandId);
+      },
+      this.durable,
+    );
+  }
+
+  withdrawCommand(commandId: string, outcome: RolloutCommandOutcome): Promise<boolean> {
+    return durableWrite(
+      'withdrawCommand',
+      () =>
+        this.db
+          .prepare(
+            'UPDATE rollout_commands SET done_at = ?, outcome_json = ? WHERE command_id = ? AND claimed_by IS NULL AND done_at IS NULL',
+          )
+          .run(new Date().toISOString(), JSON.stringify(outcome), commandId).changes === 1,
+      this.durable,
+    );
+  }
+
+  getCommand(commandId: string): Promise<RolloutCommand | undefined> {
+    return wrap('getCommand', () => {
+      const row = this.db.prepare('SELECT * FROM rollout_commands WHERE command_id = ?').get(commandId) as Row | undefined;
+      return row ? toCommand(row) : undefined;
+    });
   }
 }

@@ -1,5 +1,6 @@
 import { VigilError } from '@vigil/shared';
 import type Database from 'better-sqlite3';
+import { MemoryCounters } from '../../cluster/counter-store.js';
 import { decodeCursor, type Page, toPage } from '../../state/pagination.js';
 import type {
   DeadLetter,
@@ -36,6 +37,8 @@ export class SqliteStateStore implements StateStore {
   readonly audit: SqliteAuditStore;
   readonly rollouts: SqliteRolloutStore;
   readonly leases: SqliteLeaseStore;
+  /** One SQLite hub is one process: its counters are the process's. */
+  readonly counters = new MemoryCounters();
 
   constructor(path: string) {
     this.store = new DurableSqlite(path);
