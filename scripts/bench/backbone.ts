@@ -9,6 +9,7 @@ import pg from 'pg';
 import { freePort } from '../harness/free-port.js';
 import { HubProcess } from '../harness/hub-process.js';
 import { InfluxdServer } from '../harness/influxd.js';
+import { HUB_ACCOUNT, MosquittoServer, startMosquittoForDevices } from '../harness/mosquitto.js';
 import { PostgresServer } from '../harness/postgres.js';
 import { syntheticResult } from '../harness/result-factory.js';
 import { makeTempDir } from '../harness/temp-dir.js';
@@ -21,9 +22,9 @@ const PER_CLIENT = Number(process.env.BENCH_MESSAGES ?? 3000);
 const WINDOW = Number(process.env.BENCH_WINDOW ?? 100);
 const silent = createLogger('bench', { level: 'silent' });
 
-function payloads(deviceIndex: number) {
+function payloads(deviceIndex: number, perClient = PER_CLIENT) {
   const address = { clinicId: `clinic-${deviceIndex % 3}`, deviceId: `edge-${deviceIndex}` };
-  return { address, results: Array.from({ length: PER_CLIENT }, (_, i) => syntheticResult(address, i, 512)) };
+  return { address, results: Array.from({ length: perClient }, (_, i) => syntheticResult(address, i, 512)) };
 }
 
 /** Baseline: the same broker (aedes) with no auth and no ingest, same clients, payloads and window. */
@@ -84,15 +85,17 @@ async function rawAedes(): Promise<{ msgsPerS: number; seconds: number; cpuUsPer
 interface BenchHub {
   mqttUrl: string;
   pid: number;
+  /** Every process doing the hub's work (replicas), when more than `pid`. */
+  pids?: number[];
   addDevice(clinicId: string, deviceId: string): Promise<string>;
   committedResults(): number | Promise<number>;
   /** CPU of the database server, when it is a process of its own (PostgreSQL). */
   databaseCpu?: () => number;
 }
 
-async function endToEnd(t: BenchHub, label: string) {
+async function endToEnd(t: BenchHub, label: string, perClient = PER_CLIENT) {
   const dir = makeTempDir(`bench-${label}`);
-  const sets = Array.from({ length: CLIENTS }, (_, i) => payloads(i));
+  const sets = Array.from({ length: CLIENTS }, (_, i) => payloads(i, perClient));
   const latencies: number[] = [];
   const publishers: MqttPublisher[] = [];
   const outboxes: Outbox[] = [];
@@ -125,11 +128,13 @@ async function endToEnd(t: BenchHub, label: string) {
       }),
     );
   }
-  const total = CLIENTS * PER_CLIENT;
+  const total = CLIENTS * perClient;
+  const pids = t.pids ?? [t.pid];
+  const sum = (f: (pid: number) => number) => () => pids.reduce((a, pid) => a + f(pid), 0);
   // The hub's main thread is its serial part (broker, validation); other threads do storage work.
   const cpu = new CpuMeter({
-    hub: () => cpuSeconds(t.pid),
-    hubMainThread: () => cpuSeconds(t.pid, t.pid),
+    hub: sum((pid) => cpuSeconds(pid)),
+    hubMainThread: sum((pid) => cpuSeconds(pid, pid)),
     edges: ownCpuSeconds,
     ...(t.databaseCpu ? { database: t.databaseCpu } : {}),
   });
@@ -227,7 +232,131 @@ async function resultCounter(
   return { read: () => (count.get() as { n: number }).n, close: async () => void db.close() };
 }
 
+const EXTERNAL_PER_CLIENT = Number(process.env.BENCH_EXTERNAL_MESSAGES ?? 2000);
+const CONSUMERS = 4;
+
+/**
+ * Through an external broker (Mosquitto) with the state on PostgreSQL: the minimal durable baseline
+ * (a plain subscriber committing batches and acknowledging after commit), then one hub replica, then
+ * two, each with the same clients, payloads, consumer connections and a fresh database.
+ */
+async function externalBackbone(): Promise<Record<string, unknown>> {
+  const perClient = EXTERNAL_PER_CLIENT;
+  const total = CLIENTS * perClient;
+  const devices = Array.from({ length: CLIENTS }, (_, i) => ({
+    clinicId: `clinic-${i % 3}`,
+    deviceId: `edge-${i}`,
+    password: `edge-${i}-bench-password`,
+  }));
+  const passwordOf = async (_c: string, deviceId: string) => devices.find((d) => d.deviceId === deviceId)?.password ?? '';
+  const postgres = new PostgresServer();
+  const mosquitto = new MosquittoServer();
+  await postgres.start();
+  await startMosquittoForDevices(mosquitto, devices);
+  const databaseCpu = () => treeCpuSeconds(postgres.pid);
+  try {
+    progress(`backbone/external: minimal durable baseline, ${CLIENTS} clients × ${perClient}, ${CONSUMERS} consumer connections`);
+    const baselineUrl = postgres.createDatabase('baseline');
+    const subscriber = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(import.meta.dirname, 'durable-subscriber-process.ts'),
+        mosquitto.url,
+        HUB_ACCOUNT.username,
+        HUB_ACCOUNT.password,
+        baselineUrl,
+        String(CONSUMERS),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await new Promise<void>((resolve) => subscriber.stdout.once('data', () => resolve()));
+    const baselineDb = new pg.Client({ connectionString: baselineUrl });
+    await baselineDb.connect();
+    const baseline = await endToEnd(
+      {
+        mqttUrl: mosquitto.url,
+        pid: subscriber.pid as number,
+        addDevice: passwordOf,
+        committedResults: async () => Number((await baselineDb.query('SELECT count(*) AS n FROM baseline_results')).rows[0].n),
+        databaseCpu,
+      },
+      'baseline',
+      perClient,
+    );
+    await baselineDb.end();
+    subscriber.kill('SIGTERM');
+
+    const replicaRuns: Record<string, Awaited<ReturnType<typeof endToEnd>> & { ratioToBaseline: number }> = {};
+    for (const n of (process.env.BENCH_REPLICAS ?? '1,2').split(',').map(Number)) {
+      progress(`backbone/external: ${n} hub replica(s)`);
+      const url = postgres.createDatabase(`replicas_${n}`);
+      const dir = makeTempDir(`bench-replicas-${n}`);
+      const hubs = Array.from(
+        { length: n },
+        (_, i) =>
+          new HubProcess(join(dir.path, `replica-${i}`), {
+            VIGIL_CLUSTER__REPLICA_ID: `replica-${i}`,
+            VIGIL_STATE__DRIVER: 'postgres',
+            VIGIL_STATE__URL: url,
+            VIGIL_MQTT__MODE: 'external',
+            VIGIL_MQTT__LISTEN__ENABLED: 'false',
+            VIGIL_MQTT__EXTERNAL__URL: mosquitto.url,
+            VIGIL_MQTT__EXTERNAL__USERNAME: HUB_ACCOUNT.username,
+            VIGIL_MQTT__EXTERNAL__PASSWORD: HUB_ACCOUNT.password,
+            VIGIL_MQTT__EXTERNAL__GROUP: 'vigil-hub',
+            VIGIL_MQTT__EXTERNAL__CONSUMERS: String(CONSUMERS),
+            VIGIL_MQTT__EXTERNAL__CLIENT_ID_PREFIX: `replica-${i}`,
+          }),
+      );
+      for (const h of hubs) await h.init();
+      const state = await openStateStore(loadHubConfig(undefined, (hubs[0] as HubProcess).env));
+      const registry = new DeviceRegistry(state);
+      for (const d of devices) await registry.add(d, { password: d.password });
+      await state.close();
+      await Promise.all(hubs.map((h) => h.start()));
+      const db = new pg.Client({ connectionString: url });
+      await db.connect();
+      try {
+        const run = await endToEnd(
+          {
+            mqttUrl: mosquitto.url,
+            pid: (hubs[0] as HubProcess).pid as number,
+            pids: hubs.map((h) => h.pid as number),
+            addDevice: passwordOf,
+            committedResults: async () => Number((await db.query('SELECT count(*) AS n FROM results')).rows[0].n),
+            databaseCpu,
+          },
+          `replicas-${n}`,
+          perClient,
+        );
+        replicaRuns[String(n)] = { ...run, ratioToBaseline: round(run.resultsPerS / baseline.resultsPerS) };
+      } finally {
+        await db.end();
+        for (const h of hubs) await h.kill('SIGTERM');
+        dir.remove();
+      }
+    }
+    return {
+      messages: total,
+      consumerConnections: CONSUMERS,
+      durableBaseline: baseline,
+      oneReplica: replicaRuns['1'],
+      twoReplicas: {
+        ...replicaRuns['2'],
+        ratioToOneReplica: round((replicaRuns['2']?.resultsPerS ?? 0) / (replicaRuns['1']?.resultsPerS ?? 1)),
+      },
+      target: 'oneReplica.ratioToBaseline >= 0.8 with lost = 0',
+    };
+  } finally {
+    await mosquitto.dispose();
+    await postgres.dispose();
+  }
+}
+
 export async function benchBackbone(): Promise<Record<string, unknown>> {
+  if (process.env.BENCH_BACKBONE_EXTERNAL_ONLY) return { bench: 'backbone', external: await externalBackbone() };
   const total = CLIENTS * PER_CLIENT;
   progress(`backbone: ${CLIENTS} clients × ${PER_CLIENT} messages, window ${WINDOW}`);
   progress('backbone: raw aedes QoS 1 baseline');
@@ -280,6 +409,7 @@ export async function benchBackbone(): Promise<Record<string, unknown>> {
   };
   const influxPoints = body.results[0]?.series?.[0]?.values[0]?.[1] ?? 0;
   await influxd.dispose();
+  const external = await externalBackbone();
   return {
     bench: 'backbone',
     clients: CLIENTS,
@@ -296,6 +426,7 @@ export async function benchBackbone(): Promise<Record<string, unknown>> {
       pointsInInflux: influxPoints,
       drainAfterLastAckS: round(influxDrainS, 3),
     },
+    external,
     target: 'ratioToRaw >= 0.8 with lost = 0',
   };
 }

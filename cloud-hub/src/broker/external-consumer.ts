@@ -37,7 +37,7 @@ const INGESTED_KINDS: TopicKind[] = ['results', 'telemetry', 'status', 'model/re
 /**
  * External-broker mode: the hub is an MQTT 5 client of Mosquitto/EMQX/HiveMQ, consuming through a
  * shared subscription so several hub replicas (and several connections per replica) split the fleet.
- * mqtt.js sends each PUBACK only after `handleMessage` calls back, i.e. after the ingest commit.
+ * Every PUBACK is sent only after the message's ingest batch committed (see `pipelineAcks`).
  */
 export class ExternalConsumer implements DeviceTransport {
   readonly kind = 'external';
@@ -97,15 +97,14 @@ export class ExternalConsumer implements DeviceTransport {
       reconnectPeriod: 1000,
       ...(o.caFile ? { ca: readFileSync(o.caFile), rejectUnauthorized: true } : {}),
     });
+    const commitOf = pipelineAcks(client);
     client.handleMessage = (packet, callback) => {
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-      o.ingest.submit(packet.topic, payload, clientId).then(
-        () => callback(),
-        () => {
-          // Not committed: drop the connection without acknowledging; the broker redelivers.
-          client.stream?.destroy();
-        },
-      );
+      const commit = o.ingest.submit(packet.topic, payload, clientId);
+      if (packet.qos > 0 && packet.messageId !== undefined) commitOf.set(packet.messageId, commit);
+      else commit.catch(() => undefined);
+      // Go on to the next message now: its PUBACK is held until `commit` resolves.
+      callback();
     };
     client.on('connect', () => {
       // Subscribe on every connect, even when the broker says the session is present: Mosquitto
@@ -168,4 +167,57 @@ export class ExternalConsumer implements DeviceTransport {
     this.outgoing = undefined;
     await Promise.all(all.map((c) => c.endAsync()));
   }
+}
+
+type SendPacket = (packet: { cmd: string; messageId?: number }, cb?: () => void) => void;
+
+/**
+ * mqtt.js handles a connection's incoming PUBLISHes one at a time: it parses the next only once the
+ * previous one's PUBACK is written. Acknowledging after commit that way puts one message per
+ * connection in each ingest batch (measured: ~400 results/s per replica with four connections,
+ * against ~2 800/s for a plain subscriber committing group batches). Here `handleMessage` returns
+ * at once and the consumer holds each PUBACK back until the message's batch has committed, so a
+ * connection has up to its receive maximum in flight and a batch holds what arrived meanwhile.
+ *
+ * PUBACKs still go out in the order the PUBLISHes came (as MQTT requires for QoS 1): each waits for
+ * its predecessor. A commit that fails drops the connection with nothing after it acknowledged, so
+ * the broker (or, through receipts, the device) sends it again; PUBACKs held for a connection that
+ * has since dropped are never written to its successor. mqtt.js offers no hook for this (its
+ * `customHandleAcks` runs before `handleMessage`, in the same serial chain), so the consumer wraps
+ * its `_sendPacket`, the method its PUBLISH handler acknowledges through (mqtt 5.x).
+ */
+export function pipelineAcks(client: MqttClient): Map<number, Promise<unknown>> {
+  const commits = new Map<number, Promise<unknown>>();
+  const holder = client as unknown as { _sendPacket: SendPacket; stream?: { destroy(): void } };
+  const send = holder._sendPacket.bind(client);
+  let previous: Promise<unknown> = Promise.resolve();
+  /** Bumped when a connection ends: PUBACKs held for it are dropped, never queued for the next. */
+  let connection = 0;
+  holder._sendPacket = (packet, cb) => {
+    const commit = packet.cmd === 'puback' && packet.messageId !== undefined ? commits.get(packet.messageId) : undefined;
+    if (!commit || packet.messageId === undefined) {
+      send(packet, cb);
+      return;
+    }
+    commits.delete(packet.messageId);
+    const mine = connection;
+    previous = Promise.all([previous, commit]).then(
+      () => {
+        if (mine === connection && client.connected) send(packet);
+      },
+      () => {
+        // Not committed (or an earlier one was not): acknowledge nothing more on this connection.
+        if (mine !== connection) return;
+        connection += 1;
+        holder.stream?.destroy();
+      },
+    );
+    cb?.();
+  };
+  client.on('close', () => {
+    connection += 1;
+    commits.clear();
+    previous = Promise.resolve();
+  });
+  return commits;
 }

@@ -25,21 +25,38 @@ export async function coded<T>(what: string, run: () => Promise<T>): Promise<T> 
  */
 export function inTransaction<T>(pool: pg.Pool, what: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   return coded(what, async () => {
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
-      const value = await fn(client);
-      await client.query('COMMIT');
-      client.release();
-      return value;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      // A connection that failed mid-transaction may be broken (server gone): discard it.
-      client.release(error as Error);
-      throw error;
+    for (let attempt = 1; ; attempt++) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const value = await fn(client);
+        await client.query('COMMIT');
+        client.release();
+        return value;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        const code = (error as { code?: string }).code;
+        if (code && RETRYABLE.has(code)) {
+          // The server aborted this transaction to break a deadlock or a serialization conflict
+          // with another (a replica's): nothing of it was written, so running it again is safe.
+          client.release();
+          if (attempt < MAX_ATTEMPTS) {
+            await new Promise((resolve) => setTimeout(resolve, attempt * 5 + Math.random() * 20));
+            continue;
+          }
+        } else {
+          // A connection that failed mid-transaction may be broken (server gone): discard it.
+          client.release(error as Error);
+        }
+        throw error;
+      }
     }
   });
 }
+
+/** SQLSTATEs of transactions the server aborted to let another go on: deadlock, serialization failure. */
+const RETRYABLE = new Set(['40P01', '40001']);
+const MAX_ATTEMPTS = 5;
 
 /**
  * A write of bookkeeping that may be lost in a crash (a session's last-seen time), committed
