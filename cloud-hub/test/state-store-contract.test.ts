@@ -738,6 +738,18 @@ describe('PostgreSQL state store: start-up errors and outages', () => {
     await closed.close();
   });
 
+  it('replicas starting together on an empty database migrate it once, neither failing', async () => {
+    const url = server.createDatabase('racing_replicas');
+    const stores = Array.from({ length: 4 }, () => openStateStore(postgresLocation(url)));
+    opened.push(...stores);
+    await Promise.all(stores.map((s) => s.open()));
+    const check = openStateStore(postgresLocation(url));
+    opened.push(check);
+    await check.open();
+    await check.addDevice({ ...A, passwordHash: 'h', tags: [] });
+    assert.equal((await stores[0]?.listDevices())?.length, 1, 'one schema, shared');
+  });
+
   it('while the server is down every call fails coded; afterwards the same store works, nothing doubled', async () => {
     const s = await fresh('postgres');
     const results = Array.from({ length: 10 }, (_, i) => syntheticResult(A, i));

@@ -14,6 +14,13 @@ export interface MosquittoUser {
   password: string;
 }
 
+/** A second listener for devices, over TLS (the plain one stays for the hub on loopback). */
+export interface MosquittoTls {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+}
+
 /** A real Mosquitto 2 on a free loopback port, with a password file and an ACL file. */
 export class MosquittoServer {
   private process: ChildProcess | undefined;
@@ -24,25 +31,49 @@ export class MosquittoServer {
     this.dir.remove();
   });
   port = 0;
+  tlsPort = 0;
+  private tls: MosquittoTls | undefined;
 
   get url(): string {
     return `mqtt://127.0.0.1:${this.port}`;
   }
 
-  /** Starts the broker; a restart with no arguments keeps the users, ACL and persisted sessions. */
-  async start(users?: MosquittoUser[], acl?: string): Promise<void> {
+  get tlsUrl(): string {
+    return `mqtts://127.0.0.1:${this.tlsPort}`;
+  }
+
+  /**
+   * Starts the broker; a restart with no arguments keeps the users, ACL, TLS listener and persisted
+   * sessions. Passwords are hashed in one `mosquitto_passwd -U` run over the whole file.
+   */
+  async start(users?: MosquittoUser[], acl?: string, tls?: MosquittoTls): Promise<void> {
     if (!this.port) this.port = await freePort();
+    if (tls) {
+      this.tls = tls;
+      if (!this.tlsPort) this.tlsPort = await freePort();
+    }
     const d = this.dir.path;
     const passwd = join(d, 'passwd');
     if (users) {
-      writeFileSync(passwd, '');
-      for (const u of users) execFileSync('mosquitto_passwd', ['-b', passwd, u.username, u.password]);
+      writeFileSync(passwd, users.map((u) => `${u.username}:${u.password}\n`).join(''));
+      execFileSync('mosquitto_passwd', ['-U', passwd]);
     }
     if (acl !== undefined) writeFileSync(join(d, 'acl'), acl);
+    const tlsListener = this.tls
+      ? [
+          `listener ${this.tlsPort} 127.0.0.1`,
+          `cafile ${this.tls.caFile}`,
+          `certfile ${this.tls.certFile}`,
+          `keyfile ${this.tls.keyFile}`,
+          'tls_version tlsv1.2',
+        ]
+      : [];
     writeFileSync(
       join(d, 'mosquitto.conf'),
       [
+        'per_listener_settings false',
         `listener ${this.port} 127.0.0.1`,
+        ...tlsListener,
         'allow_anonymous false',
         `password_file ${passwd}`,
         `acl_file ${join(d, 'acl')}`,
@@ -105,12 +136,17 @@ export const HUB_ACCOUNT = { username: 'vigil-hub', password: 'hub-password-1' }
  * Starts a Mosquitto with the hub's account and these devices, and the hub's own topic ACL
  * (`vigil-hub device mosquitto-acl`): what an external-broker installation runs.
  */
-export async function startMosquittoForDevices(server: MosquittoServer, devices: readonly MosquittoDevice[]): Promise<void> {
+export async function startMosquittoForDevices(
+  server: MosquittoServer,
+  devices: readonly MosquittoDevice[],
+  tls?: MosquittoTls,
+): Promise<void> {
   await server.start(
     [HUB_ACCOUNT, ...devices.map((d) => ({ username: d.deviceId, password: d.password }))],
     mosquittoAclFile(
       devices.map((d) => ({ ...d, passwordHash: '', tags: [], createdAt: '', revokedAt: null })),
       HUB_ACCOUNT.username,
     ),
+    tls,
   );
 }

@@ -14,8 +14,18 @@ export async function migratePostgres(pool: pg.Pool): Promise<{ applied: number[
   const client = await pool.connect();
   const applied: number[] = [];
   try {
-    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
-      version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`);
+    // Under the lock too: two replicas creating the table at once race inside CREATE TABLE IF NOT
+    // EXISTS (one fails on pg_type's unique index; seen when the soak started two replicas together).
+    await client.query('BEGIN');
+    try {
+      await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+        version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
     const latest = PG_MIGRATIONS.at(-1)?.version ?? 0;
     for (const migration of PG_MIGRATIONS) {
       await client.query('BEGIN');
