@@ -36,7 +36,7 @@ const { values: args } = parseArgs({
     burst: { type: 'string', default: '5000' },
     'burst-every-s': { type: 'string', default: '20' },
     'telemetry-s': { type: 'string', default: '10' },
-    faults: { type: 'boolean', default: true },
+    'no-faults': { type: 'boolean', default: false },
   },
   allowPositionals: false,
 });
@@ -204,7 +204,7 @@ async function main(): Promise<void> {
   const sampler = setInterval(sampleHubs, 5000);
   const runStarted = performance.now();
   const deadline = runStarted + MINUTES * 60_000;
-  const faultNames = args.faults
+  const faultNames = !args['no-faults']
     ? ['kill -9 hub replica', 'restart broker', 'restart PostgreSQL', 'restart InfluxDB', 'kill -9 edge agent']
     : [];
   const faultAt = faultNames.map((_, k) => runStarted + ((k + 1) * MINUTES * 60_000) / (faultNames.length + 1.5));
@@ -285,6 +285,15 @@ async function main(): Promise<void> {
     .sort((a, b) => a - b);
   const telemetry = (await telemetryStored()) - telemetryBefore;
   const metrics = await Promise.all(replicas.map((r) => fetch(`http://127.0.0.1:${r.httpPort}/metrics`).then((x) => x.text())));
+  const deadLetters = Object.fromEntries(
+    ((await pool.query('SELECT code, count(*) AS n FROM dead_letters GROUP BY code')).rows as { code: string; n: string }[]).map(
+      (r) => [r.code, Number(r.n)],
+    ),
+  );
+  const telemetryAccepted = metrics.reduce(
+    (n, m) => n + Number(/^vigil_ingest_messages_total\{kind="telemetry",outcome="accepted"\} (\d+)/m.exec(m)?.[1] ?? 0),
+    0,
+  );
   const resent = metrics.reduce((n, m) => n + Number(/^vigil_ingest_duplicate_results_total (\d+)/m.exec(m)?.[1] ?? 0), 0);
   const first = samples[0] as Sample;
   const last = samples[samples.length - 1] as Sample;
@@ -314,7 +323,13 @@ async function main(): Promise<void> {
         max: round(latencies[latencies.length - 1] ?? 0, 0),
       },
     },
-    telemetry: { stored: telemetry, perS: round(telemetry / (runS + drainS), 1), expectedPerS: round(DEVICES / TELEMETRY_S, 1) },
+    deadLetters,
+    telemetry: {
+      acceptedSinceLastRestart: telemetryAccepted,
+      stored: telemetry,
+      perS: round(telemetry / (runS + drainS), 1),
+      expectedPerS: round(DEVICES / TELEMETRY_S, 1),
+    },
     hubs: {
       cpuCores: round(cpuCores, 2),
       cpuCoresPer1000Devices: round(cpuCores / perK, 2),

@@ -80,10 +80,11 @@ function enqueue(device: (typeof publishers)[number], id: string): string {
 }
 
 for (const device of config.devices) {
+  const address: DeviceAddress = { clinicId: device.clinicId, deviceId: device.deviceId };
   if (device.results) {
     const outbox = new Outbox({ path: join(config.dataDir, `${device.deviceId}.sqlite`), maxBytes: 1e9, logger });
     const publisher = new MqttPublisher({
-      address: device,
+      address,
       url: config.url,
       username: device.deviceId,
       password: device.password,
@@ -99,6 +100,21 @@ for (const device of config.devices) {
     });
     publisher.start();
     publishers.push({ device, outbox, publisher });
+    // Result devices send their telemetry through the outbox, as the edge agent does.
+    let minute = 0;
+    setTimeout(
+      () =>
+        setInterval(() => {
+          const t = telemetrySample(address, new Date(), minute++);
+          outbox.enqueue({
+            messageId: t.messageId,
+            kind: 'telemetry',
+            topic: topicFor(address, 'telemetry'),
+            payload: encodeMessage(t),
+          });
+        }, config.telemetryS * 1000).unref(),
+      Math.random() * config.telemetryS * 1000,
+    ).unref();
     continue;
   }
   // Connections are opened a little apart: a real fleet does not connect in one millisecond.
@@ -121,8 +137,8 @@ for (const device of config.devices) {
     let minute = 0;
     const send = () => {
       if (!client.connected) return;
-      const t = telemetrySample(device, new Date(), minute++);
-      client.publish(topicFor(device, 'telemetry'), encodeMessage(t), { qos: 1 });
+      const t = telemetrySample(address, new Date(), minute++);
+      client.publish(topicFor(address, 'telemetry'), encodeMessage(t), { qos: 1 });
     };
     send();
     setInterval(send, config.telemetryS * 1000).unref();
