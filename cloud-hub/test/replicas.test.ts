@@ -153,7 +153,7 @@ test('two replicas, one killed with SIGKILL mid-rollout and the broker restarted
     const started = await opsApi.post<{ rollout: { rolloutId: string; state: string } }>('/api/v1/rollouts', {
       model: { name: 'vigil-demo', version: '0.2.9' },
       waves: '5,100%',
-      bakeS: 15,
+      bakeS: 10,
       gates: { minSamples: 0 },
     });
     assert.equal(started.status, 201, JSON.stringify(started.body));

@@ -10,7 +10,7 @@
 process.env.VIGIL_LOG_LEVEL ??= 'warn';
 
 import { type ChildProcess, fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { mosquittoAclFile } from '@vigil/cloud-hub';
@@ -66,7 +66,10 @@ let pool: pg.Pool | undefined;
 
 function spawnSim(index: number): void {
   const sim = sims[index] as (typeof sims)[number];
-  const child = fork(join(import.meta.dirname, 'device-sim.ts'), [JSON.stringify(sim.config)], {
+  // The device list goes in a file: thousands of devices exceed what argv may hold.
+  const configFile = join(dir.path, `sim-${index}.json`);
+  writeFileSync(configFile, JSON.stringify(sim.config));
+  const child = fork(join(import.meta.dirname, 'device-sim.ts'), [configFile], {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });

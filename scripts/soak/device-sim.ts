@@ -3,7 +3,7 @@
 // "result devices" also run the edge's own outbox and publisher with end-to-end receipts and enqueue
 // results when the parent asks for a burst or a probe. Enqueued result ids go back to the parent,
 // which counts sent against stored. A restarted process (after kill -9) reopens the same outboxes.
-// Input: one JSON argument (SimConfig). IPC: parent → { burst: n } | { probe: id } | { stop: true };
+// Input: the path of a JSON file (SimConfig). IPC: parent → { burst: n } | { probe: id } | { stop: true };
 // child → { ready } | { enqueued: ids[] } | { connected: n }.
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -38,7 +38,7 @@ export interface SimConfig {
   run: string;
 }
 
-const config = JSON.parse(process.argv[2] as string) as SimConfig;
+const config = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as SimConfig;
 const logger = createLogger('soak-sim', { level: 'silent' });
 const ca = readFileSync(config.caFile);
 mkdirSync(config.dataDir, { recursive: true });
