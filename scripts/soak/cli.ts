@@ -286,6 +286,11 @@ async function main(): Promise<void> {
   )
     .map((r) => Number(r.ms))
     .sort((a, b) => a - b);
+  // Committed results per second, over the seconds in which any were committed (the bursts).
+  const perSecond = (
+    (await pool.query(`SELECT count(*) AS n FROM results GROUP BY date_trunc('second', received_at::timestamptz) ORDER BY n`))
+      .rows as { n: string }[]
+  ).map((r) => Number(r.n));
   const telemetry = (await telemetryStored()) - telemetryBefore;
   const metrics = await Promise.all(replicas.map((r) => fetch(`http://127.0.0.1:${r.httpPort}/metrics`).then((x) => x.text())));
   const deadLetters = Object.fromEntries(
@@ -319,6 +324,7 @@ async function main(): Promise<void> {
       storedButNeverSent: unexpected,
       resentAndDeduplicated: resent,
       perSSustained: round(storedIds.size / (runS + drainS), 1),
+      perSWhileBursting: { p50: percentile(perSecond, 0.5), p90: percentile(perSecond, 0.9), max: perSecond.at(-1) ?? 0 },
       drainAfterRunS: round(drainS, 1),
       endToEndLatencyMs: {
         p50: round(percentile(latencies, 0.5), 0),
