@@ -15,7 +15,7 @@ import { login } from '../../scripts/harness/api-client.js';
 import { patientKeyOf, studyResult } from '../../scripts/harness/followup-results.js';
 import { freePort } from '../../scripts/harness/free-port.js';
 import { edgeConfig } from '../../scripts/harness/hub-fixture.js';
-import { HubProcess } from '../../scripts/harness/hub-process.js';
+import { HubProcess, replicaEnv } from '../../scripts/harness/hub-process.js';
 import {
   BUNDLED_MODEL,
   BUNDLED_VERSION,
@@ -24,7 +24,7 @@ import {
   packAndSign,
   phantomImages,
 } from '../../scripts/harness/model-packages.js';
-import { MosquittoServer, startMosquittoForDevices } from '../../scripts/harness/mosquitto.js';
+import { HUB_ACCOUNT, MosquittoServer, startMosquittoForDevices } from '../../scripts/harness/mosquitto.js';
 import { PostgresServer } from '../../scripts/harness/postgres.js';
 import { syntheticResult } from '../../scripts/harness/result-factory.js';
 import { TcpBalancer } from '../../scripts/harness/tcp-balancer.js';
@@ -51,18 +51,8 @@ test('two replicas, one killed with SIGKILL mid-rollout and the broker restarted
     mosquitto.port = await freePort();
     for (const name of ['replica-1', 'replica-2']) {
       const hub = new HubProcess(join(dir.path, name), {
-        VIGIL_CLUSTER__REPLICA_ID: name,
+        ...replicaEnv({ name, stateUrl: url, brokerUrl: mosquitto.url, account: HUB_ACCOUNT }),
         VIGIL_CLUSTER__LEASE_TTL_MS: '3000',
-        VIGIL_STATE__DRIVER: 'postgres',
-        VIGIL_STATE__URL: url,
-        VIGIL_MQTT__MODE: 'external',
-        VIGIL_MQTT__LISTEN__ENABLED: 'false',
-        VIGIL_MQTT__EXTERNAL__URL: mosquitto.url,
-        VIGIL_MQTT__EXTERNAL__USERNAME: 'vigil-hub',
-        VIGIL_MQTT__EXTERNAL__PASSWORD: 'hub-password-1',
-        VIGIL_MQTT__EXTERNAL__GROUP: 'vigil-hub',
-        VIGIL_MQTT__EXTERNAL__CONSUMERS: '4',
-        VIGIL_MQTT__EXTERNAL__CLIENT_ID_PREFIX: name,
         VIGIL_MODELS__DIR: join(dir.path, 'shared-models'),
         VIGIL_MODELS__TRUSTED_KEYS: JSON.stringify([key.publicKeyPem]),
         VIGIL_MODELS__PUBLIC_URL: balancer.url,

@@ -6,19 +6,11 @@
 process.env.VIGIL_TEST_STATE = 'postgres';
 
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { createLogger, newMessageId, STATUS_SCHEMA } from '@vigil/shared';
+import { createLogger } from '@vigil/shared';
 import { startTestHub } from '../../scripts/harness/hub-fixture.js';
-import { ingestBatch } from '../../scripts/harness/ingest-batch.js';
-import {
-  BUNDLED_MODEL,
-  BUNDLED_VERSION,
-  generateSigningKey,
-  modelVersion,
-  packAndSign,
-  phantomImages,
-} from '../../scripts/harness/model-packages.js';
+import { generateSigningKey } from '../../scripts/harness/model-packages.js';
+import { rolloutReadyHub } from '../../scripts/harness/rollout-setup.js';
 import { makeTempDir } from '../../scripts/harness/temp-dir.js';
 import type { LeaseFence } from '../src/cluster/lease-store.js';
 import { RolloutController } from '../src/rollout/rollout-controller.js';
@@ -28,29 +20,7 @@ test('a replica without the lease hands operator actions to the holder; with no 
   const key = generateSigningKey();
   const h = await startTestHub({ models: { trustedKeys: [key.publicKeyPem] }, rollout: { tickMs: 600_000 } });
   try {
-    const [reference] = await phantomImages(join(dir.path, 'reference'), 1, 78);
-    for (const [version, modelDir] of [
-      [BUNDLED_VERSION, BUNDLED_MODEL],
-      ['0.2.9', modelVersion(BUNDLED_MODEL, join(dir.path, 'm-0.2.9'), '0.2.9')],
-    ] as const) {
-      const pkg = await packAndSign(modelDir, reference as string, join(dir.path, `${version}.vpkg`), key.privateKeyPem);
-      await h.hub.models.publish(pkg.path, pkg.signature, 'test');
-    }
-    for (const deviceId of ['mg-1', 'mg-2']) await h.hub.registry.add({ clinicId: 'clinic-a', deviceId });
-    await h.hub.state.commitIngest(
-      ingestBatch({
-        statuses: ['mg-1', 'mg-2'].map((deviceId) => ({
-          schema: STATUS_SCHEMA,
-          messageId: newMessageId(),
-          clinicId: 'clinic-a',
-          deviceId,
-          state: 'online' as const,
-          at: new Date().toISOString(),
-          agentVersion: 'test',
-          model: { name: 'vigil-demo', version: BUNDLED_VERSION },
-        })),
-      }),
-    );
+    await rolloutReadyHub(h, dir.path, key.privateKeyPem, { seed: 78, version: '0.2.9', deviceIds: ['mg-1', 'mg-2'] });
 
     // The hub's own controller would carry commands out too: these two replicas stand in for it.
     await h.hub.rollouts.stop();

@@ -2,19 +2,11 @@
 // `startRollout` is still publishing the first wave would miss the devices not yet marked, which
 // would then be told to install the model after the rollback was decided.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { createLogger, newMessageId, STATUS_SCHEMA } from '@vigil/shared';
+import { createLogger } from '@vigil/shared';
 import { startTestHub } from '../../scripts/harness/hub-fixture.js';
-import { ingestBatch } from '../../scripts/harness/ingest-batch.js';
-import {
-  BUNDLED_MODEL,
-  BUNDLED_VERSION,
-  generateSigningKey,
-  modelVersion,
-  packAndSign,
-  phantomImages,
-} from '../../scripts/harness/model-packages.js';
+import { generateSigningKey } from '../../scripts/harness/model-packages.js';
+import { rolloutReadyHub } from '../../scripts/harness/rollout-setup.js';
 import { makeTempDir } from '../../scripts/harness/temp-dir.js';
 import { waitFor } from '../../scripts/harness/wait-for.js';
 import { RolloutController } from '../src/rollout/rollout-controller.js';
@@ -24,31 +16,7 @@ test('a tick waits for a rollout that is still starting, and an action waits for
   const key = generateSigningKey();
   const h = await startTestHub({ models: { trustedKeys: [key.publicKeyPem] }, rollout: { tickMs: 600_000 } });
   try {
-    const [reference] = await phantomImages(join(dir.path, 'reference'), 1, 77);
-    for (const [version, modelDir] of [
-      [BUNDLED_VERSION, BUNDLED_MODEL],
-      ['0.2.9', modelVersion(BUNDLED_MODEL, join(dir.path, 'm-0.2.9'), '0.2.9')],
-    ] as const) {
-      const pkg = await packAndSign(modelDir, reference as string, join(dir.path, `${version}.vpkg`), key.privateKeyPem);
-      await h.hub.models.publish(pkg.path, pkg.signature, 'test');
-    }
-    for (const deviceId of ['mg-1', 'mg-2']) {
-      await h.hub.registry.add({ clinicId: 'clinic-a', deviceId });
-    }
-    await h.hub.state.commitIngest(
-      ingestBatch({
-        statuses: ['mg-1', 'mg-2'].map((deviceId) => ({
-          schema: STATUS_SCHEMA,
-          messageId: newMessageId(),
-          clinicId: 'clinic-a',
-          deviceId,
-          state: 'online' as const,
-          at: new Date().toISOString(),
-          agentVersion: 'test',
-          model: { name: 'vigil-demo', version: BUNDLED_VERSION },
-        })),
-      }),
-    );
+    await rolloutReadyHub(h, dir.path, key.privateKeyPem, { seed: 77, version: '0.2.9', deviceIds: ['mg-1', 'mg-2'] });
 
     // Publishing a desired model blocks until the test lets it go, holding startRollout mid-wave.
     let release = () => {};

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import pg from 'pg';
 import { freePort } from '../harness/free-port.js';
-import { HubProcess } from '../harness/hub-process.js';
+import { HubProcess, replicaEnv } from '../harness/hub-process.js';
 import { InfluxdServer } from '../harness/influxd.js';
 import { HUB_ACCOUNT, MosquittoServer, startMosquittoForDevices } from '../harness/mosquitto.js';
 import { PostgresServer } from '../harness/postgres.js';
@@ -296,19 +296,16 @@ async function externalBackbone(): Promise<Record<string, unknown>> {
       const hubs = Array.from(
         { length: n },
         (_, i) =>
-          new HubProcess(join(dir.path, `replica-${i}`), {
-            VIGIL_CLUSTER__REPLICA_ID: `replica-${i}`,
-            VIGIL_STATE__DRIVER: 'postgres',
-            VIGIL_STATE__URL: url,
-            VIGIL_MQTT__MODE: 'external',
-            VIGIL_MQTT__LISTEN__ENABLED: 'false',
-            VIGIL_MQTT__EXTERNAL__URL: mosquitto.url,
-            VIGIL_MQTT__EXTERNAL__USERNAME: HUB_ACCOUNT.username,
-            VIGIL_MQTT__EXTERNAL__PASSWORD: HUB_ACCOUNT.password,
-            VIGIL_MQTT__EXTERNAL__GROUP: 'vigil-hub',
-            VIGIL_MQTT__EXTERNAL__CONSUMERS: String(CONSUMERS),
-            VIGIL_MQTT__EXTERNAL__CLIENT_ID_PREFIX: `replica-${i}`,
-          }),
+          new HubProcess(
+            join(dir.path, `replica-${i}`),
+            replicaEnv({
+              name: `replica-${i}`,
+              stateUrl: url,
+              brokerUrl: mosquitto.url,
+              account: HUB_ACCOUNT,
+              consumers: CONSUMERS,
+            }),
+          ),
       );
       for (const h of hubs) await h.init();
       const state = await openStateStore(loadHubConfig(undefined, (hubs[0] as HubProcess).env));

@@ -68,3 +68,29 @@ export class HubProcess {
     this.child = undefined;
   }
 }
+
+/**
+ * The environment of one hub replica: state on PostgreSQL at `stateUrl`, consuming from the broker
+ * at `brokerUrl` with the hub's account in the shared-subscription group `vigil-hub`.
+ */
+export function replicaEnv(o: {
+  name: string;
+  stateUrl: string;
+  brokerUrl: string;
+  account: { username: string; password: string };
+  consumers?: number;
+}): Record<string, string> {
+  return {
+    VIGIL_CLUSTER__REPLICA_ID: o.name,
+    VIGIL_STATE__DRIVER: 'postgres',
+    VIGIL_STATE__URL: o.stateUrl,
+    VIGIL_MQTT__MODE: 'external',
+    VIGIL_MQTT__LISTEN__ENABLED: 'false',
+    VIGIL_MQTT__EXTERNAL__URL: o.brokerUrl,
+    VIGIL_MQTT__EXTERNAL__USERNAME: o.account.username,
+    VIGIL_MQTT__EXTERNAL__PASSWORD: o.account.password,
+    VIGIL_MQTT__EXTERNAL__GROUP: 'vigil-hub',
+    VIGIL_MQTT__EXTERNAL__CONSUMERS: String(o.consumers ?? 4),
+    VIGIL_MQTT__EXTERNAL__CLIENT_ID_PREFIX: o.name,
+  };
+}

@@ -18,7 +18,7 @@ import pg from 'pg';
 import { hashPassword } from '../../cloud-hub/src/auth/password-hash.js';
 import { cpuSeconds } from '../bench/cpu-time.js';
 import { percentile, progress, round } from '../bench/stats.js';
-import { HubProcess } from '../harness/hub-process.js';
+import { HubProcess, replicaEnv } from '../harness/hub-process.js';
 import { InfluxdServer } from '../harness/influxd.js';
 import { HUB_ACCOUNT, MosquittoServer } from '../harness/mosquitto.js';
 import { PostgresServer } from '../harness/postgres.js';
@@ -148,20 +148,10 @@ async function main(): Promise<void> {
   log('broker up; registering the fleet with the hub');
   for (const name of ['replica-1', 'replica-2']) {
     const hub = new HubProcess(join(dir.path, name), {
-      VIGIL_CLUSTER__REPLICA_ID: name,
+      ...replicaEnv({ name, stateUrl: url, brokerUrl: mosquitto.url, account: HUB_ACCOUNT }),
       VIGIL_CLUSTER__LEASE_TTL_MS: '6000',
-      VIGIL_STATE__DRIVER: 'postgres',
-      VIGIL_STATE__URL: url,
       VIGIL_HISTORY__DRIVER: 'influxdb',
       VIGIL_HISTORY__INFLUX__URL: influxd.url,
-      VIGIL_MQTT__MODE: 'external',
-      VIGIL_MQTT__LISTEN__ENABLED: 'false',
-      VIGIL_MQTT__EXTERNAL__URL: mosquitto.url,
-      VIGIL_MQTT__EXTERNAL__USERNAME: HUB_ACCOUNT.username,
-      VIGIL_MQTT__EXTERNAL__PASSWORD: HUB_ACCOUNT.password,
-      VIGIL_MQTT__EXTERNAL__GROUP: 'vigil-hub',
-      VIGIL_MQTT__EXTERNAL__CONSUMERS: '4',
-      VIGIL_MQTT__EXTERNAL__CLIENT_ID_PREFIX: name,
     });
     await hub.init();
     replicas.push(hub);
