@@ -4,7 +4,7 @@ import type { AuditStore } from '../audit/audit-store.js';
 import type { AuthService } from '../auth/auth-service.js';
 import { applyUserAction, USER_ACTIONS } from '../auth/user-actions.js';
 import type { UserRecord, UserStore } from '../auth/user-store.js';
-import { ERROR_RESPONSES, Nullable, PageOf, PageQuery } from './api-schemas.js';
+import { AuditEntrySchema, ERROR_RESPONSES, Nullable, PageOf, PageQuery } from './api-schemas.js';
 import { actorOf } from './request-auth.js';
 
 const Role = Type.Union([Type.Literal('clinician'), Type.Literal('ops'), Type.Literal('admin')]);
@@ -40,22 +40,6 @@ const NewUser = Type.Object(
   },
   { additionalProperties: false },
 );
-
-const AuditEntrySchema = Type.Object({
-  seq: Type.Integer(),
-  at: Type.String(),
-  actor: Type.String(),
-  actorRole: Type.String(),
-  action: Type.String(),
-  targetType: Type.String(),
-  targetId: Type.String(),
-  patientKey: Nullable(Type.String()),
-  outcome: Type.String(),
-  details: Type.Record(Type.String(), Type.Unknown()),
-  ip: Type.String(),
-  prevHash: Type.String(),
-  hash: Type.String(),
-});
 
 const AuditQuery = Type.Object({
   ...PageQuery,

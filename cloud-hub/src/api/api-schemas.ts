@@ -63,11 +63,19 @@ export const ResultSchema = Type.Object({
   overlayPng: Type.Optional(Type.String({ description: 'base64 PNG, only from edges that opted in' })),
 });
 
+export const AlertKindSchema = Type.Union([
+  Type.Literal('growth'),
+  Type.Literal('new-finding'),
+  Type.Literal('resolved-finding'),
+  Type.Literal('score-rise'),
+  Type.Literal('category-upgrade'),
+  Type.Literal('overdue'),
+]);
 export const AlertSchema = Type.Object({
   alertKey: Type.String(),
-  kind: Type.String(),
-  severity: Type.String(),
-  status: Type.String(),
+  kind: AlertKindSchema,
+  severity: Type.Union([Type.Literal('info'), Type.Literal('warning'), Type.Literal('critical')]),
+  status: Type.Union([Type.Literal('open'), Type.Literal('acknowledged'), Type.Literal('resolved')]),
   patientKey: Type.String(),
   clinicId: Type.String({ description: 'the clinic whose evidence (result) raised the alert' }),
   deviceId: Nullable(Type.String({ description: 'the device whose result raised the alert' })),
@@ -99,4 +107,186 @@ export const PatientSummarySchema = Type.Object({
   dueDate: Nullable(Type.String()),
   openAlerts: Type.Integer(),
   updatedAt: Type.String(),
+});
+
+export const AuditEntrySchema = Type.Object({
+  seq: Type.Integer(),
+  at: Type.String(),
+  actor: Type.String(),
+  actorRole: Type.String(),
+  action: Type.String(),
+  targetType: Type.String(),
+  targetId: Type.String(),
+  patientKey: Nullable(Type.String()),
+  outcome: Type.String(),
+  details: Type.Record(Type.String(), Type.Unknown()),
+  ip: Type.String(),
+  prevHash: Type.String(),
+  hash: Type.String(),
+});
+
+export const RoleSchema = Type.Union([Type.Literal('clinician'), Type.Literal('ops'), Type.Literal('admin')]);
+export const MeSchema = Type.Object({
+  username: Type.String(),
+  displayName: Type.String(),
+  role: RoleSchema,
+  stage: Type.Union([Type.Literal('enrol'), Type.Literal('full')]),
+  mfaEnrolmentRequired: Type.Boolean(),
+  csrfToken: Nullable(Type.String()),
+});
+
+export const DeviceSummarySchema = Type.Object({
+  clinicId: Type.String(),
+  deviceId: Type.String(),
+  tags: Type.Array(Type.String()),
+  registered: Type.Boolean(),
+  revoked: Type.Boolean(),
+  status: Type.Union([Type.Literal('online'), Type.Literal('offline'), Type.Literal('unknown')]),
+  statusAt: Nullable(Type.String()),
+  lastSeenAt: Nullable(Type.String()),
+  agentVersion: Nullable(Type.String()),
+  model: Nullable(Type.Object({ name: Type.String(), version: Type.String() })),
+  inferenceProvider: Nullable(Type.String()),
+  queueDepth: Nullable(Type.Integer()),
+  outboxDepth: Nullable(Type.Integer()),
+  outboxOldestAgeS: Nullable(Type.Number()),
+  processed: Nullable(Type.Integer()),
+  failed: Nullable(Type.Integer()),
+  quarantined: Nullable(Type.Integer()),
+  /** (failed + quarantined) / received since the agent started. */
+  errorRate: Nullable(Type.Number()),
+  cpuPct: Nullable(Type.Number()),
+  memoryAvailableBytes: Nullable(Type.Number()),
+  gpuUtilizationPct: Nullable(Type.Number()),
+  latencyP95Ms: Nullable(Type.Number()),
+  telemetryAt: Nullable(Type.String()),
+});
+
+export const RolloutStateSchema = Type.Union([
+  Type.Literal('running'),
+  Type.Literal('paused'),
+  Type.Literal('completed'),
+  Type.Literal('aborted'),
+  Type.Literal('rolling-back'),
+  Type.Literal('rolled-back'),
+]);
+export const GateFigureSchema = Type.Object({
+  gate: Type.Union([
+    Type.Literal('install-failures'),
+    Type.Literal('error-rate'),
+    Type.Literal('p95-latency'),
+    Type.Literal('score-drift'),
+  ]),
+  value: Nullable(Type.Number()),
+  threshold: Type.Number(),
+  status: Type.Union([Type.Literal('pass'), Type.Literal('fail'), Type.Literal('waiting')]),
+  samples: Type.Integer(),
+});
+
+export const RolloutSchema = Type.Object({
+  rolloutId: Type.String(),
+  model: Type.Object({ name: Type.String(), version: Type.String() }),
+  mode: Type.Union([Type.Literal('active'), Type.Literal('shadow')]),
+  spec: Type.Object({
+    cohort: Type.Object({ clinics: Type.Array(Type.String()), tags: Type.Array(Type.String()) }),
+    waves: Type.Array(Type.Object({ devices: Type.Optional(Type.Number()), percent: Type.Optional(Type.Number()) })),
+    bakeS: Type.Number(),
+    gates: Type.Record(Type.String(), Type.Number()),
+    onTrip: Type.Union([Type.Literal('pause'), Type.Literal('rollback')]),
+  }),
+  state: RolloutStateSchema,
+  currentWave: Type.Integer(),
+  waveStartedAt: Nullable(Type.String()),
+  reason: Nullable(Type.String()),
+  gates: Type.Array(GateFigureSchema),
+  createdBy: Type.String(),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+  finishedAt: Nullable(Type.String()),
+});
+
+export const RolloutDeviceSchema = Type.Object({
+  deviceId: Type.String(),
+  clinicId: Type.String(),
+  wave: Type.Integer(),
+  previous: Nullable(Type.Object({ name: Type.String(), version: Type.String() })),
+  state: Type.Union([
+    Type.Literal('pending'),
+    Type.Literal('desired'),
+    Type.Literal('installed'),
+    Type.Literal('failed'),
+    Type.Literal('rolling-back'),
+    Type.Literal('rolled-back'),
+  ]),
+  reason: Nullable(Type.String()),
+  updatedAt: Type.String(),
+});
+
+export const TrackPointSchema = Type.Object({
+  resultId: Type.String(),
+  findingIndex: Type.Integer(),
+  studyKey: Type.String(),
+  studyDate: Type.String(),
+  x: Type.Number(),
+  y: Type.Number(),
+  diameterMm: Type.Number(),
+  score: Type.Number(),
+});
+
+export const TimelineSchema = Type.Object({
+  patient: Nullable(PatientSummarySchema),
+  due: Nullable(
+    Type.Object({
+      lastStudyDate: Type.String(),
+      category: Type.Integer(),
+      categoryLabel: Type.String(),
+      intervalMonths: Type.Number(),
+      dueDate: Type.String(),
+    }),
+  ),
+  studies: Type.Array(
+    Type.Object({
+      studyKey: Type.String(),
+      studyDate: Type.String(),
+      clinicId: Type.String(),
+      deviceId: Type.String(),
+      category: Type.Integer(),
+      categoryLabel: Type.String(),
+      score: Type.Number(),
+      /** False for a study whose images show no tissue (blank exposures): listed, but no follow-up. */
+      analysable: Type.Boolean(),
+    }),
+  ),
+  series: Type.Array(
+    Type.Object({
+      laterality: Type.String(),
+      view: Type.String(),
+      studies: Type.Array(
+        Type.Object({
+          studyKey: Type.String(),
+          studyDate: Type.String(),
+          resultId: Type.String(),
+          clinicId: Type.String(),
+          deviceId: Type.String(),
+          score: Type.Number(),
+          category: Type.Integer(),
+          trackIds: Type.Array(Type.String()),
+        }),
+      ),
+      tracks: Type.Array(Type.Object({ trackId: Type.String(), points: Type.Array(TrackPointSchema) })),
+    }),
+  ),
+  alerts: Type.Array(AlertSchema),
+});
+
+export const ModelEntrySchema = Type.Object({
+  name: Type.String(),
+  version: Type.String(),
+  sha256: Nullable(Type.String()),
+  sizeBytes: Nullable(Type.Integer()),
+  keyId: Nullable(Type.String()),
+  publishedAt: Nullable(Type.String()),
+  published: Type.Boolean(),
+  devices: Type.Integer(),
+  deviceIds: Type.Array(Type.String()),
 });

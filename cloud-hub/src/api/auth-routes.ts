@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AuditStore } from '../audit/audit-store.js';
 import type { AuthService } from '../auth/auth-service.js';
 import type { UserStore } from '../auth/user-store.js';
-import { ERROR_RESPONSES, Nullable } from './api-schemas.js';
+import { ERROR_RESPONSES, MeSchema, Nullable } from './api-schemas.js';
 import { actorOf, principalOf, SESSION_COOKIE } from './request-auth.js';
 
 const LoginBody = Type.Object(
@@ -16,15 +16,6 @@ const LoginBody = Type.Object(
   },
   { additionalProperties: false },
 );
-
-const Me = Type.Object({
-  username: Type.String(),
-  displayName: Type.String(),
-  role: Type.String(),
-  stage: Type.String(),
-  mfaEnrolmentRequired: Type.Boolean(),
-  csrfToken: Nullable(Type.String()),
-});
 
 const TokenBody = Type.Object(
   {
@@ -66,7 +57,7 @@ export async function authRoutes(app: FastifyInstance, o: AuthRouteOptions): Pro
         tags: ['auth'],
         summary: 'Log in with password and TOTP code (or a recovery code)',
         body: LoginBody,
-        response: { 200: Me, ...ERROR_RESPONSES },
+        response: { 200: MeSchema, ...ERROR_RESPONSES },
       },
     },
     async (request, reply) => {
@@ -93,7 +84,7 @@ export async function authRoutes(app: FastifyInstance, o: AuthRouteOptions): Pro
     '/auth/me',
     {
       config: { enrolment: true },
-      schema: { tags: ['auth'], summary: 'The calling user and session', response: { 200: Me, ...ERROR_RESPONSES } },
+      schema: { tags: ['auth'], summary: 'The calling user and session', response: { 200: MeSchema, ...ERROR_RESPONSES } },
     },
     async (request) => {
       const p = principalOf(request);

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { HistoryStore } from '../history/history-store.js';
 import { decodeCursor, encodeCursor } from '../state/pagination.js';
 import type { DeviceRecord, DeviceState, StateStore } from '../state/state-store.js';
-import { ERROR_RESPONSES, Key, Nullable, PageOf, PageQuery } from './api-schemas.js';
+import { DeviceSummarySchema, ERROR_RESPONSES, Key, PageOf, PageQuery } from './api-schemas.js';
 
 /** A query's date-time as epoch ms, or a coded 400 (never NaN reaching the history store). */
 function instant(value: string, name: string): number {
@@ -13,33 +13,7 @@ function instant(value: string, name: string): number {
   return ms;
 }
 
-const DeviceSummary = Type.Object({
-  clinicId: Type.String(),
-  deviceId: Type.String(),
-  tags: Type.Array(Type.String()),
-  registered: Type.Boolean(),
-  revoked: Type.Boolean(),
-  status: Type.String(),
-  statusAt: Nullable(Type.String()),
-  lastSeenAt: Nullable(Type.String()),
-  agentVersion: Nullable(Type.String()),
-  model: Nullable(Type.Object({ name: Type.String(), version: Type.String() })),
-  inferenceProvider: Nullable(Type.String()),
-  queueDepth: Nullable(Type.Integer()),
-  outboxDepth: Nullable(Type.Integer()),
-  outboxOldestAgeS: Nullable(Type.Number()),
-  processed: Nullable(Type.Integer()),
-  failed: Nullable(Type.Integer()),
-  quarantined: Nullable(Type.Integer()),
-  /** (failed + quarantined) / received since the agent started. */
-  errorRate: Nullable(Type.Number()),
-  cpuPct: Nullable(Type.Number()),
-  memoryAvailableBytes: Nullable(Type.Number()),
-  gpuUtilizationPct: Nullable(Type.Number()),
-  latencyP95Ms: Nullable(Type.Number()),
-  telemetryAt: Nullable(Type.String()),
-});
-type DeviceSummary = Static<typeof DeviceSummary>;
+type DeviceSummary = Static<typeof DeviceSummarySchema>;
 
 function summarise(state: DeviceState | undefined, record: DeviceRecord | undefined): DeviceSummary {
   const t = state?.lastTelemetry ?? null;
@@ -115,7 +89,7 @@ export async function deviceRoutes(app: FastifyInstance, o: DeviceRouteOptions):
         tags: ['fleet'],
         summary: 'Devices with status, model, queue and outbox depth, error rate, CPU/GPU',
         querystring: DeviceQuery,
-        response: { 200: PageOf(DeviceSummary), ...ERROR_RESPONSES },
+        response: { 200: PageOf(DeviceSummarySchema), ...ERROR_RESPONSES },
       },
     },
     async (request) => {
@@ -139,7 +113,7 @@ export async function deviceRoutes(app: FastifyInstance, o: DeviceRouteOptions):
         tags: ['fleet'],
         summary: 'One device',
         params: Type.Object({ deviceId: Key }),
-        response: { 200: DeviceSummary, ...ERROR_RESPONSES },
+        response: { 200: DeviceSummarySchema, ...ERROR_RESPONSES },
       },
     },
     async (request) => {

@@ -8,51 +8,11 @@ import type { ModelRegistry } from '../models/model-registry.js';
 import type { RolloutController } from '../rollout/rollout-controller.js';
 import { parseWaves } from '../rollout/rollout-planner.js';
 import type { StateStore } from '../state/state-store.js';
-import { ERROR_RESPONSES, Key, Nullable, PageOf } from './api-schemas.js';
+import { ERROR_RESPONSES, Key, ModelEntrySchema, PageOf, RolloutDeviceSchema, RolloutSchema } from './api-schemas.js';
 import { actorOf, principalOf } from './request-auth.js';
 
 const Version = SemVer;
 const Name = ModelRef.properties.name;
-
-const GateFigureSchema = Type.Object({
-  gate: Type.String(),
-  value: Nullable(Type.Number()),
-  threshold: Type.Number(),
-  status: Type.String(),
-  samples: Type.Integer(),
-});
-
-const RolloutSchema = Type.Object({
-  rolloutId: Type.String(),
-  model: Type.Object({ name: Type.String(), version: Type.String() }),
-  mode: Type.String(),
-  spec: Type.Object({
-    cohort: Type.Object({ clinics: Type.Array(Type.String()), tags: Type.Array(Type.String()) }),
-    waves: Type.Array(Type.Object({ devices: Type.Optional(Type.Number()), percent: Type.Optional(Type.Number()) })),
-    bakeS: Type.Number(),
-    gates: Type.Record(Type.String(), Type.Number()),
-    onTrip: Type.String(),
-  }),
-  state: Type.String(),
-  currentWave: Type.Integer(),
-  waveStartedAt: Nullable(Type.String()),
-  reason: Nullable(Type.String()),
-  gates: Type.Array(GateFigureSchema),
-  createdBy: Type.String(),
-  createdAt: Type.String(),
-  updatedAt: Type.String(),
-  finishedAt: Nullable(Type.String()),
-});
-
-const RolloutDeviceSchema = Type.Object({
-  deviceId: Type.String(),
-  clinicId: Type.String(),
-  wave: Type.Integer(),
-  previous: Nullable(Type.Object({ name: Type.String(), version: Type.String() })),
-  state: Type.String(),
-  reason: Nullable(Type.String()),
-  updatedAt: Type.String(),
-});
 
 const StartBody = Type.Object(
   {
@@ -100,19 +60,7 @@ export async function modelRoutes(app: FastifyInstance, o: ModelRouteOptions): P
         tags: ['fleet'],
         summary: 'Published model packages, with the devices running each version',
         response: {
-          200: PageOf(
-            Type.Object({
-              name: Type.String(),
-              version: Type.String(),
-              sha256: Nullable(Type.String()),
-              sizeBytes: Nullable(Type.Integer()),
-              keyId: Nullable(Type.String()),
-              publishedAt: Nullable(Type.String()),
-              published: Type.Boolean(),
-              devices: Type.Integer(),
-              deviceIds: Type.Array(Type.String()),
-            }),
-          ),
+          200: PageOf(ModelEntrySchema),
           ...ERROR_RESPONSES,
         },
       },

@@ -5,65 +5,8 @@ import type { AuditStore } from '../audit/audit-store.js';
 import { categoryLabel } from '../followup/category.js';
 import type { FollowupRunner } from '../followup/followup-service.js';
 import type { FollowupStore } from '../followup/followup-store.js';
-import { AlertSchema, ERROR_RESPONSES, Key, Nullable, PageOf, PageQuery, PatientSummarySchema } from './api-schemas.js';
+import { ERROR_RESPONSES, Key, PageOf, PageQuery, PatientSummarySchema, TimelineSchema } from './api-schemas.js';
 import { actorOf } from './request-auth.js';
-
-const TrackPoint = Type.Object({
-  resultId: Type.String(),
-  findingIndex: Type.Integer(),
-  studyKey: Type.String(),
-  studyDate: Type.String(),
-  x: Type.Number(),
-  y: Type.Number(),
-  diameterMm: Type.Number(),
-  score: Type.Number(),
-});
-
-const Timeline = Type.Object({
-  patient: Nullable(PatientSummarySchema),
-  due: Nullable(
-    Type.Object({
-      lastStudyDate: Type.String(),
-      category: Type.Integer(),
-      categoryLabel: Type.String(),
-      intervalMonths: Type.Number(),
-      dueDate: Type.String(),
-    }),
-  ),
-  studies: Type.Array(
-    Type.Object({
-      studyKey: Type.String(),
-      studyDate: Type.String(),
-      clinicId: Type.String(),
-      deviceId: Type.String(),
-      category: Type.Integer(),
-      categoryLabel: Type.String(),
-      score: Type.Number(),
-      /** False for a study whose images show no tissue (blank exposures): listed, but no follow-up. */
-      analysable: Type.Boolean(),
-    }),
-  ),
-  series: Type.Array(
-    Type.Object({
-      laterality: Type.String(),
-      view: Type.String(),
-      studies: Type.Array(
-        Type.Object({
-          studyKey: Type.String(),
-          studyDate: Type.String(),
-          resultId: Type.String(),
-          clinicId: Type.String(),
-          deviceId: Type.String(),
-          score: Type.Number(),
-          category: Type.Integer(),
-          trackIds: Type.Array(Type.String()),
-        }),
-      ),
-      tracks: Type.Array(Type.Object({ trackId: Type.String(), points: Type.Array(TrackPoint) })),
-    }),
-  ),
-  alerts: Type.Array(AlertSchema),
-});
 
 const PatientQuery = Type.Object({
   ...PageQuery,
@@ -119,7 +62,7 @@ export async function patientRoutes(app: FastifyInstance, o: PatientRouteOptions
         tags: ['clinical'],
         summary: "A patient's follow-up timeline: studies, per laterality × view lesion tracks, alerts, next due date",
         params: Type.Object({ patientKey: Key }),
-        response: { 200: Timeline, ...ERROR_RESPONSES },
+        response: { 200: TimelineSchema, ...ERROR_RESPONSES },
       },
     },
     async (request) => {

@@ -1,17 +1,4 @@
-export interface Me {
-  username: string;
-  displayName: string;
-  role: 'clinician' | 'ops' | 'admin';
-  stage: 'enrol' | 'full';
-  mfaEnrolmentRequired: boolean;
-  csrfToken: string | null;
-}
-
-export interface Page<T> {
-  items: T[];
-  next: string | null;
-}
-
+export type { Me, Page } from '../../src/api/api-types.js';
 export class ApiError extends Error {
   constructor(
     readonly status: number,

@@ -1,26 +1,10 @@
+import type { Alert } from '../../../src/api/api-types.js';
 import { ApiError, api } from '../api.js';
 import { el, fmtDateTime, shortKey, toast } from '../dom.js';
 
-export interface Alert {
-  alertKey: string;
-  kind: string;
-  severity: 'info' | 'warning' | 'critical';
-  status: 'open' | 'acknowledged' | 'resolved';
-  patientKey: string;
-  /** Whose evidence raised the alert. */
-  clinicId: string;
-  deviceId: string | null;
-  studyDate: string;
-  reason: string;
-  createdAt: string;
-  acknowledgedBy: string | null;
-  acknowledgedAt: string | null;
-  resolvedBy: string | null;
-  resolvedAt: string | null;
-  note: string | null;
-}
+export type { Alert };
 
-const KIND_LABEL: Record<string, string> = {
+const KIND_LABEL: Record<Alert['kind'], string> = {
   growth: 'Growth',
   'new-finding': 'New finding',
   'resolved-finding': 'Finding no longer seen',
@@ -53,7 +37,7 @@ export function alertItem(a: Alert, onChange: () => void, showPatient = true): H
       'div',
       { class: 'alert-head' },
       el('span', { class: `sev sev-${a.severity}` }, a.severity),
-      el('strong', {}, KIND_LABEL[a.kind] ?? a.kind),
+      el('strong', {}, KIND_LABEL[a.kind]),
       showPatient
         ? el(
             'a',

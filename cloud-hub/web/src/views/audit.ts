@@ -1,20 +1,7 @@
+import type { AuditEntry } from '../../../src/api/api-types.js';
 import { api, type Page, query } from '../api.js';
 import { clear, el, fmtDateTime, shortKey } from '../dom.js';
 import { filterForm, pageHeader } from './layout.js';
-
-interface AuditEntry {
-  seq: number;
-  at: string;
-  actor: string;
-  actorRole: string;
-  action: string;
-  targetType: string;
-  targetId: string;
-  patientKey: string | null;
-  outcome: string;
-  ip: string;
-  hash: string;
-}
 
 /** The audit log, newest first, with a check of its hash chain. */
 export async function renderAudit(main: HTMLElement): Promise<void> {

@@ -1,25 +1,9 @@
+import type { DeviceSummary as Device } from '../../../src/api/api-types.js';
 import { api, type Page } from '../api.js';
 import { clear, el, fmtAgo, fmtNumber } from '../dom.js';
 import { pageHeader } from './layout.js';
 
-export interface Device {
-  clinicId: string;
-  deviceId: string;
-  status: string;
-  lastSeenAt: string | null;
-  agentVersion: string | null;
-  model: { name: string; version: string } | null;
-  inferenceProvider: string | null;
-  queueDepth: number | null;
-  outboxDepth: number | null;
-  outboxOldestAgeS: number | null;
-  processed: number | null;
-  errorRate: number | null;
-  cpuPct: number | null;
-  gpuUtilizationPct: number | null;
-  latencyP95Ms: number | null;
-  revoked: boolean;
-}
+export type { Device };
 
 function kpi(label: string, value: string, tone = ''): HTMLElement {
   return el('div', { class: `kpi ${tone}` }, el('div', { class: 'kpi-value' }, value), el('div', { class: 'kpi-label' }, label));

@@ -1,18 +1,7 @@
+import type { PatientSummary as Patient } from '../../../src/api/api-types.js';
 import { api, type Page, query } from '../api.js';
 import { clear, el, shortKey } from '../dom.js';
 import { pageHeader } from './layout.js';
-
-interface Patient {
-  patientKey: string;
-  clinicId: string;
-  clinicIds: string[];
-  firstStudyDate: string;
-  lastStudyDate: string;
-  studies: number;
-  category: number;
-  dueDate: string | null;
-  openAlerts: number;
-}
 
 export function categoryBadge(category: number): HTMLElement {
   return el(

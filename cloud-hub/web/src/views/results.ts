@@ -1,20 +1,7 @@
+import type { Result } from '../../../src/api/api-types.js';
 import { api, type Page, query } from '../api.js';
 import { clear, el, fmtDateTime, shortKey } from '../dom.js';
 import { filterForm, pageHeader } from './layout.js';
-
-interface Result {
-  messageId: string;
-  clinicId: string;
-  deviceId: string;
-  createdAt: string;
-  patientKey: string;
-  studyDate: string;
-  laterality: string;
-  view: string;
-  score: number;
-  findings: { diameterMm: number }[];
-  model: { name: string; version: string };
-}
 
 /** Results, newest first, filtered on the server and paged by cursor (fast with 100 000 rows). */
 export async function renderResults(main: HTMLElement): Promise<void> {

@@ -1,55 +1,16 @@
+import type {
+  GateFigure,
+  ModelEntry,
+  RolloutInfo as Rollout,
+  RolloutDeviceInfo as RolloutDevice,
+} from '../../../src/api/api-types.js';
 import { ApiError, api, type Page } from '../api.js';
 import { clear, el, fmtAgo, fmtDateTime, toast } from '../dom.js';
 import { pageHeader } from './layout.js';
 
-interface Gate {
-  gate: string;
-  value: number | null;
-  threshold: number;
-  status: 'pass' | 'fail' | 'waiting';
-  samples: number;
-}
+export type { Rollout };
 
-export interface Rollout {
-  rolloutId: string;
-  model: { name: string; version: string };
-  mode: string;
-  spec: {
-    waves: { devices?: number; percent?: number }[];
-    bakeS: number;
-    onTrip: string;
-    cohort: { clinics: string[]; tags: string[] };
-  };
-  state: string;
-  currentWave: number;
-  waveStartedAt: string | null;
-  reason: string | null;
-  gates: Gate[];
-  createdBy: string;
-  createdAt: string;
-  finishedAt: string | null;
-}
-
-interface RolloutDevice {
-  deviceId: string;
-  clinicId: string;
-  wave: number;
-  previous: { name: string; version: string } | null;
-  state: string;
-  reason: string | null;
-  updatedAt: string;
-}
-
-interface ModelEntry {
-  name: string;
-  version: string;
-  published: boolean;
-  devices: number;
-  publishedAt: string | null;
-  keyId: string | null;
-}
-
-const GATE_LABEL: Record<string, string> = {
+const GATE_LABEL: Record<GateFigure['gate'], string> = {
   'install-failures': 'Install failures',
   'error-rate': 'Inference error rate',
   'p95-latency': 'p95 latency (ms)',
@@ -259,7 +220,7 @@ export async function renderRollout(main: HTMLElement, rolloutId: string): Promi
           el(
             'div',
             { class: 'kpi-label' },
-            `${GATE_LABEL[g.gate] ?? g.gate} · limit ${g.threshold} · ${g.status}${g.samples ? ` · n=${g.samples}` : ''}`,
+            `${GATE_LABEL[g.gate]} · limit ${g.threshold} · ${g.status}${g.samples ? ` · n=${g.samples}` : ''}`,
           ),
         ),
       ),

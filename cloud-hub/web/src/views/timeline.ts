@@ -1,30 +1,10 @@
+import type { Timeline } from '../../../src/api/api-types.js';
 import { api } from '../api.js';
 import { lineChart } from '../charts.js';
 import { clear, el, shortKey } from '../dom.js';
-import { type Alert, alertItem } from './alert-item.js';
+import { alertItem } from './alert-item.js';
 import { pageHeader } from './layout.js';
 import { categoryBadge } from './patients.js';
-
-interface Timeline {
-  due: { lastStudyDate: string; categoryLabel: string; intervalMonths: number; dueDate: string } | null;
-  studies: {
-    studyKey: string;
-    studyDate: string;
-    clinicId: string;
-    deviceId: string;
-    category: number;
-    categoryLabel: string;
-    score: number;
-    analysable: boolean;
-  }[];
-  series: {
-    laterality: string;
-    view: string;
-    studies: { studyDate: string; score: number }[];
-    tracks: { trackId: string; points: { studyDate: string; x: number; y: number; diameterMm: number }[] }[];
-  }[];
-  alerts: Alert[];
-}
 
 const SIDE: Record<string, string> = { L: 'Left', R: 'Right', U: 'Unknown side' };
 const seconds = (date: string) => Date.parse(`${date}T00:00:00Z`) / 1000;

@@ -1,0 +1,30 @@
+// Compile-time checks that the API's literal unions are the features' own: adding an alert kind,
+// a rollout state or a role to a feature without adding it to the API schema (or the other way
+// round) fails `tsc`. Nothing here runs.
+import type { Role, SessionStage } from '../auth/user-store.js';
+import type { AlertStatus } from '../followup/followup-store.js';
+import type { AlertKind, AlertSeverity } from '../followup/followup-types.js';
+import type {
+  RolloutDeviceState,
+  GateFigure as RolloutGate,
+  RolloutMode,
+  RolloutSpec,
+  RolloutState,
+} from '../rollout/rollout-store.js';
+import type { Alert, GateFigure, Me, RolloutDeviceInfo, RolloutInfo } from './api-types.js';
+
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+
+export const API_UNIONS_MATCH_FEATURES: [
+  Same<Alert['kind'], AlertKind>,
+  Same<Alert['severity'], AlertSeverity>,
+  Same<Alert['status'], AlertStatus>,
+  Same<Me['role'], Role>,
+  Same<Me['stage'], SessionStage>,
+  Same<GateFigure['gate'], RolloutGate['gate']>,
+  Same<GateFigure['status'], RolloutGate['status']>,
+  Same<RolloutInfo['state'], RolloutState>,
+  Same<RolloutInfo['mode'], RolloutMode>,
+  Same<RolloutInfo['spec']['onTrip'], RolloutSpec['onTrip']>,
+  Same<RolloutDeviceInfo['state'], RolloutDeviceState>,
+] = [true, true, true, true, true, true, true, true, true, true, true];
