@@ -4,7 +4,7 @@ import type { AuditStore } from '../audit/audit-store.js';
 import type { AuthService } from '../auth/auth-service.js';
 import { applyUserAction, USER_ACTIONS } from '../auth/user-actions.js';
 import type { UserRecord, UserStore } from '../auth/user-store.js';
-import { AuditEntrySchema, ERROR_RESPONSES, Nullable, PageOf, PageQuery } from './api-schemas.js';
+import { AuditEntrySchema, AuditVerificationSchema, ERROR_RESPONSES, PageOf, PageQuery } from './api-schemas.js';
 import { actorOf } from './request-auth.js';
 
 const Role = Type.Union([Type.Literal('clinician'), Type.Literal('ops'), Type.Literal('admin')]);
@@ -146,7 +146,7 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRouteOptions): P
         tags: ['admin'],
         summary: "Recompute the audit log's hash chain; names the first altered entry",
         response: {
-          200: Type.Object({ ok: Type.Boolean(), entries: Type.Integer(), firstBadSeq: Nullable(Type.Integer()) }),
+          200: AuditVerificationSchema,
           ...ERROR_RESPONSES,
         },
       },

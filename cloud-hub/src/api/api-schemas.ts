@@ -290,3 +290,23 @@ export const ModelEntrySchema = Type.Object({
   devices: Type.Integer(),
   deviceIds: Type.Array(Type.String()),
 });
+
+export const RolloutDetailSchema = Type.Object({ rollout: RolloutSchema, devices: Type.Array(RolloutDeviceSchema) });
+
+export const RolloutStartedSchema = Type.Object({
+  rollout: RolloutSchema,
+  devices: Type.Array(RolloutDeviceSchema),
+  skipped: Type.Array(Type.String()),
+});
+
+export const AuditVerificationSchema = Type.Object({
+  ok: Type.Boolean(),
+  entries: Type.Integer(),
+  firstBadSeq: Nullable(Type.Integer()),
+});
+
+export const TelemetryPointSchema = Type.Object({ t: Type.String(), value: Type.Number() });
+
+export const TotpEnrolmentSchema = Type.Object({ secret: Type.String(), otpauthUri: Type.String(), qrSvg: Type.String() });
+
+export const RecoveryCodesSchema = Type.Object({ recoveryCodes: Type.Array(Type.String()) });

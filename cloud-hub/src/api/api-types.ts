@@ -6,15 +6,21 @@ import type { Static } from '@sinclair/typebox';
 import type {
   AlertSchema,
   AuditEntrySchema,
+  AuditVerificationSchema,
   DeviceSummarySchema,
   GateFigureSchema,
   MeSchema,
   ModelEntrySchema,
   PatientSummarySchema,
+  RecoveryCodesSchema,
   ResultSchema,
+  RolloutDetailSchema,
   RolloutDeviceSchema,
   RolloutSchema,
+  RolloutStartedSchema,
+  TelemetryPointSchema,
   TimelineSchema,
+  TotpEnrolmentSchema,
 } from './api-schemas.js';
 
 export type Alert = Static<typeof AlertSchema>;
@@ -28,6 +34,12 @@ export type Result = Static<typeof ResultSchema>;
 export type RolloutDeviceInfo = Static<typeof RolloutDeviceSchema>;
 export type RolloutInfo = Static<typeof RolloutSchema>;
 export type Timeline = Static<typeof TimelineSchema>;
+export type AuditVerification = Static<typeof AuditVerificationSchema>;
+export type RecoveryCodes = Static<typeof RecoveryCodesSchema>;
+export type RolloutDetail = Static<typeof RolloutDetailSchema>;
+export type RolloutStarted = Static<typeof RolloutStartedSchema>;
+export type TelemetryPoint = Static<typeof TelemetryPointSchema>;
+export type TotpEnrolment = Static<typeof TotpEnrolmentSchema>;
 
 /** A page of a list route. */
 export interface Page<T> {

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AuditStore } from '../audit/audit-store.js';
 import type { AuthService } from '../auth/auth-service.js';
 import type { UserStore } from '../auth/user-store.js';
-import { ERROR_RESPONSES, MeSchema, Nullable } from './api-schemas.js';
+import { ERROR_RESPONSES, MeSchema, Nullable, RecoveryCodesSchema, TotpEnrolmentSchema } from './api-schemas.js';
 import { actorOf, principalOf, SESSION_COOKIE } from './request-auth.js';
 
 const LoginBody = Type.Object(
@@ -128,7 +128,7 @@ export async function authRoutes(app: FastifyInstance, o: AuthRouteOptions): Pro
         tags: ['auth'],
         summary: 'Start TOTP enrolment: a new secret, its otpauth URI and QR code (SVG)',
         response: {
-          200: Type.Object({ secret: Type.String(), otpauthUri: Type.String(), qrSvg: Type.String() }),
+          200: TotpEnrolmentSchema,
           ...ERROR_RESPONSES,
         },
       },
@@ -144,7 +144,7 @@ export async function authRoutes(app: FastifyInstance, o: AuthRouteOptions): Pro
         tags: ['auth'],
         summary: 'Confirm TOTP enrolment with a code; returns one-time recovery codes',
         body: Type.Object({ totp: Type.String({ pattern: '^\\d{6}$' }) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ recoveryCodes: Type.Array(Type.String()) }), ...ERROR_RESPONSES },
+        response: { 200: RecoveryCodesSchema, ...ERROR_RESPONSES },
       },
     },
     async (request) => o.auth.confirmEnrolment(principalOf(request), request.body.totp, request.ip),

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { HistoryStore } from '../history/history-store.js';
 import { decodeCursor, encodeCursor } from '../state/pagination.js';
 import type { DeviceRecord, DeviceState, StateStore } from '../state/state-store.js';
-import { DeviceSummarySchema, ERROR_RESPONSES, Key, PageOf, PageQuery } from './api-schemas.js';
+import { DeviceSummarySchema, ERROR_RESPONSES, Key, PageOf, PageQuery, TelemetryPointSchema } from './api-schemas.js';
 
 /** A query's date-time as epoch ms, or a coded 400 (never NaN reaching the history store). */
 function instant(value: string, name: string): number {
@@ -132,7 +132,7 @@ export async function deviceRoutes(app: FastifyInstance, o: DeviceRouteOptions):
         summary: "One field of a device's telemetry (or inference metrics) over time, oldest first",
         querystring: TelemetryQuery,
         response: {
-          200: PageOf(Type.Object({ t: Type.String(), value: Type.Number() })),
+          200: PageOf(TelemetryPointSchema),
           ...ERROR_RESPONSES,
         },
       },

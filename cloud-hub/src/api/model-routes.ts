@@ -8,7 +8,15 @@ import type { ModelRegistry } from '../models/model-registry.js';
 import type { RolloutController } from '../rollout/rollout-controller.js';
 import { parseWaves } from '../rollout/rollout-planner.js';
 import type { StateStore } from '../state/state-store.js';
-import { ERROR_RESPONSES, Key, ModelEntrySchema, PageOf, RolloutDeviceSchema, RolloutSchema } from './api-schemas.js';
+import {
+  ERROR_RESPONSES,
+  Key,
+  ModelEntrySchema,
+  PageOf,
+  RolloutDetailSchema,
+  RolloutSchema,
+  RolloutStartedSchema,
+} from './api-schemas.js';
 import { actorOf, principalOf } from './request-auth.js';
 
 const Version = SemVer;
@@ -152,7 +160,7 @@ export async function modelRoutes(app: FastifyInstance, o: ModelRouteOptions): P
         tags: ['fleet'],
         summary: "A rollout with its waves' devices and gate figures",
         params: Type.Object({ rolloutId: Key }),
-        response: { 200: Type.Object({ rollout: RolloutSchema, devices: Type.Array(RolloutDeviceSchema) }), ...ERROR_RESPONSES },
+        response: { 200: RolloutDetailSchema, ...ERROR_RESPONSES },
       },
     },
     async (request) => {
@@ -171,11 +179,7 @@ export async function modelRoutes(app: FastifyInstance, o: ModelRouteOptions): P
         summary: 'Start a rollout of a published model to a cohort, in waves with health gates',
         body: StartBody,
         response: {
-          201: Type.Object({
-            rollout: RolloutSchema,
-            devices: Type.Array(RolloutDeviceSchema),
-            skipped: Type.Array(Type.String()),
-          }),
+          201: RolloutStartedSchema,
           409: Type.Ref('ErrorBody'),
           ...ERROR_RESPONSES,
         },

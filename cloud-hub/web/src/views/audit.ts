@@ -1,4 +1,4 @@
-import type { AuditEntry } from '../../../src/api/api-types.js';
+import type { AuditEntry, AuditVerification } from '../../../src/api/api-types.js';
 import { api, type Page, query } from '../api.js';
 import { clear, el, fmtDateTime, shortKey } from '../dom.js';
 import { filterForm, pageHeader } from './layout.js';
@@ -47,7 +47,7 @@ export async function renderAudit(main: HTMLElement): Promise<void> {
   }
 
   async function verify(): Promise<void> {
-    const v = await api<{ ok: boolean; entries: number; firstBadSeq: number | null }>('GET', '/audit/verify');
+    const v = await api<AuditVerification>('GET', '/audit/verify');
     chain.className = `chain ${v.ok ? 'chain-ok' : 'chain-bad'}`;
     chain.textContent = v.ok ? `Hash chain intact (${v.entries} entries)` : `Hash chain BROKEN at entry ${v.firstBadSeq}`;
   }

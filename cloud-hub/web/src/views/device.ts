@@ -1,3 +1,4 @@
+import type { TelemetryPoint } from '../../../src/api/api-types.js';
 import { api, type Page } from '../api.js';
 import { lineChart } from '../charts.js';
 import { clear, el, fmtAgo, fmtNumber } from '../dom.js';
@@ -45,7 +46,7 @@ export async function renderDevice(main: HTMLElement, deviceId: string): Promise
   for (const c of CHARTS) {
     const box = el('div', { class: 'chart' });
     grid.append(el('div', { class: 'card' }, el('h2', {}, c.label), box));
-    const page = await api<Page<{ t: string; value: number }>>(
+    const page = await api<Page<TelemetryPoint>>(
       'GET',
       `/telemetry?deviceId=${encodeURIComponent(deviceId)}&field=${c.field}&measurement=${c.measurement ?? 'device_telemetry'}&limit=2000`,
     );

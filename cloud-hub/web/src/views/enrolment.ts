@@ -1,3 +1,4 @@
+import type { RecoveryCodes, TotpEnrolment } from '../../../src/api/api-types.js';
 import { api } from '../api.js';
 import { clear, el } from '../dom.js';
 
@@ -32,7 +33,7 @@ export function renderEnrolment(root: HTMLElement, onDone: () => void): void {
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     try {
-      const { recoveryCodes } = await api<{ recoveryCodes: string[] }>('POST', '/auth/totp/confirm', { totp: code.value.trim() });
+      const { recoveryCodes } = await api<RecoveryCodes>('POST', '/auth/totp/confirm', { totp: code.value.trim() });
       clear(
         root,
         el(
@@ -53,7 +54,7 @@ export function renderEnrolment(root: HTMLElement, onDone: () => void): void {
     }
   });
   clear(root, el('div', { class: 'login-page' }, form));
-  void api<{ secret: string; qrSvg: string }>('POST', '/auth/totp/enrolment').then((e) => {
+  void api<TotpEnrolment>('POST', '/auth/totp/enrolment').then((e) => {
     secret.textContent = e.secret;
     // The SVG comes from our own server (qrcode library), not from user input.
     const doc = new DOMParser().parseFromString(e.qrSvg, 'image/svg+xml');

@@ -2,7 +2,8 @@ import type {
   GateFigure,
   ModelEntry,
   RolloutInfo as Rollout,
-  RolloutDeviceInfo as RolloutDevice,
+  RolloutDetail,
+  RolloutStarted,
 } from '../../../src/api/api-types.js';
 import { ApiError, api, type Page } from '../api.js';
 import { clear, el, fmtAgo, fmtDateTime, toast } from '../dom.js';
@@ -74,7 +75,7 @@ function startForm(models: ModelEntry[], onStarted: (id: string) => void): HTMLE
     e.preventDefault();
     const [name, version] = model.value.split('@');
     try {
-      const r = await api<{ rollout: Rollout; skipped: string[] }>('POST', '/rollouts', {
+      const r = await api<RolloutStarted>('POST', '/rollouts', {
         model: { name, version },
         waves: waves.value,
         bakeS: Number(bake.value),
@@ -173,10 +174,7 @@ export async function renderRollouts(main: HTMLElement): Promise<void> {
 
 /** One rollout: actions, gate figures and each wave's devices, refreshed live. */
 export async function renderRollout(main: HTMLElement, rolloutId: string): Promise<void> {
-  const { rollout: r, devices } = await api<{ rollout: Rollout; devices: RolloutDevice[] }>(
-    'GET',
-    `/rollouts/${encodeURIComponent(rolloutId)}`,
-  );
+  const { rollout: r, devices } = await api<RolloutDetail>('GET', `/rollouts/${encodeURIComponent(rolloutId)}`);
   const waveCount = Math.max(0, ...devices.map((d) => d.wave)) + 1;
   const act = async (action: string) => {
     try {
