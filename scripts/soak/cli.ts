@@ -92,7 +92,10 @@ async function stored(messageId: string): Promise<boolean> {
   return (r?.rowCount ?? 0) > 0;
 }
 
-/** Sends a result through a live simulator and resolves with the seconds until it is committed. */
+/**
+ * Sends a result through a live simulator's probe device (one that sends no bursts, so the probe
+ * waits behind no backlog of its own) and resolves with the seconds until it is committed.
+ */
 async function probe(name: string, since: number, simIndex?: number): Promise<number> {
   const sim = simIndex !== undefined ? sims[simIndex] : liveSims()[0];
   const id = await new Promise<string>((resolve) => {

@@ -153,10 +153,12 @@ setInterval(() => {
 }, 2000).unref();
 
 process.on('message', (m: { burst?: number; probe?: string; stop?: boolean }) => {
-  if (m.burst && publishers.length > 0) {
+  // The first result device carries only probes, so a probe measures recovery, not a burst's backlog.
+  const bursting = publishers.length > 1 ? publishers.slice(1) : publishers;
+  if (m.burst && bursting.length > 0) {
     const ids: string[] = [];
     for (let i = 0; i < m.burst; i++) {
-      const p = publishers[i % publishers.length] as (typeof publishers)[number];
+      const p = bursting[i % bursting.length] as (typeof publishers)[number];
       ids.push(enqueue(p, `${config.run}-${process.pid}-b${sequence++}`));
     }
     send({ enqueued: ids });
