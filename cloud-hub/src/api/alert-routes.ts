@@ -4,23 +4,23 @@ import type { FastifyInstance } from 'fastify';
 import type { AuditStore } from '../audit/audit-store.js';
 import type { HubEvents } from '../events/hub-events.js';
 import type { FollowupStore } from '../followup/followup-store.js';
-import { AlertSchema, ERROR_RESPONSES, Key, PageOf, PageQuery } from './api-schemas.js';
+import {
+  AlertKindSchema,
+  AlertSchema,
+  AlertSeveritySchema,
+  AlertStatusSchema,
+  ERROR_RESPONSES,
+  Key,
+  PageOf,
+  PageQuery,
+} from './api-schemas.js';
 import { actorOf, principalOf } from './request-auth.js';
 
 const AlertQuery = Type.Object({
   ...PageQuery,
-  status: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('acknowledged'), Type.Literal('resolved')])),
-  kind: Type.Optional(
-    Type.Union([
-      Type.Literal('growth'),
-      Type.Literal('new-finding'),
-      Type.Literal('resolved-finding'),
-      Type.Literal('score-rise'),
-      Type.Literal('category-upgrade'),
-      Type.Literal('overdue'),
-    ]),
-  ),
-  severity: Type.Optional(Type.Union([Type.Literal('info'), Type.Literal('warning'), Type.Literal('critical')])),
+  status: Type.Optional(AlertStatusSchema),
+  kind: Type.Optional(AlertKindSchema),
+  severity: Type.Optional(AlertSeveritySchema),
   patientKey: Type.Optional(Key),
   clinicId: Type.Optional(Key),
 });

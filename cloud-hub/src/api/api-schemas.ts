@@ -71,11 +71,13 @@ export const AlertKindSchema = Type.Union([
   Type.Literal('category-upgrade'),
   Type.Literal('overdue'),
 ]);
+export const AlertSeveritySchema = Type.Union([Type.Literal('info'), Type.Literal('warning'), Type.Literal('critical')]);
+export const AlertStatusSchema = Type.Union([Type.Literal('open'), Type.Literal('acknowledged'), Type.Literal('resolved')]);
 export const AlertSchema = Type.Object({
   alertKey: Type.String(),
   kind: AlertKindSchema,
-  severity: Type.Union([Type.Literal('info'), Type.Literal('warning'), Type.Literal('critical')]),
-  status: Type.Union([Type.Literal('open'), Type.Literal('acknowledged'), Type.Literal('resolved')]),
+  severity: AlertSeveritySchema,
+  status: AlertStatusSchema,
   patientKey: Type.String(),
   clinicId: Type.String({ description: 'the clinic whose evidence (result) raised the alert' }),
   deviceId: Nullable(Type.String({ description: 'the device whose result raised the alert' })),
