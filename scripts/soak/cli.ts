@@ -13,14 +13,13 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { mosquittoAclFile } from '@vigil/cloud-hub';
 import pg from 'pg';
 import { hashPassword } from '../../cloud-hub/src/auth/password-hash.js';
 import { cpuSeconds } from '../bench/cpu-time.js';
 import { percentile, progress, round } from '../bench/stats.js';
 import { HubProcess, replicaEnv } from '../harness/hub-process.js';
 import { InfluxdServer } from '../harness/influxd.js';
-import { HUB_ACCOUNT, MosquittoServer } from '../harness/mosquitto.js';
+import { HUB_ACCOUNT, MosquittoServer, startMosquittoForDevices } from '../harness/mosquitto.js';
 import { PostgresServer } from '../harness/postgres.js';
 import { makeTempDir } from '../harness/temp-dir.js';
 import { makeTlsMaterial } from '../harness/tls-material.js';
@@ -140,14 +139,11 @@ async function main(): Promise<void> {
     // Result devices are spread over the processes.
     results: i < RESULT_DEVICES,
   }));
-  await mosquitto.start(
-    [HUB_ACCOUNT, ...devices.map((d) => ({ username: d.deviceId, password: d.password }))],
-    mosquittoAclFile(
-      devices.map((d) => ({ ...d, passwordHash: '', tags: [], createdAt: '', revokedAt: null })),
-      HUB_ACCOUNT.username,
-    ),
-    { caFile: tls.caCert, certFile: tls.serverCert, keyFile: tls.serverKey },
-  );
+  await startMosquittoForDevices(mosquitto, devices, {
+    caFile: tls.caCert,
+    certFile: tls.serverCert,
+    keyFile: tls.serverKey,
+  });
   log('broker up; registering the fleet with the hub');
   for (const name of ['replica-1', 'replica-2']) {
     const hub = new HubProcess(join(dir.path, name), {
