@@ -3,6 +3,7 @@ import { createLogger, VigilError } from '@vigil/shared';
 import type { Command } from 'commander';
 import QRCode from 'qrcode';
 import { AuthService } from './auth/auth-service.js';
+import { normaliseClinics } from './auth/clinic-scope.js';
 import { applyUserAction, type UserAction } from './auth/user-actions.js';
 import { provisionUser } from './auth/user-provisioning.js';
 import { ROLES, type Role } from './auth/user-store.js';
@@ -25,12 +26,46 @@ async function withState<T>(
 const actor = () => `cli:${userInfo().username}`;
 
 /** `vigil-hub user add|list|reset-mfa|disable|enable`. */
+function splitClinics(list: string): string[] {
+  return list
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
+}
+
 export function addUserCommands(
   program: Command,
   configOption: readonly [string, string, string | undefined],
   fail: (e: unknown) => never,
 ): void {
   const user = program.command('user').description('manage dashboard/API users');
+  user
+    .command('clinics <username>')
+    .description("set the clinics a user may see: a comma-separated list, or 'network' for all")
+    .option(...configOption)
+    .requiredOption('--set <ids>', "comma-separated clinic ids, or 'network'")
+    .action(async (username: string, options: { config?: string; set: string }) => {
+      try {
+        const clinics = options.set === 'network' ? null : normaliseClinics(splitClinics(options.set));
+        await withState(options.config, async (state) => {
+          const before = await state.users.getUser(username);
+          await state.users.updateUser(username, { clinics });
+          await state.audit.append({
+            actor: actor(),
+            actorRole: 'admin',
+            action: 'user.clinics',
+            targetType: 'user',
+            targetId: username,
+            outcome: 'success',
+            details: { from: before?.clinics ?? null, to: clinics },
+            ip: 'local',
+          });
+        });
+        process.stdout.write(`${JSON.stringify({ username, clinics })}\n`);
+      } catch (error) {
+        fail(error);
+      }
+    });
   user
     .command('add <username>')
     .description('create a user; prints the password, TOTP secret (with a QR code) and recovery codes once')
@@ -40,10 +75,19 @@ export function addUserCommands(
     .option('--password <password>', 'use this password instead of a generated one (12+ characters)')
     .option('--no-totp', 'do not enrol TOTP now: the user enrols at first login')
     .option('--json', 'print JSON only (no QR code)')
+    .option('--clinics <ids>', 'comma-separated clinic ids the user may see (default: the whole network)')
     .action(
       async (
         username: string,
-        options: { config?: string; role: string; displayName?: string; password?: string; totp: boolean; json?: boolean },
+        options: {
+          config?: string;
+          role: string;
+          displayName?: string;
+          password?: string;
+          totp: boolean;
+          json?: boolean;
+          clinics?: string;
+        },
       ) => {
         try {
           if (!ROLES.includes(options.role as Role)) {
@@ -57,6 +101,7 @@ export function addUserCommands(
               actor: actor(),
               ...(options.displayName ? { displayName: options.displayName } : {}),
               ...(options.password ? { password: options.password } : {}),
+              ...(options.clinics !== undefined ? { clinics: splitClinics(options.clinics) } : {}),
             }),
           );
           process.stdout.write(`${JSON.stringify(created)}\n`);

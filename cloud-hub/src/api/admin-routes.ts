@@ -4,7 +4,8 @@ import type { AuditStore } from '../audit/audit-store.js';
 import type { AuthService } from '../auth/auth-service.js';
 import { applyUserAction, USER_ACTIONS } from '../auth/user-actions.js';
 import type { UserRecord, UserStore } from '../auth/user-store.js';
-import { AuditEntrySchema, AuditVerificationSchema, ERROR_RESPONSES, PageOf, PageQuery } from './api-schemas.js';
+import { AuditEntrySchema, AuditVerificationSchema, ClinicsSchema, ERROR_RESPONSES, PageOf, PageQuery } from './api-schemas.js';
+import { normaliseClinics } from '../auth/clinic-scope.js';
 import { actorOf } from './request-auth.js';
 
 const Role = Type.Union([Type.Literal('clinician'), Type.Literal('ops'), Type.Literal('admin')]);
@@ -17,6 +18,7 @@ const UserInfo = Type.Object({
   locked: Type.Boolean(),
   disabled: Type.Boolean(),
   createdAt: Type.String(),
+  clinics: ClinicsSchema,
 });
 
 function info(u: UserRecord): Static<typeof UserInfo> {
@@ -28,6 +30,7 @@ function info(u: UserRecord): Static<typeof UserInfo> {
     locked: u.lockedUntil !== null && u.lockedUntil > new Date().toISOString(),
     disabled: u.disabledAt !== null,
     createdAt: u.createdAt,
+    clinics: u.clinics,
   };
 }
 
@@ -37,6 +40,8 @@ const NewUser = Type.Object(
     displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
     role: Role,
     password: Type.String({ minLength: 12, maxLength: 256 }),
+    /** Absent or null: the whole network. */
+    clinics: Type.Optional(ClinicsSchema),
   },
   { additionalProperties: false },
 );
@@ -59,7 +64,7 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRouteOptions): P
   app.get(
     '/users',
     {
-      config: { permission: 'users:read' },
+      config: { permission: 'users:read', network: true },
       schema: { tags: ['admin'], summary: 'Users', response: { 200: PageOf(UserInfo), ...ERROR_RESPONSES } },
     },
     async () => ({ items: (await o.users.listUsers()).map(info), next: null }),
@@ -68,7 +73,7 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRouteOptions): P
   app.post<{ Body: Static<typeof NewUser> }>(
     '/users',
     {
-      config: { permission: 'users:write' },
+      config: { permission: 'users:write', network: true },
       schema: {
         tags: ['admin'],
         summary: 'Create a user; they enrol TOTP at first login',
@@ -84,9 +89,38 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRouteOptions): P
         targetType: 'user',
         targetId: user.username,
         outcome: 'success',
-        details: { role: user.role },
+        details: { role: user.role, clinics: user.clinics },
       });
       return reply.code(201).send(info(user));
+    },
+  );
+
+  app.put<{ Params: { username: string }; Body: { clinics: string[] | null } }>(
+    '/users/:username/clinics',
+    {
+      config: { permission: 'users:write', network: true },
+      schema: {
+        tags: ['admin'],
+        summary: "Set the clinics a user may see (null: the whole network); applies to the user's next request",
+        params: Type.Object({ username: Type.String({ maxLength: 64 }) }),
+        body: Type.Object({ clinics: ClinicsSchema }, { additionalProperties: false }),
+        response: { 200: UserInfo, ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const { username } = request.params;
+      const before = await o.users.getUser(username);
+      const clinics = normaliseClinics(request.body.clinics);
+      await o.users.updateUser(username, { clinics });
+      await o.audit.append({
+        ...actorOf(request),
+        action: 'user.clinics',
+        targetType: 'user',
+        targetId: username,
+        outcome: 'success',
+        details: { from: before?.clinics ?? null, to: clinics },
+      });
+      return info((await o.users.getUser(username)) as UserRecord);
     },
   );
 
@@ -94,7 +128,7 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRouteOptions): P
     app.post<{ Params: { username: string } }>(
       `/users/:username/${action}`,
       {
-        config: { permission: 'users:write' },
+        config: { permission: 'users:write', network: true },
         schema: {
           tags: ['admin'],
           summary:
@@ -124,7 +158,7 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRouteOptions): P
   app.get<{ Querystring: Static<typeof AuditQuery> }>(
     '/audit',
     {
-      config: { permission: 'audit:read' },
+      config: { permission: 'audit:read', network: true },
       schema: {
         tags: ['admin'],
         summary: 'The audit log, newest first (filter by actor, patient, action)',
@@ -141,7 +175,7 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRouteOptions): P
   app.get(
     '/audit/verify',
     {
-      config: { permission: 'audit:read' },
+      config: { permission: 'audit:read', network: true },
       schema: {
         tags: ['admin'],
         summary: "Recompute the audit log's hash chain; names the first altered entry",

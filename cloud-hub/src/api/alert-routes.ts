@@ -14,7 +14,9 @@ import {
   PageOf,
   PageQuery,
 } from './api-schemas.js';
+import type { PatientAccess } from './patient-access.js';
 import { actorOf, principalOf } from './request-auth.js';
+import { scopeFilter } from '../auth/clinic-scope.js';
 
 const AlertQuery = Type.Object({
   ...PageQuery,
@@ -32,6 +34,7 @@ export interface AlertRouteOptions {
   store: FollowupStore;
   audit: AuditStore;
   events: HubEvents;
+  access: PatientAccess;
 }
 
 /** The alerts inbox and the open → acknowledged → resolved lifecycle, with who and when. */
@@ -49,7 +52,12 @@ export async function alertRoutes(app: FastifyInstance, o: AlertRouteOptions): P
     },
     async (request) => {
       const { limit, cursor, ...filter } = request.query;
-      const page = await o.store.listAlerts({ limit, ...(cursor ? { cursor } : {}), ...filter });
+      const page = await o.store.listAlerts({
+        limit,
+        ...(cursor ? { cursor } : {}),
+        ...filter,
+        ...scopeFilter(principalOf(request).clinics),
+      });
       await o.audit.append({
         ...actorOf(request),
         action: 'alert.list',
@@ -82,6 +90,7 @@ export async function alertRoutes(app: FastifyInstance, o: AlertRouteOptions): P
         const { alertKey } = request.params;
         const before = await o.store.getAlert(alertKey);
         if (!before) throw new VigilError('VIGIL_API_NOT_FOUND', `alert ${alertKey} does not exist`);
+        await o.access.require(request, before.patientKey, `alert ${alertKey}`);
         let alert: Awaited<ReturnType<FollowupStore['transitionAlert']>>;
         try {
           alert = await o.store.transitionAlert(alertKey, to, p.username, request.body?.note);
@@ -116,6 +125,7 @@ export async function alertRoutes(app: FastifyInstance, o: AlertRouteOptions): P
             patientKey: alert.patientKey,
             clinicId: alert.clinicId,
           },
+          patientClinicIds: await o.access.clinicsOf(alert.patientKey),
         });
         return alert;
       },

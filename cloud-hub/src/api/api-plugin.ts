@@ -25,6 +25,7 @@ import { counterRateLimitStore } from './counter-rate-limit.js';
 import { deviceRoutes } from './device-routes.js';
 import { eventRoutes } from './event-routes.js';
 import { modelRoutes } from './model-routes.js';
+import { PatientAccess } from './patient-access.js';
 import { patientRoutes } from './patient-routes.js';
 import { installPrincipal, installRequestAuth, SESSION_COOKIE } from './request-auth.js';
 import { resultRoutes } from './result-routes.js';
@@ -143,9 +144,10 @@ export async function registerApi(app: FastifyInstance, o: ApiOptions): Promise<
         secureCookies: o.tls,
         loginRateLimitPerMinute: o.loginRateLimitPerMinute,
       });
-      await api.register(patientRoutes, { followup: o.followup, store: o.state.followup, audit: o.state.audit, today });
-      await api.register(alertRoutes, { store: o.state.followup, audit: o.state.audit, events: o.events });
-      await api.register(resultRoutes, { state: o.state, audit: o.state.audit });
+      const access = new PatientAccess(o.state.followup, o.state, o.state.audit);
+      await api.register(patientRoutes, { followup: o.followup, store: o.state.followup, audit: o.state.audit, access, today });
+      await api.register(alertRoutes, { store: o.state.followup, audit: o.state.audit, events: o.events, access });
+      await api.register(resultRoutes, { state: o.state, audit: o.state.audit, access });
       await api.register(deviceRoutes, { state: o.state, history: o.history });
       await api.register(adminRoutes, { auth: o.auth, users: o.state.users, audit: o.state.audit });
       await api.register(eventRoutes, { events: o.events });

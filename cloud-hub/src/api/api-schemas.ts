@@ -135,7 +135,12 @@ export const MeSchema = Type.Object({
   stage: Type.Union([Type.Literal('enrol'), Type.Literal('full')]),
   mfaEnrolmentRequired: Type.Boolean(),
   csrfToken: Nullable(Type.String()),
+  /** The clinics the user may see; null: the whole network. */
+  clinics: Nullable(Type.Array(Type.String())),
 });
+
+/** A user's clinic assignment: clinic ids, or null for the whole network. */
+export const ClinicsSchema = Nullable(Type.Array(Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }), { maxItems: 500 }));
 
 export const DeviceSummarySchema = Type.Object({
   clinicId: Type.String(),
@@ -257,6 +262,8 @@ export const TimelineSchema = Type.Object({
       score: Type.Number(),
       /** False for a study whose images show no tissue (blank exposures): listed, but no follow-up. */
       analysable: Type.Boolean(),
+      /** A study at a clinic outside the caller's assignment (a patient seen at several clinics). */
+      otherClinic: Type.Boolean(),
     }),
   ),
   series: Type.Array(

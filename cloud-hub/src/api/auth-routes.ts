@@ -76,6 +76,7 @@ export async function authRoutes(app: FastifyInstance, o: AuthRouteOptions): Pro
         stage: session.stage,
         mfaEnrolmentRequired: session.stage !== 'full',
         csrfToken: session.csrfToken,
+        clinics: user.clinics,
       };
     },
   );
@@ -95,6 +96,7 @@ export async function authRoutes(app: FastifyInstance, o: AuthRouteOptions): Pro
         stage: p.stage,
         mfaEnrolmentRequired: p.stage !== 'full',
         csrfToken: p.csrfToken ?? null,
+        clinics: p.clinics,
       };
     },
   );

@@ -1,10 +1,12 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { VigilError } from '@vigil/shared';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { seesAny } from '../auth/clinic-scope.js';
 import type { HistoryStore } from '../history/history-store.js';
 import { decodeCursor, encodeCursor } from '../state/pagination.js';
 import type { DeviceRecord, DeviceState, StateStore } from '../state/state-store.js';
 import { DeviceSummarySchema, ERROR_RESPONSES, Key, PageOf, PageQuery, TelemetryPointSchema } from './api-schemas.js';
+import { principalOf } from './request-auth.js';
 
 /** A query's date-time as epoch ms, or a coded 400 (never NaN reaching the history store). */
 function instant(value: string, name: string): number {
@@ -69,7 +71,9 @@ export interface DeviceRouteOptions {
 
 /** The fleet: devices and their health, telemetry series. */
 export async function deviceRoutes(app: FastifyInstance, o: DeviceRouteOptions): Promise<void> {
-  async function fleet(): Promise<DeviceSummary[]> {
+  /** The fleet the caller may see: a clinic-scoped user sees their clinics' devices only. */
+  async function fleet(request: FastifyRequest): Promise<DeviceSummary[]> {
+    const { clinics } = principalOf(request);
     const [states, records] = await Promise.all([o.state.listDeviceStates(), o.state.listDevices()]);
     const byId = new Map(records.map((r) => [r.deviceId, r]));
     const seen = new Set<string>();
@@ -78,7 +82,7 @@ export async function deviceRoutes(app: FastifyInstance, o: DeviceRouteOptions):
       return summarise(s, byId.get(s.deviceId));
     });
     for (const r of records) if (!seen.has(r.deviceId)) out.push(summarise(undefined, r));
-    return out.sort((a, b) => a.deviceId.localeCompare(b.deviceId));
+    return out.filter((d) => seesAny(clinics, [d.clinicId])).sort((a, b) => a.deviceId.localeCompare(b.deviceId));
   }
 
   app.get<{ Querystring: Static<typeof DeviceQuery> }>(
@@ -95,7 +99,7 @@ export async function deviceRoutes(app: FastifyInstance, o: DeviceRouteOptions):
     async (request) => {
       const q = request.query;
       const after = decodeCursor(q.cursor, 1)?.[0] as string | undefined;
-      const list = (await fleet()).filter(
+      const list = (await fleet(request)).filter(
         (d) =>
           (!q.clinicId || d.clinicId === q.clinicId) && (!q.status || d.status === q.status) && (!after || d.deviceId > after),
       );
@@ -117,7 +121,7 @@ export async function deviceRoutes(app: FastifyInstance, o: DeviceRouteOptions):
       },
     },
     async (request) => {
-      const device = (await fleet()).find((d) => d.deviceId === request.params.deviceId);
+      const device = (await fleet(request)).find((d) => d.deviceId === request.params.deviceId);
       if (!device) throw new VigilError('VIGIL_API_NOT_FOUND', `device ${request.params.deviceId} is not known`);
       return device;
     },
@@ -139,6 +143,13 @@ export async function deviceRoutes(app: FastifyInstance, o: DeviceRouteOptions):
     },
     async (request) => {
       const q = request.query;
+      const { clinics } = principalOf(request);
+      if (clinics !== null) {
+        const device = await o.state.getDevice(q.deviceId);
+        if (!device || !seesAny(clinics, [device.clinicId])) {
+          throw new VigilError('VIGIL_API_NOT_FOUND', `device ${q.deviceId} is not known`);
+        }
+      }
       const after = decodeCursor(q.cursor, 1)?.[0];
       if (after !== undefined && !Number.isSafeInteger(after)) {
         throw new VigilError('VIGIL_API_INVALID_REQUEST', 'cursor is not one this API issued');

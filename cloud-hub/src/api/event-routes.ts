@@ -1,13 +1,15 @@
 import { VigilError } from '@vigil/shared';
 import type { FastifyInstance } from 'fastify';
 import { roleAllows } from '../auth/access-policy.js';
+import { type ClinicAssignment, seesAny } from '../auth/clinic-scope.js';
 import type { HubEvent, HubEvents } from '../events/hub-events.js';
 import { principalOf } from './request-auth.js';
 
-/** Which events a role may see on its live stream. */
-function visible(event: HubEvent, role: Parameters<typeof roleAllows>[0]): boolean {
-  if (event.type === 'alert') return roleAllows(role, 'alerts:read');
-  if (event.type === 'device') return roleAllows(role, 'devices:read');
+/** Which events a user may see on their live stream: by role, then by clinic scope. */
+function visible(event: HubEvent, role: Parameters<typeof roleAllows>[0], clinics: ClinicAssignment): boolean {
+  if (event.type === 'alert') return roleAllows(role, 'alerts:read') && seesAny(clinics, event.patientClinicIds);
+  if (event.type === 'device') return roleAllows(role, 'devices:read') && seesAny(clinics, [event.clinicId]);
+  if (event.type === 'results') return seesAny(clinics, event.clinicIds);
   if (event.type === 'rollout') return roleAllows(role, 'rollouts:read');
   return true;
 }
@@ -29,7 +31,7 @@ export async function eventRoutes(
       schema: { tags: ['live'], summary: 'Live updates as text/event-stream (alert, results, device events)' },
     },
     (request, reply) => {
-      const { role, username } = principalOf(request);
+      const { role, username, clinics } = principalOf(request);
       const streams = open.get(username) ?? 0;
       if (streams >= max) {
         throw new VigilError('VIGIL_API_RATE_LIMITED', `at most ${max} live streams per user; close another tab first`);
@@ -45,7 +47,7 @@ export async function eventRoutes(
       });
       res.write('retry: 3000\n\n');
       const unsubscribe = o.events.subscribe((event) => {
-        if (visible(event, role)) res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+        if (visible(event, role, clinics)) res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
       });
       const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), o.heartbeatMs ?? 15_000);
       request.raw.on('close', () => {

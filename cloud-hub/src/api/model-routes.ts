@@ -1,6 +1,7 @@
 import { createReadStream, statSync } from 'node:fs';
 import { type Static, Type } from '@sinclair/typebox';
 import { ModelRef, SemVer, VigilError } from '@vigil/shared';
+import { seesAny } from '../auth/clinic-scope.js';
 import type { FastifyInstance } from 'fastify';
 import type { AuditStore } from '../audit/audit-store.js';
 import type { DeviceRegistry } from '../broker/device-registry.js';
@@ -166,14 +167,16 @@ export async function modelRoutes(app: FastifyInstance, o: ModelRouteOptions): P
     async (request) => {
       const rollout = await o.state.rollouts.getRollout(request.params.rolloutId);
       if (!rollout) throw new VigilError('VIGIL_API_NOT_FOUND', `rollout ${request.params.rolloutId} does not exist`);
-      return { rollout, devices: await o.state.rollouts.rolloutDevices(rollout.rolloutId) };
+      const { clinics } = principalOf(request);
+      const devices = await o.state.rollouts.rolloutDevices(rollout.rolloutId);
+      return { rollout, devices: devices.filter((d) => seesAny(clinics, [d.clinicId])) };
     },
   );
 
   app.post<{ Body: Static<typeof StartBody> }>(
     '/rollouts',
     {
-      config: { permission: 'rollouts:write' },
+      config: { permission: 'rollouts:write', network: true },
       schema: {
         tags: ['fleet'],
         summary: 'Start a rollout of a published model to a cohort, in waves with health gates',
@@ -213,7 +216,7 @@ export async function modelRoutes(app: FastifyInstance, o: ModelRouteOptions): P
     app.post<{ Params: { rolloutId: string } }>(
       `/rollouts/:rolloutId/${action}`,
       {
-        config: { permission: 'rollouts:write' },
+        config: { permission: 'rollouts:write', network: true },
         schema: {
           tags: ['fleet'],
           summary: `${action[0]?.toUpperCase()}${action.slice(1)} a rollout`,

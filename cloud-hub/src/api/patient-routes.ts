@@ -6,7 +6,9 @@ import { categoryLabel } from '../followup/category.js';
 import type { FollowupRunner } from '../followup/followup-service.js';
 import type { FollowupStore } from '../followup/followup-store.js';
 import { ERROR_RESPONSES, Key, PageOf, PageQuery, PatientSummarySchema, TimelineSchema } from './api-schemas.js';
-import { actorOf } from './request-auth.js';
+import type { PatientAccess } from './patient-access.js';
+import { actorOf, principalOf } from './request-auth.js';
+import { scopeFilter } from '../auth/clinic-scope.js';
 
 const PatientQuery = Type.Object({
   ...PageQuery,
@@ -18,6 +20,7 @@ export interface PatientRouteOptions {
   followup: FollowupRunner;
   store: FollowupStore;
   audit: AuditStore;
+  access: PatientAccess;
   today: () => string;
 }
 
@@ -41,6 +44,7 @@ export async function patientRoutes(app: FastifyInstance, o: PatientRouteOptions
         ...(q.cursor ? { cursor: q.cursor } : {}),
         ...(q.clinicId ? { clinicId: q.clinicId } : {}),
         ...(q.overdue ? { dueBefore: o.today() } : {}),
+        ...scopeFilter(principalOf(request).clinics),
       });
       await o.audit.append({
         ...actorOf(request),
@@ -67,6 +71,8 @@ export async function patientRoutes(app: FastifyInstance, o: PatientRouteOptions
     },
     async (request) => {
       const { patientKey } = request.params;
+      await o.access.require(request, patientKey, `patient ${patientKey}`);
+      const { clinics } = principalOf(request);
       const { timeline, due } = await o.followup.timeline(patientKey);
       await o.audit.append({
         ...actorOf(request),
@@ -81,7 +87,12 @@ export async function patientRoutes(app: FastifyInstance, o: PatientRouteOptions
       return {
         patient: (await o.store.getPatient(patientKey)) ?? null,
         due: due ? { ...due, categoryLabel: categoryLabel(due.category) } : null,
-        studies: timeline.studies.map((s) => ({ ...s, categoryLabel: categoryLabel(s.category) })),
+        // A patient seen at several clinics: the other clinics' studies are shown, marked as such.
+        studies: timeline.studies.map((s) => ({
+          ...s,
+          categoryLabel: categoryLabel(s.category),
+          otherClinic: clinics !== null && !clinics.includes(s.clinicId),
+        })),
         series: timeline.series,
         alerts: alerts.items,
       };

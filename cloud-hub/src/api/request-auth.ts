@@ -18,6 +18,11 @@ declare module 'fastify' {
     enrolment?: boolean;
     /** Any full session may call it (who-am-I, logout, own tokens). */
     authenticated?: boolean;
+    /**
+     * Only for users who see the whole network: the route acts on every clinic at once (a rollout's
+     * waves, user administration, the audit log).
+     */
+    network?: boolean;
   }
 }
 
@@ -76,6 +81,20 @@ export function installRequestAuth(app: FastifyInstance, audit: AuditStore): voi
         details: { permission: config.permission ?? 'none' },
       });
       throw new VigilError('VIGIL_AUTH_FORBIDDEN', `role ${principal.role} may not ${config.permission ?? 'call this route'}`);
+    }
+    if (config.network && principal.clinics !== null) {
+      await audit.append({
+        ...actorOf(request),
+        action: 'access.denied',
+        targetType: 'route',
+        targetId: `${request.method} ${request.routeOptions.url ?? request.url}`.slice(0, 200),
+        outcome: 'failure',
+        details: { permission: config.permission, reason: 'needs a user who sees the whole network', clinics: principal.clinics },
+      });
+      throw new VigilError(
+        'VIGIL_AUTH_FORBIDDEN',
+        `${config.permission} acts on every clinic; a user assigned to ${principal.clinics.join(', ') || 'no clinic'} may not`,
+      );
     }
   });
 }

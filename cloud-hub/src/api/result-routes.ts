@@ -4,7 +4,9 @@ import type { FastifyInstance } from 'fastify';
 import type { AuditStore } from '../audit/audit-store.js';
 import type { StateStore } from '../state/state-store.js';
 import { ERROR_RESPONSES, Key, PageOf, PageQuery, ResultSchema } from './api-schemas.js';
-import { actorOf } from './request-auth.js';
+import type { PatientAccess } from './patient-access.js';
+import { actorOf, principalOf } from './request-auth.js';
+import { scopeFilter } from '../auth/clinic-scope.js';
 
 const ResultQuery = Type.Object({
   ...PageQuery,
@@ -19,6 +21,7 @@ const ResultQuery = Type.Object({
 export interface ResultRouteOptions {
   state: StateStore;
   audit: AuditStore;
+  access: PatientAccess;
 }
 
 /** Inference results (de-identified), newest first. Shadow-mode results are never listed here. */
@@ -36,7 +39,12 @@ export async function resultRoutes(app: FastifyInstance, o: ResultRouteOptions):
     },
     async (request) => {
       const { limit, cursor, ...filter } = request.query;
-      const page = await o.state.queryResults({ limit, ...(cursor ? { cursor } : {}), ...filter });
+      const page = await o.state.queryResults({
+        limit,
+        ...(cursor ? { cursor } : {}),
+        ...filter,
+        ...scopeFilter(principalOf(request).clinics),
+      });
       await o.audit.append({
         ...actorOf(request),
         action: 'result.list',
@@ -65,6 +73,7 @@ export async function resultRoutes(app: FastifyInstance, o: ResultRouteOptions):
       const result = await o.state.getResult(request.params.resultId);
       if (!result || result.shadow)
         throw new VigilError('VIGIL_API_NOT_FOUND', `result ${request.params.resultId} does not exist`);
+      await o.access.require(request, result.patientKey, `result ${request.params.resultId}`);
       await o.audit.append({
         ...actorOf(request),
         action: 'result.read',

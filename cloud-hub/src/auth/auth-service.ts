@@ -1,6 +1,7 @@
 import { type Logger, VigilError } from '@vigil/shared';
 import type { AuditStore } from '../audit/audit-store.js';
 import { type CounterStore, MemoryCounters } from '../cluster/counter-store.js';
+import { type ClinicAssignment, normaliseClinics } from './clinic-scope.js';
 import { assertPasswordPolicy, decoyHash, hashPassword, verifyPassword } from './password-hash.js';
 import { newRecoveryCodes, newSecret, normaliseRecoveryCode, secretHash } from './secret-tokens.js';
 import { newTotpSecret, totpQrSvg, totpUri, verifyTotp } from './totp.js';
@@ -41,6 +42,8 @@ export interface Principal {
   username: string;
   displayName: string;
   role: Role;
+  /** The clinics the user may see; null: the whole network. */
+  clinics: ClinicAssignment;
   via: 'session' | 'token';
   stage: SessionStage;
   sessionHash?: string;
@@ -100,7 +103,14 @@ export class AuthService {
     this.lockMs = policy.lockoutMinutes * 60_000;
   }
 
-  async createUser(input: { username: string; displayName?: string; role: Role; password: string }): Promise<UserRecord> {
+  async createUser(input: {
+    username: string;
+    displayName?: string;
+    role: Role;
+    password: string;
+    /** Absent or null: the whole network. */
+    clinics?: readonly string[] | null;
+  }): Promise<UserRecord> {
     if (!USERNAME.test(input.username)) {
       throw new VigilError(
         'VIGIL_API_INVALID_REQUEST',
@@ -113,6 +123,7 @@ export class AuthService {
       username: input.username,
       displayName: input.displayName ?? input.username,
       role: input.role,
+      clinics: normaliseClinics(input.clinics),
       passwordHash: await hashPassword(input.password),
     });
   }
@@ -247,6 +258,7 @@ export class AuthService {
       username: user.username,
       displayName: user.displayName,
       role: user.role,
+      clinics: user.clinics,
       via: 'session',
       stage: session.stage,
       sessionHash: session.sessionHash,
@@ -268,6 +280,7 @@ export class AuthService {
       username: user.username,
       displayName: user.displayName,
       role: user.role,
+      clinics: user.clinics,
       via: 'token',
       stage: 'full',
       tokenId: token.tokenId,

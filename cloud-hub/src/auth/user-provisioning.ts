@@ -19,7 +19,16 @@ export interface ProvisionedUser {
 export async function provisionUser(
   auth: AuthService,
   audit: AuditStore,
-  input: { username: string; role: Role; displayName?: string; password?: string; enrolTotp: boolean; actor: string },
+  input: {
+    username: string;
+    role: Role;
+    displayName?: string;
+    password?: string;
+    enrolTotp: boolean;
+    actor: string;
+    /** Absent: the whole network. */
+    clinics?: readonly string[] | null;
+  },
 ): Promise<ProvisionedUser> {
   const password = input.password ?? newSecret(15);
   await auth.createUser({
@@ -27,6 +36,7 @@ export async function provisionUser(
     role: input.role,
     password,
     ...(input.displayName ? { displayName: input.displayName } : {}),
+    ...(input.clinics !== undefined ? { clinics: input.clinics } : {}),
   });
   let totpSecret: string | null = null;
   let recoveryCodes: string[] = [];
@@ -41,7 +51,7 @@ export async function provisionUser(
     targetType: 'user',
     targetId: input.username,
     outcome: 'success',
-    details: { role: input.role, totpEnrolled: input.enrolTotp },
+    details: { role: input.role, totpEnrolled: input.enrolTotp, clinics: input.clinics ?? null },
     ip: 'local',
   });
   return {

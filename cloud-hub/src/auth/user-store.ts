@@ -5,6 +5,11 @@ export interface UserRecord {
   username: string;
   displayName: string;
   role: Role;
+  /**
+   * The clinics whose patients and devices this user may see; null: the whole network. A user with
+   * an empty list sees no patient data at all.
+   */
+  clinics: string[] | null;
   passwordHash: string;
   /** Base32 TOTP secret once enrolment is confirmed; null before. */
   totpSecret: string | null;
@@ -54,12 +59,16 @@ export type UserUpdate = Partial<
     | 'disabledAt'
     | 'role'
     | 'displayName'
+    | 'clinics'
   >
 >;
 
+/** A user to create; without `clinics` the user sees the whole network. */
+export type NewUser = Pick<UserRecord, 'username' | 'displayName' | 'role' | 'passwordHash'> & Partial<Pick<UserRecord, 'clinics'>>;
+
 /** Users, their MFA material, sessions and API tokens. Secrets are stored only as hashes. */
 export interface UserStore {
-  createUser(user: Pick<UserRecord, 'username' | 'displayName' | 'role' | 'passwordHash'>): Promise<UserRecord>;
+  createUser(user: NewUser): Promise<UserRecord>;
   getUser(username: string): Promise<UserRecord | undefined>;
   listUsers(): Promise<UserRecord[]>;
   updateUser(username: string, update: UserUpdate): Promise<void>;

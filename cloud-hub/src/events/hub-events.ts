@@ -4,7 +4,12 @@ import type { EventRelay } from './event-relay.js';
 
 /** What the dashboard's live stream carries. Payloads are summaries, never full patient data. */
 export type HubEvent =
-  | { type: 'alert'; alert: Pick<AlertRecord, 'alertKey' | 'kind' | 'severity' | 'status' | 'patientKey' | 'clinicId'> }
+  | {
+      type: 'alert';
+      alert: Pick<AlertRecord, 'alertKey' | 'kind' | 'severity' | 'status' | 'patientKey' | 'clinicId'>;
+      /** Every clinic the patient was seen at: who may see the event (clinic-scoped users). */
+      patientClinicIds: string[];
+    }
   | { type: 'results'; count: number; clinicIds: string[] }
   | { type: 'device'; deviceId: string; clinicId: string; status: string }
   | { type: 'rollout'; rolloutId: string; state: string; currentWave: number; reason: string | null };

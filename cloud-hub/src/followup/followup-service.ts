@@ -184,12 +184,12 @@ export class FollowupService implements FollowupRunner {
     const outcomes: (TimelineSaveOutcome | undefined)[] = patientKeys.map(() => undefined);
     for (const [k, outcome] of saved.entries()) {
       outcomes[positions[k] as number] = outcome;
-      this.announce(outcome);
+      this.announce(outcome, (saves[k] as TimelineSave).summary.clinicIds);
     }
     return outcomes;
   }
 
-  private announce(outcome: TimelineSaveOutcome): void {
+  private announce(outcome: TimelineSaveOutcome, patientClinicIds: string[]): void {
     const changes = [
       ...outcome.opened.map((alert) => ({ alert, what: 'follow-up alert opened' })),
       ...outcome.autoResolved.map((alert) => ({ alert, what: 'follow-up alert resolved by the system' })),
@@ -216,6 +216,7 @@ export class FollowupService implements FollowupRunner {
           patientKey: alert.patientKey,
           clinicId: alert.clinicId,
         },
+        patientClinicIds,
       });
     }
   }

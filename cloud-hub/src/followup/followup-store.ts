@@ -40,12 +40,17 @@ export interface AlertFilter {
   severity?: AlertSeverity;
   patientKey?: string;
   clinicId?: string;
+  /** A clinic-scoped user's clinics: only patients seen at one of them (absent: the whole network). */
+  clinicScope?: readonly string[];
   limit: number;
   cursor?: string;
 }
 
 export interface PatientFilter {
   clinicId?: string;
+  /** A clinic-scoped user's clinics: only patients seen at one of them (absent: the whole network). */
+  clinicScope?: readonly string[];
+
   /** Only patients whose follow-up was due before this date (YYYY-MM-DD). */
   dueBefore?: string;
   limit: number;

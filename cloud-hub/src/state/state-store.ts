@@ -70,6 +70,8 @@ export interface ResultFilter {
   minScore?: number;
   /** Shadow-mode results are for ops comparisons only; clinicians never see them. */
   includeShadow?: boolean;
+  /** A clinic-scoped user's clinics: only patients seen at one of them (absent: the whole network). */
+  clinicScope?: readonly string[];
   limit: number;
   cursor?: string;
 }

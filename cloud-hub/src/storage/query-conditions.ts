@@ -42,3 +42,36 @@ export function alertConditions(f: AlertFilter): Condition[] {
     ['clinic_id =', f.clinicId],
   ]);
 }
+
+/** A condition with `?` placeholders and their values, engine-neutral (PostgreSQL renumbers them). */
+export interface Fragment {
+  sql: string;
+  values: string[];
+}
+
+function inList(column: string, values: readonly string[]): Fragment {
+  // No clinic at all: a user assigned none sees nothing, never everything.
+  if (values.length === 0) return { sql: '1 = 0', values: [] };
+  return { sql: `${column} IN (${values.map(() => '?').join(', ')})`, values: [...values] };
+}
+
+/** Patients with a study at one of the clinics (every clinic they were seen at, not only the first). */
+export function patientScope(scope: readonly string[], column = 'patient_key'): Fragment {
+  const clinics = inList('clinic_id', scope);
+  return { sql: `${column} IN (SELECT patient_key FROM patient_clinics WHERE ${clinics.sql})`, values: clinics.values };
+}
+
+/**
+ * Results a clinic-scoped user may see: the scope's own results, and every result of a patient seen
+ * in the scope (the other clinic's studies of a shared patient). The first arm also covers results
+ * the follow-up engine has not filed under their patient yet.
+ */
+export function resultScope(scope: readonly string[]): Fragment {
+  const own = inList('clinic_id', scope);
+  const shared = patientScope(scope);
+  return { sql: `(${own.sql} OR ${shared.sql})`, values: [...own.values, ...shared.values] };
+}
+
+export function clinicScope(scope: readonly string[], column = 'clinic_id'): Fragment {
+  return inList(column, scope);
+}

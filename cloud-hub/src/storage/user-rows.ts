@@ -18,13 +18,21 @@ export const USER_COLUMNS: Record<keyof UserUpdate, string> = {
   disabledAt: 'disabled_at',
   role: 'role',
   displayName: 'display_name',
+  clinics: 'clinics_json',
 };
+
+/** The value stored for an updatable user field (clinic lists are JSON; null means the whole network). */
+export function userColumnValue<K extends keyof UserUpdate>(key: K, value: UserUpdate[K]): string | number | null {
+  if (key === 'clinics') return value === null || value === undefined ? null : JSON.stringify(value);
+  return (value as string | number | null | undefined) ?? null;
+}
 
 export function toUser(row: Row): UserRecord {
   return {
     username: row.username as string,
     displayName: row.display_name as string,
     role: row.role as UserRecord['role'],
+    clinics: row.clinics_json === null || row.clinics_json === undefined ? null : (JSON.parse(row.clinics_json as string) as string[]),
     passwordHash: row.password_hash as string,
     totpSecret: str(row.totp_secret),
     totpPendingSecret: str(row.totp_pending_secret),

@@ -89,3 +89,9 @@ export class Params {
     return `$${this.values.length}`;
   }
 }
+
+/** Writes an engine-neutral fragment (`?` placeholders) with this query's numbered parameters. */
+export function pgFragment(p: Params, fragment: { sql: string; values: readonly unknown[] }): string {
+  let i = 0;
+  return fragment.sql.replace(/\?/g, () => p.add(fragment.values[i++]));
+}

@@ -12,8 +12,8 @@ import type {
 import type { FollowupObservation } from '../../followup/followup-types.js';
 import { decodeCursor, type Page, toPage } from '../../state/pagination.js';
 import { observationOf, toAlert, toPatient } from '../followup-rows.js';
-import { alertConditions } from '../query-conditions.js';
-import { inTransaction, Params, type Row, rows } from './pg-client.js';
+import { alertConditions, patientScope } from '../query-conditions.js';
+import { inTransaction, Params, pgFragment, type Row, rows } from './pg-client.js';
 
 const COUNT_OPEN = `UPDATE patients SET open_alerts = (SELECT COUNT(*) FROM alerts WHERE patient_key = $1 AND status != 'resolved')
   WHERE patient_key = $1`;
@@ -144,6 +144,7 @@ export class PgFollowupStore implements FollowupStore {
     // Every patient with a study at that clinic, not only those who started there.
     if (filter.clinicId)
       where.push(`patient_key IN (SELECT patient_key FROM patient_clinics WHERE clinic_id = ${p.add(filter.clinicId)})`);
+    if (filter.clinicScope) where.push(pgFragment(p, patientScope(filter.clinicScope)));
     if (filter.dueBefore) where.push(`due_date < ${p.add(filter.dueBefore)}`);
     const after = decodeCursor(filter.cursor, 2);
     if (after) where.push(`(last_study_date, patient_key) < (${p.add(after[0])}, ${p.add(after[1])})`);
@@ -164,6 +165,7 @@ export class PgFollowupStore implements FollowupStore {
     const p = new Params();
     const where: string[] = [];
     for (const [condition, value] of alertConditions(filter)) where.push(`${condition} ${p.add(value)}`);
+    if (filter.clinicScope) where.push(pgFragment(p, patientScope(filter.clinicScope)));
     const after = decodeCursor(filter.cursor, 2);
     if (after) where.push(`(created_at, alert_key) < (${p.add(after[0])}, ${p.add(after[1])})`);
     const sql = `SELECT * FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''}

@@ -288,4 +288,37 @@ export const PG_MIGRATIONS: readonly { version: number; name: string; sql: strin
       CREATE INDEX rollout_commands_pending ON rollout_commands (requested_at) WHERE done_at IS NULL;
     `,
   },
+  {
+    version: 5,
+    name: "clinic-scoped users; clinicians' verdicts (append-only: amended, never erased)",
+    sql: `
+      -- NULL: the whole network; a JSON array of clinic ids otherwise.
+      ALTER TABLE users ADD COLUMN clinics_json TEXT;
+      CREATE TABLE verdicts (
+        seq BIGSERIAL PRIMARY KEY,
+        verdict_id TEXT NOT NULL UNIQUE,
+        subject TEXT COLLATE "C" NOT NULL,
+        kind TEXT NOT NULL,
+        patient_key TEXT COLLATE "C" NOT NULL,
+        study_key TEXT COLLATE "C" NOT NULL,
+        clinic_id TEXT COLLATE "C" NOT NULL,
+        result_id TEXT,
+        finding_index INTEGER,
+        value_json TEXT NOT NULL,
+        author TEXT NOT NULL,
+        source TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        supersedes TEXT
+      );
+      CREATE INDEX verdicts_subject ON verdicts (subject, seq);
+      CREATE INDEX verdicts_patient ON verdicts (patient_key, seq);
+      CREATE INDEX verdicts_study ON verdicts (study_key, seq);
+      CREATE FUNCTION verdicts_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'verdicts are append-only: amend with a new verdict'; END $$;
+      CREATE TRIGGER verdicts_no_change BEFORE UPDATE OR DELETE ON verdicts
+        FOR EACH ROW EXECUTE FUNCTION verdicts_append_only();
+      CREATE TRIGGER verdicts_no_truncate BEFORE TRUNCATE ON verdicts
+        FOR EACH STATEMENT EXECUTE FUNCTION verdicts_append_only();
+    `,
+  },
 ];

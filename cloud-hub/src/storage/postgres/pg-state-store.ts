@@ -14,10 +14,10 @@ import type {
   StateStore,
   StoredResult,
 } from '../../state/state-store.js';
-import { modelResultConditions, resultConditions } from '../query-conditions.js';
+import { modelResultConditions, resultConditions, resultScope } from '../query-conditions.js';
 import { toDeadLetter, toDevice, toDeviceState, toStoredResult, totalMsOf } from '../state-rows.js';
 import { PgAuditStore } from './pg-audit-store.js';
-import { changed, coded, inTransaction, Params, rows, UNIQUE_VIOLATION } from './pg-client.js';
+import { changed, coded, inTransaction, Params, pgFragment, rows, UNIQUE_VIOLATION } from './pg-client.js';
 import { PgCounters } from './pg-counters.js';
 import { PgFollowupStore } from './pg-followup-store.js';
 import { PgLeaseStore } from './pg-lease-store.js';
@@ -303,6 +303,7 @@ export class PgStateStore implements StateStore {
     const where: string[] = [];
     for (const [condition, value] of resultConditions(filter)) where.push(`${condition} ${p.add(value)}`);
     if (!filter.includeShadow) where.push('shadow = FALSE');
+    if (filter.clinicScope) where.push(pgFragment(p, resultScope(filter.clinicScope)));
     const after = decodeCursor(filter.cursor, 2);
     if (after) where.push(`(created_at, message_id) < (${p.add(after[0])}, ${p.add(after[1])})`);
     const sql = `SELECT message_id, created_at, received_at, body_json FROM results

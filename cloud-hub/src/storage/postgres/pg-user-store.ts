@@ -1,19 +1,20 @@
 import { VigilError } from '@vigil/shared';
 import type pg from 'pg';
-import type { ApiTokenRecord, SessionRecord, UserRecord, UserStore, UserUpdate } from '../../auth/user-store.js';
-import { toSession, toToken, toUser, USER_COLUMNS } from '../user-rows.js';
+import type { ApiTokenRecord, NewUser, SessionRecord, UserRecord, UserStore, UserUpdate } from '../../auth/user-store.js';
+import { toSession, toToken, toUser, USER_COLUMNS, userColumnValue } from '../user-rows.js';
 import { changed, changedRelaxed, coded, inTransaction, Params, type Row, rows, UNIQUE_VIOLATION } from './pg-client.js';
 
 /** Users, MFA material, sessions and API tokens on PostgreSQL (the same rules as the SQLite store). */
 export class PgUserStore implements UserStore {
   constructor(private readonly pool: pg.Pool) {}
 
-  createUser(user: Pick<UserRecord, 'username' | 'displayName' | 'role' | 'passwordHash'>): Promise<UserRecord> {
+  createUser(user: NewUser): Promise<UserRecord> {
     return coded('createUser', async () => {
       try {
         const inserted = await this.pool.query(
-          `INSERT INTO users (username, display_name, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING *`,
-          [user.username, user.displayName, user.role, user.passwordHash, new Date().toISOString()],
+          `INSERT INTO users (username, display_name, role, password_hash, created_at, clinics_json)
+            VALUES ($1, $2, $3, $4, $5, $6) RETURNING *`,
+          [user.username, user.displayName, user.role, user.passwordHash, new Date().toISOString(), userColumnValue('clinics', user.clinics)],
         );
         return toUser(inserted.rows[0] as Row);
       } catch (error) {
@@ -38,7 +39,7 @@ export class PgUserStore implements UserStore {
     const keys = Object.keys(update) as (keyof UserUpdate)[];
     if (keys.length === 0) return;
     const p = new Params();
-    const sets = keys.map((k) => `${USER_COLUMNS[k]} = ${p.add(update[k] ?? null)}`).join(', ');
+    const sets = keys.map((k) => `${USER_COLUMNS[k]} = ${p.add(userColumnValue(k, update[k]))}`).join(', ');
     const n = await changed(this.pool, 'updateUser', `UPDATE users SET ${sets} WHERE username = ${p.add(username)}`, p.values);
     if (n !== 1) throw new VigilError('VIGIL_USER_UNKNOWN', `user ${username} does not exist`);
   }

@@ -12,10 +12,15 @@ import type {
 import type { FollowupObservation } from '../../followup/followup-types.js';
 import { decodeCursor, type Page, toPage } from '../../state/pagination.js';
 import { observationOf, toAlert, toPatient } from '../followup-rows.js';
-import { alertConditions } from '../query-conditions.js';
+import { alertConditions, type Fragment, patientScope } from '../query-conditions.js';
 import { wrap } from './sqlite-wrap.js';
 
 type Row = Record<string, unknown>;
+
+function push(where: string[], args: (string | number)[], fragment: Fragment): void {
+  where.push(fragment.sql);
+  args.push(...fragment.values);
+}
 
 export class SqliteFollowupStore implements FollowupStore {
   private readonly s;
@@ -143,6 +148,7 @@ export class SqliteFollowupStore implements FollowupStore {
         where.push('patient_key IN (SELECT patient_key FROM patient_clinics WHERE clinic_id = ?)');
         args.push(filter.clinicId);
       }
+      if (filter.clinicScope) push(where, args, patientScope(filter.clinicScope));
       if (filter.dueBefore) {
         where.push('due_date < ?');
         args.push(filter.dueBefore);
@@ -173,6 +179,7 @@ export class SqliteFollowupStore implements FollowupStore {
         where.push(`${condition} ?`);
         args.push(value);
       }
+      if (filter.clinicScope) push(where, args, patientScope(filter.clinicScope));
       const after = decodeCursor(filter.cursor, 2);
       if (after) {
         where.push('(created_at, alert_key) < (?, ?)');

@@ -291,4 +291,35 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
       CREATE INDEX rollout_commands_pending ON rollout_commands (requested_at) WHERE done_at IS NULL;
     `,
   },
+  {
+    version: 9,
+    name: "clinic-scoped users; clinicians' verdicts (append-only: amended, never erased)",
+    sql: `
+      -- NULL: the whole network; a JSON array of clinic ids otherwise.
+      ALTER TABLE users ADD COLUMN clinics_json TEXT;
+      CREATE TABLE verdicts (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        verdict_id TEXT NOT NULL UNIQUE,
+        subject TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        patient_key TEXT NOT NULL,
+        study_key TEXT NOT NULL,
+        clinic_id TEXT NOT NULL,
+        result_id TEXT,
+        finding_index INTEGER,
+        value_json TEXT NOT NULL,
+        author TEXT NOT NULL,
+        source TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        supersedes TEXT
+      );
+      CREATE INDEX verdicts_subject ON verdicts (subject, seq);
+      CREATE INDEX verdicts_patient ON verdicts (patient_key, seq);
+      CREATE INDEX verdicts_study ON verdicts (study_key, seq);
+      CREATE TRIGGER verdicts_no_update BEFORE UPDATE ON verdicts
+        BEGIN SELECT RAISE(ABORT, 'verdicts are append-only: amend with a new verdict'); END;
+      CREATE TRIGGER verdicts_no_delete BEFORE DELETE ON verdicts
+        BEGIN SELECT RAISE(ABORT, 'verdicts are append-only: amend with a new verdict'); END;
+    `,
+  },
 ];

@@ -13,7 +13,7 @@ import type {
   StateStore,
   StoredResult,
 } from '../../state/state-store.js';
-import { modelResultConditions, resultConditions } from '../query-conditions.js';
+import { modelResultConditions, resultConditions, resultScope } from '../query-conditions.js';
 import { toDeadLetter, toDevice, toDeviceState, toStoredResult, totalMsOf } from '../state-rows.js';
 import { DurableSqlite } from './durable-sqlite.js';
 import { SqliteAuditStore } from './sqlite-audit-store.js';
@@ -250,6 +250,11 @@ export class SqliteStateStore implements StateStore {
         args.push(value);
       }
       if (!filter.includeShadow) where.push('shadow = 0');
+      if (filter.clinicScope) {
+        const scope = resultScope(filter.clinicScope);
+        where.push(scope.sql);
+        args.push(...scope.values);
+      }
       const after = decodeCursor(filter.cursor, 2);
       if (after) {
         where.push('(created_at, message_id) < (?, ?)');

@@ -1,7 +1,7 @@
 import { VigilError } from '@vigil/shared';
 import type Database from 'better-sqlite3';
-import type { ApiTokenRecord, SessionRecord, UserRecord, UserStore, UserUpdate } from '../../auth/user-store.js';
-import { toSession, toToken, toUser, USER_COLUMNS } from '../user-rows.js';
+import type { ApiTokenRecord, NewUser, SessionRecord, UserRecord, UserStore, UserUpdate } from '../../auth/user-store.js';
+import { toSession, toToken, toUser, USER_COLUMNS, userColumnValue } from '../user-rows.js';
 import { durableWrite, wrap } from './sqlite-wrap.js';
 
 type Row = Record<string, unknown>;
@@ -16,13 +16,15 @@ export class SqliteUserStore implements UserStore {
     return durableWrite(what, fn, this.durable);
   }
 
-  createUser(user: Pick<UserRecord, 'username' | 'displayName' | 'role' | 'passwordHash'>): Promise<UserRecord> {
+  createUser(user: NewUser): Promise<UserRecord> {
     return this.write('createUser', () => {
       const createdAt = new Date().toISOString();
       try {
         this.db
-          .prepare('INSERT INTO users (username, display_name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?)')
-          .run(user.username, user.displayName, user.role, user.passwordHash, createdAt);
+          .prepare(
+            'INSERT INTO users (username, display_name, role, password_hash, created_at, clinics_json) VALUES (?, ?, ?, ?, ?, ?)',
+          )
+          .run(user.username, user.displayName, user.role, user.passwordHash, createdAt, userColumnValue('clinics', user.clinics));
       } catch (error) {
         if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
           throw new VigilError('VIGIL_USER_EXISTS', `user ${user.username} already exists`);
@@ -51,7 +53,7 @@ export class SqliteUserStore implements UserStore {
       const sets = keys.map((k) => `${USER_COLUMNS[k]} = ?`).join(', ');
       const changed = this.db
         .prepare(`UPDATE users SET ${sets} WHERE username = ?`)
-        .run(...keys.map((k) => update[k] ?? null), username).changes;
+        .run(...keys.map((k) => userColumnValue(k, update[k])), username).changes;
       if (changed !== 1) throw new VigilError('VIGIL_USER_UNKNOWN', `user ${username} does not exist`);
     });
   }

@@ -1,0 +1,51 @@
+import { VigilError } from '@vigil/shared';
+import type { FastifyRequest } from 'fastify';
+import type { AuditStore } from '../audit/audit-store.js';
+import { seesAny } from '../auth/clinic-scope.js';
+import type { FollowupStore } from '../followup/followup-store.js';
+import type { StateStore } from '../state/state-store.js';
+import { actorOf, principalOf } from './request-auth.js';
+
+/**
+ * Clinic scope for routes that name one patient (a timeline, a result, an alert, a verdict): a
+ * clinic-scoped user may see a patient with a study at one of their clinics. Anything else answers
+ * 404 as if it did not exist (so a scoped user cannot probe other clinics' pseudonyms), and the
+ * refusal is audited. List routes pass the scope to their store queries instead.
+ */
+export class PatientAccess {
+  constructor(
+    private readonly followup: FollowupStore,
+    private readonly state: StateStore,
+    private readonly audit: AuditStore,
+  ) {}
+
+  /** Every clinic a patient was seen at, as far as the hub knows. */
+  async clinicsOf(patientKey: string): Promise<string[]> {
+    return (await this.followup.getPatient(patientKey))?.clinicIds ?? [];
+  }
+
+  /** Whether the caller may see the patient. */
+  async allows(request: FastifyRequest, patientKey: string): Promise<boolean> {
+    const { clinics } = principalOf(request);
+    if (clinics === null) return true;
+    if (seesAny(clinics, await this.clinicsOf(patientKey))) return true;
+    // A result the follow-up engine has not filed under its patient yet.
+    const page = await this.state.queryResults({ patientKey, clinicScope: clinics, limit: 1 });
+    return page.items.length > 0;
+  }
+
+  /** Throws VIGIL_API_NOT_FOUND (audited as a denial) unless the caller may see the patient. */
+  async require(request: FastifyRequest, patientKey: string, what: string): Promise<void> {
+    if (await this.allows(request, patientKey)) return;
+    await this.audit.append({
+      ...actorOf(request),
+      action: 'access.denied',
+      targetType: 'patient',
+      targetId: patientKey,
+      patientKey,
+      outcome: 'failure',
+      details: { reason: 'outside the user’s clinics', route: `${request.method} ${request.routeOptions.url ?? ''}` },
+    });
+    throw new VigilError('VIGIL_API_NOT_FOUND', `${what} does not exist`);
+  }
+}
