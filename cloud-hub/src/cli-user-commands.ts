@@ -11,7 +11,7 @@ import { loadHubConfig } from './config.js';
 import { openStateStore } from './hub.js';
 import type { StateStore } from './state/state-store.js';
 
-async function withState<T>(
+export async function withState<T>(
   configFile: string | undefined,
   fn: (state: StateStore, auth: AuthService) => Promise<T>,
 ): Promise<T> {
@@ -23,9 +23,8 @@ async function withState<T>(
   }
 }
 
-const actor = () => `cli:${userInfo().username}`;
+export const actor = () => `cli:${userInfo().username}`;
 
-/** `vigil-hub user add|list|reset-mfa|disable|enable`. */
 function splitClinics(list: string): string[] {
   return list
     .split(',')
@@ -33,6 +32,7 @@ function splitClinics(list: string): string[] {
     .filter(Boolean);
 }
 
+/** `vigil-hub user add|list|clinics|reset-mfa|disable|enable`. */
 export function addUserCommands(
   program: Command,
   configOption: readonly [string, string, string | undefined],

@@ -5,6 +5,7 @@ import { mosquittoAclFile } from './broker/mosquitto-acl.js';
 import { addModelCommands } from './cli-model-commands.js';
 import { addStateCommands } from './cli-state-commands.js';
 import { addUserCommands } from './cli-user-commands.js';
+import { addVerdictCommands } from './cli-verdict-commands.js';
 import { loadHubConfig } from './config.js';
 import { Hub, openStateStore } from './hub.js';
 import { HUB_VERSION } from './version.js';
@@ -126,6 +127,7 @@ export async function main(argv: string[]): Promise<void> {
     });
 
   addUserCommands(program, configOption, fail);
+  addVerdictCommands(program, configOption, fail);
   addModelCommands(program, configOption, fail);
   addStateCommands(program, configOption, fail);
 

@@ -384,6 +384,26 @@ describe('hub API', () => {
       { route: 'GET /api/v1/audit', permission: 'audit:read' },
       { route: 'GET /api/v1/audit/verify', permission: 'audit:read' },
       { route: 'GET /api/v1/events', permission: 'events:read' },
+      {
+        route: 'PUT /api/v1/users/{username}/clinics',
+        permission: 'users:write',
+        url: () => '/api/v1/users/made0/clinics',
+        body: () => ({ clinics: ['clinic-a'] }),
+      },
+      { route: 'GET /api/v1/verdicts', permission: 'verdicts:read', url: () => `/api/v1/verdicts?patientKey=${alice}` },
+      {
+        route: 'POST /api/v1/verdicts',
+        permission: 'verdicts:write',
+        body: () => ({ kind: 'assessment', patientKey: alice, studyKey: 'f'.repeat(32), birads: 2 }),
+      },
+      {
+        route: 'GET /api/v1/verdicts/history',
+        permission: 'verdicts:read',
+        url: () => `/api/v1/verdicts/history?subject=assessment:${'f'.repeat(32)}`,
+      },
+      { route: 'POST /api/v1/outcomes/import', permission: 'verdicts:write' },
+      { route: 'GET /api/v1/performance', permission: 'performance:read' },
+      { route: 'GET /api/v1/performance.csv', permission: 'performance:read' },
     ];
     assert.deepEqual(routes.map((r) => r.route).sort(), documented, 'every documented route is in the access table');
 

@@ -392,6 +392,148 @@ for (const engine of ['sqlite', 'postgres']) {
       assert.equal((await f.listAlerts({ limit: 10, clinicId: 'clinic-b' })).items.length, 0);
     });
 
+    it('clinic scope: users keep their clinics; results, patients and alerts answer only within a scope', async () => {
+      const s = await fresh(engine);
+      const scoped = await s.users.createUser({
+        username: 'dr.a',
+        displayName: 'Dr A',
+        role: 'clinician',
+        passwordHash: 'ph',
+        clinics: ['clinic-a'],
+      });
+      assert.deepEqual(scoped.clinics, ['clinic-a']);
+      assert.equal(
+        (await s.users.createUser({ username: 'net', displayName: 'N', role: 'ops', passwordHash: 'p' })).clinics,
+        null,
+      );
+      await s.users.updateUser('net', { clinics: [] });
+      assert.deepEqual((await s.users.getUser('net'))?.clinics, [], 'an empty assignment is kept, not read as the network');
+      await s.users.updateUser('net', { clinics: null });
+      assert.equal((await s.users.getUser('net'))?.clinics, null);
+
+      // p-shared was seen at A then B; p-b only at B; p-late's result is not filed under a patient yet.
+      const result = (address: typeof A | typeof B, patient: string, i: number) => ({
+        ...syntheticResult(address, i),
+        patientKey: patientKeyOf(patient),
+      });
+      await s.commitIngest(
+        ingestBatch({
+          results: [result(A, 'p-shared', 1), result(B, 'p-shared', 2), result(B, 'p-b', 3), result(A, 'p-late', 4)],
+        }),
+      );
+      await s.followup.saveTimelines([
+        { summary: summary('p-shared', ['clinic-a', 'clinic-b'], '2024-02-01', null), conditions: [condition('p-shared', 's')] },
+        {
+          summary: summary('p-b', ['clinic-b'], '2024-03-01', null),
+          conditions: [condition('p-b', 'b', { clinicId: 'clinic-b' })],
+        },
+      ]);
+      const patients = async (clinicScope: string[]) =>
+        (await s.followup.listPatients({ limit: 10, clinicScope })).items.map((p) => p.patientKey).sort();
+      assert.deepEqual(await patients(['clinic-a']), [patientKeyOf('p-shared')]);
+      assert.deepEqual(await patients(['clinic-b']), [patientKeyOf('p-b'), patientKeyOf('p-shared')].sort());
+      assert.deepEqual(await patients([]), [], 'no clinic: nothing');
+      const alerts = async (clinicScope: string[]) =>
+        (await s.followup.listAlerts({ limit: 10, clinicScope })).items.map((a) => a.patientKey).sort();
+      assert.deepEqual(await alerts(['clinic-a']), [patientKeyOf('p-shared')]);
+      assert.deepEqual(await alerts(['clinic-a', 'clinic-b']), [patientKeyOf('p-b'), patientKeyOf('p-shared')].sort());
+      const results = async (clinicScope: string[]) =>
+        (await s.queryResults({ limit: 10, clinicScope })).items.map((r) => `${r.clinicId}/${r.patientKey}`).sort();
+      assert.deepEqual(
+        await results(['clinic-a']),
+        [
+          `clinic-a/${patientKeyOf('p-late')}`,
+          `clinic-a/${patientKeyOf('p-shared')}`,
+          `clinic-b/${patientKeyOf('p-shared')}`,
+        ].sort(),
+        "clinic A sees its own results and the shared patient's study at B, never B's other patients",
+      );
+      assert.deepEqual(await results([]), []);
+      // The scope holds on every page of a cursor walk.
+      const walked: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await s.queryResults({ limit: 1, clinicScope: ['clinic-b'], ...(cursor ? { cursor } : {}) });
+        walked.push(...page.items.map((r) => r.patientKey));
+        cursor = page.next ?? undefined;
+      } while (cursor);
+      assert.deepEqual(walked.sort(), [patientKeyOf('p-b'), patientKeyOf('p-shared'), patientKeyOf('p-shared')].sort());
+    });
+
+    it('verdicts: append-only with history, the current one per subject, review facts within a scope', async () => {
+      const s = await fresh(engine);
+      const ra = { ...syntheticResult(A, 0), findings: [{ x: 0.5, y: 0.5, diameterMm: 8, areaMm2: 50, score: 0.8 }] };
+      const rb = { ...syntheticResult(B, 0), findings: [] };
+      const shadow = { ...ra, messageId: `${ra.messageId}x`, shadow: true, model: { name: 'vigil-demo', version: '2.0.0' } };
+      await s.commitIngest(ingestBatch({ results: [ra, rb, shadow] }));
+      const base = { author: 'dr.a', source: 'dashboard' as const, resultId: null, findingIndex: null };
+      const judged = {
+        ...base,
+        subject: `finding:${ra.messageId}:0`,
+        kind: 'finding' as const,
+        patientKey: ra.patientKey,
+        studyKey: ra.studyKey,
+        clinicId: 'clinic-a',
+        resultId: ra.messageId,
+        findingIndex: 0,
+        value: { verdict: 'confirmed' as const },
+      };
+      const [first] = await s.verdicts.append([judged]);
+      assert.equal(first?.supersedes, null);
+      const [amended, other] = await s.verdicts.append([
+        { ...judged, value: { verdict: 'dismissed', reason: 'artefact' } },
+        {
+          ...base,
+          subject: `assessment:${rb.studyKey}`,
+          kind: 'assessment',
+          patientKey: rb.patientKey,
+          studyKey: rb.studyKey,
+          clinicId: 'clinic-b',
+          value: { birads: 1 },
+        },
+      ]);
+      assert.equal(amended?.supersedes, first?.verdictId, 'an amendment names the verdict it replaces');
+      assert.deepEqual(
+        (await s.verdicts.history(judged.subject)).map((v) => v.value),
+        [{ verdict: 'confirmed' }, { verdict: 'dismissed', reason: 'artefact' }],
+      );
+      const current = await s.verdicts.current({ patientKey: ra.patientKey });
+      assert.deepEqual(
+        current.map((v) => [v.subject, v.verdictId]),
+        [[judged.subject, amended?.verdictId]],
+      );
+      assert.deepEqual(
+        (await s.verdicts.current({ patientKey: rb.patientKey, clinicScope: ['clinic-a'] })).length,
+        0,
+        'out of scope',
+      );
+      assert.equal(other?.kind, 'assessment');
+
+      const facts = await s.verdicts.reviewFacts({ clinicScope: ['clinic-a'] });
+      assert.deepEqual(
+        facts.verdicts.map((v) => v.verdictId),
+        [amended?.verdictId],
+      );
+      assert.deepEqual(
+        facts.results.map((r) => r.messageId).sort(),
+        [ra.messageId, shadow.messageId].sort(),
+        'every result of a judged study, shadow ones included',
+      );
+      assert.equal((await s.verdicts.reviewFacts({})).results.length, 3);
+      assert.equal((await s.verdicts.reviewFacts({ from: '2030-01-01T00:00:00Z' })).results.length, 0);
+
+      // Append-only: the engine itself refuses to change or erase a verdict.
+      const raw =
+        s.driver === 'sqlite'
+          ? (sql: string) => (s as unknown as { db: { exec(sql: string): void } }).db.exec(sql)
+          : async (sql: string) => {
+              await (s as unknown as { pool: { query(sql: string): Promise<unknown> } }).pool.query(sql);
+            };
+      await assert.rejects(async () => raw("UPDATE verdicts SET author = 'someone else'"), /append-only/);
+      await assert.rejects(async () => raw('DELETE FROM verdicts'), /append-only/);
+      assert.equal((await s.verdicts.history(judged.subject)).length, 2);
+    });
+
     it('users: accounts, one-time TOTP steps and recovery codes, sessions with sweep, tokens', async () => {
       const u = (await fresh(engine)).users;
       const created = await u.createUser({ username: 'dr.lind', displayName: 'Dr Lind', role: 'clinician', passwordHash: 'ph' });

@@ -111,6 +111,15 @@ export const ERROR_CATALOGUE = {
     summary:
       "No replica holding the rollout lease carried out the operator's action in time; it was withdrawn (or its outcome is unknown).",
   },
+  VIGIL_VERDICT_INVALID: {
+    httpStatus: 400,
+    summary:
+      'A verdict does not fit what it judges: an unknown or shadow result, a finding index out of range, a dismissal without a reason, a study without results.',
+  },
+  VIGIL_IMPORT_INVALID: {
+    httpStatus: 400,
+    summary: 'An outcomes file has malformed or unknown lines; nothing of it was imported.',
+  },
   VIGIL_AUTH_REQUIRED: { httpStatus: 401, summary: 'The request has no valid session cookie or API token.' },
   VIGIL_AUTH_FAILED: { httpStatus: 401, summary: 'Wrong username, password or one-time code.' },
   VIGIL_AUTH_LOCKED: { httpStatus: 423, summary: 'Too many failed logins: the account is locked for a while.' },

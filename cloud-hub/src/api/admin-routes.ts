@@ -2,10 +2,10 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { AuditStore } from '../audit/audit-store.js';
 import type { AuthService } from '../auth/auth-service.js';
+import { normaliseClinics } from '../auth/clinic-scope.js';
 import { applyUserAction, USER_ACTIONS } from '../auth/user-actions.js';
 import type { UserRecord, UserStore } from '../auth/user-store.js';
 import { AuditEntrySchema, AuditVerificationSchema, ClinicsSchema, ERROR_RESPONSES, PageOf, PageQuery } from './api-schemas.js';
-import { normaliseClinics } from '../auth/clinic-scope.js';
 import { actorOf } from './request-auth.js';
 
 const Role = Type.Union([Type.Literal('clinician'), Type.Literal('ops'), Type.Literal('admin')]);

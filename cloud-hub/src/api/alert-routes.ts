@@ -2,6 +2,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import { VigilError } from '@vigil/shared';
 import type { FastifyInstance } from 'fastify';
 import type { AuditStore } from '../audit/audit-store.js';
+import { scopeFilter } from '../auth/clinic-scope.js';
 import type { HubEvents } from '../events/hub-events.js';
 import type { FollowupStore } from '../followup/followup-store.js';
 import {
@@ -16,7 +17,6 @@ import {
 } from './api-schemas.js';
 import type { PatientAccess } from './patient-access.js';
 import { actorOf, principalOf } from './request-auth.js';
-import { scopeFilter } from '../auth/clinic-scope.js';
 
 const AlertQuery = Type.Object({
   ...PageQuery,

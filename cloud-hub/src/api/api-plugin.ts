@@ -16,6 +16,7 @@ import type { HistoryStore } from '../history/history-store.js';
 import type { ModelRegistry } from '../models/model-registry.js';
 import type { RolloutController } from '../rollout/rollout-controller.js';
 import type { StateStore } from '../state/state-store.js';
+import { VerdictService } from '../verdicts/verdict-service.js';
 import { HUB_VERSION } from '../version.js';
 import { adminRoutes } from './admin-routes.js';
 import { alertRoutes } from './alert-routes.js';
@@ -29,6 +30,7 @@ import { PatientAccess } from './patient-access.js';
 import { patientRoutes } from './patient-routes.js';
 import { installPrincipal, installRequestAuth, SESSION_COOKIE } from './request-auth.js';
 import { resultRoutes } from './result-routes.js';
+import { verdictRoutes } from './verdict-routes.js';
 
 export interface ApiOptions {
   state: StateStore;
@@ -145,9 +147,22 @@ export async function registerApi(app: FastifyInstance, o: ApiOptions): Promise<
         loginRateLimitPerMinute: o.loginRateLimitPerMinute,
       });
       const access = new PatientAccess(o.state.followup, o.state, o.state.audit);
-      await api.register(patientRoutes, { followup: o.followup, store: o.state.followup, audit: o.state.audit, access, today });
+      await api.register(patientRoutes, {
+        followup: o.followup,
+        store: o.state.followup,
+        audit: o.state.audit,
+        access,
+        verdicts: o.state.verdicts,
+        today,
+      });
       await api.register(alertRoutes, { store: o.state.followup, audit: o.state.audit, events: o.events, access });
       await api.register(resultRoutes, { state: o.state, audit: o.state.audit, access });
+      await api.register(verdictRoutes, {
+        state: o.state,
+        audit: o.state.audit,
+        access,
+        verdicts: new VerdictService(o.state, o.state.audit),
+      });
       await api.register(deviceRoutes, { state: o.state, history: o.history });
       await api.register(adminRoutes, { auth: o.auth, users: o.state.users, audit: o.state.audit });
       await api.register(eventRoutes, { events: o.events });

@@ -11,7 +11,19 @@ import type {
   RolloutSpec,
   RolloutState,
 } from '../rollout/rollout-store.js';
-import type { Alert, GateFigure, Me, RolloutDeviceInfo, RolloutInfo } from './api-types.js';
+import type { PerformanceReport as FeaturePerformanceReport } from '../verdicts/performance.js';
+import type { VerdictInput as FeatureVerdictInput } from '../verdicts/verdict-service.js';
+import type { VerdictRecord } from '../verdicts/verdict-types.js';
+import type {
+  Alert,
+  GateFigure,
+  Me,
+  PerformanceReport,
+  RolloutDeviceInfo,
+  RolloutInfo,
+  Verdict,
+  VerdictInput,
+} from './api-types.js';
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 
@@ -27,4 +39,7 @@ export const API_UNIONS_MATCH_FEATURES: [
   Same<RolloutInfo['mode'], RolloutMode>,
   Same<RolloutInfo['spec']['onTrip'], RolloutSpec['onTrip']>,
   Same<RolloutDeviceInfo['state'], RolloutDeviceState>,
-] = [true, true, true, true, true, true, true, true, true, true, true];
+  Same<Verdict, VerdictRecord>,
+  Same<VerdictInput, FeatureVerdictInput>,
+  Same<PerformanceReport, FeaturePerformanceReport>,
+] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true];

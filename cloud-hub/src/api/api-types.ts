@@ -11,7 +11,9 @@ import type {
   GateFigureSchema,
   MeSchema,
   ModelEntrySchema,
+  OutcomeImportSchema,
   PatientSummarySchema,
+  PerformanceReportSchema,
   RecoveryCodesSchema,
   ResultSchema,
   RolloutDetailSchema,
@@ -21,6 +23,8 @@ import type {
   TelemetryPointSchema,
   TimelineSchema,
   TotpEnrolmentSchema,
+  VerdictInputSchema,
+  VerdictSchema,
 } from './api-schemas.js';
 
 export type Alert = Static<typeof AlertSchema>;
@@ -46,3 +50,7 @@ export interface Page<T> {
   items: T[];
   next: string | null;
 }
+export type Verdict = Static<typeof VerdictSchema>;
+export type VerdictInput = Static<typeof VerdictInputSchema>;
+export type OutcomeImport = Static<typeof OutcomeImportSchema>;
+export type PerformanceReport = Static<typeof PerformanceReportSchema>;

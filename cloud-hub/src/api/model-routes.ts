@@ -1,9 +1,9 @@
 import { createReadStream, statSync } from 'node:fs';
 import { type Static, Type } from '@sinclair/typebox';
 import { ModelRef, SemVer, VigilError } from '@vigil/shared';
-import { seesAny } from '../auth/clinic-scope.js';
 import type { FastifyInstance } from 'fastify';
 import type { AuditStore } from '../audit/audit-store.js';
+import { seesAny } from '../auth/clinic-scope.js';
 import type { DeviceRegistry } from '../broker/device-registry.js';
 import type { ModelRegistry } from '../models/model-registry.js';
 import type { RolloutController } from '../rollout/rollout-controller.js';

@@ -2,13 +2,14 @@ import { type Static, Type } from '@sinclair/typebox';
 import { VigilError } from '@vigil/shared';
 import type { FastifyInstance } from 'fastify';
 import type { AuditStore } from '../audit/audit-store.js';
+import { scopeFilter } from '../auth/clinic-scope.js';
 import { categoryLabel } from '../followup/category.js';
 import type { FollowupRunner } from '../followup/followup-service.js';
 import type { FollowupStore } from '../followup/followup-store.js';
+import type { VerdictStore } from '../verdicts/verdict-store.js';
 import { ERROR_RESPONSES, Key, PageOf, PageQuery, PatientSummarySchema, TimelineSchema } from './api-schemas.js';
 import type { PatientAccess } from './patient-access.js';
 import { actorOf, principalOf } from './request-auth.js';
-import { scopeFilter } from '../auth/clinic-scope.js';
 
 const PatientQuery = Type.Object({
   ...PageQuery,
@@ -21,6 +22,7 @@ export interface PatientRouteOptions {
   store: FollowupStore;
   audit: AuditStore;
   access: PatientAccess;
+  verdicts: VerdictStore;
   today: () => string;
 }
 
@@ -93,6 +95,7 @@ export async function patientRoutes(app: FastifyInstance, o: PatientRouteOptions
           categoryLabel: categoryLabel(s.category),
           otherClinic: clinics !== null && !clinics.includes(s.clinicId),
         })),
+        verdicts: await o.verdicts.current({ patientKey }),
         series: timeline.series,
         alerts: alerts.items,
       };

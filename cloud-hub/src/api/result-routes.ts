@@ -2,11 +2,11 @@ import { type Static, Type } from '@sinclair/typebox';
 import { VigilError } from '@vigil/shared';
 import type { FastifyInstance } from 'fastify';
 import type { AuditStore } from '../audit/audit-store.js';
+import { scopeFilter } from '../auth/clinic-scope.js';
 import type { StateStore } from '../state/state-store.js';
 import { ERROR_RESPONSES, Key, PageOf, PageQuery, ResultSchema } from './api-schemas.js';
 import type { PatientAccess } from './patient-access.js';
 import { actorOf, principalOf } from './request-auth.js';
-import { scopeFilter } from '../auth/clinic-scope.js';
 
 const ResultQuery = Type.Object({
   ...PageQuery,

@@ -18,11 +18,31 @@ export const PERMISSIONS = [
   'users:write',
   'audit:read',
   'events:read',
+  'verdicts:read',
+  'verdicts:write',
+  'performance:read',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
-const CLINICAL: Permission[] = ['results:read', 'patients:read', 'alerts:read', 'alerts:write', 'events:read'];
-const FLEET: Permission[] = ['devices:read', 'telemetry:read', 'models:read', 'rollouts:read', 'rollouts:write', 'events:read'];
+const CLINICAL: Permission[] = [
+  'results:read',
+  'patients:read',
+  'alerts:read',
+  'alerts:write',
+  'events:read',
+  'verdicts:read',
+  'verdicts:write',
+  'performance:read',
+];
+const FLEET: Permission[] = [
+  'devices:read',
+  'telemetry:read',
+  'models:read',
+  'rollouts:read',
+  'rollouts:write',
+  'events:read',
+  'performance:read',
+];
 
 export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
   clinician: new Set(CLINICAL),

@@ -64,7 +64,8 @@ export type UserUpdate = Partial<
 >;
 
 /** A user to create; without `clinics` the user sees the whole network. */
-export type NewUser = Pick<UserRecord, 'username' | 'displayName' | 'role' | 'passwordHash'> & Partial<Pick<UserRecord, 'clinics'>>;
+export type NewUser = Pick<UserRecord, 'username' | 'displayName' | 'role' | 'passwordHash'> &
+  Partial<Pick<UserRecord, 'clinics'>>;
 
 /** Users, their MFA material, sessions and API tokens. Secrets are stored only as hashes. */
 export interface UserStore {

@@ -5,6 +5,7 @@ import type { CounterStore } from '../cluster/counter-store.js';
 import type { LeaseStore } from '../cluster/lease-store.js';
 import type { FollowupStore } from '../followup/followup-store.js';
 import type { RolloutStore } from '../rollout/rollout-store.js';
+import type { VerdictStore } from '../verdicts/verdict-store.js';
 import type { Page } from './pagination.js';
 
 export interface DeviceRecord {
@@ -117,6 +118,8 @@ export interface StateStore {
   readonly audit: AuditStore;
   readonly rollouts: RolloutStore;
   readonly leases: LeaseStore;
+  /** Clinicians' verdicts on findings and studies (append-only). */
+  readonly verdicts: VerdictStore;
   /** Rate limits and failed-login lockouts: the process's with SQLite, the database's with PostgreSQL (shared by replicas). */
   readonly counters: CounterStore;
   ping(): Promise<void>;

@@ -25,6 +25,7 @@ export const STATE_TABLES = [
   'rollouts',
   'rollout_devices',
   'device_desired',
+  'verdicts',
 ] as const;
 
 /** PostgreSQL allows 65 535 parameters per statement. */
@@ -120,6 +121,11 @@ export async function copySqliteToPostgres(
         }
         await flush();
         if (total === 0) progress(table, 0, 0);
+        if (table === 'verdicts') {
+          await c.query(
+            "SELECT setval(pg_get_serial_sequence('verdicts', 'seq'), coalesce(max(seq), 0) + 1, false) FROM verdicts",
+          );
+        }
         if (table === 'dead_letters') {
           await c.query(
             "SELECT setval(pg_get_serial_sequence('dead_letters', 'id'), coalesce(max(id), 0) + 1, false) FROM dead_letters",

@@ -32,7 +32,8 @@ export function toUser(row: Row): UserRecord {
     username: row.username as string,
     displayName: row.display_name as string,
     role: row.role as UserRecord['role'],
-    clinics: row.clinics_json === null || row.clinics_json === undefined ? null : (JSON.parse(row.clinics_json as string) as string[]),
+    clinics:
+      row.clinics_json === null || row.clinics_json === undefined ? null : (JSON.parse(row.clinics_json as string) as string[]),
     passwordHash: row.password_hash as string,
     totpSecret: str(row.totp_secret),
     totpPendingSecret: str(row.totp_pending_secret),

@@ -60,7 +60,10 @@ export type VerdictValue = FindingVerdictValue | MissedFindingValue | Assessment
 /** One stored verdict. `subject` names what it judges; the newest verdict on a subject is current. */
 export interface VerdictRecord {
   verdictId: string;
-  /** `finding:<resultId>:<index>`, `missed:<id>`, `assessment:<studyKey>` or `outcome:<studyKey>`. */
+  /**
+   * `finding:<resultId>:<index>`, `missed:<id>`, `assessment:<studyKey>` or
+   * `outcome:<studyKey>:<L|R|both>` (one outcome per breast, or one for the study).
+   */
   subject: string;
   kind: VerdictKind;
   patientKey: string;
@@ -84,8 +87,12 @@ export function findingSubject(resultId: string, findingIndex: number): string {
   return `finding:${resultId}:${findingIndex}`;
 }
 
-export function studySubject(kind: 'assessment' | 'outcome', studyKey: string): string {
-  return `${kind}:${studyKey}`;
+export function assessmentSubject(studyKey: string): string {
+  return `assessment:${studyKey}`;
+}
+
+export function outcomeSubject(studyKey: string, laterality: 'L' | 'R' | undefined): string {
+  return `outcome:${studyKey}:${laterality ?? 'both'}`;
 }
 
 /** BI-RADS categories that call a study positive (recall or biopsy): 0, 4, 5 and 6. */

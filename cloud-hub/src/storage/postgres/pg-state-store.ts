@@ -24,6 +24,7 @@ import { PgLeaseStore } from './pg-lease-store.js';
 import { migratePostgres } from './pg-migrate.js';
 import { PgRolloutStore } from './pg-rollout-store.js';
 import { PgUserStore } from './pg-user-store.js';
+import { PgVerdictStore } from './pg-verdict-store.js';
 
 /**
  * A connection pool for a configured location. The URL is checked here, so a malformed one is a
@@ -113,6 +114,7 @@ export class PgStateStore implements StateStore {
   readonly audit: PgAuditStore;
   readonly rollouts: PgRolloutStore;
   readonly leases: PgLeaseStore;
+  readonly verdicts: PgVerdictStore;
   readonly counters: PgCounters;
   private readonly pool: pg.Pool;
 
@@ -123,6 +125,7 @@ export class PgStateStore implements StateStore {
     this.audit = new PgAuditStore(this.pool);
     this.rollouts = new PgRolloutStore(this.pool);
     this.leases = new PgLeaseStore(this.pool);
+    this.verdicts = new PgVerdictStore(this.pool);
     this.counters = new PgCounters(this.pool);
   }
 

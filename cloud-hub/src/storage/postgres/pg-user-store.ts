@@ -14,7 +14,14 @@ export class PgUserStore implements UserStore {
         const inserted = await this.pool.query(
           `INSERT INTO users (username, display_name, role, password_hash, created_at, clinics_json)
             VALUES ($1, $2, $3, $4, $5, $6) RETURNING *`,
-          [user.username, user.displayName, user.role, user.passwordHash, new Date().toISOString(), userColumnValue('clinics', user.clinics)],
+          [
+            user.username,
+            user.displayName,
+            user.role,
+            user.passwordHash,
+            new Date().toISOString(),
+            userColumnValue('clinics', user.clinics),
+          ],
         );
         return toUser(inserted.rows[0] as Row);
       } catch (error) {

@@ -22,6 +22,7 @@ import { SqliteLeaseStore } from './sqlite-lease-store.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import { SqliteRolloutStore } from './sqlite-rollout-store.js';
 import { SqliteUserStore } from './sqlite-user-store.js';
+import { SqliteVerdictStore } from './sqlite-verdict-store.js';
 import { stateDurable, wrap } from './sqlite-wrap.js';
 
 type Row = Record<string, unknown>;
@@ -37,6 +38,7 @@ export class SqliteStateStore implements StateStore {
   readonly audit: SqliteAuditStore;
   readonly rollouts: SqliteRolloutStore;
   readonly leases: SqliteLeaseStore;
+  readonly verdicts: SqliteVerdictStore;
   /** One SQLite hub is one process: its counters are the process's. */
   readonly counters = new MemoryCounters();
 
@@ -51,6 +53,7 @@ export class SqliteStateStore implements StateStore {
     this.audit = new SqliteAuditStore(db, durable);
     this.rollouts = new SqliteRolloutStore(db, durable);
     this.leases = new SqliteLeaseStore(db, durable);
+    this.verdicts = new SqliteVerdictStore(db, durable);
     this.s = {
       insertDevice: db.prepare(
         'INSERT INTO devices (device_id, clinic_id, password_hash, tags_json, created_at) VALUES (?, ?, ?, ?, ?)',

@@ -24,7 +24,14 @@ export class SqliteUserStore implements UserStore {
           .prepare(
             'INSERT INTO users (username, display_name, role, password_hash, created_at, clinics_json) VALUES (?, ?, ?, ?, ?, ?)',
           )
-          .run(user.username, user.displayName, user.role, user.passwordHash, createdAt, userColumnValue('clinics', user.clinics));
+          .run(
+            user.username,
+            user.displayName,
+            user.role,
+            user.passwordHash,
+            createdAt,
+            userColumnValue('clinics', user.clinics),
+          );
       } catch (error) {
         if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
           throw new VigilError('VIGIL_USER_EXISTS', `user ${user.username} already exists`);

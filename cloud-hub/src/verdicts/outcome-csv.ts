@@ -1,0 +1,121 @@
+import { VigilError } from '@vigil/shared';
+import { parse } from 'csv-parse/sync';
+import type { VerdictInput } from './verdict-service.js';
+import { OUTCOMES, type Outcome } from './verdict-types.js';
+
+/**
+ * The outcomes file hospitals export from their pathology or RIS systems, keyed by the pseudonyms
+ * the clinic's edge gives each patient and study (RFC 4180 CSV, UTF-8, a header line):
+ *
+ *   patient_key,study_key,outcome,laterality,outcome_date,birads
+ *
+ * `outcome` is malignant | benign | stable (or empty), `laterality` L | R (or empty: the whole
+ * study), `outcome_date` YYYY-MM-DD (or empty), `birads` 0–6 (or empty); each line needs an outcome
+ * or a BI-RADS assessment (or both: two verdicts).
+ */
+export const OUTCOME_COLUMNS = ['patient_key', 'study_key', 'outcome', 'laterality', 'outcome_date', 'birads'] as const;
+
+const KEY = /^[0-9a-f]{32}$/;
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+/** An outcomes file larger than this is refused before parsing (split it). */
+export const MAX_OUTCOME_LINES = 100_000;
+
+export interface OutcomeLine {
+  /** 1-based line number in the file (the header is line 1). */
+  line: number;
+  inputs: VerdictInput[];
+}
+
+export interface LineError {
+  line: number;
+  reason: string;
+}
+
+/** The error for a file with bad lines: every line is named, nothing is imported. */
+export function importError(errors: readonly LineError[]): VigilError {
+  const shown = errors.slice(0, 20).map((e) => `line ${e.line}: ${e.reason}`);
+  const more = errors.length > shown.length ? `; and ${errors.length - shown.length} more` : '';
+  return new VigilError(
+    'VIGIL_IMPORT_INVALID',
+    `${errors.length} bad line${errors.length === 1 ? '' : 's'}, nothing imported: ${shown.join('; ')}${more}`,
+  );
+}
+
+function parseLine(record: Record<string, string>): VerdictInput[] | string {
+  const patientKey = record.patient_key ?? '';
+  const studyKey = record.study_key ?? '';
+  if (!KEY.test(patientKey)) return 'patient_key must be 32 lowercase hex characters (the edge’s pseudonym)';
+  if (!KEY.test(studyKey)) return 'study_key must be 32 lowercase hex characters (the edge’s pseudonym)';
+  const inputs: VerdictInput[] = [];
+  const outcome = record.outcome ?? '';
+  const laterality = record.laterality ?? '';
+  const date = record.outcome_date ?? '';
+  const birads = record.birads ?? '';
+  if (outcome) {
+    if (!(OUTCOMES as readonly string[]).includes(outcome)) return `outcome must be one of ${OUTCOMES.join(', ')}`;
+    if (laterality && laterality !== 'L' && laterality !== 'R') return 'laterality must be L, R or empty';
+    if (date && (!DATE.test(date) || Number.isNaN(Date.parse(`${date}T00:00:00Z`)))) return 'outcome_date must be YYYY-MM-DD';
+    inputs.push({
+      kind: 'outcome',
+      patientKey,
+      studyKey,
+      outcome: outcome as Outcome,
+      ...(laterality ? { laterality: laterality as 'L' | 'R' } : {}),
+      ...(date ? { date } : {}),
+    });
+  } else if (laterality || date) {
+    return 'laterality and outcome_date belong to an outcome; the outcome is empty';
+  }
+  if (birads) {
+    if (!/^[0-6]$/.test(birads)) return 'birads must be a whole number 0–6';
+    inputs.push({ kind: 'assessment', patientKey, studyKey, birads: Number(birads) });
+  }
+  if (inputs.length === 0) return 'the line has neither an outcome nor a BI-RADS assessment';
+  return inputs;
+}
+
+/**
+ * Parses a whole file. Every line is checked; any bad line fails the file with VIGIL_IMPORT_INVALID
+ * naming each one (so nothing is half-imported).
+ */
+export function parseOutcomesCsv(text: string): OutcomeLine[] {
+  let records: { record: string[]; info: { lines: number } }[];
+  try {
+    records = parse(text, {
+      bom: true,
+      skip_empty_lines: true,
+      trim: true,
+      relax_column_count: true,
+      info: true,
+      to: MAX_OUTCOME_LINES + 2,
+    }) as unknown as { record: string[]; info: { lines: number } }[];
+  } catch (error) {
+    const line = (error as { lines?: number }).lines ?? 0;
+    throw importError([{ line, reason: `not valid CSV: ${(error as Error).message}` }]);
+  }
+  const [first, ...body] = records;
+  if (!first) throw importError([{ line: 1, reason: 'the file is empty' }]);
+  const header = first.record;
+  const missing = OUTCOME_COLUMNS.filter((c) => !header.includes(c));
+  if (missing.length > 0) throw importError([{ line: 1, reason: `the header lacks ${missing.join(', ')}` }]);
+  if (body.length > MAX_OUTCOME_LINES) {
+    throw importError([
+      { line: body[MAX_OUTCOME_LINES]?.info.lines ?? 0, reason: `more than ${MAX_OUTCOME_LINES} lines: split the file` },
+    ]);
+  }
+  const errors: LineError[] = [];
+  const out: OutcomeLine[] = [];
+  for (const { record: cells, info } of body) {
+    const line = info.lines;
+    if (cells.length !== header.length) {
+      errors.push({ line, reason: `${cells.length} fields where the header has ${header.length}` });
+      continue;
+    }
+    const record = Object.fromEntries(header.map((h, k) => [h, cells[k] ?? '']));
+    const parsed = parseLine(record);
+    if (typeof parsed === 'string') errors.push({ line, reason: parsed });
+    else out.push({ line, inputs: parsed });
+  }
+  if (errors.length > 0) throw importError(errors);
+  return out;
+}
