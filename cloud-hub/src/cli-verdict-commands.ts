@@ -19,10 +19,10 @@ export function addVerdictCommands(
     .option(...configOption)
     .action(async (file: string, options: { config?: string }) => {
       try {
-        const lines = parseOutcomesCsv(readFileSync(file, 'utf8'));
+        const parsed = parseOutcomesCsv(readFileSync(file, 'utf8'));
         const stored = await withState(options.config, async (state) => {
           const by = actor();
-          const verdicts = await new VerdictService(state, state.audit).importLines(lines, {
+          const verdicts = await new VerdictService(state, state.audit).importLines(parsed, {
             username: by,
             role: 'admin',
             ip: 'local',
@@ -36,12 +36,12 @@ export function addVerdictCommands(
             targetType: 'verdict',
             targetId: '*',
             outcome: 'success',
-            details: { file, lines: lines.length, verdicts: verdicts.length },
+            details: { file, lines: parsed.lines.length, verdicts: verdicts.length },
             ip: 'local',
           });
           return verdicts;
         });
-        process.stdout.write(`${JSON.stringify({ imported: stored.length, lines: lines.length })}\n`);
+        process.stdout.write(`${JSON.stringify({ imported: stored.length, lines: parsed.lines.length })}\n`);
       } catch (error) {
         fail(error);
       }

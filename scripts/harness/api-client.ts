@@ -20,14 +20,16 @@ export class ApiClient {
     options: { csrf?: boolean; headers?: Record<string, string> } = {},
   ): Promise<ApiResponse<T>> {
     const headers: Record<string, string> = { ...options.headers };
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    // A string body with its own content type (a CSV upload) goes as it is; anything else as JSON.
+    const raw = typeof body === 'string' && headers['content-type'] !== undefined;
+    if (body !== undefined && !raw) headers['content-type'] = 'application/json';
     if (this.auth.cookie) headers.cookie = this.auth.cookie;
     if (this.auth.bearer) headers.authorization = `Bearer ${this.auth.bearer}`;
     if (this.auth.csrfToken && options.csrf !== false && method !== 'GET') headers['x-csrf-token'] = this.auth.csrfToken;
     const response = await fetch(`${this.baseUrl}${path}`, {
       method,
       headers,
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      ...(body !== undefined ? { body: raw ? (body as string) : JSON.stringify(body) } : {}),
     });
     const text = await response.text();
     let parsed: unknown = text;

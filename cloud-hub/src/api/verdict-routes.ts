@@ -212,17 +212,17 @@ export async function verdictRoutes(app: FastifyInstance, o: VerdictRouteOptions
       if (typeof request.body !== 'string') {
         throw new VigilError('VIGIL_API_INVALID_REQUEST', 'send the outcomes file as text/csv');
       }
-      const lines = parseOutcomesCsv(request.body);
-      const stored = await o.verdicts.importLines(lines, author(request, 'import'));
+      const parsed = parseOutcomesCsv(request.body);
+      const stored = await o.verdicts.importLines(parsed, author(request, 'import'));
       await o.audit.append({
         ...actorOf(request),
         action: 'outcomes.import',
         targetType: 'verdict',
         targetId: '*',
         outcome: 'success',
-        details: { lines: lines.length, verdicts: stored.length },
+        details: { lines: parsed.lines.length, verdicts: stored.length },
       });
-      return { imported: stored.length, lines: lines.length };
+      return { imported: stored.length, lines: parsed.lines.length };
     },
   );
 

@@ -74,11 +74,17 @@ function parseLine(record: Record<string, string>): VerdictInput[] | string {
   return inputs;
 }
 
+export interface ParsedOutcomes {
+  lines: OutcomeLine[];
+  /** Lines that are malformed; the importer adds the lines naming studies it does not know. */
+  errors: LineError[];
+}
+
 /**
- * Parses a whole file. Every line is checked; any bad line fails the file with VIGIL_IMPORT_INVALID
- * naming each one (so nothing is half-imported).
+ * Parses a whole file and checks every line. A file that is not CSV, or lacks the header, fails at
+ * once (VIGIL_IMPORT_INVALID); bad lines are listed for the importer, which refuses the file whole.
  */
-export function parseOutcomesCsv(text: string): OutcomeLine[] {
+export function parseOutcomesCsv(text: string): ParsedOutcomes {
   let records: { record: string[]; info: { lines: number } }[];
   try {
     records = parse(text, {
@@ -116,6 +122,5 @@ export function parseOutcomesCsv(text: string): OutcomeLine[] {
     if (typeof parsed === 'string') errors.push({ line, reason: parsed });
     else out.push({ line, inputs: parsed });
   }
-  if (errors.length > 0) throw importError(errors);
-  return out;
+  return { lines: out, errors };
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { VigilError } from '@vigil/shared';
 import type { AuditStore } from '../audit/audit-store.js';
 import type { StateStore, StoredResult } from '../state/state-store.js';
-import { importError, type LineError, type OutcomeLine } from './outcome-csv.js';
+import { importError, type LineError, type ParsedOutcomes } from './outcome-csv.js';
 import {
   assessmentSubject,
   type DismissReason,
@@ -190,8 +190,9 @@ export class VerdictService {
    * Imports an outcomes file's lines: every line is resolved first (a study the hub does not know
    * is a bad line); any bad line fails the whole file, naming each, and nothing is stored.
    */
-  async importLines(lines: readonly OutcomeLine[], author: VerdictAuthor): Promise<VerdictRecord[]> {
-    const errors: LineError[] = [];
+  async importLines(parsed: ParsedOutcomes, author: VerdictAuthor): Promise<VerdictRecord[]> {
+    const { lines } = parsed;
+    const errors: LineError[] = [...parsed.errors];
     const resolved: NewVerdict[] = [];
     for (const { line, inputs } of lines) {
       for (const input of inputs) {
@@ -203,7 +204,7 @@ export class VerdictService {
         }
       }
     }
-    if (errors.length > 0) throw importError(errors);
+    if (errors.length > 0) throw importError(errors.sort((a, b) => a.line - b.line));
     return this.store(resolved, author);
   }
 
