@@ -73,7 +73,7 @@ export interface AlertEvaluation {
 const within = (aMm: number, bMm: number, limitMm: number) => Math.hypot(aMm, bMm) <= limitMm;
 
 /** The phantom finding (or look-alike) a reported finding lies on, by the same rule as the FROC figures. */
-function matchTruth(image: TruthImage, f: Finding): MatchedTruth | 'lookalike' | undefined {
+export function matchTruth(image: TruthImage, f: Finding): MatchedTruth | 'lookalike' | undefined {
   const s = image.pixelSpacingMm;
   const dx = (a: { x: number }) => (a.x - f.x) * image.columns * s;
   const dy = (a: { y: number }) => (a.y - f.y) * image.rows * s;
