@@ -206,3 +206,70 @@ it('logs in with password + TOTP, opens a timeline, acknowledges an alert and fi
   assert.deepEqual(errors, [], 'no script errors on any page');
   await context.close();
 });
+
+it('a clinician confirms and dismisses findings, adds a missed one, and the performance page draws its charts', async () => {
+  const context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  // Another clinician: the first test used up the current TOTP steps of the others.
+  const reader = await provisionUser(h.hub.auth, h.hub.state.audit, {
+    username: 'dr.berg',
+    displayName: 'Dr. Jonas Berg',
+    role: 'clinician',
+    enrolTotp: true,
+    actor: 'test',
+  });
+  await signIn(page, reader);
+  await page.getByRole('heading', { name: 'Alerts' }).waitFor();
+  await page.goto(`${h.httpUrl}/#/patients/${patientKeyOf('p-anna')}`);
+  await page.getByRole('heading', { name: 'Findings and verdicts' }).waitFor();
+
+  const latest = page.getByRole('table', { name: 'Findings of the study of 2024-03-18' });
+  const cc = latest.locator('tbody tr', { hasText: 'L CC' });
+  await cc.getByRole('button', { name: 'Confirm' }).click();
+  await page
+    .getByRole('table', { name: 'Findings of the study of 2024-03-18' })
+    .locator('tbody tr', { hasText: 'L CC' })
+    .getByText('Confirmed')
+    .waitFor();
+  const mlo = () =>
+    page.getByRole('table', { name: 'Findings of the study of 2024-03-18' }).locator('tbody tr', { hasText: 'L MLO' });
+  await mlo()
+    .getByLabel(/Reason to dismiss/)
+    .selectOption('artefact');
+  await mlo().getByRole('button', { name: 'Dismiss' }).click();
+  await mlo().getByText('Dismissed · artefact').waitFor();
+
+  const study = page.locator('.study-verdicts', { hasText: 'Study 2024-03-18' });
+  await study.getByLabel('x', { exact: true }).fill('0.72');
+  await study.getByLabel('y', { exact: true }).fill('0.61');
+  await study.getByLabel('Diameter (mm)').fill('6.5');
+  await study.getByRole('button', { name: 'Add missed finding' }).click();
+  await page
+    .locator('.study-verdicts', { hasText: 'Study 2024-03-18' })
+    .getByText(/Missed by the model: 6.5 mm at \(0.72, 0.61\)/)
+    .waitFor();
+  await page
+    .locator('.study-verdicts', { hasText: 'Study 2024-03-18' })
+    .getByLabel(/BI-RADS for the study/)
+    .selectOption('4');
+  await page.getByText('Assessment saved').waitFor();
+  await page.screenshot({ path: join(SHOTS, '10-verdicts.png'), fullPage: true });
+
+  // What the page showed is what the hub stored.
+  const stored = await h.hub.state.verdicts.current({ patientKey: patientKeyOf('p-anna') });
+  assert.deepEqual(stored.map((v) => v.kind).sort(), ['assessment', 'finding', 'finding', 'missed']);
+  assert.ok(stored.every((v) => v.author === 'dr.berg' && v.source === 'dashboard'));
+
+  await page.getByRole('link', { name: 'Model performance' }).click();
+  await page.getByRole('heading', { name: 'Model performance' }).waitFor();
+  await page.getByRole('table', { name: 'Per model version' }).waitFor();
+  const row = page.getByRole('table', { name: 'Per model version' }).locator('tbody tr').first();
+  assert.match((await row.textContent()) ?? '', /50\.0 %/, 'PPV: one confirmed, one dismissed');
+  await page.locator('.perf-grid .chart canvas').nth(4).waitFor();
+  assert.equal(await page.locator('.perf-grid .chart canvas').count(), 5, 'four figures over time and the calibration curve');
+  await page.screenshot({ path: join(SHOTS, '11-performance.png'), fullPage: true });
+  assert.deepEqual(errors, [], 'no script errors');
+  await context.close();
+});

@@ -8,10 +8,22 @@ export interface LineSeries {
   values: (number | null)[];
 }
 
-/** A responsive uPlot line chart; x in seconds since the epoch. Returns a function that removes it. */
+/**
+ * A responsive uPlot line chart; x in seconds since the epoch (or plain numbers with `xTime: false`).
+ * Returns a function that removes it.
+ */
 export function lineChart(
   container: HTMLElement,
-  o: { x: number[]; series: LineSeries[]; yLabel: string; height?: number; points?: boolean },
+  o: {
+    x: number[];
+    series: LineSeries[];
+    yLabel: string;
+    xLabel?: string;
+    height?: number;
+    points?: boolean;
+    xTime?: boolean;
+    yRange?: [number, number];
+  },
 ): () => void {
   container.replaceChildren();
   const width = () => Math.max(280, container.clientWidth - 8);
@@ -19,9 +31,9 @@ export function lineChart(
     {
       width: width(),
       height: o.height ?? 220,
-      scales: { x: { time: true } },
+      scales: { x: { time: o.xTime ?? true }, ...(o.yRange ? { y: { range: o.yRange } } : {}) },
       axes: [
-        { stroke: '#475569', grid: { stroke: '#e2e8f0' } },
+        { stroke: '#475569', grid: { stroke: '#e2e8f0' }, ...(o.xLabel ? { label: o.xLabel } : {}) },
         { label: o.yLabel, stroke: '#475569', grid: { stroke: '#e2e8f0' } },
       ],
       series: [

@@ -10,6 +10,7 @@ import { renderFleet } from './views/fleet.js';
 import { renderLayout, type Section } from './views/layout.js';
 import { renderLogin } from './views/login.js';
 import { renderPatients } from './views/patients.js';
+import { renderPerformance } from './views/performance.js';
 import { renderResults } from './views/results.js';
 import { renderRollout, renderRollouts } from './views/rollouts.js';
 import { renderTimeline } from './views/timeline.js';
@@ -74,8 +75,9 @@ async function route(): Promise<void> {
   const [, rawSection = '', param] = location.hash.split('/');
   const section = rawSection.split('?')[0];
   const allowed = (s: Section) =>
+    s === 'performance' ||
     (s === 'fleet' || s === 'device' || s === 'rollouts' ? FLEET : s === 'audit' ? new Set(['admin']) : CLINICAL).has(user.role);
-  const target = (['fleet', 'device', 'rollouts', 'results', 'patients', 'alerts', 'audit'] as Section[]).find(
+  const target = (['fleet', 'device', 'rollouts', 'results', 'patients', 'alerts', 'performance', 'audit'] as Section[]).find(
     (s) => s === section,
   );
   if (!target || !allowed(target)) {
@@ -98,6 +100,7 @@ async function route(): Promise<void> {
     results: () => renderResults(main),
     patients: () => (param ? renderTimeline(main, decodeURIComponent(param)) : renderPatients(main)),
     alerts: () => renderAlerts(main),
+    performance: () => renderPerformance(main),
     audit: () => renderAudit(main),
   };
   const render = views[target];

@@ -1,7 +1,7 @@
 import type { Me } from '../api.js';
 import { clear, el } from '../dom.js';
 
-export type Section = 'fleet' | 'device' | 'rollouts' | 'results' | 'patients' | 'alerts' | 'audit';
+export type Section = 'fleet' | 'device' | 'rollouts' | 'results' | 'patients' | 'alerts' | 'performance' | 'audit';
 
 const NAV: { section: Section; label: string; roles: Me['role'][] }[] = [
   { section: 'alerts', label: 'Alerts', roles: ['clinician', 'admin'] },
@@ -9,6 +9,7 @@ const NAV: { section: Section; label: string; roles: Me['role'][] }[] = [
   { section: 'results', label: 'Results', roles: ['clinician', 'admin'] },
   { section: 'fleet', label: 'Fleet', roles: ['ops', 'admin'] },
   { section: 'rollouts', label: 'Rollouts', roles: ['ops', 'admin'] },
+  { section: 'performance', label: 'Model performance', roles: ['clinician', 'ops', 'admin'] },
   { section: 'audit', label: 'Audit log', roles: ['admin'] },
 ];
 

@@ -5,6 +5,7 @@ import { clear, el, shortKey } from '../dom.js';
 import { alertItem } from './alert-item.js';
 import { pageHeader } from './layout.js';
 import { categoryBadge } from './patients.js';
+import { verdictPanel } from './verdicts.js';
 
 const SIDE: Record<string, string> = { L: 'Left', R: 'Right', U: 'Unknown side' };
 const seconds = (date: string) => Date.parse(`${date}T00:00:00Z`) / 1000;
@@ -74,6 +75,7 @@ export async function renderTimeline(main: HTMLElement, patientKey: string): Pro
           )
         : null,
     ),
+    verdictPanel(t, patientKey, refresh),
     el('h2', { class: 'section-title' }, 'Finding size over time'),
     charts,
     el(
@@ -98,7 +100,14 @@ export async function renderTimeline(main: HTMLElement, patientKey: string): Pro
                 'tr',
                 {},
                 el('td', {}, s.studyDate),
-                el('td', {}, `${s.clinicId} / ${s.deviceId}`),
+                el(
+                  'td',
+                  {},
+                  `${s.clinicId} / ${s.deviceId}`,
+                  s.otherClinic
+                    ? el('span', { class: 'badge badge-warn', title: 'a clinic outside your assignment' }, 'other clinic')
+                    : null,
+                ),
                 el('td', { class: 'num' }, s.score.toFixed(2)),
                 el('td', {}, s.analysable ? s.categoryLabel : 'no visible tissue: not a follow-up'),
               ),
