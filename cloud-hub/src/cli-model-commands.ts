@@ -158,6 +158,10 @@ export function addModelCommands(program: Command, configOption: ConfigOption, f
     .option('--on-trip <action>', 'pause or rollback when a gate trips', 'rollback')
     .option('--max-psi <n>', 'score-drift gate (population stability index)')
     .option('--min-samples <n>', 'results needed before drift and latency gates pass')
+    .option(
+      '--min-verdicts <n>',
+      'shadow mode: images clinicians reviewed before the verdict-agreement gate passes (0: never holds)',
+    )
     .action(
       async (
         name: string,
@@ -173,6 +177,7 @@ export function addModelCommands(program: Command, configOption: ConfigOption, f
           onTrip: string;
           maxPsi?: string;
           minSamples?: string;
+          minVerdicts?: string;
         },
       ) => {
         try {
@@ -187,6 +192,7 @@ export function addModelCommands(program: Command, configOption: ConfigOption, f
               gates: {
                 ...(o.maxPsi ? { maxPsi: Number(o.maxPsi) } : {}),
                 ...(o.minSamples ? { minSamples: Number(o.minSamples) } : {}),
+                ...(o.minVerdicts ? { minVerdicts: Number(o.minVerdicts) } : {}),
               },
             }),
           );

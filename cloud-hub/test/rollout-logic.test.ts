@@ -42,7 +42,14 @@ describe('wave planning', () => {
 });
 
 describe('health gates', () => {
-  const t: GateThresholds = { maxInstallFailures: 0, maxErrorRate: 0.05, maxP95LatencyMs: 500, maxPsi: 0.25, minSamples: 20 };
+  const t: GateThresholds = {
+    maxInstallFailures: 0,
+    maxErrorRate: 0.05,
+    maxP95LatencyMs: 500,
+    maxPsi: 0.25,
+    minSamples: 20,
+    minVerdicts: 0,
+  };
   const uniform = (n: number, lo: number, hi: number) => Array.from({ length: n }, (_, i) => lo + ((hi - lo) * (i + 0.5)) / n);
 
   it('measures drift with the population stability index', () => {
@@ -104,7 +111,7 @@ describe('rollout steps', () => {
     cohort: { clinics: [], tags: [] },
     waves: DEFAULT_WAVES,
     bakeS: 60,
-    gates: { maxInstallFailures: 0, maxErrorRate: 0.05, maxP95LatencyMs: 500, maxPsi: 0.25, minSamples: 0 },
+    gates: { maxInstallFailures: 0, maxErrorRate: 0.05, maxP95LatencyMs: 500, maxPsi: 0.25, minSamples: 0, minVerdicts: 0 },
     onTrip: 'rollback',
   };
   const rollout = (over: Partial<RolloutRecord> = {}): RolloutRecord => ({

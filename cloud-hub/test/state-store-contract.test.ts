@@ -784,7 +784,7 @@ for (const engine of ['sqlite', 'postgres']) {
           cohort: { clinics: ['clinic-a'], tags: [] },
           waves: [{ devices: 1 }, { percent: 100 }],
           bakeS: 60,
-          gates: { maxInstallFailures: 0, maxErrorRate: 0.05, maxP95LatencyMs: 500, maxPsi: 0.2, minSamples: 10 },
+          gates: { maxInstallFailures: 0, maxErrorRate: 0.05, maxP95LatencyMs: 500, maxPsi: 0.2, minSamples: 10, minVerdicts: 0 },
           onTrip: 'rollback',
         },
         state: 'running',

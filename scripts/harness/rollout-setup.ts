@@ -12,12 +12,12 @@ export async function rolloutReadyHub(
   h: TestHub,
   dir: string,
   privateKeyPem: string,
-  o: { seed: number; version: string; deviceIds: string[] },
+  o: { seed: number; version: string; deviceIds: string[]; moreVersions?: string[] },
 ): Promise<void> {
   const [reference] = await phantomImages(join(dir, 'reference'), 1, o.seed);
   for (const [version, modelDir] of [
     [BUNDLED_VERSION, BUNDLED_MODEL],
-    [o.version, modelVersion(BUNDLED_MODEL, join(dir, `m-${o.version}`), o.version)],
+    ...[o.version, ...(o.moreVersions ?? [])].map((v) => [v, modelVersion(BUNDLED_MODEL, join(dir, `m-${v}`), v)] as const),
   ] as const) {
     const pkg = await packAndSign(modelDir, reference as string, join(dir, `${version}.vpkg`), privateKeyPem);
     await h.hub.models.publish(pkg.path, pkg.signature, 'test');

@@ -183,11 +183,14 @@ export const GateFigureSchema = Type.Object({
     Type.Literal('error-rate'),
     Type.Literal('p95-latency'),
     Type.Literal('score-drift'),
+    Type.Literal('verdict-agreement'),
   ]),
   value: Nullable(Type.Number()),
   threshold: Type.Number(),
   status: Type.Union([Type.Literal('pass'), Type.Literal('fail'), Type.Literal('waiting')]),
   samples: Type.Integer(),
+  /** What the figure means, when a number and its threshold do not say it (the verdict gate). */
+  detail: Type.Optional(Type.String()),
 });
 
 export const RolloutSchema = Type.Object({

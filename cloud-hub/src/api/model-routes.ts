@@ -42,6 +42,9 @@ const StartBody = Type.Object(
           maxP95LatencyMs: Type.Optional(Type.Number({ minimum: 0 })),
           maxPsi: Type.Optional(Type.Number({ minimum: 0 })),
           minSamples: Type.Optional(Type.Integer({ minimum: 0 })),
+          minVerdicts: Type.Optional(
+            Type.Integer({ minimum: 0, description: 'shadow mode: reviewed images before the verdict-agreement gate passes' }),
+          ),
         },
         { additionalProperties: false },
       ),

@@ -1,3 +1,4 @@
+import { clearlyWorse, type VerdictAgreement } from '../verdicts/verdict-agreement.js';
 import type { GateFigure, GateThresholds } from './rollout-store.js';
 
 /**
@@ -38,6 +39,27 @@ export interface GateInputs {
   candidateScores: readonly number[];
   /** The previous model's scores on the same devices (shadow mode: on the same images). */
   baselineScores: readonly number[];
+  /** Shadow mode: the candidate scored against clinicians' verdicts on the same images. */
+  verdicts?: VerdictAgreement;
+}
+
+/** The verdict-agreement gate: the candidate's PPV and miss rate against the active model's. */
+function verdictGate(v: VerdictAgreement, t: GateThresholds): GateFigure {
+  const round = (n: number | null) => (n === null ? null : Math.round(n * 1000) / 1000);
+  const pct = (n: number | null) => (n === null ? '—' : `${(n * 100).toFixed(0)} %`);
+  const worse = clearlyWorse(v.candidate, v.active);
+  // Specs stored before the gate existed have no minimum: it never holds them.
+  const minimum = t.minVerdicts ?? 0;
+  return {
+    gate: 'verdict-agreement',
+    value: round(v.candidate.ppv.value),
+    threshold: round(v.active.ppv.value) ?? 0,
+    status: worse ? 'fail' : v.images < minimum ? 'waiting' : 'pass',
+    samples: v.images,
+    detail: worse
+      ? `worse than the active model on clinicians' verdicts: ${worse} (${v.images} reviewed images)`
+      : `PPV ${pct(v.candidate.ppv.value)} (active ${pct(v.active.ppv.value)}), images with a miss ${pct(v.candidate.missRate.value)} (active ${pct(v.active.missRate.value)}) on ${v.images} reviewed images`,
+  };
 }
 
 /** The health gates of a wave, each passing, failing or waiting for enough data. */
@@ -76,5 +98,6 @@ export function evaluateGates(input: GateInputs, t: GateThresholds): GateFigure[
       status: !driftReady ? 'waiting' : psi > t.maxPsi ? 'fail' : 'pass',
       samples: input.candidateScores.length,
     },
+    ...(input.verdicts ? [verdictGate(input.verdicts, t)] : []),
   ];
 }

@@ -35,6 +35,7 @@ export const DEFAULT_GATES: GateThresholds = {
   maxP95LatencyMs: 2000,
   maxPsi: 0.25,
   minSamples: 20,
+  minVerdicts: 0,
 };
 
 export interface StartRollout {

@@ -1,5 +1,6 @@
 import type { Logger } from '@vigil/shared';
 import type { DeviceState, StateStore } from '../state/state-store.js';
+import { shadowAgreement } from '../verdicts/verdict-agreement.js';
 import { evaluateGates } from './health-gates.js';
 import type { GateFigure, RolloutDevice, RolloutRecord, RolloutStore } from './rollout-store.js';
 
@@ -87,8 +88,13 @@ export async function gateFigures(
     ...(shadow ? { createdFrom: rollout.createdAt } : { createdBefore: rollout.createdAt }),
     limit: 5000,
   });
+  // Shadow mode: the candidate against clinicians' verdicts on the images both models saw.
+  const verdicts = shadow
+    ? shadowAgreement(await state.verdicts.reviewFacts({ from: rollout.createdAt }), rollout.model, new Set(ids))
+    : undefined;
   return evaluateGates(
     {
+      ...(verdicts ? { verdicts } : {}),
       installFailures: updated.filter((d) => d.state === 'failed').length,
       errorRate: withTelemetry > 0 && received > 0 ? failures / received : withTelemetry > 0 ? 0 : null,
       latenciesMs: candidate.map((c) => c.totalMs),

@@ -31,7 +31,9 @@ export function nextStep(input: StepInput): RolloutDecision {
   if (failed.length > 0) {
     return {
       kind: 'trip',
-      reason: failed.map((g) => `${g.gate} ${g.value ?? '—'} > ${g.threshold}`).join('; '),
+      reason: failed
+        .map((g) => (g.detail ? `${g.gate}: ${g.detail}` : `${g.gate} ${g.value ?? '—'} > ${g.threshold}`))
+        .join('; '),
     };
   }
   const waiting = updated.filter((d) => d.state === 'pending' || d.state === 'desired');

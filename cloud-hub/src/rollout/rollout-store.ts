@@ -29,6 +29,11 @@ export interface GateThresholds {
   maxPsi: number;
   /** Results of the candidate needed before the drift and latency gates can pass a wave. */
   minSamples: number;
+  /**
+   * Shadow mode: images clinicians reviewed (with the candidate's result on them) before the
+   * verdict-agreement gate passes a wave. 0: the gate never holds, but still trips on clear evidence.
+   */
+  minVerdicts: number;
 }
 
 export type WaveSize = { devices: number } | { percent: number };
@@ -43,12 +48,14 @@ export interface RolloutSpec {
 }
 
 export interface GateFigure {
-  gate: 'install-failures' | 'error-rate' | 'p95-latency' | 'score-drift';
+  gate: 'install-failures' | 'error-rate' | 'p95-latency' | 'score-drift' | 'verdict-agreement';
   value: number | null;
   threshold: number;
   /** `waiting`: not enough data yet to pass (never a reason to roll back). */
   status: 'pass' | 'fail' | 'waiting';
   samples: number;
+  /** What the figure means, when a number and its threshold do not say it (the verdict gate). */
+  detail?: string;
 }
 
 export interface RolloutRecord {

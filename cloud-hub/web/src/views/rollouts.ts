@@ -16,6 +16,7 @@ const GATE_LABEL: Record<GateFigure['gate'], string> = {
   'error-rate': 'Inference error rate',
   'p95-latency': 'p95 latency (ms)',
   'score-drift': 'Score drift (PSI)',
+  'verdict-agreement': "Agreement with clinicians' verdicts (PPV)",
 };
 
 export function stateBadge(state: string): HTMLElement {
@@ -218,8 +219,9 @@ export async function renderRollout(main: HTMLElement, rolloutId: string): Promi
           el(
             'div',
             { class: 'kpi-label' },
-            `${GATE_LABEL[g.gate]} · limit ${g.threshold} · ${g.status}${g.samples ? ` · n=${g.samples}` : ''}`,
+            `${GATE_LABEL[g.gate]} · ${g.gate === 'verdict-agreement' ? 'active' : 'limit'} ${g.threshold} · ${g.status}${g.samples ? ` · n=${g.samples}` : ''}`,
           ),
+          g.detail ? el('div', { class: 'kpi-label muted' }, g.detail) : null,
         ),
       ),
     ),
