@@ -344,6 +344,7 @@ describe('hub API', () => {
       { route: 'GET /api/v1/telemetry', permission: 'telemetry:read', url: () => '/api/v1/telemetry?deviceId=edge-a1' },
       { route: 'GET /api/v1/models', permission: 'models:read' },
       { route: 'GET /api/v1/packages/{name}/{version}', permission: 'public' },
+      { route: 'GET /api/v1/device/labels', permission: 'public' },
       { route: 'GET /api/v1/rollouts', permission: 'rollouts:read' },
       { route: 'GET /api/v1/rollouts/{rolloutId}', permission: 'rollouts:read', url: () => '/api/v1/rollouts/ro-none' },
       {

@@ -1,12 +1,16 @@
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { createLogger, keepRunningOnUnhandledRejection, VigilError } from '@vigil/shared';
 import { Command } from 'commander';
-import { deidSecret, loadEdgeConfig } from './config.js';
+import { deidSecret, loadEdgeConfig, mqttPassword } from './config.js';
 import { EdgeAgent } from './edge-agent.js';
 import { inspectFile } from './imaging/inspect-file.js';
 import { inferFile } from './inference/infer-file.js';
+import { readModelPackage } from './inference/model-manifest.js';
 import { OnnxModel } from './inference/onnx-model.js';
 import { packModel } from './models/model-package-file.js';
+import { TrainingInputStore } from './training/input-store.js';
+import { assembleTrainingSet, fetchLabels } from './training/training-set.js';
 import { AGENT_VERSION } from './version.js';
 
 export async function main(argv: string[]): Promise<void> {
@@ -79,6 +83,41 @@ export async function main(argv: string[]): Promise<void> {
       }
       await model.close();
       process.exitCode = failed ? 1 : 0;
+    });
+  program
+    .command('training-set')
+    .description(
+      "assemble a local training set from clinicians' verdicts (fetched from the hub) and the model inputs this edge kept; images never leave the clinic",
+    )
+    .option('-c, --config <file>', 'YAML config (training.hubUrl, dataDir, device credentials)', process.env.VIGIL_CONFIG)
+    .requiredOption('--out <dir>', 'directory to write inputs.u16, targets.u8 and index.json to')
+    .option('--model <dir>', "the model to retrain (its input size); default: model.dir, else the kept inputs' size")
+    .action(async (options: { config?: string; out: string; model?: string }) => {
+      try {
+        const config = loadEdgeConfig(options.config);
+        const inputs = new TrainingInputStore(join(config.dataDir, 'training-inputs'), config.training.maxImages);
+        const labels = await fetchLabels({
+          hubUrl: config.training.hubUrl,
+          username: config.mqtt.username || config.deviceId,
+          password: mqttPassword(config),
+        });
+        const modelDir = options.model ?? config.model.dir;
+        let size: { width: number; height: number; stride: number } | undefined;
+        if (modelDir) {
+          const { manifest } = await readModelPackage(modelDir);
+          size = { width: manifest.input.width, height: manifest.input.height, stride: manifest.output.stride };
+        } else {
+          const kept = labels.images.map((l) => inputs.get(l.instanceKey)?.meta).find((m) => m !== undefined);
+          if (kept) size = { width: kept.width, height: kept.height, stride: 2 };
+        }
+        if (!size)
+          throw new VigilError('VIGIL_CONFIG_INVALID', 'no kept model input matches a label, and no --model to size the set');
+        const summary = assembleTrainingSet({ labels, inputs, out: options.out, ...size });
+        process.stdout.write(`${JSON.stringify({ out: options.out, labelled: labels.images.length, ...summary })}\n`);
+        if (summary.images === 0) process.exitCode = 1;
+      } catch (error) {
+        reportFatal(error);
+      }
     });
   program
     .command('model')

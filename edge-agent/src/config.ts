@@ -125,6 +125,20 @@ export const EdgeConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    training: Type.Object(
+      {
+        /**
+         * Keep each analysed image's de-identified model input (the preprocessed tensor, no header)
+         * under {dataDir}/training-inputs, to retrain on clinicians' verdicts. It never leaves the clinic.
+         */
+        keepInputs: Type.Boolean({ default: false }),
+        /** Inputs kept at most; the oldest are dropped first. */
+        maxImages: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 5000 }),
+        /** The hub's API base URL (https://host:port): labels come from {hubUrl}/api/v1/device/labels. */
+        hubUrl: Type.String({ default: '' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     telemetry: Type.Object(
       { intervalS: Type.Number({ minimum: 0.1, maximum: 3600, default: 10 }) },
       { additionalProperties: false, default: {} },

@@ -19,7 +19,7 @@ import { DecodePool } from './imaging/decode-pool.js';
 import { analyzeImage, buildResult, withOverlay } from './inference/analyze-image.js';
 import type { OnnxModel } from './inference/onnx-model.js';
 import { renderOverlay } from './inference/overlay.js';
-import { inputSpecOf } from './inference/preprocess.js';
+import { inputSpecOf, type ModelInput } from './inference/preprocess.js';
 import { DicomScp, dicomTlsMaterial } from './intake/dicom-scp.js';
 import { FolderWatcher } from './intake/folder-watcher.js';
 import { Spool } from './intake/spool.js';
@@ -29,6 +29,7 @@ import { type ImageHandler, ImagePipeline } from './pipeline/image-pipeline.js';
 import { MqttPublisher } from './publish/mqtt-publisher.js';
 import { PipelineCounters } from './telemetry/pipeline-counters.js';
 import { TelemetrySampler } from './telemetry/telemetry-sampler.js';
+import { TrainingInputStore } from './training/input-store.js';
 import { AGENT_VERSION } from './version.js';
 
 /** The edge agent's lifecycle: outbox, publisher and telemetry wired from one config. */
@@ -42,6 +43,8 @@ export class EdgeAgent {
   intake: { spool: Spool; pool: DecodePool; pipeline: ImagePipeline; scp?: DicomScp; watcher?: FolderWatcher } | undefined;
   /** What happens to each decoded, de-identified image: inference when a model is configured. */
   private imageHandler: ImageHandler;
+  /** De-identified model inputs kept for retraining (config training.keepInputs). */
+  private readonly trainingInputs: TrainingInputStore | undefined;
   private readonly customHandler: boolean;
   models: ModelManager | undefined;
   private readonly simulatedProviderDrift: number;
@@ -65,6 +68,9 @@ export class EdgeAgent {
     this.address = { clinicId: config.clinicId, deviceId: config.deviceId };
     this.logger = options.logger ?? createLogger('vigil-edge').child(this.address);
     mkdirSync(config.dataDir, { recursive: true });
+    this.trainingInputs = config.training.keepInputs
+      ? new TrainingInputStore(join(config.dataDir, 'training-inputs'), config.training.maxImages)
+      : undefined;
     this.outbox = new Outbox({
       path: join(config.dataDir, 'outbox.sqlite'),
       maxBytes: config.outbox.maxBytes,
@@ -223,6 +229,7 @@ export class EdgeAgent {
       }
       const analysis = await analyzeImage(image.pixels, image.attrs, active.model, image.modelInput);
       const result = buildResult(this.address, image, analysis, active.model);
+      await this.keepTrainingInput(result, analysis.input);
       const overlay = await this.keepOverlay(result, analysis);
       if (overlay && this.config.overlay.send) {
         const attached = withOverlay(result, overlay);
@@ -243,6 +250,31 @@ export class EdgeAgent {
         this.submitResult({ ...buildResult(this.address, image, candidate, shadow.model), shadow: true });
       }
     };
+  }
+
+  /** Keeps the image's model input for retraining; a failure costs the training input, never the result. */
+  private async keepTrainingInput(result: ResultMessage, input: ModelInput): Promise<void> {
+    if (!this.trainingInputs) return;
+    try {
+      await this.trainingInputs.keep(
+        {
+          instanceKey: result.instanceKey,
+          patientKey: result.patientKey,
+          width: input.dims[3],
+          height: input.dims[2],
+          rows: result.image.rows,
+          columns: result.image.columns,
+          pixelSpacingMm: result.image.pixelSpacingMm,
+          scale: input.scale,
+          mirrored: input.mirrored,
+          model: result.model,
+          keptAt: new Date().toISOString(),
+        },
+        input.tensor,
+      );
+    } catch (error) {
+      this.logger.warn({ instanceKey: result.instanceKey, err: (error as Error).message }, 'could not keep the training input');
+    }
   }
 
   /** Writes the overlay PNG next to the spool (never the patient's identity: the file is named by the pseudonym). */

@@ -1,15 +1,18 @@
 // `npm run train [-- --out models/vigil-demo --patients 500 --epochs 24 --seed 101 --input 576x720 --crop 192]`
+// `npm run train -- --from SET [--from SET…] --base models/vigil-demo --version 1.1.0 --out DIR [--epochs 2]`:
+// fine-tune on training sets edges assembled from clinicians' verdicts (`vigil-edge training-set`).
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { trainModel } from './train-model.js';
+import { fineTuneModel, trainModel } from './train-model.js';
 
 const { values } = parseArgs({
   options: {
     out: { type: 'string', default: 'models/vigil-demo' },
     patients: { type: 'string', default: '500' },
-    epochs: { type: 'string', default: '24' },
+    /** Default 24 when training from phantoms, 2 when fine-tuning. */
+    epochs: { type: 'string' },
     seed: { type: 'string', default: '101' },
     version: { type: 'string', default: '1.0.0' },
     /** Model input WIDTHxHEIGHT (the network is fully convolutional). 576×720 ≈ 0.4 mm per pixel. */
@@ -18,8 +21,36 @@ const { values } = parseArgs({
     crop: { type: 'string', default: '192' },
     /** Keep the phantoms and tensors in this directory instead of a temporary one. */
     'work-dir': { type: 'string' },
+    /** Fine-tune on edge training sets instead of training on phantoms. */
+    from: { type: 'string', multiple: true },
+    base: { type: 'string', default: 'models/vigil-demo' },
+    lr: { type: 'string', default: '0.0003' },
   },
 });
+if (values.from?.length) {
+  if (!process.argv.includes('--version')) {
+    process.stderr.write('fine-tuning needs --version: the new package version (above the base model)\n');
+    process.exit(2);
+  }
+  const workDir = values['work-dir'] ?? join(tmpdir(), `vigil-finetune-${process.pid}`);
+  try {
+    const manifest = await fineTuneModel({
+      base: values.base ?? 'models/vigil-demo',
+      from: values.from,
+      out: values.out ?? 'models/vigil-demo',
+      workDir,
+      epochs: Number(values.epochs ?? '2'),
+      seed: Number(values.seed),
+      version: values.version ?? '1.0.0',
+      lr: Number(values.lr),
+      log: (line) => process.stderr.write(`[train] ${line}\n`),
+    });
+    process.stdout.write(`${JSON.stringify({ model: manifest.name, version: manifest.version, sha256: manifest.sha256 })}\n`);
+  } finally {
+    if (!values['work-dir']) rmSync(workDir, { recursive: true, force: true });
+  }
+  process.exit(0);
+}
 const input = /^(\d+)x(\d+)$/.exec(values.input ?? '');
 if (!input || Number(input[1]) % 16 !== 0 || Number(input[2]) % 16 !== 0) {
   process.stderr.write('--input must be WIDTHxHEIGHT, both multiples of 16\n');
@@ -31,7 +62,7 @@ try {
     out: values.out ?? 'models/vigil-demo',
     workDir,
     patients: Number(values.patients),
-    epochs: Number(values.epochs),
+    epochs: Number(values.epochs ?? '24'),
     seed: Number(values.seed),
     version: values.version ?? '1.0.0',
     matrix: { rows: 1024, columns: 832 },

@@ -1,6 +1,6 @@
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { modelInputFromFile } from '@vigil/edge-agent';
+import { drawDisc, modelInputFromFile, toInputPixels } from '@vigil/edge-agent';
 import { readTruth } from '../phantoms/generate-phantoms.js';
 
 export interface TensorSpec {
@@ -52,21 +52,11 @@ export async function exportTensors(
       const { input } = await modelInputFromFile(join(phantomDir, image.file), spec);
       const u16 = Uint16Array.from(input.tensor, (v) => Math.round(v * 65535));
       writeSync(inputsFd, new Uint8Array(u16.buffer));
-      const toInput = (p: { x: number; y: number }) => ({
-        x: (input.mirrored ? 1 - p.x : p.x) * image.columns * input.scale,
-        y: p.y * image.rows * input.scale,
-      });
-      const mapScale = input.scale / spec.stride;
+      // The same geometry the edge uses for its own training sets (labels from clinicians).
+      const geometry = { ...image, scale: input.scale, mirrored: input.mirrored };
+      const toInput = (p: { x: number; y: number }) => toInputPixels(geometry, p);
       for (const f of image.findings) {
-        const c = toInput(f);
-        const cx = c.x / spec.stride;
-        const cy = c.y / spec.stride;
-        const r = Math.max(0.75, (f.diameterMm / 2 / image.pixelSpacingMm) * mapScale);
-        for (let y = Math.max(0, Math.floor(cy - r)); y < Math.min(mapH, Math.ceil(cy + r)); y++) {
-          for (let x = Math.max(0, Math.floor(cx - r)); x < Math.min(mapW, Math.ceil(cx + r)); x++) {
-            if (Math.hypot(x + 0.5 - cx, y + 0.5 - cy) <= r) targets[n * mapW * mapH + y * mapW + x] = 1;
-          }
-        }
+        drawDisc(targets, n * mapW * mapH, { width: mapW, height: mapH, stride: spec.stride }, geometry, f);
       }
       const round = (c: { x: number; y: number }) => ({ x: Math.round(c.x), y: Math.round(c.y) });
       index.push({

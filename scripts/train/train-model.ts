@@ -146,3 +146,103 @@ export async function trainModel(o: TrainOptions): Promise<ModelManifest> {
 
 /** Half the quality bar's limit (0.5 per image), for margin on unseen data. */
 const FALSE_POSITIVES_PER_IMAGE = 0.25;
+
+export interface FineTuneOptions {
+  /** The model to start from (a directory with manifest.json and model.onnx). */
+  base: string;
+  /** Training sets assembled by edges (`vigil-edge training-set`), one or several clinics. */
+  from: string[];
+  out: string;
+  workDir: string;
+  epochs: number;
+  seed: number;
+  version: string;
+  lr: number;
+  log: (line: string) => void;
+}
+
+interface SetIndex {
+  count: number;
+  width: number;
+  height: number;
+  stride: number;
+  source?: Record<string, unknown>;
+  images: { file: string; patientId: string; positive: boolean; findings: number; centres: unknown[] }[];
+}
+
+/**
+ * Fine-tunes a model on the training sets edges assembled from clinicians' verdicts: the sets are
+ * concatenated (they must share the model's input size), train.py starts from the base model's
+ * weights, and the new package keeps the base's preprocessing and thresholds with a new version.
+ */
+export async function fineTuneModel(o: FineTuneOptions): Promise<ModelManifest> {
+  const base = JSON.parse(readFileSync(join(o.base, 'manifest.json'), 'utf8')) as ModelManifest;
+  const tensors = join(o.workDir, 'tensors');
+  mkdirSync(tensors, { recursive: true });
+  mkdirSync(o.out, { recursive: true });
+  const merged: SetIndex = {
+    count: 0,
+    width: base.input.width,
+    height: base.input.height,
+    stride: base.output.stride,
+    images: [],
+  };
+  const inputs: Buffer[] = [];
+  const targets: Buffer[] = [];
+  const sources: Record<string, unknown>[] = [];
+  for (const dir of o.from) {
+    const set = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as SetIndex;
+    if (set.width !== merged.width || set.height !== merged.height || set.stride !== merged.stride) {
+      throw new Error(
+        `${dir}: a ${set.width}×${set.height} set (stride ${set.stride}) for a ${merged.width}×${merged.height} model (stride ${merged.stride})`,
+      );
+    }
+    inputs.push(readFileSync(join(dir, 'inputs.u16')));
+    targets.push(readFileSync(join(dir, 'targets.u8')));
+    merged.count += set.count;
+    merged.images.push(...set.images);
+    sources.push({ dir, images: set.count, ...(set.source ?? {}) });
+    o.log(`training set ${dir}: ${set.count} images`);
+  }
+  if (merged.count === 0) throw new Error('the training sets hold no images');
+  writeFileSync(join(tensors, 'inputs.u16'), Buffer.concat(inputs));
+  writeFileSync(join(tensors, 'targets.u8'), Buffer.concat(targets));
+  writeFileSync(join(tensors, 'index.json'), `${JSON.stringify(merged)}\n`);
+  const onnx = join(o.out, 'model.onnx');
+  const lines = await runPython(
+    [
+      join(import.meta.dirname, 'train.py'),
+      tensors,
+      onnx,
+      '--init',
+      join(o.base, base.file),
+      '--epochs',
+      String(o.epochs),
+      '--seed',
+      String(o.seed),
+      '--lr',
+      String(o.lr),
+      '--batch',
+      String(Math.min(16, Math.max(1, merged.count))),
+    ],
+    o.log,
+  );
+  const summary = lines.at(-1) ?? {};
+  const manifest: ModelManifest = {
+    ...base,
+    version: o.version,
+    file: 'model.onnx',
+    sha256: createHash('sha256').update(readFileSync(onnx)).digest('hex'),
+    training: {
+      fineTunedFrom: `${base.name} ${base.version}`,
+      sets: sources,
+      images: merged.count,
+      epochs: o.epochs,
+      learningRate: o.lr,
+      ...summary,
+    },
+  };
+  delete (manifest as { selfTest?: unknown }).selfTest;
+  writeFileSync(join(o.out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  return manifest;
+}

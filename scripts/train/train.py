@@ -25,6 +25,7 @@ p.add_argument("--lr", type=float, default=3e-3)
 p.add_argument("--pos-weight", type=float, default=3.0)
 p.add_argument("--dice-weight", type=float, default=0.5)
 p.add_argument("--val-images", type=int, default=96)
+p.add_argument("--init", default=None, help="fine-tune this model (ONNX, as this script exports it) instead of starting afresh")
 a = p.parse_args()
 
 torch.manual_seed(a.seed); random.seed(a.seed); np.random.seed(a.seed)
@@ -53,10 +54,12 @@ class LesionNet(nn.Module):
     """U-Net-like: four stride-2 stages (input/16) with a dilated context block, decoding to input/4,
     a 1×1 head and a bilinear ×2 upsampling of the logits to input/2."""
 
-    def __init__(self):
+    def __init__(self, folded=False):
         super().__init__()
+        # folded: batch norm folded into the convolutions, as the ONNX export does (fine-tuning an exported model).
         def block(cin, cout, s=1, d=1):
-            return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=s, padding=d, dilation=d, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+            conv = nn.Conv2d(cin, cout, 3, stride=s, padding=d, dilation=d, bias=folded)
+            return nn.Sequential(conv, nn.Identity() if folded else nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
         self.e1 = nn.Sequential(block(1, 16, 2), block(16, 16))        # /2
         self.e2 = nn.Sequential(block(16, 32, 2), block(32, 32))       # /4
         self.e3 = nn.Sequential(block(32, 48, 2), block(48, 48))       # /8
@@ -150,7 +153,27 @@ def validate(model):
     return sum(losses) / max(1, len(val_idx)), auc(scores, labels)
 
 
-model = LesionNet()
+def load_onnx(net, path):
+    """The exported graph's convolutions, in graph order, are this network's, in module order
+    (batch norm folded in): copy their weights and biases."""
+    import onnx
+    from onnx import numpy_helper
+    graph = onnx.load(path).graph
+    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    layers = [[inits[name] for name in node.input[1:]] for node in graph.node if node.op_type == "Conv"]
+    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
+    if len(layers) != len(convs):
+        raise SystemExit(f"{path}: {len(layers)} convolutions, this network has {len(convs)}: not a model this trainer made")
+    with torch.no_grad():
+        for conv, (weight, bias) in zip(convs, layers):
+            if tuple(weight.shape) != tuple(conv.weight.shape):
+                raise SystemExit(f"{path}: a convolution of shape {weight.shape} where this network has {tuple(conv.weight.shape)}")
+            conv.weight.copy_(torch.from_numpy(weight.copy())); conv.bias.copy_(torch.from_numpy(bias.copy()))
+
+
+model = LesionNet(folded=a.init is not None)
+if a.init:
+    load_onnx(model, a.init)
 params = sum(p.numel() for p in model.parameters())
 opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
 
@@ -158,7 +181,7 @@ opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
 # twice per epoch.
 calc_idx = [k for k in train_idx if any(c.get("type") == "calcification-cluster" for c in images[k]["centres"])]
 steps_per_epoch = max(1, math.ceil((len(train_idx) + len(calc_idx)) / a.batch))
-sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=steps_per_epoch * a.epochs)
+sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=steps_per_epoch * a.epochs) if a.epochs > 0 else None
 
 started = time.time()
 for epoch in range(a.epochs):
@@ -174,6 +197,9 @@ for epoch in range(a.epochs):
 
 model.eval()
 warnings.filterwarnings("ignore")  # the exporter's shape-inference notes are not actionable
+if a.epochs == 0:
+    # No training: the export must reproduce the initial model (a check of the weight transfer).
+    print(json.dumps({"epoch": 0, "epochs": 0}), flush=True)
 torch.onnx.export(Exported(model), torch.zeros(1, 1, h, w), a.onnx, opset_version=13, input_names=["image"], output_names=["lesion_probability"],
                   dynamic_axes={"image": {0: "batch"}, "lesion_probability": {0: "batch"}})
 print(json.dumps({"done": True, "parameters": params, "train": len(train_idx), "heldOut": len(images) - len(train_idx), "validatedImages": len(val_idx), "heldOutPatients": sorted(held),

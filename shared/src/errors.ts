@@ -120,6 +120,10 @@ export const ERROR_CATALOGUE = {
     httpStatus: 400,
     summary: 'An outcomes file has malformed or unknown lines; nothing of it was imported.',
   },
+  VIGIL_LABELS_UNAVAILABLE: {
+    httpStatus: 502,
+    summary: 'The edge could not fetch its training labels from the hub (unreachable, refused, or not a labels message).',
+  },
   VIGIL_AUTH_REQUIRED: { httpStatus: 401, summary: 'The request has no valid session cookie or API token.' },
   VIGIL_AUTH_FAILED: { httpStatus: 401, summary: 'Wrong username, password or one-time code.' },
   VIGIL_AUTH_LOCKED: { httpStatus: 423, summary: 'Too many failed logins: the account is locked for a while.' },

@@ -1,7 +1,7 @@
 import { createReadStream, statSync } from 'node:fs';
 import { type Static, Type } from '@sinclair/typebox';
-import { ModelRef, SemVer, VigilError } from '@vigil/shared';
-import type { FastifyInstance } from 'fastify';
+import { LabelsMessage, ModelRef, SemVer, VigilError } from '@vigil/shared';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditStore } from '../audit/audit-store.js';
 import { seesAny } from '../auth/clinic-scope.js';
 import type { DeviceRegistry } from '../broker/device-registry.js';
@@ -9,6 +9,7 @@ import type { ModelRegistry } from '../models/model-registry.js';
 import type { RolloutController } from '../rollout/rollout-controller.js';
 import { parseWaves } from '../rollout/rollout-planner.js';
 import type { StateStore } from '../state/state-store.js';
+import { deviceLabels } from '../verdicts/device-labels.js';
 import {
   ERROR_RESPONSES,
   Key,
@@ -101,6 +102,49 @@ export async function modelRoutes(app: FastifyInstance, o: ModelRouteOptions): P
     },
   );
 
+  /** The device calling with its own credentials (HTTP Basic: device id + device password). */
+  const device = async (request: FastifyRequest, reply: FastifyReply) => {
+    const header = request.headers.authorization ?? '';
+    const [user = '', password = ''] = header.startsWith('Basic ')
+      ? Buffer.from(header.slice(6), 'base64').toString('utf8').split(/:(.*)/s)
+      : [];
+    try {
+      return await o.devices.verify(user, password, request.ip);
+    } catch {
+      reply.header('www-authenticate', 'Basic realm="vigil-devices"');
+      throw new VigilError('VIGIL_AUTH_REQUIRED', 'device credentials required');
+    }
+  };
+
+  // Clinicians' verdicts on this device's own results, as training labels (keyed by the edge's own
+  // pseudonymous instance keys; no image, no identity). A device gets its own labels only.
+  app.get(
+    '/device/labels',
+    {
+      config: { public: true },
+      schema: {
+        tags: ['devices'],
+        summary: "Training labels from clinicians' verdicts on the calling device's own results (device credentials)",
+        response: { 200: LabelsMessage, 401: Type.Ref('ErrorBody') },
+      },
+    },
+    async (request, reply) => {
+      const d = await device(request, reply);
+      const labels = deviceLabels(d.deviceId, await o.state.verdicts.deviceFacts(d.deviceId));
+      await o.audit.append({
+        actor: `device:${d.deviceId}`,
+        actorRole: 'device',
+        action: 'labels.read',
+        targetType: 'device',
+        targetId: d.deviceId,
+        outcome: 'success',
+        details: { images: labels.images.length },
+        ip: request.ip,
+      });
+      return labels;
+    },
+  );
+
   // Devices download packages with their own credentials (HTTP Basic: device id + device password);
   // Range requests let an interrupted download resume.
   app.get<{ Params: { name: string; version: string } }>(
@@ -114,16 +158,7 @@ export async function modelRoutes(app: FastifyInstance, o: ModelRouteOptions): P
       },
     },
     async (request, reply) => {
-      const header = request.headers.authorization ?? '';
-      const [user = '', password = ''] = header.startsWith('Basic ')
-        ? Buffer.from(header.slice(6), 'base64').toString('utf8').split(/:(.*)/s)
-        : [];
-      try {
-        await o.devices.verify(user, password);
-      } catch {
-        reply.header('www-authenticate', 'Basic realm="vigil-devices"');
-        throw new VigilError('VIGIL_AUTH_REQUIRED', 'device credentials required');
-      }
+      await device(request, reply);
       const record = await o.registry.require(request.params.name, request.params.version);
       const path = o.registry.path(record);
       const size = statSync(path).size;

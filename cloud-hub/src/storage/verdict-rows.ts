@@ -1,6 +1,7 @@
-import type { ReviewFilter, VerdictFilter } from '../verdicts/verdict-store.js';
+import type { ReviewFacts, ReviewFilter, VerdictFilter } from '../verdicts/verdict-store.js';
 import type { NewVerdict, VerdictRecord } from '../verdicts/verdict-types.js';
 import { clinicScope, type Fragment } from './query-conditions.js';
+import { toStoredResult } from './state-rows.js';
 
 type Row = Record<string, unknown>;
 
@@ -73,3 +74,14 @@ export function verdictConditions(f: VerdictFilter | ReviewFilter): Fragment[] {
 
 /** The newest verdict of each subject (one index probe per row on verdicts_subject). */
 export const CURRENT_VERDICT = 'v.seq = (SELECT MAX(w.seq) FROM verdicts w WHERE w.subject = v.subject)';
+
+/** Verdicts joined with their results (one row per verdict) as review facts, each result once. */
+export function factsFromJoin(rows: Row[]): ReviewFacts {
+  const results = new Map<string, ReviewFacts['results'][number]>();
+  const verdicts = rows.map((row) => {
+    const v = toVerdict(row);
+    if (v.resultId && !results.has(v.resultId)) results.set(v.resultId, toStoredResult(row));
+    return v;
+  });
+  return { verdicts, results: [...results.values()] };
+}

@@ -34,4 +34,6 @@ export interface VerdictStore {
   /** Every verdict ever given on one subject, oldest first. */
   history(subject: string): Promise<VerdictRecord[]>;
   reviewFacts(filter: ReviewFilter): Promise<ReviewFacts>;
+  /** The current verdicts on one device's results, with those results (its training labels). */
+  deviceFacts(deviceId: string): Promise<ReviewFacts>;
 }

@@ -1,4 +1,5 @@
 export * from './common.js';
+export * from './labels.js';
 export * from './model.js';
 export * from './receipt.js';
 export * from './result.js';

@@ -5,6 +5,7 @@ import type { NewVerdict, VerdictRecord } from '../../verdicts/verdict-types.js'
 import { toStoredResult } from '../state-rows.js';
 import {
   CURRENT_VERDICT,
+  factsFromJoin,
   stampVerdict,
   toVerdict,
   VERDICT_COLUMNS,
@@ -51,6 +52,12 @@ export class PgVerdictStore implements VerdictStore {
     return (await rows(this.pool, 'verdict history', 'SELECT * FROM verdicts WHERE subject = $1 ORDER BY seq', [subject])).map(
       toVerdict,
     );
+  }
+
+  async deviceFacts(deviceId: string): Promise<ReviewFacts> {
+    const sql = `SELECT v.*, r.body_json, r.received_at FROM verdicts v JOIN results r ON r.message_id = v.result_id
+      WHERE ${CURRENT_VERDICT} AND r.device_id = $1 ORDER BY v.seq`;
+    return factsFromJoin(await rows(this.pool, 'verdict device facts', sql, [deviceId]));
   }
 
   reviewFacts(filter: ReviewFilter): Promise<ReviewFacts> {

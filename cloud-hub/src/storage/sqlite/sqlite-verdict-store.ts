@@ -5,6 +5,7 @@ import type { NewVerdict, VerdictRecord } from '../../verdicts/verdict-types.js'
 import { toStoredResult } from '../state-rows.js';
 import {
   CURRENT_VERDICT,
+  factsFromJoin,
   stampVerdict,
   toVerdict,
   VERDICT_COLUMNS,
@@ -58,6 +59,18 @@ export class SqliteVerdictStore implements VerdictStore {
 
   history(subject: string): Promise<VerdictRecord[]> {
     return wrap('verdict history', () => (this.s.history.all(subject) as Row[]).map(toVerdict));
+  }
+
+  deviceFacts(deviceId: string): Promise<ReviewFacts> {
+    return wrap('verdict device facts', () =>
+      this.db.transaction(() => {
+        const rows = this.db
+          .prepare(`SELECT v.*, r.body_json, r.received_at FROM verdicts v JOIN results r ON r.message_id = v.result_id
+            WHERE ${CURRENT_VERDICT} AND r.device_id = ? ORDER BY v.seq`)
+          .all(deviceId) as Row[];
+        return factsFromJoin(rows);
+      })(),
+    );
   }
 
   reviewFacts(filter: ReviewFilter): Promise<ReviewFacts> {
