@@ -82,6 +82,15 @@ export const HubConfigSchema = Type.Object(
       { tickMs: Type.Integer({ minimum: 50, maximum: 600_000, default: 2000 }) },
       { additionalProperties: false, default: {} },
     ),
+    performance: Type.Object(
+      {
+        /** How often the real-world performance figures are checked for real changes (ops alerts). */
+        checkIntervalS: Type.Number({ minimum: 1, maximum: 86_400, default: 3600 }),
+        /** Fewest verdicts on each side before a change can count as real. */
+        minSamples: Type.Integer({ minimum: 1, default: 20 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     dashboard: Type.Object(
       {
         /** Directory of the built dashboard; empty means the one inside the package (cloud-hub/web/dist). */

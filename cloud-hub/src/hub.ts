@@ -21,6 +21,7 @@ import { buildHttpServer } from './http/http-server.js';
 import { HubMetrics } from './http/hub-metrics.js';
 import { IngestPipeline } from './ingest/ingest-pipeline.js';
 import { ModelRegistry } from './models/model-registry.js';
+import { PerformanceWatch } from './ops/performance-watch.js';
 import { RolloutController } from './rollout/rollout-controller.js';
 import type { StateLocation, StateStore } from './state/state-store.js';
 import { InfluxHistoryStore } from './storage/influx/influx-history-store.js';
@@ -110,6 +111,7 @@ export class Hub {
   readonly followup: FollowupThread;
   readonly models: ModelRegistry;
   readonly rollouts: RolloutController;
+  readonly performanceWatch: PerformanceWatch;
   /** Singleton work across replicas: who ticks rollouts, who sweeps for overdue follow-ups. */
   readonly rolloutLease: SingletonLease;
   readonly sweepLease: SingletonLease;
@@ -184,6 +186,15 @@ export class Hub {
       lease: this.rolloutLease,
       replicaId: this.replicaId,
       publishDesired: (message) => this.transport.publish(topicFor(message, 'model/desired'), encodeMessage(message), true),
+    });
+    this.performanceWatch = new PerformanceWatch({
+      verdicts: this.state.verdicts,
+      alerts: this.state.opsAlerts,
+      events: this.events,
+      logger: this.logger,
+      intervalMs: config.performance.checkIntervalS * 1000,
+      minSamples: config.performance.minSamples,
+      leader: () => this.sweepLease.leader,
     });
     this.ingest = new IngestPipeline({
       onCommitted: (batch, rejected) => {
@@ -270,6 +281,7 @@ export class Hub {
       { name: 'http', start: () => this.startHttp(), stop: () => this.closeHttp() },
       { name: 'rollout lease', start: () => this.rolloutLease.start(), stop: () => this.rolloutLease.stop() },
       { name: 'rollouts', start: () => this.rollouts.start(), stop: () => this.rollouts.stop() },
+      { name: 'performance watch', start: () => this.performanceWatch.start(), stop: () => this.performanceWatch.stop() },
       {
         name: 'revocations',
         start: () => {

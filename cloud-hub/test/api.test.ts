@@ -405,6 +405,12 @@ describe('hub API', () => {
       { route: 'POST /api/v1/outcomes/import', permission: 'verdicts:write' },
       { route: 'GET /api/v1/performance', permission: 'performance:read' },
       { route: 'GET /api/v1/performance.csv', permission: 'performance:read' },
+      { route: 'GET /api/v1/ops-alerts', permission: 'performance:read' },
+      {
+        route: 'POST /api/v1/ops-alerts/{alertKey}/acknowledge',
+        permission: 'ops-alerts:write',
+        url: () => '/api/v1/ops-alerts/none/acknowledge',
+      },
     ];
     assert.deepEqual(routes.map((r) => r.route).sort(), documented, 'every documented route is in the access table');
 

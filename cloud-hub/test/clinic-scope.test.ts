@@ -402,4 +402,72 @@ describe('clinic-scoped access and verdicts', () => {
       'header only',
     );
   });
+
+  it('a real change in performance raises one ops alert, seen by its clinic, acknowledged by ops', async () => {
+    // Version 1.0.0 was mostly right at clinic A; 1.1.0 mostly wrong: 25 judged findings each.
+    const judged = async (version: string, confirmed: number) => {
+      for (let i = 0; i < 25; i++) {
+        const r = {
+          ...studyResult({
+            ...A,
+            patient: `perf-${version}-${i}`,
+            studyDate: '2024-09-01',
+            laterality: 'L',
+            view: 'CC',
+            score: 0.8,
+            findings: finding(8),
+          }),
+          model: { name: 'vigil-demo', version },
+        };
+        r.messageId = `${r.messageId.slice(0, 40)}-${version.replace(/\./g, '')}`;
+        r.createdAt = version === '1.0.0' ? '2024-09-01T09:00:00.000Z' : '2024-10-01T09:00:00.000Z';
+        await h.hub.state.commitIngest({
+          results: [r],
+          telemetry: [],
+          statuses: [],
+          modelReports: [],
+          deadLetters: [],
+          receivedAt: new Date().toISOString(),
+        });
+        await h.hub.state.verdicts.append([
+          {
+            subject: `finding:${r.messageId}:0`,
+            kind: 'finding',
+            patientKey: r.patientKey,
+            studyKey: r.studyKey,
+            clinicId: r.clinicId,
+            resultId: r.messageId,
+            findingIndex: 0,
+            value: i < confirmed ? { verdict: 'confirmed' } : { verdict: 'dismissed', reason: 'benign' },
+            author: 'dr.a',
+            source: 'api',
+          },
+        ]);
+      }
+    };
+    await judged('1.0.0', 23);
+    await judged('1.1.0', 8);
+    const raised = await h.hub.performanceWatch.check();
+    const ppv = raised.find((a) => a.alertKey.startsWith('performance:ppv:versions:vigil-demo:clinic-a:'));
+    assert.ok(ppv, JSON.stringify(raised.map((a) => a.alertKey)));
+    assert.equal(ppv.severity, 'warning');
+    assert.match(ppv.summary, /PPV of findings fell from \d+\.\d % \(1\.0\.0, n=2\d\) to 32\.0 % \(1\.1\.0, n=25\) at clinic-a/);
+    assert.deepEqual(await h.hub.performanceWatch.check(), [], 'each change is raised once');
+
+    const seenByA = await api.a.get<{ items: { alertKey: string }[] }>('/api/v1/ops-alerts?open=true');
+    assert.equal(seenByA.status, 200, JSON.stringify(seenByA.body));
+    assert.ok(seenByA.body.items.some((x) => x.alertKey === ppv.alertKey));
+    assert.equal((await api.b.get<{ items: unknown[] }>('/api/v1/ops-alerts')).body.items.length, 0, "not clinic B's");
+    const key = encodeURIComponent(ppv.alertKey);
+    assert.equal((await api.a.post(`/api/v1/ops-alerts/${key}/acknowledge`)).status, 403, 'clinicians read, ops acknowledge');
+    const ack = await api.opsA.post<{ acknowledgedBy: string }>(`/api/v1/ops-alerts/${key}/acknowledge`);
+    assert.equal(ack.status, 200);
+    assert.equal(ack.body.acknowledgedBy, 'ops.a');
+    assert.equal(
+      (await api.a.get<{ items: { alertKey: string }[] }>('/api/v1/ops-alerts?open=true')).body.items.filter(
+        (x) => x.alertKey === ppv.alertKey,
+      ).length,
+      0,
+    );
+  });
 });

@@ -534,6 +534,38 @@ for (const engine of ['sqlite', 'postgres']) {
       assert.equal((await s.verdicts.history(judged.subject)).length, 2);
     });
 
+    it('ops alerts: raised once per key, listed by scope and state, acknowledged once', async () => {
+      const s = await fresh(engine);
+      const alert = (key: string, clinicId: string | null) => ({
+        alertKey: key,
+        kind: 'performance-change' as const,
+        severity: 'warning' as const,
+        clinicId,
+        summary: `summary ${key}`,
+        details: { metric: 'ppv' },
+      });
+      const first = await s.opsAlerts.raise([alert('k1', 'clinic-a'), alert('k2', null)]);
+      assert.deepEqual(
+        first.map((a) => a.alertKey),
+        ['k1', 'k2'],
+      );
+      assert.deepEqual(
+        (await s.opsAlerts.raise([alert('k1', 'clinic-a'), alert('k3', 'clinic-b')])).map((a) => a.alertKey),
+        ['k3'],
+      );
+      assert.equal((await s.opsAlerts.list({ limit: 10 })).length, 3);
+      assert.deepEqual(
+        (await s.opsAlerts.list({ limit: 10, clinicScope: ['clinic-a'] })).map((a) => a.alertKey),
+        ['k1'],
+      );
+      const acked = await s.opsAlerts.acknowledge('k1', 'ops1');
+      assert.equal(acked.acknowledgedBy, 'ops1');
+      assert.equal((await s.opsAlerts.acknowledge('k1', 'ops2')).acknowledgedBy, 'ops1', 'the first acknowledgement stays');
+      assert.deepEqual((await s.opsAlerts.list({ limit: 10, open: true })).map((a) => a.alertKey).sort(), ['k2', 'k3']);
+      assert.deepEqual((await s.opsAlerts.get('k2'))?.details, { metric: 'ppv' });
+      await assert.rejects(s.opsAlerts.acknowledge('nope', 'ops1'), { code: 'VIGIL_API_NOT_FOUND' });
+    });
+
     it('users: accounts, one-time TOTP steps and recovery codes, sessions with sweep, tokens', async () => {
       const u = (await fresh(engine)).users;
       const created = await u.createUser({ username: 'dr.lind', displayName: 'Dr Lind', role: 'clinician', passwordHash: 'ph' });

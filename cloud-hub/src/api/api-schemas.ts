@@ -500,3 +500,15 @@ export const TelemetryPointSchema = Type.Object({ t: Type.String(), value: Type.
 export const TotpEnrolmentSchema = Type.Object({ secret: Type.String(), otpauthUri: Type.String(), qrSvg: Type.String() });
 
 export const RecoveryCodesSchema = Type.Object({ recoveryCodes: Type.Array(Type.String()) });
+
+export const OpsAlertSchema = Type.Object({
+  alertKey: Type.String(),
+  kind: Type.Literal('performance-change'),
+  severity: Type.Union([Type.Literal('info'), Type.Literal('warning')]),
+  clinicId: Nullable(Type.String()),
+  summary: Type.String(),
+  details: Type.Record(Type.String(), Type.Unknown()),
+  createdAt: Type.String(),
+  acknowledgedBy: Nullable(Type.String()),
+  acknowledgedAt: Nullable(Type.String()),
+});

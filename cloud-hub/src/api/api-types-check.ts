@@ -4,6 +4,7 @@
 import type { Role, SessionStage } from '../auth/user-store.js';
 import type { AlertStatus } from '../followup/followup-store.js';
 import type { AlertKind, AlertSeverity } from '../followup/followup-types.js';
+import type { OpsAlert as FeatureOpsAlert } from '../ops/ops-alert-store.js';
 import type {
   RolloutDeviceState,
   GateFigure as RolloutGate,
@@ -18,6 +19,7 @@ import type {
   Alert,
   GateFigure,
   Me,
+  OpsAlert,
   PerformanceReport,
   RolloutDeviceInfo,
   RolloutInfo,
@@ -42,4 +44,5 @@ export const API_UNIONS_MATCH_FEATURES: [
   Same<Verdict, VerdictRecord>,
   Same<VerdictInput, FeatureVerdictInput>,
   Same<PerformanceReport, FeaturePerformanceReport>,
-] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true];
+  Same<OpsAlert, FeatureOpsAlert>,
+] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];

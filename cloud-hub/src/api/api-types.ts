@@ -11,6 +11,7 @@ import type {
   GateFigureSchema,
   MeSchema,
   ModelEntrySchema,
+  OpsAlertSchema,
   OutcomeImportSchema,
   PatientSummarySchema,
   PerformanceReportSchema,
@@ -54,3 +55,4 @@ export type Verdict = Static<typeof VerdictSchema>;
 export type VerdictInput = Static<typeof VerdictInputSchema>;
 export type OutcomeImport = Static<typeof OutcomeImportSchema>;
 export type PerformanceReport = Static<typeof PerformanceReportSchema>;
+export type OpsAlert = Static<typeof OpsAlertSchema>;

@@ -10,6 +10,10 @@ function visible(event: HubEvent, role: Parameters<typeof roleAllows>[0], clinic
   if (event.type === 'alert') return roleAllows(role, 'alerts:read') && seesAny(clinics, event.patientClinicIds);
   if (event.type === 'device') return roleAllows(role, 'devices:read') && seesAny(clinics, [event.clinicId]);
   if (event.type === 'results') return seesAny(clinics, event.clinicIds);
+  if (event.type === 'ops-alert')
+    return (
+      roleAllows(role, 'performance:read') && (clinics === null || (event.clinicId !== null && clinics.includes(event.clinicId)))
+    );
   if (event.type === 'rollout') return roleAllows(role, 'rollouts:read');
   return true;
 }

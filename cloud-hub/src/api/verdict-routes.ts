@@ -10,6 +10,7 @@ import type { VerdictAuthor, VerdictService } from '../verdicts/verdict-service.
 import {
   ERROR_RESPONSES,
   Key,
+  OpsAlertSchema,
   OutcomeImportSchema,
   PerformanceReportSchema,
   VerdictInputSchema,
@@ -252,6 +253,58 @@ export async function verdictRoutes(app: FastifyInstance, o: VerdictRouteOptions
       },
     },
     async (request) => report(request),
+  );
+
+  app.get<{ Querystring: { open?: boolean; limit: number } }>(
+    '/ops-alerts',
+    {
+      config: { permission: 'performance:read' },
+      schema: {
+        tags: ['performance'],
+        summary: 'Ops alerts: changes in real-world model performance the intervals say are real, newest first',
+        querystring: Type.Object({
+          open: Type.Optional(Type.Boolean({ description: 'only alerts nobody acknowledged' })),
+          limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
+        }),
+        response: { 200: Type.Object({ items: Type.Array(OpsAlertSchema) }), ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => ({
+      items: await o.state.opsAlerts.list({
+        limit: request.query.limit,
+        ...(request.query.open ? { open: true } : {}),
+        ...scopeFilter(principalOf(request).clinics),
+      }),
+    }),
+  );
+
+  app.post<{ Params: { alertKey: string } }>(
+    '/ops-alerts/:alertKey/acknowledge',
+    {
+      config: { permission: 'ops-alerts:write' },
+      schema: {
+        tags: ['performance'],
+        summary: 'Acknowledge an ops alert (who and when are kept)',
+        params: Type.Object({ alertKey: Type.String({ maxLength: 400 }) }),
+        response: { 200: OpsAlertSchema, ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const { clinics, username } = principalOf(request);
+      const before = await o.state.opsAlerts.get(request.params.alertKey);
+      if (!before || (clinics !== null && (before.clinicId === null || !clinics.includes(before.clinicId)))) {
+        throw new VigilError('VIGIL_API_NOT_FOUND', `ops alert ${request.params.alertKey} does not exist`);
+      }
+      const alert = await o.state.opsAlerts.acknowledge(before.alertKey, username);
+      await o.audit.append({
+        ...actorOf(request),
+        action: 'ops-alert.acknowledge',
+        targetType: 'ops-alert',
+        targetId: alert.alertKey.slice(0, 200),
+        outcome: 'success',
+      });
+      return alert;
+    },
   );
 
   app.get<{ Querystring: Static<typeof PerformanceQuery> }>(

@@ -21,6 +21,7 @@ export const PERMISSIONS = [
   'verdicts:read',
   'verdicts:write',
   'performance:read',
+  'ops-alerts:write',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -42,6 +43,7 @@ const FLEET: Permission[] = [
   'rollouts:write',
   'events:read',
   'performance:read',
+  'ops-alerts:write',
 ];
 
 export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {

@@ -12,7 +12,8 @@ export type HubEvent =
     }
   | { type: 'results'; count: number; clinicIds: string[] }
   | { type: 'device'; deviceId: string; clinicId: string; status: string }
-  | { type: 'rollout'; rolloutId: string; state: string; currentWave: number; reason: string | null };
+  | { type: 'rollout'; rolloutId: string; state: string; currentWave: number; reason: string | null }
+  | { type: 'ops-alert'; alertKey: string; severity: string; clinicId: string | null; summary: string };
 
 /**
  * Fan-out of hub events to live API streams (SSE): in process, and to the other replicas through a

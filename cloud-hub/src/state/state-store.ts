@@ -4,6 +4,7 @@ import type { UserStore } from '../auth/user-store.js';
 import type { CounterStore } from '../cluster/counter-store.js';
 import type { LeaseStore } from '../cluster/lease-store.js';
 import type { FollowupStore } from '../followup/followup-store.js';
+import type { OpsAlertStore } from '../ops/ops-alert-store.js';
 import type { RolloutStore } from '../rollout/rollout-store.js';
 import type { VerdictStore } from '../verdicts/verdict-store.js';
 import type { Page } from './pagination.js';
@@ -120,6 +121,8 @@ export interface StateStore {
   readonly leases: LeaseStore;
   /** Clinicians' verdicts on findings and studies (append-only). */
   readonly verdicts: VerdictStore;
+  /** Alerts for ops: real changes in real-world model performance. */
+  readonly opsAlerts: OpsAlertStore;
   /** Rate limits and failed-login lockouts: the process's with SQLite, the database's with PostgreSQL (shared by replicas). */
   readonly counters: CounterStore;
   ping(): Promise<void>;

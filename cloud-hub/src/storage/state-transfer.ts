@@ -26,6 +26,7 @@ export const STATE_TABLES = [
   'rollout_devices',
   'device_desired',
   'verdicts',
+  'ops_alerts',
 ] as const;
 
 /** PostgreSQL allows 65 535 parameters per statement. */

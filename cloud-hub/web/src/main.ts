@@ -49,6 +49,11 @@ function connectEvents(): void {
   events.addEventListener('results', () => refreshCurrent?.());
   events.addEventListener('device', () => refreshCurrent?.());
   events.addEventListener('rollout', () => refreshCurrent?.());
+  events.addEventListener('ops-alert', (e) => {
+    const data = JSON.parse((e as MessageEvent<string>).data) as { summary: string };
+    toast(`Ops alert: ${data.summary}`);
+    refreshCurrent?.();
+  });
 }
 
 async function route(): Promise<void> {
@@ -100,7 +105,7 @@ async function route(): Promise<void> {
     results: () => renderResults(main),
     patients: () => (param ? renderTimeline(main, decodeURIComponent(param)) : renderPatients(main)),
     alerts: () => renderAlerts(main),
-    performance: () => renderPerformance(main),
+    performance: () => renderPerformance(main, FLEET.has(user.role)),
     audit: () => renderAudit(main),
   };
   const render = views[target];

@@ -321,4 +321,22 @@ export const PG_MIGRATIONS: readonly { version: number; name: string; sql: strin
         FOR EACH STATEMENT EXECUTE FUNCTION verdicts_append_only();
     `,
   },
+  {
+    version: 6,
+    name: 'ops alerts (real changes in real-world model performance)',
+    sql: `
+      CREATE TABLE ops_alerts (
+        alert_key TEXT COLLATE "C" PRIMARY KEY,
+        kind TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        clinic_id TEXT COLLATE "C",
+        summary TEXT NOT NULL,
+        details_json TEXT NOT NULL,
+        created_at TEXT COLLATE "C" NOT NULL,
+        acknowledged_by TEXT,
+        acknowledged_at TEXT
+      );
+      CREATE INDEX ops_alerts_time ON ops_alerts (created_at);
+    `,
+  },
 ];

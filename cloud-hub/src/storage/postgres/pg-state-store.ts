@@ -22,6 +22,7 @@ import { PgCounters } from './pg-counters.js';
 import { PgFollowupStore } from './pg-followup-store.js';
 import { PgLeaseStore } from './pg-lease-store.js';
 import { migratePostgres } from './pg-migrate.js';
+import { PgOpsAlertStore } from './pg-ops-alert-store.js';
 import { PgRolloutStore } from './pg-rollout-store.js';
 import { PgUserStore } from './pg-user-store.js';
 import { PgVerdictStore } from './pg-verdict-store.js';
@@ -115,6 +116,7 @@ export class PgStateStore implements StateStore {
   readonly rollouts: PgRolloutStore;
   readonly leases: PgLeaseStore;
   readonly verdicts: PgVerdictStore;
+  readonly opsAlerts: PgOpsAlertStore;
   readonly counters: PgCounters;
   private readonly pool: pg.Pool;
 
@@ -126,6 +128,7 @@ export class PgStateStore implements StateStore {
     this.rollouts = new PgRolloutStore(this.pool);
     this.leases = new PgLeaseStore(this.pool);
     this.verdicts = new PgVerdictStore(this.pool);
+    this.opsAlerts = new PgOpsAlertStore(this.pool);
     this.counters = new PgCounters(this.pool);
   }
 

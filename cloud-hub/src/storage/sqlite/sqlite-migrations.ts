@@ -322,4 +322,22 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
         BEGIN SELECT RAISE(ABORT, 'verdicts are append-only: amend with a new verdict'); END;
     `,
   },
+  {
+    version: 10,
+    name: 'ops alerts (real changes in real-world model performance)',
+    sql: `
+      CREATE TABLE ops_alerts (
+        alert_key TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        clinic_id TEXT,
+        summary TEXT NOT NULL,
+        details_json TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        acknowledged_by TEXT,
+        acknowledged_at TEXT
+      );
+      CREATE INDEX ops_alerts_time ON ops_alerts (created_at);
+    `,
+  },
 ];

@@ -20,6 +20,7 @@ import { SqliteAuditStore } from './sqlite-audit-store.js';
 import { SqliteFollowupStore } from './sqlite-followup-store.js';
 import { SqliteLeaseStore } from './sqlite-lease-store.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
+import { SqliteOpsAlertStore } from './sqlite-ops-alert-store.js';
 import { SqliteRolloutStore } from './sqlite-rollout-store.js';
 import { SqliteUserStore } from './sqlite-user-store.js';
 import { SqliteVerdictStore } from './sqlite-verdict-store.js';
@@ -39,6 +40,7 @@ export class SqliteStateStore implements StateStore {
   readonly rollouts: SqliteRolloutStore;
   readonly leases: SqliteLeaseStore;
   readonly verdicts: SqliteVerdictStore;
+  readonly opsAlerts: SqliteOpsAlertStore;
   /** One SQLite hub is one process: its counters are the process's. */
   readonly counters = new MemoryCounters();
 
@@ -54,6 +56,7 @@ export class SqliteStateStore implements StateStore {
     this.rollouts = new SqliteRolloutStore(db, durable);
     this.leases = new SqliteLeaseStore(db, durable);
     this.verdicts = new SqliteVerdictStore(db, durable);
+    this.opsAlerts = new SqliteOpsAlertStore(db, durable);
     this.s = {
       insertDevice: db.prepare(
         'INSERT INTO devices (device_id, clinic_id, password_hash, tags_json, created_at) VALUES (?, ?, ?, ?, ?)',

@@ -1,7 +1,7 @@
-import type { PerformanceReport } from '../../../src/api/api-types.js';
-import { api, query } from '../api.js';
+import type { OpsAlert, PerformanceReport } from '../../../src/api/api-types.js';
+import { ApiError, api, query } from '../api.js';
 import { lineChart } from '../charts.js';
-import { clear, el } from '../dom.js';
+import { clear, el, fmtDateTime, toast } from '../dom.js';
 import { filterForm, pageHeader } from './layout.js';
 
 type Row = PerformanceReport['rows'][number];
@@ -29,7 +29,7 @@ function figure(p: Proportion): HTMLElement {
 const monthSeconds = (month: string) => Date.parse(`${month}-01T00:00:00Z`) / 1000;
 
 /** Real-world performance from clinicians' verdicts: per model version, clinic and month. */
-export async function renderPerformance(main: HTMLElement): Promise<void> {
+export async function renderPerformance(main: HTMLElement, canAcknowledge = false): Promise<void> {
   const modelName = el('input', { id: 'f-model', placeholder: 'all models' });
   const from = el('input', { id: 'f-from', type: 'date' });
   const body = el('div', {});
@@ -59,9 +59,55 @@ export async function renderPerformance(main: HTMLElement): Promise<void> {
   async function load(): Promise<void> {
     const q = query(params());
     exportLink.setAttribute('href', `/api/v1/performance.csv${q}`);
-    const r = await api<PerformanceReport>('GET', `/performance${q}`);
+    const [r, alerts] = await Promise.all([
+      api<PerformanceReport>('GET', `/performance${q}`),
+      api<{ items: OpsAlert[] }>('GET', '/ops-alerts?open=true'),
+    ]);
+    const alertList =
+      alerts.items.length > 0
+        ? el(
+            'section',
+            { class: 'card', 'aria-labelledby': 'ops-alerts-title' },
+            el('h2', { id: 'ops-alerts-title' }, 'Ops alerts'),
+            el(
+              'ul',
+              { class: 'alert-list' },
+              ...alerts.items.map((a) =>
+                el(
+                  'li',
+                  { class: `alert alert-${a.severity === 'warning' ? 'warning' : 'info'}` },
+                  el('p', { class: 'alert-reason' }, a.summary),
+                  el(
+                    'div',
+                    { class: 'alert-foot' },
+                    el('span', { class: 'muted' }, `Raised ${fmtDateTime(a.createdAt)}`),
+                    canAcknowledge
+                      ? el(
+                          'button',
+                          {
+                            type: 'button',
+                            class: 'btn btn-small',
+                            onclick: async () => {
+                              try {
+                                await api('POST', `/ops-alerts/${encodeURIComponent(a.alertKey)}/acknowledge`, {});
+                                toast('Ops alert acknowledged');
+                                void load();
+                              } catch (e) {
+                                toast(e instanceof ApiError ? e.message : String(e), 'error');
+                              }
+                            },
+                          },
+                          'Acknowledge',
+                        )
+                      : null,
+                  ),
+                ),
+              ),
+            ),
+          )
+        : null;
     if (r.byVersion.length === 0) {
-      clear(body, el('p', { class: 'muted card' }, 'No verdicts yet: figures appear as clinicians judge findings.'));
+      clear(body, alertList, el('p', { class: 'muted card' }, 'No verdicts yet: figures appear as clinicians judge findings.'));
       return;
     }
     const versions = [...new Set(r.byMonth.map((m) => `${m.modelName} ${m.modelVersion}`))];
@@ -69,6 +115,7 @@ export async function renderPerformance(main: HTMLElement): Promise<void> {
     const charts = el('div', { class: 'perf-grid' });
     clear(
       body,
+      alertList,
       r.changes.length > 0
         ? el(
             'section',
