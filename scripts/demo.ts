@@ -14,7 +14,8 @@ import { currentTotp, Hub, loadHubConfig, provisionUser } from '@vigil/cloud-hub
 import { EdgeAgent, loadEdgeConfig } from '@vigil/edge-agent';
 import { createLogger } from '@vigil/shared';
 import { pickFollowupPatients } from './demo/demo-cohort.js';
-import { DEMO_UPDATE_VERSION, makeDemoSigningKey, publishDemoModels } from './demo/demo-models.js';
+import { runFeedbackLoop } from './demo/demo-feedback.js';
+import { DEMO_FIELD_VERSION, DEMO_UPDATE_VERSION, makeDemoSigningKey, publishDemoModels } from './demo/demo-models.js';
 import { SimulatedModalities } from './demo/modality-simulator.js';
 import { freePort } from './harness/free-port.js';
 import { BUNDLED_VERSION } from './harness/model-packages.js';
@@ -26,6 +27,8 @@ const { values } = parseArgs({
     'study-interval': { type: 'string', default: '6' },
     rounds: { type: 'string' },
     postgres: { type: 'string' },
+    /** Skip the feedback loop (verdicts → performance → edge training sets → fine-tuned model). */
+    'skip-feedback': { type: 'boolean', default: false },
   },
 });
 const root = resolve(values.dir ?? '.vigil');
@@ -78,6 +81,7 @@ const mqttUrl = `mqtt://127.0.0.1:${hub.mqttPorts.plain}`;
 const httpUrl = `http://127.0.0.1:${hub.httpPort}`;
 
 const agents: EdgeAgent[] = [];
+const feedbackDevices: { deviceId: string; password: string; dataDir: string }[] = [];
 const credentials: Record<string, unknown>[] = [];
 const MODEL_DIR = resolve(import.meta.dirname, '../models/vigil-demo');
 await publishDemoModels(hub, demoDir, MODEL_DIR, demoKey);
@@ -106,11 +110,15 @@ for (const clinic of CLINICS) {
       VIGIL_DEID__SECRET: DEMO_PSEUDONYM_SECRET,
       VIGIL_MODEL__DIR: MODEL_DIR,
       VIGIL_MODEL__TRUSTED_KEYS: JSON.stringify([demoKey.publicKeyPem]),
+      // Each edge keeps its de-identified model inputs, for retraining on clinicians' verdicts.
+      VIGIL_TRAINING__KEEP_INPUTS: 'true',
+      VIGIL_TRAINING__HUB_URL: httpUrl,
     }),
     { logger: logger.child({ deviceId: clinic.deviceId }) },
   );
   await agent.start();
   agents.push(agent);
+  feedbackDevices.push({ deviceId: clinic.deviceId, password, dataDir: join(demoDir, clinic.deviceId) });
 }
 
 credentials.forEach((c, i) => {
@@ -164,6 +172,9 @@ process.stdout.write(
     '  demonstration, not a medical device (docs/model-card.md). A corrupt file is quarantined at east-mg-1.',
     `  Model rollouts: vigil-demo ${BUNDLED_VERSION} and ${DEMO_UPDATE_VERSION} are signed (demo key ${demoKey.keyId}) and`,
     `  published; log in as "ops" (credentials file) and roll out ${DEMO_UPDATE_VERSION} on the Rollouts page.`,
+    "  Feedback loop: once each clinic's first patient has had all visits, a simulated radiologist judges a",
+    "  few studies (from the phantoms' truth); the Model performance page shows the figures, each edge",
+    `  assembles a training set from its own kept inputs, and vigil-demo ${DEMO_FIELD_VERSION} is fine-tuned on them and published.`,
     '  Press Ctrl-C to stop.',
     '',
   ].join('\n'),
@@ -219,12 +230,35 @@ let stopping = false;
 let inFlight: Promise<void> = Promise.resolve();
 // Rounds never overlap: rendering a study takes CPU the edges need, so a slow machine sends less often.
 const rounds = values.rounds ? Number(values.rounds) : Number.POSITIVE_INFINITY;
+/** The feedback loop runs once, when every clinic's first patient has had all their visits. */
+let feedback: Promise<void> | undefined;
+function startFeedback(): void {
+  if (values['skip-feedback'] || feedback) return;
+  feedback = (async () => {
+    while (!stopping && !(await allProcessed())) await new Promise((resolve) => setTimeout(resolve, 500));
+    if (stopping) return;
+    await runFeedbackLoop({
+      hub,
+      httpUrl,
+      cacheDir: join(demoDir, 'modality-cache'),
+      secret: DEMO_PSEUDONYM_SECRET,
+      devices: feedbackDevices,
+      modelDir: MODEL_DIR,
+      version: DEMO_FIELD_VERSION,
+      privateKeyPem: demoKey.privateKeyPem,
+      workDir: join(demoDir, 'feedback'),
+      studies: 6,
+      write: (line) => process.stdout.write(`${line}\n`),
+    });
+  })().catch((error: Error) => logger.warn({ err: error.message }, 'demo feedback loop failed'));
+}
 async function modalities(): Promise<void> {
   const intervalMs = Number(values['study-interval']) * 1000;
   while (!stopping && round < rounds) {
     const started = Date.now();
     inFlight = sendRound();
     await inFlight;
+    if (round === VISITS) startFeedback();
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, intervalMs - (Date.now() - started))));
   }
 }
@@ -239,6 +273,7 @@ async function allProcessed(): Promise<boolean> {
 void modalities().then(async () => {
   if (!Number.isFinite(rounds)) return;
   while (!stopping && !(await allProcessed())) await new Promise((resolve) => setTimeout(resolve, 500));
+  await feedback;
   await stop();
 });
 writeFileSync(join(demoDir, CLINICS[2]?.deviceId ?? 'east-mg-1', 'inbox', 'corrupt-export.dcm'), Buffer.alloc(4096, 0x42));
@@ -249,6 +284,7 @@ async function stop(): Promise<void> {
   stopping = true;
   clearInterval(ticker);
   await inFlight;
+  await feedback;
   await modality.close();
   await report();
   for (const agent of agents) await agent.stop();

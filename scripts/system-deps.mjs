@@ -19,6 +19,7 @@ export const SYSTEM_FILES = {
   '/usr/lib/python3/dist-packages/pydicom/data/test_files/MR_small.dcm': 'python3-pydicom',
   '/usr/lib/python3/dist-packages/numpy/__init__.py': 'python3-numpy',
   '/usr/lib/python3/dist-packages/torch/__init__.py': 'python3-torch',
+  '/usr/lib/python3/dist-packages/onnx/__init__.py': 'python3-onnx',
   '/usr/lib/postgresql/15/bin/pg_ctl': 'postgresql',
 };
 

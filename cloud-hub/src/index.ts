@@ -24,4 +24,7 @@ export * from './state/state-store.js';
 export * from './storage/influx/influx-history-store.js';
 export * from './storage/sqlite/sqlite-history-store.js';
 export * from './storage/sqlite/sqlite-state-store.js';
+export * from './verdicts/performance.js';
+export * from './verdicts/verdict-service.js';
+export * from './verdicts/verdict-types.js';
 export * from './version.js';

@@ -11,6 +11,11 @@ import { BUNDLED_VERSION, modelVersion, packAndSign, phantomImages } from '../ha
  */
 /** The update the demo offers to roll out: the bundled weights under the next patch version. */
 export const DEMO_UPDATE_VERSION = BUNDLED_VERSION.replace(/(\d+)$/, (n) => String(Number(n) + 1));
+/** The version the demo's feedback loop fine-tunes on clinicians' verdicts: the next minor. */
+export const DEMO_FIELD_VERSION = BUNDLED_VERSION.replace(
+  /^(\d+)\.(\d+)\.\d+$/,
+  (_, major, minor) => `${major}.${Number(minor) + 1}.0`,
+);
 
 export function makeDemoSigningKey(demoDir: string): ReturnType<typeof generateSigningKey> & { publicKeyFile: string } {
   const dir = join(demoDir, 'models');

@@ -4,7 +4,7 @@
 // rendered once to a cache folder (studies repeat in the demo's loop), so the demo's main thread —
 // which is also the hub's — only reads files and sends them: the hub's responsiveness in the demo
 // is its own (review finding 8).
-import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import dcmjsDimse from 'dcmjs-dimse';
@@ -38,6 +38,18 @@ export interface RenderedStudy {
   threadId: number;
 }
 
+/** What the demo knows about an image it sent (its phantom's ground truth). */
+export interface DemoImageTruth {
+  sopInstanceUid: string;
+  laterality: string;
+  view: string;
+  rows: number;
+  columns: number;
+  pixelSpacingMm: number;
+  findings: { id: string; type: string; behaviour: string; x: number; y: number; diameterMm: number; areaMm2: number }[];
+  lookalikes: { id: string; x: number; y: number; diameterMm: number }[];
+}
+
 /** Renders the four views of one study to DICOM files (once) and returns their paths; runs in a worker. */
 export async function renderStudyFiles(t: StudyTask): Promise<RenderedStudy> {
   const paths: string[] = [];
@@ -58,7 +70,19 @@ export async function renderStudyFiles(t: StudyTask): Promise<RenderedStudy> {
         seed: t.seed,
       };
       const image = renderMammogram(common);
-      await writeMammogram({ ...common, pixels: image.pixels, path: `${path}.tmp` });
+      const written = await writeMammogram({ ...common, pixels: image.pixels, path: `${path}.tmp` });
+      // The image's truth beside it (never sent): the demo simulates clinicians' verdicts from it.
+      const truth: DemoImageTruth = {
+        sopInstanceUid: written.sopInstanceUid,
+        laterality,
+        view,
+        rows: ROWS,
+        columns: COLUMNS,
+        pixelSpacingMm: SPACING_MM,
+        findings: image.findings,
+        lookalikes: image.lookalikes,
+      };
+      writeFileSync(`${path}.truth.json`, JSON.stringify(truth));
       renameSync(`${path}.tmp`, path);
       rendered += 1;
     }
