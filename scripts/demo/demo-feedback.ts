@@ -10,9 +10,8 @@ import { promisify } from 'node:util';
 import { computePerformance, type Hub, type VerdictInput, VerdictService } from '@vigil/cloud-hub';
 import { assembleTrainingSet, fetchLabels, TrainingInputStore } from '@vigil/edge-agent';
 import { pseudonym } from '@vigil/shared';
-import { matchTruth } from '../evaluate/alert-evaluation.js';
+import { VISIBLE_LESION_MM, verdictsFromTruth } from '../evaluate/simulated-verdicts.js';
 import { packAndSign, phantomImages } from '../harness/model-packages.js';
-import type { TruthImage } from '../phantoms/generate-phantoms.js';
 import type { DemoImageTruth } from './modality-simulator.js';
 
 const execFileAsync = promisify(execFile);
@@ -62,27 +61,8 @@ export async function runFeedbackLoop(o: FeedbackOptions): Promise<void> {
     let suspicious = false;
     for (const r of images) {
       const truth = truthByInstance.get(r.instanceKey) as DemoImageTruth;
-      const image = truth as unknown as TruthImage;
-      for (const [i, f] of r.findings.entries()) {
-        const m = matchTruth(image, f);
-        const real = m !== undefined && m !== 'lookalike';
-        inputs.push({
-          kind: 'finding',
-          resultId: r.messageId,
-          findingIndex: i,
-          verdict: real ? 'confirmed' : 'dismissed',
-          ...(real ? {} : { reason: m === 'lookalike' ? ('benign' as const) : ('artefact' as const) }),
-        });
-      }
-      for (const t of truth.findings) {
-        if (t.diameterMm < 5) continue;
-        suspicious = true;
-        const seen = r.findings.some((f) => {
-          const m = matchTruth(image, f);
-          return m !== undefined && m !== 'lookalike' && m.id === t.id;
-        });
-        if (!seen) inputs.push({ kind: 'missed', resultId: r.messageId, x: t.x, y: t.y, diameterMm: t.diameterMm });
-      }
+      inputs.push(...verdictsFromTruth(truth, r).inputs);
+      if (truth.findings.some((t) => t.diameterMm >= VISIBLE_LESION_MM)) suspicious = true;
     }
     inputs.push({ kind: 'assessment', patientKey: first.patientKey, studyKey, birads: suspicious ? 4 : 1 });
     // A growing mass stands in for a biopsy-proven cancer in this synthetic world.

@@ -10,7 +10,7 @@ import { threadId } from 'node:worker_threads';
 import dcmjsDimse from 'dcmjs-dimse';
 import { Piscina } from 'piscina';
 import { FOUR_VIEWS, type PlannedPatient } from '../phantoms/cohort-plan.js';
-import { renderMammogram } from '../phantoms/render-mammogram.js';
+import { type ImageTruthFinding, type RenderedImage, renderMammogram } from '../phantoms/render-mammogram.js';
 import { writeMammogram } from '../phantoms/write-dicom.js';
 
 const { Client, Dataset, requests, constants } = dcmjsDimse;
@@ -46,8 +46,8 @@ export interface DemoImageTruth {
   rows: number;
   columns: number;
   pixelSpacingMm: number;
-  findings: { id: string; type: string; behaviour: string; x: number; y: number; diameterMm: number; areaMm2: number }[];
-  lookalikes: { id: string; x: number; y: number; diameterMm: number }[];
+  findings: ImageTruthFinding[];
+  lookalikes: RenderedImage['lookalikes'];
 }
 
 /** Renders the four views of one study to DICOM files (once) and returns their paths; runs in a worker. */

@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { analyzeInput, EdgeAgent, inputSpecOf, modelInputFromFile, OnnxModel, runSelfTest, unpackModel } from '@vigil/edge-agent';
 import { pseudonym } from '@vigil/shared';
 import { type VerdictInput, VerdictService } from '../../cloud-hub/src/verdicts/verdict-service.js';
-import { matchTruth } from '../evaluate/alert-evaluation.js';
+import { verdictsFromTruth } from '../evaluate/simulated-verdicts.js';
 import { edgeEnv, startTestHub } from '../harness/hub-fixture.js';
 import { BUNDLED_MODEL, generateSigningKey, packAndSign } from '../harness/model-packages.js';
 import { makeTempDir } from '../harness/temp-dir.js';
@@ -81,28 +81,9 @@ test('verdicts → edge training set → fine-tuned package that an edge would i
         )?.messageId ?? 'none',
       );
       assert.ok(result, `the result of ${image.file}`);
-      for (const [i, f] of result.findings.entries()) {
-        const m = matchTruth(image, f);
-        const real = m !== undefined && m !== 'lookalike';
-        inputs.push({
-          kind: 'finding',
-          resultId: result.messageId,
-          findingIndex: i,
-          verdict: real ? 'confirmed' : 'dismissed',
-          ...(real ? {} : { reason: 'benign' as const }),
-        });
-        if (real) lesions++;
-      }
-      for (const t of image.findings) {
-        const found = result.findings.some((f) => {
-          const m = matchTruth(image, f);
-          return m !== undefined && m !== 'lookalike' && m.id === t.id;
-        });
-        if (!found && t.diameterMm >= 5) {
-          inputs.push({ kind: 'missed', resultId: result.messageId, x: t.x, y: t.y, diameterMm: t.diameterMm });
-          lesions++;
-        }
-      }
+      const simulated = verdictsFromTruth(image, result);
+      inputs.push(...simulated.inputs);
+      lesions += simulated.confirmed + simulated.missed;
     }
     await new VerdictService(h.hub.state, h.hub.state.audit).record(inputs, {
       username: 'dr.a',
