@@ -1,5 +1,4 @@
 import { mkdirSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   assertSchema,
@@ -15,21 +14,22 @@ import {
   trustedKeys,
 } from '@vigil/shared';
 import { deidSecret, type EdgeConfig, mqttPassword, trustedKeyPems } from './config.js';
-import { DecodePool } from './imaging/decode-pool.js';
-import { analyzeImage, buildResult, withOverlay } from './inference/analyze-image.js';
 import type { OnnxModel } from './inference/onnx-model.js';
-import { renderOverlay } from './inference/overlay.js';
-import { inputSpecOf, type ModelInput } from './inference/preprocess.js';
+import { inputSpecOf } from './inference/preprocess.js';
 import { DicomScp, dicomTlsMaterial } from './intake/dicom-scp.js';
 import { FolderWatcher } from './intake/folder-watcher.js';
 import { Spool } from './intake/spool.js';
-import { ModelManager } from './models/model-manager.js';
+import { ModelManager, type SelfTest } from './models/model-manager.js';
 import { Outbox } from './outbox/outbox.js';
-import { type ImageHandler, ImagePipeline } from './pipeline/image-pipeline.js';
+import { DecodePool } from './pipeline/decode-pool.js';
+import { ImagePipeline } from './pipeline/image-pipeline.js';
+import { ImageProcessor, type ImageSink, type ResultSink } from './pipeline/image-processor.js';
+import { OverlayStage } from './pipeline/overlay-stage.js';
 import { MqttPublisher } from './publish/mqtt-publisher.js';
 import { PipelineCounters } from './telemetry/pipeline-counters.js';
 import { TelemetrySampler } from './telemetry/telemetry-sampler.js';
 import { TrainingInputStore } from './training/input-store.js';
+import { TrainingInputSink } from './training/training-sink.js';
 import { AGENT_VERSION } from './version.js';
 
 /** The edge agent's lifecycle: outbox, publisher and telemetry wired from one config. */
@@ -41,36 +41,27 @@ export class EdgeAgent {
   readonly publisher: MqttPublisher;
   readonly telemetry: TelemetrySampler;
   intake: { spool: Spool; pool: DecodePool; pipeline: ImagePipeline; scp?: DicomScp; watcher?: FolderWatcher } | undefined;
-  /** What happens to each decoded, de-identified image: inference when a model is configured. */
-  private imageHandler: ImageHandler;
-  /** De-identified model inputs kept for retraining (config training.keepInputs). */
-  private readonly trainingInputs: TrainingInputStore | undefined;
-  private readonly customHandler: boolean;
+  /** Infer → result → sinks, for every decoded, de-identified image. */
+  readonly processor: ImageProcessor;
   models: ModelManager | undefined;
-  private readonly simulatedProviderDrift: number;
+  private readonly selfTest: SelfTest | undefined;
 
   constructor(
     readonly config: EdgeConfig,
     options: {
       logger?: Logger;
-      imageHandler?: ImageHandler;
-      /** NAMED MOCK for tests: the self-test output drift of a faulty GPU provider (no GPU here). */
-      simulatedProviderDrift?: number;
+      /** Also see every prepared image (before inference), e.g. to check de-identification. */
+      imageSinks?: ImageSink[];
+      /** Further sinks for analysed images, after the agent's own. */
+      resultSinks?: ResultSink[];
+      /** The model self-test (default: the package's reference image); tests inject a faulty provider here. */
+      selfTest?: SelfTest;
     } = {},
   ) {
-    this.simulatedProviderDrift = options.simulatedProviderDrift ?? 0;
-    this.customHandler = options.imageHandler !== undefined;
-    this.imageHandler =
-      options.imageHandler ??
-      (async (image) => {
-        this.logger.info({ instanceKey: image.image.instanceKey, decodeMs: Math.round(image.timingsMs.decode) }, 'image decoded');
-      });
+    this.selfTest = options.selfTest;
     this.address = { clinicId: config.clinicId, deviceId: config.deviceId };
     this.logger = options.logger ?? createLogger('vigil-edge').child(this.address);
     mkdirSync(config.dataDir, { recursive: true });
-    this.trainingInputs = config.training.keepInputs
-      ? new TrainingInputStore(join(config.dataDir, 'training-inputs'), config.training.maxImages)
-      : undefined;
     this.outbox = new Outbox({
       path: join(config.dataDir, 'outbox.sqlite'),
       maxBytes: config.outbox.maxBytes,
@@ -108,6 +99,34 @@ export class EdgeAgent {
       counters: this.counters,
       logger: this.logger,
     });
+    const agent = this;
+    const sinks: ResultSink[] = [];
+    if (config.training.keepInputs) {
+      sinks.push(
+        new TrainingInputSink(
+          new TrainingInputStore(join(config.dataDir, 'training-inputs'), config.training.maxImages),
+          this.logger,
+        ),
+      );
+    }
+    sinks.push({ name: 'outbox', accept: async (a) => void this.submitResult(a.result) }, ...(options.resultSinks ?? []));
+    this.processor = new ImageProcessor({
+      address: this.address,
+      models: {
+        get active() {
+          return agent.models?.active;
+        },
+        get shadow() {
+          return agent.models?.shadow;
+        },
+      },
+      decorators: config.overlay.enabled
+        ? [new OverlayStage({ dir: join(config.dataDir, 'overlays'), send: config.overlay.send, logger: this.logger })]
+        : [],
+      sinks,
+      imageSinks: options.imageSinks ?? [],
+      logger: this.logger,
+    });
   }
 
   /** DICOM SCP, watched folder, spool and the image pipeline, when intake is configured. */
@@ -128,7 +147,7 @@ export class EdgeAgent {
       deid: { secret: deidSecret(config), defaultIssuer: config.clinicId },
       counters: this.counters,
       logger: this.logger,
-      handler: (image) => this.imageHandler(image),
+      handler: (image) => this.processor.process(image),
       inputSpec: () => {
         const active = this.models?.active?.model;
         return active ? inputSpecOf(active.manifest) : undefined;
@@ -181,7 +200,6 @@ export class EdgeAgent {
   }
 
   private async startInference(): Promise<void> {
-    if (this.customHandler) return;
     const keys = trustedKeys(trustedKeyPems(this.config));
     if (!this.config.model.dir && keys.size === 0) return;
     const models = new ModelManager({
@@ -192,7 +210,7 @@ export class EdgeAgent {
       username: this.config.mqtt.username || this.config.deviceId,
       password: mqttPassword(this.config),
       logger: this.logger,
-      simulatedProviderDrift: this.simulatedProviderDrift,
+      ...(this.selfTest ? { selfTest: this.selfTest } : {}),
       report: (message) =>
         this.outbox.enqueue({
           messageId: message.messageId,
@@ -221,82 +239,6 @@ export class EdgeAgent {
         this.logger.error({ code: vigil.code }, `ignored a malformed desired-model message: ${vigil.message}`);
       }
     });
-    this.imageHandler = async (image) => {
-      const active = models.active;
-      if (!active) {
-        this.logger.warn({ instanceKey: image.image.instanceKey }, 'no model installed yet: image decoded only');
-        return;
-      }
-      const analysis = await analyzeImage(image.pixels, image.attrs, active.model, image.modelInput);
-      const result = buildResult(this.address, image, analysis, active.model);
-      await this.keepTrainingInput(result, analysis.input);
-      const overlay = await this.keepOverlay(result, analysis);
-      if (overlay && this.config.overlay.send) {
-        const attached = withOverlay(result, overlay);
-        if (attached.omitted) {
-          this.logger.warn(
-            { code: 'VIGIL_PAYLOAD_OVERSIZED', instanceKey: result.instanceKey, overlayBytes: overlay.byteLength },
-            'overlay too large to send: the result goes without it (the PNG is kept at the edge)',
-          );
-        }
-        this.submitResult(attached.result);
-      } else {
-        this.submitResult(result);
-      }
-      const shadow = models.shadow;
-      if (shadow) {
-        // Shadow mode: the candidate sees the same image; its result is flagged and never shown to clinicians.
-        const candidate = await analyzeImage(image.pixels, image.attrs, shadow.model, image.modelInput);
-        this.submitResult({ ...buildResult(this.address, image, candidate, shadow.model), shadow: true });
-      }
-    };
-  }
-
-  /** Keeps the image's model input for retraining; a failure costs the training input, never the result. */
-  private async keepTrainingInput(result: ResultMessage, input: ModelInput): Promise<void> {
-    if (!this.trainingInputs) return;
-    try {
-      await this.trainingInputs.keep(
-        {
-          instanceKey: result.instanceKey,
-          patientKey: result.patientKey,
-          width: input.dims[3],
-          height: input.dims[2],
-          rows: result.image.rows,
-          columns: result.image.columns,
-          pixelSpacingMm: result.image.pixelSpacingMm,
-          scale: input.scale,
-          mirrored: input.mirrored,
-          model: result.model,
-          keptAt: new Date().toISOString(),
-        },
-        input.tensor,
-      );
-    } catch (error) {
-      this.logger.warn({ instanceKey: result.instanceKey, err: (error as Error).message }, 'could not keep the training input');
-    }
-  }
-
-  /** Writes the overlay PNG next to the spool (never the patient's identity: the file is named by the pseudonym). */
-  private async keepOverlay(
-    result: ResultMessage,
-    analysis: Awaited<ReturnType<typeof analyzeImage>>,
-  ): Promise<Buffer | undefined> {
-    if (!this.config.overlay.enabled) return undefined;
-    try {
-      const png = await renderOverlay(analysis.input, result.findings, result.image);
-      const dir = join(this.config.dataDir, 'overlays');
-      mkdirSync(dir, { recursive: true });
-      await writeFile(join(dir, `${result.instanceKey}.png`), png);
-      return png;
-    } catch (error) {
-      // An overlay is a convenience: the result goes out without it.
-      this.logger.warn(
-        { code: 'VIGIL_INTERNAL', instanceKey: result.instanceKey, err: (error as Error).message },
-        'overlay not written',
-      );
-      return undefined;
-    }
   }
 
   async start(): Promise<void> {

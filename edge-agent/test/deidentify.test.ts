@@ -10,7 +10,7 @@ import { waitFor } from '../../scripts/harness/wait-for.js';
 import { loadEdgeConfig } from '../src/config.js';
 import { ageInYears, deidentify } from '../src/deid/deidentify.js';
 import { EdgeAgent } from '../src/edge-agent.js';
-import type { PreparedImage } from '../src/pipeline/image-pipeline.js';
+import type { PreparedImage } from '../src/pipeline/prepare-image.js';
 
 const run = promisify(execFile);
 const PY = join(import.meta.dirname, '../../scripts/python');
@@ -25,6 +25,13 @@ test('ages come from PatientAge, else from birth and study dates', () => {
 
 test('pseudonyms: same patient and issuer → same key across studies; another secret or issuer → another key', () => {
   const identity = {
+    patientName: 'Doe^Jane',
+    patientSex: 'F',
+    accessionNumber: 'A1',
+    studyTime: '093000',
+    studyId: '1',
+    referringPhysicianName: '',
+    sopClassUid: '1.2.840.10008.5.1.4.1.1.1.2',
     patientId: 'P1',
     issuerOfPatientId: '',
     birthDate: '',
@@ -69,7 +76,7 @@ test('no PHI value from the input appears in anything the edge keeps for publish
       VIGIL_DICOM__ALLOW_ANY_CALLING_AE: 'true',
       VIGIL_DEID__SECRET: 'deid-test-secret-000000',
     }),
-    { logger, imageHandler: async (image) => void images.push(image) },
+    { logger, imageSinks: [{ accept: async (image) => void images.push(image) }] },
   );
   try {
     await agent.start();

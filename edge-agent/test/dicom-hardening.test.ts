@@ -14,7 +14,7 @@ import { makeClientCert, makeTlsMaterial } from '../../scripts/harness/tls-mater
 import { waitFor } from '../../scripts/harness/wait-for.js';
 import { loadEdgeConfig } from '../src/config.js';
 import { EdgeAgent } from '../src/edge-agent.js';
-import type { PreparedImage } from '../src/pipeline/image-pipeline.js';
+import type { PreparedImage } from '../src/pipeline/prepare-image.js';
 
 const run = promisify(execFile);
 const PYDICOM = '/usr/lib/python3/dist-packages/pydicom/data/test_files';
@@ -35,7 +35,7 @@ async function startAgent(name: string, env: Record<string, string>, images: Pre
       VIGIL_TELEMETRY__INTERVAL_S: '3600',
       ...env,
     }),
-    { imageHandler: async (image) => void images.push(image) },
+    { imageSinks: [{ accept: async (image) => void images.push(image) }] },
   );
   await agent.start();
   return agent;

@@ -11,7 +11,7 @@ import { waitFor } from '../../scripts/harness/wait-for.js';
 import { loadEdgeConfig } from '../src/config.js';
 import { EdgeAgent } from '../src/edge-agent.js';
 import { inspectFile } from '../src/imaging/inspect-file.js';
-import type { PreparedImage } from '../src/pipeline/image-pipeline.js';
+import type { PreparedImage } from '../src/pipeline/prepare-image.js';
 
 const run = promisify(execFile);
 const PYDICOM = '/usr/lib/python3/dist-packages/pydicom/data/test_files';
@@ -51,9 +51,13 @@ before(async () => {
       VIGIL_DEID__SECRET: SECRET,
     }),
     {
-      imageHandler: async (image) => {
-        images.push(image);
-      },
+      imageSinks: [
+        {
+          accept: async (image) => {
+            images.push(image);
+          },
+        },
+      ],
     },
   );
   await agent.start();

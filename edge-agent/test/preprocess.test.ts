@@ -5,12 +5,12 @@ import { test } from 'node:test';
 import { makeTempDir } from '../../scripts/harness/temp-dir.js';
 import { generatePhantoms } from '../../scripts/phantoms/generate-phantoms.js';
 import { initCodecs } from '../src/imaging/codecs.js';
-import { runDecodeTask } from '../src/imaging/decode-task.js';
 import { parseDicom } from '../src/imaging/dicom-file.js';
 import { toPresentation } from '../src/imaging/display-transform.js';
 import { readImageAttributes } from '../src/imaging/image-attributes.js';
 import { decodeFrame } from '../src/imaging/pixel-data.js';
 import { boxDownsample, preprocess } from '../src/inference/preprocess.js';
+import { runDecodeTask } from '../src/pipeline/decode-task.js';
 
 for (const boxDownsample of [false, true])
   test(`preprocess${boxDownsample ? ' with box-downsample' : ''}: letterboxed float tensor, chest wall on the left, findings where truth puts them`, async () => {

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { assertSchema, encodeMessage, OVERLAY_PNG_MAX_BASE64, ResultMessage } from '@vigil/shared';
 import sharp from 'sharp';
 import { syntheticResult } from '../../scripts/harness/result-factory.js';
-import { withOverlay } from '../src/inference/analyze-image.js';
+import { withOverlay } from '../src/pipeline/result-stage.js';
 
 const result = syntheticResult({ clinicId: 'clinic-a', deviceId: 'edge-a1' }, 7);
 

@@ -1,10 +1,18 @@
 import type { DataSet } from '../imaging/dicom-file.js';
 
 /**
- * The identifying and temporal attributes the edge needs from an instance, read once so that the
- * raw values never travel further than the de-identification step.
+ * The identifying and temporal attributes the edge needs from an instance, read once. They go to
+ * the de-identification step (which keeps only pseudonyms and dates) and to the clinic's own systems
+ * (results in the PACS, the local re-identification index); never to the hub.
  */
 export interface DicomIdentity {
+  patientName: string;
+  patientSex: string;
+  accessionNumber: string;
+  studyTime: string;
+  studyId: string;
+  referringPhysicianName: string;
+  sopClassUid: string;
   patientId: string;
   issuerOfPatientId: string;
   birthDate: string;
@@ -26,6 +34,13 @@ const text = (dataSet: DataSet, tag: string): string => (dataSet.string(tag) ?? 
 
 export function readDicomIdentity(dataSet: DataSet): DicomIdentity {
   return {
+    patientName: text(dataSet, 'x00100010'),
+    patientSex: text(dataSet, 'x00100040'),
+    accessionNumber: text(dataSet, 'x00080050'),
+    studyTime: text(dataSet, 'x00080030'),
+    studyId: text(dataSet, 'x00200010'),
+    referringPhysicianName: text(dataSet, 'x00080090'),
+    sopClassUid: text(dataSet, 'x00080016'),
     patientId: text(dataSet, 'x00100020'),
     issuerOfPatientId: text(dataSet, 'x00100021'),
     birthDate: text(dataSet, 'x00100030'),

@@ -28,6 +28,13 @@ export interface ModelInput {
   tissueFraction: number;
 }
 
+/** A model input made ahead of inference (in the decode worker), with the spec it was made for. */
+export interface PreparedInput {
+  spec: InputSpec;
+  input: ModelInput;
+  preprocessMs: number;
+}
+
 /** Presentation values this far above the image's background (its 2nd percentile) count as tissue. */
 export const TISSUE_CONTRAST = 0.1;
 

@@ -15,7 +15,9 @@ import {
 import { OnnxModel } from '../inference/onnx-model.js';
 import { unpackModel } from './model-package-file.js';
 import { downloadPackage } from './package-download.js';
-import { runSelfTest } from './self-test.js';
+import { runSelfTest, type SelfTest } from './self-test.js';
+
+export type { SelfTest };
 
 type PackageRef = ModelDesiredMessage['active'];
 type ModelRef = { name: string; version: string };
@@ -44,8 +46,8 @@ export interface ModelManagerOptions {
   report: (message: ModelReportedMessage) => void;
   /** The active model changed (status republished, telemetry provider updated). */
   onActiveChanged?: (model: OnnxModel) => void;
-  /** NAMED MOCK (tests only): output drift of a faulty GPU provider, applied in self-tests. */
-  simulatedProviderDrift?: number;
+  /** The self-test every package passes before it is activated (default: its reference image). */
+  selfTest?: SelfTest;
   retryMs?: { min: number; max: number };
   /** Failed download attempts reported as still `downloading` before `failed` (default 5). */
   downloadAttempts?: number;
@@ -73,11 +75,7 @@ export class ModelManager {
   private retryAttempt = 0;
   private stopped = false;
   private readonly root: string;
-  /** NAMED MOCK (tests only): output drift of a faulty GPU provider, applied in self-tests. */
-  simulatedProviderDrift: number;
-
   constructor(private readonly o: ModelManagerOptions) {
-    this.simulatedProviderDrift = o.simulatedProviderDrift ?? 0;
     this.root = join(o.dataDir, 'models');
     mkdirSync(join(this.root, 'packages'), { recursive: true });
   }
@@ -278,7 +276,7 @@ export class ModelManager {
     }
     this.report('self-testing', want);
     try {
-      await runSelfTest(installed.model, dir, this.simulatedProviderDrift);
+      await (this.o.selfTest ?? runSelfTest)(installed.model, dir);
     } catch (error) {
       await installed.model.close();
       throw error;

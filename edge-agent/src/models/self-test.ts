@@ -17,21 +17,27 @@ export async function referenceOutput(model: OnnxModel, imagePath: string): Prom
   return { score: analysis.score, findings: analysis.findings.length };
 }
 
+/** How a device measures a model's output on an image (its decode, preprocess and execution provider). */
+export type OutputMeasure = (model: OnnxModel, imagePath: string) => Promise<SelfTestOutcome>;
+
+/** The self-test the model manager runs on every package before activating it. */
+export type SelfTest = (model: OnnxModel, packageDir: string) => Promise<SelfTestOutcome>;
+
 /**
  * Runs the package's reference image and compares with the expected output. A model that loads
  * but computes something else on this device (a broken provider, wrong numerics, a mismatched
- * package) is refused here, before any patient image reaches it.
+ * package) is refused here, before any patient image reaches it. `measure` is the device's own path;
+ * tests that need a faulty GPU provider (none runs here) pass a named mock.
  */
 export async function runSelfTest(
   model: OnnxModel,
   packageDir: string,
-  /** NAMED MOCK for what cannot run here: the output drift of a faulty GPU provider (tests only). */
-  simulatedProviderDrift = 0,
+  measure: OutputMeasure = referenceOutput,
 ): Promise<SelfTestOutcome> {
   const spec = model.manifest.selfTest;
   if (!spec) throw new VigilError('VIGIL_MODEL_INVALID', `${model.manifest.name} ${model.manifest.version} has no self-test`);
-  const actual = await referenceOutput(model, join(packageDir, spec.image));
-  const score = Math.min(1, actual.score + simulatedProviderDrift);
+  const actual = await measure(model, join(packageDir, spec.image));
+  const score = actual.score;
   const scoreOff = Math.abs(score - spec.expected.score);
   const findingsOff = Math.abs(actual.findings - spec.expected.findings);
   if (scoreOff > spec.tolerance.score || findingsOff > spec.tolerance.findings) {

@@ -1,34 +1,19 @@
 import { type ErrorCode, type Logger, VigilError } from '@vigil/shared';
-import { type DeidentifiedImage, type DeidentifyOptions, deidentify } from '../deid/deidentify.js';
-import type { DecodePool } from '../imaging/decode-pool.js';
-import type { PreparedInput } from '../imaging/decode-task.js';
-import type { ImageAttributes } from '../imaging/image-attributes.js';
-import type { StoredPixels } from '../imaging/pixel-data.js';
+import type { DeidentifyOptions } from '../deid/deidentify.js';
 import type { InputSpec } from '../inference/preprocess.js';
 import type { Spool } from '../intake/spool.js';
 import type { PipelineCounters } from '../telemetry/pipeline-counters.js';
+import { type Decoder, type PreparedImage, prepareImage } from './prepare-image.js';
 
-/** A decoded, de-identified image, ready for inference. The raw identity stays behind. */
-export interface PreparedImage {
-  path: string;
-  transferSyntaxUid: string;
-  image: DeidentifiedImage;
-  attrs: ImageAttributes;
-  pixels: StoredPixels;
-  photometric: string;
-  timingsMs: { decode: number };
-  /** The model input, preprocessed in the decode worker for the spec `inputSpec()` gave. */
-  modelInput?: PreparedInput;
-}
-
-export type ImageHandler = (image: PreparedImage) => Promise<void>;
+/** What happens to each prepared image (the agent's `ImageProcessor`). */
+export type ImageHandler = (image: PreparedImage) => Promise<unknown>;
 
 /** Errors that mean "try again later" (the image stays in the spool), not "this image is bad". */
 const TRANSIENT: ReadonlySet<string> = new Set(['VIGIL_OUTBOX_FULL', 'VIGIL_OUTBOX_DISK_FULL']);
 
 export interface ImagePipelineOptions {
   spool: Spool;
-  pool: DecodePool;
+  pool: Decoder;
   deid: DeidentifyOptions;
   counters: PipelineCounters;
   logger: Logger;
@@ -41,7 +26,7 @@ export interface ImagePipelineOptions {
 }
 
 /**
- * Spool → decode (worker pool) → de-identify → handler → mark processed. Work comes from the spool
+ * Spool → decode (worker pool) → de-identify → handler (the processor: infer, result, sinks) → mark processed. Work comes from the spool
  * directory, so intake never waits for processing and a restart resumes where it stopped. Bad
  * input is quarantined with its code; it never blocks the next image.
  */
@@ -105,18 +90,10 @@ export class ImagePipeline {
       if (target) logger.warn({ code: error.code, quarantined: target }, `quarantined: ${error.message}`);
       return;
     }
-    const image = deidentify(result.identity, this.options.deid);
+    const prepared = prepareImage(path, result, this.options.deid);
+    const { image } = prepared;
     try {
-      await this.options.handler({
-        path,
-        transferSyntaxUid: result.transferSyntaxUid,
-        image,
-        attrs: result.attrs,
-        pixels: result.pixels,
-        photometric: result.photometric,
-        timingsMs: { decode: result.decodeMs },
-        ...(result.modelInput ? { modelInput: result.modelInput } : {}),
-      });
+      await this.options.handler(prepared);
     } catch (error) {
       const code = (error as VigilError).code ?? 'VIGIL_INTERNAL';
       counters.failed += 1;

@@ -1,18 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { asVigilError } from '@vigil/shared';
 import { type DicomIdentity, readDicomIdentity } from '../deid/dicom-identity.js';
-import { type InputSpec, type ModelInput, preprocess } from '../inference/preprocess.js';
-import { initCodecs } from './codecs.js';
-import { parseDicom } from './dicom-file.js';
-import { type ImageAttributes, readImageAttributes } from './image-attributes.js';
-import { decodeFrame, type StoredPixels } from './pixel-data.js';
-
-/** A model input made ahead of inference, with the spec it was made for. */
-export interface PreparedInput {
-  spec: InputSpec;
-  input: ModelInput;
-  preprocessMs: number;
-}
+import { initCodecs } from '../imaging/codecs.js';
+import { parseDicom } from '../imaging/dicom-file.js';
+import { type ImageAttributes, readImageAttributes } from '../imaging/image-attributes.js';
+import { decodeFrame, type StoredPixels } from '../imaging/pixel-data.js';
+import { type InputSpec, type PreparedInput, preprocess } from '../inference/preprocess.js';
 
 export interface DecodeTask {
   path: string;
@@ -39,8 +32,10 @@ export type DecodeTaskResult =
   | { ok: false; error: { code: string; message: string }; sopInstanceUid?: string };
 
 /**
- * Read, parse and decode one instance. Runs inside a worker thread (the WASM codecs are
- * synchronous); errors come back as values so their codes survive the thread boundary.
+ * The decode stage of the edge's pipeline, in a worker thread: read, parse, read the header's
+ * identity (for de-identification on the main thread, and the clinic's own PACS objects), decode
+ * the first frame and, when asked, make the model input. The WASM codecs are synchronous, hence the
+ * worker; errors come back as values so their codes survive the thread boundary.
  */
 export async function runDecodeTask(task: DecodeTask): Promise<DecodeTaskResult> {
   let sopInstanceUid: string | undefined;
