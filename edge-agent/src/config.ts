@@ -125,6 +125,58 @@ export const EdgeConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    pacs: Type.Object(
+      {
+        /**
+         * Results back to the clinic: a TID 1500 SR (IHE AI Results) per analysed study, built at the
+         * edge with the patient's real identity and delivered only to these destinations (never the hub).
+         */
+        enabled: Type.Boolean({ default: false }),
+        /** A study's SR is built once no image of it arrived for this long (a late image gives a new SR). */
+        studySettleS: Type.Number({ minimum: 0, maximum: 86_400, default: 30 }),
+        /** Retries of a failed delivery back off from min to max; a destination that is down loses nothing. */
+        retryMinMs: Type.Integer({ minimum: 10, default: 2000 }),
+        retryMaxMs: Type.Integer({ minimum: 10, default: 300_000 }),
+        /** SR series number (shown in the PACS viewer beside the study's images). */
+        seriesNumber: Type.Integer({ minimum: 1, maximum: 2_147_483_647, default: 9901 }),
+        institutionName: Type.String({ default: '' }),
+        destinations: Type.Array(
+          Type.Object(
+            {
+              name: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
+              /** `dimse`: C-STORE to an SCP; `stow`: DICOMweb STOW-RS. */
+              kind: Type.Union([Type.Literal('dimse'), Type.Literal('stow')]),
+              host: Type.String({ default: '127.0.0.1' }),
+              port: Type.Integer({ minimum: 1, maximum: 65535, default: 104 }),
+              calledAeTitle: Type.String({ maxLength: 16, default: 'PACS' }),
+              callingAeTitle: Type.String({ maxLength: 16, default: 'VIGIL' }),
+              /** DICOM TLS for `dimse`: the PACS's CA, and this edge's certificate when the PACS asks for one. */
+              tls: Type.Object(
+                {
+                  enabled: Type.Boolean({ default: false }),
+                  caFile: Type.String({ default: '' }),
+                  certFile: Type.String({ default: '' }),
+                  keyFile: Type.String({ default: '' }),
+                },
+                { additionalProperties: false, default: {} },
+              ),
+              /** STOW-RS base URL (…/studies is appended), e.g. https://pacs/dicom-web. */
+              url: Type.String({ default: '' }),
+              /** STOW-RS auth: a bearer token (from a file), or basic username + password (file). */
+              tokenFile: Type.String({ default: '' }),
+              username: Type.String({ default: '' }),
+              passwordFile: Type.String({ default: '' }),
+              /** Refusals (bad AE title, SOP class not supported, HTTP 4xx) before an object is given up with VIGIL_PACS_REFUSED. */
+              maxRefusals: Type.Integer({ minimum: 1, maximum: 1000, default: 5 }),
+              timeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000 }),
+            },
+            { additionalProperties: false },
+          ),
+          { default: [] },
+        ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     training: Type.Object(
       {
         /**

@@ -26,6 +26,8 @@ import { ImagePipeline } from './pipeline/image-pipeline.js';
 import { ImageProcessor, type ImageSink, type ResultSink } from './pipeline/image-processor.js';
 import { OverlayStage } from './pipeline/overlay-stage.js';
 import { MqttPublisher } from './publish/mqtt-publisher.js';
+import { derivedUid } from './reporting/measurement-report.js';
+import { PacsService } from './reporting/pacs-service.js';
 import { PipelineCounters } from './telemetry/pipeline-counters.js';
 import { TelemetrySampler } from './telemetry/telemetry-sampler.js';
 import { TrainingInputStore } from './training/input-store.js';
@@ -43,6 +45,8 @@ export class EdgeAgent {
   intake: { spool: Spool; pool: DecodePool; pipeline: ImagePipeline; scp?: DicomScp; watcher?: FolderWatcher } | undefined;
   /** Infer → result → sinks, for every decoded, de-identified image. */
   readonly processor: ImageProcessor;
+  /** Results back to the clinic's PACS (config pacs.enabled). */
+  readonly pacs: PacsService | undefined;
   models: ModelManager | undefined;
   private readonly selfTest: SelfTest | undefined;
 
@@ -91,6 +95,23 @@ export class EdgeAgent {
         ...(this.models?.active ? { model: this.models.active.ref } : {}),
       }),
     });
+    this.pacs =
+      config.pacs.enabled && config.pacs.destinations.length > 0
+        ? new PacsService({
+            dataDir: config.dataDir,
+            config: config.pacs,
+            device: {
+              uid: derivedUid('vigil-device', config.clinicId, config.deviceId),
+              name: config.deviceId,
+              manufacturer: 'Vigil',
+              modelName: 'vigil-edge',
+              serialNumber: config.deviceId,
+              softwareVersion: AGENT_VERSION,
+            },
+            logger: this.logger,
+          })
+        : undefined;
+    const pacs = this.pacs;
     this.telemetry = new TelemetrySampler({
       address: this.address,
       intervalS: config.telemetry.intervalS,
@@ -98,9 +119,11 @@ export class EdgeAgent {
       outbox: this.outbox,
       counters: this.counters,
       logger: this.logger,
+      ...(pacs ? { pacs: () => pacs.health().map((h) => ({ ...h, destination: h.destination })) } : {}),
     });
     const agent = this;
     const sinks: ResultSink[] = [];
+    if (pacs) sinks.push(pacs);
     if (config.training.keepInputs) {
       sinks.push(
         new TrainingInputSink(
@@ -245,6 +268,7 @@ export class EdgeAgent {
     await this.startInference();
     this.startIntake();
     await this.intake?.pool.warm();
+    this.pacs?.start();
     this.intake?.pipeline.start();
     await this.intake?.scp?.start();
     this.intake?.watcher?.start();
@@ -270,6 +294,7 @@ export class EdgeAgent {
     this.intake?.scp?.stop();
     await this.intake?.pipeline.stop();
     await this.intake?.pool.close();
+    await this.pacs?.stop();
     this.intake?.spool.close();
     this.telemetry.stop();
     await this.publisher.stop();

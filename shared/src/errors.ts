@@ -120,6 +120,15 @@ export const ERROR_CATALOGUE = {
     httpStatus: 400,
     summary: 'An outcomes file has malformed or unknown lines; nothing of it was imported.',
   },
+  VIGIL_PACS_UNREACHABLE: {
+    httpStatus: 503,
+    summary: 'A PACS destination could not be reached or was busy; the AI results stay queued and are retried.',
+  },
+  VIGIL_PACS_REFUSED: {
+    httpStatus: 502,
+    summary:
+      'A PACS destination refused the AI results (association rejected, SOP class not supported, HTTP 4xx) as often as configured; delivery stopped.',
+  },
   VIGIL_LABELS_UNAVAILABLE: {
     httpStatus: 502,
     summary: 'The edge could not fetch its training labels from the hub (unreachable, refused, or not a labels message).',

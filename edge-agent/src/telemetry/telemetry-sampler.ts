@@ -21,6 +21,8 @@ export interface TelemetrySamplerOptions {
   counters: PipelineCounters;
   logger: Logger;
   gpuCommand?: string;
+  /** Per-destination PACS delivery state, when results go back to the clinic's PACS. */
+  pacs?: () => NonNullable<TelemetryMessage['pacs']>;
 }
 
 /** Samples device and pipeline health every interval and commits it to the outbox. */
@@ -96,6 +98,7 @@ export class TelemetrySampler {
         oldestAgeS: outbox.oldestAgeS,
         evictedTelemetry: outbox.evictedTelemetry,
       },
+      ...(o.pacs ? { pacs: o.pacs() } : {}),
     };
   }
 

@@ -66,6 +66,34 @@ export const TelemetryMessage = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /** Results back to the clinic's PACS, per destination (no identity: counts and coded errors). */
+    pacs: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            destination: Type.String({ maxLength: 64 }),
+            state: Type.Union([Type.Literal('ok'), Type.Literal('retrying'), Type.Literal('failing')]),
+            pending: Count,
+            delivered: Count,
+            failed: Count,
+            lastError: Type.Union([
+              Type.Object(
+                {
+                  code: Type.String({ maxLength: 64 }),
+                  message: Type.String({ maxLength: 300 }),
+                  at: Type.String({ maxLength: 40 }),
+                },
+                { additionalProperties: false },
+              ),
+              Type.Null(),
+            ]),
+            lastDeliveredAt: Type.Union([Type.String({ maxLength: 40 }), Type.Null()]),
+          },
+          { additionalProperties: false },
+        ),
+        { maxItems: 16 },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

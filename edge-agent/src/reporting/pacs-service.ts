@@ -1,0 +1,235 @@
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { backoffDelay, type Logger } from '@vigil/shared';
+import type { EdgeConfig } from '../config.js';
+import type { AnalysedImage, ResultSink } from '../pipeline/image-processor.js';
+import { writeDicomFile } from './dicom-writer.js';
+import { buildMeasurementReport, COMPREHENSIVE_3D_SR, derivedUid, type ReportOptions } from './measurement-report.js';
+import { cStore, type SendOutcome, stowRs } from './pacs-senders.js';
+import { type DestinationCounts, PacsStore } from './pacs-store.js';
+
+export type PacsDestination = EdgeConfig['pacs']['destinations'][number];
+
+/** What the device reports about each destination (telemetry, the dashboard's device page). */
+export interface DestinationHealth extends DestinationCounts {
+  state: 'ok' | 'retrying' | 'failing';
+}
+
+/**
+ * Results back to the clinic's PACS (IHE AI Results). As a sink it files each analysed image
+ * (with its real identity, kept here) under its study; once a study has settled it builds the study's
+ * TID 1500 SR and queues it for every destination; a delivery loop sends what is due, retrying
+ * unreachable destinations with backoff for as long as it takes and giving up only on repeated
+ * refusals (VIGIL_PACS_REFUSED). Everything lives in `pacs.sqlite` and `pacs/objects/`: a restart,
+ * or a kill -9, resumes where it stopped; an object is marked delivered only after the destination
+ * confirmed it (a crash in between resends it: the PACS keeps one instance per SOP Instance UID).
+ */
+export class PacsService implements ResultSink {
+  readonly name = 'pacs';
+  readonly store: PacsStore;
+  private readonly objectsDir: string;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly o: {
+      dataDir: string;
+      config: EdgeConfig['pacs'];
+      device: ReportOptions['device'];
+      logger: Logger;
+      tickMs?: number;
+      now?: () => number;
+    },
+  ) {
+    this.store = new PacsStore(join(o.dataDir, 'pacs.sqlite'));
+    this.objectsDir = join(o.dataDir, 'pacs', 'objects');
+    mkdirSync(this.objectsDir, { recursive: true });
+  }
+
+  private now(): number {
+    return this.o.now?.() ?? Date.now();
+  }
+
+  /** Sink: files the image under its study (shadow results never go to the PACS). */
+  async accept(a: AnalysedImage): Promise<void> {
+    if (a.shadow) return;
+    const identity = a.image.clinic;
+    if (!identity.studyInstanceUid || !identity.sopInstanceUid) return;
+    this.store.addImage(
+      {
+        studyInstanceUid: identity.studyInstanceUid,
+        studyKey: a.result.studyKey,
+        image: {
+          identity,
+          rows: a.result.image.rows,
+          columns: a.result.image.columns,
+          pixelSpacingMm: a.result.image.pixelSpacingMm,
+          laterality: a.result.laterality,
+          view: a.result.view,
+          score: a.result.score,
+          findings: a.result.findings,
+          resultId: a.result.messageId,
+          model: { ...a.result.model, ...(a.model.manifest.intendedUse ? { intendedUse: a.model.manifest.intendedUse } : {}) },
+        },
+      },
+      this.now() + this.o.config.studySettleS * 1000,
+    );
+    this.kick();
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.kick(), this.o.tickMs ?? 500);
+    this.timer.unref();
+    this.kick();
+  }
+
+  /** Runs one round of building and delivering, unless one is running. */
+  kick(): void {
+    if (this.stopped || this.running) return;
+    this.running = this.round()
+      .catch((error: Error) => this.o.logger.error({ code: 'VIGIL_INTERNAL', err: error.message }, 'PACS delivery round failed'))
+      .finally(() => {
+        this.running = undefined;
+      });
+  }
+
+  /** Resolves when the current round has finished (tests, shutdown). */
+  async settled(): Promise<void> {
+    await this.running;
+  }
+
+  private async round(): Promise<void> {
+    await this.buildDue();
+    await this.deliverDue();
+  }
+
+  private async buildDue(): Promise<void> {
+    const destinations = this.o.config.destinations.map((d) => d.name);
+    for (const study of this.store.dueStudies(this.now())) {
+      if (this.stopped) return;
+      const version = study.version + 1;
+      // Deterministic: a rebuild after a crash gives the same instance, not a second one.
+      const sopInstanceUid = derivedUid('vigil-sr', study.studyInstanceUid, String(version));
+      const path = join(this.objectsDir, `${sopInstanceUid}.dcm`);
+      const first = study.images[0];
+      const dataset = buildMeasurementReport({
+        images: study.images,
+        model: { manufacturer: 'Vigil', ...(first?.model ?? { name: 'unknown', version: '0.0.0' }) },
+        device: this.o.device,
+        sopInstanceUid,
+        seriesInstanceUid: derivedUid('vigil-sr-series', study.studyInstanceUid, this.o.device.uid),
+        seriesNumber: this.o.config.seriesNumber,
+        instanceNumber: version,
+        contentDateTime: new Date(this.now()),
+        ...(this.o.config.institutionName ? { institutionName: this.o.config.institutionName } : {}),
+      });
+      await writeDicomFile(dataset, path);
+      const fd = openSync(path, 'r');
+      fsyncSync(fd);
+      closeSync(fd);
+      this.store.queueObject({
+        studyInstanceUid: study.studyInstanceUid,
+        studyKey: study.studyKey,
+        version,
+        images: study.images.length,
+        sopInstanceUid,
+        path,
+        destinations,
+      });
+      this.o.logger.info(
+        { studyKey: study.studyKey, images: study.images.length, version, destinations },
+        'AI results SR built for the PACS',
+      );
+    }
+  }
+
+  private send(dest: PacsDestination, path: string): Promise<SendOutcome> {
+    if (dest.kind === 'dimse') {
+      const read = (file: string) => (file ? readFileSync(file) : undefined);
+      return cStore(
+        {
+          host: dest.host,
+          port: dest.port,
+          calledAeTitle: dest.calledAeTitle,
+          callingAeTitle: dest.callingAeTitle,
+          timeoutMs: dest.timeoutMs,
+          ...(dest.tls.enabled
+            ? {
+                tls: {
+                  ...(dest.tls.caFile ? { ca: read(dest.tls.caFile) } : {}),
+                  ...(dest.tls.certFile ? { cert: read(dest.tls.certFile) } : {}),
+                  ...(dest.tls.keyFile ? { key: read(dest.tls.keyFile) } : {}),
+                },
+              }
+            : {}),
+        },
+        path,
+        COMPREHENSIVE_3D_SR,
+      );
+    }
+    const secret = (file: string) => readFileSync(file, 'utf8').trim();
+    const authorization = dest.tokenFile
+      ? `Bearer ${secret(dest.tokenFile)}`
+      : dest.username
+        ? `Basic ${Buffer.from(`${dest.username}:${dest.passwordFile ? secret(dest.passwordFile) : ''}`).toString('base64')}`
+        : undefined;
+    return stowRs({ url: dest.url, timeoutMs: dest.timeoutMs, ...(authorization ? { authorization } : {}) }, path);
+  }
+
+  private async deliverDue(): Promise<void> {
+    const byName = new Map(this.o.config.destinations.map((d) => [d.name, d]));
+    for (const d of this.store.due(this.now())) {
+      if (this.stopped) return;
+      const dest = byName.get(d.destination);
+      if (!dest) continue;
+      if (!existsSync(d.path)) {
+        this.store.attemptFailed(d.id, {
+          code: 'VIGIL_INTERNAL',
+          message: 'the object file is gone',
+          refusal: false,
+          nextAt: this.now(),
+          giveUp: true,
+        });
+        continue;
+      }
+      const outcome = await this.send(dest, d.path);
+      if (outcome.ok) {
+        this.store.delivered(d.id);
+        this.o.logger.info({ destination: d.destination, studyKey: d.studyKey }, 'AI results delivered to the PACS');
+        continue;
+      }
+      const refusals = d.refusals + (outcome.kind === 'refused' ? 1 : 0);
+      const giveUp = outcome.kind === 'refused' && refusals >= dest.maxRefusals;
+      const delay = backoffDelay(d.attempts, { minMs: this.o.config.retryMinMs, maxMs: this.o.config.retryMaxMs });
+      this.store.attemptFailed(d.id, {
+        code: outcome.code,
+        message: outcome.message,
+        refusal: outcome.kind === 'refused',
+        nextAt: this.now() + delay,
+        giveUp,
+      });
+      this.o.logger[giveUp ? 'error' : 'warn'](
+        { code: outcome.code, destination: d.destination, studyKey: d.studyKey, attempts: d.attempts + 1 },
+        giveUp
+          ? `PACS refused the AI results; giving up: ${outcome.message}`
+          : `PACS delivery failed; retrying: ${outcome.message}`,
+      );
+    }
+    for (const path of this.store.finishedPaths()) rmSync(path, { force: true });
+  }
+
+  health(): DestinationHealth[] {
+    return this.store.counts(this.o.config.destinations.map((d) => d.name)).map((c) => ({
+      ...c,
+      state: c.failed > 0 ? 'failing' : c.pending > 0 && c.lastError ? 'retrying' : 'ok',
+    }));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.running;
+    this.store.close();
+  }
+}
