@@ -142,6 +142,17 @@ export const MeSchema = Type.Object({
 /** A user's clinic assignment: clinic ids, or null for the whole network. */
 export const ClinicsSchema = Nullable(Type.Array(Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }), { maxItems: 500 }));
 
+/** Results back to the clinic's PACS, per destination, as the device last reported. */
+export const PacsDestinationSchema = Type.Object({
+  destination: Type.String(),
+  state: Type.Union([Type.Literal('ok'), Type.Literal('retrying'), Type.Literal('failing')]),
+  pending: Type.Integer(),
+  delivered: Type.Integer(),
+  failed: Type.Integer(),
+  lastError: Nullable(Type.Object({ code: Type.String(), message: Type.String(), at: Type.String() })),
+  lastDeliveredAt: Nullable(Type.String()),
+});
+
 export const DeviceSummarySchema = Type.Object({
   clinicId: Type.String(),
   deviceId: Type.String(),
@@ -167,6 +178,8 @@ export const DeviceSummarySchema = Type.Object({
   gpuUtilizationPct: Nullable(Type.Number()),
   latencyP95Ms: Nullable(Type.Number()),
   telemetryAt: Nullable(Type.String()),
+  /** Empty when the device sends no results to a PACS. */
+  pacs: Type.Array(PacsDestinationSchema),
 });
 
 export const RolloutStateSchema = Type.Union([

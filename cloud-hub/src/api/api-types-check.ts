@@ -1,6 +1,7 @@
 // Compile-time checks that the API's literal unions are the features' own: adding an alert kind,
 // a rollout state or a role to a feature without adding it to the API schema (or the other way
 // round) fails `tsc`. Nothing here runs.
+import type { TelemetryMessage } from '@vigil/shared';
 import type { Role, SessionStage } from '../auth/user-store.js';
 import type { AlertStatus } from '../followup/followup-store.js';
 import type { AlertKind, AlertSeverity } from '../followup/followup-types.js';
@@ -20,6 +21,7 @@ import type {
   GateFigure,
   Me,
   OpsAlert,
+  PacsDestination,
   PerformanceReport,
   RolloutDeviceInfo,
   RolloutInfo,
@@ -45,4 +47,5 @@ export const API_UNIONS_MATCH_FEATURES: [
   Same<VerdictInput, FeatureVerdictInput>,
   Same<PerformanceReport, FeaturePerformanceReport>,
   Same<OpsAlert, FeatureOpsAlert>,
-] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];
+  Same<PacsDestination, NonNullable<TelemetryMessage['pacs']>[number]>,
+] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];

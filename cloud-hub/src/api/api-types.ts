@@ -13,6 +13,7 @@ import type {
   ModelEntrySchema,
   OpsAlertSchema,
   OutcomeImportSchema,
+  PacsDestinationSchema,
   PatientSummarySchema,
   PerformanceReportSchema,
   RecoveryCodesSchema,
@@ -56,3 +57,4 @@ export type VerdictInput = Static<typeof VerdictInputSchema>;
 export type OutcomeImport = Static<typeof OutcomeImportSchema>;
 export type PerformanceReport = Static<typeof PerformanceReportSchema>;
 export type OpsAlert = Static<typeof OpsAlertSchema>;
+export type PacsDestination = Static<typeof PacsDestinationSchema>;

@@ -45,6 +45,7 @@ function summarise(state: DeviceState | undefined, record: DeviceRecord | undefi
     gpuUtilizationPct: gpus.length > 0 ? gpus.reduce((s, g) => s + g.utilizationPct, 0) / gpus.length : null,
     latencyP95Ms: t?.pipeline.latencyP95Ms ?? null,
     telemetryAt: t?.sampledAt ?? null,
+    pacs: t?.pacs ?? [],
   };
 }
 

@@ -41,6 +41,53 @@ export async function renderDevice(main: HTMLElement, deviceId: string): Promise
         ),
       ),
     ),
+    d.pacs.length > 0
+      ? el(
+          'section',
+          { class: 'card table-card', 'aria-labelledby': 'pacs-title' },
+          el('h2', { id: 'pacs-title' }, 'Results to the PACS'),
+          el(
+            'table',
+            { class: 'table', 'aria-label': 'PACS destinations' },
+            el(
+              'thead',
+              {},
+              el(
+                'tr',
+                {},
+                ...['Destination', 'State', 'Queued', 'Delivered', 'Given up', 'Last delivered', 'Last error'].map((h) =>
+                  el('th', { scope: 'col' }, h),
+                ),
+              ),
+            ),
+            el(
+              'tbody',
+              {},
+              ...d.pacs.map((p) =>
+                el(
+                  'tr',
+                  {},
+                  el('td', {}, p.destination),
+                  el(
+                    'td',
+                    {},
+                    el(
+                      'span',
+                      { class: `badge ${p.state === 'ok' ? '' : p.state === 'retrying' ? 'badge-warn' : 'badge-bad'}` },
+                      p.state,
+                    ),
+                  ),
+                  el('td', { class: 'num' }, String(p.pending)),
+                  el('td', { class: 'num' }, String(p.delivered)),
+                  el('td', { class: 'num' }, String(p.failed)),
+                  el('td', {}, fmtAgo(p.lastDeliveredAt)),
+                  el('td', {}, p.lastError ? `${p.lastError.code}: ${p.lastError.message} (${fmtAgo(p.lastError.at)})` : '—'),
+                ),
+              ),
+            ),
+          ),
+        )
+      : null,
     grid,
   );
   for (const c of CHARTS) {
