@@ -132,6 +132,12 @@ export const EdgeConfigSchema = Type.Object(
          * edge with the patient's real identity and delivered only to these destinations (never the hub).
          */
         enabled: Type.Boolean({ default: false }),
+        /**
+         * What goes to the PACS per study: `sr` (TID 1500 Comprehensive 3D SR, for viewers that read
+         * it), `gsps` (a presentation state drawing the findings on the original images, for those that
+         * do not).
+         */
+        objects: Type.Array(Type.Union([Type.Literal('sr'), Type.Literal('gsps')]), { default: ['sr', 'gsps'], minItems: 1 }),
         /** A study's SR is built once no image of it arrived for this long (a late image gives a new SR). */
         studySettleS: Type.Number({ minimum: 0, maximum: 86_400, default: 30 }),
         /** Retries of a failed delivery back off from min to max; a destination that is down loses nothing. */

@@ -60,6 +60,7 @@ test('PACS down, edge killed with SIGKILL, PACS up: the SR arrives once; a refus
       VIGIL_DICOM__ALLOWED_CALLING_AE_TITLES: JSON.stringify(['STORESCU']),
       VIGIL_PACS__ENABLED: 'true',
       VIGIL_PACS__STUDY_SETTLE_S: '1',
+      VIGIL_PACS__OBJECTS: JSON.stringify(['sr']),
       VIGIL_PACS__RETRY_MIN_MS: '200',
       VIGIL_PACS__RETRY_MAX_MS: '1000',
       VIGIL_PACS__DESTINATIONS: JSON.stringify([

@@ -69,12 +69,14 @@ test('a study sent by storescu comes back as a valid TID 1500 SR at storescp (C-
     await run('storescu', ['-aec', 'VIGIL', '-aet', 'STORESCU', '127.0.0.1', String(scpPort), ...files]);
 
     await waitFor('four results at the hub', async () => (await hub.hub.state.countResults()) === 4, 120_000);
-    await waitFor('the SR at storescp', () => storescp.files().length === 1, 120_000);
-    await waitFor('the SR in Orthanc', async () => (await orthanc.instances()).some((i) => i.modality === 'SR'), 60_000);
+    await waitFor('the SR and the presentation state at storescp', () => storescp.files().length === 2, 120_000);
+    await waitFor('both in Orthanc', async () => (await orthanc.instances()).length === 2, 60_000);
 
     // One SR per study, identical at both destinations.
-    const [received] = storescp.files();
-    assert.ok(received);
+    const objects = await Promise.all(storescp.files().map(async (path) => ({ path, read: await readReport(path) })));
+    const received = objects.find((o) => o.read.sopClassUid === '1.2.840.10008.5.1.4.1.1.88.34')?.path;
+    const presentation = objects.find((o) => o.read.sopClassUid === '1.2.840.10008.5.1.4.1.1.11.1')?.path;
+    assert.ok(received && presentation, 'an SR and a grayscale softcopy presentation state');
     const report = await readReport(received);
     const inOrthanc = (await orthanc.instances()).filter((i) => i.modality === 'SR');
     assert.deepEqual(
@@ -116,8 +118,10 @@ test('a study sent by storescu comes back as a valid TID 1500 SR at storescp (C-
     // The standard's own checkers.
     const dump = await run('dsrdump', [received]);
     assert.match(dump.stdout, /Imaging Measurement Report/);
-    const iod = await run('dciodvfy', [received]).catch((e: { stdout: string; stderr: string }) => e);
-    assert.doesNotMatch(`${iod.stdout}${iod.stderr}`, /^Error/m, `dciodvfy: ${iod.stderr}`);
+    for (const object of [received, presentation]) {
+      const iod = await run('dciodvfy', [object]).catch((e: { stdout: string; stderr: string }) => e);
+      assert.doesNotMatch(`${iod.stdout}${iod.stderr}`, /^Error/m, `dciodvfy: ${iod.stderr}`);
+    }
     const template = await run(
       'java',
       [

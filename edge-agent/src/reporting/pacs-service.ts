@@ -7,6 +7,7 @@ import { writeDicomFile } from './dicom-writer.js';
 import { buildMeasurementReport, COMPREHENSIVE_3D_SR, derivedUid, type ReportOptions } from './measurement-report.js';
 import { cStore, type SendOutcome, stowRs } from './pacs-senders.js';
 import { type DestinationCounts, PacsStore } from './pacs-store.js';
+import { buildPresentationState, GRAYSCALE_SOFTCOPY_PRESENTATION_STATE } from './presentation-state.js';
 
 export type PacsDestination = EdgeConfig['pacs']['destinations'][number];
 
@@ -109,42 +110,62 @@ export class PacsService implements ResultSink {
     for (const study of this.store.dueStudies(this.now())) {
       if (this.stopped) return;
       const version = study.version + 1;
-      // Deterministic: a rebuild after a crash gives the same instance, not a second one.
-      const sopInstanceUid = derivedUid('vigil-sr', study.studyInstanceUid, String(version));
-      const path = join(this.objectsDir, `${sopInstanceUid}.dcm`);
       const first = study.images[0];
-      const dataset = buildMeasurementReport({
+      const common = {
         images: study.images,
         model: { manufacturer: 'Vigil', ...(first?.model ?? { name: 'unknown', version: '0.0.0' }) },
         device: this.o.device,
-        sopInstanceUid,
-        seriesInstanceUid: derivedUid('vigil-sr-series', study.studyInstanceUid, this.o.device.uid),
-        seriesNumber: this.o.config.seriesNumber,
         instanceNumber: version,
         contentDateTime: new Date(this.now()),
-        ...(this.o.config.institutionName ? { institutionName: this.o.config.institutionName } : {}),
-      });
-      await writeDicomFile(dataset, path);
-      const fd = openSync(path, 'r');
-      fsyncSync(fd);
-      closeSync(fd);
-      this.store.queueObject({
+      };
+      const objects: { sopInstanceUid: string; sopClassUid: string; path: string }[] = [];
+      const write = async (
+        kind: string,
+        sopClassUid: string,
+        build: (uids: { sopInstanceUid: string; seriesInstanceUid: string }) => Record<string, unknown>,
+      ) => {
+        // Deterministic: a rebuild after a crash gives the same instance, not a second one.
+        const sopInstanceUid = derivedUid(`vigil-${kind}`, study.studyInstanceUid, String(version));
+        const path = join(this.objectsDir, `${sopInstanceUid}.dcm`);
+        await writeDicomFile(
+          build({
+            sopInstanceUid,
+            seriesInstanceUid: derivedUid(`vigil-${kind}-series`, study.studyInstanceUid, this.o.device.uid),
+          }),
+          path,
+        );
+        const fd = openSync(path, 'r');
+        fsyncSync(fd);
+        closeSync(fd);
+        objects.push({ sopInstanceUid, sopClassUid, path });
+      };
+      const wanted = new Set(this.o.config.objects);
+      if (wanted.has('sr')) {
+        await write('sr', COMPREHENSIVE_3D_SR, (uids) =>
+          buildMeasurementReport({ ...common, ...uids, seriesNumber: this.o.config.seriesNumber }),
+        );
+      }
+      if (wanted.has('gsps') && study.images.some((i) => i.findings.length > 0)) {
+        await write('gsps', GRAYSCALE_SOFTCOPY_PRESENTATION_STATE, (uids) =>
+          buildPresentationState({ ...common, ...uids, seriesNumber: this.o.config.seriesNumber + 1, label: 'VIGIL_AI' }),
+        );
+      }
+      this.store.queueObjects({
         studyInstanceUid: study.studyInstanceUid,
         studyKey: study.studyKey,
         version,
         images: study.images.length,
-        sopInstanceUid,
-        path,
+        objects,
         destinations,
       });
       this.o.logger.info(
-        { studyKey: study.studyKey, images: study.images.length, version, destinations },
-        'AI results SR built for the PACS',
+        { studyKey: study.studyKey, images: study.images.length, version, objects: objects.length, destinations },
+        'AI results built for the PACS',
       );
     }
   }
 
-  private send(dest: PacsDestination, path: string): Promise<SendOutcome> {
+  private send(dest: PacsDestination, path: string, sopClass: string): Promise<SendOutcome> {
     if (dest.kind === 'dimse') {
       const read = (file: string) => (file ? readFileSync(file) : undefined);
       return cStore(
@@ -165,7 +186,7 @@ export class PacsService implements ResultSink {
             : {}),
         },
         path,
-        COMPREHENSIVE_3D_SR,
+        sopClass,
       );
     }
     const secret = (file: string) => readFileSync(file, 'utf8').trim();
@@ -193,7 +214,7 @@ export class PacsService implements ResultSink {
         });
         continue;
       }
-      const outcome = await this.send(dest, d.path);
+      const outcome = await this.send(dest, d.path, d.sopClassUid);
       if (outcome.ok) {
         this.store.delivered(d.id);
         this.o.logger.info({ destination: d.destination, studyKey: d.studyKey }, 'AI results delivered to the PACS');

@@ -13,6 +13,7 @@ export interface Delivery {
   id: number;
   destination: string;
   sopInstanceUid: string;
+  sopClassUid: string;
   studyKey: string;
   path: string;
   state: 'pending' | 'delivered' | 'failed';
@@ -41,6 +42,7 @@ function toDelivery(r: Row): Delivery {
     id: Number(r.id),
     destination: r.destination as string,
     sopInstanceUid: r.sop_instance_uid as string,
+    sopClassUid: r.sop_class_uid as string,
     studyKey: r.study_key as string,
     path: r.path as string,
     state: r.state as Delivery['state'],
@@ -90,6 +92,7 @@ export class PacsStore {
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         destination TEXT NOT NULL,
         sop_instance_uid TEXT NOT NULL,
+        sop_class_uid TEXT NOT NULL,
         study_key TEXT NOT NULL,
         path TEXT NOT NULL,
         state TEXT NOT NULL,
@@ -155,23 +158,24 @@ export class PacsStore {
     }));
   }
 
-  /** Records a built SR and queues it for every destination, in one transaction. */
-  queueObject(o: {
+  /** Records a study's built objects (SR, presentation state) and queues each for every destination, in one transaction. */
+  queueObjects(o: {
     studyInstanceUid: string;
     studyKey: string;
     version: number;
     images: number;
-    sopInstanceUid: string;
-    path: string;
+    objects: readonly { sopInstanceUid: string; sopClassUid: string; path: string }[];
     destinations: readonly string[];
   }): void {
     const now = new Date().toISOString();
     this.db.transaction(() => {
       const insert = this.db.prepare(
-        `INSERT INTO deliveries (destination, sop_instance_uid, study_key, path, state, next_at, created_at)
-         VALUES (?, ?, ?, ?, 'pending', 0, ?) ON CONFLICT (destination, sop_instance_uid) DO NOTHING`,
+        `INSERT INTO deliveries (destination, sop_instance_uid, sop_class_uid, study_key, path, state, next_at, created_at)
+         VALUES (?, ?, ?, ?, ?, 'pending', 0, ?) ON CONFLICT (destination, sop_instance_uid) DO NOTHING`,
       );
-      for (const d of o.destinations) insert.run(d, o.sopInstanceUid, o.studyKey, o.path, now);
+      for (const object of o.objects) {
+        for (const d of o.destinations) insert.run(d, object.sopInstanceUid, object.sopClassUid, o.studyKey, object.path, now);
+      }
       this.db
         .prepare('UPDATE studies SET built_images = ?, version = ? WHERE study_instance_uid = ?')
         .run(o.images, o.version, o.studyInstanceUid);
