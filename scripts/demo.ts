@@ -112,7 +112,7 @@ for (const clinic of CLINICS) {
       VIGIL_MODEL__TRUSTED_KEYS: JSON.stringify([demoKey.publicKeyPem]),
       // Each edge keeps its de-identified model inputs, for retraining on clinicians' verdicts.
       VIGIL_TRAINING__KEEP_INPUTS: 'true',
-      VIGIL_TRAINING__HUB_URL: httpUrl,
+      VIGIL_HUB_URL: httpUrl,
     }),
     { logger: logger.child({ deviceId: clinic.deviceId }) },
   );

@@ -25,6 +25,18 @@ export const HubConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    reid: Type.Object(
+      {
+        /**
+         * The Ed25519 key that signs clinicians' re-identification tokens (PEM, 0600); empty: one is
+         * made in {dataDir}/reid-signing-key.pem with its public half beside it, for the edges.
+         */
+        signingKeyFile: Type.String({ default: '' }),
+        /** How long a token lets a browser ask a clinic's edge for names. */
+        tokenTtlS: Type.Integer({ minimum: 10, maximum: 3600, default: 300 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     auth: Type.Object(
       {
         sessionHours: Type.Number({ exclusiveMinimum: 0, maximum: 168, default: 12 }),

@@ -7,6 +7,7 @@ import { createLogger, encodeMessage, type Logger, topicFor, trustedKeys, VigilE
 import type { FastifyInstance } from 'fastify';
 import { registerApi } from './api/api-plugin.js';
 import { AuthService } from './auth/auth-service.js';
+import { reidSigningKey } from './auth/reid-keys.js';
 import { DeviceRegistry } from './broker/device-registry.js';
 import type { DeviceTransport } from './broker/device-transport.js';
 import { EmbeddedBroker } from './broker/embedded-broker.js';
@@ -339,6 +340,10 @@ export class Hub {
       rateLimitPerMinute: this.config.http.rateLimitPerMinute,
       loginRateLimitPerMinute: this.config.auth.loginRateLimitPerMinute,
       dashboardDir: this.config.dashboard.dir || BUNDLED_DASHBOARD,
+      reid: {
+        signingKeyPem: reidSigningKey(this.config.dataDir, this.config.reid.signingKeyFile).privateKeyPem,
+        tokenTtlS: this.config.reid.tokenTtlS,
+      },
     });
     await this.http.listen({ host: this.config.http.host, port: this.config.http.port });
     const address = this.http.server.address();

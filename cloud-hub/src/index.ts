@@ -1,6 +1,7 @@
 export * from './auth/access-policy.js';
 export * from './auth/auth-service.js';
 export * from './auth/totp.js';
+export * from './auth/reid-keys.js';
 export * from './auth/user-provisioning.js';
 export * from './broker/device-registry.js';
 export * from './broker/embedded-broker.js';

@@ -345,6 +345,8 @@ describe('hub API', () => {
       { route: 'GET /api/v1/models', permission: 'models:read' },
       { route: 'GET /api/v1/packages/{name}/{version}', permission: 'public' },
       { route: 'GET /api/v1/device/labels', permission: 'public' },
+      { route: 'POST /api/v1/device/reidentifications', permission: 'public' },
+      { route: 'POST /api/v1/reid/token', permission: 'patients:read' },
       { route: 'GET /api/v1/rollouts', permission: 'rollouts:read' },
       { route: 'GET /api/v1/rollouts/{rolloutId}', permission: 'rollouts:read', url: () => '/api/v1/rollouts/ro-none' },
       {

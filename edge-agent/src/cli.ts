@@ -89,7 +89,7 @@ export async function main(argv: string[]): Promise<void> {
     .description(
       "assemble a local training set from clinicians' verdicts (fetched from the hub) and the model inputs this edge kept; images never leave the clinic",
     )
-    .option('-c, --config <file>', 'YAML config (training.hubUrl, dataDir, device credentials)', process.env.VIGIL_CONFIG)
+    .option('-c, --config <file>', 'YAML config (hubUrl, dataDir, device credentials)', process.env.VIGIL_CONFIG)
     .requiredOption('--out <dir>', 'directory to write inputs.u16, targets.u8 and index.json to')
     .option('--model <dir>', "the model to retrain (its input size); default: model.dir, else the kept inputs' size")
     .action(async (options: { config?: string; out: string; model?: string }) => {
@@ -97,7 +97,7 @@ export async function main(argv: string[]): Promise<void> {
         const config = loadEdgeConfig(options.config);
         const inputs = new TrainingInputStore(join(config.dataDir, 'training-inputs'), config.training.maxImages);
         const labels = await fetchLabels({
-          hubUrl: config.training.hubUrl,
+          hubUrl: config.hubUrl,
           username: config.mqtt.username || config.deviceId,
           password: mqttPassword(config),
         });

@@ -10,6 +10,11 @@ export const EdgeConfigSchema = Type.Object(
     /** Holds the outbox, spool, quarantine and models. Relative paths are relative to the working directory. */
     dataDir: Type.String({ minLength: 1, default: '.vigil/edge' }),
     tags: Type.Array(Type.String({ maxLength: 64 }), { default: [] }),
+    /**
+     * The hub's HTTPS API base URL (https://host:port), for what the edge asks the hub directly with
+     * its device credentials: training labels, and reporting re-identifications to the audit log.
+     */
+    hubUrl: Type.String({ default: '' }),
     mqtt: Type.Object(
       {
         url: Type.String({ pattern: '^(mqtt|mqtts|tcp|tls|ssl)://', default: 'mqtt://127.0.0.1:1883' }),
@@ -183,6 +188,38 @@ export const EdgeConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    reid: Type.Object(
+      {
+        /**
+         * Names for pseudonyms, inside the clinic only: an encrypted local index from pseudonym to
+         * patient, and an HTTPS endpoint a clinician's browser asks with a short-lived token from
+         * the hub. The hub never sees a name.
+         */
+        enabled: Type.Boolean({ default: false }),
+        host: Type.String({ default: '0.0.0.0' }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 8444 }),
+        /** The URL clinicians' browsers reach the endpoint at (told to the hub in telemetry). */
+        publicUrl: Type.String({ default: '' }),
+        tls: Type.Object(
+          {
+            /** Off only for a loopback demo: names must not cross a network in clear text. */
+            enabled: Type.Boolean({ default: true }),
+            certFile: Type.String({ default: '' }),
+            keyFile: Type.String({ default: '' }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
+        /** Browser origins allowed to ask (the hub's dashboard URL), for CORS. */
+        allowedOrigins: Type.Array(Type.String({ pattern: '^https?://' }), { default: [] }),
+        /** The hub's public key (PEM) that signs re-identification tokens. */
+        hubPublicKeyFile: Type.String({ default: '' }),
+        /** AES-256 key of the identity index (base64 of 32 bytes, mode 0600); default {dataDir}/reid.key. */
+        keyFile: Type.String({ default: '' }),
+        /** Create the key file when it is missing (first start); off, a missing key is an error. */
+        createKey: Type.Boolean({ default: true }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     training: Type.Object(
       {
         /**
@@ -192,8 +229,6 @@ export const EdgeConfigSchema = Type.Object(
         keepInputs: Type.Boolean({ default: false }),
         /** Inputs kept at most; the oldest are dropped first. */
         maxImages: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 5000 }),
-        /** The hub's API base URL (https://host:port): labels come from {hubUrl}/api/v1/device/labels. */
-        hubUrl: Type.String({ default: '' }),
       },
       { additionalProperties: false, default: {} },
     ),

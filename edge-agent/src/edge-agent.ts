@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   assertSchema,
@@ -12,6 +12,7 @@ import {
   ResultMessage,
   topicFor,
   trustedKeys,
+  VigilError,
 } from '@vigil/shared';
 import { deidSecret, type EdgeConfig, mqttPassword, trustedKeyPems } from './config.js';
 import type { OnnxModel } from './inference/onnx-model.js';
@@ -26,6 +27,10 @@ import { ImagePipeline } from './pipeline/image-pipeline.js';
 import { ImageProcessor, type ImageSink, type ResultSink } from './pipeline/image-processor.js';
 import { OverlayStage } from './pipeline/overlay-stage.js';
 import { MqttPublisher } from './publish/mqtt-publisher.js';
+import { fileKeyProvider, IdentityIndex } from './reid/identity-index.js';
+import { IdentityIndexSink } from './reid/identity-sink.js';
+import { ReidAuditLog } from './reid/reid-audit.js';
+import { startReidServer } from './reid/reid-server.js';
 import { derivedUid } from './reporting/measurement-report.js';
 import { PacsService } from './reporting/pacs-service.js';
 import { PipelineCounters } from './telemetry/pipeline-counters.js';
@@ -47,6 +52,8 @@ export class EdgeAgent {
   readonly processor: ImageProcessor;
   /** Results back to the clinic's PACS (config pacs.enabled). */
   readonly pacs: PacsService | undefined;
+  /** Names for pseudonyms, inside the clinic (config reid.enabled). */
+  readonly reid: { index: IdentityIndex; audit: ReidAuditLog; server?: Awaited<ReturnType<typeof startReidServer>> } | undefined;
   models: ModelManager | undefined;
   private readonly selfTest: SelfTest | undefined;
 
@@ -112,6 +119,21 @@ export class EdgeAgent {
           })
         : undefined;
     const pacs = this.pacs;
+    const r = config.reid;
+    this.reid = r.enabled
+      ? {
+          index: new IdentityIndex(
+            join(config.dataDir, 'reid.sqlite'),
+            fileKeyProvider(r.keyFile || join(config.dataDir, 'reid.key'), r.createKey),
+          ),
+          audit: new ReidAuditLog(join(config.dataDir, 'reid-audit.sqlite'), {
+            hubUrl: config.hubUrl,
+            username: config.mqtt.username || config.deviceId,
+            password: mqttPassword(config),
+            logger: this.logger,
+          }),
+        }
+      : undefined;
     this.telemetry = new TelemetrySampler({
       address: this.address,
       intervalS: config.telemetry.intervalS,
@@ -120,10 +142,12 @@ export class EdgeAgent {
       counters: this.counters,
       logger: this.logger,
       ...(pacs ? { pacs: () => pacs.health().map((h) => ({ ...h, destination: h.destination })) } : {}),
+      reidUrl: () => this.reidUrl(),
     });
     const agent = this;
     const sinks: ResultSink[] = [];
     if (pacs) sinks.push(pacs);
+    if (this.reid) sinks.push(new IdentityIndexSink(this.reid.index));
     if (config.training.keepInputs) {
       sinks.push(
         new TrainingInputSink(
@@ -269,6 +293,7 @@ export class EdgeAgent {
     this.startIntake();
     await this.intake?.pool.warm();
     this.pacs?.start();
+    await this.startReid();
     this.intake?.pipeline.start();
     await this.intake?.scp?.start();
     this.intake?.watcher?.start();
@@ -276,6 +301,46 @@ export class EdgeAgent {
     this.telemetry.start();
     await this.telemetry.sampleAndEnqueue();
     this.logger.info({ outbox: this.outbox.stats() }, 'edge agent started');
+  }
+
+  private async startReid(): Promise<void> {
+    const reid = this.reid;
+    if (!reid) return;
+    const r = this.config.reid;
+    if (!r.hubPublicKeyFile) {
+      throw new VigilError(
+        'VIGIL_CONFIG_INVALID',
+        "reid.hubPublicKeyFile: the hub's token key is needed to check clinicians' tokens",
+      );
+    }
+    if (r.tls.enabled && (!r.tls.certFile || !r.tls.keyFile)) {
+      throw new VigilError(
+        'VIGIL_CONFIG_INVALID',
+        'reid.tls.certFile and reid.tls.keyFile are needed (or reid.tls.enabled: false on loopback)',
+      );
+    }
+    reid.server = await startReidServer({
+      clinicId: this.config.clinicId,
+      deviceId: this.config.deviceId,
+      host: r.host,
+      port: r.port,
+      ...(r.tls.enabled ? { tls: { certFile: r.tls.certFile, keyFile: r.tls.keyFile } } : {}),
+      allowedOrigins: r.allowedOrigins,
+      hubPublicKeyPem: readFileSync(r.hubPublicKeyFile, 'utf8'),
+      index: reid.index,
+      audit: reid.audit,
+      logger: this.logger,
+    });
+    reid.audit.start();
+  }
+
+  /** Where browsers reach the re-identification endpoint (configured, or this listener). */
+  reidUrl(): string | undefined {
+    const r = this.config.reid;
+    if (!this.reid?.server) return undefined;
+    if (r.publicUrl) return r.publicUrl;
+    const host = r.host === '0.0.0.0' ? '127.0.0.1' : r.host;
+    return `${r.tls.enabled ? 'https' : 'http'}://${host}:${this.reid.server.port}`;
   }
 
   /** Commits a result to the outbox; it is published when the broker is reachable. */
@@ -295,6 +360,9 @@ export class EdgeAgent {
     await this.intake?.pipeline.stop();
     await this.intake?.pool.close();
     await this.pacs?.stop();
+    await this.reid?.server?.app.close();
+    await this.reid?.audit.stop();
+    this.reid?.index.close();
     this.intake?.spool.close();
     this.telemetry.stop();
     await this.publisher.stop();

@@ -31,6 +31,8 @@ export * from './pipeline/infer-file.js';
 export * from './pipeline/prepare-image.js';
 export * from './pipeline/result-stage.js';
 export * from './publish/mqtt-publisher.js';
+export * from './reid/identity-index.js';
+export * from './reid/reid-audit.js';
 export * from './reporting/measurement-report.js';
 export * from './reporting/pacs-service.js';
 export * from './reporting/pacs-store.js';

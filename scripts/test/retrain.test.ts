@@ -59,7 +59,7 @@ test('verdicts → edge training set → fine-tuned package that an edge would i
       VIGIL_WATCH_FOLDER__INTERVAL_MS: '100',
       VIGIL_WATCH_FOLDER__STABLE_MS: '0',
       VIGIL_TRAINING__KEEP_INPUTS: 'true',
-      VIGIL_TRAINING__HUB_URL: h.httpUrl,
+      VIGIL_HUB_URL: h.httpUrl,
     };
     const { loadEdgeConfig } = await import('@vigil/edge-agent');
     agent = new EdgeAgent(loadEdgeConfig(undefined, env));

@@ -120,6 +120,15 @@ export const ERROR_CATALOGUE = {
     httpStatus: 400,
     summary: 'An outcomes file has malformed or unknown lines; nothing of it was imported.',
   },
+  VIGIL_REID_KEY_INVALID: {
+    httpStatus: 500,
+    summary: "The edge's re-identification key does not open its identity index (wrong or rotated key file).",
+  },
+  VIGIL_REID_TOKEN_INVALID: {
+    httpStatus: 401,
+    summary:
+      'A re-identification request to an edge carried no token, or one that is forged, expired or meant for another clinic.',
+  },
   VIGIL_PACS_UNREACHABLE: {
     httpStatus: 503,
     summary: 'A PACS destination could not be reached or was busy; the AI results stay queued and are retried.',

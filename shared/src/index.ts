@@ -5,5 +5,6 @@ export * from './ids.js';
 export * from './logger.js';
 export * from './message-codec.js';
 export * from './model-signature.js';
+export * from './reid-token.js';
 export * from './schemas/index.js';
 export * from './topics.js';

@@ -28,6 +28,7 @@ import { eventRoutes } from './event-routes.js';
 import { modelRoutes } from './model-routes.js';
 import { PatientAccess } from './patient-access.js';
 import { patientRoutes } from './patient-routes.js';
+import { reidRoutes } from './reid-routes.js';
 import { installPrincipal, installRequestAuth, SESSION_COOKIE } from './request-auth.js';
 import { resultRoutes } from './result-routes.js';
 import { verdictRoutes } from './verdict-routes.js';
@@ -48,6 +49,8 @@ export interface ApiOptions {
   loginRateLimitPerMinute: number;
   /** Built dashboard (Vite output); served at / when it exists. */
   dashboardDir: string;
+  /** Signs clinicians' re-identification tokens (names are resolved at the clinic's edges). */
+  reid: { signingKeyPem: string; tokenTtlS: number };
   today?: () => string;
 }
 
@@ -166,6 +169,7 @@ export async function registerApi(app: FastifyInstance, o: ApiOptions): Promise<
       await api.register(deviceRoutes, { state: o.state, history: o.history });
       await api.register(adminRoutes, { auth: o.auth, users: o.state.users, audit: o.state.audit });
       await api.register(eventRoutes, { events: o.events });
+      await api.register(reidRoutes, { state: o.state, audit: o.state.audit, devices: o.devices, ...o.reid });
       await api.register(modelRoutes, {
         state: o.state,
         registry: o.registry,

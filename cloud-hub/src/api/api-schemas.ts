@@ -525,3 +525,10 @@ export const OpsAlertSchema = Type.Object({
   acknowledgedBy: Nullable(Type.String()),
   acknowledgedAt: Nullable(Type.String()),
 });
+
+/** A re-identification token and the edges (at the caller's clinics) that accept it. */
+export const ReidTokenSchema = Type.Object({
+  token: Type.String(),
+  expiresAt: Type.String(),
+  edges: Type.Array(Type.Object({ clinicId: Type.String(), deviceId: Type.String(), url: Type.String() })),
+});

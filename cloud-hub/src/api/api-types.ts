@@ -17,6 +17,7 @@ import type {
   PatientSummarySchema,
   PerformanceReportSchema,
   RecoveryCodesSchema,
+  ReidTokenSchema,
   ResultSchema,
   RolloutDetailSchema,
   RolloutDeviceSchema,
@@ -58,3 +59,4 @@ export type OutcomeImport = Static<typeof OutcomeImportSchema>;
 export type PerformanceReport = Static<typeof PerformanceReportSchema>;
 export type OpsAlert = Static<typeof OpsAlertSchema>;
 export type PacsDestination = Static<typeof PacsDestinationSchema>;
+export type ReidToken = Static<typeof ReidTokenSchema>;

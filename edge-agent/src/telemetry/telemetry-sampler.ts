@@ -23,6 +23,8 @@ export interface TelemetrySamplerOptions {
   gpuCommand?: string;
   /** Per-destination PACS delivery state, when results go back to the clinic's PACS. */
   pacs?: () => NonNullable<TelemetryMessage['pacs']>;
+  /** The re-identification endpoint's URL, when the clinic runs one. */
+  reidUrl?: () => string | undefined;
 }
 
 /** Samples device and pipeline health every interval and commits it to the outbox. */
@@ -99,6 +101,7 @@ export class TelemetrySampler {
         evictedTelemetry: outbox.evictedTelemetry,
       },
       ...(o.pacs ? { pacs: o.pacs() } : {}),
+      ...(o.reidUrl?.() ? { reid: { url: o.reidUrl() as string } } : {}),
     };
   }
 

@@ -32,7 +32,7 @@ export interface TrainingSetSummary {
 
 /** Fetches this device's labels from the hub with its own credentials. */
 export async function fetchLabels(o: { hubUrl: string; username: string; password: string }): Promise<LabelsMessage> {
-  if (!o.hubUrl) throw new VigilError('VIGIL_CONFIG_INVALID', 'training.hubUrl is not set: the hub API URL to fetch labels from');
+  if (!o.hubUrl) throw new VigilError('VIGIL_CONFIG_INVALID', 'hubUrl is not set: the hub API URL to fetch labels from');
   const url = `${o.hubUrl.replace(/\/$/, '')}/api/v1/device/labels`;
   let response: Response;
   try {

@@ -66,6 +66,8 @@ export const TelemetryMessage = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /** Where clinicians' browsers reach this edge's re-identification endpoint (inside the clinic). */
+    reid: Type.Optional(Type.Object({ url: Type.String({ maxLength: 300 }) }, { additionalProperties: false })),
     /** Results back to the clinic's PACS, per destination (no identity: counts and coded errors). */
     pacs: Type.Optional(
       Type.Array(

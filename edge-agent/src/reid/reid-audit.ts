@@ -1,0 +1,101 @@
+import type { Logger } from '@vigil/shared';
+import Database from 'better-sqlite3';
+
+export interface ReidEvent {
+  eventId: string;
+  username: string;
+  role: string;
+  /** The pseudonyms resolved (never the names). */
+  patientKeys: string[];
+  outcome: 'resolved' | 'refused';
+  reason?: 'token' | 'clinic';
+}
+
+/**
+ * The edge's log of re-identifications (who asked for which pseudonyms, answered or refused), kept
+ * locally and reported to the hub's audit log over HTTPS with the device's credentials; an event is
+ * kept until the hub took it, so an unreachable hub delays the report but loses nothing.
+ */
+export class ReidAuditLog {
+  private readonly db: Database.Database;
+  private timer: NodeJS.Timeout | undefined;
+  private reporting: Promise<void> | undefined;
+
+  constructor(
+    path: string,
+    private readonly o: { hubUrl: string; username: string; password: string; logger: Logger; intervalMs?: number },
+  ) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.exec(`CREATE TABLE IF NOT EXISTS reid_events (
+      event_id TEXT PRIMARY KEY, at TEXT NOT NULL, username TEXT NOT NULL, role TEXT NOT NULL,
+      patient_keys_json TEXT NOT NULL, outcome TEXT NOT NULL, reason TEXT, reported_at TEXT)`);
+  }
+
+  record(e: ReidEvent): void {
+    this.db
+      .prepare(
+        'INSERT INTO reid_events (event_id, at, username, role, patient_keys_json, outcome, reason) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(e.eventId, new Date().toISOString(), e.username, e.role, JSON.stringify(e.patientKeys), e.outcome, e.reason ?? null);
+    this.kick();
+  }
+
+  unreported(limit = 100): (ReidEvent & { at: string })[] {
+    return (
+      this.db.prepare('SELECT * FROM reid_events WHERE reported_at IS NULL ORDER BY at LIMIT ?').all(limit) as Record<
+        string,
+        string | null
+      >[]
+    ).map((r) => ({
+      eventId: r.event_id as string,
+      at: r.at as string,
+      username: r.username as string,
+      role: r.role as string,
+      patientKeys: JSON.parse(r.patient_keys_json as string) as string[],
+      outcome: r.outcome as ReidEvent['outcome'],
+      ...(r.reason ? { reason: r.reason as ReidEvent['reason'] } : {}),
+    }));
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.kick(), this.o.intervalMs ?? 5000);
+    this.timer.unref();
+  }
+
+  private kick(): void {
+    if (this.reporting || !this.o.hubUrl) return;
+    this.reporting = this.report()
+      .catch((error: Error) =>
+        this.o.logger.warn({ err: error.message }, 're-identification report to the hub failed; kept for later'),
+      )
+      .finally(() => {
+        this.reporting = undefined;
+      });
+  }
+
+  private async report(): Promise<void> {
+    const events = this.unreported();
+    if (events.length === 0) return;
+    const response = await fetch(`${this.o.hubUrl.replace(/\/$/, '')}/api/v1/device/reidentifications`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Basic ${Buffer.from(`${this.o.username}:${this.o.password}`).toString('base64')}`,
+      },
+      body: JSON.stringify({ events }),
+    });
+    if (!response.ok) throw new Error(`the hub answered HTTP ${response.status}`);
+    const mark = this.db.prepare('UPDATE reid_events SET reported_at = ? WHERE event_id = ?');
+    const at = new Date().toISOString();
+    this.db.transaction(() => {
+      for (const e of events) mark.run(at, e.eventId);
+    })();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.reporting;
+    this.db.close();
+  }
+}

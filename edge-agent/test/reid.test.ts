@@ -1,0 +1,182 @@
+// Issue 14, item 5: who is this patient? — answered inside the clinic only. Each clinic's edge keeps an
+// encrypted index from pseudonym to patient; a clinician's browser gets a short-lived token from the
+// hub and asks the edge directly. A token for clinic A does not open clinic B's edge; expired and
+// forged tokens are refused; CORS admits the hub's origin only; every re-identification is audited at
+// the edge and reported to the hub's audit log without the identity.
+import assert from 'node:assert/strict';
+import { cpSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { reidSigningKey } from '@vigil/cloud-hub';
+import { EdgeAgent, loadEdgeConfig } from '@vigil/edge-agent';
+import { generateSigningKey, pseudonym, signReidToken } from '@vigil/shared';
+import { provisionUser } from '../../cloud-hub/src/auth/user-provisioning.js';
+import { ApiClient, login } from '../../scripts/harness/api-client.js';
+import { edgeEnv, startTestHub } from '../../scripts/harness/hub-fixture.js';
+import { BUNDLED_MODEL } from '../../scripts/harness/model-packages.js';
+import { makeTempDir } from '../../scripts/harness/temp-dir.js';
+import { waitFor } from '../../scripts/harness/wait-for.js';
+import { generatePhantoms } from '../../scripts/phantoms/generate-phantoms.js';
+
+const SECRET = 'reid-test-pseudonym-secret-0123456789';
+
+test('names for pseudonyms at the clinic edge only: scoped, short-lived, audited without the identity', async () => {
+  const dir = makeTempDir('reid');
+  const hub = await startTestHub({ auth: { loginRateLimitPerMinute: 1000 } });
+  const agents: EdgeAgent[] = [];
+  try {
+    const truth = await generatePhantoms({
+      out: join(dir.path, 'phantoms'),
+      patients: 2,
+      visits: 1,
+      seed: 9393,
+      rows: 1024,
+      columns: 832,
+    });
+    const { publicKeyFile } = reidSigningKey(hub.hub.config.dataDir, '');
+    const edge = async (clinicId: string, deviceId: string, patient: (typeof truth.patients)[number]) => {
+      const password = await hub.addDevice(clinicId, deviceId);
+      const inbox = join(dir.path, deviceId, 'inbox');
+      const agent = new EdgeAgent(
+        loadEdgeConfig(undefined, {
+          ...edgeEnv({
+            clinicId,
+            deviceId,
+            password,
+            mqttUrl: hub.mqttUrl,
+            dataDir: join(dir.path, deviceId),
+            telemetryIntervalS: 0.3,
+          }),
+          VIGIL_HUB_URL: hub.httpUrl,
+          VIGIL_MODEL__DIR: BUNDLED_MODEL,
+          VIGIL_DEID__SECRET: SECRET,
+          VIGIL_WATCH_FOLDER__PATH: inbox,
+          VIGIL_WATCH_FOLDER__INTERVAL_MS: '100',
+          VIGIL_WATCH_FOLDER__STABLE_MS: '0',
+          VIGIL_REID__ENABLED: 'true',
+          VIGIL_REID__HOST: '127.0.0.1',
+          VIGIL_REID__PORT: '0',
+          VIGIL_REID__TLS__ENABLED: 'false',
+          VIGIL_REID__ALLOWED_ORIGINS: JSON.stringify([hub.httpUrl]),
+          VIGIL_REID__HUB_PUBLIC_KEY_FILE: publicKeyFile,
+        }),
+      );
+      agents.push(agent);
+      await agent.start();
+      mkdirSync(inbox, { recursive: true });
+      const image = patient.visits[0]?.images[0];
+      assert.ok(image);
+      cpSync(join(dir.path, 'phantoms', image.file), join(inbox, 'image.dcm'));
+      return agent;
+    };
+    const [pa, pb] = truth.patients as [(typeof truth.patients)[0], (typeof truth.patients)[0]];
+    const a = await edge('clinic-a', 'mg-a', pa);
+    const b = await edge('clinic-b', 'mg-b', pb);
+    await waitFor('both results at the hub', async () => (await hub.hub.state.countResults()) === 2, 120_000);
+    const keyA = pseudonym(SECRET, 'patient', `VIGIL-PHANTOMS|${pa.patientId}`);
+    const keyB = pseudonym(SECRET, 'patient', `VIGIL-PHANTOMS|${pb.patientId}`);
+    assert.ok(
+      (await hub.hub.state.queryResults({ patientKey: keyA, limit: 1 })).items.length === 1,
+      'the pseudonym as the edge makes it',
+    );
+
+    const user = async (username: string, clinics?: string[]) => {
+      const created = await provisionUser(hub.hub.auth, hub.hub.state.audit, {
+        username,
+        role: 'clinician',
+        enrolTotp: true,
+        actor: 'test',
+        ...(clinics ? { clinics } : {}),
+      });
+      const { client } = await login(hub.httpUrl, username, created.password, created.totpSecret);
+      const token = await client.post<{ token: string }>('/api/v1/tokens', { name: 'test' });
+      return new ApiClient(hub.httpUrl, { bearer: token.body.token });
+    };
+    const drA = await user('dr.a', ['clinic-a']);
+    await waitFor('edges advertise their endpoints', async () => {
+      const states = await hub.hub.state.listDeviceStates();
+      return states.filter((s) => s.lastTelemetry?.reid?.url).length === 2;
+    });
+    const issued = await drA.post<{ token: string; expiresAt: string; edges: { clinicId: string; url: string }[] }>(
+      '/api/v1/reid/token',
+    );
+    assert.equal(issued.status, 200);
+    assert.deepEqual(
+      issued.body.edges.map((e) => e.clinicId),
+      ['clinic-a'],
+      "only the edges of the user's clinics",
+    );
+    const resolve = (url: string, token: string, keys: string[], origin = hub.httpUrl) =>
+      fetch(`${url}/reid/v1/resolve`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', origin },
+        body: JSON.stringify({ patientKeys: keys }),
+      });
+    const urlA = a.reidUrl() as string;
+    const urlB = b.reidUrl() as string;
+    const answer = await resolve(urlA, issued.body.token, [keyA, keyB]);
+    assert.equal(answer.status, 200);
+    assert.equal(answer.headers.get('access-control-allow-origin'), hub.httpUrl);
+    const body = (await answer.json()) as { patients: { patientKey: string; patientId: string; patientName: string }[] };
+    assert.deepEqual(
+      body.patients.map((p) => [p.patientKey, p.patientId]),
+      [[keyA, pa.patientId]],
+      "clinic A's edge knows its own patient only",
+    );
+    const name = body.patients[0]?.patientName ?? '';
+    assert.ok(name.includes('^'), `a DICOM person name: ${name}`);
+
+    // The token does not open clinic B's edge; expired and forged tokens open nothing.
+    const other = await resolve(urlB, issued.body.token, [keyB]);
+    assert.equal(other.status, 403);
+    assert.equal(((await other.json()) as { error: { code: string } }).error.code, 'VIGIL_REID_TOKEN_INVALID');
+    const hubKey = readFileSync(join(hub.hub.config.dataDir, 'reid-signing-key.pem'), 'utf8');
+    const expired = await signReidToken({ username: 'dr.a', role: 'clinician', clinics: ['clinic-a'] }, hubKey, -60);
+    assert.equal((await resolve(urlA, expired.token, [keyA])).status, 401);
+    const forged = await signReidToken(
+      { username: 'dr.a', role: 'clinician', clinics: null },
+      generateSigningKey().privateKeyPem,
+      300,
+    );
+    assert.equal((await resolve(urlA, forged.token, [keyA])).status, 401);
+    assert.equal((await resolve(urlA, '', [keyA])).status, 401);
+
+    // CORS: the hub's dashboard may ask; another origin gets no permission.
+    const preflight = (origin: string) =>
+      fetch(`${urlA}/reid/v1/resolve`, {
+        method: 'OPTIONS',
+        headers: {
+          origin,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'authorization,content-type',
+        },
+      });
+    assert.equal((await preflight(hub.httpUrl)).headers.get('access-control-allow-origin'), hub.httpUrl);
+    assert.equal((await preflight('https://evil.example')).headers.get('access-control-allow-origin'), null);
+
+    // Audited at the edge and reported to the hub: who, which pseudonym — never the name.
+    const audit = async () => (await hub.hub.state.audit.list({ action: 'patient.reidentify', limit: 100 })).items;
+    await waitFor('re-identifications in the hub audit log', async () => {
+      const items = await audit();
+      return (
+        items.some((e) => e.actor === 'dr.a' && e.patientKey === keyA && e.outcome === 'success') &&
+        items.filter((e) => e.outcome === 'failure').length >= 4
+      );
+    });
+    const logged = JSON.stringify(await audit());
+    assert.ok(!logged.includes(name.split('^')[0] as string) && !logged.includes(pa.patientId), 'no identity at the hub');
+    const stored = JSON.stringify((await hub.hub.state.queryResults({ limit: 10 })).items);
+    assert.ok(!stored.includes(pa.patientId) && !stored.includes(name.split('^')[0] as string));
+
+    // The index on disk is sealed: neither the name nor the patient id appears in it.
+    const { existsSync } = await import('node:fs');
+    const files = ['reid.sqlite', 'reid.sqlite-wal'].map((f) => join(dir.path, 'mg-a', f)).filter((f) => existsSync(f));
+    const bytes = Buffer.concat(files.map((f) => readFileSync(f)));
+    assert.ok(bytes.includes(Buffer.from(keyA)), 'the index holds the pseudonym (a real check on the file)');
+    assert.ok(!bytes.includes(Buffer.from(pa.patientId)) && !bytes.includes(Buffer.from(name.split('^')[0] as string)));
+  } finally {
+    for (const agent of agents) await agent.stop();
+    await hub.stop();
+    dir.remove();
+  }
+});
