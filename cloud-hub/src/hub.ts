@@ -343,6 +343,7 @@ export class Hub {
       reid: {
         signingKeyPem: reidSigningKey(this.config.dataDir, this.config.reid.signingKeyFile).privateKeyPem,
         tokenTtlS: this.config.reid.tokenTtlS,
+        edgeOrigins: this.config.reid.edgeOrigins,
       },
     });
     await this.http.listen({ host: this.config.http.host, port: this.config.http.port });

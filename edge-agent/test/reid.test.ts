@@ -10,19 +10,31 @@ import { test } from 'node:test';
 import { reidSigningKey } from '@vigil/cloud-hub';
 import { EdgeAgent, loadEdgeConfig } from '@vigil/edge-agent';
 import { generateSigningKey, pseudonym, signReidToken } from '@vigil/shared';
+import { chromium } from 'playwright-core';
+import { currentTotp } from '../../cloud-hub/src/auth/totp.js';
 import { provisionUser } from '../../cloud-hub/src/auth/user-provisioning.js';
+// @ts-expect-error plain ESM helper without types
+import { ensureDashboard } from '../../scripts/ensure-dashboard.mjs';
 import { ApiClient, login } from '../../scripts/harness/api-client.js';
+import { freePort } from '../../scripts/harness/free-port.js';
 import { edgeEnv, startTestHub } from '../../scripts/harness/hub-fixture.js';
 import { BUNDLED_MODEL } from '../../scripts/harness/model-packages.js';
 import { makeTempDir } from '../../scripts/harness/temp-dir.js';
 import { waitFor } from '../../scripts/harness/wait-for.js';
 import { generatePhantoms } from '../../scripts/phantoms/generate-phantoms.js';
 
+const SHOTS = join(new URL('../..', import.meta.url).pathname, 'test-artifacts', 'screenshots');
+
 const SECRET = 'reid-test-pseudonym-secret-0123456789';
 
 test('names for pseudonyms at the clinic edge only: scoped, short-lived, audited without the identity', async () => {
+  ensureDashboard();
   const dir = makeTempDir('reid');
-  const hub = await startTestHub({ auth: { loginRateLimitPerMinute: 1000 } });
+  const ports = { 'mg-a': await freePort(), 'mg-b': await freePort() };
+  const hub = await startTestHub({
+    auth: { loginRateLimitPerMinute: 1000 },
+    reid: { edgeOrigins: Object.values(ports).map((p) => `http://127.0.0.1:${p}`) },
+  });
   const agents: EdgeAgent[] = [];
   try {
     const truth = await generatePhantoms({
@@ -55,7 +67,7 @@ test('names for pseudonyms at the clinic edge only: scoped, short-lived, audited
           VIGIL_WATCH_FOLDER__STABLE_MS: '0',
           VIGIL_REID__ENABLED: 'true',
           VIGIL_REID__HOST: '127.0.0.1',
-          VIGIL_REID__PORT: '0',
+          VIGIL_REID__PORT: String(ports[deviceId as keyof typeof ports]),
           VIGIL_REID__TLS__ENABLED: 'false',
           VIGIL_REID__ALLOWED_ORIGINS: JSON.stringify([hub.httpUrl]),
           VIGIL_REID__HUB_PUBLIC_KEY_FILE: publicKeyFile,
@@ -80,6 +92,7 @@ test('names for pseudonyms at the clinic edge only: scoped, short-lived, audited
       'the pseudonym as the edge makes it',
     );
 
+    const users: Record<string, { password: string; totpSecret: string | null }> = {};
     const user = async (username: string, clinics?: string[]) => {
       const created = await provisionUser(hub.hub.auth, hub.hub.state.audit, {
         username,
@@ -88,6 +101,7 @@ test('names for pseudonyms at the clinic edge only: scoped, short-lived, audited
         actor: 'test',
         ...(clinics ? { clinics } : {}),
       });
+      users[username] = created;
       const { client } = await login(hub.httpUrl, username, created.password, created.totpSecret);
       const token = await client.post<{ token: string }>('/api/v1/tokens', { name: 'test' });
       return new ApiClient(hub.httpUrl, { bearer: token.body.token });
@@ -167,6 +181,40 @@ test('names for pseudonyms at the clinic edge only: scoped, short-lived, audited
     assert.ok(!logged.includes(name.split('^')[0] as string) && !logged.includes(pa.patientId), 'no identity at the hub');
     const stored = JSON.stringify((await hub.hub.state.queryResults({ limit: 10 })).items);
     assert.ok(!stored.includes(pa.patientId) && !stored.includes(name.split('^')[0] as string));
+
+    // In the browser: the timeline shows the real name while the clinic's edge answers, and only the
+    // pseudonym once it does not (outside the clinic network).
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
+    try {
+      const page = await (await browser.newContext({ viewport: { width: 1366, height: 900 } })).newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      const dr = users['dr.a'];
+      assert.ok(dr);
+      await page.goto(hub.httpUrl);
+      await page.getByLabel('Username').fill('dr.a');
+      await page.getByLabel('Password').fill(dr.password);
+      await page.getByLabel(/Authenticator code/).fill(await currentTotp(dr.totpSecret ?? '', Date.now() + 30_000));
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { name: 'Alerts' }).waitFor();
+      await page.goto(`${hub.httpUrl}/#/patients/${keyA}`);
+      const family = (name.split('^')[0] ?? '').toUpperCase();
+      await page.locator('.real-name', { hasText: family }).first().waitFor();
+      assert.match((await page.locator('.real-name').first().textContent()) ?? '', new RegExp(pa.patientId));
+      await page.screenshot({ path: join(SHOTS, '12-patient-name-from-clinic-edge.png'), fullPage: true });
+      assert.deepEqual(errors, []);
+
+      await a.stop();
+      agents.splice(agents.indexOf(a), 1);
+      const failed = page.waitForEvent('requestfailed', (r) => r.url().startsWith(urlA));
+      await page.reload();
+      await page.getByRole('heading', { name: /^Patient / }).waitFor();
+      await failed;
+      await page.getByText(`Pseudonym ${keyA}`).waitFor();
+      assert.equal(await page.locator('.real-name').count(), 0, 'the pseudonym only, when the edge cannot be reached');
+    } finally {
+      await browser.close();
+    }
 
     // The index on disk is sealed: neither the name nor the patient id appears in it.
     const { existsSync } = await import('node:fs');

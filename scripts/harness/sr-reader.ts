@@ -20,7 +20,9 @@ export interface ReadReport {
 
 function readDataset(path: string): Promise<Item> {
   return new Promise((resolve, reject) =>
-    Dataset.fromFile(path, (error, dataset) => (error || !dataset ? reject(error ?? new Error(path)) : resolve(dataset.getElements()))),
+    Dataset.fromFile(path, (error, dataset) =>
+      error || !dataset ? reject(error ?? new Error(path)) : resolve(dataset.getElements()),
+    ),
   );
 }
 

@@ -50,7 +50,7 @@ export interface ApiOptions {
   /** Built dashboard (Vite output); served at / when it exists. */
   dashboardDir: string;
   /** Signs clinicians' re-identification tokens (names are resolved at the clinic's edges). */
-  reid: { signingKeyPem: string; tokenTtlS: number };
+  reid: { signingKeyPem: string; tokenTtlS: number; edgeOrigins: readonly string[] };
   today?: () => string;
 }
 
@@ -71,7 +71,8 @@ export async function registerApi(app: FastifyInstance, o: ApiOptions): Promise<
         // uPlot and the QR code set element styles; no inline scripts anywhere.
         styleSrc: ["'self'", "'unsafe-inline'"],
         scriptSrc: ["'self'"],
-        connectSrc: ["'self'"],
+        // The clinics' edges answer the browser's re-identification requests directly.
+        connectSrc: ["'self'", ...o.reid.edgeOrigins],
         upgradeInsecureRequests: o.tls ? [] : null,
       },
     },
@@ -169,7 +170,13 @@ export async function registerApi(app: FastifyInstance, o: ApiOptions): Promise<
       await api.register(deviceRoutes, { state: o.state, history: o.history });
       await api.register(adminRoutes, { auth: o.auth, users: o.state.users, audit: o.state.audit });
       await api.register(eventRoutes, { events: o.events });
-      await api.register(reidRoutes, { state: o.state, audit: o.state.audit, devices: o.devices, ...o.reid });
+      await api.register(reidRoutes, {
+        state: o.state,
+        audit: o.state.audit,
+        devices: o.devices,
+        signingKeyPem: o.reid.signingKeyPem,
+        tokenTtlS: o.reid.tokenTtlS,
+      });
       await api.register(modelRoutes, {
         state: o.state,
         registry: o.registry,

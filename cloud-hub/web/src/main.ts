@@ -2,6 +2,7 @@ import './style.css';
 import 'uplot/dist/uPlot.min.css';
 import { ApiError, api, type Me, setCsrf } from './api.js';
 import { clear, toast } from './dom.js';
+import { forgetNames, showNames } from './reid.js';
 import { renderAlerts } from './views/alerts.js';
 import { renderAudit } from './views/audit.js';
 import { renderDevice } from './views/device.js';
@@ -93,6 +94,7 @@ async function route(): Promise<void> {
     await api('POST', '/auth/logout').catch(() => undefined);
     me = null;
     setCsrf(null);
+    forgetNames();
     events?.close();
     location.hash = '#/';
     await route();
@@ -116,11 +118,14 @@ async function route(): Promise<void> {
     pending = true;
     setTimeout(() => {
       pending = false;
-      void render().catch(() => undefined);
+      void render()
+        .then(() => (target === 'patients' || target === 'alerts' ? showNames(main) : undefined))
+        .catch(() => undefined);
     }, 2000);
   };
   try {
     await render();
+    if (target === 'patients' || target === 'alerts') void showNames(main);
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
       me = null;

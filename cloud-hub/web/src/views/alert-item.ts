@@ -41,7 +41,7 @@ export function alertItem(a: Alert, onChange: () => void, showPatient = true): H
       showPatient
         ? el(
             'a',
-            { href: `#/patients/${a.patientKey}`, class: 'alert-patient', title: a.patientKey },
+            { href: `#/patients/${a.patientKey}`, class: 'alert-patient', title: a.patientKey, 'data-patient-key': a.patientKey },
             `Patient ${shortKey(a.patientKey)}`,
           )
         : null,

@@ -34,7 +34,15 @@ export async function renderPatients(main: HTMLElement): Promise<void> {
         el(
           'tr',
           {},
-          el('td', {}, el('a', { href: `#/patients/${p.patientKey}`, title: p.patientKey }, shortKey(p.patientKey))),
+          el(
+            'td',
+            {},
+            el(
+              'a',
+              { href: `#/patients/${p.patientKey}`, title: p.patientKey, 'data-patient-key': p.patientKey },
+              shortKey(p.patientKey),
+            ),
+          ),
           el('td', { title: 'every clinic with a study of this patient' }, p.clinicIds.join(', ')),
           el('td', { class: 'num' }, p.studies),
           el('td', {}, p.firstStudyDate),

@@ -21,8 +21,10 @@ export async function renderTimeline(main: HTMLElement, patientKey: string): Pro
   const closed = t.alerts.filter((a) => a.status === 'resolved');
   const refresh = () => void renderTimeline(main, patientKey);
   const charts = el('div', { class: 'chart-grid' });
+  const header = el('p', { class: 'patient-key', 'data-patient-key': patientKey }, `Pseudonym ${patientKey}`);
   clear(
     main,
+    header,
     pageHeader(
       `Patient ${shortKey(patientKey)}`,
       `${t.studies.length} studies${blank ? ` (${blank} without visible tissue, not counted as follow-up)` : ''} · ${[...new Set(t.studies.map((s) => s.clinicId))].join(', ')} · key ${patientKey}`,
