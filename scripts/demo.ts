@@ -10,12 +10,13 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { currentTotp, Hub, loadHubConfig, provisionUser } from '@vigil/cloud-hub';
+import { currentTotp, Hub, loadHubConfig, provisionUser, reidSigningKey } from '@vigil/cloud-hub';
 import { EdgeAgent, loadEdgeConfig } from '@vigil/edge-agent';
 import { createLogger } from '@vigil/shared';
 import { pickFollowupPatients } from './demo/demo-cohort.js';
 import { runFeedbackLoop } from './demo/demo-feedback.js';
 import { DEMO_FIELD_VERSION, DEMO_UPDATE_VERSION, makeDemoSigningKey, publishDemoModels } from './demo/demo-models.js';
+import { type DemoPacs, startDemoPacs } from './demo/demo-pacs.js';
 import { SimulatedModalities } from './demo/modality-simulator.js';
 import { freePort } from './harness/free-port.js';
 import { BUNDLED_VERSION } from './harness/model-packages.js';
@@ -58,12 +59,15 @@ rmSync(demoDir, { recursive: true, force: true });
 mkdirSync(demoDir, { recursive: true });
 const demoKey = makeDemoSigningKey(demoDir);
 
+// Each clinic's edge answers its clinicians' browsers for names (loopback, so plain HTTP in the demo).
+const reidPorts = await Promise.all(CLINICS.map(() => freePort()));
 const hub = new Hub(
   loadHubConfig(undefined, process.env, {
     dataDir: join(demoDir, 'hub'),
     http: { port: await pickPort(8080) },
     mqtt: { listen: { port: await pickPort(1883) } },
     models: { trustedKeysFile: demoKey.publicKeyFile },
+    reid: { edgeOrigins: reidPorts.map((p) => `http://127.0.0.1:${p}`) },
     ...(values.postgres ? { state: { driver: 'postgres', url: values.postgres } } : {}),
   }),
   { logger },
@@ -88,7 +92,11 @@ await publishDemoModels(hub, demoDir, MODEL_DIR, demoKey);
 /** DEMO FIXTURE: the pseudonym secret shared by the demo's edges; never use it elsewhere. */
 const DEMO_PSEUDONYM_SECRET = 'vigil-demo-pseudonym-secret-not-for-production';
 const dicomPorts: number[] = [];
-for (const clinic of CLINICS) {
+const pacs: DemoPacs[] = [];
+const { publicKeyFile: reidPublicKeyFile } = reidSigningKey(join(demoDir, 'hub'), '');
+for (const [k, clinic] of CLINICS.entries()) {
+  const clinicPacs = await startDemoPacs(join(demoDir, 'pacs', clinic.clinicId), await freePort());
+  pacs.push(clinicPacs);
   const { password } = await hub.registry.add(clinic, { tags: clinic.tags });
   const dicomPort = dicomPorts.length === 0 ? (await pickPort(11112)) || (await freePort()) : await freePort();
   dicomPorts.push(dicomPort);
@@ -113,6 +121,19 @@ for (const clinic of CLINICS) {
       // Each edge keeps its de-identified model inputs, for retraining on clinicians' verdicts.
       VIGIL_TRAINING__KEEP_INPUTS: 'true',
       VIGIL_HUB_URL: httpUrl,
+      // Results back to the clinic: an SR and a presentation state per study, to the clinic's (demo) PACS.
+      VIGIL_PACS__ENABLED: 'true',
+      VIGIL_PACS__STUDY_SETTLE_S: '3',
+      VIGIL_PACS__DESTINATIONS: JSON.stringify([
+        { name: 'clinic-pacs', kind: 'dimse', port: clinicPacs.port, calledAeTitle: 'DEMO_PACS' },
+      ]),
+      // Names beside pseudonyms on the dashboard, resolved by this edge (DEMO: plain HTTP on loopback).
+      VIGIL_REID__ENABLED: 'true',
+      VIGIL_REID__HOST: '127.0.0.1',
+      VIGIL_REID__PORT: String(reidPorts[k]),
+      VIGIL_REID__TLS__ENABLED: 'false',
+      VIGIL_REID__ALLOWED_ORIGINS: JSON.stringify([httpUrl]),
+      VIGIL_REID__HUB_PUBLIC_KEY_FILE: reidPublicKeyFile,
     }),
     { logger: logger.child({ deviceId: clinic.deviceId }) },
   );
@@ -172,6 +193,8 @@ process.stdout.write(
     '  demonstration, not a medical device (docs/model-card.md). A corrupt file is quarantined at east-mg-1.',
     `  Model rollouts: vigil-demo ${BUNDLED_VERSION} and ${DEMO_UPDATE_VERSION} are signed (demo key ${demoKey.keyId}) and`,
     `  published; log in as "ops" (credentials file) and roll out ${DEMO_UPDATE_VERSION} on the Rollouts page.`,
+    "  Each study's findings go back to its clinic's PACS (a demo SCP) as an AI results SR and a presentation",
+    "  state; on the dashboard, names appear beside pseudonyms, resolved by each clinic's edge (never the hub).",
     "  Feedback loop: once each clinic's first patient has had all visits, a simulated radiologist judges a",
     "  few studies (from the phantoms' truth); the Model performance page shows the figures, each edge",
     `  assembles a training set from its own kept inputs, and vigil-demo ${DEMO_FIELD_VERSION} is fine-tuned on them and published.`,
@@ -198,11 +221,13 @@ async function report(): Promise<void> {
   const kinds = new Map<string, number>();
   for (const a of open.items) kinds.set(a.kind, (kinds.get(a.kind) ?? 0) + 1);
   const followUp = patients.items.filter((p) => p.studies > 1).length;
+  const delivered = pacs.reduce((n, p) => n + p.received(), 0);
   process.stdout.write(
     `[${new Date().toISOString()}] ${states.filter((s) => s.status === 'online').length}/${CLINICS.length} devices online, ${history.length} telemetry samples stored, ${await hub.state.countResults()} results stored\n${rows.join('\n')}\n` +
       `  follow-up: ${patients.items.length} patients (${followUp} with follow-up studies), ${open.items.length} open alerts` +
       `${open.items.length ? ` (${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')})` : ''}; ` +
-      `TOTP code for ${clinician.username} now: ${await currentTotp(clinician.totpSecret ?? '')}\n`,
+      `TOTP code for ${clinician.username} now: ${await currentTotp(clinician.totpSecret ?? '')}\n` +
+      `  results to the clinics' PACS: ${delivered} objects (AI results SR and presentation states) delivered\n`,
   );
 }
 
@@ -288,6 +313,7 @@ async function stop(): Promise<void> {
   await modality.close();
   await report();
   for (const agent of agents) await agent.stop();
+  for (const p of pacs) p.close();
   await hub.stop();
   process.stdout.write('Vigil demo stopped.\n');
   process.exit(0);

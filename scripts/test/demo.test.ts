@@ -46,6 +46,9 @@ test('npm run demo: three clinics online, studies through DICOM intake, follow-u
     assert.ok(Number(followUp[1]) >= 3 && Number(followUp[2]) >= 3, `patients with follow-up: ${followUp[0]}`);
     assert.ok(Number(followUp[3]) >= 1, 'alerts were raised');
     assert.match(run.stdout, /\d+ overdue/, 'the patient whose last visit was over a year ago is overdue');
+    // Results went back to each clinic's PACS.
+    const delivered = [...run.stdout.matchAll(/results to the clinics' PACS: (\d+) objects/g)].at(-1);
+    assert.ok(delivered && Number(delivered[1]) >= 3, `SRs delivered to the demo PACS: ${delivered?.[0]}`);
     // The feedback loop: verdicts → performance → each edge's own training set → a fine-tuned, published model.
     assert.match(run.stdout, /feedback: [1-9]\d* verdicts on [1-9]\d* studies .* → PPV \d+ % \[/);
     assert.match(run.stdout, /feedback: fine-tuned vigil-demo \d+\.\d+\.0 on [1-9]\d* images from 3 clinics' own training sets/);
