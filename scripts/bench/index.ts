@@ -5,6 +5,7 @@ process.env.VIGIL_LOG_LEVEL ??= 'warn';
 import { benchApi } from './api.js';
 import { benchBackbone } from './backbone.js';
 import { benchDecode } from './decode.js';
+import { benchDicom } from './dicom.js';
 import { benchPipeline } from './pipeline.js';
 import { benchQueryLayer } from './query-layer.js';
 
@@ -14,6 +15,7 @@ const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   pipeline: benchPipeline,
   decode: benchDecode,
   'query-layer': benchQueryLayer,
+  dicom: benchDicom,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
