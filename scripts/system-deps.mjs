@@ -12,6 +12,9 @@ export const SYSTEM_COMMANDS = {
   dcmcjpeg: 'dcmtk',
   gdcmconv: 'libgdcm-tools',
   chromium: 'chromium',
+  dciodvfy: 'dicom3tools',
+  Orthanc: 'orthanc',
+  DicomSRValidator: 'pixelmed-apps',
 };
 
 /** Debian packages without a command to probe: checked by a file they install. */
@@ -20,6 +23,7 @@ export const SYSTEM_FILES = {
   '/usr/lib/python3/dist-packages/numpy/__init__.py': 'python3-numpy',
   '/usr/lib/python3/dist-packages/torch/__init__.py': 'python3-torch',
   '/usr/lib/python3/dist-packages/onnx/__init__.py': 'python3-onnx',
+  '/usr/share/orthanc/plugins/libOrthancDicomWeb.so': 'orthanc-dicomweb',
   '/usr/lib/postgresql/15/bin/pg_ctl': 'postgresql',
 };
 
