@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
+import { generateSigningKey } from '@vigil/shared';
 import { freePort } from '../../scripts/harness/free-port.js';
+import { BUNDLED_MODEL } from '../../scripts/harness/model-packages.js';
 import { makeTempDir } from '../../scripts/harness/temp-dir.js';
 import { waitFor } from '../../scripts/harness/wait-for.js';
 import { loadEdgeConfig } from '../src/config.js';
@@ -60,6 +62,9 @@ test('pseudonyms: same patient and issuer → same key across studies; another s
 test('no PHI value from the input appears in anything the edge keeps for publishing, logs or outputs', async () => {
   const dir = makeTempDir('deid');
   const port = await freePort();
+  // The clinic-side paths run too: the model, the PACS queue (its destination down) and the identity index.
+  const hubKey = join(dir.path, 'hub-reid.pub.pem');
+  writeFileSync(hubKey, generateSigningKey().publicKeyPem);
   const logFile = join(dir.path, 'agent.log');
   const images: PreparedImage[] = [];
   const { createLogger } = await import('@vigil/shared');
@@ -75,6 +80,16 @@ test('no PHI value from the input appears in anything the edge keeps for publish
       VIGIL_DICOM__PORT: String(port),
       VIGIL_DICOM__ALLOW_ANY_CALLING_AE: 'true',
       VIGIL_DEID__SECRET: 'deid-test-secret-000000',
+      VIGIL_MODEL__DIR: BUNDLED_MODEL,
+      VIGIL_PACS__ENABLED: 'true',
+      VIGIL_PACS__STUDY_SETTLE_S: '0',
+      VIGIL_PACS__RETRY_MIN_MS: '100',
+      VIGIL_PACS__DESTINATIONS: JSON.stringify([{ name: 'down', kind: 'dimse', port: await freePort(), timeoutMs: 2000 }]),
+      VIGIL_REID__ENABLED: 'true',
+      VIGIL_REID__HOST: '127.0.0.1',
+      VIGIL_REID__PORT: '0',
+      VIGIL_REID__TLS__ENABLED: 'false',
+      VIGIL_REID__HUB_PUBLIC_KEY_FILE: hubKey,
     }),
     { logger, imageSinks: [{ accept: async (image) => void images.push(image) }] },
   );
@@ -88,6 +103,11 @@ test('no PHI value from the input appears in anything the edge keeps for publish
     ) as Record<string, string>;
     await run('storescu', ['-aec', 'VIGIL', '127.0.0.1', String(port), file]);
     await waitFor('image processed', () => images.length === 1, 20_000);
+    await waitFor(
+      'the SR built and its delivery tried',
+      () => (agent.pacs?.store.all() ?? []).some((d) => d.attempts >= 1),
+      60_000,
+    );
     await agent.telemetry.sampleAndEnqueue();
     const image = images[0] as PreparedImage;
     assert.equal(image.image.patientAgeYears, 64);
@@ -104,6 +124,18 @@ test('no PHI value from the input appears in anything the edge keeps for publish
       assert.ok(!logs.includes(value), `logs leak ${value}`);
     }
     assert.ok(readdirSync(join(dir.path, 'edge', 'quarantine')).length === 0);
+    // The clinic's own stores: the PACS queue holds the identity (it builds the clinic's objects; a
+    // positive control for this search), the identity index only sealed.
+    const bytes = (file: string) =>
+      ['', '-wal']
+        .map((s) => join(dir.path, 'edge', `${file}${s}`))
+        .filter((f) => existsSync(f))
+        .map((f) => readFileSync(f).toString('latin1'))
+        .join('');
+    assert.ok(bytes('pacs.sqlite').includes('MRN-00451277'), 'the PACS queue has the identity (clinic only)');
+    const index = bytes('reid.sqlite');
+    assert.ok(index.length > 0);
+    for (const value of values) assert.ok(!index.includes(value), `identity index leaks ${value} in clear`);
   } finally {
     await agent.stop();
     dir.remove();
