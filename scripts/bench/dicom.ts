@@ -18,6 +18,7 @@ import {
   inputSpecOf,
   OnnxModel,
   prepareImage,
+  reportedImage,
   Spool,
 } from '@vigil/edge-agent';
 import { createLogger } from '@vigil/shared';
@@ -74,18 +75,7 @@ async function srPerStudy(dir: string, storescp: StoreScp, orthanc: OrthancServe
       const [a] = await processor.process(prepareImage(image.file, decoded, { secret: 'b'.repeat(20), defaultIssuer: 'c' }));
       studyInfer += performance.now() - started;
       if (!a) throw new Error('no result');
-      images.push({
-        identity: a.image.clinic,
-        rows: a.result.image.rows,
-        columns: a.result.image.columns,
-        pixelSpacingMm: a.result.image.pixelSpacingMm,
-        laterality: a.result.laterality,
-        view: a.result.view,
-        score: a.result.score,
-        findings: a.result.findings,
-        resultId: a.result.messageId,
-        model: a.result.model,
-      });
+      images.push(reportedImage(a));
     }
     inferMs.push(studyInfer);
     const started = performance.now();

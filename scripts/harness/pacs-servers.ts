@@ -104,7 +104,9 @@ export class OrthancServer {
         DicomWeb: { Enable: true, Root: '/dicom-web/' },
       }),
     );
-    this.process = spawn(existsSync('/usr/sbin/Orthanc') ? '/usr/sbin/Orthanc' : 'Orthanc', [config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.process = spawn(existsSync('/usr/sbin/Orthanc') ? '/usr/sbin/Orthanc' : 'Orthanc', [config], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     this.process.stderr?.resume();
     await waitFor(
       'Orthanc answering',

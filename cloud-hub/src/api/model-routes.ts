@@ -19,6 +19,7 @@ import {
   RolloutSchema,
   RolloutStartedSchema,
 } from './api-schemas.js';
+import { requireDevice } from './device-auth.js';
 import { actorOf, principalOf } from './request-auth.js';
 
 const Version = SemVer;
@@ -103,18 +104,7 @@ export async function modelRoutes(app: FastifyInstance, o: ModelRouteOptions): P
   );
 
   /** The device calling with its own credentials (HTTP Basic: device id + device password). */
-  const device = async (request: FastifyRequest, reply: FastifyReply) => {
-    const header = request.headers.authorization ?? '';
-    const [user = '', password = ''] = header.startsWith('Basic ')
-      ? Buffer.from(header.slice(6), 'base64').toString('utf8').split(/:(.*)/s)
-      : [];
-    try {
-      return await o.devices.verify(user, password, request.ip);
-    } catch {
-      reply.header('www-authenticate', 'Basic realm="vigil-devices"');
-      throw new VigilError('VIGIL_AUTH_REQUIRED', 'device credentials required');
-    }
-  };
+  const device = (request: FastifyRequest, reply: FastifyReply) => requireDevice(request, reply, o.devices);
 
   // Clinicians' verdicts on this device's own results, as training labels (keyed by the edge's own
   // pseudonymous instance keys; no image, no identity). A device gets its own labels only.

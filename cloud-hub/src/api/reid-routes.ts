@@ -6,6 +6,7 @@ import { seesAny } from '../auth/clinic-scope.js';
 import type { DeviceRegistry } from '../broker/device-registry.js';
 import type { StateStore } from '../state/state-store.js';
 import { ERROR_RESPONSES, ReidTokenSchema } from './api-schemas.js';
+import { requireDevice } from './device-auth.js';
 import { actorOf, principalOf } from './request-auth.js';
 
 const ReidEvents = Type.Object(
@@ -76,18 +77,7 @@ export async function reidRoutes(app: FastifyInstance, o: ReidRouteOptions): Pro
     },
   );
 
-  const device = async (request: FastifyRequest, reply: FastifyReply) => {
-    const header = request.headers.authorization ?? '';
-    const [user = '', password = ''] = header.startsWith('Basic ')
-      ? Buffer.from(header.slice(6), 'base64').toString('utf8').split(/:(.*)/s)
-      : [];
-    try {
-      return await o.devices.verify(user, password, request.ip);
-    } catch {
-      reply.header('www-authenticate', 'Basic realm="vigil-devices"');
-      throw new VigilError('VIGIL_AUTH_REQUIRED', 'device credentials required');
-    }
-  };
+  const device = (request: FastifyRequest, reply: FastifyReply) => requireDevice(request, reply, o.devices);
 
   app.post<{ Body: Static<typeof ReidEvents> }>(
     '/device/reidentifications',

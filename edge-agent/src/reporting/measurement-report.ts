@@ -27,6 +27,23 @@ export function derivedUid(...parts: string[]): string {
   return `2.25.${BigInt(`0x${hex}`).toString()}`;
 }
 
+/** The Patient and General Study modules of an object about the study these images belong to. */
+export function patientAndStudy(study: DicomIdentity): Record<string, unknown> {
+  return {
+    PatientName: study.patientName ? [{ Alphabetic: study.patientName }] : [],
+    PatientID: study.patientId,
+    ...(study.issuerOfPatientId ? { IssuerOfPatientID: study.issuerOfPatientId } : {}),
+    PatientBirthDate: study.birthDate,
+    PatientSex: study.patientSex,
+    StudyInstanceUID: study.studyInstanceUid,
+    StudyDate: study.studyDate,
+    StudyTime: study.studyTime,
+    ReferringPhysicianName: study.referringPhysicianName ? [{ Alphabetic: study.referringPhysicianName }] : [],
+    StudyID: study.studyId,
+    AccessionNumber: study.accessionNumber,
+  };
+}
+
 /** One analysed image of the study, with its real identity (the SR goes only to the clinic's PACS). */
 export interface ReportedImage {
   identity: DicomIdentity;
@@ -175,17 +192,7 @@ export function buildMeasurementReport(o: ReportOptions): Record<string, unknown
     SOPClassUID: COMPREHENSIVE_3D_SR,
     SOPInstanceUID: o.sopInstanceUid,
     // Patient and General Study modules: the analysed images' own.
-    PatientName: study.patientName ? [{ Alphabetic: study.patientName }] : [],
-    PatientID: study.patientId,
-    ...(study.issuerOfPatientId ? { IssuerOfPatientID: study.issuerOfPatientId } : {}),
-    PatientBirthDate: study.birthDate,
-    PatientSex: study.patientSex,
-    StudyInstanceUID: study.studyInstanceUid,
-    StudyDate: study.studyDate,
-    StudyTime: study.studyTime,
-    ReferringPhysicianName: study.referringPhysicianName ? [{ Alphabetic: study.referringPhysicianName }] : [],
-    StudyID: study.studyId,
-    AccessionNumber: study.accessionNumber,
+    ...patientAndStudy(study),
     // SR Document Series.
     Modality: 'SR',
     SeriesInstanceUID: o.seriesInstanceUid,

@@ -4,12 +4,34 @@ import { backoffDelay, type Logger } from '@vigil/shared';
 import type { EdgeConfig } from '../config.js';
 import type { AnalysedImage, ResultSink } from '../pipeline/image-processor.js';
 import { writeDicomFile } from './dicom-writer.js';
-import { buildMeasurementReport, COMPREHENSIVE_3D_SR, derivedUid, type ReportOptions } from './measurement-report.js';
+import {
+  buildMeasurementReport,
+  COMPREHENSIVE_3D_SR,
+  derivedUid,
+  type ReportedImage,
+  type ReportOptions,
+} from './measurement-report.js';
 import { cStore, type SendOutcome, stowRs } from './pacs-senders.js';
 import { type DestinationCounts, PacsStore } from './pacs-store.js';
 import { buildPresentationState, GRAYSCALE_SOFTCOPY_PRESENTATION_STATE } from './presentation-state.js';
 
 export type PacsDestination = EdgeConfig['pacs']['destinations'][number];
+
+/** What the study's objects need of one analysed image: its real identity and the model's findings. */
+export function reportedImage(a: AnalysedImage): ReportedImage {
+  return {
+    identity: a.image.clinic,
+    rows: a.result.image.rows,
+    columns: a.result.image.columns,
+    pixelSpacingMm: a.result.image.pixelSpacingMm,
+    laterality: a.result.laterality,
+    view: a.result.view,
+    score: a.result.score,
+    findings: a.result.findings,
+    resultId: a.result.messageId,
+    model: { ...a.result.model, ...(a.model.manifest.intendedUse ? { intendedUse: a.model.manifest.intendedUse } : {}) },
+  };
+}
 
 /** What the device reports about each destination (telemetry, the dashboard's device page). */
 export interface DestinationHealth extends DestinationCounts {
@@ -61,18 +83,7 @@ export class PacsService implements ResultSink {
       {
         studyInstanceUid: identity.studyInstanceUid,
         studyKey: a.result.studyKey,
-        image: {
-          identity,
-          rows: a.result.image.rows,
-          columns: a.result.image.columns,
-          pixelSpacingMm: a.result.image.pixelSpacingMm,
-          laterality: a.result.laterality,
-          view: a.result.view,
-          score: a.result.score,
-          findings: a.result.findings,
-          resultId: a.result.messageId,
-          model: { ...a.result.model, ...(a.model.manifest.intendedUse ? { intendedUse: a.model.manifest.intendedUse } : {}) },
-        },
+        image: reportedImage(a),
       },
       this.now() + this.o.config.studySettleS * 1000,
     );

@@ -1,4 +1,4 @@
-import type { ReportedImage, ReportOptions } from './measurement-report.js';
+import { patientAndStudy, type ReportedImage, type ReportOptions } from './measurement-report.js';
 
 export const GRAYSCALE_SOFTCOPY_PRESENTATION_STATE = '1.2.840.10008.5.1.4.1.1.11.1';
 
@@ -29,17 +29,7 @@ export function buildPresentationState(
     SpecificCharacterSet: 'ISO_IR 192',
     SOPClassUID: GRAYSCALE_SOFTCOPY_PRESENTATION_STATE,
     SOPInstanceUID: o.sopInstanceUid,
-    PatientName: study.patientName ? [{ Alphabetic: study.patientName }] : [],
-    PatientID: study.patientId,
-    ...(study.issuerOfPatientId ? { IssuerOfPatientID: study.issuerOfPatientId } : {}),
-    PatientBirthDate: study.birthDate,
-    PatientSex: study.patientSex,
-    StudyInstanceUID: study.studyInstanceUid,
-    StudyDate: study.studyDate,
-    StudyTime: study.studyTime,
-    ReferringPhysicianName: study.referringPhysicianName ? [{ Alphabetic: study.referringPhysicianName }] : [],
-    StudyID: study.studyId,
-    AccessionNumber: study.accessionNumber,
+    ...patientAndStudy(study),
     Modality: 'PR',
     // Type 2C for a paired structure: empty, as the presentation state spans both breasts.
     Laterality: '',
