@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { signReidToken, VigilError } from '@vigil/shared';
+import { signReidToken } from '@vigil/shared';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditStore } from '../audit/audit-store.js';
 import { seesAny } from '../auth/clinic-scope.js';
