@@ -7,6 +7,7 @@ import { topicFor } from '@vigil/shared';
 import { ApiClient, login } from '../../scripts/harness/api-client.js';
 import { patientKeyOf, studyResult } from '../../scripts/harness/followup-results.js';
 import { startTestHub, type TestHub } from '../../scripts/harness/hub-fixture.js';
+import { waitFor } from '../../scripts/harness/wait-for.js';
 import { provisionUser } from '../src/auth/user-provisioning.js';
 import type { Role } from '../src/auth/user-store.js';
 
@@ -228,10 +229,7 @@ describe('clinic-scoped access and verdicts', () => {
     // Bob's first, then Alice's: when Alice's arrives, Bob's would have arrived before it.
     assert.equal((await api.b.post(`/api/v1/alerts/${ofBob.alertKey}/acknowledge`)).status, 200);
     assert.equal((await api.a.post(`/api/v1/alerts/${ofAlice.alertKey}/acknowledge`)).status, 200);
-    const deadline = Date.now() + 30_000;
-    while (!received.some((e) => e.includes(ofAlice.alertKey)) && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await waitFor("clinic A's alert event", () => received.some((e) => e.includes(ofAlice.alertKey)));
     streamA.close();
     await streamA.pump;
     assert.ok(
