@@ -12,7 +12,7 @@ import {
   type ReportOptions,
 } from './measurement-report.js';
 import { cStore, type SendOutcome, stowRs } from './pacs-senders.js';
-import { type DestinationCounts, PacsStore } from './pacs-store.js';
+import { type Delivery, type DestinationCounts, PacsStore } from './pacs-store.js';
 import { buildPresentationState, GRAYSCALE_SOFTCOPY_PRESENTATION_STATE } from './presentation-state.js';
 
 export type PacsDestination = EdgeConfig['pacs']['destinations'][number];
@@ -211,44 +211,58 @@ export class PacsService implements ResultSink {
 
   private async deliverDue(): Promise<void> {
     const byName = new Map(this.o.config.destinations.map((d) => [d.name, d]));
-    for (const d of this.store.due(this.now())) {
-      if (this.stopped) return;
-      const dest = byName.get(d.destination);
-      if (!dest) continue;
-      if (!existsSync(d.path)) {
-        this.store.attemptFailed(d.id, {
-          code: 'VIGIL_INTERNAL',
-          message: 'the object file is gone',
-          refusal: false,
-          nextAt: this.now(),
-          giveUp: true,
-        });
-        continue;
-      }
-      const outcome = await this.send(dest, d.path, d.sopClassUid);
-      if (outcome.ok) {
-        this.store.delivered(d.id);
-        this.o.logger.info({ destination: d.destination, studyKey: d.studyKey }, 'AI results delivered to the PACS');
-        continue;
-      }
-      const refusals = d.refusals + (outcome.kind === 'refused' ? 1 : 0);
-      const giveUp = outcome.kind === 'refused' && refusals >= dest.maxRefusals;
-      const delay = backoffDelay(d.attempts, { minMs: this.o.config.retryMinMs, maxMs: this.o.config.retryMaxMs });
+    const touched = new Set<string>();
+    // Destinations in parallel, each in order: one that is down does not hold up the others.
+    const perDestination = new Map<string, Delivery[]>();
+    for (const d of this.store.due(this.now()))
+      perDestination.set(d.destination, [...(perDestination.get(d.destination) ?? []), d]);
+    await Promise.all(
+      [...perDestination].map(async ([name, rows]) => {
+        const dest = byName.get(name);
+        if (!dest) return;
+        for (const d of rows) {
+          if (this.stopped) return;
+          touched.add(d.path);
+          await this.deliver(dest, d);
+        }
+      }),
+    );
+    for (const path of touched) if (this.store.finished(path)) rmSync(path, { force: true });
+  }
+
+  private async deliver(dest: PacsDestination, d: Delivery): Promise<void> {
+    if (!existsSync(d.path)) {
       this.store.attemptFailed(d.id, {
-        code: outcome.code,
-        message: outcome.message,
-        refusal: outcome.kind === 'refused',
-        nextAt: this.now() + delay,
-        giveUp,
+        code: 'VIGIL_INTERNAL',
+        message: 'the object file is gone',
+        refusal: false,
+        nextAt: this.now(),
+        giveUp: true,
       });
-      this.o.logger[giveUp ? 'error' : 'warn'](
-        { code: outcome.code, destination: d.destination, studyKey: d.studyKey, attempts: d.attempts + 1 },
-        giveUp
-          ? `PACS refused the AI results; giving up: ${outcome.message}`
-          : `PACS delivery failed; retrying: ${outcome.message}`,
-      );
+      return;
     }
-    for (const path of this.store.finishedPaths()) rmSync(path, { force: true });
+    const outcome = await this.send(dest, d.path, d.sopClassUid);
+    if (outcome.ok) {
+      this.store.delivered(d.id);
+      this.o.logger.info({ destination: d.destination, studyKey: d.studyKey }, 'AI results delivered to the PACS');
+      return;
+    }
+    const refusals = d.refusals + (outcome.kind === 'refused' ? 1 : 0);
+    const giveUp = outcome.kind === 'refused' && refusals >= dest.maxRefusals;
+    const delay = backoffDelay(d.attempts, { minMs: this.o.config.retryMinMs, maxMs: this.o.config.retryMaxMs });
+    this.store.attemptFailed(d.id, {
+      code: outcome.code,
+      message: outcome.message,
+      refusal: outcome.kind === 'refused',
+      nextAt: this.now() + delay,
+      giveUp,
+    });
+    this.o.logger[giveUp ? 'error' : 'warn'](
+      { code: outcome.code, destination: d.destination, studyKey: d.studyKey, attempts: d.attempts + 1 },
+      giveUp
+        ? `PACS refused the AI results; giving up: ${outcome.message}`
+        : `PACS delivery failed; retrying: ${outcome.message}`,
+    );
   }
 
   health(): DestinationHealth[] {

@@ -37,6 +37,9 @@ export interface DestinationCounts {
 
 type Row = Record<string, unknown>;
 
+/** The due time of a study whose objects are built (beyond any clock). */
+const NOT_DUE = Number.MAX_SAFE_INTEGER;
+
 function toDelivery(r: Row): Delivery {
   return {
     id: Number(r.id),
@@ -176,9 +179,15 @@ export class PacsStore {
       for (const object of o.objects) {
         for (const d of o.destinations) insert.run(d, object.sopInstanceUid, object.sopClassUid, o.studyKey, object.path, now);
       }
+      // Built: out of the due index until another image of the study arrives (one that arrived while
+      // the objects were being built keeps the study due).
       this.db
-        .prepare('UPDATE studies SET built_images = ?, version = ? WHERE study_instance_uid = ?')
-        .run(o.images, o.version, o.studyInstanceUid);
+        .prepare(
+          `UPDATE studies SET built_images = ?, version = ?,
+             due_at = CASE WHEN (SELECT count(*) FROM study_images WHERE study_instance_uid = ?) > ? THEN due_at ELSE ? END
+           WHERE study_instance_uid = ?`,
+        )
+        .run(o.images, o.version, o.studyInstanceUid, o.images, NOT_DUE, o.studyInstanceUid);
     })();
   }
 
@@ -216,13 +225,12 @@ export class PacsStore {
       );
   }
 
-  /** Objects every destination has delivered or given up: their files can go. */
-  finishedPaths(): string[] {
-    return (
-      this.db
-        .prepare(`SELECT path FROM deliveries GROUP BY path HAVING sum(CASE WHEN state = 'pending' THEN 1 ELSE 0 END) = 0`)
-        .all() as Row[]
-    ).map((r) => r.path as string);
+  /** Whether every destination has delivered or given up this object (its file can go). */
+  finished(path: string): boolean {
+    const row = this.db.prepare("SELECT count(*) AS n FROM deliveries WHERE path = ? AND state = 'pending'").get(path) as {
+      n: number;
+    };
+    return row.n === 0;
   }
 
   counts(destinations: readonly string[]): DestinationCounts[] {
