@@ -30,6 +30,8 @@ const { values } = parseArgs({
     postgres: { type: 'string' },
     /** Skip the feedback loop (verdicts → performance → edge training sets → fine-tuned model). */
     'skip-feedback': { type: 'boolean', default: false },
+    /** Run the feedback loop up to the edges' training sets, without fine-tuning (the test's short form). */
+    'skip-feedback-training': { type: 'boolean', default: false },
   },
 });
 const root = resolve(values.dir ?? '.vigil');
@@ -273,6 +275,7 @@ function startFeedback(): void {
       privateKeyPem: demoKey.privateKeyPem,
       workDir: join(demoDir, 'feedback'),
       studies: 6,
+      train: !values['skip-feedback-training'],
       write: (line) => process.stdout.write(`${line}\n`),
     });
   })().catch((error: Error) => logger.warn({ err: error.message }, 'demo feedback loop failed'));

@@ -174,3 +174,18 @@ describe('performance arithmetic', () => {
     );
   });
 });
+
+describe('Wilson interval at the edges', () => {
+  it('is exactly [0, …] at k = 0 and […, 1] at k = n, so the estimate always lies inside', () => {
+    for (const n of [1, 3, 7, 12, 25, 101]) {
+      const all = wilson(n, n);
+      const none = wilson(0, n);
+      assert.equal(all.high, 1, `k = n = ${n}`);
+      assert.equal(none.low, 0, `k = 0, n = ${n}`);
+      for (let k = 0; k <= n; k++) {
+        const w = wilson(k, n);
+        assert.ok((w.low as number) <= k / n && k / n <= (w.high as number), `${k}/${n}`);
+      }
+    }
+  });
+});

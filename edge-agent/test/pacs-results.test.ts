@@ -30,18 +30,16 @@ test('a study sent by storescu comes back as a valid TID 1500 SR at storescp (C-
   let agent: EdgeAgent | undefined;
   try {
     await Promise.all([storescp.start(), orthanc.start()]);
+    // A seed whose study has lesions the model reports (so the report has findings to carry).
     const truth = await generatePhantoms({
       out: join(dir.path, 'phantoms'),
-      patients: 3,
+      patients: 1,
       visits: 1,
-      seed: 9191,
+      seed: 9501,
       rows: 1024,
       columns: 832,
     });
-    // The study with the most sizeable lesions, so the report has findings to carry.
-    const lesions = (p: (typeof truth.patients)[number]) =>
-      p.visits[0]?.images.reduce((n, i) => n + i.findings.filter((f) => f.diameterMm >= 8).length, 0) ?? 0;
-    const patient = [...truth.patients].sort((a, b) => lesions(b) - lesions(a))[0];
+    const patient = truth.patients[0];
     const visit = patient?.visits[0];
     assert.ok(patient && visit);
     const device = { clinicId: 'clinic-a', deviceId: 'mg-1' };

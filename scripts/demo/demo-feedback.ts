@@ -42,6 +42,8 @@ export interface FeedbackOptions {
   workDir: string;
   /** How many studies a "clinician" reviews. */
   studies: number;
+  /** Fine-tune, sign and publish a model from the sets (off: stop once the sets are assembled). */
+  train: boolean;
   write: (line: string) => void;
 }
 
@@ -120,6 +122,10 @@ export async function runFeedbackLoop(o: FeedbackOptions): Promise<void> {
     o.write('feedback: no labelled image had a kept model input; nothing to fine-tune');
     return;
   }
+  o.write(
+    `feedback: training sets assembled at ${sets.length} clinics' edges: ${images} images (the images stayed at each edge)`,
+  );
+  if (!o.train) return;
   const tuned = join(o.workDir, `vigil-demo-${o.version}`);
   await execFileAsync(
     process.execPath,

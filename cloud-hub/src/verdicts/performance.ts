@@ -108,7 +108,14 @@ export function wilson(k: number, n: number): Proportion {
   const z2 = Z * Z;
   const centre = (p + z2 / (2 * n)) / (1 + z2 / n);
   const half = (Z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / (1 + z2 / n);
-  return { k, n, value: p, low: Math.max(0, centre - half), high: Math.min(1, centre + half) };
+  // At k = 0 and k = n the bounds are exactly 0 and 1; floating point would leave them a hair inside.
+  return {
+    k,
+    n,
+    value: p,
+    low: k === 0 ? 0 : Math.max(0, centre - half),
+    high: k === n ? 1 : Math.min(1, centre + half),
+  };
 }
 
 function zero(): Counts {
