@@ -154,6 +154,25 @@ test('names for pseudonyms at the clinic edge only: scoped, short-lived, audited
     );
     assert.equal((await resolve(urlA, forged.token, [keyA])).status, 401);
     assert.equal((await resolve(urlA, '', [keyA])).status, 401);
+    const malformed = await resolve(urlA, issued.body.token, ['not-a-pseudonym']);
+    assert.equal(malformed.status, 400, 'a malformed request is refused with a coded error');
+    assert.equal(((await malformed.json()) as { error: { code: string } }).error.code, 'VIGIL_API_INVALID_REQUEST');
+    // The hub's device routes take a device's own credentials only.
+    for (const [method, path, body] of [
+      ['GET', '/api/v1/device/labels', undefined],
+      ['POST', '/api/v1/device/reidentifications', JSON.stringify({ events: [] })],
+    ] as const) {
+      const refused = await fetch(`${hub.httpUrl}${path}`, {
+        method,
+        headers: {
+          authorization: `Basic ${Buffer.from('mg-a:wrong-password').toString('base64')}`,
+          'content-type': 'application/json',
+        },
+        ...(body ? { body } : {}),
+      });
+      assert.equal(refused.status, 401, path);
+      assert.match(refused.headers.get('www-authenticate') ?? '', /Basic/);
+    }
 
     // CORS: the hub's dashboard may ask; another origin gets no permission.
     const preflight = (origin: string) =>
