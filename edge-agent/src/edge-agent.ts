@@ -141,7 +141,7 @@ export class EdgeAgent {
       outbox: this.outbox,
       counters: this.counters,
       logger: this.logger,
-      ...(pacs ? { pacs: () => pacs.health().map((h) => ({ ...h, destination: h.destination })) } : {}),
+      ...(pacs ? { pacs: () => pacs.health() } : {}),
       reidUrl: () => this.reidUrl(),
     });
     const agent = this;

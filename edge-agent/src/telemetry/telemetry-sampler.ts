@@ -63,6 +63,7 @@ export class TelemetrySampler {
     const [disk, gpus] = await Promise.all([diskUsage(o.diskPath), readGpus(o.gpuCommand)]);
     const outbox = o.outbox.stats();
     const latency = o.counters.takeLatencyPercentiles();
+    const reidUrl = o.reidUrl?.();
     return {
       schema: TELEMETRY_SCHEMA,
       messageId: newMessageId(),
@@ -101,7 +102,7 @@ export class TelemetrySampler {
         evictedTelemetry: outbox.evictedTelemetry,
       },
       ...(o.pacs ? { pacs: o.pacs() } : {}),
-      ...(o.reidUrl?.() ? { reid: { url: o.reidUrl() as string } } : {}),
+      ...(reidUrl ? { reid: { url: reidUrl } } : {}),
     };
   }
 
