@@ -8,3 +8,4 @@ export * from './model-signature.js';
 export * from './reid-token.js';
 export * from './schemas/index.js';
 export * from './topics.js';
+export * from './worker-entry.js';

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { Logger } from '@vigil/shared';
+import { type Logger, workerEntry } from '@vigil/shared';
 import type { HubEvents } from '../events/hub-events.js';
 import type { StateLocation } from '../state/state-store.js';
 import { type FollowupPolicy, type FollowupRunner, FollowupService } from './followup-service.js';
@@ -67,7 +67,7 @@ export class FollowupThread implements FollowupRunner {
       sweeps: this.sweeps,
       logLevel: this.o.logger.level,
     };
-    const worker = new Worker(new URL('./followup-worker.mjs', import.meta.url), { workerData: data });
+    const worker = new Worker(workerEntry(import.meta.url, 'followup-worker-main'), { workerData: data });
     this.worker = worker;
     worker.on('message', (message: FromFollowupWorker) => this.received(message));
     worker.on('error', (error) =>

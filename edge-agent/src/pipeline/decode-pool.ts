@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { workerEntry } from '@vigil/shared';
 import { Piscina } from 'piscina';
 import type { DecodeTask, DecodeTaskResult } from './decode-task.js';
 
@@ -11,7 +12,7 @@ export class DecodePool {
 
   constructor(threads = Math.max(1, availableParallelism() - 1)) {
     this.pool = new Piscina({
-      filename: new URL('./decode-worker.mjs', import.meta.url).href,
+      filename: workerEntry(import.meta.url, 'decode-worker').href,
       minThreads: Math.min(2, threads),
       maxThreads: threads,
       // Each WASM heap grows to ~50 MB; keep workers warm rather than re-instantiating codecs.

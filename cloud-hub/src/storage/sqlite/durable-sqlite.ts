@@ -1,5 +1,6 @@
 import { type FileHandle, open } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
+import { workerEntry } from '@vigil/shared';
 import Database from 'better-sqlite3';
 
 export interface DurableSqliteOptions {
@@ -57,7 +58,7 @@ export class DurableSqlite {
   }
 
   private startCheckpointer(thresholdBytes: number): void {
-    const worker = new Worker(new URL('./wal-checkpointer.mjs', import.meta.url), {
+    const worker = new Worker(workerEntry(import.meta.url, 'wal-checkpointer'), {
       workerData: { path: this.path, thresholdBytes, intervalMs: 50 },
     });
     worker.unref();
