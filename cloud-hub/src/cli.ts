@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { DeviceRegistry } from './broker/device-registry.js';
 import { mosquittoAclFile } from './broker/mosquitto-acl.js';
 import { addModelCommands } from './cli-model-commands.js';
+import { addPkiCommands } from './cli-pki-commands.js';
 import { addStateCommands } from './cli-state-commands.js';
 import { addUserCommands } from './cli-user-commands.js';
 import { addVerdictCommands } from './cli-verdict-commands.js';
@@ -100,18 +101,7 @@ export async function main(argv: string[]): Promise<void> {
         fail(error);
       }
     });
-  device
-    .command('revoke <deviceId>')
-    .description('revoke a device; a running hub drops its connection within seconds')
-    .option(...configOption)
-    .action(async (deviceId: string, options: { config?: string }) => {
-      try {
-        await withRegistry(options.config, (r) => r.revoke(deviceId));
-        process.stdout.write(`${JSON.stringify({ deviceId, revoked: true })}\n`);
-      } catch (error) {
-        fail(error);
-      }
-    });
+  addPkiCommands(program, device, configOption, fail);
   device
     .command('mosquitto-acl')
     .description('print a Mosquitto acl_file with the same per-device topic ACL (external-broker mode)')

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { type Static, Type } from '@sinclair/typebox';
 import { loadConfig, publicKeyPems, resolveSecret, VigilError } from '@vigil/shared';
 
@@ -22,6 +23,21 @@ export const HubConfigSchema = Type.Object(
         /** Behind a reverse proxy, trust X-Forwarded-For for client addresses (rate limits, audit). */
         trustProxy: Type.Boolean({ default: false }),
         rateLimitPerMinute: Type.Integer({ minimum: 1, default: 1200 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    pki: Type.Object(
+      {
+        /** The device CA (ca.key 0600, ca.pem), made by `vigil-hub ca init`; empty: {dataDir}/pki. Replicas mount the same files. */
+        dir: Type.String({ default: '' }),
+        /** Lifetime of device certificates; devices renew at two thirds of it (edge identity.renewAt). */
+        certValidityS: Type.Integer({ minimum: 10, maximum: 397 * 86_400, default: 30 * 86_400 }),
+        /** Default lifetime of one-time enrolment tokens (`vigil-hub device enrol-token --ttl`). */
+        enrolTokenTtlS: Type.Integer({ minimum: 10, maximum: 30 * 86_400, default: 3600 }),
+        /** Enrolment requests per minute per address. */
+        enrolRateLimitPerMinute: Type.Integer({ minimum: 1, default: 30 }),
+        /** How often the hub drops live connections of devices revoked since (by the CLI or another replica). */
+        revocationCheckS: Type.Number({ minimum: 0.2, maximum: 300, default: 5 }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -240,6 +256,11 @@ export function loadHubConfig(file?: string, env: NodeJS.ProcessEnv = process.en
     );
   }
   return config;
+}
+
+/** Where the device CA lives: pki.dir, else {dataDir}/pki. */
+export function pkiDir(config: HubConfig): string {
+  return config.pki.dir || join(config.dataDir, 'pki');
 }
 
 /** The PostgreSQL password from `state.password` or `state.passwordFile` (empty: the URL's own, or none). */

@@ -13,7 +13,7 @@ import type { DeviceTransport } from './broker/device-transport.js';
 import { EmbeddedBroker } from './broker/embedded-broker.js';
 import { ExternalConsumer } from './broker/external-consumer.js';
 import { SingletonLease } from './cluster/singleton-lease.js';
-import { externalPassword, type HubConfig, modelKeyPems, statePassword } from './config.js';
+import { externalPassword, type HubConfig, modelKeyPems, pkiDir, statePassword } from './config.js';
 import { HubEvents } from './events/hub-events.js';
 import { followupPolicy, patientsTouched } from './followup/followup-policy.js';
 import { FollowupThread } from './followup/followup-thread.js';
@@ -23,6 +23,8 @@ import { HubMetrics } from './http/hub-metrics.js';
 import { IngestPipeline } from './ingest/ingest-pipeline.js';
 import { ModelRegistry } from './models/model-registry.js';
 import { PerformanceWatch } from './ops/performance-watch.js';
+import { caFiles, DeviceCa } from './pki/device-ca.js';
+import { EnrolmentService } from './pki/enrolment-service.js';
 import { RolloutController } from './rollout/rollout-controller.js';
 import type { StateLocation, StateStore } from './state/state-store.js';
 import { InfluxHistoryStore } from './storage/influx/influx-history-store.js';
@@ -118,6 +120,10 @@ export class Hub {
   readonly sweepLease: SingletonLease;
   readonly replicaId: string;
   private revocationTimer: NodeJS.Timeout | undefined;
+  /** The device CA's certificate when `vigil-hub ca init` has run: it authenticates device certificates. */
+  private readonly deviceCaPem: string | undefined;
+  /** Enrolment and certificate renewal; set at start (the CA key loads asynchronously). */
+  enrolment: EnrolmentService | undefined;
   httpPort = 0;
   /** Where the state lives (resolved once: the password may come from a file). */
   private readonly location: StateLocation;
@@ -127,6 +133,7 @@ export class Hub {
     options: { logger?: Logger } = {},
   ) {
     this.logger = options.logger ?? createLogger('vigil-hub');
+    this.deviceCaPem = DeviceCa.exists(pkiDir(config)) ? readFileSync(caFiles(pkiDir(config)).cert, 'utf8') : undefined;
     this.location = stateLocation(config);
     this.state = stateEngine(config, this.location);
     this.history =
@@ -228,6 +235,7 @@ export class Hub {
                   keyFile: m.tls.keyFile,
                   certFile: m.tls.certFile,
                   caFile: m.tls.caFile || undefined,
+                  deviceCaPem: this.deviceCaPem,
                   requireClientCert: m.tls.requireClientCert,
                 }
               : undefined,
@@ -260,6 +268,9 @@ export class Hub {
             https: {
               key: readTls(config.http.tls.keyFile, 'http.tls.keyFile'),
               cert: readTls(config.http.tls.certFile, 'http.tls.certFile'),
+              // Devices may present the certificate the hub issued them (renewal, package downloads,
+              // labels); browsers present none and are not refused for it.
+              ...(this.deviceCaPem ? { ca: [this.deviceCaPem], requestCert: true, rejectUnauthorized: false } : {}),
             },
           }
         : {}),
@@ -286,7 +297,7 @@ export class Hub {
       {
         name: 'revocations',
         start: () => {
-          this.revocationTimer = setInterval(() => void this.kickRevoked(), 10_000);
+          this.revocationTimer = setInterval(() => void this.kickRevoked(), this.config.pki.revocationCheckS * 1000);
           this.revocationTimer.unref();
         },
         stop: () => clearInterval(this.revocationTimer),
@@ -326,7 +337,16 @@ export class Hub {
   }
 
   private async startHttp(): Promise<void> {
+    this.enrolment = new EnrolmentService({
+      store: this.state.pki,
+      registry: this.registry,
+      audit: this.state.audit,
+      ca: this.deviceCaPem ? await DeviceCa.load(pkiDir(this.config)) : undefined,
+      certValidityS: this.config.pki.certValidityS,
+      tokenTtlS: this.config.pki.enrolTokenTtlS,
+    });
     await registerApi(this.http, {
+      pki: { enrolment: this.enrolment, enrolRateLimitPerMinute: this.config.pki.enrolRateLimitPerMinute },
       state: this.state,
       history: this.history,
       auth: this.auth,

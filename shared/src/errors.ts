@@ -120,6 +120,54 @@ export const ERROR_CATALOGUE = {
     httpStatus: 400,
     summary: 'An outcomes file has malformed or unknown lines; nothing of it was imported.',
   },
+  VIGIL_CA_MISSING: {
+    httpStatus: 503,
+    summary: 'The hub has no device CA yet (or cannot read it), so it cannot enrol devices or renew their certificates.',
+  },
+  VIGIL_CA_EXISTS: {
+    httpStatus: 409,
+    summary: '`vigil-hub ca init` found a device CA already: replacing it would orphan every enrolled device.',
+  },
+  VIGIL_CA_INVALID: {
+    httpStatus: 500,
+    summary: "The device CA's key file is readable by other users, or does not match its certificate.",
+  },
+  VIGIL_ENROL_TOKEN_INVALID: {
+    httpStatus: 401,
+    summary: 'An enrolment request carried a token the hub never issued (mistyped or forged).',
+  },
+  VIGIL_ENROL_TOKEN_USED: {
+    httpStatus: 401,
+    summary: 'An enrolment token was already used: each token enrols one key once.',
+  },
+  VIGIL_ENROL_TOKEN_EXPIRED: {
+    httpStatus: 401,
+    summary: 'An enrolment token is past its lifetime (`--ttl`, default `pki.enrolTokenTtlS`).',
+  },
+  VIGIL_CSR_INVALID: {
+    httpStatus: 400,
+    summary:
+      'A certificate request is malformed, not signed by the key it carries, or uses a key type the CA does not accept (EC P-256/P-384 or RSA ≥ 2048).',
+  },
+  VIGIL_CERT_INVALID: {
+    httpStatus: 401,
+    summary:
+      "A device presented a certificate that the device CA issued but that cannot be used: revoked, superseded by the device's revocation, naming another device or clinic, or unknown to the hub's records.",
+  },
+  VIGIL_CERT_RENEW_FAILED: {
+    httpStatus: 503,
+    summary: 'The edge could not renew its certificate (hub unreachable, refused).',
+  },
+  VIGIL_AT_REST_KEY_INVALID: {
+    httpStatus: 500,
+    summary:
+      "At start, the edge's at-rest encryption key is missing, unreadable by the agent, readable by others, malformed, or does not open the data already written.",
+  },
+  VIGIL_AT_REST_DATA_INVALID: {
+    httpStatus: 422,
+    summary:
+      'An encrypted spool, quarantine, overlay or outbox record fails authentication: tampered, truncated, or written with a key the edge no longer has.',
+  },
   VIGIL_REID_KEY_INVALID: {
     httpStatus: 500,
     summary: "The edge's re-identification key does not open its identity index (wrong or rotated key file).",

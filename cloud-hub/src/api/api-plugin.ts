@@ -14,6 +14,7 @@ import type { HubEvents } from '../events/hub-events.js';
 import type { FollowupRunner } from '../followup/followup-service.js';
 import type { HistoryStore } from '../history/history-store.js';
 import type { ModelRegistry } from '../models/model-registry.js';
+import type { EnrolmentService } from '../pki/enrolment-service.js';
 import type { RolloutController } from '../rollout/rollout-controller.js';
 import type { StateStore } from '../state/state-store.js';
 import { VerdictService } from '../verdicts/verdict-service.js';
@@ -28,6 +29,7 @@ import { eventRoutes } from './event-routes.js';
 import { modelRoutes } from './model-routes.js';
 import { PatientAccess } from './patient-access.js';
 import { patientRoutes } from './patient-routes.js';
+import { registerPkiRoutes } from './pki-routes.js';
 import { reidRoutes } from './reid-routes.js';
 import { installPrincipal, installRequestAuth, SESSION_COOKIE } from './request-auth.js';
 import { resultRoutes } from './result-routes.js';
@@ -49,6 +51,8 @@ export interface ApiOptions {
   loginRateLimitPerMinute: number;
   /** Built dashboard (Vite output); served at / when it exists. */
   dashboardDir: string;
+  /** Device enrolment and certificate renewal (the device CA). */
+  pki: { enrolment: EnrolmentService; enrolRateLimitPerMinute: number };
   /** Signs clinicians' re-identification tokens (names are resolved at the clinic's edges). */
   reid: { signingKeyPem: string; tokenTtlS: number; edgeOrigins: readonly string[] };
   today?: () => string;
@@ -176,6 +180,11 @@ export async function registerApi(app: FastifyInstance, o: ApiOptions): Promise<
         devices: o.devices,
         signingKeyPem: o.reid.signingKeyPem,
         tokenTtlS: o.reid.tokenTtlS,
+      });
+      await api.register(registerPkiRoutes, {
+        enrolment: o.pki.enrolment,
+        devices: o.devices,
+        enrolRateLimitPerMinute: o.pki.enrolRateLimitPerMinute,
       });
       await api.register(modelRoutes, {
         state: o.state,

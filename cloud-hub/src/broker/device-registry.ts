@@ -69,6 +69,29 @@ export class DeviceRegistry {
     }
   }
 
+  get(deviceId: string): Promise<DeviceRecord | undefined> {
+    return this.state.getDevice(deviceId);
+  }
+
+  /**
+   * The device a client certificate (already verified against the device CA by TLS) stands for:
+   * the hub must have issued that serial to that device and clinic, and neither the certificate nor
+   * the device may be revoked. VIGIL_CERT_INVALID otherwise.
+   */
+  async verifyCertificate(peer: { subject?: { CN?: unknown; O?: unknown }; serialNumber?: string }): Promise<DeviceRecord> {
+    const cn = typeof peer.subject?.CN === 'string' ? peer.subject.CN : '';
+    const o = typeof peer.subject?.O === 'string' ? peer.subject.O : '';
+    const serial = (peer.serialNumber ?? '').toLowerCase().replace(/^0+/, '');
+    const refused = (why: string) => new VigilError('VIGIL_CERT_INVALID', `certificate for ${cn.slice(0, 64)} refused: ${why}`);
+    const issued = serial ? await this.state.pki.getCertificate(serial.padStart(32, '0')) : undefined;
+    if (!issued) throw refused('not issued by this hub');
+    if (issued.revokedAt) throw refused('revoked');
+    if (issued.deviceId !== cn || issued.clinicId !== o) throw refused('subject does not match the issued certificate');
+    const device = await this.active(cn);
+    if (!device || device.clinicId !== o) throw refused('device revoked');
+    return device;
+  }
+
   /** The active device for a username, or undefined when unknown or revoked. */
   async active(deviceId: string): Promise<DeviceRecord | undefined> {
     const device = await this.state.getDevice(deviceId);

@@ -29,7 +29,14 @@ export interface ListenerAddress {
 export interface EmbeddedBrokerOptions {
   plain: ListenerAddress | undefined;
   tls:
-    | (ListenerAddress & { keyFile: string; certFile: string; caFile?: string | undefined; requireClientCert: boolean })
+    | (ListenerAddress & {
+        keyFile: string;
+        certFile: string;
+        caFile?: string | undefined;
+        /** The hub's own device CA (PEM): certificates it issued authenticate devices. */
+        deviceCaPem?: string | undefined;
+        requireClientCert: boolean;
+      })
     | undefined;
   registry: DeviceRegistry;
   ingest: IngestPipeline;
@@ -152,12 +159,16 @@ export class EmbeddedBroker implements DeviceTransport {
       this.ports.plain = await this.listen(createServer({ noDelay: true }, aedes.handle), plain);
     }
     if (tls) {
+      const clientCas = [
+        ...(tls.caFile ? [readPem(tls.caFile, 'CA')] : []),
+        ...(tls.deviceCaPem ? [Buffer.from(tls.deviceCaPem)] : []),
+      ];
       const server = createTlsServer(
         {
           key: readPem(tls.keyFile, 'key'),
           cert: readPem(tls.certFile, 'certificate'),
-          ...(tls.caFile ? { ca: readPem(tls.caFile, 'CA') } : {}),
-          requestCert: Boolean(tls.caFile),
+          ...(clientCas.length > 0 ? { ca: clientCas } : {}),
+          requestCert: clientCas.length > 0,
           rejectUnauthorized: tls.requireClientCert,
           minVersion: 'TLSv1.2',
           noDelay: true,
@@ -203,13 +214,16 @@ export class EmbeddedBroker implements DeviceTransport {
       );
   }
 
-  /** Password, or an X.509 client certificate issued by the configured CA whose CN is the device id. */
+  /**
+   * Password, or an X.509 client certificate (verified against the CAs by TLS) that the hub issued
+   * to this very device and has not revoked: a certificate of device A cannot connect as device B.
+   */
   private async verify(client: Client, deviceId: string, password: string) {
     const socket = client.conn as Partial<TLSSocket>;
     if (password === '' && socket.authorized === true && typeof socket.getPeerCertificate === 'function') {
-      const cn = socket.getPeerCertificate().subject?.CN;
-      const device = await this.options.registry.active(deviceId);
-      if (device && cn === deviceId) return device;
+      const peer = socket.getPeerCertificate();
+      const device = await this.options.registry.verifyCertificate(peer);
+      if (device.deviceId === deviceId) return device;
       throw new VigilError('VIGIL_MQTT_AUTH_FAILED', `certificate does not identify device ${deviceId.slice(0, 64)}`);
     }
     return this.options.registry.verify(deviceId, password, (client.conn as Partial<TLSSocket>).remoteAddress ?? 'unknown');

@@ -12,7 +12,7 @@ export interface HttpServerOptions {
   /** Extra gauges refreshed right before each scrape. */
   beforeScrape?: () => void;
   /** Serve HTTPS with this key and certificate (PEM). */
-  https?: { key: Buffer; cert: Buffer };
+  https?: { key: Buffer; cert: Buffer; ca?: string[]; requestCert?: boolean; rejectUnauthorized?: boolean };
   trustProxy?: boolean;
 }
 

@@ -5,6 +5,7 @@ import type { CounterStore } from '../cluster/counter-store.js';
 import type { LeaseStore } from '../cluster/lease-store.js';
 import type { FollowupStore } from '../followup/followup-store.js';
 import type { OpsAlertStore } from '../ops/ops-alert-store.js';
+import type { PkiStore } from '../pki/pki-store.js';
 import type { RolloutStore } from '../rollout/rollout-store.js';
 import type { VerdictStore } from '../verdicts/verdict-store.js';
 import type { Page } from './pagination.js';
@@ -123,6 +124,8 @@ export interface StateStore {
   readonly verdicts: VerdictStore;
   /** Alerts for ops: real changes in real-world model performance. */
   readonly opsAlerts: OpsAlertStore;
+  /** The device CA's enrolment tokens and issued certificates. */
+  readonly pki: PkiStore;
   /** Rate limits and failed-login lockouts: the process's with SQLite, the database's with PostgreSQL (shared by replicas). */
   readonly counters: CounterStore;
   ping(): Promise<void>;

@@ -27,6 +27,8 @@ export const STATE_TABLES = [
   'device_desired',
   'verdicts',
   'ops_alerts',
+  'enrolment_tokens',
+  'device_certificates',
 ] as const;
 
 /** PostgreSQL allows 65 535 parameters per statement. */

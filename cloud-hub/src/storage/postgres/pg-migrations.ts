@@ -339,4 +339,30 @@ export const PG_MIGRATIONS: readonly { version: number; name: string; sql: strin
       CREATE INDEX ops_alerts_time ON ops_alerts (created_at);
     `,
   },
+  {
+    version: 7,
+    name: 'device CA: enrolment tokens and issued certificates',
+    sql: `
+      CREATE TABLE enrolment_tokens (
+        token_hash TEXT COLLATE "C" PRIMARY KEY,
+        clinic_id TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        used_at TEXT
+      );
+      CREATE TABLE device_certificates (
+        serial TEXT COLLATE "C" PRIMARY KEY,
+        device_id TEXT NOT NULL,
+        clinic_id TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        not_before TEXT NOT NULL,
+        not_after TEXT NOT NULL,
+        issued_at TEXT NOT NULL,
+        revoked_at TEXT
+      );
+      CREATE INDEX device_certificates_device ON device_certificates (device_id, issued_at);
+    `,
+  },
 ];

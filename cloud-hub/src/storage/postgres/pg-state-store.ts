@@ -23,6 +23,7 @@ import { PgFollowupStore } from './pg-followup-store.js';
 import { PgLeaseStore } from './pg-lease-store.js';
 import { migratePostgres } from './pg-migrate.js';
 import { PgOpsAlertStore } from './pg-ops-alert-store.js';
+import { PgPkiStore } from './pg-pki-store.js';
 import { PgRolloutStore } from './pg-rollout-store.js';
 import { PgUserStore } from './pg-user-store.js';
 import { PgVerdictStore } from './pg-verdict-store.js';
@@ -117,6 +118,7 @@ export class PgStateStore implements StateStore {
   readonly leases: PgLeaseStore;
   readonly verdicts: PgVerdictStore;
   readonly opsAlerts: PgOpsAlertStore;
+  readonly pki: PgPkiStore;
   readonly counters: PgCounters;
   private readonly pool: pg.Pool;
 
@@ -129,6 +131,7 @@ export class PgStateStore implements StateStore {
     this.leases = new PgLeaseStore(this.pool);
     this.verdicts = new PgVerdictStore(this.pool);
     this.opsAlerts = new PgOpsAlertStore(this.pool);
+    this.pki = new PgPkiStore(this.pool);
     this.counters = new PgCounters(this.pool);
   }
 

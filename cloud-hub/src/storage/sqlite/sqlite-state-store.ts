@@ -21,6 +21,7 @@ import { SqliteFollowupStore } from './sqlite-followup-store.js';
 import { SqliteLeaseStore } from './sqlite-lease-store.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import { SqliteOpsAlertStore } from './sqlite-ops-alert-store.js';
+import { SqlitePkiStore } from './sqlite-pki-store.js';
 import { SqliteRolloutStore } from './sqlite-rollout-store.js';
 import { SqliteUserStore } from './sqlite-user-store.js';
 import { SqliteVerdictStore } from './sqlite-verdict-store.js';
@@ -41,6 +42,7 @@ export class SqliteStateStore implements StateStore {
   readonly leases: SqliteLeaseStore;
   readonly verdicts: SqliteVerdictStore;
   readonly opsAlerts: SqliteOpsAlertStore;
+  readonly pki: SqlitePkiStore;
   /** One SQLite hub is one process: its counters are the process's. */
   readonly counters = new MemoryCounters();
 
@@ -57,6 +59,7 @@ export class SqliteStateStore implements StateStore {
     this.leases = new SqliteLeaseStore(db, durable);
     this.verdicts = new SqliteVerdictStore(db, durable);
     this.opsAlerts = new SqliteOpsAlertStore(db, durable);
+    this.pki = new SqlitePkiStore(db, durable);
     this.s = {
       insertDevice: db.prepare(
         'INSERT INTO devices (device_id, clinic_id, password_hash, tags_json, created_at) VALUES (?, ?, ?, ?, ?)',
