@@ -4,6 +4,7 @@ import { createLogger, keepRunningOnUnhandledRejection, VigilError } from '@vigi
 import { Command } from 'commander';
 import { deidSecret, loadEdgeConfig, mqttPassword } from './config.js';
 import { EdgeAgent } from './edge-agent.js';
+import { deviceHttp } from './identity/device-credentials.js';
 import { inspectFile } from './imaging/inspect-file.js';
 import { readModelPackage } from './inference/model-manifest.js';
 import { OnnxModel } from './inference/onnx-model.js';
@@ -96,11 +97,7 @@ export async function main(argv: string[]): Promise<void> {
       try {
         const config = loadEdgeConfig(options.config);
         const inputs = new TrainingInputStore(join(config.dataDir, 'training-inputs'), config.training.maxImages);
-        const labels = await fetchLabels({
-          hubUrl: config.hubUrl,
-          username: config.mqtt.username || config.deviceId,
-          password: mqttPassword(config),
-        });
+        const labels = await fetchLabels({ hubUrl: config.hubUrl, http: deviceHttp(config) });
         const modelDir = options.model ?? config.model.dir;
         let size: { width: number; height: number; stride: number } | undefined;
         if (modelDir) {

@@ -15,6 +15,22 @@ export const EdgeConfigSchema = Type.Object(
      * its device credentials: training labels, and reporting re-identifications to the audit log.
      */
     hubUrl: Type.String({ default: '' }),
+    identity: Type.Object(
+      {
+        /**
+         * A one-time enrolment token from the hub operator (`vigil-hub device enrol-token`): at start,
+         * a device without a certificate makes its key, sends a CSR with the token to hubUrl and from
+         * then on authenticates with the certificate (MQTT mTLS, device HTTP routes). Use the file form.
+         */
+        enrolmentToken: Type.String({ default: '' }),
+        enrolmentTokenFile: Type.String({ default: '' }),
+        /** CA of the hub's server certificates (HTTPS API and MQTT TLS); empty: the system's CAs. */
+        hubCaFile: Type.String({ default: '' }),
+        /** Renew the certificate once this fraction of its lifetime has passed. */
+        renewAt: Type.Number({ minimum: 0.1, maximum: 0.95, default: 0.667 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     mqtt: Type.Object(
       {
         url: Type.String({ pattern: '^(mqtt|mqtts|tcp|tls|ssl)://', default: 'mqtt://127.0.0.1:1883' }),
@@ -259,6 +275,11 @@ export function deidSecret(config: EdgeConfig): string {
 
 export function mqttPassword(config: EdgeConfig): string {
   return resolveSecret(config.mqtt.password, config.mqtt.passwordFile, 'mqtt.passwordFile');
+}
+
+/** The enrolment token from identity.enrolmentToken or identity.enrolmentTokenFile ('' when neither). */
+export function enrolmentToken(config: EdgeConfig): string {
+  return resolveSecret(config.identity.enrolmentToken, config.identity.enrolmentTokenFile, 'identity.enrolmentTokenFile');
 }
 
 /** The trusted model-signing keys from `model.trustedKeys` and `model.trustedKeysFile`. */

@@ -15,6 +15,7 @@ import {
   VigilError,
 } from '@vigil/shared';
 import { deidSecret, type EdgeConfig, mqttPassword, trustedKeyPems } from './config.js';
+import { type DeviceCredentials, deviceCredentials } from './identity/device-credentials.js';
 import type { OnnxModel } from './inference/onnx-model.js';
 import { inputSpecOf } from './inference/preprocess.js';
 import { DicomScp, dicomTlsMaterial } from './intake/dicom-scp.js';
@@ -46,6 +47,8 @@ export class EdgeAgent {
   readonly logger: Logger;
   readonly outbox: Outbox;
   readonly publisher: MqttPublisher;
+  /** How this device authenticates to the hub (certificate once enrolled, else password). */
+  readonly credentials: DeviceCredentials;
   readonly telemetry: TelemetrySampler;
   intake: { spool: Spool; pool: DecodePool; pipeline: ImagePipeline; scp?: DicomScp; watcher?: FolderWatcher } | undefined;
   /** Infer → result → sinks, for every decoded, de-identified image. */
@@ -78,14 +81,17 @@ export class EdgeAgent {
       maxBytes: config.outbox.maxBytes,
       logger: this.logger,
     });
+    this.credentials = deviceCredentials(config, this.logger);
+    const cert = this.credentials.usesCertificate ? this.credentials.identity.files : undefined;
     this.publisher = new MqttPublisher({
       address: this.address,
       url: config.mqtt.url,
       username: config.mqtt.username || config.deviceId,
-      password: mqttPassword(config),
-      caFile: config.mqtt.caFile || undefined,
-      certFile: config.mqtt.certFile || undefined,
-      keyFile: config.mqtt.keyFile || undefined,
+      // With a certificate the broker takes the device from it; an empty password says so.
+      password: cert ? '' : mqttPassword(config),
+      caFile: config.identity.hubCaFile || config.mqtt.caFile || undefined,
+      certFile: cert ? cert.cert : config.mqtt.certFile || undefined,
+      keyFile: cert ? cert.key : config.mqtt.keyFile || undefined,
       protocolVersion: config.mqtt.protocolVersion,
       keepaliveS: config.mqtt.keepaliveS,
       inflightWindow: config.mqtt.inflightWindow,
@@ -128,8 +134,7 @@ export class EdgeAgent {
           ),
           audit: new ReidAuditLog(join(config.dataDir, 'reid-audit.sqlite'), {
             hubUrl: config.hubUrl,
-            username: config.mqtt.username || config.deviceId,
-            password: mqttPassword(config),
+            http: this.credentials.http,
             logger: this.logger,
           }),
         }
@@ -254,8 +259,7 @@ export class EdgeAgent {
       dataDir: this.config.dataDir,
       trustedKeys: keys,
       threads: this.config.model.threads,
-      username: this.config.mqtt.username || this.config.deviceId,
-      password: mqttPassword(this.config),
+      http: this.credentials.http,
       logger: this.logger,
       ...(this.selfTest ? { selfTest: this.selfTest } : {}),
       report: (message) =>
@@ -289,6 +293,11 @@ export class EdgeAgent {
   }
 
   async start(): Promise<void> {
+    const { identity, pendingToken, usesCertificate } = this.credentials;
+    // Enrol first: the model download and MQTT use the certificate. A refused token stops the start
+    // with its code (VIGIL_ENROL_TOKEN_USED, …): nothing would work without an identity.
+    if (pendingToken) await identity.enrol(pendingToken);
+    if (usesCertificate) identity.startRenewal(() => this.publisher.reloadCredentials());
     await this.startInference();
     this.startIntake();
     await this.intake?.pool.warm();
@@ -355,6 +364,7 @@ export class EdgeAgent {
   }
 
   async stop(): Promise<void> {
+    this.credentials.identity.stop();
     await this.intake?.watcher?.stop();
     this.intake?.scp?.stop();
     await this.intake?.pipeline.stop();

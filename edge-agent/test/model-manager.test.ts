@@ -23,6 +23,7 @@ import {
 } from '../../scripts/harness/model-packages.js';
 import { makeTempDir } from '../../scripts/harness/temp-dir.js';
 import { waitFor } from '../../scripts/harness/wait-for.js';
+import { passwordHttp } from '../src/identity/device-http.js';
 import { ModelManager } from '../src/models/model-manager.js';
 import { unpackModel } from '../src/models/model-package-file.js';
 import { downloadPackage } from '../src/models/package-download.js';
@@ -42,8 +43,7 @@ async function manager(name: string, options: Partial<ConstructorParameters<type
     dataDir: join(dir.path, name),
     trustedKeys: trustedKeys([trusted.publicKeyPem]),
     threads: 1,
-    username: 'edge-m',
-    password,
+    http: passwordHttp('edge-m', password),
     logger: createLogger('test', { level: 'silent' }),
     report: (r) => reports.push(r),
   });
@@ -154,13 +154,25 @@ describe('edge model manager', () => {
     const dest = join(dir.path, 'dl', 'res.vpkg');
     mkdirSync(join(dir.path, 'dl'), { recursive: true });
     writeFileSync(`${dest}.part`, bytes.subarray(0, 1000));
-    await downloadPackage({ url: ref.url, dest, sha256: ref.sha256, sizeBytes: ref.sizeBytes, username: 'edge-m', password });
+    await downloadPackage({
+      url: ref.url,
+      dest,
+      sha256: ref.sha256,
+      sizeBytes: ref.sizeBytes,
+      http: passwordHttp('edge-m', password),
+    });
     assert.deepEqual(readFileSync(dest), bytes);
     // Proof that the start was not fetched again: a corrupt partial start survives into the result and is caught.
     const dest2 = join(dir.path, 'dl', 'res2.vpkg');
     writeFileSync(`${dest2}.part`, Buffer.alloc(1000, 7));
     await assert.rejects(
-      downloadPackage({ url: ref.url, dest: dest2, sha256: ref.sha256, sizeBytes: ref.sizeBytes, username: 'edge-m', password }),
+      downloadPackage({
+        url: ref.url,
+        dest: dest2,
+        sha256: ref.sha256,
+        sizeBytes: ref.sizeBytes,
+        http: passwordHttp('edge-m', password),
+      }),
       (e: { code: string }) => e.code === 'VIGIL_MODEL_INVALID',
     );
     await assert.rejects(
@@ -169,8 +181,7 @@ describe('edge model manager', () => {
         dest: join(dir.path, 'dl', 'x'),
         sha256: ref.sha256,
         sizeBytes: ref.sizeBytes,
-        username: 'edge-m',
-        password: 'wrong-password',
+        http: passwordHttp('edge-m', 'wrong-password'),
       }),
       (e: { code: string; message: string }) => e.code === 'VIGIL_MODEL_DOWNLOAD_FAILED' && /401/.test(e.message),
     );

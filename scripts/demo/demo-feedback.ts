@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { computePerformance, type Hub, type VerdictInput, VerdictService } from '@vigil/cloud-hub';
-import { assembleTrainingSet, fetchLabels, TrainingInputStore } from '@vigil/edge-agent';
+import { assembleTrainingSet, fetchLabels, passwordHttp, TrainingInputStore } from '@vigil/edge-agent';
 import { pseudonym } from '@vigil/shared';
 import { VISIBLE_LESION_MM, verdictsFromTruth } from '../evaluate/simulated-verdicts.js';
 import { packAndSign, phantomImages } from '../harness/model-packages.js';
@@ -103,7 +103,7 @@ export async function runFeedbackLoop(o: FeedbackOptions): Promise<void> {
   const sets: string[] = [];
   let images = 0;
   for (const d of o.devices) {
-    const labels = await fetchLabels({ hubUrl: o.httpUrl, username: d.deviceId, password: d.password });
+    const labels = await fetchLabels({ hubUrl: o.httpUrl, http: passwordHttp(d.deviceId, d.password) });
     const out = join(o.workDir, `set-${d.deviceId}`);
     const summary = assembleTrainingSet({
       labels,

@@ -9,6 +9,8 @@
 import { createHash, createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+// @peculiar/x509 resolves its algorithms through tsyringe, which needs the Reflect metadata polyfill first.
+import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { VigilError } from '@vigil/shared';
 
@@ -149,8 +151,9 @@ export class DeviceCa {
       (algorithm.name.startsWith('RSA') && (algorithm.modulusLength ?? 0) >= 2048);
     if (!strong)
       throw new VigilError('VIGIL_CSR_INVALID', `key type ${algorithm.name} ${algorithm.namedCurve ?? ''} is not accepted`);
-    // Back-dated a minute: a device whose clock runs slightly behind still accepts it at once.
-    const notBefore = new Date(Date.now() - 60_000);
+    // Back-dated (a minute, or a tenth of a short lifetime): a device whose clock runs slightly
+    // behind accepts it at once, and renewal timing (a fraction of the lifetime) stays meaningful.
+    const notBefore = new Date(Date.now() - Math.min(60_000, validityS * 100));
     const notAfter = new Date(Math.min(Date.now() + validityS * 1000, this.certificate.notAfter.getTime()));
     const serial = newSerial();
     const cert = await x509.X509CertificateGenerator.create({

@@ -12,6 +12,7 @@ import {
   VigilError,
   verifyPackageSignature,
 } from '@vigil/shared';
+import type { DeviceHttp } from '../identity/device-http.js';
 import { OnnxModel } from '../inference/onnx-model.js';
 import { unpackModel } from './model-package-file.js';
 import { downloadPackage } from './package-download.js';
@@ -38,9 +39,8 @@ export interface ModelManagerOptions {
   dataDir: string;
   trustedKeys: TrustedKeys;
   threads: number;
-  /** Device credentials for package downloads. */
-  username: string;
-  password: string;
+  /** Device credentials for package downloads (its certificate once enrolled, else its password). */
+  http: DeviceHttp;
   logger: Logger;
   /** Publishes a retained model/reported message (through the durable outbox). */
   report: (message: ModelReportedMessage) => void;
@@ -256,8 +256,7 @@ export class ModelManager {
       dest: pkg,
       sha256: want.sha256,
       sizeBytes: want.sizeBytes,
-      username: this.o.username,
-      password: this.o.password,
+      http: this.o.http,
     });
     this.report('verifying', want);
     if (this.o.trustedKeys.size === 0) {

@@ -2,15 +2,15 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, renameSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { VigilError } from '@vigil/shared';
+import type { DeviceHttp } from '../identity/device-http.js';
 
 export interface DownloadOptions {
   url: string;
   dest: string;
   sha256: string;
   sizeBytes: number;
-  /** Device credentials: the hub serves packages only to registered devices. */
-  username: string;
-  password: string;
+  /** Device credentials (certificate or password): the hub serves packages only to registered devices. */
+  http: DeviceHttp;
   /** Called with bytes received so far (progress reports). */
   onProgress?: (received: number, total: number) => void;
   signal?: AbortSignal;
@@ -32,13 +32,11 @@ export async function downloadPackage(o: DownloadOptions): Promise<void> {
   const part = `${o.dest}.part`;
   let have = existsSync(part) ? statSync(part).size : 0;
   if (have > o.sizeBytes) have = 0;
-  const headers: Record<string, string> = {
-    authorization: `Basic ${Buffer.from(`${o.username}:${o.password}`).toString('base64')}`,
-  };
+  const headers: Record<string, string> = {};
   if (have > 0 && have < o.sizeBytes) headers.range = `bytes=${have}-`;
   let response: Response;
   try {
-    response = await fetch(o.url, { headers, ...(o.signal ? { signal: o.signal } : {}) });
+    response = await o.http.fetch(o.url, { headers, ...(o.signal ? { signal: o.signal } : {}) });
   } catch (error) {
     throw new VigilError('VIGIL_MODEL_DOWNLOAD_FAILED', `cannot reach ${o.url}: ${(error as Error).message}`);
   }

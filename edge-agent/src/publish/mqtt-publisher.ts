@@ -162,6 +162,21 @@ export class MqttPublisher {
   }
 
   /** Publishes the retained "online" status again (after the active model changed). */
+  /**
+   * Re-reads the client certificate and key (renewed) and reconnects with them: a clean
+   * DISCONNECT first, so in-flight messages finish; the outbox keeps everything else.
+   */
+  reloadCredentials(): void {
+    const client = this.client;
+    const o = this.options;
+    if (!client || !o.certFile || !o.keyFile) return;
+    client.options.cert = readFileSync(o.certFile);
+    client.options.key = readFileSync(o.keyFile);
+    client.end(false, {}, () => {
+      if (!this.stopped) client.reconnect();
+    });
+  }
+
   refreshStatus(): void {
     if (this.client?.connected) {
       this.client.publish(topicFor(this.options.address, 'status'), this.status('online'), { qos: 1, retain: true });

@@ -1,5 +1,6 @@
 import type { Logger } from '@vigil/shared';
 import Database from 'better-sqlite3';
+import type { DeviceHttp } from '../identity/device-http.js';
 
 export interface ReidEvent {
   eventId: string;
@@ -23,7 +24,7 @@ export class ReidAuditLog {
 
   constructor(
     path: string,
-    private readonly o: { hubUrl: string; username: string; password: string; logger: Logger; intervalMs?: number },
+    private readonly o: { hubUrl: string; http: DeviceHttp; logger: Logger; intervalMs?: number },
   ) {
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
@@ -77,12 +78,9 @@ export class ReidAuditLog {
   private async report(): Promise<void> {
     const events = this.unreported();
     if (events.length === 0) return;
-    const response = await fetch(`${this.o.hubUrl.replace(/\/$/, '')}/api/v1/device/reidentifications`, {
+    const response = await this.o.http.fetch(`${this.o.hubUrl.replace(/\/$/, '')}/api/v1/device/reidentifications`, {
       method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        authorization: `Basic ${Buffer.from(`${this.o.username}:${this.o.password}`).toString('base64')}`,
-      },
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ events }),
     });
     if (!response.ok) throw new Error(`the hub answered HTTP ${response.status}`);

@@ -2,6 +2,7 @@ import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:f
 import { join } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { LabelsMessage, VigilError } from '@vigil/shared';
+import type { DeviceHttp } from '../identity/device-http.js';
 import type { TrainingInputStore } from './input-store.js';
 import { drawDisc, toInputPixels } from './target-map.js';
 
@@ -31,14 +32,12 @@ export interface TrainingSetSummary {
 }
 
 /** Fetches this device's labels from the hub with its own credentials. */
-export async function fetchLabels(o: { hubUrl: string; username: string; password: string }): Promise<LabelsMessage> {
+export async function fetchLabels(o: { hubUrl: string; http: DeviceHttp }): Promise<LabelsMessage> {
   if (!o.hubUrl) throw new VigilError('VIGIL_CONFIG_INVALID', 'hubUrl is not set: the hub API URL to fetch labels from');
   const url = `${o.hubUrl.replace(/\/$/, '')}/api/v1/device/labels`;
   let response: Response;
   try {
-    response = await fetch(url, {
-      headers: { authorization: `Basic ${Buffer.from(`${o.username}:${o.password}`).toString('base64')}` },
-    });
+    response = await o.http.fetch(url);
   } catch (error) {
     throw new VigilError('VIGIL_LABELS_UNAVAILABLE', `cannot reach ${url}: ${(error as Error).message}`);
   }
