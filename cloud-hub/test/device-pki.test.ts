@@ -50,6 +50,11 @@ async function tlsHub(pkiDir: string, pki: Record<string, unknown>, extra: Recor
   return t;
 }
 
+function enrolment(t: TestHub) {
+  assert.ok(t.hub.enrolment, 'the hub has started its enrolment service');
+  return t.hub.enrolment;
+}
+
 function identity(deviceId: string, clinicId = 'clinic-a', hubUrl = httpsUrl, renewAt?: number): DeviceIdentity {
   return new DeviceIdentity({
     address: { clinicId, deviceId },
@@ -128,7 +133,7 @@ test('the CA key is 0600; a second ca init is refused; the CLI issues enrolment 
 });
 
 test('enrolment with a valid token gives a working mTLS connection; reused, expired and forged tokens are refused with codes', async () => {
-  const { token } = await h.hub.enrolment!.createToken({ clinicId: 'clinic-a', deviceId: 'edge-p1' }, admin);
+  const { token } = await enrolment(h).createToken({ clinicId: 'clinic-a', deviceId: 'edge-p1' }, admin);
   const id = identity('edge-p1');
   const cert = await id.enrol(token);
   // The key was made on the device and stays there: 0600, and the certificate is for it.
@@ -148,7 +153,7 @@ test('enrolment with a valid token gives a working mTLS connection; reused, expi
 
   await assert.rejects(identity('edge-p1-again').enrol(token), { code: 'VIGIL_ENROL_TOKEN_USED' });
   await assert.rejects(identity('edge-x').enrol(`vet_${'A'.repeat(43)}`), { code: 'VIGIL_ENROL_TOKEN_INVALID' });
-  const short = await h.hub.enrolment!.createToken({ clinicId: 'clinic-a', deviceId: 'edge-late' }, admin, 0.05);
+  const short = await enrolment(h).createToken({ clinicId: 'clinic-a', deviceId: 'edge-late' }, admin, 0.05);
   await new Promise((r) => setTimeout(r, 100));
   await assert.rejects(identity('edge-late').enrol(short.token), { code: 'VIGIL_ENROL_TOKEN_EXPIRED' });
   // A request that is not a CSR signed by its own key: a coded 400, and the token is spent only by valid use.
@@ -169,8 +174,8 @@ test('enrolment with a valid token gives a working mTLS connection; reused, expi
 });
 
 test("a certificate of device A cannot connect as device B nor publish to B's topics", async () => {
-  const { token } = await h.hub.enrolment!.createToken({ clinicId: 'clinic-a', deviceId: 'edge-a' }, admin);
-  await h.hub.enrolment!.createToken({ clinicId: 'clinic-b', deviceId: 'edge-b' }, admin);
+  const { token } = await enrolment(h).createToken({ clinicId: 'clinic-a', deviceId: 'edge-a' }, admin);
+  await enrolment(h).createToken({ clinicId: 'clinic-b', deviceId: 'edge-b' }, admin);
   const a = identity('edge-a');
   await a.enrol(token);
   await assert.rejects(connectWithCertificate(a, 'edge-b'), (e: { code?: number; message: string }) => {
@@ -188,7 +193,7 @@ test("a certificate of device A cannot connect as device B nor publish to B's to
 });
 
 test('package downloads work with the certificate; a revoked device is dropped within seconds and refused after', async () => {
-  const { token } = await h.hub.enrolment!.createToken({ clinicId: 'clinic-a', deviceId: 'edge-r' }, admin);
+  const { token } = await enrolment(h).createToken({ clinicId: 'clinic-a', deviceId: 'edge-r' }, admin);
   const id = identity('edge-r');
   await id.enrol(token);
 
@@ -239,7 +244,7 @@ test('a running edge agent enrols itself, renews its short-lived certificate bef
   const edgeDir = join(dir.path, 'edge-agent');
   let agent: EdgeAgent | undefined;
   try {
-    const { token } = await short.hub.enrolment!.createToken({ clinicId: 'clinic-a', deviceId: 'edge-live' }, admin);
+    const { token } = await enrolment(short).createToken({ clinicId: 'clinic-a', deviceId: 'edge-live' }, admin);
     const config = loadEdgeConfig(undefined, {
       VIGIL_CLINIC_ID: 'clinic-a',
       VIGIL_DEVICE_ID: 'edge-live',

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createLogger, keepRunningOnUnhandledRejection, VigilError } from '@vigil/shared';
 import { Command } from 'commander';
-import { deidSecret, loadEdgeConfig, mqttPassword } from './config.js';
+import { addAtRestCommands } from './cli-at-rest.js';
+import { deidSecret, loadEdgeConfig } from './config.js';
 import { EdgeAgent } from './edge-agent.js';
 import { deviceHttp } from './identity/device-credentials.js';
 import { inspectFile } from './imaging/inspect-file.js';
@@ -139,6 +140,7 @@ export async function main(argv: string[]): Promise<void> {
         reportFatal(error);
       }
     });
+  addAtRestCommands(program, reportFatal);
   await program.parseAsync(argv);
 }
 

@@ -59,6 +59,25 @@ export const EdgeConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    storage: Type.Object(
+      {
+        encryption: Type.Object(
+          {
+            /**
+             * AES-256-GCM for the spool, quarantine, overlays and outbox payloads. Keep the key off
+             * the data disk (a separate mount, systemd LoadCredential, a Kubernetes secret).
+             */
+            enabled: Type.Boolean({ default: false }),
+            /** The current key: base64 of 32 bytes, mode 0600 (`vigil-edge at-rest new-key FILE`). */
+            keyFile: Type.String({ default: '' }),
+            /** Earlier keys, kept until `vigil-edge at-rest status` shows nothing left that they wrote. */
+            retiredKeyFiles: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     outbox: Type.Object(
       { maxBytes: Type.Integer({ minimum: 1024, default: 2 * GiB }) },
       { additionalProperties: false, default: {} },

@@ -14,6 +14,8 @@ import {
   trustedKeys,
   VigilError,
 } from '@vigil/shared';
+import type { AtRest } from './at-rest/at-rest-cipher.js';
+import { atRestFromConfig, checkAtRestKeys } from './at-rest/at-rest-setup.js';
 import { deidSecret, type EdgeConfig, mqttPassword, trustedKeyPems } from './config.js';
 import { type DeviceCredentials, deviceCredentials } from './identity/device-credentials.js';
 import type { OnnxModel } from './inference/onnx-model.js';
@@ -47,6 +49,8 @@ export class EdgeAgent {
   readonly logger: Logger;
   readonly outbox: Outbox;
   readonly publisher: MqttPublisher;
+  /** Encryption of what the edge keeps on disk (spool, quarantine, overlays, outbox payloads). */
+  readonly atRest: AtRest;
   /** How this device authenticates to the hub (certificate once enrolled, else password). */
   readonly credentials: DeviceCredentials;
   readonly telemetry: TelemetrySampler;
@@ -76,10 +80,12 @@ export class EdgeAgent {
     this.address = { clinicId: config.clinicId, deviceId: config.deviceId };
     this.logger = options.logger ?? createLogger('vigil-edge').child(this.address);
     mkdirSync(config.dataDir, { recursive: true });
+    this.atRest = atRestFromConfig(config);
     this.outbox = new Outbox({
       path: join(config.dataDir, 'outbox.sqlite'),
       maxBytes: config.outbox.maxBytes,
       logger: this.logger,
+      atRest: this.atRest,
     });
     this.credentials = deviceCredentials(config, this.logger);
     const cert = this.credentials.usesCertificate ? this.credentials.identity.files : undefined;
@@ -173,7 +179,14 @@ export class EdgeAgent {
         },
       },
       decorators: config.overlay.enabled
-        ? [new OverlayStage({ dir: join(config.dataDir, 'overlays'), send: config.overlay.send, logger: this.logger })]
+        ? [
+            new OverlayStage({
+              dir: join(config.dataDir, 'overlays'),
+              send: config.overlay.send,
+              logger: this.logger,
+              atRest: this.atRest,
+            }),
+          ]
         : [],
       sinks,
       imageSinks: options.imageSinks ?? [],
@@ -185,14 +198,14 @@ export class EdgeAgent {
   private startIntake(): void {
     const config = this.config;
     if (!config.dicom.enabled && !config.watchFolder.path) return;
-    const spool = new Spool(config.dataDir);
+    const spool = new Spool(config.dataDir, this.atRest);
     if (spool.stalePartialsRemoved > 0) {
       this.logger.warn(
         { removed: spool.stalePartialsRemoved },
         'removed partial files of transfers cut off before the last stop',
       );
     }
-    const pool = new DecodePool(config.imaging.decodeThreads || undefined);
+    const pool = new DecodePool(config.imaging.decodeThreads || undefined, this.atRest);
     const pipeline = new ImagePipeline({
       spool,
       pool,
@@ -293,6 +306,7 @@ export class EdgeAgent {
   }
 
   async start(): Promise<void> {
+    await checkAtRestKeys(this.config.dataDir, this.atRest, this.outbox);
     const { identity, pendingToken, usesCertificate } = this.credentials;
     // Enrol first: the model download and MQTT use the certificate. A refused token stops the start
     // with its code (VIGIL_ENROL_TOKEN_USED, …): nothing would work without an identity.

@@ -1,3 +1,6 @@
+export * from './at-rest/at-rest-cipher.js';
+export * from './at-rest/at-rest-keys.js';
+export * from './at-rest/at-rest-setup.js';
 export * from './config.js';
 export * from './deid/deidentify.js';
 export * from './deid/dicom-identity.js';

@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
 import { type ErrorCode, type Logger, VigilError } from '@vigil/shared';
 import dcmjsDimse from 'dcmjs-dimse';
+import type { AtRest } from '../at-rest/at-rest-cipher.js';
 import { transferSyntax } from '../imaging/transfer-syntax.js';
 import { part10Header } from './part10-header.js';
 import type { Spool } from './spool.js';
@@ -62,11 +63,22 @@ function discard(): Writable {
  * The spool file of one instance, bounded: past `maxBytes` the file is closed and removed and the
  * rest of the object is read and dropped, so an oversized object never fills the disk.
  */
-function boundedSpoolFile(path: string, header: Buffer, maxBytes: number): PendingStore {
-  const file: WriteStream = createWriteStream(path);
+function boundedSpoolFile(path: string, header: Buffer, maxBytes: number, atRest: AtRest): PendingStore {
+  // Encrypted as it arrives (when at-rest encryption is on): no plaintext copy ever lands on disk.
+  const sink: WriteStream = createWriteStream(path);
+  const file = atRest.sealingStream();
+  file.pipe(sink);
+  file.on('error', (error) => sink.destroy(error));
+  // Cut off (oversized, or the transfer broke): both ends go, the partial file with them. Not a
+  // `destroy` override: the transform destroys itself after a normal end, before the file is flushed.
+  const abort = () => {
+    file.unpipe(sink);
+    file.destroy();
+    sink.destroy();
+  };
   const done = new Promise<Error | undefined>((resolve) => {
-    file.once('close', () => resolve(undefined));
-    file.once('error', (error) => resolve(error));
+    sink.once('close', () => resolve(undefined));
+    sink.once('error', (error) => resolve(error));
   });
   let written = 0;
   let ended = false;
@@ -78,7 +90,7 @@ function boundedSpoolFile(path: string, header: Buffer, maxBytes: number): Pendi
           code: 'VIGIL_INTAKE_OBJECT_TOO_LARGE',
           message: `object larger than dicom.maxObjectBytes (${maxBytes} bytes)`,
         };
-        file.destroy();
+        abort();
         void rm(path, { force: true });
       } else if (!file.write(chunk)) {
         file.once('drain', () => next());
@@ -97,7 +109,7 @@ function boundedSpoolFile(path: string, header: Buffer, maxBytes: number): Pendi
     // Writables destroy themselves after 'finish': the file, still flushing, is only cut off when
     // the transfer did not end (abort, connection lost).
     destroy: (error, next) => {
-      if (!ended) file.destroy();
+      if (!ended) abort();
       next(error);
     },
   });
@@ -207,7 +219,7 @@ export class DicomScp {
           transferSyntaxUid: context.getAcceptedTransferSyntaxUid() ?? '',
           sourceAeTitle: this.association?.getCallingAeTitle(),
         });
-        const pending = boundedSpoolFile(options.spool.incomingPath(), header, options.maxObjectBytes);
+        const pending = boundedSpoolFile(options.spool.incomingPath(), header, options.maxObjectBytes, options.spool.atRest);
         this.stores.set(uid, pending);
         return pending.stream;
       }

@@ -191,7 +191,7 @@ export class FolderWatcher {
     const temp = spool.incomingPath();
     let outcome: 'spooled' | 'duplicate';
     try {
-      await writeFile(temp, bytes);
+      await writeFile(temp, spool.atRest.seal(bytes));
       outcome = await spool.admit(temp, sopInstanceUid, source);
     } catch (error) {
       await rm(temp, { force: true });

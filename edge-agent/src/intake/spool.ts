@@ -1,9 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync, statfsSync } from 'node:fs';
-import { copyFile, open, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { VigilError } from '@vigil/shared';
 import Database from 'better-sqlite3';
+import { type AtRest, PLAINTEXT, SEALED_HEADER_BYTES, sealedKeyId } from '../at-rest/at-rest-cipher.js';
 
 export type InstanceState = 'spooled' | 'processed' | 'quarantined';
 
@@ -19,6 +20,44 @@ export interface QuarantineReason {
 export function isVanished(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+/** Whether a file starts with the at-rest header. */
+async function isSealed(path: string): Promise<boolean> {
+  const handle = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(SEALED_HEADER_BYTES);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return sealedKeyId(head.subarray(0, bytesRead)) !== undefined;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Files per key id that wrote them ('plaintext' for unencrypted ones) in the given folders. */
+export async function fileKeyInventory(dirs: readonly string[], suffixes: readonly string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const dir of dirs) {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names.filter((n) => suffixes.some((s) => n.endsWith(s)))) {
+      const handle = await open(join(dir, name), 'r').catch(() => undefined);
+      if (!handle) continue;
+      try {
+        const head = Buffer.alloc(SEALED_HEADER_BYTES);
+        const { bytesRead } = await handle.read(head, 0, head.length, 0);
+        const id = sealedKeyId(head.subarray(0, bytesRead)) ?? 'plaintext';
+        out.set(id, (out.get(id) ?? 0) + 1);
+      } finally {
+        await handle.close();
+      }
+    }
+  }
+  return out;
 }
 
 async function fsyncPath(path: string): Promise<void> {
@@ -45,7 +84,11 @@ export class Spool {
   /** Partial files from transfers cut off before the last run stopped, removed at start. */
   readonly stalePartialsRemoved: number;
 
-  constructor(dataDir: string) {
+  /** Spooled and quarantined files are encrypted with this (PLAINTEXT when encryption is off). */
+  readonly atRest: AtRest;
+
+  constructor(dataDir: string, atRest: AtRest = PLAINTEXT) {
+    this.atRest = atRest;
     this.incomingDir = join(dataDir, 'spool', 'incoming');
     this.readyDir = join(dataDir, 'spool', 'ready');
     this.quarantineDir = join(dataDir, 'quarantine');
@@ -136,12 +179,20 @@ export class Spool {
     const id = `${new Date().toISOString().replace(/[:.]/g, '-')}-${basename(path).replace(/\.(dcm|part)$/, '')}`;
     const target = join(this.quarantineDir, `${id}.dcm`);
     try {
-      await rename(path, target).catch(async (error: NodeJS.ErrnoException) => {
-        // A watched folder on another file system: copy, then remove.
-        if (error.code !== 'EXDEV') throw error;
-        await copyFile(path, target);
+      if (this.atRest.enabled && !(await isSealed(path))) {
+        // A file that never reached the spool (a watched folder's, refused before spooling): kept
+        // encrypted like everything else the edge holds, then the plaintext original removed.
+        await writeFile(target, this.atRest.seal(await readFile(path)));
+        await fsyncPath(target);
         await rm(path, { force: true });
-      });
+      } else {
+        await rename(path, target).catch(async (error: NodeJS.ErrnoException) => {
+          // A watched folder on another file system: copy, then remove.
+          if (error.code !== 'EXDEV') throw error;
+          await copyFile(path, target);
+          await rm(path, { force: true });
+        });
+      }
     } catch (moveError) {
       if (isVanished(moveError)) {
         await rm(target, { force: true });

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { type Logger, type TopicKind, VigilError } from '@vigil/shared';
 import Database from 'better-sqlite3';
+import { type AtRest, PLAINTEXT, sealedKeyId } from '../at-rest/at-rest-cipher.js';
 
 export interface OutboxMessage {
   messageId: string;
@@ -38,6 +39,8 @@ export interface OutboxOptions {
    */
   maxFileBytes?: number;
   now?: () => number;
+  /** Payloads encrypted at rest (the message id is bound to each as associated data). */
+  atRest?: AtRest;
 }
 
 const EVICTABLE: TopicKind = 'telemetry';
@@ -65,12 +68,15 @@ export class Outbox extends EventEmitter<{ enqueued: []; evicted: [count: number
   private evictedTelemetry = 0;
   private readonly stmts;
 
+  private readonly atRest: AtRest;
+
   constructor(options: OutboxOptions) {
     super();
     this.maxBytes = options.maxBytes;
     this.now = options.now ?? Date.now;
     this.logger = options.logger;
     this.ackFlushMs = options.ackFlushMs ?? 20;
+    this.atRest = options.atRest ?? PLAINTEXT;
     this.db = new Database(options.path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
@@ -111,6 +117,20 @@ export class Outbox extends EventEmitter<{ enqueued: []; evicted: [count: number
     this.evictedTelemetry = (this.stmts.getCounter.get('evicted_telemetry') as { value: number } | undefined)?.value ?? 0;
   }
 
+  /** Records per key id that wrote them ('plaintext' for unencrypted ones): what a retired key still opens. */
+  keyInventory(): Map<string, number> {
+    const out = new Map<string, number>();
+    const rows = this.db.prepare('SELECT substr(payload, 1, 12) AS head, COUNT(*) AS n FROM outbox GROUP BY head').all() as {
+      head: Buffer;
+      n: number;
+    }[];
+    for (const row of rows) {
+      const id = sealedKeyId(Buffer.from(row.head)) ?? 'plaintext';
+      out.set(id, (out.get(id) ?? 0) + row.n);
+    }
+    return out;
+  }
+
   /**
    * Commits a message. Returns false when a message with the same id is already queued. Throws
    * VIGIL_OUTBOX_FULL when only results fill the byte budget, VIGIL_OUTBOX_DISK_FULL when the disk is.
@@ -123,7 +143,7 @@ export class Outbox extends EventEmitter<{ enqueued: []; evicted: [count: number
         message.messageId,
         message.kind,
         message.topic,
-        message.payload,
+        this.atRest.seal(message.payload, message.messageId),
         bytes,
         message.retain ? 1 : 0,
         this.now(),
@@ -161,7 +181,7 @@ export class Outbox extends EventEmitter<{ enqueued: []; evicted: [count: number
           m.messageId,
           m.kind,
           m.topic,
-          m.payload,
+          this.atRest.seal(m.payload, m.messageId),
           m.payload.byteLength,
           m.retain ? 1 : 0,
           this.now(),
@@ -241,7 +261,7 @@ export class Outbox extends EventEmitter<{ enqueued: []; evicted: [count: number
         messageId: row.message_id,
         kind: row.kind,
         topic: row.topic,
-        payload: row.payload,
+        payload: this.atRest.open(row.payload, row.message_id),
         bytes: row.bytes,
         retain: row.retain === 1,
         createdAt: row.created_at,

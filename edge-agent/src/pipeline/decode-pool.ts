@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { workerEntry } from '@vigil/shared';
 import { Piscina } from 'piscina';
+import { type AtRest, PLAINTEXT } from '../at-rest/at-rest-cipher.js';
 import type { DecodeTask, DecodeTaskResult } from './decode-task.js';
 
 /**
@@ -10,9 +11,10 @@ import type { DecodeTask, DecodeTaskResult } from './decode-task.js';
 export class DecodePool {
   private readonly pool: Piscina;
 
-  constructor(threads = Math.max(1, availableParallelism() - 1)) {
+  constructor(threads = Math.max(1, availableParallelism() - 1), atRest: AtRest = PLAINTEXT) {
     this.pool = new Piscina({
       filename: workerEntry(import.meta.url, 'decode-worker').href,
+      workerData: { atRestKeys: atRest.transferable() },
       minThreads: Math.min(2, threads),
       maxThreads: threads,
       // Each WASM heap grows to ~50 MB; keep workers warm rather than re-instantiating codecs.

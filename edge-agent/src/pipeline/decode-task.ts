@@ -37,12 +37,15 @@ export type DecodeTaskResult =
  * the first frame and, when asked, make the model input. The WASM codecs are synchronous, hence the
  * worker; errors come back as values so their codes survive the thread boundary.
  */
-export async function runDecodeTask(task: DecodeTask): Promise<DecodeTaskResult> {
+export async function runDecodeTask(
+  task: DecodeTask,
+  read: (path: string) => Promise<Buffer> = (path) => readFile(path),
+): Promise<DecodeTaskResult> {
   let sopInstanceUid: string | undefined;
   try {
     await initCodecs();
     const started = performance.now();
-    const parsed = parseDicom(await readFile(task.path));
+    const parsed = parseDicom(await read(task.path));
     const identity = readDicomIdentity(parsed.dataSet);
     sopInstanceUid = identity.sopInstanceUid || undefined;
     const attrs = readImageAttributes(parsed.dataSet);

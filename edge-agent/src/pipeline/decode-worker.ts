@@ -1,10 +1,16 @@
 // Worker-thread entry of the decode pool (see decode-pool.ts and workerEntry in @vigil/shared).
-import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { readFile } from 'node:fs/promises';
+import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
+import { AtRestCipher } from '../at-rest/at-rest-cipher.js';
 import { type DecodeTask, type DecodeTaskResult, runDecodeTask } from './decode-task.js';
 
 /** The result, its pixel buffers moved (not copied) to the main thread. */
+// The at-rest keys the pool was started with: spooled files are decrypted here, in memory only.
+const atRest = AtRestCipher.fromTransferable((workerData as { atRestKeys?: string[] } | undefined)?.atRestKeys ?? []);
+const read = async (path: string) => atRest.open(await readFile(path));
+
 export default async function decode(task: DecodeTask): Promise<DecodeTaskResult | object> {
-  const result = await runDecodeTask(task);
+  const result = await runDecodeTask(task, read);
   if (!result.ok) return result;
   // Hand the pixel buffer to the main thread instead of copying it (Piscina's transferable protocol).
   return move({

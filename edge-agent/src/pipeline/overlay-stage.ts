@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger, ResultMessage } from '@vigil/shared';
+import type { AtRest } from '../at-rest/at-rest-cipher.js';
 import { renderOverlay } from '../inference/overlay.js';
 import type { AnalysedImage, ResultDecorator } from './image-processor.js';
 import { withOverlay } from './result-stage.js';
@@ -12,7 +13,7 @@ import { withOverlay } from './result-stage.js';
  * a convenience: when it cannot be made the result goes without it.
  */
 export class OverlayStage implements ResultDecorator {
-  constructor(private readonly o: { dir: string; send: boolean; logger: Logger }) {}
+  constructor(private readonly o: { dir: string; send: boolean; logger: Logger; atRest?: AtRest }) {}
 
   async decorate(a: AnalysedImage): Promise<ResultMessage> {
     if (a.shadow) return a.result;
@@ -20,7 +21,7 @@ export class OverlayStage implements ResultDecorator {
     try {
       png = await renderOverlay(a.analysis.input, a.result.findings, a.result.image);
       mkdirSync(this.o.dir, { recursive: true });
-      await writeFile(join(this.o.dir, `${a.result.instanceKey}.png`), png);
+      await writeFile(join(this.o.dir, `${a.result.instanceKey}.png`), this.o.atRest ? this.o.atRest.seal(png) : png);
     } catch (error) {
       this.o.logger.warn(
         { code: 'VIGIL_INTERNAL', instanceKey: a.result.instanceKey, err: (error as Error).message },

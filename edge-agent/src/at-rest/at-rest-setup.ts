@@ -1,0 +1,57 @@
+import { join } from 'node:path';
+import { VigilError } from '@vigil/shared';
+import type { EdgeConfig } from '../config.js';
+import { fileKeyInventory } from '../intake/spool.js';
+import { type AtRest, AtRestCipher, PLAINTEXT } from './at-rest-cipher.js';
+import { fileAtRestKeys } from './at-rest-keys.js';
+
+/** The edge's at-rest cipher from its config (PLAINTEXT when storage.encryption is off). */
+export function atRestFromConfig(config: EdgeConfig): AtRest {
+  const e = config.storage.encryption;
+  if (!e.enabled) return PLAINTEXT;
+  const { current, retired } = fileAtRestKeys(e.keyFile, e.retiredKeyFiles).keys();
+  return new AtRestCipher(current, retired);
+}
+
+/** Where encrypted things live under a data directory. */
+export const atRestFolders = (dataDir: string) => ({
+  files: [join(dataDir, 'spool', 'ready'), join(dataDir, 'quarantine'), join(dataDir, 'overlays')],
+  suffixes: ['.dcm', '.png'],
+});
+
+/** Records per key id (and 'plaintext') over spool, quarantine, overlays and the outbox. */
+export async function atRestInventory(
+  dataDir: string,
+  outbox: { keyInventory(): Map<string, number> },
+): Promise<Record<string, { files: number; outbox: number }>> {
+  const folders = atRestFolders(dataDir);
+  const files = await fileKeyInventory(folders.files, folders.suffixes);
+  const records = outbox.keyInventory();
+  const out: Record<string, { files: number; outbox: number }> = {};
+  for (const id of new Set([...files.keys(), ...records.keys()])) {
+    out[id] = { files: files.get(id) ?? 0, outbox: records.get(id) ?? 0 };
+  }
+  return out;
+}
+
+/**
+ * At start: everything already on disk must be readable with the keys configured now. A key file
+ * that was replaced or a retired key dropped too early is a coded error here, not an unreadable
+ * image discovered later.
+ */
+export async function checkAtRestKeys(
+  dataDir: string,
+  atRest: AtRest,
+  outbox: { keyInventory(): Map<string, number> },
+): Promise<void> {
+  const inventory = await atRestInventory(dataDir, outbox);
+  const unknown = Object.entries(inventory).filter(([id]) => id !== 'plaintext' && !atRest.keyIds.includes(id));
+  if (unknown.length === 0) return;
+  const what = unknown.map(([id, n]) => `${id} (${n.files} files, ${n.outbox} outbox records)`).join(', ');
+  throw new VigilError(
+    'VIGIL_AT_REST_KEY_INVALID',
+    atRest.enabled
+      ? `data on disk was written with keys this edge does not have: ${what}; configured: ${atRest.keyIds.join(', ')}`
+      : `data on disk is encrypted (${what}) but storage.encryption is off`,
+  );
+}
