@@ -7,6 +7,8 @@ import { chmodSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
+import { loadHubConfig } from '@vigil/cloud-hub';
+import { loadEdgeConfig } from '@vigil/edge-agent';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { makeTempDir } from '../harness/temp-dir.js';
 
@@ -117,4 +119,13 @@ test('Kubernetes: hub replicas with /healthz and /readyz probes, read-only root,
     'no secret in an environment variable',
   );
   assert.ok(docs.some((d) => d.kind === 'PodDisruptionBudget'));
+});
+
+test('the annotated production configs load with the hub and edge config schemas', () => {
+  const hub = loadHubConfig(join(DEPLOY, 'config/hub.yaml'), {});
+  assert.equal(hub.http.tls.enabled, true);
+  assert.equal(hub.pki.dir, '/etc/vigil/pki');
+  const edge = loadEdgeConfig(join(DEPLOY, 'config/edge.yaml'), {});
+  assert.equal(edge.storage.encryption.enabled, true);
+  assert.ok(edge.identity.enrolmentTokenFile && edge.hubUrl.startsWith('https://'));
 });

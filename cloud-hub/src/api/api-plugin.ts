@@ -107,7 +107,8 @@ export async function registerApi(app: FastifyInstance, o: ApiOptions): Promise<
       info: {
         title: 'Vigil hub API',
         version: HUB_VERSION,
-        description: 'Fleet, results, follow-up and audit of the Vigil hub.',
+        description:
+          "Fleet, results, follow-up, verdicts, device identity and audit of the Vigil hub. The public contract (topics, schemas, ports, API, CLI) is the repository's docs/architecture.md; error codes are in docs/errors.md.",
       },
       components: {
         securitySchemes: {
