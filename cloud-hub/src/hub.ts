@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -145,6 +145,7 @@ export class Hub {
           })
         : new SqliteHistoryStore(join(config.dataDir, 'history.sqlite'));
     this.registry = new DeviceRegistry(this.state);
+    if (this.deviceCaPem) this.registry.deviceCa = new X509Certificate(this.deviceCaPem);
     this.replicaId = config.cluster.replicaId || `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     const lease = (name: string, onChange?: (leader: boolean) => void) =>
       new SingletonLease({

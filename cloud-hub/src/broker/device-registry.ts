@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual, X509Certificate } from 'node:crypto';
 import { assertValidId, type DeviceAddress, VigilError } from '@vigil/shared';
 import { ConcurrencyGate } from '../auth/concurrency-gate.js';
 import { decoyHash, hashPassword, verifyPassword } from '../auth/password-hash.js';
@@ -73,14 +73,28 @@ export class DeviceRegistry {
     return this.state.getDevice(deviceId);
   }
 
+  /** The hub's own device CA, when it has one: certificates it signed are checked against its records. */
+  deviceCa: X509Certificate | undefined;
+
   /**
-   * The device a client certificate (already verified against the device CA by TLS) stands for:
-   * the hub must have issued that serial to that device and clinic, and neither the certificate nor
-   * the device may be revoked. VIGIL_CERT_INVALID otherwise.
+   * The device a client certificate (already verified by TLS against the trusted CAs) stands for.
+   * Issued by the hub's device CA: the hub must have issued that serial to that device and clinic,
+   * and neither the certificate nor the device may be revoked. Issued by another CA the operator
+   * trusts (`mqtt.tls.caFile`): its CN must name an active device. VIGIL_CERT_INVALID otherwise.
    */
-  async verifyCertificate(peer: { subject?: { CN?: unknown; O?: unknown }; serialNumber?: string }): Promise<DeviceRecord> {
+  async verifyCertificate(peer: {
+    subject?: { CN?: unknown; O?: unknown };
+    serialNumber?: string;
+    raw?: Buffer;
+  }): Promise<DeviceRecord> {
     const cn = typeof peer.subject?.CN === 'string' ? peer.subject.CN : '';
     const o = typeof peer.subject?.O === 'string' ? peer.subject.O : '';
+    if (!this.issuedByHub(peer.raw)) {
+      const device = await this.active(cn);
+      if (!device)
+        throw new VigilError('VIGIL_CERT_INVALID', `certificate for ${cn.slice(0, 64)} refused: no such active device`);
+      return device;
+    }
     const serial = (peer.serialNumber ?? '').toLowerCase().replace(/^0+/, '');
     const refused = (why: string) => new VigilError('VIGIL_CERT_INVALID', `certificate for ${cn.slice(0, 64)} refused: ${why}`);
     const issued = serial ? await this.state.pki.getCertificate(serial.padStart(32, '0')) : undefined;
@@ -90,6 +104,15 @@ export class DeviceRegistry {
     const device = await this.active(cn);
     if (!device || device.clinicId !== o) throw refused('device revoked');
     return device;
+  }
+
+  private issuedByHub(raw: Buffer | undefined): boolean {
+    if (!this.deviceCa || !raw) return false;
+    try {
+      return new X509Certificate(raw).verify(this.deviceCa.publicKey);
+    } catch {
+      return false;
+    }
   }
 
   /** The active device for a username, or undefined when unknown or revoked. */
