@@ -15,6 +15,7 @@ export const SYSTEM_COMMANDS = {
   dciodvfy: 'dicom3tools',
   Orthanc: 'orthanc',
   DicomSRValidator: 'pixelmed-apps',
+  'systemd-analyze': 'systemd',
 };
 
 /** Debian packages without a command to probe: checked by a file they install. */
