@@ -240,7 +240,7 @@ test('package downloads work with the certificate; a revoked device is dropped w
 });
 
 test('a running edge agent enrols itself, renews its short-lived certificate before expiry and keeps delivering', async () => {
-  const short = await tlsHub(join(dir.path, 'ca'), { certValidityS: 12 });
+  const short = await tlsHub(join(dir.path, 'ca'), { certValidityS: 20 });
   const edgeDir = join(dir.path, 'edge-agent');
   let agent: EdgeAgent | undefined;
   try {
@@ -264,7 +264,14 @@ test('a running edge agent enrols itself, renews its short-lived certificate bef
     await waitFor('online with the enrolled certificate', async () =>
       (await short.hub.state.listDeviceStates()).some((d) => d.deviceId === 'edge-live' && d.status === 'online'),
     );
-    await waitFor('renewed', () => agent?.credentials.identity.certificate?.serialNumber !== first.serialNumber, 60_000, 100);
+    await waitFor(
+      'renewed',
+      () => agent?.credentials.identity.certificate?.serialNumber !== first.serialNumber,
+      60_000,
+      100,
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}; last renewal error: ${agent?.credentials.identity.lastError?.message ?? 'none'}`);
+    });
     const renewed = agent.credentials.identity.certificate as X509Certificate;
     assert.ok(new Date(renewed.validTo) > new Date(first.validTo));
     // Past the first certificate's expiry, the hub drops the connection: the edge must come back
@@ -285,7 +292,13 @@ test('a running edge agent enrols itself, renews its short-lived certificate bef
     const issued = await short.hub.state.pki.listCertificates('edge-live');
     assert.ok(issued.length >= 2, `${issued.length} certificates issued (enrolment + renewals)`);
   } finally {
-    await agent?.stop();
-    await short.stop();
+    // Bounds a hang in shutdown (it would otherwise hold the file until the runner's timeout).
+    const bounded = (what: string, p: Promise<void> | undefined) =>
+      Promise.race([
+        p,
+        new Promise<void>((_, reject) => setTimeout(() => reject(new Error(`${what} did not finish`)), 60_000).unref()),
+      ]);
+    await bounded('edge agent stop', agent?.stop());
+    await bounded('hub stop', short.stop());
   }
 });

@@ -126,6 +126,9 @@ export class DeviceIdentity implements DeviceHttp {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(body),
         dispatcher: agent,
+        // A hub that accepts the connection and never answers must not hold enrolment (or a
+        // renewal) for good: the renewal retries with backoff; an enrolment fails with the code.
+        signal: AbortSignal.timeout(30_000),
       });
     } catch (error) {
       throw new VigilError('VIGIL_CERT_RENEW_FAILED', `cannot reach the hub at ${this.o.hubUrl}: ${(error as Error).message}`);

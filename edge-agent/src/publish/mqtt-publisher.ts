@@ -163,18 +163,18 @@ export class MqttPublisher {
 
   /** Publishes the retained "online" status again (after the active model changed). */
   /**
-   * Re-reads the client certificate and key (renewed) and reconnects with them: a clean
-   * DISCONNECT first, so in-flight messages finish; the outbox keeps everything else.
+   * Re-reads the client certificate and key (renewed); the next connection uses them. A live
+   * connection is dropped so that it is the next one now: the client reconnects on its own, and
+   * whatever was in flight is sent again from the outbox (the hub de-duplicates). Not `end()`:
+   * ending waits for in-flight messages, which may never complete on a failing connection.
    */
   reloadCredentials(): void {
     const client = this.client;
     const o = this.options;
-    if (!client || !o.certFile || !o.keyFile) return;
+    if (!client || this.stopped || !o.certFile || !o.keyFile) return;
     client.options.cert = readFileSync(o.certFile);
     client.options.key = readFileSync(o.keyFile);
-    client.end(false, {}, () => {
-      if (!this.stopped) client.reconnect();
-    });
+    if (client.connected) client.stream.destroy();
   }
 
   refreshStatus(): void {
