@@ -1,5 +1,5 @@
 import type { TLSSocket } from 'node:tls';
-import { asVigilError, VigilError } from '@vigil/shared';
+import { VigilError } from '@vigil/shared';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { DeviceRegistry } from '../broker/device-registry.js';
 import type { DeviceRecord } from '../state/state-store.js';
@@ -25,9 +25,7 @@ export async function requireDevice(
 ): Promise<DeviceRecord> {
   const peer = peerCertificate(request);
   if (peer) {
-    return devices.verifyCertificate(peer).catch((error: unknown) => {
-      throw asVigilError(error);
-    });
+    return devices.verifyCertificate(peer);
   }
   const header = request.headers.authorization ?? '';
   const [user = '', password = ''] = header.startsWith('Basic ')

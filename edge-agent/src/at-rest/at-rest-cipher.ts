@@ -10,6 +10,7 @@
  * Node's crypto does the work; the format is ours because it must stream (DICOM arrives in chunks).
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { open } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
 import { VigilError } from '@vigil/shared';
 
@@ -31,6 +32,18 @@ export const keyIdOf = (key: Buffer): string => createHash('sha256').update(key)
 export function sealedKeyId(head: Buffer): string | undefined {
   if (head.length < MAGIC.length + ID_BYTES || !head.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
   return head.subarray(MAGIC.length, MAGIC.length + ID_BYTES).toString('hex');
+}
+
+/** The key id a file's header names; undefined for a plaintext file. */
+export async function sealedFileKeyId(path: string): Promise<string | undefined> {
+  const handle = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(SEALED_HEADER_BYTES);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return sealedKeyId(head.subarray(0, bytesRead));
+  } finally {
+    await handle.close();
+  }
 }
 
 export interface AtRest {

@@ -1,8 +1,8 @@
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { VigilError } from '@vigil/shared';
 import type { EdgeConfig } from '../config.js';
-import { fileKeyInventory } from '../intake/spool.js';
-import { type AtRest, AtRestCipher, PLAINTEXT } from './at-rest-cipher.js';
+import { type AtRest, AtRestCipher, PLAINTEXT, sealedFileKeyId } from './at-rest-cipher.js';
 import { fileAtRestKeys } from './at-rest-keys.js';
 
 /** The edge's at-rest cipher from its config (PLAINTEXT when storage.encryption is off). */
@@ -18,6 +18,30 @@ export const atRestFolders = (dataDir: string) => ({
   files: [join(dataDir, 'spool', 'ready'), join(dataDir, 'quarantine'), join(dataDir, 'overlays')],
   suffixes: ['.dcm', '.png'],
 });
+
+/** Files per key id that wrote them ('plaintext' for unencrypted ones) in the given folders. */
+async function fileKeyInventory(dirs: readonly string[], suffixes: readonly string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const dir of dirs) {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names.filter((n) => suffixes.some((s) => n.endsWith(s)))) {
+      // A file that cannot be opened (the pipeline removed it meanwhile) has nothing left to protect.
+      const id = await sealedFileKeyId(join(dir, name)).catch((error: NodeJS.ErrnoException) => {
+        if (error.syscall === 'open') return null;
+        throw error;
+      });
+      if (id === null) continue;
+      const key = id ?? 'plaintext';
+      out.set(key, (out.get(key) ?? 0) + 1);
+    }
+  }
+  return out;
+}
 
 /** Records per key id (and 'plaintext') over spool, quarantine, overlays and the outbox. */
 export async function atRestInventory(

@@ -4,7 +4,7 @@ import { copyFile, open, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { basename, join } from 'node:path';
 import type { VigilError } from '@vigil/shared';
 import Database from 'better-sqlite3';
-import { type AtRest, PLAINTEXT, SEALED_HEADER_BYTES, sealedKeyId } from '../at-rest/at-rest-cipher.js';
+import { type AtRest, PLAINTEXT, sealedFileKeyId } from '../at-rest/at-rest-cipher.js';
 
 export type InstanceState = 'spooled' | 'processed' | 'quarantined';
 
@@ -20,44 +20,6 @@ export interface QuarantineReason {
 export function isVanished(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   return code === 'ENOENT' || code === 'ENOTDIR';
-}
-
-/** Whether a file starts with the at-rest header. */
-async function isSealed(path: string): Promise<boolean> {
-  const handle = await open(path, 'r');
-  try {
-    const head = Buffer.alloc(SEALED_HEADER_BYTES);
-    const { bytesRead } = await handle.read(head, 0, head.length, 0);
-    return sealedKeyId(head.subarray(0, bytesRead)) !== undefined;
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Files per key id that wrote them ('plaintext' for unencrypted ones) in the given folders. */
-export async function fileKeyInventory(dirs: readonly string[], suffixes: readonly string[]): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  for (const dir of dirs) {
-    let names: string[];
-    try {
-      names = readdirSync(dir);
-    } catch {
-      continue;
-    }
-    for (const name of names.filter((n) => suffixes.some((s) => n.endsWith(s)))) {
-      const handle = await open(join(dir, name), 'r').catch(() => undefined);
-      if (!handle) continue;
-      try {
-        const head = Buffer.alloc(SEALED_HEADER_BYTES);
-        const { bytesRead } = await handle.read(head, 0, head.length, 0);
-        const id = sealedKeyId(head.subarray(0, bytesRead)) ?? 'plaintext';
-        out.set(id, (out.get(id) ?? 0) + 1);
-      } finally {
-        await handle.close();
-      }
-    }
-  }
-  return out;
 }
 
 async function fsyncPath(path: string): Promise<void> {
@@ -179,7 +141,7 @@ export class Spool {
     const id = `${new Date().toISOString().replace(/[:.]/g, '-')}-${basename(path).replace(/\.(dcm|part)$/, '')}`;
     const target = join(this.quarantineDir, `${id}.dcm`);
     try {
-      if (this.atRest.enabled && !(await isSealed(path))) {
+      if (this.atRest.enabled && (await sealedFileKeyId(path)) === undefined) {
         // A file that never reached the spool (a watched folder's, refused before spooling): kept
         // encrypted like everything else the edge holds, then the plaintext original removed.
         await writeFile(target, this.atRest.seal(await readFile(path)));
