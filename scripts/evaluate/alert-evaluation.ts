@@ -1,21 +1,21 @@
 // End to end: the model's findings on a longitudinal phantom cohort, through the hub's follow-up
 // engine, scored alert by alert against the generator's ground truth. The engine alone is checked
 // with a simulated detector (cloud-hub/test/followup-ground-truth.test.ts); this says how many of the
-// alerts a clinician would see are real, with the real model in front of it.
-import { join } from 'node:path';
+// alerts a clinician would see are real, with the real model in front of it, and which real changes
+// they miss.
 import {
   type AlertCondition,
   buildPatientTimeline,
-  type ChangePolicy,
   changeConditions,
-  DEFAULT_CHANGE_POLICY,
+  DEFAULT_FOLLOWUP_POLICY,
   type FollowupObservation,
+  type FollowupPolicy,
 } from '@vigil/cloud-hub';
-import { analyzeInput, inputSpecOf, modelInputFromFile, OnnxModel } from '@vigil/edge-agent';
 import type { Finding } from '@vigil/shared';
 import { isoStudyDate } from '../phantoms/cohort-plan.js';
-import { readTruth, type TruthImage } from '../phantoms/generate-phantoms.js';
-import { hitRadiusMm, round3 } from './metrics.js';
+import type { TruthImage } from '../phantoms/generate-phantoms.js';
+import type { InferredCohort, InferredImage } from './infer-cohort.js';
+import { hitRadiusMm, type Interval, medianInterval, poissonRate, round3, wilson } from './metrics.js';
 
 /** The truth behind one reported finding: the phantom finding it lies on, if any. */
 interface MatchedTruth {
@@ -23,61 +23,64 @@ interface MatchedTruth {
   behaviour: string;
   diameterMm: number;
 }
+type Match = MatchedTruth | 'lookalike' | undefined;
 
-interface ImageRecord {
-  image: TruthImage;
-  /** The visit (0 = baseline) and the study the image belongs to. */
-  visit: number;
-  studyKey: string;
-  findings: Finding[];
-  /** Per reported finding: the truth finding under it (or a look-alike / nothing). */
-  matches: (MatchedTruth | 'lookalike' | undefined)[];
-}
+/** Where an alert reaches a clinician: the inbox (warning and critical) or the "to review" list (info). */
+export type AlertLevel = 'inbox' | 'review';
+export const levelOf = (a: Pick<AlertCondition, 'severity'>): AlertLevel => (a.severity === 'info' ? 'review' : 'inbox');
 
 export interface KindFigures {
   alerts: number;
   /** Alerts whose finding (or breast, for image-level kinds) really changed that way. */
   correct: number;
-  precision: number;
+  precision: Interval;
+}
+
+/** One judged alert, for reading and for tuning the engine's rules. */
+export interface JudgedAlert {
+  alertKey: string;
+  kind: string;
+  severity: string;
+  level: AlertLevel;
+  correct: boolean;
+  patientId: string;
+  visit: number;
+  reason: string;
+  truth: string;
+  figures: Record<string, number>;
 }
 
 export interface AlertEvaluation {
   patients: number;
   studies: number;
   images: number;
-  byKind: Record<string, KindFigures>;
-  /** Truth events the engine should report, and how many it did. */
+  /** Follow-up time: the span from each patient's first to last study, summed (years). */
+  patientYears: number;
+  byLevel: Record<AlertLevel, Record<string, KindFigures>>;
   recall: {
-    growth: {
-      events: number;
-      alerted: number;
-      /** Why the others went unreported: a miss by the model, or (seen in the same view both times) by the engine. */
-      missed: {
-        modelMissedBefore: number;
-        modelMissedAfter: number;
-        seenInOneViewEachTime: number;
-        seenBothTimesInAView: number;
-      };
-    };
-    newFinding: { events: number; alerted: number };
+    /** Clear growth (≥ 3.5 mm and ≥ 25 %) of findings up to 50 mm: reported in the inbox, and at any level. */
+    growth: { events: number; inbox: Interval; anyLevel: Interval; missed: Record<string, number> };
+    /** New findings ≥ 5 mm at the visit they appear. */
+    newFinding: { events: number; inbox: Interval; anyLevel: Interval };
   };
-  alertsPerPatient: number;
-  /** Per finding-level kind: [alerts seen in the other view too, alerts] for right and for wrong alerts. */
-  crossView: Record<string, { correct: [number, number]; wrong: [number, number] }>;
-  /** Clear growth seen in the same view at both visits yet not alerted: the model's measurements. */
+  /** Wrong inbox alerts per patient-year of follow-up. */
+  falseInboxAlertsPerPatientYear: Interval;
+  /** |reported − true| diameter of findings the edge reports (5–50 mm), by true size. */
+  sizeErrorMm: Record<'upTo30' | 'from30To50' | 'upTo50', Interval & { n: number }>;
+  perPatient: { inbox: number; inboxCorrect: number; review: number; reviewCorrect: number };
   missedGrowthExamples: string[];
-  /** Up to 20 alerts judged wrong, with their reason text and the truth, for a reader to look at. */
   wrongExamples: string[];
+  alerts: JudgedAlert[];
 }
 
 const within = (aMm: number, bMm: number, limitMm: number) => Math.hypot(aMm, bMm) <= limitMm;
 
 /** The phantom finding (or look-alike) a reported finding lies on, by the same rule as the FROC figures. */
-export function matchTruth(image: TruthImage, f: Finding): MatchedTruth | 'lookalike' | undefined {
+export function matchTruth(image: TruthImage, f: Finding): Match {
   const s = image.pixelSpacingMm;
   const dx = (a: { x: number }) => (a.x - f.x) * image.columns * s;
   const dy = (a: { y: number }) => (a.y - f.y) * image.rows * s;
-  let best: { d: number; t: ImageRecord['matches'][number] } | undefined;
+  let best: { d: number; t: Match } | undefined;
   for (const t of image.findings) {
     const d = Math.hypot(dx(t), dy(t));
     if (within(dx(t), dy(t), hitRadiusMm(t.diameterMm)) && (!best || d < best.d))
@@ -88,223 +91,241 @@ export function matchTruth(image: TruthImage, f: Finding): MatchedTruth | 'looka
   return undefined;
 }
 
-/** Runs the model over every image of a phantom cohort and scores the follow-up alerts it leads to. */
-export async function evaluateAlerts(
-  phantomDir: string,
-  modelDir: string,
-  onProgress?: (done: number, total: number) => void,
-  policy: ChangePolicy = DEFAULT_CHANGE_POLICY,
-): Promise<AlertEvaluation> {
-  const model = await OnnxModel.load(modelDir);
-  const spec = inputSpecOf(model.manifest);
-  const { truth } = readTruth(phantomDir);
-  const total = truth.patients.reduce((n, p) => n + p.visits.reduce((m, v) => m + v.images.length, 0), 0);
-  const records = new Map<string, ImageRecord>();
-  /** Truth diameter of each finding per patient and visit, for "did it really grow". */
+/** The observation the hub would hold for one inferred image. */
+export function observationOf(r: InferredImage): FollowupObservation {
+  const date = isoStudyDate(r.studyDate);
+  return {
+    resultId: r.image.sopInstanceUid,
+    patientKey: r.patientId,
+    studyKey: r.studyKey,
+    studyDate: date,
+    laterality: r.image.laterality,
+    view: r.image.view,
+    clinicId: 'evaluation',
+    deviceId: 'evaluation',
+    // Views arrive in the order the modality sends them (LCC, LMLO, RCC, RMLO), as in a clinic.
+    createdAt: `${date}T09:00:0${['LCC', 'LMLO', 'RCC', 'RMLO'].indexOf(`${r.image.laterality}${r.image.view}`)}.000Z`,
+    score: r.score,
+    findings: r.findings,
+    imageWidthMm: r.image.columns * r.image.pixelSpacingMm,
+  };
+}
+
+/** Alert figures for a cohort the model has been run over (`inferCohort`), with a follow-up policy. */
+export function evaluateAlerts(cohort: InferredCohort, policy: FollowupPolicy = DEFAULT_FOLLOWUP_POLICY): AlertEvaluation {
+  const byPatient = new Map<string, InferredImage[]>();
+  for (const r of cohort.images) byPatient.set(r.patientId, [...(byPatient.get(r.patientId) ?? []), r]);
+  const records = new Map<string, InferredImage & { matches: Match[] }>();
+  for (const r of cohort.images)
+    records.set(r.image.sopInstanceUid, { ...r, matches: r.findings.map((f) => matchTruth(r.image, f)) });
+  /** Truth diameter of each finding per visit, for "did it really grow". */
   const diameterAt = new Map<string, number>();
+  for (const r of cohort.images) for (const f of r.image.findings) diameterAt.set(`${f.id}@${r.visit}`, f.diameterMm);
+
   const alerts: AlertCondition[] = [];
-  let done = 0;
   let studies = 0;
-  for (const patient of truth.patients) {
-    const observations: FollowupObservation[] = [];
-    for (const visit of patient.visits) {
-      studies += 1;
-      const date = isoStudyDate(visit.studyDate);
-      for (const image of visit.images) {
-        for (const f of image.findings) diameterAt.set(`${f.id}@${visit.index}`, f.diameterMm);
-        const { attrs, input } = await modelInputFromFile(join(phantomDir, image.file), spec);
-        const { score, findings } = await analyzeInput(input, attrs, model);
-        const resultId = image.sopInstanceUid;
-        records.set(resultId, {
-          image,
-          visit: visit.index,
-          studyKey: visit.studyInstanceUid,
-          findings,
-          matches: findings.map((f) => matchTruth(image, f)),
-        });
-        observations.push({
-          resultId,
-          patientKey: patient.patientId,
-          studyKey: visit.studyInstanceUid,
-          studyDate: date,
-          laterality: image.laterality,
-          view: image.view,
-          clinicId: 'evaluation',
-          deviceId: 'evaluation',
-          createdAt: `${date}T09:00:00.000Z`,
-          score,
-          findings,
-          imageWidthMm: image.columns * image.pixelSpacingMm,
-        });
-        onProgress?.(++done, total);
-      }
-    }
-    alerts.push(...changeConditions(buildPatientTimeline(patient.patientId, observations), policy));
+  let patientYears = 0;
+  for (const [patientId, images] of byPatient) {
+    const dates = [...new Set(images.map((i) => isoStudyDate(i.studyDate)))].sort();
+    studies += dates.length;
+    patientYears += (Date.parse(dates.at(-1) ?? '') - Date.parse(dates[0] ?? '')) / (365.25 * 86_400_000);
+    const timeline = buildPatientTimeline(patientId, images.map(observationOf), policy.timeline);
+    alerts.push(...changeConditions(timeline, policy.change).filter((a) => a.kind !== 'overdue'));
   }
 
-  const matchOf = (alert: AlertCondition): { record: ImageRecord; match: ImageRecord['matches'][number] } | undefined => {
-    const [, resultId, index] = alert.alertKey.split(':');
-    const record = records.get(resultId ?? '');
-    return record ? { record, match: record.matches[Number(index)] } : undefined;
+  const recordOf = (alert: AlertCondition) => records.get(alert.alertKey.split(':')[1] ?? '');
+  const matchOf = (alert: AlertCondition): Match => {
+    const index = alert.alertKey.split(':')[2];
+    return index === undefined ? undefined : recordOf(alert)?.matches[Number(index)];
   };
-  /** Whether a real finding in this image grew or appeared since the visit before (image-level kinds). */
-  const imageChanged = (resultId: string) => {
-    const record = records.get(resultId);
-    const visit = record?.visit ?? 0;
-    return (record?.image.findings ?? []).some((f) => {
-      const before = diameterAt.get(`${f.id}@${visit - 1}`);
-      return before === undefined ? visit > 0 : f.diameterMm - before > 1;
-    });
+  /** Whether a real finding in this breast grew or appeared at this study (image- and breast-level kinds). */
+  const breastChanged = (alert: AlertCondition) => {
+    const record = recordOf(alert);
+    if (!record) return false;
+    return cohort.images
+      .filter((r) => r.studyKey === record.studyKey && r.image.laterality === record.image.laterality)
+      .some((r) =>
+        r.image.findings.some((f) => {
+          const before = diameterAt.get(`${f.id}@${r.visit - 1}`);
+          return before === undefined ? r.visit > 0 : f.diameterMm - before > 1;
+        }),
+      );
   };
-  /** Whether the alert is right, and if not, what the truth was instead. */
+  /** Whether the alert is right, and what the truth was. */
   const judge = (alert: AlertCondition): { ok: boolean; why: string } => {
     if (alert.kind === 'score-rise' || alert.kind === 'category-upgrade') {
-      const ok = imageChanged(alert.alertKey.split(':')[1] ?? '');
-      return { ok, why: 'no finding in the image grew or appeared' };
+      const ok = breastChanged(alert);
+      return { ok, why: ok ? 'a finding in the breast grew or appeared' : 'no finding in the breast grew or appeared' };
     }
     const m = matchOf(alert);
-    if (!m?.match) return { ok: false, why: 'no phantom finding under it (a false positive)' };
-    if (m.match === 'lookalike') return { ok: false, why: 'on a benign look-alike' };
-    const visit = m.record.visit;
-    const before = diameterAt.get(`${m.match.id}@${visit - 1}`);
-    const after = diameterAt.get(`${m.match.id}@${visit + 1}`);
+    if (!m) return { ok: false, why: 'no phantom finding under it (a false positive)' };
+    if (m === 'lookalike') return { ok: false, why: 'on a benign look-alike' };
+    const visit = recordOf(alert)?.visit ?? 0;
+    const before = diameterAt.get(`${m.id}@${visit - 1}`);
+    const after = diameterAt.get(`${m.id}@${visit + 1}`);
     if (alert.kind === 'growth') {
-      const ok = before !== undefined && m.match.diameterMm - before > 1;
-      return { ok, why: `true size ${before?.toFixed(1) ?? '—'} → ${m.match.diameterMm.toFixed(1)} mm` };
+      const ok = before !== undefined && m.diameterMm - before > 1;
+      return { ok, why: `${m.id} true size ${before?.toFixed(1) ?? '—'} → ${m.diameterMm.toFixed(1)} mm` };
     }
     if (alert.kind === 'new-finding') {
       // Right when nothing a reader (or the model, validated from 5 mm) could see was there before.
       const ok = before === undefined || before < 5;
-      return { ok, why: `${m.match.behaviour} finding, ${before?.toFixed(1)} mm at the visit before (missed then)` };
+      return { ok, why: `${m.id} ${m.behaviour}, ${before?.toFixed(1) ?? 'absent'} mm at the visit before` };
     }
-    // The finding was last seen here and is gone at the next study: right when it really resolved.
     if (alert.kind === 'resolved-finding') {
-      return { ok: after === undefined, why: `still there at the next visit (${after?.toFixed(1)} mm): missed then` };
+      // Keyed by the last sighting; the alert's study is the next one, where it should be gone.
+      return { ok: after === undefined, why: `${m.id} ${after === undefined ? 'gone' : `still there (${after.toFixed(1)} mm)`}` };
     }
     return { ok: false, why: 'not judged' };
   };
 
-  // Cross-view corroboration, by the engine's rule: a finding in the other view (CC ↔ MLO) of the
-  // same breast, at the alert's own study, within the policy's distance from the chest wall.
-  const byView = new Map<string, ImageRecord>();
-  for (const record of records.values()) byView.set(`${record.studyKey}|${record.image.laterality}${record.image.view}`, record);
-  const corroborated = (alert: AlertCondition): boolean | undefined => {
-    const m = matchOf(alert);
-    const [, , index] = alert.alertKey.split(':');
-    const f = m?.record.findings[Number(index)];
-    if (!m || !f) return undefined;
-    const { laterality, view } = m.record.image;
-    // The alert's own study: for "no longer seen", the study where the finding is missing.
-    const other = byView.get(`${alert.studyKey}|${laterality}${view === 'CC' ? 'MLO' : 'CC'}`);
-    return (other?.findings ?? []).some((g) => Math.abs(g.x - f.x) <= policy.crossViewTolerance);
-  };
-  const crossView: Record<string, { correct: [number, number]; wrong: [number, number] }> = {};
-
-  const byKind: Record<string, KindFigures> = {};
+  const byLevel: AlertEvaluation['byLevel'] = { inbox: {}, review: {} };
+  const judged: JudgedAlert[] = [];
   const wrongExamples: string[] = [];
   for (const alert of alerts) {
-    if (alert.kind === 'overdue') continue; // a matter of dates, not of images
-    const figures = byKind[alert.kind] ?? { alerts: 0, correct: 0, precision: 0 };
-    byKind[alert.kind] = figures;
+    const level = levelOf(alert);
+    const figures = byLevel[level][alert.kind] ?? { alerts: 0, correct: 0, precision: wilson(0, 0) };
+    byLevel[level][alert.kind] = figures;
     figures.alerts += 1;
     const verdict = judge(alert);
-    const seenInOtherView = corroborated(alert);
-    if (seenInOtherView !== undefined) {
-      const c = crossView[alert.kind] ?? { correct: [0, 0], wrong: [0, 0] };
-      crossView[alert.kind] = c;
-      const bucket = verdict.ok ? c.correct : c.wrong;
-      bucket[1] += 1;
-      if (seenInOtherView) bucket[0] += 1;
-    }
     if (verdict.ok) figures.correct += 1;
-    else if (wrongExamples.length < 20) wrongExamples.push(`${alert.kind}: ${alert.reason} — truth: ${verdict.why}`);
+    else if (level === 'inbox' && wrongExamples.length < 20)
+      wrongExamples.push(`${alert.kind} (${alert.severity}): ${alert.reason} — truth: ${verdict.why}`);
+    judged.push({
+      alertKey: alert.alertKey,
+      kind: alert.kind,
+      severity: alert.severity,
+      level,
+      correct: verdict.ok,
+      patientId: alert.patientKey,
+      visit: recordOf(alert)?.visit ?? -1,
+      reason: alert.reason,
+      truth: verdict.why,
+      figures: alert.figures,
+    });
   }
-  for (const figures of Object.values(byKind)) figures.precision = round3(figures.correct / Math.max(1, figures.alerts));
+  for (const kinds of Object.values(byLevel))
+    for (const figures of Object.values(kinds)) figures.precision = rounded(wilson(figures.correct, figures.alerts));
 
-  // Recall: every clear growth (≥ 3.5 mm and ≥ 25 %, past both alert thresholds with margin) and
-  // every appearance of a new finding ≥ 5 mm that the model could be expected to see.
-  const growthAlertedOn = new Set<string>();
-  const newAlertedOn = new Set<string>();
+  // Recall: every clear growth (≥ 3.5 mm and ≥ 25 %) of a finding up to 50 mm, and every
+  // appearance of a new finding ≥ 5 mm.
+  const alertedOn = { growth: new Map<string, AlertLevel>(), newFinding: new Map<string, AlertLevel>() };
   for (const alert of alerts) {
     const m = matchOf(alert);
-    if (!m?.match || m.match === 'lookalike') continue;
-    const key = `${m.match.id}@${m.record.visit}`;
-    if (alert.kind === 'growth') growthAlertedOn.add(key);
-    if (alert.kind === 'new-finding') newAlertedOn.add(key);
+    const record = recordOf(alert);
+    if (!m || m === 'lookalike' || !record) continue;
+    const map = alert.kind === 'growth' ? alertedOn.growth : alert.kind === 'new-finding' ? alertedOn.newFinding : undefined;
+    const key = `${m.id}@${record.visit}`;
+    // A lesion seen in both views may be alerted twice; the inbox level wins.
+    if (map && map.get(key) !== 'inbox') map.set(key, levelOf(alert));
   }
   const growthEvents = new Set<string>();
   const newEvents = new Set<string>();
-  for (const p of truth.patients) {
-    for (const v of p.visits) {
-      for (const image of v.images) {
-        for (const f of image.findings) {
-          const before = diameterAt.get(`${f.id}@${v.index - 1}`);
-          const key = `${f.id}@${v.index}`;
-          if (before !== undefined && f.diameterMm - before >= 3.5 && (f.diameterMm - before) / before >= 0.25)
-            growthEvents.add(key);
-          if (f.behaviour === 'new' && before === undefined && v.index > 0 && f.diameterMm >= 5) newEvents.add(key);
-        }
-      }
+  for (const r of cohort.images) {
+    for (const f of r.image.findings) {
+      const before = diameterAt.get(`${f.id}@${r.visit - 1}`);
+      const key = `${f.id}@${r.visit}`;
+      if (before !== undefined && f.diameterMm <= 50 && f.diameterMm - before >= 3.5 && (f.diameterMm - before) / before >= 0.25)
+        growthEvents.add(key);
+      if (f.behaviour === 'new' && before === undefined && r.visit > 0 && f.diameterMm >= 5) newEvents.add(key);
     }
   }
+  const recallOf = (events: Set<string>, on: Map<string, AlertLevel>) => ({
+    events: events.size,
+    inbox: rounded(wilson([...events].filter((k) => on.get(k) === 'inbox').length, events.size)),
+    anyLevel: rounded(wilson([...events].filter((k) => on.has(k)).length, events.size)),
+  });
+
   // Why clear growth went unreported: the model missed the finding at one of the two visits (in
   // every view), or it saw it at both and the engine did not link or flag it.
   const detectedAt = new Set<string>();
   for (const record of records.values()) {
-    const { visit } = record;
     const view = `${record.image.laterality}${record.image.view}`;
     for (const m of record.matches) {
       if (!m || m === 'lookalike') continue;
-      detectedAt.add(`${m.id}@${visit}`);
-      detectedAt.add(`${m.id}@${visit}@${view}`);
+      detectedAt.add(`${m.id}@${record.visit}`);
+      detectedAt.add(`${m.id}@${record.visit}@${view}`);
     }
   }
-  const views = ['LCC', 'LMLO', 'RCC', 'RMLO'];
-  const missedGrowthExamples: string[] = [];
-  /** The model's measurements of one truth finding at a visit and the one before, per view. */
   const describeMiss = (id: string, visit: number) => {
     const parts: string[] = [];
     for (const record of records.values()) {
-      const v = record.visit;
-      if (v !== visit && v !== visit - 1) continue;
+      if (record.visit !== visit && record.visit !== visit - 1) continue;
       record.matches.forEach((m, i) => {
         if (m && m !== 'lookalike' && m.id === id) {
           const f = record.findings[i] as Finding;
           parts.push(
-            `v${v} ${record.image.laterality}${record.image.view}: true ${m.diameterMm.toFixed(1)} mm, measured ${f.diameterMm.toFixed(1)} mm at (${f.x.toFixed(2)}, ${f.y.toFixed(2)})`,
+            `v${record.visit} ${record.image.laterality}${record.image.view}: true ${m.diameterMm.toFixed(1)} mm, measured ${f.diameterMm.toFixed(1)} mm`,
           );
         }
       });
     }
     return `${id}: ${parts.sort().join('; ')}`;
   };
-  const missedGrowth = { modelMissedBefore: 0, modelMissedAfter: 0, seenInOneViewEachTime: 0, seenBothTimesInAView: 0 };
+  const missed = { modelMissedBefore: 0, modelMissedAfter: 0, seenInOneViewEachTime: 0, seenBothTimesInAView: 0, onlyToReview: 0 };
+  const missedGrowthExamples: string[] = [];
   for (const key of growthEvents) {
-    if (growthAlertedOn.has(key)) continue;
-    const [id, visit] = key.split('@');
-    if (!detectedAt.has(`${id}@${Number(visit) - 1}`)) missedGrowth.modelMissedBefore += 1;
-    else if (!detectedAt.has(key)) missedGrowth.modelMissedAfter += 1;
-    else if (views.some((v) => detectedAt.has(`${id}@${Number(visit) - 1}@${v}`) && detectedAt.has(`${key}@${v}`))) {
-      missedGrowth.seenBothTimesInAView += 1;
-      if (missedGrowthExamples.length < 10) missedGrowthExamples.push(describeMiss(id ?? '', Number(visit)));
-    } else missedGrowth.seenInOneViewEachTime += 1;
+    const level = alertedOn.growth.get(key);
+    if (level === 'inbox') continue;
+    if (level === 'review') {
+      missed.onlyToReview += 1;
+      continue;
+    }
+    const [id = '', v] = key.split('@');
+    const visit = Number(v);
+    if (!detectedAt.has(`${id}@${visit - 1}`)) missed.modelMissedBefore += 1;
+    else if (!detectedAt.has(key)) missed.modelMissedAfter += 1;
+    else if (['LCC', 'LMLO', 'RCC', 'RMLO'].some((w) => detectedAt.has(`${id}@${visit - 1}@${w}`) && detectedAt.has(`${key}@${w}`))) {
+      missed.seenBothTimesInAView += 1;
+      if (missedGrowthExamples.length < 10) missedGrowthExamples.push(describeMiss(id, visit));
+    } else missed.seenInOneViewEachTime += 1;
   }
+
+  // Size: what the edge reports (its own threshold), against the truth under it, 5–50 mm.
+  const errors = { upTo30: [] as number[], from30To50: [] as number[], upTo50: [] as number[] };
+  for (const record of records.values()) {
+    const best = new Map<string, number>();
+    record.matches.forEach((m, i) => {
+      if (!m || m === 'lookalike' || m.diameterMm < 5 || m.diameterMm > 50) return;
+      // A lesion reported in pieces: the largest piece is its measurement.
+      best.set(m.id, Math.max(best.get(m.id) ?? 0, (record.findings[i] as Finding).diameterMm));
+    });
+    for (const [id, measured] of best) {
+      const truth = record.image.findings.find((f) => f.id === id)?.diameterMm ?? 0;
+      const error = Math.abs(measured - truth);
+      errors.upTo50.push(error);
+      (truth <= 30 ? errors.upTo30 : errors.from30To50).push(error);
+    }
+  }
+  const sizeOf = (list: number[]) => ({ ...rounded(medianInterval(list)), n: list.length });
+
+  const count = (level: AlertLevel, correct?: boolean) =>
+    judged.filter((a) => a.level === level && (correct === undefined || a.correct === correct)).length;
+  const patients = byPatient.size;
   return {
-    patients: truth.patients.length,
+    patients,
     studies,
     images: records.size,
-    byKind,
+    patientYears: round3(patientYears),
+    byLevel,
     recall: {
-      growth: {
-        events: growthEvents.size,
-        alerted: [...growthEvents].filter((k) => growthAlertedOn.has(k)).length,
-        missed: missedGrowth,
-      },
-      newFinding: { events: newEvents.size, alerted: [...newEvents].filter((k) => newAlertedOn.has(k)).length },
+      growth: { ...recallOf(growthEvents, alertedOn.growth), missed },
+      newFinding: recallOf(newEvents, alertedOn.newFinding),
     },
-    alertsPerPatient: round3(alerts.filter((a) => a.kind !== 'overdue').length / Math.max(1, truth.patients.length)),
-    crossView,
+    falseInboxAlertsPerPatientYear: rounded(poissonRate(count('inbox', false), patientYears)),
+    sizeErrorMm: { upTo30: sizeOf(errors.upTo30), from30To50: sizeOf(errors.from30To50), upTo50: sizeOf(errors.upTo50) },
+    perPatient: {
+      inbox: round3(count('inbox') / Math.max(1, patients)),
+      inboxCorrect: round3(count('inbox', true) / Math.max(1, patients)),
+      review: round3(count('review') / Math.max(1, patients)),
+      reviewCorrect: round3(count('review', true) / Math.max(1, patients)),
+    },
     missedGrowthExamples,
     wrongExamples,
+    alerts: judged,
   };
+}
+
+function rounded(i: Interval): Interval {
+  return { value: round3(i.value), low: round3(i.low), high: round3(i.high) };
 }

@@ -1,28 +1,69 @@
-// `npm run evaluate -- PHANTOM_DIR [--model models/vigil-demo] [--alerts]`
-// --alerts: also run the follow-up engine on the model's findings and score its alerts against truth
-// (needs a cohort with several visits per patient).
+// `npm run evaluate -- PHANTOM_DIR [PHANTOM_DIR…] [--model models/vigil-demo] [--alerts] [--json FILE] [--plots DIR]`
+// Runs the model once over each cohort (cached per model), then prints each goal with its figure and
+// 95 % interval: the image-level bar, and with --alerts the follow-up alert goals (needs cohorts with
+// several visits per patient). --json writes every figure and judged alert; --plots writes the
+// calibration curve (SVG).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { evaluateAlerts } from './alert-evaluation.js';
-import { evaluate } from './evaluate.js';
+import { calibrationCurve, calibrationSvg } from './calibration.js';
+import { evaluateImages } from './evaluate.js';
+import { alertGoals, formatGoals, imageGoals } from './goals.js';
+import { inferCohort } from './infer-cohort.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { model: { type: 'string', default: 'models/vigil-demo' }, alerts: { type: 'boolean', default: false } },
+  options: {
+    model: { type: 'string', default: 'models/vigil-demo' },
+    alerts: { type: 'boolean', default: false },
+    json: { type: 'string' },
+    plots: { type: 'string' },
+  },
 });
-const dir = positionals[0];
-if (!dir) {
-  process.stderr.write('usage: npm run evaluate -- PHANTOM_DIR [--model DIR] [--alerts]\n');
+if (positionals.length === 0) {
+  process.stderr.write('usage: npm run evaluate -- PHANTOM_DIR [PHANTOM_DIR…] [--model DIR] [--alerts] [--json FILE] [--plots DIR]\n');
   process.exit(2);
 }
-const result = await evaluate(dir, values.model ?? 'models/vigil-demo', (done, total) =>
-  process.stderr.write(`\revaluating ${done}/${total}`),
-);
-process.stderr.write('\n');
-process.stdout.write(`${JSON.stringify(result)}\n`);
-if (values.alerts) {
-  const alerts = await evaluateAlerts(dir, values.model ?? 'models/vigil-demo', (done, total) =>
-    process.stderr.write(`\rfollow-up alerts: analysing ${done}/${total}`),
-  );
+const modelDir = values.model ?? 'models/vigil-demo';
+const report: Record<string, unknown>[] = [];
+const curves: { label: string; curve: ReturnType<typeof calibrationCurve> }[] = [];
+let allMet = true;
+for (const dir of positionals) {
+  const cohort = await inferCohort(dir, modelDir, { onProgress: (done, total) => process.stderr.write(`\r${dir}: inference ${done}/${total}`) });
   process.stderr.write('\n');
-  process.stdout.write(`${JSON.stringify({ alerts })}\n`);
+  const images = evaluateImages(cohort);
+  const curve = calibrationCurve(cohort);
+  curves.push({ label: basename(dir), curve });
+  const goals = imageGoals(images);
+  const alerts = values.alerts ? evaluateAlerts(cohort) : undefined;
+  if (alerts) goals.push(...alertGoals(alerts));
+  allMet &&= goals.every((g) => g.met);
+  const patients = new Set(cohort.images.map((i) => i.patientId)).size;
+  process.stdout.write(`\n${dir} — ${patients} patients, ${cohort.images.length} images, model ${cohort.model.name} ${cohort.model.version}\n`);
+  process.stdout.write(`${formatGoals(goals)}\n`);
+  process.stdout.write(
+    `  finding scores: expected calibration error ${curve.expectedCalibrationError} over ${curve.candidates} candidates\n`,
+  );
+  if (alerts) {
+    const p = alerts.perPatient;
+    process.stdout.write(
+      `  alerts per patient over ${alerts.studies / Math.max(1, patients)} visits: inbox ${p.inbox} (${p.inboxCorrect} right), to review ${p.review} (${p.reviewCorrect} right)\n`,
+    );
+    for (const [kind, f] of Object.entries(alerts.byLevel.review))
+      process.stdout.write(`    to review: ${kind} ${f.correct} of ${f.alerts} right\n`);
+    const m = alerts.recall.growth.missed;
+    process.stdout.write(
+      `  clear growth not in the inbox: model missed it before ${m.modelMissedBefore}, after ${m.modelMissedAfter}; one view each time ${m.seenInOneViewEachTime}; same view both times ${m.seenBothTimesInAView}; only to review ${m.onlyToReview}\n`,
+    );
+  }
+  report.push({ dir, model: cohort.model, images, calibration: curve, goals, ...(alerts ? { alerts } : {}) });
 }
+if (values.json) writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
+if (values.plots) {
+  mkdirSync(values.plots, { recursive: true });
+  const file = join(values.plots, 'calibration.svg');
+  writeFileSync(file, calibrationSvg(curves));
+  process.stderr.write(`wrote ${file}\n`);
+}
+process.stdout.write(`\n${allMet ? 'every goal met' : 'some goals not met (✗)'}\n`);

@@ -1,6 +1,4 @@
-import { join } from 'node:path';
-import { extractFindings, imageScore, inputSpecOf, modelInputFromFile, OnnxModel } from '@vigil/edge-agent';
-import { readTruth } from '../phantoms/generate-phantoms.js';
+import { type InferredCohort, inferCohort } from './infer-cohort.js';
 import { type Candidate, frocPoints, median, rocAuc, round3, type TruthLesion } from './metrics.js';
 
 export interface Evaluation {
@@ -29,39 +27,18 @@ interface Collected {
   smallLesions: TruthLesion[];
 }
 
-/** Runs the model through the edge's own decode → preprocess → inference → findings path on a phantom set. */
-async function collect(
-  phantomDir: string,
-  modelDir: string,
-  patients: ReadonlySet<string> | undefined,
-  onProgress?: (done: number, total: number) => void,
-): Promise<Collected> {
-  const model = await OnnxModel.load(modelDir);
-  const images = readTruth(phantomDir).images.filter((i) => !patients || patients.has(i.patientId));
+/** The image-level view of one inference pass: scores, candidates and lesions in mm. */
+function collect(cohort: InferredCohort): Collected {
   const scores: number[] = [];
   const labels: boolean[] = [];
   const candidates: Candidate[] = [];
   const lesions: TruthLesion[] = [];
   const lesionTypes: string[] = [];
   const smallLesions: TruthLesion[] = [];
-  for (const [n, image] of images.entries()) {
-    const { input } = await modelInputFromFile(join(phantomDir, image.file), inputSpecOf(model.manifest));
-    const map = await model.run(input.tensor);
-    scores.push(imageScore(map));
+  for (const [n, { image, score, candidates: found }] of cohort.images.entries()) {
+    scores.push(score);
     labels.push(image.findings.length > 0);
     const spacing = image.pixelSpacingMm;
-    // Candidates at a low threshold so the operating point can be chosen by sweeping their scores.
-    const found = extractFindings(
-      map,
-      {
-        rows: image.rows,
-        columns: image.columns,
-        scale: input.scale / model.manifest.output.stride,
-        mirrored: input.mirrored,
-        pixelSpacingMm: [spacing, spacing],
-      },
-      { threshold: 0.2, minAreaMm2: model.manifest.thresholds.minAreaMm2, maxFindings: 50 },
-    );
     for (const f of found)
       candidates.push({
         image: n,
@@ -77,10 +54,8 @@ async function collect(
         lesionTypes.push(f.type);
       } else smallLesions.push(lesion);
     }
-    onProgress?.(n + 1, images.length);
   }
-  await model.close();
-  return { images: images.length, scores, labels, candidates, lesions, lesionTypes, smallLesions };
+  return { images: cohort.images.length, scores, labels, candidates, lesions, lesionTypes, smallLesions };
 }
 
 export async function evaluate(
@@ -88,12 +63,12 @@ export async function evaluate(
   modelDir: string,
   onProgress?: (done: number, total: number) => void,
 ): Promise<Evaluation> {
-  const { images, scores, labels, candidates, lesions, lesionTypes, smallLesions } = await collect(
-    phantomDir,
-    modelDir,
-    undefined,
-    onProgress,
-  );
+  return evaluateImages(await inferCohort(phantomDir, modelDir, { onProgress }));
+}
+
+/** Image- and lesion-level figures of one inference pass (the model's quality bar). */
+export function evaluateImages(cohort: InferredCohort): Evaluation {
+  const { images, scores, labels, candidates, lesions, lesionTypes, smallLesions } = collect(cohort);
   const points = frocPoints(candidates, lesions, images, smallLesions);
   const best = points
     .filter((p) => p.falsePositivesPerImage <= 0.5)
@@ -132,7 +107,7 @@ export async function calibrateFindingThreshold(
   patients: ReadonlySet<string>,
   maxFalsePositivesPerImage: number,
 ): Promise<{ threshold: number; sensitivity: number; falsePositivesPerImage: number; images: number } | undefined> {
-  const { images, candidates, lesions, smallLesions } = await collect(phantomDir, modelDir, patients);
+  const { images, candidates, lesions, smallLesions } = collect(await inferCohort(phantomDir, modelDir, { patients }));
   const best = frocPoints(candidates, lesions, images, smallLesions)
     .filter((p) => p.falsePositivesPerImage <= maxFalsePositivesPerImage)
     .sort((a, b) => a.threshold - b.threshold)[0];

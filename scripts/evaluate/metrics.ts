@@ -95,3 +95,53 @@ export function median(values: readonly number[]): number {
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
+
+/** A figure with its 95 % interval. */
+export interface Interval {
+  value: number;
+  low: number;
+  high: number;
+}
+
+const Z95 = 1.959964;
+
+/**
+ * Wilson score interval for a proportion k/n (95 %). Written here rather than taken from a
+ * statistics package: it is four lines, and the usual packages (jStat, simple-statistics) do not
+ * offer it directly. For n = 0 the proportion is undefined: NaN with the whole [0, 1] range.
+ */
+export function wilson(k: number, n: number): Interval {
+  if (n === 0) return { value: Number.NaN, low: 0, high: 1 };
+  const p = k / n;
+  const denom = 1 + (Z95 * Z95) / n;
+  const centre = (p + (Z95 * Z95) / (2 * n)) / denom;
+  const half = (Z95 * Math.sqrt((p * (1 - p)) / n + (Z95 * Z95) / (4 * n * n))) / denom;
+  return { value: p, low: Math.max(0, centre - half), high: Math.min(1, centre + half) };
+}
+
+/**
+ * 95 % interval of a Poisson rate: `count` events over `exposure` (e.g. patient-years), by Byar's
+ * approximation to the exact (Garwood) limits, good to a few per cent even for small counts.
+ */
+export function poissonRate(count: number, exposure: number): Interval {
+  if (exposure <= 0) return { value: Number.NaN, low: 0, high: Number.POSITIVE_INFINITY };
+  const lower =
+    count === 0 ? 0 : count * (1 - 1 / (9 * count) - Z95 / (3 * Math.sqrt(count))) ** 3;
+  const u = count + 1;
+  const upper = u * (1 - 1 / (9 * u) + Z95 / (3 * Math.sqrt(u))) ** 3;
+  return { value: count / exposure, low: lower / exposure, high: upper / exposure };
+}
+
+/**
+ * The median with a distribution-free 95 % interval from order statistics: the ranks whose
+ * binomial(n, ½) probabilities leave at most 2.5 % on each side (normal approximation of the ranks).
+ */
+export function medianInterval(values: readonly number[]): Interval {
+  const sorted = [...values].sort((a, b) => a - b);
+  const n = sorted.length;
+  if (n === 0) return { value: Number.NaN, low: Number.NaN, high: Number.NaN };
+  const half = (Z95 * Math.sqrt(n)) / 2;
+  const lowRank = Math.max(1, Math.floor(n / 2 - half));
+  const highRank = Math.min(n, Math.ceil(1 + n / 2 + half));
+  return { value: median(sorted), low: sorted[lowRank - 1] as number, high: sorted[highRank - 1] as number };
+}

@@ -16,6 +16,12 @@ export interface PhantomOptions {
   seed: number;
   rows: number;
   columns: number;
+  /**
+   * Render one visit per patient, chosen by the seed, out of `visits` planned ones (for training):
+   * lesions then come at every size they reach over a follow-up, growing masses up to 50 mm and
+   * more, where a one-visit plan only has baseline sizes (at most 22 mm).
+   */
+  oneVisitPerPatient?: boolean;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -35,6 +41,8 @@ export interface Truth {
   generator: string;
   version: string;
   seed: number;
+  /** Set when one visit per patient was rendered out of this many planned. */
+  oneVisitOf?: number;
   patients: {
     patientId: string;
     density: string;
@@ -48,8 +56,15 @@ const VIEWS = FOUR_VIEWS;
 /** Writes the DICOM files and truth.json for a reproducible longitudinal phantom cohort. */
 export async function generatePhantoms(o: PhantomOptions): Promise<Truth> {
   const cohort = planCohort(o.seed, o.patients, o.visits);
-  const truth: Truth = { generator: 'vigil-phantoms', version: GENERATOR_VERSION, seed: o.seed, patients: [] };
-  const total = o.patients * o.visits * VIEWS.length;
+  const truth: Truth = {
+    generator: 'vigil-phantoms',
+    version: GENERATOR_VERSION,
+    seed: o.seed,
+    ...(o.oneVisitPerPatient ? { oneVisitOf: o.visits } : {}),
+    patients: [],
+  };
+  const rendered = o.oneVisitPerPatient ? 1 : o.visits;
+  const total = o.patients * rendered * VIEWS.length;
   let done = 0;
   // Patients render in worker threads, one per core: each is independent and deterministic.
   const pool = new Piscina({
@@ -59,9 +74,17 @@ export async function generatePhantoms(o: PhantomOptions): Promise<Truth> {
   try {
     truth.patients = await Promise.all(
       cohort.map(async (patient) => {
-        const task: PatientTask = { patient, seed: o.seed, rows: o.rows, columns: o.columns, out: o.out };
+        const visit = new Rng(deriveSeed(o.seed, 'rendered-visit', patient.index)).int(0, o.visits - 1);
+        const task: PatientTask = {
+          patient,
+          seed: o.seed,
+          rows: o.rows,
+          columns: o.columns,
+          out: o.out,
+          ...(o.oneVisitPerPatient ? { onlyVisit: visit } : {}),
+        };
         const entry = (await pool.run(task)) as Truth['patients'][number];
-        done += o.visits * VIEWS.length;
+        done += rendered * VIEWS.length;
         o.onProgress?.(done, total);
         return entry;
       }),
@@ -79,6 +102,8 @@ export interface PatientTask {
   rows: number;
   columns: number;
   out: string;
+  /** Render only this visit (the plan keeps every visit: sizes depend on the dates). */
+  onlyVisit?: number;
 }
 
 /** Renders and writes every image of one planned patient; returns the patient's truth entry. */
@@ -101,6 +126,7 @@ export async function renderPatient(t: PatientTask): Promise<Truth['patients'][n
     visits: [],
   };
   for (const visit of patient.visits) {
+    if (t.onlyVisit !== undefined && visit.index !== t.onlyVisit) continue;
     mkdirSync(join(t.out, patient.patientId, `visit-${visit.index}`), { recursive: true });
     const images: TruthImage[] = [];
     let studyInstanceUid = '';

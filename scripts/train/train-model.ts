@@ -17,6 +17,11 @@ export interface TrainOptions {
   spec: TensorSpec;
   /** Training crop size in input pixels (default: train.py's). */
   crop?: number;
+  /**
+   * Each training patient is rendered at one visit out of this many planned (default 4), so
+   * lesions come at the sizes a follow-up reaches (up to 50 mm and more), not only baseline sizes.
+   */
+  plannedVisits?: number;
   log: (line: string) => void;
 }
 
@@ -72,6 +77,7 @@ export async function trainModel(o: TrainOptions): Promise<ModelManifest> {
     };
   };
   // A kept work dir (--work-dir) with the same cohort skips the slowest step when iterating on training.
+  const plannedVisits = o.plannedVisits ?? 4;
   const existing = readTruthIfPresent(phantoms);
   const sameMatrix = existing?.patients[0]?.visits[0]?.images[0]?.columns === o.matrix.columns;
   if (
@@ -79,6 +85,7 @@ export async function trainModel(o: TrainOptions): Promise<ModelManifest> {
     sameMatrix &&
     existing.version === GENERATOR_VERSION &&
     existing.seed === o.seed &&
+    existing.oneVisitOf === plannedVisits &&
     existing.patients.length === o.patients
   )
     o.log('reusing generated phantoms');
@@ -86,7 +93,8 @@ export async function trainModel(o: TrainOptions): Promise<ModelManifest> {
     await generatePhantoms({
       out: phantoms,
       patients: o.patients,
-      visits: 1,
+      visits: plannedVisits,
+      oneVisitPerPatient: true,
       seed: o.seed,
       ...o.matrix,
       onProgress: progress('phantoms'),
@@ -125,7 +133,14 @@ export async function trainModel(o: TrainOptions): Promise<ModelManifest> {
     ],
     output: { name: 'lesion_probability', kind: 'lesion-probability', stride: o.spec.stride },
     thresholds: { finding: 0.5, minAreaMm2: 3, maxFindings: 20 },
-    training: { phantomSeed: o.seed, patients: o.patients, images: set.count, epochs: o.epochs, ...summary },
+    training: {
+      phantomSeed: o.seed,
+      patients: o.patients,
+      oneVisitOf: plannedVisits,
+      images: set.count,
+      epochs: o.epochs,
+      ...summary,
+    },
     intendedUse: 'Demonstration only: trained on synthetic phantoms; not a medical device.',
   };
   writeFileSync(join(o.out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);

@@ -47,6 +47,10 @@ export interface SeriesStudy {
   deviceId: string;
   score: number;
   category: number;
+  /** When the hub received the result (the order views arrived in). */
+  createdAt: string;
+  /** Width of the image in mm: turns a diameter into image units. */
+  imageWidthMm: number;
   /** trackId for each of the result's findings, in the result's order. */
   trackIds: string[];
 }

@@ -82,6 +82,8 @@ function buildSeries(
       deviceId: o.deviceId,
       score: o.score,
       category: categoryFromScore(o.score, policy.category),
+      createdAt: o.createdAt,
+      imageWidthMm: o.imageWidthMm,
       trackIds,
     };
   });

@@ -1,7 +1,8 @@
 import type { Finding } from '@vigil/shared';
 import type { ImageAttributes } from '../imaging/image-attributes.js';
 import type { StoredPixels } from '../imaging/pixel-data.js';
-import { extractFindings, imageScore } from './findings.js';
+import { extractFindings, type FindingOptions, imageScore, type ProbabilityMap } from './findings.js';
+import type { ModelManifest } from './model-manifest.js';
 import type { OnnxModel } from './onnx-model.js';
 import { inputSpecOf, type ModelInput, type PreparedInput, preprocess, sameInputSpec } from './preprocess.js';
 
@@ -45,25 +46,37 @@ export async function analyzeInput(
   attrs: ImageAttributes,
   model: OnnxModel,
 ): Promise<Pick<Analysis, 'score' | 'findings'> & { inferMs: number }> {
-  const { manifest } = model;
   const started = performance.now();
   const map = await model.run(input.tensor);
   const inferMs = performance.now() - started;
-  const spacing = attrs.pixelSpacingMm ?? [0.1, 0.1];
-  const findings = extractFindings(
+  return { score: imageScore(map), findings: findingsOfMap(map, input, attrs, model.manifest), inferMs };
+}
+
+/**
+ * The findings a model's probability map shows, with the manifest's thresholds (what the edge
+ * reports) unless `options` overrides them (an evaluation sweeping its own operating points).
+ */
+export function findingsOfMap(
+  map: ProbabilityMap,
+  input: Pick<ModelInput, 'scale' | 'mirrored'>,
+  attrs: Pick<ImageAttributes, 'rows' | 'columns' | 'pixelSpacingMm'>,
+  manifest: ModelManifest,
+  options: Partial<FindingOptions> = {},
+): Finding[] {
+  return extractFindings(
     map,
     {
       rows: attrs.rows,
       columns: attrs.columns,
       scale: input.scale / manifest.output.stride,
       mirrored: input.mirrored,
-      pixelSpacingMm: spacing,
+      pixelSpacingMm: attrs.pixelSpacingMm ?? [0.1, 0.1],
     },
     {
       threshold: manifest.thresholds.finding,
       minAreaMm2: manifest.thresholds.minAreaMm2,
       maxFindings: manifest.thresholds.maxFindings,
+      ...options,
     },
   );
-  return { score: imageScore(map), findings, inferMs };
 }

@@ -1,0 +1,88 @@
+// The product's goals for the model and the follow-up alerts, each with its figure, 95 % interval
+// and whether the figure meets it, for one held-out cohort. `npm run evaluate -- DIR --alerts`
+// prints them; scripts/test/alert-quality.test.ts holds them on a fresh cohort.
+import type { AlertEvaluation } from './alert-evaluation.js';
+import type { Evaluation } from './evaluate.js';
+import type { Interval } from './metrics.js';
+
+export interface Goal {
+  goal: string;
+  /** The figure, with its interval when it is an estimate. */
+  figure: Interval | number;
+  /** Counts behind the figure (k of n, events over exposure). */
+  basis: string;
+  met: boolean;
+}
+
+/** Precision needed of every alert kind that reaches the inbox (warning and critical). */
+export const INBOX_PRECISION = 0.9;
+export const GROWTH_RECALL = 0.9;
+export const MAX_MEDIAN_SIZE_ERROR_MM = 1.5;
+export const MAX_FALSE_ALERTS_PER_PATIENT_YEAR = 1;
+
+export function imageGoals(e: Evaluation): Goal[] {
+  return [
+    { goal: 'image AUC ≥ 0.95', figure: e.imageAuc, basis: `${e.images} images, ${e.positiveImages} with findings`, met: e.imageAuc >= 0.95 },
+    {
+      goal: 'sensitivity ≥ 0.90 for findings ≥ 5 mm at ≤ 0.5 FP/image',
+      figure: e.sensitivityAt05Fp,
+      basis: `${e.lesions5mm} findings, ${e.falsePositivesPerImageAtThreshold} FP/image at threshold ${e.thresholdAt05Fp}`,
+      met: e.sensitivityAt05Fp >= 0.9 && e.falsePositivesPerImageAtThreshold <= 0.5,
+    },
+  ];
+}
+
+export function alertGoals(a: AlertEvaluation): Goal[] {
+  const goals: Goal[] = [];
+  for (const [kind, f] of Object.entries(a.byLevel.inbox).sort(([x], [y]) => x.localeCompare(y))) {
+    goals.push({
+      goal: `inbox precision ≥ ${INBOX_PRECISION}: ${kind}`,
+      figure: f.precision,
+      basis: `${f.correct} of ${f.alerts} right`,
+      met: f.precision.value >= INBOX_PRECISION,
+    });
+  }
+  const g = a.recall.growth;
+  goals.push({
+    goal: `clear growth (≥ 3.5 mm and ≥ 25 %, up to 50 mm) in the inbox ≥ ${GROWTH_RECALL}`,
+    figure: g.inbox,
+    basis: `${Math.round(g.inbox.value * g.events)} of ${g.events}`,
+    met: g.events === 0 || g.inbox.value >= GROWTH_RECALL,
+  });
+  const n = a.recall.newFinding;
+  const reported = Math.round(n.anyLevel.value * n.events);
+  goals.push({
+    goal: 'every new finding ≥ 5 mm reported',
+    figure: n.anyLevel,
+    basis: `${reported} of ${n.events} (${Math.round(n.inbox.value * n.events) || 0} in the inbox)`,
+    met: n.events === 0 || reported === n.events,
+  });
+  const s = a.sizeErrorMm.upTo50;
+  goals.push({
+    goal: `median size error ≤ ${MAX_MEDIAN_SIZE_ERROR_MM} mm, findings 5–50 mm`,
+    figure: s,
+    basis: `${s.n} findings; ≤ 30 mm ${a.sizeErrorMm.upTo30.value} mm (${a.sizeErrorMm.upTo30.n}), 30–50 mm ${a.sizeErrorMm.from30To50.value} mm (${a.sizeErrorMm.from30To50.n})`,
+    met: s.value <= MAX_MEDIAN_SIZE_ERROR_MM && (a.sizeErrorMm.from30To50.n === 0 || a.sizeErrorMm.from30To50.value <= MAX_MEDIAN_SIZE_ERROR_MM),
+  });
+  const wrong = a.alerts.filter((x) => x.level === 'inbox' && !x.correct).length;
+  goals.push({
+    goal: `≤ ${MAX_FALSE_ALERTS_PER_PATIENT_YEAR} false inbox alert per patient-year`,
+    figure: a.falseInboxAlertsPerPatientYear,
+    basis: `${wrong} wrong over ${a.patientYears.toFixed(1)} patient-years`,
+    met: a.falseInboxAlertsPerPatientYear.value <= MAX_FALSE_ALERTS_PER_PATIENT_YEAR,
+  });
+  return goals;
+}
+
+const fmt = (v: number) => (Number.isFinite(v) ? (Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(3).replace(/0+$/, '').replace(/\.$/, '')) : '—');
+
+/** One line per goal: ✓/✗, the goal, the figure [interval], the counts behind it. */
+export function formatGoals(goals: readonly Goal[]): string {
+  return goals
+    .map((g) => {
+      const figure =
+        typeof g.figure === 'number' ? fmt(g.figure) : `${fmt(g.figure.value)} [${fmt(g.figure.low)}, ${fmt(g.figure.high)}]`;
+      return `  ${g.met ? '✓' : '✗'} ${g.goal.padEnd(64)} ${figure.padEnd(24)} ${g.basis}`;
+    })
+    .join('\n');
+}
