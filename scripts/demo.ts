@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { currentTotp, Hub, loadHubConfig, provisionUser, reidSigningKey } from '@vigil/cloud-hub';
 import { EdgeAgent, loadEdgeConfig } from '@vigil/edge-agent';
 import { createLogger } from '@vigil/shared';
+import { formatDemoAlerts, tallyDemoAlerts } from './demo/demo-alert-truth.js';
 import { pickFollowupPatients } from './demo/demo-cohort.js';
 import { runFeedbackLoop } from './demo/demo-feedback.js';
 import { DEMO_FIELD_VERSION, DEMO_UPDATE_VERSION, makeDemoSigningKey, publishDemoModels } from './demo/demo-models.js';
@@ -315,6 +316,15 @@ async function stop(): Promise<void> {
   await feedback;
   await modality.close();
   await report();
+  // Every result in is in its timeline; then the alerts are judged against the phantoms' truth.
+  await hub.followup.settled();
+  try {
+    process.stdout.write(
+      `${formatDemoAlerts(await tallyDemoAlerts(hub, join(demoDir, 'modality-cache'), DEMO_PSEUDONYM_SECRET))}\n`,
+    );
+  } catch (error) {
+    logger.warn({ err: (error as Error).message }, 'demo could not judge its alerts');
+  }
   for (const agent of agents) await agent.stop();
   for (const p of pacs) p.close();
   await hub.stop();

@@ -77,8 +77,13 @@ export const HubConfigSchema = Type.Object(
         scoreRise: Type.Number({ minimum: 0, maximum: 1, default: 0.2 }),
         /** Studies a finding must have been seen in before its disappearance is reported. */
         resolvedMinSightings: Type.Integer({ minimum: 1, default: 2 }),
-        /** CC ↔ MLO corroboration of new findings (image-normalised distance; 0 = off). */
-        crossViewTolerance: Type.Number({ minimum: 0, maximum: 1, default: 0.1 }),
+        /**
+         * CC ↔ MLO: the same lesion lies within this image-normalised distance from the chest wall
+         * (plus a quarter of its diameter) in the other view; 0 = no check (new findings go to the inbox alone).
+         */
+        crossViewTolerance: Type.Number({ minimum: 0, maximum: 1, default: 0.025 }),
+        /** … and its two diameters are within this ratio. */
+        crossViewMaxSizeRatio: Type.Number({ minimum: 1, default: 2 }),
         /** Score thresholds of model-derived categories 2, 3, 4 and 5. */
         categoryThresholds: Type.Array(Type.Number({ minimum: 0, maximum: 1 }), {
           minItems: 4,

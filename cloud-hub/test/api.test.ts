@@ -153,6 +153,21 @@ describe('hub API', () => {
     const overdue = await tokens.clinician.get<Page<{ patientKey: string; reason: string }>>('/api/v1/alerts?kind=overdue');
     assert.ok(overdue.body.items.some((a) => a.patientKey === bob && /2020-01-01/.test(a.reason)));
 
+    // The inbox (warning, critical) and the "to review" list (info) are listed apart.
+    const level = async (l: string) =>
+      (await tokens.clinician.get<Page<{ alertKey: string; severity: string }>>(`/api/v1/alerts?level=${l}&limit=100`)).body
+        .items;
+    const [inbox, review, all] = [
+      await level('inbox'),
+      await level('review'),
+      await tokens.clinician.get<Page<{ alertKey: string }>>('/api/v1/alerts?limit=100'),
+    ];
+    assert.ok(inbox.some((a) => a.alertKey === growthAlertKey));
+    assert.ok(inbox.every((a) => a.severity !== 'info'));
+    assert.ok(review.every((a) => a.severity === 'info'));
+    assert.equal(inbox.length + review.length, all.body.items.length);
+    assert.equal((await tokens.clinician.get('/api/v1/alerts?level=everything')).status, 400);
+
     const results = await tokens.clinician.get<Page<{ patientKey: string; shadow?: boolean }>>('/api/v1/results?limit=100');
     assert.equal(results.body.items.length, 4);
     assert.ok(results.body.items.every((r) => !r.shadow));

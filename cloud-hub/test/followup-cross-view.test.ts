@@ -1,5 +1,6 @@
-// A new-finding alert made before the other view of the study arrived is brought up to date when it
-// does, while it is still open; once a clinician has acknowledged it, it keeps what they saw.
+// A new-finding alert made before the other view of the study arrived waits "to review"; it is brought
+// up to date (into the inbox, when the other view shows the lesion) while it is still open; once a
+// clinician has acknowledged it, it keeps what they saw.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -27,7 +28,7 @@ function views(patient: string, view: 'CC' | 'MLO', followupFindingX: number | u
   ];
 }
 
-test('an open new-finding alert is updated when the other view arrives; an acknowledged one is not', async () => {
+test('an open new-finding alert moves into the inbox when the other view shows it; an acknowledged one is kept', async () => {
   const dir = makeTempDir('cross-view');
   const state = new SqliteStateStore(join(dir.path, 'state.sqlite'));
   const events: HubEvent[] = [];
@@ -45,36 +46,52 @@ test('an open new-finding alert is updated when the other view arrives; an ackno
     return alert;
   };
   try {
-    for (const patient of ['ann', 'bea']) {
+    for (const patient of ['ann', 'bea', 'cid']) {
       await ingest(views(patient, 'CC', 0.62));
       await followup.recompute(patientKeyOf(patient));
       const alert = await newFinding(patient);
-      assert.equal(alert.severity, 'critical');
-      assert.doesNotMatch(alert.reason, /view$/, 'nothing said about the MLO view before it exists');
+      assert.equal(alert.severity, 'info', 'to review until the other view is in');
+      assert.match(alert.reason, /; the MLO view is not in yet$/);
     }
     await state.followup.transitionAlert((await newFinding('bea')).alertKey, 'acknowledged', 'dr-who');
 
-    // Both MLO views arrive, showing nothing at that distance from the chest wall.
-    for (const patient of ['ann', 'bea']) await ingest(views(patient, 'MLO', 0.15));
+    // The MLO views arrive: ann's and bea's show the lesion at the same distance from the chest
+    // wall, cid's shows nothing there.
+    for (const patient of ['ann', 'bea']) await ingest(views(patient, 'MLO', 0.625));
+    await ingest(views('cid', 'MLO', 0.15));
     events.length = 0;
     const annOutcome = await followup.recompute(patientKeyOf('ann'));
     const beaOutcome = await followup.recompute(patientKeyOf('bea'));
+    await followup.recompute(patientKeyOf('cid'));
 
     const ann = await newFinding('ann');
-    assert.equal(ann.severity, 'warning');
-    assert.match(ann.reason, /; not seen in the MLO view$/);
+    assert.equal(ann.severity, 'critical', 'corroborated by the other view: into the inbox');
+    assert.match(ann.reason, /; also seen in the MLO view \(8\.0 mm\)$/);
     assert.equal(ann.status, 'open');
     assert.deepEqual(
-      annOutcome?.updated.map((a) => a.alertKey),
+      annOutcome?.updated.filter((a) => a.kind === 'new-finding').map((a) => a.alertKey),
       [ann.alertKey],
     );
-    assert.ok(events.some((e) => e.type === 'alert' && e.alert.alertKey === ann.alertKey && e.alert.severity === 'warning'));
+    // One alert for the lesion: the MLO sighting did not open a second one.
+    const annAlerts = await state.followup.listAlerts({ patientKey: patientKeyOf('ann'), limit: 50 });
+    assert.deepEqual(
+      annAlerts.items.filter((a) => a.kind === 'new-finding').map((a) => a.alertKey),
+      [ann.alertKey],
+    );
+    assert.ok(events.some((e) => e.type === 'alert' && e.alert.alertKey === ann.alertKey && e.alert.severity === 'critical'));
 
     const bea = await newFinding('bea');
     assert.equal(bea.status, 'acknowledged');
-    assert.equal(bea.severity, 'critical', 'what the clinician acknowledged stays as it was');
-    assert.doesNotMatch(bea.reason, /view$/);
-    assert.deepEqual(beaOutcome?.updated, []);
+    assert.equal(bea.severity, 'info', 'what the clinician acknowledged stays as it was');
+    assert.match(bea.reason, /; the MLO view is not in yet$/);
+    assert.deepEqual(
+      beaOutcome?.updated.filter((a) => a.kind === 'new-finding'),
+      [],
+    );
+
+    const cid = await newFinding('cid');
+    assert.equal(cid.severity, 'info');
+    assert.match(cid.reason, /; not seen in the MLO view$/);
 
     // Recomputing again changes nothing and announces nothing.
     events.length = 0;

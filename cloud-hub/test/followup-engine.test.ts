@@ -194,33 +194,87 @@ describe('change alerts', () => {
     assert.match(strictOff[0]?.reason ?? '', /finding at \(0\.20, 0\.70\) \(6\.0 mm on 2021-03-01\) is not seen on 2022-03-01/);
   });
 
-  it('checks a new finding against the other view of the same breast and study', () => {
+  it('puts a new finding in the inbox only when the other view of the same study shows it too', () => {
     const mlo = { view: 'MLO' } as const;
-    const newOne = (withMlo: Finding[] | undefined) => {
+    const newOne = (withMlo: Finding[] | undefined, earlierMlo: Finding[] = []) => {
       const list = [obs('2021-03-01', []), obs('2022-03-01', [finding(0.62, 0.3, 8, 0.9)])];
-      if (withMlo) list.push(obs('2021-03-01', [], mlo), obs('2022-03-01', withMlo, mlo));
+      if (withMlo) list.push(obs('2021-03-01', earlierMlo, mlo), obs('2022-03-01', withMlo, mlo));
       const alerts = changeConditions(buildPatientTimeline('p1', list)).filter((c) => c.kind === 'new-finding');
-      assert.equal(alerts.length, withMlo && withMlo.length > 0 ? 2 : 1);
-      return alerts.find((c) => c.view === 'CC') as NonNullable<(typeof alerts)[number]>;
+      return Object.assign(alerts.find((c) => c.view === 'CC') as NonNullable<(typeof alerts)[number]>, { count: alerts.length });
     };
-    // MLO shows a finding at about the same distance from the chest wall (x): corroborated.
-    const seen = newOne([finding(0.66, 0.55, 8, 0.9)]);
+    // MLO shows a finding of about that size at about the same distance from the chest wall (x).
+    const seen = newOne([finding(0.63, 0.55, 7.5, 0.9)]);
     assert.equal(seen.severity, 'critical');
-    assert.match(seen.reason, /; also seen in the MLO view$/);
+    assert.equal(seen.view, 'CC');
+    assert.match(seen.reason, /; also seen in the MLO view \(7\.5 mm\)$/);
     assert.equal(seen.figures.seenInOtherView, 1);
-    // MLO imaged, nothing near that depth: one severity lower, and the reason says why.
+    assert.equal(seen.figures.views, 2);
+    // One alert per lesion: the MLO sighting is part of the CC alert, not a second one.
+    assert.equal(seen.count, 1);
+    // At that depth but three times the size: another structure, not this lesion.
+    assert.equal(newOne([finding(0.63, 0.55, 24, 0.9)]).severity, 'info');
+    // MLO imaged, nothing near that depth: "to review", and the reason says why.
     const unseen = newOne([finding(0.2, 0.55, 8, 0.9)]);
-    assert.equal(unseen.severity, 'warning');
+    assert.equal(unseen.severity, 'info');
     assert.match(unseen.reason, /; not seen in the MLO view$/);
     assert.equal(unseen.figures.seenInOtherView, 0);
-    // No MLO image for that study (yet): nothing can be said, so nothing changes.
+    // No MLO image for that study yet: "to review" until it comes in.
     const unknown = newOne(undefined);
-    assert.equal(unknown.severity, 'critical');
-    assert.doesNotMatch(unknown.reason, /view$/);
+    assert.equal(unknown.severity, 'info');
+    assert.match(unknown.reason, /; the MLO view is not in yet$/);
     assert.equal(unknown.figures.seenInOtherView, undefined);
+    // The MLO view followed that lesion from the study before: missed in CC then, not new.
+    const missedBefore = newOne([finding(0.63, 0.55, 8, 0.9)], [finding(0.63, 0.56, 7.8, 0.9)]);
+    assert.equal(missedBefore.severity, 'info');
+    assert.match(missedBefore.reason, /; a finding was seen there on 2021-03-01 \(missed in between\?\)$/);
+    assert.equal(missedBefore.figures.seenBefore, 1);
   });
 
-  it('says whether the other view still shows a finding that is no longer seen', () => {
+  it('reports growth both views show as one inbox alert, and one view alone only when the other view shows the lesion', () => {
+    const mlo = { view: 'MLO' } as const;
+    const growth = (mloBefore: Finding[], mloAfter: Finding[]) =>
+      changeConditions(
+        buildPatientTimeline('p1', [
+          obs('2021-03-01', [finding(0.5, 0.3, 10)]),
+          obs('2021-03-01', mloBefore, mlo),
+          obs('2022-03-01', [finding(0.5, 0.3, 14)]),
+          obs('2022-03-01', mloAfter, mlo),
+        ]),
+      ).filter((c) => c.kind === 'growth');
+    const both = growth([finding(0.51, 0.6, 10.5)], [finding(0.51, 0.6, 14.5)]);
+    assert.equal(both.length, 1);
+    assert.notEqual(both[0]?.severity, 'info');
+    assert.match(both[0]?.reason ?? '', /grew 10\.0 → 14\.0 mm .*; MLO view: 10\.5 → 14\.5 mm$/);
+    // MLO shows the lesion, measured smaller: CC's 4 mm (≈ 3.7 SDs) is enough on its own.
+    const oneView = growth([finding(0.51, 0.6, 10.5)], [finding(0.51, 0.6, 11)]);
+    assert.equal(oneView.length, 1);
+    assert.notEqual(oneView[0]?.severity, 'info');
+    // MLO imaged and shows nothing there: one view's growth is "to review".
+    const alone = growth([], [finding(0.2, 0.6, 5)]);
+    assert.equal(alone[0]?.severity, 'info');
+  });
+
+  it('reports image-level changes per breast, in the inbox only when every view rose', () => {
+    const mlo = { view: 'MLO' } as const;
+    const conditions = (mloAfter: number) =>
+      changeConditions(
+        buildPatientTimeline('p1', [
+          obs('2021-03-01', [], { score: 0.3 }),
+          obs('2021-03-01', [], { ...mlo, score: 0.3 }),
+          obs('2022-03-01', [], { score: 0.75 }),
+          obs('2022-03-01', [], { ...mlo, score: mloAfter }),
+        ]),
+      ).filter((c) => c.kind === 'score-rise' || c.kind === 'category-upgrade');
+    const every = conditions(0.7);
+    assert.deepEqual(every.map((c) => `${c.kind}:${c.severity}`).sort(), ['category-upgrade:critical', 'score-rise:warning']);
+    assert.match(every[0]?.reason ?? '', /^Left breast: .* in every view$/);
+    assert.equal(every[0]?.view, null);
+    const one = conditions(0.32);
+    assert.deepEqual(one.map((c) => `${c.kind}:${c.severity}`).sort(), ['category-upgrade:info', 'score-rise:info']);
+    assert.match(one[0]?.reason ?? '', /\(not in every view\)$/);
+  });
+
+  it('reports a finding no longer seen "to review", and not at all while the other view still shows it', () => {
     const mlo = { view: 'MLO' } as const;
     const resolved = (mloAtLastStudy: Finding[]) => {
       const list = [
@@ -231,18 +285,17 @@ describe('change alerts', () => {
         obs('2021-03-01', [finding(0.42, 0.6, 9, 0.4)], mlo),
         obs('2022-03-01', mloAtLastStudy, mlo),
       ];
-      const alerts = changeConditions(buildPatientTimeline('p1', list)).filter(
-        (c) => c.kind === 'resolved-finding' && c.view === 'CC',
-      );
-      assert.equal(alerts.length, 1);
-      return alerts[0] as NonNullable<(typeof alerts)[number]>;
+      return changeConditions(buildPatientTimeline('p1', list)).filter((c) => c.kind === 'resolved-finding');
     };
-    const missedHere = resolved([finding(0.43, 0.61, 9, 0.4)]);
-    assert.match(missedHere.reason, /; the MLO view still shows a finding there \(possibly missed in this view\)$/);
-    assert.equal(missedHere.figures.seenInOtherView, 1);
+    // The MLO view still shows it at the last study: a miss in CC, no alert.
+    assert.deepEqual(resolved([finding(0.43, 0.61, 9, 0.4)]), []);
+    // Gone from both views: one alert for the lesion, at the "to review" level.
     const goneInBoth = resolved([]);
-    assert.match(goneInBoth.reason, /is not seen on 2022-03-01; nor in the MLO view$/);
-    assert.equal(goneInBoth.figures.seenInOtherView, 0);
+    assert.equal(goneInBoth.length, 1);
+    assert.equal(goneInBoth[0]?.severity, 'info');
+    assert.match(goneInBoth[0]?.reason ?? '', /is not seen on 2022-03-01; nor in the MLO view$/);
+    assert.equal(goneInBoth[0]?.figures.seenInOtherView, 0);
+    assert.equal(goneInBoth[0]?.figures.views, 2);
   });
 
   it('does not call baseline findings new', () => {

@@ -91,11 +91,13 @@ export function matchTruth(image: TruthImage, f: Finding): Match {
   return undefined;
 }
 
+const resultIdOf = (r: InferredImage) => r.resultId ?? r.image.sopInstanceUid;
+
 /** The observation the hub would hold for one inferred image. */
 export function observationOf(r: InferredImage): FollowupObservation {
   const date = isoStudyDate(r.studyDate);
   return {
-    resultId: r.image.sopInstanceUid,
+    resultId: resultIdOf(r),
     patientKey: r.patientId,
     studyKey: r.studyKey,
     studyDate: date,
@@ -111,58 +113,57 @@ export function observationOf(r: InferredImage): FollowupObservation {
   };
 }
 
-/** Alert figures for a cohort the model has been run over (`inferCohort`), with a follow-up policy. */
-export function evaluateAlerts(cohort: InferredCohort, policy: FollowupPolicy = DEFAULT_FOLLOWUP_POLICY): AlertEvaluation {
-  const byPatient = new Map<string, InferredImage[]>();
-  for (const r of cohort.images) byPatient.set(r.patientId, [...(byPatient.get(r.patientId) ?? []), r]);
-  const records = new Map<string, InferredImage & { matches: Match[] }>();
-  for (const r of cohort.images)
-    records.set(r.image.sopInstanceUid, { ...r, matches: r.findings.map((f) => matchTruth(r.image, f)) });
+/**
+ * The truth behind a cohort's results, to judge alerts with: which phantom finding each reported
+ * finding lies on, and every finding's true diameter at every visit.
+ */
+export class CohortTruth {
+  readonly records = new Map<string, InferredImage & { matches: Match[] }>();
   /** Truth diameter of each finding per visit, for "did it really grow". */
-  const diameterAt = new Map<string, number>();
-  for (const r of cohort.images) for (const f of r.image.findings) diameterAt.set(`${f.id}@${r.visit}`, f.diameterMm);
+  readonly diameterAt = new Map<string, number>();
 
-  const alerts: AlertCondition[] = [];
-  let studies = 0;
-  let patientYears = 0;
-  for (const [patientId, images] of byPatient) {
-    const dates = [...new Set(images.map((i) => isoStudyDate(i.studyDate)))].sort();
-    studies += dates.length;
-    patientYears += (Date.parse(dates.at(-1) ?? '') - Date.parse(dates[0] ?? '')) / (365.25 * 86_400_000);
-    const timeline = buildPatientTimeline(patientId, images.map(observationOf), policy.timeline);
-    alerts.push(...changeConditions(timeline, policy.change).filter((a) => a.kind !== 'overdue'));
+  constructor(private readonly cohort: InferredCohort) {
+    for (const r of cohort.images) {
+      this.records.set(resultIdOf(r), { ...r, matches: r.findings.map((f) => matchTruth(r.image, f)) });
+      for (const f of r.image.findings) this.diameterAt.set(`${f.id}@${r.visit}`, f.diameterMm);
+    }
   }
 
-  const recordOf = (alert: AlertCondition) => records.get(alert.alertKey.split(':')[1] ?? '');
-  const matchOf = (alert: AlertCondition): Match => {
+  recordOf(alert: Pick<AlertCondition, 'alertKey'>) {
+    return this.records.get(alert.alertKey.split(':')[1] ?? '');
+  }
+
+  matchOf(alert: Pick<AlertCondition, 'alertKey'>): Match {
     const index = alert.alertKey.split(':')[2];
-    return index === undefined ? undefined : recordOf(alert)?.matches[Number(index)];
-  };
+    return index === undefined ? undefined : this.recordOf(alert)?.matches[Number(index)];
+  }
+
   /** Whether a real finding in this breast grew or appeared at this study (image- and breast-level kinds). */
-  const breastChanged = (alert: AlertCondition) => {
-    const record = recordOf(alert);
+  private breastChanged(alert: Pick<AlertCondition, 'alertKey'>): boolean {
+    const record = this.recordOf(alert);
     if (!record) return false;
-    return cohort.images
+    return this.cohort.images
       .filter((r) => r.studyKey === record.studyKey && r.image.laterality === record.image.laterality)
       .some((r) =>
         r.image.findings.some((f) => {
-          const before = diameterAt.get(`${f.id}@${r.visit - 1}`);
+          const before = this.diameterAt.get(`${f.id}@${r.visit - 1}`);
           return before === undefined ? r.visit > 0 : f.diameterMm - before > 1;
         }),
       );
-  };
+  }
+
   /** Whether the alert is right, and what the truth was. */
-  const judge = (alert: AlertCondition): { ok: boolean; why: string } => {
+  judge(alert: Pick<AlertCondition, 'alertKey' | 'kind'>): { ok: boolean; why: string } {
     if (alert.kind === 'score-rise' || alert.kind === 'category-upgrade') {
-      const ok = breastChanged(alert);
+      const ok = this.breastChanged(alert);
       return { ok, why: ok ? 'a finding in the breast grew or appeared' : 'no finding in the breast grew or appeared' };
     }
-    const m = matchOf(alert);
+    const m = this.matchOf(alert);
     if (!m) return { ok: false, why: 'no phantom finding under it (a false positive)' };
     if (m === 'lookalike') return { ok: false, why: 'on a benign look-alike' };
-    const visit = recordOf(alert)?.visit ?? 0;
-    const before = diameterAt.get(`${m.id}@${visit - 1}`);
-    const after = diameterAt.get(`${m.id}@${visit + 1}`);
+    const visit = this.recordOf(alert)?.visit ?? 0;
+    const before = this.diameterAt.get(`${m.id}@${visit - 1}`);
+    const after = this.diameterAt.get(`${m.id}@${visit + 1}`);
     if (alert.kind === 'growth') {
       const ok = before !== undefined && m.diameterMm - before > 1;
       return { ok, why: `${m.id} true size ${before?.toFixed(1) ?? '—'} → ${m.diameterMm.toFixed(1)} mm` };
@@ -177,7 +178,28 @@ export function evaluateAlerts(cohort: InferredCohort, policy: FollowupPolicy = 
       return { ok: after === undefined, why: `${m.id} ${after === undefined ? 'gone' : `still there (${after.toFixed(1)} mm)`}` };
     }
     return { ok: false, why: 'not judged' };
-  };
+  }
+}
+
+/** Alert figures for a cohort the model has been run over (`inferCohort`), with a follow-up policy. */
+export function evaluateAlerts(cohort: InferredCohort, policy: FollowupPolicy = DEFAULT_FOLLOWUP_POLICY): AlertEvaluation {
+  const byPatient = new Map<string, InferredImage[]>();
+  for (const r of cohort.images) byPatient.set(r.patientId, [...(byPatient.get(r.patientId) ?? []), r]);
+  const truth = new CohortTruth(cohort);
+  const { records, diameterAt } = truth;
+  const alerts: AlertCondition[] = [];
+  let studies = 0;
+  let patientYears = 0;
+  for (const [patientId, images] of byPatient) {
+    const dates = [...new Set(images.map((i) => isoStudyDate(i.studyDate)))].sort();
+    studies += dates.length;
+    patientYears += (Date.parse(dates.at(-1) ?? '') - Date.parse(dates[0] ?? '')) / (365.25 * 86_400_000);
+    const timeline = buildPatientTimeline(patientId, images.map(observationOf), policy.timeline);
+    alerts.push(...changeConditions(timeline, policy.change).filter((a) => a.kind !== 'overdue'));
+  }
+  const recordOf = (alert: AlertCondition) => truth.recordOf(alert);
+  const matchOf = (alert: AlertCondition) => truth.matchOf(alert);
+  const judge = (alert: AlertCondition) => truth.judge(alert);
 
   const byLevel: AlertEvaluation['byLevel'] = { inbox: {}, review: {} };
   const judged: JudgedAlert[] = [];
@@ -262,7 +284,13 @@ export function evaluateAlerts(cohort: InferredCohort, policy: FollowupPolicy = 
     }
     return `${id}: ${parts.sort().join('; ')}`;
   };
-  const missed = { modelMissedBefore: 0, modelMissedAfter: 0, seenInOneViewEachTime: 0, seenBothTimesInAView: 0, onlyToReview: 0 };
+  const missed = {
+    modelMissedBefore: 0,
+    modelMissedAfter: 0,
+    seenInOneViewEachTime: 0,
+    seenBothTimesInAView: 0,
+    onlyToReview: 0,
+  };
   const missedGrowthExamples: string[] = [];
   for (const key of growthEvents) {
     const level = alertedOn.growth.get(key);
@@ -275,7 +303,9 @@ export function evaluateAlerts(cohort: InferredCohort, policy: FollowupPolicy = 
     const visit = Number(v);
     if (!detectedAt.has(`${id}@${visit - 1}`)) missed.modelMissedBefore += 1;
     else if (!detectedAt.has(key)) missed.modelMissedAfter += 1;
-    else if (['LCC', 'LMLO', 'RCC', 'RMLO'].some((w) => detectedAt.has(`${id}@${visit - 1}@${w}`) && detectedAt.has(`${key}@${w}`))) {
+    else if (
+      ['LCC', 'LMLO', 'RCC', 'RMLO'].some((w) => detectedAt.has(`${id}@${visit - 1}@${w}`) && detectedAt.has(`${key}@${w}`))
+    ) {
       missed.seenBothTimesInAView += 1;
       if (missedGrowthExamples.length < 10) missedGrowthExamples.push(describeMiss(id, visit));
     } else missed.seenInOneViewEachTime += 1;

@@ -22,7 +22,9 @@ const { values, positionals } = parseArgs({
   },
 });
 if (positionals.length === 0) {
-  process.stderr.write('usage: npm run evaluate -- PHANTOM_DIR [PHANTOM_DIR…] [--model DIR] [--alerts] [--json FILE] [--plots DIR]\n');
+  process.stderr.write(
+    'usage: npm run evaluate -- PHANTOM_DIR [PHANTOM_DIR…] [--model DIR] [--alerts] [--json FILE] [--plots DIR]\n',
+  );
   process.exit(2);
 }
 const modelDir = values.model ?? 'models/vigil-demo';
@@ -30,7 +32,9 @@ const report: Record<string, unknown>[] = [];
 const curves: { label: string; curve: ReturnType<typeof calibrationCurve> }[] = [];
 let allMet = true;
 for (const dir of positionals) {
-  const cohort = await inferCohort(dir, modelDir, { onProgress: (done, total) => process.stderr.write(`\r${dir}: inference ${done}/${total}`) });
+  const cohort = await inferCohort(dir, modelDir, {
+    onProgress: (done, total) => process.stderr.write(`\r${dir}: inference ${done}/${total}`),
+  });
   process.stderr.write('\n');
   const images = evaluateImages(cohort);
   const curve = calibrationCurve(cohort);
@@ -40,7 +44,9 @@ for (const dir of positionals) {
   if (alerts) goals.push(...alertGoals(alerts));
   allMet &&= goals.every((g) => g.met);
   const patients = new Set(cohort.images.map((i) => i.patientId)).size;
-  process.stdout.write(`\n${dir} — ${patients} patients, ${cohort.images.length} images, model ${cohort.model.name} ${cohort.model.version}\n`);
+  process.stdout.write(
+    `\n${dir} — ${patients} patients, ${cohort.images.length} images, model ${cohort.model.name} ${cohort.model.version}\n`,
+  );
   process.stdout.write(`${formatGoals(goals)}\n`);
   process.stdout.write(
     `  finding scores: expected calibration error ${curve.expectedCalibrationError} over ${curve.candidates} candidates\n`,

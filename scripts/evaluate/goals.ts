@@ -22,7 +22,12 @@ export const MAX_FALSE_ALERTS_PER_PATIENT_YEAR = 1;
 
 export function imageGoals(e: Evaluation): Goal[] {
   return [
-    { goal: 'image AUC ≥ 0.95', figure: e.imageAuc, basis: `${e.images} images, ${e.positiveImages} with findings`, met: e.imageAuc >= 0.95 },
+    {
+      goal: 'image AUC ≥ 0.95',
+      figure: e.imageAuc,
+      basis: `${e.images} images, ${e.positiveImages} with findings`,
+      met: e.imageAuc >= 0.95,
+    },
     {
       goal: 'sensitivity ≥ 0.90 for findings ≥ 5 mm at ≤ 0.5 FP/image',
       figure: e.sensitivityAt05Fp,
@@ -62,7 +67,9 @@ export function alertGoals(a: AlertEvaluation): Goal[] {
     goal: `median size error ≤ ${MAX_MEDIAN_SIZE_ERROR_MM} mm, findings 5–50 mm`,
     figure: s,
     basis: `${s.n} findings; ≤ 30 mm ${a.sizeErrorMm.upTo30.value} mm (${a.sizeErrorMm.upTo30.n}), 30–50 mm ${a.sizeErrorMm.from30To50.value} mm (${a.sizeErrorMm.from30To50.n})`,
-    met: s.value <= MAX_MEDIAN_SIZE_ERROR_MM && (a.sizeErrorMm.from30To50.n === 0 || a.sizeErrorMm.from30To50.value <= MAX_MEDIAN_SIZE_ERROR_MM),
+    met:
+      s.value <= MAX_MEDIAN_SIZE_ERROR_MM &&
+      (a.sizeErrorMm.from30To50.n === 0 || a.sizeErrorMm.from30To50.value <= MAX_MEDIAN_SIZE_ERROR_MM),
   });
   const wrong = a.alerts.filter((x) => x.level === 'inbox' && !x.correct).length;
   goals.push({
@@ -74,7 +81,8 @@ export function alertGoals(a: AlertEvaluation): Goal[] {
   return goals;
 }
 
-const fmt = (v: number) => (Number.isFinite(v) ? (Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(3).replace(/0+$/, '').replace(/\.$/, '')) : '—');
+const fmt = (v: number) =>
+  Number.isFinite(v) ? (Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(3).replace(/0+$/, '').replace(/\.$/, '')) : '—';
 
 /** One line per goal: ✓/✗, the goal, the figure [interval], the counts behind it. */
 export function formatGoals(goals: readonly Goal[]): string {

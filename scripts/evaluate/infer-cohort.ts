@@ -11,6 +11,8 @@ import { readTruth, type TruthImage } from '../phantoms/generate-phantoms.js';
 
 export interface InferredImage {
   patientId: string;
+  /** The result's id where it differs from the SOP Instance UID (results a hub stored). */
+  resultId?: string;
   /** Visit index (0 = baseline), study and its date (YYYYMMDD), as the phantom truth has them. */
   visit: number;
   studyKey: string;

@@ -125,8 +125,7 @@ export function wilson(k: number, n: number): Interval {
  */
 export function poissonRate(count: number, exposure: number): Interval {
   if (exposure <= 0) return { value: Number.NaN, low: 0, high: Number.POSITIVE_INFINITY };
-  const lower =
-    count === 0 ? 0 : count * (1 - 1 / (9 * count) - Z95 / (3 * Math.sqrt(count))) ** 3;
+  const lower = count === 0 ? 0 : count * (1 - 1 / (9 * count) - Z95 / (3 * Math.sqrt(count))) ** 3;
   const u = count + 1;
   const upper = u * (1 - 1 / (9 * u) + Z95 / (3 * Math.sqrt(u))) ** 3;
   return { value: count / exposure, low: lower / exposure, high: upper / exposure };

@@ -58,6 +58,16 @@ test('npm run demo: three clinics online, studies through DICOM intake, follow-u
     assert.ok(Number(followUp[1]) >= 3 && Number(followUp[2]) >= 3, `patients with follow-up: ${followUp[0]}`);
     assert.ok(Number(followUp[3]) >= 1, 'alerts were raised');
     assert.match(run.stdout, /\d+ overdue/, 'the patient whose last visit was over a year ago is overdue');
+    // At the end the demo judges its alerts against its phantoms' truth, per level.
+    const judged =
+      /alerts judged against the phantoms' truth: (\d+) patients; inbox (\d+) alerts \([\d.]+ per patient\), (\d+) right; to review (\d+) \([\d.]+ per patient\), (\d+) right/.exec(
+        run.stdout,
+      );
+    assert.ok(judged, run.stdout);
+    const [, judgedPatients, inbox, inboxRight, review, reviewRight] = judged.map(Number) as number[];
+    assert.ok((judgedPatients ?? 0) >= 3, judged[0]);
+    assert.ok((inboxRight ?? 0) <= (inbox ?? 0) && (reviewRight ?? 0) <= (review ?? 0), judged[0]);
+    assert.ok((inbox ?? 0) + (review ?? 0) >= 1, 'the judged alerts include the ones raised');
     // Results went back to each clinic's PACS.
     const delivered = [...run.stdout.matchAll(/results to the clinics' PACS: (\d+) objects/g)].at(-1);
     assert.ok(delivered && Number(delivered[1]) >= 3, `SRs delivered to the demo PACS: ${delivered?.[0]}`);

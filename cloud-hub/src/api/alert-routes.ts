@@ -23,6 +23,8 @@ const AlertQuery = Type.Object({
   status: Type.Optional(AlertStatusSchema),
   kind: Type.Optional(AlertKindSchema),
   severity: Type.Optional(AlertSeveritySchema),
+  /** inbox: warning and critical alerts; review: the "to review" level (info). */
+  level: Type.Optional(Type.Union([Type.Literal('inbox'), Type.Literal('review')])),
   patientKey: Type.Optional(Key),
   clinicId: Type.Optional(Key),
 });

@@ -143,8 +143,7 @@ class Breast {
     let best: TrackPoint | undefined;
     for (const t of other.tracks)
       for (const q of t.points)
-        if (q.studyKey === studyKey && this.sameLesion(p, q) && (!best || Math.abs(q.x - p.x) < Math.abs(best.x - p.x)))
-          best = q;
+        if (q.studyKey === studyKey && this.sameLesion(p, q) && (!best || Math.abs(q.x - p.x) < Math.abs(best.x - p.x))) best = q;
     return best;
   }
 
@@ -252,9 +251,7 @@ function appearanceChanges(patientKey: string, s: TimelineSeries, policy: Change
             (other ? `; also seen in the ${partner} view (${other.diameterMm.toFixed(1)} mm)` : '') +
             (other === undefined ? `; not seen in the ${partner} view` : '') +
             (other === null && checked ? `; the ${partner} view is not in yet` : '') +
-            (before
-              ? `; a finding was seen there on ${before.studyDate} (missed in between?)`
-              : ''),
+            (before ? `; a finding was seen there on ${before.studyDate} (missed in between?)` : ''),
           figures: {
             diameterMm: round(first.diameterMm, 2),
             score: round(first.score, 3),
@@ -333,8 +330,6 @@ function combineViews(changes: ViewChange[], breast: Breast): AlertCondition[] {
         inbox = true; // both views measured it growing
         condition.reason += `; ${twin.series.view} view: ${twin.condition.figures.fromMm?.toFixed(1)} → ${twin.condition.figures.toMm?.toFixed(1)} mm`;
         if (LEVEL_ORDER[twin.condition.severity] > LEVEL_ORDER[condition.severity]) condition.severity = twin.condition.severity;
-      } else if (condition.kind === 'resolved-finding') {
-        condition.reason += `; not seen in the ${twin.series.view} view either`;
       }
     }
     if (!inbox) condition.severity = 'info';
@@ -367,7 +362,9 @@ function breastConditions(patientKey: string, series: readonly TimelineSeries[],
     const b = studies[k] as (typeof studies)[number];
     const highest = (st: typeof a) => [...st.views.values()].reduce((m, v) => (v.score > m.score ? v : m));
     const top = { a: highest(a), b: highest(b) };
-    const key = [...b.views.values()].sort((x, y) => x.createdAt.localeCompare(y.createdAt) || x.resultId.localeCompare(y.resultId))[0];
+    const key = [...b.views.values()].sort(
+      (x, y) => x.createdAt.localeCompare(y.createdAt) || x.resultId.localeCompare(y.resultId),
+    )[0];
     if (!key) continue;
     const both = [...b.views.keys()].filter((v) => a.views.has(v));
     const everyView = (rose: (x: SeriesStudy, y: SeriesStudy) => boolean) =>

@@ -10,6 +10,7 @@ export interface FollowupSettings {
   scoreRise: number;
   resolvedMinSightings: number;
   crossViewTolerance: number;
+  crossViewMaxSizeRatio: number;
   categoryThresholds: number[];
   intervalMonths: number[];
   positionTolerance: number;
@@ -40,6 +41,7 @@ export function followupPolicy(f: FollowupSettings): FollowupPolicy {
       scoreRise: f.scoreRise,
       resolvedMinSightings: f.resolvedMinSightings,
       crossViewTolerance: f.crossViewTolerance,
+      crossViewMaxSizeRatio: f.crossViewMaxSizeRatio,
     },
     overdue: { category, graceDays: f.graceDays },
   };

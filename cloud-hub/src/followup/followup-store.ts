@@ -1,5 +1,12 @@
 import type { Page } from '../state/pagination.js';
-import type { AlertCondition, AlertKind, AlertSeverity, AttributedCondition, FollowupObservation } from './followup-types.js';
+import type {
+  AlertCondition,
+  AlertKind,
+  AlertLevel,
+  AlertSeverity,
+  AttributedCondition,
+  FollowupObservation,
+} from './followup-types.js';
 
 export interface PatientSummary {
   patientKey: string;
@@ -38,6 +45,8 @@ export interface AlertFilter {
   status?: AlertStatus;
   kind?: AlertKind;
   severity?: AlertSeverity;
+  /** inbox: warning and critical; review: info ("to review"). */
+  level?: AlertLevel;
   patientKey?: string;
   clinicId?: string;
   /** A clinic-scoped user's clinics: only patients seen at one of them (absent: the whole network). */

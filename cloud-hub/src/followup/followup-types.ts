@@ -84,6 +84,12 @@ export interface PatientTimeline {
 
 export type AlertKind = 'growth' | 'new-finding' | 'resolved-finding' | 'score-rise' | 'category-upgrade' | 'overdue';
 export type AlertSeverity = 'info' | 'warning' | 'critical';
+/**
+ * Where an alert is listed: the clinician's inbox (warning, critical: changes with corroborating
+ * evidence) or "to review" (info: lower-confidence signals, counted and listed apart).
+ */
+export type AlertLevel = 'inbox' | 'review';
+export const alertLevel = (severity: AlertSeverity): AlertLevel => (severity === 'info' ? 'review' : 'inbox');
 
 /**
  * A condition the engine found in a timeline. `alertKey` is deterministic (derived from immutable

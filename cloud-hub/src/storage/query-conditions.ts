@@ -38,6 +38,7 @@ export function alertConditions(f: AlertFilter): Condition[] {
     ['status =', f.status],
     ['kind =', f.kind],
     ['severity =', f.severity],
+    [f.level === 'review' ? 'severity =' : 'severity !=', f.level ? 'info' : undefined],
     ['patient_key =', f.patientKey],
     ['clinic_id =', f.clinicId],
   ]);

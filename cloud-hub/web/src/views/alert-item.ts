@@ -36,7 +36,7 @@ export function alertItem(a: Alert, onChange: () => void, showPatient = true): H
     el(
       'div',
       { class: 'alert-head' },
-      el('span', { class: `sev sev-${a.severity}` }, a.severity),
+      el('span', { class: `sev sev-${a.severity}` }, a.severity === 'info' ? 'to review' : a.severity),
       el('strong', {}, KIND_LABEL[a.kind]),
       showPatient
         ? el(
