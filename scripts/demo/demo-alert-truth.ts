@@ -72,7 +72,9 @@ export async function tallyDemoAlerts(hub: Hub, cacheDir: string, secret: string
     const level = tally[alertLevel(a.severity)];
     level.alerts += 1;
     if (right) level.right += 1;
-    const kind = (tally.byKind[`${a.kind} (${alertLevel(a.severity)})`] ??= { alerts: 0, right: 0 });
+    const name = `${a.kind} (${alertLevel(a.severity)})`;
+    const kind = tally.byKind[name] ?? { alerts: 0, right: 0 };
+    tally.byKind[name] = kind;
     kind.alerts += 1;
     if (right) kind.right += 1;
   }
