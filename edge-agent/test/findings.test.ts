@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { calibratedScore, findingsOfMap } from '../src/inference/analyze-image.js';
 import { extractFindings, imageScore } from '../src/inference/findings.js';
+import type { ModelManifest } from '../src/inference/model-manifest.js';
 
 function mapWithDiscs(width: number, height: number, discs: { x: number; y: number; r: number; p: number }[]) {
   const data = new Float32Array(width * height);
@@ -85,4 +87,29 @@ test('a finding found at a low operating threshold is measured at the size thres
     threshold: 0.2,
   });
   assert.ok(weak && Math.abs(weak.areaMm2 - 0.3 * Math.PI * 144) < 8, `area ${weak?.areaMm2}`);
+});
+
+test("a manifest's calibration maps finding scores monotonically; without one they are the map's own", () => {
+  const map = mapWithDiscs(100, 100, [
+    { x: 30, y: 30, r: 8, p: 0.95 },
+    { x: 70, y: 70, r: 8, p: 0.6 },
+  ]);
+  const manifest = {
+    output: { stride: 1 },
+    thresholds: { finding: 0.5, minAreaMm2: 1, maxFindings: 10 },
+  } as unknown as ModelManifest;
+  const attrs = { rows: 100, columns: 100, pixelSpacingMm: [0.4, 0.4] as [number, number] };
+  const input = { scale: 1, mirrored: false };
+  const raw = findingsOfMap(map, input, attrs, manifest).map((f) => f.score);
+  assert.deepEqual(raw, [0.95, 0.6]);
+  // An overconfident model: its 0.95 is right about 70 % of the time, its 0.6 about 35 %.
+  const calibrated = findingsOfMap(map, input, attrs, { ...manifest, calibration: { method: 'platt', a: 0.5, b: -0.6 } });
+  const scores = calibrated.map((f) => f.score);
+  assert.ok(Math.abs((scores[0] ?? 0) - calibratedScore(0.95, { a: 0.5, b: -0.6 })) < 1e-4);
+  assert.ok((scores[0] ?? 0) < 0.95 && (scores[1] ?? 0) < 0.6 && (scores[0] ?? 0) > (scores[1] ?? 0), String(scores));
+  // Everything but the score is the same finding.
+  assert.deepEqual(
+    calibrated.map(({ score: _, ...rest }) => rest),
+    findingsOfMap(map, input, attrs, manifest).map(({ score: _, ...rest }) => rest),
+  );
 });

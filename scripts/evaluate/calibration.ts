@@ -20,9 +20,15 @@ export interface CalibrationCurve {
   expectedCalibrationError: number;
 }
 
+/**
+ * Reliability of the candidates' scores. Candidates are extracted at a low probability
+ * (CANDIDATE_THRESHOLD); their reported scores are calibrated when the model has a calibration, so
+ * the bins span the whole range.
+ */
 export function calibrationCurve(cohort: InferredCohort, width = 0.1): CalibrationCurve {
   const edges: number[] = [];
-  for (let e = CANDIDATE_THRESHOLD; e < 1 - 1e-9; e += width) edges.push(round3(e));
+  const from = cohort.model.calibrated ? 0 : CANDIDATE_THRESHOLD;
+  for (let e = from; e < 1 - 1e-9; e += width) edges.push(round3(e));
   const bins = edges.map((from, i) => ({ from, to: edges[i + 1] ?? 1, n: 0, sum: 0, hits: 0 }));
   for (const r of cohort.images) {
     for (const c of r.candidates) {
@@ -43,6 +49,57 @@ export function calibrationCurve(cohort: InferredCohort, width = 0.1): Calibrati
       return { from: b.from, to: b.to, candidates: b.n, meanScore: round3(b.sum / b.n), onFinding: round3(b.hits / b.n) };
     });
   return { candidates: total, bins: out, expectedCalibrationError: round3(ece) };
+}
+
+/** Reported findings and whether each lies on a real lesion: what a calibration is fitted to. */
+export function calibrationSamples(cohort: InferredCohort): { score: number; real: boolean }[] {
+  return cohort.images.flatMap((r) =>
+    r.findings.map((f) => {
+      const m = matchTruth(r.image, f);
+      return { score: f.score, real: m !== undefined && m !== 'lookalike' };
+    }),
+  );
+}
+
+/**
+ * Platt scaling: the a, b of σ(a·logit(p) + b) that minimise the log loss over the samples, by
+ * Newton's method (two parameters; written here because a logistic-regression package would be a
+ * large dependency for a two-by-two solve), with Platt's smoothed targets against overconfidence.
+ */
+export function fitPlatt(samples: readonly { score: number; real: boolean }[]): { a: number; b: number } {
+  const positives = samples.filter((s) => s.real).length;
+  const negatives = samples.length - positives;
+  const hi = (positives + 1) / (positives + 2);
+  const lo = 1 / (negatives + 2);
+  const data = samples.map((s) => {
+    const q = Math.min(1 - 1e-6, Math.max(1e-6, s.score));
+    return { z: Math.log(q / (1 - q)), t: s.real ? hi : lo };
+  });
+  let a = 1;
+  let b = 0;
+  for (let iteration = 0; iteration < 100; iteration++) {
+    let ga = 0;
+    let gb = 0;
+    let haa = 1e-9;
+    let hab = 0;
+    let hbb = 1e-9;
+    for (const { z, t } of data) {
+      const p = 1 / (1 + Math.exp(-(a * z + b)));
+      const w = p * (1 - p);
+      ga += (p - t) * z;
+      gb += p - t;
+      haa += w * z * z;
+      hab += w * z;
+      hbb += w;
+    }
+    const det = haa * hbb - hab * hab;
+    const da = (hbb * ga - hab * gb) / det;
+    const db = (haa * gb - hab * ga) / det;
+    a -= da;
+    b -= db;
+    if (Math.abs(da) + Math.abs(db) < 1e-9) break;
+  }
+  return { a: Math.round(a * 1e4) / 1e4, b: Math.round(b * 1e4) / 1e4 };
 }
 
 const COLOURS = ['#1f6feb', '#d1242f', '#1a7f37', '#9a6700'];

@@ -27,13 +27,13 @@ export interface InferredImage {
 }
 
 export interface InferredCohort {
-  model: { name: string; version: string; sha256: string; findingThreshold: number };
+  model: { name: string; version: string; sha256: string; findingThreshold: number; calibrated?: boolean; calibration?: string };
   images: InferredImage[];
 }
 
 /** Candidates are extracted at this threshold, below any operating point a model ships with. */
 export const CANDIDATE_THRESHOLD = 0.2;
-const CACHE_VERSION = 1;
+const CACHE_VERSION = 2;
 
 export async function inferCohort(
   phantomDir: string,
@@ -47,7 +47,10 @@ export async function inferCohort(
   try {
     if (useCache && existsSync(cacheFile)) {
       const cached = JSON.parse(readFileSync(cacheFile, 'utf8')) as InferredCohort & { cacheVersion: number };
-      if (cached.cacheVersion === CACHE_VERSION && cached.model.findingThreshold === manifest.thresholds.finding) return cached;
+      const same =
+        cached.model.findingThreshold === manifest.thresholds.finding &&
+        cached.model.calibration === JSON.stringify(manifest.calibration ?? null);
+      if (cached.cacheVersion === CACHE_VERSION && same) return cached;
     }
     const { truth } = readTruth(phantomDir);
     const work = truth.patients
@@ -76,6 +79,8 @@ export async function inferCohort(
         version: manifest.version,
         sha256: manifest.sha256,
         findingThreshold: manifest.thresholds.finding,
+        calibrated: manifest.calibration !== undefined,
+        calibration: JSON.stringify(manifest.calibration ?? null),
       },
       images,
     };

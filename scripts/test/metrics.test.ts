@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { frocPoints, median, rocAuc } from '../evaluate/metrics.js';
+import { fitPlatt } from '../evaluate/calibration.js';
+import { frocPoints, median, medianInterval, poissonRate, rocAuc, wilson } from '../evaluate/metrics.js';
 
 test('ROC AUC: perfect, inverted, chance with ties', () => {
   assert.equal(rocAuc([0.1, 0.2, 0.8, 0.9], [false, false, true, true]), 1);
@@ -48,4 +49,36 @@ test('FROC: a candidate on an ignored (too small) finding is neither a hit nor a
   assert.deepEqual([second?.sensitivity, second?.falsePositivesPerImage], [0, 0.5]);
   // Without the ignore list the same candidate is a false positive.
   assert.equal(frocPoints(candidates, lesions, 2)[0]?.falsePositivesPerImage, 0.5);
+});
+
+test('Wilson, Poisson-rate and median intervals match reference values', () => {
+  const w = wilson(8, 10);
+  assert.ok(Math.abs(w.low - 0.4902) < 1e-3 && Math.abs(w.high - 0.9433) < 1e-3, JSON.stringify(w));
+  assert.deepEqual(wilson(0, 0).low, 0);
+  // No events in 10 patient-years: the exact 95 % upper limit is 3.689 events, 0.369 per year.
+  const none = poissonRate(0, 10);
+  assert.equal(none.value, 0);
+  assert.ok(Math.abs(none.high - 0.3689) < 0.005, JSON.stringify(none));
+  // 10 events: exact limits 4.795 and 18.39.
+  const ten = poissonRate(10, 1);
+  assert.ok(Math.abs(ten.low - 4.795) < 0.05 && Math.abs(ten.high - 18.39) < 0.1, JSON.stringify(ten));
+  const m = medianInterval(Array.from({ length: 100 }, (_, i) => i + 1));
+  assert.equal(m.value, 50.5);
+  assert.ok(m.low >= 39 && m.low <= 41 && m.high >= 60 && m.high <= 62, JSON.stringify(m));
+});
+
+test('Platt scaling recovers the calibration that generated the labels', () => {
+  let seed = 7;
+  const random = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const truth = { a: 0.5, b: -0.6 };
+  const samples = Array.from({ length: 20_000 }, () => {
+    const score = 0.3 + 0.7 * random();
+    const z = Math.log(score / (1 - score));
+    return { score, real: random() < 1 / (1 + Math.exp(-(truth.a * z + truth.b))) };
+  });
+  const fitted = fitPlatt(samples);
+  assert.ok(Math.abs(fitted.a - truth.a) < 0.08 && Math.abs(fitted.b - truth.b) < 0.08, JSON.stringify(fitted));
 });

@@ -2,7 +2,9 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { calibrationSamples, fitPlatt } from '../evaluate/calibration.js';
 import { calibrateFindingThreshold } from '../evaluate/evaluate.js';
+import { inferCohort } from '../evaluate/infer-cohort.js';
 import { GENERATOR_VERSION, generatePhantoms, readTruth } from '../phantoms/generate-phantoms.js';
 import { exportTensors, type TensorSpec } from './export-tensors.js';
 
@@ -34,6 +36,7 @@ export interface ModelManifest {
   preprocessing: string[];
   output: { name: string; kind: 'lesion-probability'; stride: number };
   thresholds: { finding: number; minAreaMm2: number; maxFindings: number };
+  calibration?: { method: 'platt'; a: number; b: number };
   training: Record<string, unknown>;
   intendedUse: string;
 }
@@ -155,8 +158,34 @@ export async function trainModel(o: TrainOptions): Promise<ModelManifest> {
       manifest.training.operatingPoint = { maxFalsePositivesPerImage: FALSE_POSITIVES_PER_IMAGE, ...point };
       writeFileSync(join(o.out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     } else o.log(`no threshold keeps within ${FALSE_POSITIVES_PER_IMAGE} FP/image on the held-out patients: keeping 0.5`);
+    o.log('calibrating finding scores on the held-out patients');
+    await calibrateScores(phantoms, o.out, heldOut, o.log);
   }
   return manifest;
+}
+
+/**
+ * Fits the finding-score calibration (Platt scaling) on the findings the model reports for the given
+ * patients at its shipped threshold, and writes it into the manifest.
+ */
+export async function calibrateScores(
+  phantomDir: string,
+  modelDir: string,
+  patients: ReadonlySet<string>,
+  log: (line: string) => void,
+): Promise<void> {
+  const file = join(modelDir, 'manifest.json');
+  const manifest = JSON.parse(readFileSync(file, 'utf8')) as ModelManifest;
+  delete manifest.calibration;
+  writeFileSync(file, `${JSON.stringify(manifest, null, 2)}\n`);
+  const samples = calibrationSamples(await inferCohort(phantomDir, modelDir, { patients }));
+  if (samples.length < 50 || samples.every((s) => s.real) || samples.every((s) => !s.real)) {
+    log(`too few findings (${samples.length}) of both kinds to calibrate scores: left uncalibrated`);
+    return;
+  }
+  manifest.calibration = { method: 'platt', ...fitPlatt(samples) };
+  manifest.training.calibration = { findings: samples.length, real: samples.filter((s) => s.real).length };
+  writeFileSync(file, `${JSON.stringify(manifest, null, 2)}\n`);
 }
 
 /** Half the quality bar's limit (0.5 per image), for margin on unseen data. */

@@ -63,7 +63,7 @@ export function findingsOfMap(
   manifest: ModelManifest,
   options: Partial<FindingOptions> = {},
 ): Finding[] {
-  return extractFindings(
+  const findings = extractFindings(
     map,
     {
       rows: attrs.rows,
@@ -79,4 +79,13 @@ export function findingsOfMap(
       ...options,
     },
   );
+  const calibration = manifest.calibration;
+  if (!calibration) return findings;
+  return findings.map((f) => ({ ...f, score: Math.round(calibratedScore(f.score, calibration) * 1e4) / 1e4 }));
+}
+
+/** A peak probability through the manifest's calibration (monotone: the findings' order is kept). */
+export function calibratedScore(p: number, c: { a: number; b: number }): number {
+  const q = Math.min(1 - 1e-6, Math.max(1e-6, p));
+  return 1 / (1 + Math.exp(-(c.a * Math.log(q / (1 - q)) + c.b)));
 }

@@ -30,6 +30,18 @@ export const ModelManifest = Type.Object({
     minAreaMm2: Type.Number({ minimum: 0 }),
     maxFindings: Type.Integer({ minimum: 1, maximum: 100 }),
   }),
+  /**
+   * Maps a finding's peak probability to the probability that it is a real lesion, fitted on
+   * held-out data (Platt scaling: σ(a·logit(p) + b)), so a score threshold means the same across
+   * model versions. Absent: scores are the map's own probabilities.
+   */
+  calibration: Type.Optional(
+    Type.Object({
+      method: Type.Literal('platt'),
+      a: Type.Number({ exclusiveMinimum: 0 }),
+      b: Type.Number(),
+    }),
+  ),
   training: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   /** Reference image and the output it must give on any device (model packages carry one). */
   selfTest: Type.Optional(
