@@ -73,7 +73,7 @@ export const HubConfigSchema = Type.Object(
       {
         growthMinMm: Type.Number({ minimum: 0, default: 2 }),
         growthMinPercent: Type.Number({ minimum: 0, default: 15 }),
-        newFindingMinScore: Type.Number({ minimum: 0, maximum: 1, default: 0.5 }),
+        newFindingMinScore: Type.Number({ minimum: 0, maximum: 1, default: 0.2 }),
         scoreRise: Type.Number({ minimum: 0, maximum: 1, default: 0.2 }),
         /** Studies a finding must have been seen in before its disappearance is reported. */
         resolvedMinSightings: Type.Integer({ minimum: 1, default: 2 }),

@@ -174,7 +174,7 @@ describe('change alerts', () => {
     const upgrade = changeConditions(t).find((c) => c.kind === 'category-upgrade');
     assert.match(
       upgrade?.reason ?? '',
-      /model-derived category 2 \(benign\) on 2021-03-01 → model-derived category 4 \(suspicious\)$/,
+      /model-derived category 2 \(benign\) on 2021-03-01 → model-derived category 4 \(suspicious\); no growing or new finding in the inbox explains it$/,
     );
   });
 
@@ -184,9 +184,10 @@ describe('change alerts', () => {
       obs('2021-03-01', [finding(0.5, 0.5, 9, 0.4), finding(0.2, 0.7, 6, 0.4)]),
       obs('2022-03-01', [finding(0.5, 0.5, 9, 0.4)]),
     ]);
-    assert.deepEqual(changeConditions(t), []);
+    const resolved = (policy = DEFAULT_CHANGE_POLICY) => changeConditions(t, policy).filter((c) => c.kind === 'resolved-finding');
+    assert.deepEqual(resolved(), []);
     // With the rule off, the one-off detection at (0.2, 0.7) is reported as resolved.
-    const strictOff = changeConditions(t, { ...DEFAULT_CHANGE_POLICY, resolvedMinSightings: 1 });
+    const strictOff = resolved({ ...DEFAULT_CHANGE_POLICY, resolvedMinSightings: 1 });
     assert.deepEqual(
       strictOff.map((c) => c.kind),
       ['resolved-finding'],
@@ -254,24 +255,26 @@ describe('change alerts', () => {
     assert.equal(alone[0]?.severity, 'info');
   });
 
-  it('reports image-level changes per breast, in the inbox only when every view rose', () => {
+  it('reports image-level changes once per breast, in the inbox only when a growing or new finding explains them', () => {
     const mlo = { view: 'MLO' } as const;
-    const conditions = (mloAfter: number) =>
+    const conditions = (later: { cc: Finding[]; mlo: Finding[] }) =>
       changeConditions(
         buildPatientTimeline('p1', [
-          obs('2021-03-01', [], { score: 0.3 }),
-          obs('2021-03-01', [], { ...mlo, score: 0.3 }),
-          obs('2022-03-01', [], { score: 0.75 }),
-          obs('2022-03-01', [], { ...mlo, score: mloAfter }),
+          obs('2021-03-01', [finding(0.5, 0.3, 6, 0.3)], { score: 0.3 }),
+          obs('2021-03-01', [finding(0.51, 0.6, 6, 0.3)], { ...mlo, score: 0.3 }),
+          obs('2022-03-01', later.cc, { score: 0.75 }),
+          obs('2022-03-01', later.mlo, { ...mlo, score: 0.7 }),
         ]),
       ).filter((c) => c.kind === 'score-rise' || c.kind === 'category-upgrade');
-    const every = conditions(0.7);
-    assert.deepEqual(every.map((c) => `${c.kind}:${c.severity}`).sort(), ['category-upgrade:critical', 'score-rise:warning']);
-    assert.match(every[0]?.reason ?? '', /^Left breast: .* in every view$/);
-    assert.equal(every[0]?.view, null);
-    const one = conditions(0.32);
-    assert.deepEqual(one.map((c) => `${c.kind}:${c.severity}`).sort(), ['category-upgrade:info', 'score-rise:info']);
-    assert.match(one[0]?.reason ?? '', /\(not in every view\)$/);
+    // The lesion grew in both views: the breast's rise is explained, into the inbox, one alert per kind.
+    const explained = conditions({ cc: [finding(0.5, 0.3, 10, 0.75)], mlo: [finding(0.51, 0.6, 10, 0.7)] });
+    assert.deepEqual(explained.map((c) => `${c.kind}:${c.severity}`).sort(), ['category-upgrade:critical', 'score-rise:warning']);
+    assert.match(explained[0]?.reason ?? '', /^Left breast: .*; explained by the growth in the CC view$/);
+    assert.equal(explained[0]?.view, null);
+    // The same scores, the lesion the same size: nothing explains the rise, so it is "to review".
+    const unexplained = conditions({ cc: [finding(0.5, 0.3, 6, 0.75)], mlo: [finding(0.51, 0.6, 6, 0.7)] });
+    assert.deepEqual(unexplained.map((c) => `${c.kind}:${c.severity}`).sort(), ['category-upgrade:info', 'score-rise:info']);
+    assert.match(unexplained[0]?.reason ?? '', /; no growing or new finding in the inbox explains it$/);
   });
 
   it('reports a finding no longer seen "to review", and not at all while the other view still shows it', () => {

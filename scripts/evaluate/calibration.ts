@@ -75,6 +75,13 @@ export function fitPlatt(samples: readonly { score: number; real: boolean }[]): 
     const q = Math.min(1 - 1e-6, Math.max(1e-6, s.score));
     return { z: Math.log(q / (1 - q)), t: s.real ? hi : lo };
   });
+  /** Log loss against the smoothed targets. */
+  const loss = (a: number, b: number) =>
+    data.reduce((sum, { z, t }) => {
+      const u = a * z + b;
+      // log(1 + e^u) − t·u, written to stay finite for large |u|.
+      return sum + (u > 0 ? u + Math.log1p(Math.exp(-u)) : Math.log1p(Math.exp(u))) - t * u;
+    }, 0);
   let a = 1;
   let b = 0;
   for (let iteration = 0; iteration < 100; iteration++) {
@@ -93,8 +100,14 @@ export function fitPlatt(samples: readonly { score: number; real: boolean }[]): 
       hbb += w;
     }
     const det = haa * hbb - hab * hab;
-    const da = (hbb * ga - hab * gb) / det;
-    const db = (haa * gb - hab * ga) / det;
+    let da = (hbb * ga - hab * gb) / det;
+    let db = (haa * gb - hab * ga) / det;
+    // Backtracking: halve the Newton step until the loss goes down (Newton alone can overshoot).
+    const current = loss(a, b);
+    while (loss(a - da, b - db) > current && Math.abs(da) + Math.abs(db) > 1e-12) {
+      da /= 2;
+      db /= 2;
+    }
     a -= da;
     b -= db;
     if (Math.abs(da) + Math.abs(db) < 1e-9) break;

@@ -3,7 +3,9 @@
 // prints them; scripts/test/alert-quality.test.ts holds them on a fresh cohort.
 import type { AlertEvaluation } from './alert-evaluation.js';
 import type { Evaluation } from './evaluate.js';
-import type { Interval } from './metrics.js';
+import { aucInterval, type Interval, round3, wilson } from './metrics.js';
+
+const rounded = (i: Interval): Interval => ({ value: round3(i.value), low: round3(i.low), high: round3(i.high) });
 
 export interface Goal {
   goal: string;
@@ -24,13 +26,13 @@ export function imageGoals(e: Evaluation): Goal[] {
   return [
     {
       goal: 'image AUC ≥ 0.95',
-      figure: e.imageAuc,
+      figure: rounded(aucInterval(e.imageAuc, e.positiveImages, e.images - e.positiveImages)),
       basis: `${e.images} images, ${e.positiveImages} with findings`,
       met: e.imageAuc >= 0.95,
     },
     {
       goal: 'sensitivity ≥ 0.90 for findings ≥ 5 mm at ≤ 0.5 FP/image',
-      figure: e.sensitivityAt05Fp,
+      figure: rounded(wilson(Math.round(e.sensitivityAt05Fp * e.lesions5mm), e.lesions5mm)),
       basis: `${e.lesions5mm} findings, ${e.falsePositivesPerImageAtThreshold} FP/image at threshold ${e.thresholdAt05Fp}`,
       met: e.sensitivityAt05Fp >= 0.9 && e.falsePositivesPerImageAtThreshold <= 0.5,
     },

@@ -144,3 +144,17 @@ export function medianInterval(values: readonly number[]): Interval {
   const highRank = Math.min(n, Math.ceil(1 + n / 2 + half));
   return { value: median(sorted), low: sorted[lowRank - 1] as number, high: sorted[highRank - 1] as number };
 }
+
+/**
+ * 95 % interval of a ROC AUC by Hanley and McNeil's standard error (from the AUC and the numbers of
+ * positive and negative images).
+ */
+export function aucInterval(auc: number, positives: number, negatives: number): Interval {
+  if (!Number.isFinite(auc) || positives === 0 || negatives === 0) return { value: auc, low: Number.NaN, high: Number.NaN };
+  const q1 = auc / (2 - auc);
+  const q2 = (2 * auc * auc) / (1 + auc);
+  const variance =
+    (auc * (1 - auc) + (positives - 1) * (q1 - auc * auc) + (negatives - 1) * (q2 - auc * auc)) / (positives * negatives);
+  const half = Z95 * Math.sqrt(Math.max(0, variance));
+  return { value: auc, low: Math.max(0, auc - half), high: Math.min(1, auc + half) };
+}

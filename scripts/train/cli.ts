@@ -1,4 +1,6 @@
-// `npm run train [-- --out models/vigil-demo --patients 500 --epochs 24 --seed 101 --input 576x720 --crop 192]`
+// `npm run train [-- --out models/vigil-demo --patients 500 --epochs 24 --seed 101 --input 576x720 --crop 192
+//   --init models/vigil-demo --lr 0.0005]`: phantoms rendered at one of four planned visits (lesions at every
+//   size a follow-up reaches), from scratch or from a model's weights (--init)
 // `npm run train -- --from SET [--from SET…] --base models/vigil-demo --version 1.1.0 --out DIR [--epochs 2]`:
 // fine-tune on training sets edges assembled from clinicians' verdicts (`vigil-edge training-set`).
 import { rmSync } from 'node:fs';
@@ -24,7 +26,10 @@ const { values } = parseArgs({
     /** Fine-tune on edge training sets instead of training on phantoms. */
     from: { type: 'string', multiple: true },
     base: { type: 'string', default: 'models/vigil-demo' },
-    lr: { type: 'string', default: '0.0003' },
+    /** Default 0.0003 when fine-tuning; train.py's own when training from phantoms. */
+    lr: { type: 'string' },
+    /** Training from phantoms: start from this model's weights instead of afresh. */
+    init: { type: 'string' },
   },
 });
 if (values.from?.length) {
@@ -42,7 +47,7 @@ if (values.from?.length) {
       epochs: Number(values.epochs ?? '2'),
       seed: Number(values.seed),
       version: values.version ?? '1.0.0',
-      lr: Number(values.lr),
+      lr: Number(values.lr ?? '0.0003'),
       log: (line) => process.stderr.write(`[train] ${line}\n`),
     });
     process.stdout.write(`${JSON.stringify({ model: manifest.name, version: manifest.version, sha256: manifest.sha256 })}\n`);
@@ -68,6 +73,8 @@ try {
     matrix: { rows: 1024, columns: 832 },
     spec: { width: Number(input[1]), height: Number(input[2]), stride: 2, boxDownsample: true },
     crop: Number(values.crop),
+    ...(values.init ? { init: values.init } : {}),
+    ...(values.lr ? { lr: Number(values.lr) } : {}),
     log: (line) => process.stderr.write(`[train] ${line}\n`),
   });
   process.stdout.write(`${JSON.stringify({ model: manifest.name, version: manifest.version, sha256: manifest.sha256 })}\n`);

@@ -24,6 +24,10 @@ export interface TrainOptions {
    * lesions come at the sizes a follow-up reaches (up to 50 mm and more), not only baseline sizes.
    */
   plannedVisits?: number;
+  /** Start from this model's weights (a directory with manifest.json and model.onnx) instead of afresh. */
+  init?: string;
+  /** Peak learning rate (default: train.py's). */
+  lr?: number;
   log: (line: string) => void;
 }
 
@@ -115,10 +119,17 @@ export async function trainModel(o: TrainOptions): Promise<ModelManifest> {
       '--seed',
       String(o.seed),
       ...(o.crop ? ['--crop', String(o.crop)] : []),
+      ...(o.init ? ['--init', join(o.init, 'model.onnx')] : []),
+      ...(o.lr ? ['--lr', String(o.lr)] : []),
     ],
     o.log,
   );
   const summary = lines.at(-1) ?? {};
+  if (o.init) {
+    const base = JSON.parse(readFileSync(join(o.init, 'manifest.json'), 'utf8')) as ModelManifest;
+    summary.initFrom = `${base.name} ${base.version}`;
+    if (o.lr) summary.lr = o.lr;
+  }
   const manifest: ModelManifest = {
     name: 'vigil-demo',
     version: o.version,

@@ -51,9 +51,9 @@ crop = min(a.crop, h, w) // 16 * 16
 
 
 class LesionNet(nn.Module):
-    """U-Net-like: four stride-2 stages (input/16) with two dilated context blocks (dilation 2 and 4:
-    a receptive field of ~310 input pixels, ~125 mm, so the centre of a 50 mm mass still sees its
-    edge), decoding to input/4, a 1×1 head and a bilinear ×2 upsampling of the logits to input/2."""
+    """U-Net-like: four stride-2 stages (input/16) with a dilated context block (a receptive field of
+    ~190 input pixels, ~75 mm: the centre of a 50 mm mass still sees its edge), decoding to input/4, a
+    1×1 head and a bilinear ×2 upsampling of the logits to input/2."""
 
     def __init__(self, folded=False):
         super().__init__()
@@ -64,7 +64,7 @@ class LesionNet(nn.Module):
         self.e1 = nn.Sequential(block(1, 16, 2), block(16, 16))        # /2
         self.e2 = nn.Sequential(block(16, 32, 2), block(32, 32))       # /4
         self.e3 = nn.Sequential(block(32, 48, 2), block(48, 48))       # /8
-        self.e4 = nn.Sequential(block(48, 64, 2), block(64, 64), block(64, 64, d=2), block(64, 64, d=4))  # /16
+        self.e4 = nn.Sequential(block(48, 64, 2), block(64, 64), block(64, 64, d=2))  # /16
         self.d3 = block(64 + 48, 48)
         self.d2 = nn.Sequential(block(48 + 32, 32), block(32, 32))
         self.head = nn.Conv2d(32, 1, 1)
