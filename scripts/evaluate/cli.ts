@@ -40,7 +40,10 @@ for (const dir of positionals) {
   const curve = calibrationCurve(cohort);
   curves.push({ label: basename(dir), curve });
   const goals = imageGoals(images);
-  const alerts = values.alerts ? evaluateAlerts(cohort) : undefined;
+  // Alerts need follow-up: a cohort with one visit per patient has none to judge.
+  const followUp = cohort.images.some((i) => i.visit > 0);
+  if (values.alerts && !followUp) process.stderr.write(`${dir}: one visit per patient, no follow-up alerts to judge\n`);
+  const alerts = values.alerts && followUp ? evaluateAlerts(cohort) : undefined;
   if (alerts) goals.push(...alertGoals(alerts));
   allMet &&= goals.every((g) => g.met);
   const patients = new Set(cohort.images.map((i) => i.patientId)).size;

@@ -49,12 +49,15 @@ export function alertGoals(a: AlertEvaluation): Goal[] {
       met: f.precision.value >= INBOX_PRECISION,
     });
   }
+  // Reported: in the inbox, or "to review" when only one view shows the growth (ADR 0024); the
+  // inbox's own share is given beside it.
   const g = a.recall.growth;
+  const count = (i: Interval) => Math.round(i.value * g.events) || 0;
   goals.push({
-    goal: `clear growth (≥ 3.5 mm and ≥ 25 %, up to 50 mm) in the inbox ≥ ${GROWTH_RECALL}`,
-    figure: g.inbox,
-    basis: `${Math.round(g.inbox.value * g.events)} of ${g.events}`,
-    met: g.events === 0 || g.inbox.value >= GROWTH_RECALL,
+    goal: `clear growth (≥ 3.5 mm and ≥ 25 %, up to 50 mm) reported ≥ ${GROWTH_RECALL}`,
+    figure: g.anyLevel,
+    basis: `${count(g.anyLevel)} of ${g.events}; in the inbox ${count(g.inbox)} (${g.inbox.value.toFixed(2)} [${g.inbox.low.toFixed(2)}, ${g.inbox.high.toFixed(2)}])`,
+    met: g.events === 0 || g.anyLevel.value >= GROWTH_RECALL,
   });
   const n = a.recall.newFinding;
   const reported = Math.round(n.anyLevel.value * n.events);
@@ -68,10 +71,16 @@ export function alertGoals(a: AlertEvaluation): Goal[] {
   goals.push({
     goal: `median size error ≤ ${MAX_MEDIAN_SIZE_ERROR_MM} mm, findings 5–50 mm`,
     figure: s,
-    basis: `${s.n} findings; ≤ 30 mm ${a.sizeErrorMm.upTo30.value} mm (${a.sizeErrorMm.upTo30.n}), 30–50 mm ${a.sizeErrorMm.from30To50.value} mm (${a.sizeErrorMm.from30To50.n})`,
-    met:
-      s.value <= MAX_MEDIAN_SIZE_ERROR_MM &&
-      (a.sizeErrorMm.from30To50.n === 0 || a.sizeErrorMm.from30To50.value <= MAX_MEDIAN_SIZE_ERROR_MM),
+    basis: `${s.n} findings; ≤ 30 mm ${a.sizeErrorMm.upTo30.value} mm (${a.sizeErrorMm.upTo30.n})`,
+    met: s.value <= MAX_MEDIAN_SIZE_ERROR_MM,
+  });
+  // The large masses on their own: the overall median hides them (most findings are small).
+  const large = a.sizeErrorMm.from30To50;
+  goals.push({
+    goal: '  … and for 30–50 mm masses alone',
+    figure: large,
+    basis: `${large.n} findings`,
+    met: large.n === 0 || large.value <= MAX_MEDIAN_SIZE_ERROR_MM,
   });
   const wrong = a.alerts.filter((x) => x.level === 'inbox' && !x.correct).length;
   goals.push({
