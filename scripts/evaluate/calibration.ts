@@ -122,7 +122,7 @@ const COLOURS = ['#1f6feb', '#d1242f', '#1a7f37', '#9a6700'];
  * one line per cohort, the diagonal for perfect calibration. Written by hand: a plotting library
  * (vega, plotly) would be a large dependency for one static line chart in a document.
  */
-export function calibrationSvg(curves: readonly { label: string; curve: CalibrationCurve }[]): string {
+export function calibrationSvg(curves: readonly { label: string; curve: CalibrationCurve }[], title = ''): string {
   const size = 320;
   const pad = 44;
   const px = (v: number) => pad + v * (size - 2 * pad);
@@ -131,6 +131,7 @@ export function calibrationSvg(curves: readonly { label: string; curve: Calibrat
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${size + 150}" height="${size}" font-family="sans-serif" font-size="11">`,
     `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="${pad}" y="16" font-weight="bold">${title}</text>`,
     `<line x1="${px(0)}" y1="${py(0)}" x2="${px(1)}" y2="${py(1)}" stroke="#999" stroke-dasharray="4 3"/>`,
     `<line x1="${px(0)}" y1="${py(0)}" x2="${px(1)}" y2="${py(0)}" stroke="black"/>`,
     `<line x1="${px(0)}" y1="${py(0)}" x2="${px(0)}" y2="${py(1)}" stroke="black"/>`,

@@ -30,12 +30,14 @@ if (positionals.length === 0) {
 const modelDir = values.model ?? 'models/vigil-demo';
 const report: Record<string, unknown>[] = [];
 const curves: { label: string; curve: ReturnType<typeof calibrationCurve> }[] = [];
+let modelLabel = '';
 let allMet = true;
 for (const dir of positionals) {
   const cohort = await inferCohort(dir, modelDir, {
     onProgress: (done, total) => process.stderr.write(`\r${dir}: inference ${done}/${total}`),
   });
   process.stderr.write('\n');
+  modelLabel = `${cohort.model.name} ${cohort.model.version}${cohort.model.calibrated ? ', calibrated' : ''}`;
   const images = evaluateImages(cohort);
   const curve = calibrationCurve(cohort);
   curves.push({ label: basename(dir), curve });
@@ -72,7 +74,7 @@ if (values.json) writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\
 if (values.plots) {
   mkdirSync(values.plots, { recursive: true });
   const file = join(values.plots, 'calibration.svg');
-  writeFileSync(file, calibrationSvg(curves));
+  writeFileSync(file, calibrationSvg(curves, `Finding-score reliability (${modelLabel})`));
   process.stderr.write(`wrote ${file}\n`);
 }
 process.stdout.write(`\n${allMet ? 'every goal met' : 'some goals not met (✗)'}\n`);
