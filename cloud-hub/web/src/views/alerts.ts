@@ -22,7 +22,9 @@ export async function renderAlerts(main: HTMLElement): Promise<void> {
       ['inbox', 'Inbox (warning and critical)'],
       ['review', 'To review'],
       ['', 'any'],
-    ].map(([value = '', label]) => el('option', { value, selected: (params.get('level') ?? 'inbox') === value }, label)),
+    ].map(([value = '', label]) =>
+      el('option', { value, selected: (params.get('level') ?? (params.get('severity') ? '' : 'inbox')) === value }, label),
+    ),
   );
   const severity = el(
     'select',
@@ -64,7 +66,11 @@ export async function renderAlerts(main: HTMLElement): Promise<void> {
 
   status.addEventListener('change', () => void load(true));
   level.addEventListener('change', () => void load(true));
-  severity.addEventListener('change', () => void load(true));
+  severity.addEventListener('change', () => {
+    // A severity names its own level: "to review" (info) is never in the inbox.
+    if (severity.value) level.value = '';
+    void load(true);
+  });
   more.addEventListener('click', () => void load(false));
   clear(
     main,
