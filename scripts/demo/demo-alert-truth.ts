@@ -1,23 +1,10 @@
 // The demo knows its phantoms' truth: at the end of a run it judges the hub's follow-up alerts the
 // way `npm run evaluate -- DIR --alerts` does (CohortTruth), and says how many alerts each patient
 // got and how many of them were right, for the inbox and the "to review" list apart.
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
 import { alertLevel, type Hub } from '@vigil/cloud-hub';
-import { pseudonym } from '@vigil/shared';
 import { CohortTruth } from '../evaluate/alert-evaluation.js';
 import type { InferredImage } from '../evaluate/infer-cohort.js';
-import type { DemoImageTruth } from './modality-simulator.js';
-
-function truthFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...truthFiles(path));
-    else if (entry.name.endsWith('.truth.json')) out.push(path);
-  }
-  return out;
-}
+import { readDemoTruth } from './modality-simulator.js';
 
 export interface DemoAlertTally {
   patients: number;
@@ -28,13 +15,7 @@ export interface DemoAlertTally {
 
 /** Judges every follow-up alert the hub holds (but those the system withdrew) against the phantoms. */
 export async function tallyDemoAlerts(hub: Hub, cacheDir: string, secret: string): Promise<DemoAlertTally> {
-  const truthByInstance = new Map<string, { truth: DemoImageTruth; visit: number }>();
-  for (const file of truthFiles(cacheDir)) {
-    // {cacheDir}/{patientId}/visit-{k}/{view}.dcm.truth.json
-    const visit = Number(/visit-(\d+)/.exec(relative(cacheDir, file).split(sep)[1] ?? '')?.[1] ?? 0);
-    const truth = JSON.parse(readFileSync(file, 'utf8')) as DemoImageTruth;
-    truthByInstance.set(pseudonym(secret, 'instance', truth.sopInstanceUid), { truth, visit });
-  }
+  const truthByInstance = readDemoTruth(cacheDir, secret);
   const images: InferredImage[] = [];
   for (let cursor: string | null | undefined; ; ) {
     const page = await hub.state.queryResults({ limit: 500, ...(cursor ? { cursor } : {}) });

@@ -4,28 +4,17 @@
 // clinic); the model is fine-tuned on the three sets and the new version is signed and published,
 // ready for a shadow rollout that the verdict-agreement gate will judge.
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { computePerformance, type Hub, type VerdictInput, VerdictService } from '@vigil/cloud-hub';
 import { assembleTrainingSet, fetchLabels, passwordHttp, TrainingInputStore } from '@vigil/edge-agent';
-import { pseudonym } from '@vigil/shared';
 import { VISIBLE_LESION_MM, verdictsFromTruth } from '../evaluate/simulated-verdicts.js';
 import { packAndSign, phantomImages } from '../harness/model-packages.js';
-import type { DemoImageTruth } from './modality-simulator.js';
+import { type DemoImageTruth, readDemoTruth } from './modality-simulator.js';
 
 const execFileAsync = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
-
-function truthFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...truthFiles(path));
-    else if (entry.name.endsWith('.truth.json')) out.push(path);
-  }
-  return out;
-}
 
 const pct = (v: number | null) => (v === null ? '—' : `${(v * 100).toFixed(0)} %`);
 
@@ -48,11 +37,7 @@ export interface FeedbackOptions {
 }
 
 export async function runFeedbackLoop(o: FeedbackOptions): Promise<void> {
-  const truthByInstance = new Map<string, DemoImageTruth>();
-  for (const file of truthFiles(o.cacheDir)) {
-    const truth = JSON.parse(readFileSync(file, 'utf8')) as DemoImageTruth;
-    truthByInstance.set(pseudonym(o.secret, 'instance', truth.sopInstanceUid), truth);
-  }
+  const truthByInstance = new Map([...readDemoTruth(o.cacheDir, o.secret)].map(([key, { truth }]) => [key, truth]));
   const results = (await o.hub.state.queryResults({ limit: 500 })).items.filter((r) => truthByInstance.has(r.instanceKey));
   const studies = [...new Set(results.map((r) => r.studyKey))].slice(0, o.studies);
   const inputs: VerdictInput[] = [];

@@ -4,9 +4,10 @@
 // rendered once to a cache folder (studies repeat in the demo's loop), so the demo's main thread —
 // which is also the hub's — only reads files and sends them: the hub's responsiveness in the demo
 // is its own (review finding 8).
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
 import { threadId } from 'node:worker_threads';
+import { pseudonym } from '@vigil/shared';
 import dcmjsDimse from 'dcmjs-dimse';
 import { Piscina } from 'piscina';
 import { FOUR_VIEWS, type PlannedPatient } from '../phantoms/cohort-plan.js';
@@ -48,6 +49,31 @@ export interface DemoImageTruth {
   pixelSpacingMm: number;
   findings: ImageTruthFinding[];
   lookalikes: RenderedImage['lookalikes'];
+}
+
+function truthFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...truthFiles(path));
+    else if (entry.name.endsWith('.truth.json')) out.push(path);
+  }
+  return out;
+}
+
+/**
+ * Every image the simulated modalities rendered under `cacheDir`, with its truth and visit index,
+ * by the instance key its edge gives it (the pseudonym of its SOP Instance UID under `secret`).
+ */
+export function readDemoTruth(cacheDir: string, secret: string): Map<string, { truth: DemoImageTruth; visit: number }> {
+  const byInstance = new Map<string, { truth: DemoImageTruth; visit: number }>();
+  for (const file of truthFiles(cacheDir)) {
+    // {cacheDir}/{patientId}/visit-{k}/{view}.dcm.truth.json
+    const visit = Number(/visit-(\d+)/.exec(relative(cacheDir, file).split(sep)[1] ?? '')?.[1] ?? 0);
+    const truth = JSON.parse(readFileSync(file, 'utf8')) as DemoImageTruth;
+    byInstance.set(pseudonym(secret, 'instance', truth.sopInstanceUid), { truth, visit });
+  }
+  return byInstance;
 }
 
 /** Renders the four views of one study to DICOM files (once) and returns their paths; runs in a worker. */

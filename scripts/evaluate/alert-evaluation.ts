@@ -5,6 +5,8 @@
 // they miss.
 import {
   type AlertCondition,
+  type AlertLevel,
+  alertLevel,
   buildPatientTimeline,
   changeConditions,
   DEFAULT_FOLLOWUP_POLICY,
@@ -15,7 +17,7 @@ import type { Finding } from '@vigil/shared';
 import { isoStudyDate } from '../phantoms/cohort-plan.js';
 import type { TruthImage } from '../phantoms/generate-phantoms.js';
 import type { InferredCohort, InferredImage } from './infer-cohort.js';
-import { hitRadiusMm, type Interval, medianInterval, poissonRate, round3, wilson } from './metrics.js';
+import { hitRadiusMm, type Interval, medianInterval, poissonRate, round3, roundInterval as rounded, wilson } from './metrics.js';
 
 /** The truth behind one reported finding: the phantom finding it lies on, if any. */
 interface MatchedTruth {
@@ -24,10 +26,6 @@ interface MatchedTruth {
   diameterMm: number;
 }
 type Match = MatchedTruth | 'lookalike' | undefined;
-
-/** Where an alert reaches a clinician: the inbox (warning and critical) or the "to review" list (info). */
-export type AlertLevel = 'inbox' | 'review';
-export const levelOf = (a: Pick<AlertCondition, 'severity'>): AlertLevel => (a.severity === 'info' ? 'review' : 'inbox');
 
 export interface KindFigures {
   alerts: number;
@@ -197,19 +195,16 @@ export function evaluateAlerts(cohort: InferredCohort, policy: FollowupPolicy = 
     const timeline = buildPatientTimeline(patientId, images.map(observationOf), policy.timeline);
     alerts.push(...changeConditions(timeline, policy.change).filter((a) => a.kind !== 'overdue'));
   }
-  const recordOf = (alert: AlertCondition) => truth.recordOf(alert);
-  const matchOf = (alert: AlertCondition) => truth.matchOf(alert);
-  const judge = (alert: AlertCondition) => truth.judge(alert);
 
   const byLevel: AlertEvaluation['byLevel'] = { inbox: {}, review: {} };
   const judged: JudgedAlert[] = [];
   const wrongExamples: string[] = [];
   for (const alert of alerts) {
-    const level = levelOf(alert);
+    const level = alertLevel(alert.severity);
     const figures = byLevel[level][alert.kind] ?? { alerts: 0, correct: 0, precision: wilson(0, 0) };
     byLevel[level][alert.kind] = figures;
     figures.alerts += 1;
-    const verdict = judge(alert);
+    const verdict = truth.judge(alert);
     if (verdict.ok) figures.correct += 1;
     else if (level === 'inbox' && wrongExamples.length < 20)
       wrongExamples.push(`${alert.kind} (${alert.severity}): ${alert.reason} — truth: ${verdict.why}`);
@@ -220,7 +215,7 @@ export function evaluateAlerts(cohort: InferredCohort, policy: FollowupPolicy = 
       level,
       correct: verdict.ok,
       patientId: alert.patientKey,
-      visit: recordOf(alert)?.visit ?? -1,
+      visit: truth.recordOf(alert)?.visit ?? -1,
       reason: alert.reason,
       truth: verdict.why,
       figures: alert.figures,
@@ -233,13 +228,13 @@ export function evaluateAlerts(cohort: InferredCohort, policy: FollowupPolicy = 
   // appearance of a new finding ≥ 5 mm.
   const alertedOn = { growth: new Map<string, AlertLevel>(), newFinding: new Map<string, AlertLevel>() };
   for (const alert of alerts) {
-    const m = matchOf(alert);
-    const record = recordOf(alert);
+    const m = truth.matchOf(alert);
+    const record = truth.recordOf(alert);
     if (!m || m === 'lookalike' || !record) continue;
     const map = alert.kind === 'growth' ? alertedOn.growth : alert.kind === 'new-finding' ? alertedOn.newFinding : undefined;
     const key = `${m.id}@${record.visit}`;
     // A lesion seen in both views may be alerted twice; the inbox level wins.
-    if (map && map.get(key) !== 'inbox') map.set(key, levelOf(alert));
+    if (map && map.get(key) !== 'inbox') map.set(key, alertLevel(alert.severity));
   }
   const growthEvents = new Set<string>();
   const newEvents = new Set<string>();
@@ -354,8 +349,4 @@ export function evaluateAlerts(cohort: InferredCohort, policy: FollowupPolicy = 
     wrongExamples,
     alerts: judged,
   };
-}
-
-function rounded(i: Interval): Interval {
-  return { value: round3(i.value), low: round3(i.low), high: round3(i.high) };
 }

@@ -3,9 +3,7 @@
 // prints them; scripts/test/alert-quality.test.ts holds them on a fresh cohort.
 import type { AlertEvaluation } from './alert-evaluation.js';
 import type { Evaluation } from './evaluate.js';
-import { aucInterval, type Interval, round3, wilson } from './metrics.js';
-
-const rounded = (i: Interval): Interval => ({ value: round3(i.value), low: round3(i.low), high: round3(i.high) });
+import { aucInterval, type Interval, roundInterval as rounded, wilson } from './metrics.js';
 
 export interface Goal {
   goal: string;

@@ -158,3 +158,8 @@ export function aucInterval(auc: number, positives: number, negatives: number): 
   const half = Z95 * Math.sqrt(Math.max(0, variance));
   return { value: auc, low: Math.max(0, auc - half), high: Math.min(1, auc + half) };
 }
+
+/** An interval's three figures to three decimals, for reports. */
+export function roundInterval(i: Interval): Interval {
+  return { value: round3(i.value), low: round3(i.low), high: round3(i.high) };
+}

@@ -13,9 +13,12 @@ const BUNDLED_MANIFEST = JSON.parse(readFileSync(join(BUNDLED_MODEL, 'manifest.j
   version: string;
   input: { width: number; height: number };
   output: { stride: number };
+  training: { phantomSeed: number };
 };
 /** The bundled model's version (from its manifest), which a fresh edge runs. */
 export const BUNDLED_VERSION = BUNDLED_MANIFEST.version;
+/** The phantom seed the bundled model was trained on: held-out tests use any other. */
+export const BUNDLED_TRAINING_SEED = BUNDLED_MANIFEST.training.phantomSeed;
 const PYTHON = '/usr/bin/python3';
 
 /** Phantom mammograms (demo size) for self-tests and for feeding edges during rollouts. */
