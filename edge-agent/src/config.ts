@@ -182,6 +182,8 @@ export const EdgeConfigSchema = Type.Object(
         studySettleS: Type.Number({ minimum: 0, maximum: 86_400, default: 30 }),
         /** Retries of a failed delivery back off from min to max; a destination that is down loses nothing. */
         retryMinMs: Type.Integer({ minimum: 10, default: 2000 }),
+        /** Attempts at building a study's objects before it is set aside (VIGIL_PACS_BUILD_FAILED) so later studies go on. */
+        maxBuildAttempts: Type.Integer({ minimum: 1, maximum: 100, default: 3 }),
         retryMaxMs: Type.Integer({ minimum: 10, default: 300_000 }),
         /** SR series number (shown in the PACS viewer beside the study's images). */
         seriesNumber: Type.Integer({ minimum: 1, maximum: 2_147_483_647, default: 9901 }),
@@ -248,7 +250,7 @@ export const EdgeConfigSchema = Type.Object(
         allowedOrigins: Type.Array(Type.String({ pattern: '^https?://' }), { default: [] }),
         /** The hub's public key (PEM) that signs re-identification tokens. */
         hubPublicKeyFile: Type.String({ default: '' }),
-        /** AES-256 key of the identity index (base64 of 32 bytes, mode 0600); default {dataDir}/reid.key. */
+        /** AES-256 key of the identity index (base64 of 32 bytes, mode 0600); default {dataDir}-keys/reid.key, outside the data directory. */
         keyFile: Type.String({ default: '' }),
         /** Create the key file when it is missing (first start); off, a missing key is an error. */
         createKey: Type.Boolean({ default: true }),

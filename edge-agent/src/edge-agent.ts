@@ -30,7 +30,7 @@ import { ImagePipeline } from './pipeline/image-pipeline.js';
 import { ImageProcessor, type ImageSink, type ResultSink } from './pipeline/image-processor.js';
 import { OverlayStage } from './pipeline/overlay-stage.js';
 import { MqttPublisher } from './publish/mqtt-publisher.js';
-import { fileKeyProvider, IdentityIndex } from './reid/identity-index.js';
+import { defaultReidKeyFile, fileKeyProvider, IdentityIndex } from './reid/identity-index.js';
 import { IdentityIndexSink } from './reid/identity-sink.js';
 import { ReidAuditLog } from './reid/reid-audit.js';
 import { startReidServer } from './reid/reid-server.js';
@@ -128,6 +128,7 @@ export class EdgeAgent {
               softwareVersion: AGENT_VERSION,
             },
             logger: this.logger,
+            atRest: this.atRest,
           })
         : undefined;
     const pacs = this.pacs;
@@ -136,7 +137,10 @@ export class EdgeAgent {
       ? {
           index: new IdentityIndex(
             join(config.dataDir, 'reid.sqlite'),
-            fileKeyProvider(r.keyFile || join(config.dataDir, 'reid.key'), r.createKey),
+            fileKeyProvider(
+              r.keyFile || defaultReidKeyFile(config.dataDir, (m) => this.logger.warn({ code: 'VIGIL_CONFIG_INVALID' }, m)),
+              r.createKey,
+            ),
           ),
           audit: new ReidAuditLog(join(config.dataDir, 'reid-audit.sqlite'), {
             hubUrl: config.hubUrl,

@@ -110,7 +110,7 @@ async function srPerStudy(dir: string, storescp: StoreScp, orthanc: OrthancServe
     ] as const) {
       const out = await cStore(
         { host: '127.0.0.1', port: storescp.port, calledAeTitle: storescp.aeTitle, callingAeTitle: 'VIGIL', timeoutMs: 30_000 },
-        file,
+        readFileSync(file),
         cls,
       );
       if (!out.ok) throw new Error(out.message);
@@ -118,7 +118,7 @@ async function srPerStudy(dir: string, storescp: StoreScp, orthanc: OrthancServe
     cStoreMs.push(performance.now() - c0);
     const w0 = performance.now();
     for (const file of [sr, pr]) {
-      const out = await stowRs({ url: `${orthanc.url}/dicom-web`, timeoutMs: 30_000 }, file);
+      const out = await stowRs({ url: `${orthanc.url}/dicom-web`, timeoutMs: 30_000 }, readFileSync(file));
       if (!out.ok) throw new Error(out.message);
     }
     stowMs.push(performance.now() - w0);

@@ -71,6 +71,14 @@ export const ERROR_CATALOGUE = {
     summary: 'A DICOM association was refused: unknown called AE title or calling AE not allowed.',
   },
   VIGIL_DICOM_NETWORK: { httpStatus: 502, summary: 'A DICOM network or protocol error on an association.' },
+  VIGIL_DICOM_VALUE_INVALID: {
+    httpStatus: 422,
+    summary: 'A value the edge must write into a DICOM object cannot fit its VR (a UID that is not a UID).',
+  },
+  VIGIL_DICOM_VIEW_INVALID: {
+    httpStatus: 422,
+    summary: "An image's View Position is not a defined term of the mammography views (CC, MLO, ML, LM, XCCL, …).",
+  },
   VIGIL_INTAKE_STORAGE_FULL: {
     httpStatus: 507,
     summary: 'A received instance could not be written to the spool (disk full or I/O error).',
@@ -119,6 +127,14 @@ export const ERROR_CATALOGUE = {
   VIGIL_IMPORT_INVALID: {
     httpStatus: 400,
     summary: 'An outcomes file has malformed or unknown lines; nothing of it was imported.',
+  },
+  VIGIL_IMPORT_TOO_LARGE: {
+    httpStatus: 413,
+    summary: 'An outcomes file has more lines than one import takes; nothing of it was imported (split it).',
+  },
+  VIGIL_IMPORT_BUSY: {
+    httpStatus: 429,
+    summary: 'Another outcomes import is running on this hub; try again when it has finished.',
   },
   VIGIL_CA_MISSING: {
     httpStatus: 503,
@@ -185,6 +201,11 @@ export const ERROR_CATALOGUE = {
     httpStatus: 502,
     summary:
       'A PACS destination refused the AI results (association rejected, SOP class not supported, HTTP 4xx) as often as configured; delivery stopped.',
+  },
+  VIGIL_PACS_BUILD_FAILED: {
+    httpStatus: 422,
+    summary:
+      "A study's AI results objects (SR, presentation state) could not be built after repeated attempts; the study was set aside.",
   },
   VIGIL_LABELS_UNAVAILABLE: {
     httpStatus: 502,

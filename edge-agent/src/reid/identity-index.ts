@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { VigilError } from '@vigil/shared';
 import Database from 'better-sqlite3';
 import type { DicomIdentity } from '../deid/dicom-identity.js';
@@ -32,6 +32,26 @@ export function fileKeyProvider(path: string, create: boolean): KeyProvider {
   const key = Buffer.from(readFileSync(path, 'utf8').trim(), 'base64');
   if (key.length !== 32) throw new VigilError('VIGIL_CONFIG_INVALID', `reid.keyFile ${path} must hold 32 bytes, base64`);
   return { key: () => key };
+}
+
+/**
+ * The index key's default place: beside the data directory, not in it (`{dataDir}-keys/reid.key`,
+ * 0700), so a copy of the data directory (a backup, a stolen disk image of it) does not carry the
+ * key that opens it. A key left at the old default, `{dataDir}/reid.key`, is moved there once.
+ */
+export function defaultReidKeyFile(dataDir: string, log?: (message: string) => void): string {
+  const dir = `${dataDir.replace(/\/+$/, '')}-keys`;
+  const path = join(dir, 'reid.key');
+  const legacy = join(dataDir, 'reid.key');
+  if (!existsSync(path)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+    if (existsSync(legacy)) {
+      renameSync(legacy, path);
+      log?.(`moved the identity index key out of the data directory to ${path}`);
+    }
+  }
+  return path;
 }
 
 const CHECK = 'vigil-reid-index-key-check';

@@ -1,8 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import dcmjsDimse from 'dcmjs-dimse';
 
-const { Client, constants, requests } = dcmjsDimse;
+const { Client, constants, Dataset, requests } = dcmjsDimse;
+
+/**
+ * A Part 10 file's bytes as a dcmjs-dimse dataset. The objects are kept sealed on disk and opened in
+ * memory, so the request is built from bytes, not a path: `Dataset._fromP10Buffer` is what
+ * `Dataset.fromFile` runs on the file's bytes (not in its typings).
+ */
+function datasetOfP10(p10: Buffer): InstanceType<typeof Dataset> {
+  return (Dataset as unknown as { _fromP10Buffer(b: Buffer): InstanceType<typeof Dataset> })._fromP10Buffer(p10);
+}
 
 /**
  * One delivery attempt's outcome. `transient`: the destination could not be reached or was busy (try
@@ -20,11 +28,11 @@ export interface DimseDestination {
   tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
 }
 
-/** C-STORE of one Part 10 file (dcmjs-dimse, the same library as the edge's SCP). */
-export function cStore(dest: DimseDestination, file: string, sopClassUid: string): Promise<SendOutcome> {
+/** C-STORE of one Part 10 object, given as its bytes (dcmjs-dimse, the same library as the edge's SCP). */
+export function cStore(dest: DimseDestination, p10: Buffer, sopClassUid: string): Promise<SendOutcome> {
   return new Promise((resolve) => {
     const client = new Client();
-    const request = new requests.CStoreRequest(file);
+    const request = new requests.CStoreRequest(datasetOfP10(p10));
     let status: number | undefined;
     let rejected: string | undefined;
     let contextRejected = false;
@@ -116,12 +124,12 @@ export interface StowDestination {
   authorization?: string;
 }
 
-/** DICOMweb STOW-RS of one Part 10 file: POST {url}/studies as multipart/related; type="application/dicom". */
-export async function stowRs(dest: StowDestination, file: string): Promise<SendOutcome> {
+/** DICOMweb STOW-RS of one Part 10 object (its bytes): POST {url}/studies as multipart/related; type="application/dicom". */
+export async function stowRs(dest: StowDestination, p10: Buffer): Promise<SendOutcome> {
   const boundary = `vigil-${randomUUID()}`;
   const body = Buffer.concat([
     Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`),
-    readFileSync(file),
+    p10,
     Buffer.from(`\r\n--${boundary}--\r\n`),
   ]);
   let response: Response;

@@ -1,9 +1,10 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { backoffDelay, type Logger } from '@vigil/shared';
+import { backoffDelay, type Logger, VigilError } from '@vigil/shared';
+import { type AtRest, PLAINTEXT } from '../at-rest/at-rest-cipher.js';
 import type { EdgeConfig } from '../config.js';
 import type { AnalysedImage, ResultSink } from '../pipeline/image-processor.js';
-import { writeDicomFile } from './dicom-writer.js';
+import { readSealedDicomFile, writeSealedDicomFile } from './dicom-writer.js';
 import {
   buildMeasurementReport,
   COMPREHENSIVE_3D_SR,
@@ -14,6 +15,7 @@ import {
 import { cStore, type SendOutcome, stowRs } from './pacs-senders.js';
 import { type Delivery, type DestinationCounts, PacsStore } from './pacs-store.js';
 import { buildPresentationState, GRAYSCALE_SOFTCOPY_PRESENTATION_STATE } from './presentation-state.js';
+import { fitToVr, type VrNote } from './vr-fit.js';
 
 export type PacsDestination = EdgeConfig['pacs']['destinations'][number];
 
@@ -50,6 +52,7 @@ export interface DestinationHealth extends DestinationCounts {
 export class PacsService implements ResultSink {
   readonly name = 'pacs';
   readonly store: PacsStore;
+  private readonly atRest: AtRest;
   private readonly objectsDir: string;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -61,11 +64,14 @@ export class PacsService implements ResultSink {
       config: EdgeConfig['pacs'];
       device: ReportOptions['device'];
       logger: Logger;
+      /** Seals what holds identity: the queued entries in pacs.sqlite and the built objects. */
+      atRest?: AtRest;
       tickMs?: number;
       now?: () => number;
     },
   ) {
-    this.store = new PacsStore(join(o.dataDir, 'pacs.sqlite'));
+    this.atRest = o.atRest ?? PLAINTEXT;
+    this.store = new PacsStore(join(o.dataDir, 'pacs.sqlite'), this.atRest);
     this.objectsDir = join(o.dataDir, 'pacs', 'objects');
     mkdirSync(this.objectsDir, { recursive: true });
   }
@@ -81,7 +87,6 @@ export class PacsService implements ResultSink {
     if (!identity.studyInstanceUid || !identity.sopInstanceUid) return;
     this.store.addImage(
       {
-        studyInstanceUid: identity.studyInstanceUid,
         studyKey: a.result.studyKey,
         image: reportedImage(a),
       },
@@ -117,66 +122,94 @@ export class PacsService implements ResultSink {
   }
 
   private async buildDue(): Promise<void> {
-    const destinations = this.o.config.destinations.map((d) => d.name);
     for (const study of this.store.dueStudies(this.now())) {
       if (this.stopped) return;
-      const version = study.version + 1;
-      const first = study.images[0];
-      const common = {
-        images: study.images,
-        model: { manufacturer: 'Vigil', ...(first?.model ?? { name: 'unknown', version: '0.0.0' }) },
-        device: this.o.device,
-        instanceNumber: version,
-        contentDateTime: new Date(this.now()),
-      };
-      const objects: { sopInstanceUid: string; sopClassUid: string; path: string }[] = [];
-      const write = async (
-        kind: string,
-        sopClassUid: string,
-        build: (uids: { sopInstanceUid: string; seriesInstanceUid: string }) => Record<string, unknown>,
-      ) => {
-        // Deterministic: a rebuild after a crash gives the same instance, not a second one.
-        const sopInstanceUid = derivedUid(`vigil-${kind}`, study.studyInstanceUid, String(version));
-        const path = join(this.objectsDir, `${sopInstanceUid}.dcm`);
-        await writeDicomFile(
-          build({
-            sopInstanceUid,
-            seriesInstanceUid: derivedUid(`vigil-${kind}-series`, study.studyInstanceUid, this.o.device.uid),
-          }),
-          path,
-        );
-        const fd = openSync(path, 'r');
-        fsyncSync(fd);
-        closeSync(fd);
-        objects.push({ sopInstanceUid, sopClassUid, path });
-      };
-      const wanted = new Set(this.o.config.objects);
-      if (wanted.has('sr')) {
-        await write('sr', COMPREHENSIVE_3D_SR, (uids) =>
-          buildMeasurementReport({ ...common, ...uids, seriesNumber: this.o.config.seriesNumber }),
+      try {
+        await this.build(study.studyKey, study.version + 1, study.images());
+      } catch (error) {
+        // Set aside after a few attempts so the studies behind it are built and delivered. The log
+        // and the store get the code and a message that names attributes, never their values.
+        const code = error instanceof VigilError ? error.code : 'VIGIL_PACS_BUILD_FAILED';
+        const message =
+          error instanceof VigilError ? error.message : `the objects could not be encoded (${(error as Error).name})`;
+        const giveUp = study.attempts + 1 >= this.o.config.maxBuildAttempts;
+        this.store.buildFailed(study.studyKey, {
+          code: giveUp ? 'VIGIL_PACS_BUILD_FAILED' : code,
+          message: giveUp ? `${code}: ${message}` : message,
+          nextAt: this.now() + backoffDelay(study.attempts, { minMs: this.o.config.retryMinMs, maxMs: this.o.config.retryMaxMs }),
+          giveUp,
+        });
+        this.o.logger[giveUp ? 'error' : 'warn'](
+          {
+            code: giveUp ? 'VIGIL_PACS_BUILD_FAILED' : code,
+            cause: code,
+            studyKey: study.studyKey,
+            attempts: study.attempts + 1,
+          },
+          giveUp
+            ? `AI results for the PACS could not be built; study set aside: ${message}`
+            : `AI results for the PACS could not be built; retrying: ${message}`,
         );
       }
-      if (wanted.has('gsps') && study.images.some((i) => i.findings.length > 0)) {
-        await write('gsps', GRAYSCALE_SOFTCOPY_PRESENTATION_STATE, (uids) =>
-          buildPresentationState({ ...common, ...uids, seriesNumber: this.o.config.seriesNumber + 1, label: 'VIGIL_AI' }),
-        );
-      }
-      this.store.queueObjects({
-        studyInstanceUid: study.studyInstanceUid,
-        studyKey: study.studyKey,
-        version,
-        images: study.images.length,
-        objects,
-        destinations,
-      });
-      this.o.logger.info(
-        { studyKey: study.studyKey, images: study.images.length, version, objects: objects.length, destinations },
-        'AI results built for the PACS',
-      );
     }
   }
 
+  /** Builds a study's objects (values fitted to their VRs), seals and queues them for every destination. */
+  private async build(studyKey: string, version: number, images: ReportedImage[]): Promise<void> {
+    const first = images[0];
+    if (!first) throw new VigilError('VIGIL_PACS_BUILD_FAILED', 'the study has no readable image entry');
+    const studyInstanceUid = first.identity.studyInstanceUid;
+    const destinations = this.o.config.destinations.map((d) => d.name);
+    const common = {
+      images,
+      model: { manufacturer: 'Vigil', ...first.model },
+      device: this.o.device,
+      instanceNumber: version,
+      contentDateTime: new Date(this.now()),
+    };
+    const objects: { sopInstanceUid: string; sopClassUid: string; path: string }[] = [];
+    const notes: VrNote[] = [];
+    const write = async (
+      kind: string,
+      sopClassUid: string,
+      build: (uids: { sopInstanceUid: string; seriesInstanceUid: string }) => Record<string, unknown>,
+    ) => {
+      // Deterministic: a rebuild after a crash gives the same instance, not a second one.
+      const sopInstanceUid = derivedUid(`vigil-${kind}`, studyInstanceUid, String(version));
+      const path = join(this.objectsDir, `${sopInstanceUid}.dcm`);
+      const fitted = fitToVr(
+        build({ sopInstanceUid, seriesInstanceUid: derivedUid(`vigil-${kind}-series`, studyInstanceUid, this.o.device.uid) }),
+      );
+      notes.push(...fitted.notes);
+      writeSealedDicomFile(fitted.dataset, path, this.atRest);
+      objects.push({ sopInstanceUid, sopClassUid, path });
+    };
+    const wanted = new Set(this.o.config.objects);
+    if (wanted.has('sr')) {
+      await write('sr', COMPREHENSIVE_3D_SR, (uids) =>
+        buildMeasurementReport({ ...common, ...uids, seriesNumber: this.o.config.seriesNumber }),
+      );
+    }
+    if (wanted.has('gsps') && images.some((i) => i.findings.length > 0)) {
+      await write('gsps', GRAYSCALE_SOFTCOPY_PRESENTATION_STATE, (uids) =>
+        buildPresentationState({ ...common, ...uids, seriesNumber: this.o.config.seriesNumber + 1, label: 'VIGIL_AI' }),
+      );
+    }
+    this.store.queueObjects({ studyKey, version, images: images.length, objects, destinations });
+    if (notes.length > 0) {
+      this.o.logger.warn(
+        { studyKey, fitted: [...new Set(notes.map((n) => `${n.keyword} ${n.action} (${n.vr})`))] },
+        'values that did not fit their VR were truncated or dropped in the AI results',
+      );
+    }
+    this.o.logger.info(
+      { studyKey, images: images.length, version, objects: objects.length, destinations },
+      'AI results built for the PACS',
+    );
+  }
+
   private send(dest: PacsDestination, path: string, sopClass: string): Promise<SendOutcome> {
+    const p10 = readSealedDicomFile(path, this.atRest);
     if (dest.kind === 'dimse') {
       const read = (file: string) => (file ? readFileSync(file) : undefined);
       return cStore(
@@ -196,7 +229,7 @@ export class PacsService implements ResultSink {
               }
             : {}),
         },
-        path,
+        p10,
         sopClass,
       );
     }
@@ -206,7 +239,7 @@ export class PacsService implements ResultSink {
       : dest.username
         ? `Basic ${Buffer.from(`${dest.username}:${dest.passwordFile ? secret(dest.passwordFile) : ''}`).toString('base64')}`
         : undefined;
-    return stowRs({ url: dest.url, timeoutMs: dest.timeoutMs, ...(authorization ? { authorization } : {}) }, path);
+    return stowRs({ url: dest.url, timeoutMs: dest.timeoutMs, ...(authorization ? { authorization } : {}) }, p10);
   }
 
   private async deliverDue(): Promise<void> {
@@ -241,7 +274,22 @@ export class PacsService implements ResultSink {
       });
       return;
     }
-    const outcome = await this.send(dest, d.path, d.sopClassUid);
+    let outcome: SendOutcome;
+    try {
+      outcome = await this.send(dest, d.path, d.sopClassUid);
+    } catch (error) {
+      // The object cannot be read back (a key gone, a file tampered with): no resend can help.
+      const code = error instanceof VigilError ? error.code : 'VIGIL_INTERNAL';
+      this.store.attemptFailed(d.id, {
+        code,
+        message: (error as Error).message,
+        refusal: false,
+        nextAt: this.now(),
+        giveUp: true,
+      });
+      this.o.logger.error({ code, destination: d.destination, studyKey: d.studyKey }, 'AI results object unreadable; given up');
+      return;
+    }
     if (outcome.ok) {
       this.store.delivered(d.id);
       this.o.logger.info({ destination: d.destination, studyKey: d.studyKey }, 'AI results delivered to the PACS');
