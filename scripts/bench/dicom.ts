@@ -6,7 +6,7 @@
 //     before the C-STORE response), to dcmtk's storescp and to Orthanc; one association, then four in
 //     parallel. Goals: the edge ≥ 1.0 × Orthanc and ≥ 0.8 × storescp.
 import { execFile, execFileSync } from 'node:child_process';
-import { copyFileSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {

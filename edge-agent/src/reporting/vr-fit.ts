@@ -51,13 +51,15 @@ const PATTERN: Record<string, RegExp> = {
 const UID = /^(0|[1-9]\d*)(\.(0|[1-9]\d*))*$/;
 /** Text VRs whose values may not contain a backslash (the value delimiter) or control characters. */
 const SINGLE_LINE = new Set(['AE', 'CS', 'LO', 'PN', 'SH']);
+/** A backslash or a C0 control character (built from a string: a regex literal of them reads as a typo). */
+const FORBIDDEN = /[\\\u0000-\u001f]/g;
 
 function fitString(value: string, vr: string): { value: string; action?: VrNote['action'] } {
   const max = MAX_CHARS[vr];
   let out = value;
   let action: VrNote['action'] | undefined;
-  if (SINGLE_LINE.has(vr) && /[\\\u0000-\u001f]/.test(out)) {
-    out = out.replace(/[\\\u0000-\u001f]/g, ' ');
+  if (SINGLE_LINE.has(vr) && out.search(FORBIDDEN) >= 0) {
+    out = out.replace(FORBIDDEN, ' ');
     action = 'truncated';
   }
   if (max !== undefined && [...out].length > max) {
