@@ -51,7 +51,8 @@ const PATTERN: Record<string, RegExp> = {
 const UID = /^(0|[1-9]\d*)(\.(0|[1-9]\d*))*$/;
 /** Text VRs whose values may not contain a backslash (the value delimiter) or control characters. */
 const SINGLE_LINE = new Set(['AE', 'CS', 'LO', 'PN', 'SH']);
-/** A backslash or a C0 control character (built from a string: a regex literal of them reads as a typo). */
+/** A backslash (the value delimiter) or a C0 control character: neither may stand inside one value. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
 const FORBIDDEN = /[\\\u0000-\u001f]/g;
 
 function fitString(value: string, vr: string): { value: string; action?: VrNote['action'] } {
