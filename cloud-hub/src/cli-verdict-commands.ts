@@ -19,7 +19,7 @@ export function addVerdictCommands(
     .option(...configOption)
     .action(async (file: string, options: { config?: string }) => {
       try {
-        const parsed = parseOutcomesCsv(readFileSync(file, 'utf8'));
+        const parsed = await parseOutcomesCsv(readFileSync(file, 'utf8'));
         const stored = await withState(options.config, async (state) => {
           const by = actor();
           const verdicts = await new VerdictService(state, state.audit).importLines(parsed, {
@@ -27,7 +27,7 @@ export function addVerdictCommands(
             role: 'admin',
             ip: 'local',
             source: 'import',
-            sees: async () => true,
+            clinics: null,
           });
           await state.audit.append({
             actor: by,

@@ -69,7 +69,7 @@ export async function runFeedbackLoop(o: FeedbackOptions): Promise<void> {
     role: 'clinician',
     ip: 'demo',
     source: 'api',
-    sees: async () => true,
+    clinics: null,
   });
   const report = computePerformance(await o.hub.state.verdicts.reviewFacts({}), { minSamples: 20 });
   const all = report.byVersion[0];

@@ -90,7 +90,7 @@ test('verdicts → edge training set → fine-tuned package that an edge would i
       role: 'clinician',
       ip: 'test',
       source: 'api',
-      sees: async () => true,
+      clinics: null,
     });
     assert.ok(lesions > 0, 'the cohort has lesions');
 

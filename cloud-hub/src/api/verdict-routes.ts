@@ -126,9 +126,12 @@ export async function verdictRoutes(app: FastifyInstance, o: VerdictRouteOptions
       role: p.role,
       ip: request.ip,
       source,
-      sees: (patientKey) => o.access.allows(request, patientKey),
+      clinics: p.clinics,
     };
   };
+  // One outcomes import at a time on this replica: each is bounded and yields, but two at once
+  // would double the work the loop shares with everything else.
+  let importing = false;
 
   app.post<{ Body: Static<typeof VerdictInputSchema> }>(
     '/verdicts',
@@ -213,8 +216,17 @@ export async function verdictRoutes(app: FastifyInstance, o: VerdictRouteOptions
       if (typeof request.body !== 'string') {
         throw new VigilError('VIGIL_API_INVALID_REQUEST', 'send the outcomes file as text/csv');
       }
-      const parsed = parseOutcomesCsv(request.body);
-      const stored = await o.verdicts.importLines(parsed, author(request, 'import'));
+      if (importing)
+        throw new VigilError('VIGIL_IMPORT_BUSY', 'another outcomes import is running; try again when it has finished');
+      importing = true;
+      let parsed: Awaited<ReturnType<typeof parseOutcomesCsv>>;
+      let stored: Awaited<ReturnType<typeof o.verdicts.importLines>>;
+      try {
+        parsed = await parseOutcomesCsv(request.body);
+        stored = await o.verdicts.importLines(parsed, author(request, 'import'));
+      } finally {
+        importing = false;
+      }
       await o.audit.append({
         ...actorOf(request),
         action: 'outcomes.import',

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { VigilError } from '@vigil/shared';
 import type { AuditStore } from '../audit/audit-store.js';
+import { type ClinicAssignment, scopeFilter, seesAny } from '../auth/clinic-scope.js';
 import type { StateStore, StoredResult } from '../state/state-store.js';
-import { importError, type LineError, type ParsedOutcomes } from './outcome-csv.js';
+import { importError, type LineError, type ParsedOutcomes, yieldToLoop } from './outcome-csv.js';
 import {
   assessmentSubject,
   type DismissReason,
@@ -44,9 +45,18 @@ export interface VerdictAuthor {
   role: string;
   ip: string;
   source: VerdictSource;
-  /** Whether the author may see this patient (clinic scope); the service refuses others as unknown. */
-  sees: (patientKey: string) => Promise<boolean>;
+  /**
+   * The clinics whose records the author may judge (null: the whole network). A record's own clinic
+   * decides (the clinic whose device produced the result), never the clinics a patient was seen at:
+   * others' records are refused as unknown.
+   */
+  clinics: ClinicAssignment;
 }
+
+/** Lines resolved between two yields to the event loop during an import. */
+const IMPORT_BATCH_LINES = 200;
+/** Verdicts stored per transaction (and audited per entry) during an import. */
+const IMPORT_STORE_BATCH = 500;
 
 function invalid(message: string): VigilError {
   return new VigilError('VIGIL_VERDICT_INVALID', message);
@@ -66,25 +76,47 @@ export class VerdictService {
   private async result(resultId: string, author: VerdictAuthor): Promise<StoredResult> {
     const result = await this.state.getResult(resultId);
     // A shadow result never reached a clinician, so nobody can judge it.
-    if (!result || result.shadow || !(await author.sees(result.patientKey))) throw invalid(`result ${resultId} does not exist`);
+    if (!result || result.shadow || !seesAny(author.clinics, [result.clinicId]))
+      throw invalid(`result ${resultId} does not exist`);
     return result;
   }
 
-  /** The clinic of a study: the clinic of its (non-shadow) results. */
-  private async studyClinic(patientKey: string, studyKey: string, author: VerdictAuthor): Promise<string> {
-    if (!(await author.sees(patientKey))) throw invalid(`patient ${patientKey} has no study ${studyKey}`);
+  /** The patient's studies the author may see, each with its clinic (the clinic of its results). */
+  private async studiesOf(patientKey: string, author: VerdictAuthor): Promise<Map<string, string>> {
+    const studies = new Map<string, string>();
     let cursor: string | undefined;
     do {
-      const page = await this.state.queryResults({ patientKey, limit: 500, ...(cursor ? { cursor } : {}) });
-      const hit = page.items.find((r) => r.studyKey === studyKey);
-      if (hit) return hit.clinicId;
+      const page = await this.state.queryResults({
+        patientKey,
+        limit: 500,
+        ...scopeFilter(author.clinics),
+        ...(cursor ? { cursor } : {}),
+      });
+      for (const r of page.items) if (!studies.has(r.studyKey)) studies.set(r.studyKey, r.clinicId);
       cursor = page.next ?? undefined;
     } while (cursor);
-    throw invalid(`patient ${patientKey} has no study ${studyKey}`);
+    return studies;
+  }
+
+  /** The clinic of a study the author may see; `cache` holds each patient's studies for an import. */
+  private async studyClinic(
+    patientKey: string,
+    studyKey: string,
+    author: VerdictAuthor,
+    cache?: Map<string, Map<string, string>>,
+  ): Promise<string> {
+    let studies = cache?.get(patientKey);
+    if (!studies) {
+      studies = await this.studiesOf(patientKey, author);
+      cache?.set(patientKey, studies);
+    }
+    const clinicId = studies.get(studyKey);
+    if (!clinicId) throw invalid(`patient ${patientKey} has no study ${studyKey}`);
+    return clinicId;
   }
 
   /** Checks one input and turns it into the verdict to store. */
-  async resolve(input: VerdictInput, author: VerdictAuthor): Promise<NewVerdict> {
+  async resolve(input: VerdictInput, author: VerdictAuthor, cache?: Map<string, Map<string, string>>): Promise<NewVerdict> {
     const by = { author: author.username, source: author.source };
     switch (input.kind) {
       case 'finding': {
@@ -143,7 +175,7 @@ export class VerdictService {
       }
       case 'assessment':
       case 'outcome': {
-        const clinicId = await this.studyClinic(input.patientKey, input.studyKey, author);
+        const clinicId = await this.studyClinic(input.patientKey, input.studyKey, author, cache);
         return {
           ...by,
           subject:
@@ -188,16 +220,23 @@ export class VerdictService {
 
   /**
    * Imports an outcomes file's lines: every line is resolved first (a study the hub does not know
-   * is a bad line); any bad line fails the whole file, naming each, and nothing is stored.
+   * is a bad line); any bad line fails the whole file, naming each, and nothing is stored. The work
+   * is done in batches that yield to the event loop (each patient's studies are read once), and the
+   * verdicts are stored in transactions of IMPORT_STORE_BATCH, each audited as one entry that lists
+   * its verdicts, so a large file never holds the hub's loop. A database failure part-way leaves the
+   * batches before it stored; importing the same file again records each verdict once more as an
+   * amendment with the same value.
    */
   async importLines(parsed: ParsedOutcomes, author: VerdictAuthor): Promise<VerdictRecord[]> {
     const { lines } = parsed;
     const errors: LineError[] = [...parsed.errors];
     const resolved: NewVerdict[] = [];
-    for (const { line, inputs } of lines) {
+    const cache = new Map<string, Map<string, string>>();
+    for (const [k, { line, inputs }] of lines.entries()) {
+      if (k % IMPORT_BATCH_LINES === IMPORT_BATCH_LINES - 1) await yieldToLoop();
       for (const input of inputs) {
         try {
-          resolved.push(await this.resolve(input, author));
+          resolved.push(await this.resolve(input, author, cache));
         } catch (error) {
           if (!(error instanceof VigilError) || error.code !== 'VIGIL_VERDICT_INVALID') throw error;
           errors.push({ line, reason: error.message });
@@ -205,7 +244,27 @@ export class VerdictService {
       }
     }
     if (errors.length > 0) throw importError(errors.sort((a, b) => a.line - b.line));
-    return this.store(resolved, author);
+    const stored: VerdictRecord[] = [];
+    for (let at = 0; at < resolved.length; at += IMPORT_STORE_BATCH) {
+      const batch = await this.state.verdicts.append(resolved.slice(at, at + IMPORT_STORE_BATCH));
+      await this.audit.append({
+        actor: author.username,
+        actorRole: author.role,
+        action: 'verdict.import',
+        targetType: 'verdict',
+        targetId: '*',
+        patientKey: null,
+        outcome: 'success',
+        details: {
+          source: author.source,
+          verdicts: batch.map((v) => ({ verdictId: v.verdictId, subject: v.subject, supersedes: v.supersedes })),
+        },
+        ip: author.ip,
+      });
+      stored.push(...batch);
+      await yieldToLoop();
+    }
+    return stored;
   }
 
   async record(inputs: readonly VerdictInput[], author: VerdictAuthor): Promise<VerdictRecord[]> {
