@@ -22,6 +22,7 @@ import { buildHttpServer } from './http/http-server.js';
 import { HubMetrics } from './http/hub-metrics.js';
 import { IngestPipeline } from './ingest/ingest-pipeline.js';
 import { ModelRegistry } from './models/model-registry.js';
+import { CrossClinicWatch } from './ops/cross-clinic-watch.js';
 import { PerformanceWatch } from './ops/performance-watch.js';
 import { caFiles, DeviceCa } from './pki/device-ca.js';
 import { EnrolmentService } from './pki/enrolment-service.js';
@@ -115,6 +116,7 @@ export class Hub {
   readonly models: ModelRegistry;
   readonly rollouts: RolloutController;
   readonly performanceWatch: PerformanceWatch;
+  readonly crossClinicWatch: CrossClinicWatch;
   /** Singleton work across replicas: who ticks rollouts, who sweeps for overdue follow-ups. */
   readonly rolloutLease: SingletonLease;
   readonly sweepLease: SingletonLease;
@@ -205,6 +207,7 @@ export class Hub {
       minSamples: config.performance.minSamples,
       leader: () => this.sweepLease.leader,
     });
+    this.crossClinicWatch = new CrossClinicWatch({ events: this.events, alerts: this.state.opsAlerts, logger: this.logger });
     this.ingest = new IngestPipeline({
       onCommitted: (batch, rejected) => {
         this.transport.confirm(batch.results, rejected);
@@ -295,6 +298,7 @@ export class Hub {
       { name: 'rollout lease', start: () => this.rolloutLease.start(), stop: () => this.rolloutLease.stop() },
       { name: 'rollouts', start: () => this.rollouts.start(), stop: () => this.rollouts.stop() },
       { name: 'performance watch', start: () => this.performanceWatch.start(), stop: () => this.performanceWatch.stop() },
+      { name: 'cross-clinic watch', start: () => this.crossClinicWatch.start(), stop: () => this.crossClinicWatch.stop() },
       {
         name: 'revocations',
         start: () => {

@@ -130,10 +130,14 @@ describe('clinic-scoped access and verdicts', () => {
       walked.push(...page.body.items);
       next = page.body.next;
     } while (next);
-    assert.equal(walked.length, 4, "alice's two results and both of the shared patient's");
-    assert.ok(walked.every((r) => r.patientKey !== bob));
+    assert.equal(walked.length, 3, "alice's two results and the shared patient's study at clinic A");
+    assert.ok(walked.every((r) => r.patientKey !== bob && r.clinicId === 'clinic-a'));
     assert.equal((await api.a.get<Page>(`/api/v1/results?patientKey=${bob}`)).body.items.length, 0);
-    assert.equal((await api.a.get<Page>('/api/v1/results?clinicId=clinic-b')).body.items.length, 1, "only the shared patient's");
+    assert.equal(
+      (await api.a.get<Page>('/api/v1/results?clinicId=clinic-b')).body.items.length,
+      0,
+      "not even the shared patient's: clinic B's device made that result",
+    );
 
     for (const url of [
       `/api/v1/patients/${bob}/timeline`,
@@ -147,28 +151,43 @@ describe('clinic-scoped access and verdicts', () => {
     const bobAlerts = await api.b.get<Page<{ alertKey: string; patientKey: string }>>('/api/v1/alerts?limit=50');
     const bobAlert = bobAlerts.body.items.find((x) => x.patientKey === bob);
     assert.ok(bobAlert, 'clinic B sees its growth alert');
-    const aAlerts = await api.a.get<Page<{ patientKey: string }>>('/api/v1/alerts?limit=50');
+    const aAlerts = await api.a.get<Page<{ patientKey: string; clinicId: string }>>('/api/v1/alerts?limit=50');
     assert.ok(aAlerts.body.items.length > 0);
-    assert.ok(aAlerts.body.items.every((x) => x.patientKey !== bob));
+    assert.ok(aAlerts.body.items.every((x) => x.patientKey !== bob && x.clinicId === 'clinic-a'));
     const ack = await api.a.post<{ error: { code: string } }>(`/api/v1/alerts/${bobAlert.alertKey}/acknowledge`);
     assert.equal(ack.status, 404);
 
-    // The shared patient: visible at both clinics, the other clinic's study marked as such.
-    const timeline = await api.a.get<{ studies: { clinicId: string; otherClinic: boolean }[] }>(
-      `/api/v1/patients/${shared}/timeline`,
-    );
+    // The shared patient: each clinic sees her, built from its own studies only.
+    type Timeline = {
+      patient: { clinicIds: string[]; studies: number };
+      studies: { clinicId: string }[];
+      alerts: { clinicId: string }[];
+    };
+    const timeline = await api.a.get<Timeline>(`/api/v1/patients/${shared}/timeline`);
     assert.equal(timeline.status, 200);
     assert.deepEqual(
-      timeline.body.studies.map((s) => [s.clinicId, s.otherClinic]),
-      [
-        ['clinic-a', false],
-        ['clinic-b', true],
-      ],
+      timeline.body.studies.map((s) => s.clinicId),
+      ['clinic-a'],
     );
-    const fromB = await api.b.get<{ studies: { otherClinic: boolean }[] }>(`/api/v1/patients/${shared}/timeline`);
+    assert.deepEqual(timeline.body.patient.clinicIds, ['clinic-a']);
+    assert.equal(timeline.body.patient.studies, 1);
+    assert.ok(timeline.body.alerts.every((x) => x.clinicId === 'clinic-a'));
+    const fromB = await api.b.get<Timeline>(`/api/v1/patients/${shared}/timeline`);
     assert.deepEqual(
-      fromB.body.studies.map((s) => s.otherClinic),
-      [true, false],
+      fromB.body.studies.map((s) => s.clinicId),
+      ['clinic-b'],
+    );
+    const sharedB = results[5] as (typeof results)[0];
+    assert.equal(
+      (await api.a.get(`/api/v1/results/${sharedB.messageId}`)).status,
+      404,
+      "clinic B's result of the shared patient",
+    );
+    const whole = await api.network.get<Timeline>(`/api/v1/patients/${shared}/timeline`);
+    assert.deepEqual(
+      whole.body.studies.map((s) => s.clinicId),
+      ['clinic-a', 'clinic-b'],
+      'a network-wide clinician sees both',
     );
 
     // Fleet views follow the same scope; network-wide actions are refused.

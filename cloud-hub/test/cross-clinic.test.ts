@@ -113,6 +113,56 @@ test('finding 3: another clinic’s device adds evidence only under its own clin
       timeline.body.studies.map((s) => `${s.clinicId}/${s.deviceId}`),
       ['clinic-a/edge-a', 'clinic-a/edge-a', 'clinic-b/edge-b'],
     );
+
+    // Second review, item 3: clinic B's device naming clinic A's patient grants clinic B's users
+    // nothing of clinic A's studies, results, alerts or verdicts; the match is surfaced for review.
+    const scoped = async (username: string, role: 'clinician' | 'ops', clinics: string[]) => {
+      const u = await provisionUser(t.hub.auth, t.hub.state.audit, { username, role, enrolTotp: true, actor: 'test', clinics });
+      return (await login(t.httpUrl, username, u.password, u.totpSecret)).client;
+    };
+    const south = await scoped('dr.b', 'clinician', ['clinic-b']);
+    const seenByB = await south.get<{
+      studies: { clinicId: string }[];
+      alerts: { clinicId: string }[];
+      patient: { clinicIds: string[] };
+    }>(`/api/v1/patients/${patientKey}/timeline`);
+    assert.equal(seenByB.status, 200, 'clinic B saw her: it may open her');
+    assert.deepEqual(
+      seenByB.body.studies.map((s) => s.clinicId),
+      ['clinic-b'],
+      "and sees only its own device's study",
+    );
+    assert.deepEqual(seenByB.body.patient.clinicIds, ['clinic-b']);
+    assert.ok(seenByB.body.alerts.every((x) => x.clinicId === 'clinic-b'));
+    const results = await south.get<{ items: { clinicId: string }[] }>(`/api/v1/results?patientKey=${patientKey}&limit=50`);
+    assert.deepEqual(
+      results.body.items.map((r) => r.clinicId),
+      ['clinic-b'],
+    );
+    for (const r of own) assert.equal((await south.get(`/api/v1/results/${r.messageId}`)).status, 404, "clinic A's result");
+    const aAlert = (await t.hub.state.followup.listAlerts({ clinicId: 'clinic-a', limit: 10 })).items[0];
+    if (aAlert) assert.equal((await south.post(`/api/v1/alerts/${aAlert.alertKey}/acknowledge`)).status, 404, "clinic A's alert");
+    // Surfaced for review: an ops alert that only a network-wide ops user sees.
+    const netOps = await provisionUser(t.hub.auth, t.hub.state.audit, {
+      username: 'ops.net',
+      role: 'ops',
+      enrolTotp: true,
+      actor: 'test',
+    });
+    const ops = (await login(t.httpUrl, 'ops.net', netOps.password, netOps.totpSecret)).client;
+    await waitFor('cross-clinic ops alert', async () =>
+      (await ops.get<{ items: { kind: string }[] }>('/api/v1/ops-alerts')).body.items.some(
+        (x) => x.kind === 'cross-clinic-patient',
+      ),
+    );
+    const raised = (
+      await ops.get<{ items: { kind: string; details: { patientKey: string; added: string[] } }[] }>('/api/v1/ops-alerts')
+    ).body.items.find((x) => x.kind === 'cross-clinic-patient');
+    assert.equal(raised?.details.patientKey, patientKey);
+    assert.deepEqual(raised?.details.added, ['clinic-b']);
+    const opsB = await scoped('ops.b', 'ops', ['clinic-b']);
+    const seenByOpsB = await opsB.get<{ items: { kind: string }[] }>('/api/v1/ops-alerts');
+    assert.ok(!seenByOpsB.body.items.some((x) => x.kind === 'cross-clinic-patient'), 'a scoped ops user is not the reviewer');
   } finally {
     await t.stop();
   }

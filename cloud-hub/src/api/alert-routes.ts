@@ -92,7 +92,7 @@ export async function alertRoutes(app: FastifyInstance, o: AlertRouteOptions): P
         const { alertKey } = request.params;
         const before = await o.store.getAlert(alertKey);
         if (!before) throw new VigilError('VIGIL_API_NOT_FOUND', `alert ${alertKey} does not exist`);
-        await o.access.require(request, before.patientKey, `alert ${alertKey}`);
+        await o.access.requireRecord(request, before.clinicId, before.patientKey, `alert ${alertKey}`);
         let alert: Awaited<ReturnType<FollowupStore['transitionAlert']>>;
         try {
           alert = await o.store.transitionAlert(alertKey, to, p.username, request.body?.note);
@@ -127,7 +127,6 @@ export async function alertRoutes(app: FastifyInstance, o: AlertRouteOptions): P
             patientKey: alert.patientKey,
             clinicId: alert.clinicId,
           },
-          patientClinicIds: await o.access.clinicsOf(alert.patientKey),
         });
         return alert;
       },

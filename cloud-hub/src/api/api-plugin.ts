@@ -174,7 +174,7 @@ export async function registerApi(app: FastifyInstance, o: ApiOptions): Promise<
       });
       await api.register(deviceRoutes, { state: o.state, history: o.history });
       await api.register(adminRoutes, { auth: o.auth, users: o.state.users, audit: o.state.audit });
-      await api.register(eventRoutes, { events: o.events });
+      await api.register(eventRoutes, { events: o.events, auth: o.auth });
       await api.register(reidRoutes, {
         state: o.state,
         audit: o.state.audit,

@@ -454,8 +454,6 @@ export const TimelineSchema = Type.Object({
       score: Type.Number(),
       /** False for a study whose images show no tissue (blank exposures): listed, but no follow-up. */
       analysable: Type.Boolean(),
-      /** A study at a clinic outside the caller's assignment (a patient seen at several clinics). */
-      otherClinic: Type.Boolean(),
     }),
   ),
   /** The current verdicts on the patient's findings and studies. */
@@ -516,7 +514,7 @@ export const RecoveryCodesSchema = Type.Object({ recoveryCodes: Type.Array(Type.
 
 export const OpsAlertSchema = Type.Object({
   alertKey: Type.String(),
-  kind: Type.Literal('performance-change'),
+  kind: Type.Union([Type.Literal('performance-change'), Type.Literal('cross-clinic-patient')]),
   severity: Type.Union([Type.Literal('info'), Type.Literal('warning')]),
   clinicId: Nullable(Type.String()),
   summary: Type.String(),

@@ -7,10 +7,13 @@ import type { StateStore } from '../state/state-store.js';
 import { actorOf, principalOf } from './request-auth.js';
 
 /**
- * Clinic scope for routes that name one patient (a timeline, a result, an alert, a verdict): a
- * clinic-scoped user may see a patient with a study at one of their clinics. Anything else answers
- * 404 as if it did not exist (so a scoped user cannot probe other clinics' pseudonyms), and the
- * refusal is audited. List routes pass the scope to their store queries instead.
+ * Clinic scope for routes that name one patient or one record: a clinic-scoped user may open a
+ * patient with a study at one of their clinics, and sees of her only what their clinics' own devices
+ * produced (the timeline is built from those results; another clinic's results, alerts and verdicts
+ * stay closed even for a patient seen at both). A record (a result, an alert, a verdict) is judged
+ * by its own clinic, never by the clinics its patient was seen at. Anything else answers 404 as if
+ * it did not exist (so a scoped user cannot probe other clinics' pseudonyms), and the refusal is
+ * audited. List routes pass the scope to their store queries instead.
  */
 export class PatientAccess {
   constructor(
@@ -37,6 +40,16 @@ export class PatientAccess {
   /** Throws VIGIL_API_NOT_FOUND (audited as a denial) unless the caller may see the patient. */
   async require(request: FastifyRequest, patientKey: string, what: string): Promise<void> {
     if (await this.allows(request, patientKey)) return;
+    await this.deny(request, patientKey, what);
+  }
+
+  /** Throws VIGIL_API_NOT_FOUND (audited) unless the caller may see records of the record's own clinic. */
+  async requireRecord(request: FastifyRequest, clinicId: string, patientKey: string, what: string): Promise<void> {
+    if (seesAny(principalOf(request).clinics, [clinicId])) return;
+    await this.deny(request, patientKey, what);
+  }
+
+  private async deny(request: FastifyRequest, patientKey: string, what: string): Promise<never> {
     await this.audit.append({
       ...actorOf(request),
       action: 'access.denied',

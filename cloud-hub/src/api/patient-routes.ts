@@ -75,7 +75,8 @@ export async function patientRoutes(app: FastifyInstance, o: PatientRouteOptions
       const { patientKey } = request.params;
       await o.access.require(request, patientKey, `patient ${patientKey}`);
       const { clinics } = principalOf(request);
-      const { timeline, due } = await o.followup.timeline(patientKey);
+      // A scoped user's timeline is built from their clinics' results alone.
+      const { timeline, due } = await o.followup.timeline(patientKey, clinics);
       await o.audit.append({
         ...actorOf(request),
         action: 'patient.timeline.read',
@@ -85,17 +86,32 @@ export async function patientRoutes(app: FastifyInstance, o: PatientRouteOptions
         outcome: timeline.studies.length > 0 ? 'success' : 'failure',
       });
       if (timeline.studies.length === 0) throw new VigilError('VIGIL_API_NOT_FOUND', `no studies for patient ${patientKey}`);
-      const alerts = await o.store.listAlerts({ patientKey, limit: 500 });
+      const alerts = await o.store.listAlerts({ patientKey, limit: 500, ...scopeFilter(clinics) });
+      const stored = await o.store.getPatient(patientKey);
+      const last = timeline.studies.at(-1);
+      const first = timeline.studies[0];
+      // The summary of what the caller sees: for a scoped user, their clinics' studies only.
+      const patient =
+        stored && clinics !== null && first && last
+          ? {
+              ...stored,
+              clinicId: first.clinicId,
+              clinicIds: stored.clinicIds.filter((c) => clinics.includes(c)),
+              firstStudyDate: first.studyDate,
+              lastStudyDate: last.studyDate,
+              lastStudyKey: last.studyKey,
+              studies: timeline.studies.length,
+              category: last.category,
+              dueDate: due?.dueDate ?? null,
+              openAlerts: alerts.items.filter((a) => a.status === 'open').length,
+            }
+          : (stored ?? null);
       return {
-        patient: (await o.store.getPatient(patientKey)) ?? null,
+        patient,
         due: due ? { ...due, categoryLabel: categoryLabel(due.category) } : null,
-        // A patient seen at several clinics: the other clinics' studies are shown, marked as such.
-        studies: timeline.studies.map((s) => ({
-          ...s,
-          categoryLabel: categoryLabel(s.category),
-          otherClinic: clinics !== null && !clinics.includes(s.clinicId),
-        })),
-        verdicts: await o.verdicts.current({ patientKey }),
+        // Only the caller's clinics' studies: another clinic's are not shown, not even marked.
+        studies: timeline.studies.map((s) => ({ ...s, categoryLabel: categoryLabel(s.category) })),
+        verdicts: await o.verdicts.current({ patientKey, ...scopeFilter(clinics) }),
         series: timeline.series,
         alerts: alerts.items,
       };

@@ -73,7 +73,7 @@ export async function resultRoutes(app: FastifyInstance, o: ResultRouteOptions):
       const result = await o.state.getResult(request.params.resultId);
       if (!result || result.shadow)
         throw new VigilError('VIGIL_API_NOT_FOUND', `result ${request.params.resultId} does not exist`);
-      await o.access.require(request, result.patientKey, `result ${request.params.resultId}`);
+      await o.access.requireRecord(request, result.clinicId, result.patientKey, `result ${request.params.resultId}`);
       await o.audit.append({
         ...actorOf(request),
         action: 'result.read',

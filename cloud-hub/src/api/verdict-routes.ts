@@ -195,7 +195,7 @@ export async function verdictRoutes(app: FastifyInstance, o: VerdictRouteOptions
       const items = await o.state.verdicts.history(request.query.subject);
       const first = items[0];
       if (!first) throw new VigilError('VIGIL_API_NOT_FOUND', `no verdict on ${request.query.subject}`);
-      await o.access.require(request, first.patientKey, `verdicts on ${request.query.subject}`);
+      await o.access.requireRecord(request, first.clinicId, first.patientKey, `verdicts on ${request.query.subject}`);
       return { items };
     },
   );

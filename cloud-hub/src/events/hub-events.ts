@@ -6,14 +6,15 @@ import type { EventRelay } from './event-relay.js';
 export type HubEvent =
   | {
       type: 'alert';
+      /** `clinicId`: the clinic whose evidence raised it, which decides who may see the event. */
       alert: Pick<AlertRecord, 'alertKey' | 'kind' | 'severity' | 'status' | 'patientKey' | 'clinicId'>;
-      /** Every clinic the patient was seen at: who may see the event (clinic-scoped users). */
-      patientClinicIds: string[];
     }
   | { type: 'results'; count: number; clinicIds: string[] }
   | { type: 'device'; deviceId: string; clinicId: string; status: string }
   | { type: 'rollout'; rolloutId: string; state: string; currentWave: number; reason: string | null }
-  | { type: 'ops-alert'; alertKey: string; severity: string; clinicId: string | null; summary: string };
+  | { type: 'ops-alert'; alertKey: string; severity: string; clinicId: string | null; summary: string }
+  /** A patient's study was filed from a clinic she had not been seen at (for review; grants nothing). */
+  | { type: 'cross-clinic'; patientKey: string; clinicIds: string[]; added: string[] };
 
 /**
  * Fan-out of hub events to live API streams (SSE): in process, and to the other replicas through a
@@ -21,6 +22,7 @@ export type HubEvent =
  */
 export class HubEvents {
   private readonly emitter = new EventEmitter();
+  private readonly local = new EventEmitter();
   private relay: EventRelay | undefined;
   private relayFailed: ((error: Error) => void) | undefined;
 
@@ -44,7 +46,14 @@ export class HubEvents {
 
   emit(event: HubEvent): void {
     this.emitter.emit('event', event);
+    this.local.emit('event', event);
     this.relay?.publish(event).catch((error: Error) => this.relayFailed?.(error));
+  }
+
+  /** Events raised on this replica only (not those relayed from others): for work done once. */
+  subscribeLocal(listener: (event: HubEvent) => void): () => void {
+    this.local.on('event', listener);
+    return () => this.local.off('event', listener);
   }
 
   subscribe(listener: (event: HubEvent) => void): () => void {

@@ -52,8 +52,15 @@ export interface FollowupRunner {
   notePatients(patientKeys: Iterable<string>): void;
   /** Resolves when every patient noted before the call has been recomputed. */
   settled(): Promise<void>;
-  /** The patient's timeline and next due date, computed from the stored results (a read). */
-  timeline(patientKey: string): Promise<{ timeline: PatientTimeline; due: FollowupDue | null }>;
+  /**
+   * The patient's timeline and next due date, computed from the stored results (a read). With
+   * `clinics`, from those clinics' results alone: what a clinic-scoped user may see of a patient is
+   * what their clinics' own devices saw, never another clinic's studies.
+   */
+  timeline(
+    patientKey: string,
+    clinics?: readonly string[] | null,
+  ): Promise<{ timeline: PatientTimeline; due: FollowupDue | null }>;
   start(): void;
   stop(): Promise<void>;
 }
@@ -140,8 +147,12 @@ export class FollowupService implements FollowupRunner {
   }
 
   /** The patient's timeline and next due date, computed from the stored results. */
-  async timeline(patientKey: string): Promise<{ timeline: PatientTimeline; due: FollowupDue | null }> {
-    const observations = await this.o.store.observationsFor(patientKey);
+  async timeline(
+    patientKey: string,
+    clinics?: readonly string[] | null,
+  ): Promise<{ timeline: PatientTimeline; due: FollowupDue | null }> {
+    const all = await this.o.store.observationsFor(patientKey);
+    const observations = clinics ? all.filter((o) => clinics.includes(o.clinicId)) : all;
     const timeline = buildPatientTimeline(patientKey, observations, this.policy.timeline);
     return { timeline, due: followupDue(timeline, this.policy.overdue) };
   }
@@ -180,16 +191,30 @@ export class FollowupService implements FollowupRunner {
         conditions,
       });
     }
+    // The clinics each patient was filed under before: a new one is surfaced for review.
+    const before = await Promise.all(saves.map((save) => this.o.store.getPatient(save.summary.patientKey)));
     const saved = await this.o.store.saveTimelines(saves);
+    for (const [k, save] of saves.entries()) {
+      const had = before[k]?.clinicIds;
+      const added = had ? save.summary.clinicIds.filter((c) => !had.includes(c)) : [];
+      if (added.length > 0) {
+        this.o.events?.emit({
+          type: 'cross-clinic',
+          patientKey: save.summary.patientKey,
+          clinicIds: save.summary.clinicIds,
+          added,
+        });
+      }
+    }
     const outcomes: (TimelineSaveOutcome | undefined)[] = patientKeys.map(() => undefined);
     for (const [k, outcome] of saved.entries()) {
       outcomes[positions[k] as number] = outcome;
-      this.announce(outcome, (saves[k] as TimelineSave).summary.clinicIds);
+      this.announce(outcome);
     }
     return outcomes;
   }
 
-  private announce(outcome: TimelineSaveOutcome, patientClinicIds: string[]): void {
+  private announce(outcome: TimelineSaveOutcome): void {
     const changes = [
       ...outcome.opened.map((alert) => ({ alert, what: 'follow-up alert opened' })),
       ...outcome.autoResolved.map((alert) => ({ alert, what: 'follow-up alert resolved by the system' })),
@@ -216,7 +241,6 @@ export class FollowupService implements FollowupRunner {
           patientKey: alert.patientKey,
           clinicId: alert.clinicId,
         },
-        patientClinicIds,
       });
     }
   }

@@ -152,8 +152,8 @@ export class FollowupThread implements FollowupRunner {
     });
   }
 
-  timeline(patientKey: string) {
-    return this.reader.timeline(patientKey);
+  timeline(patientKey: string, clinics?: readonly string[] | null) {
+    return this.reader.timeline(patientKey, clinics);
   }
 
   /** Finishes every noted patient, then stops the worker. */

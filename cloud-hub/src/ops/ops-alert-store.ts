@@ -1,11 +1,11 @@
 /**
  * Alerts for ops rather than clinicians: a model's real-world performance changed in a way the
- * intervals say is real. Keyed deterministically, so the watch that raises them can run on any
+ * intervals say is real, or a patient pseudonym was reported by another clinic's device. Keyed deterministically, so the watch that raises them can run on any
  * replica, any number of times, and each change is raised once.
  */
 export interface OpsAlert {
   alertKey: string;
-  kind: 'performance-change';
+  kind: 'performance-change' | 'cross-clinic-patient';
   severity: 'info' | 'warning';
   /** The clinic the figures are about; null: every clinic. */
   clinicId: string | null;

@@ -63,14 +63,12 @@ export function patientScope(scope: readonly string[], column = 'patient_key'): 
 }
 
 /**
- * Results a clinic-scoped user may see: the scope's own results, and every result of a patient seen
- * in the scope (the other clinic's studies of a shared patient). The first arm also covers results
- * the follow-up engine has not filed under their patient yet.
+ * Results a clinic-scoped user may see: the scope's own results only. A patient seen at another
+ * clinic too (the same pseudonym from another clinic's device) does not open that clinic's results:
+ * a device's result is a claim about its own clinic, never a grant to another's records.
  */
 export function resultScope(scope: readonly string[]): Fragment {
-  const own = inList('clinic_id', scope);
-  const shared = patientScope(scope);
-  return { sql: `(${own.sql} OR ${shared.sql})`, values: [...own.values, ...shared.values] };
+  return inList('clinic_id', scope);
 }
 
 export function clinicScope(scope: readonly string[], column = 'clinic_id'): Fragment {

@@ -12,7 +12,7 @@ import type {
 import type { FollowupObservation } from '../../followup/followup-types.js';
 import { decodeCursor, type Page, toPage } from '../../state/pagination.js';
 import { observationOf, toAlert, toPatient } from '../followup-rows.js';
-import { alertConditions, patientScope } from '../query-conditions.js';
+import { alertConditions, clinicScope, patientScope } from '../query-conditions.js';
 import { inTransaction, Params, pgFragment, type Row, rows } from './pg-client.js';
 
 const COUNT_OPEN = `UPDATE patients SET open_alerts = (SELECT COUNT(*) FROM alerts WHERE patient_key = $1 AND status != 'resolved')
@@ -165,7 +165,8 @@ export class PgFollowupStore implements FollowupStore {
     const p = new Params();
     const where: string[] = [];
     for (const [condition, value] of alertConditions(filter)) where.push(`${condition} ${p.add(value)}`);
-    if (filter.clinicScope) where.push(pgFragment(p, patientScope(filter.clinicScope)));
+    // An alert is seen where its evidence came from (the clinic whose result raised it).
+    if (filter.clinicScope) where.push(pgFragment(p, clinicScope(filter.clinicScope)));
     const after = decodeCursor(filter.cursor, 2);
     if (after) where.push(`(created_at, alert_key) < (${p.add(after[0])}, ${p.add(after[1])})`);
     const sql = `SELECT * FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''}

@@ -12,7 +12,7 @@ import type {
 import type { FollowupObservation } from '../../followup/followup-types.js';
 import { decodeCursor, type Page, toPage } from '../../state/pagination.js';
 import { observationOf, toAlert, toPatient } from '../followup-rows.js';
-import { alertConditions, type Fragment, patientScope } from '../query-conditions.js';
+import { alertConditions, clinicScope, type Fragment, patientScope } from '../query-conditions.js';
 import { wrap } from './sqlite-wrap.js';
 
 type Row = Record<string, unknown>;
@@ -179,7 +179,8 @@ export class SqliteFollowupStore implements FollowupStore {
         where.push(`${condition} ?`);
         args.push(value);
       }
-      if (filter.clinicScope) push(where, args, patientScope(filter.clinicScope));
+      // An alert is seen where its evidence came from (the clinic whose result raised it).
+      if (filter.clinicScope) push(where, args, clinicScope(filter.clinicScope));
       const after = decodeCursor(filter.cursor, 2);
       if (after) {
         where.push('(created_at, alert_key) < (?, ?)');

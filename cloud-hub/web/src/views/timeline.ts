@@ -102,14 +102,7 @@ export async function renderTimeline(main: HTMLElement, patientKey: string): Pro
                 'tr',
                 {},
                 el('td', {}, s.studyDate),
-                el(
-                  'td',
-                  {},
-                  `${s.clinicId} / ${s.deviceId}`,
-                  s.otherClinic
-                    ? el('span', { class: 'badge badge-warn', title: 'a clinic outside your assignment' }, 'other clinic')
-                    : null,
-                ),
+                el('td', {}, `${s.clinicId} / ${s.deviceId}`),
                 el('td', { class: 'num' }, s.score.toFixed(2)),
                 el('td', {}, s.analysable ? s.categoryLabel : 'no visible tissue: not a follow-up'),
               ),

@@ -206,12 +206,7 @@ export function verdictPanel(t: Timeline, patientKey: string, onChange: () => vo
       return el(
         'div',
         { class: 'study-verdicts', 'data-study': s.studyKey },
-        el(
-          'h3',
-          {},
-          `Study ${s.studyDate} · ${s.clinicId}`,
-          s.otherClinic ? el('span', { class: 'badge badge-warn' }, 'other clinic') : null,
-        ),
+        el('h3', {}, `Study ${s.studyDate} · ${s.clinicId}`),
         findings.length === 0
           ? el('p', { class: 'muted' }, 'The model reported no findings in this study.')
           : el(
