@@ -4,6 +4,7 @@
 // forged tokens are refused; CORS admits the hub's origin only; every re-identification is audited at
 // the edge and reported to the hub's audit log without the identity.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { cpSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -46,8 +47,10 @@ test('names for pseudonyms at the clinic edge only: scoped, short-lived, audited
       columns: 832,
     });
     const { publicKeyFile } = reidSigningKey(hub.hub.config.dataDir, '');
+    const passwords: Record<string, string> = {};
     const edge = async (clinicId: string, deviceId: string, patient: (typeof truth.patients)[number]) => {
       const password = await hub.addDevice(clinicId, deviceId);
+      passwords[deviceId] = password;
       const inbox = join(dir.path, deviceId, 'inbox');
       const agent = new EdgeAgent(
         loadEdgeConfig(undefined, {
@@ -189,13 +192,62 @@ test('names for pseudonyms at the clinic edge only: scoped, short-lived, audited
 
     // Audited at the edge and reported to the hub: who, which pseudonym — never the name.
     const audit = async () => (await hub.hub.state.audit.list({ action: 'patient.reidentify', limit: 100 })).items;
+    const events = async () => (await hub.hub.state.audit.list({ action: 'reid.event', limit: 100 })).items;
     await waitFor('re-identifications in the hub audit log', async () => {
       const items = await audit();
       return (
         items.some((e) => e.actor === 'dr.a' && e.patientKey === keyA && e.outcome === 'success') &&
-        items.filter((e) => e.outcome === 'failure').length >= 4
+        (await events()).filter((e) => e.outcome === 'failure').length >= 4
       );
     });
+    // The actor is the token's subject: the clinic refusal names dr.a (her token was valid), the
+    // refusals without a valid token name nobody.
+    const refusals = (await events()).filter((e) => e.outcome === 'failure');
+    assert.ok(refusals.some((e) => e.actor === 'dr.a' && (e.details as { reason?: string }).reason === 'clinic'));
+    assert.ok(refusals.filter((e) => e.actor === 'unknown').length >= 3);
+
+    // Second review, item 5: a device's own words are never the actor. An event naming "admin" with
+    // no token, one whose token belongs to another clinic's user, a resend of the same event id,
+    // and an oversized report.
+    const deviceFetch = (body: string) =>
+      fetch(`${hub.httpUrl}/api/v1/device/reidentifications`, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`mg-a:${passwords['mg-a']}`).toString('base64')}`,
+          'content-type': 'application/json',
+        },
+        body,
+      });
+    const forgedEvent = {
+      eventId: randomUUID(),
+      at: new Date().toISOString(),
+      username: 'admin',
+      role: 'admin',
+      patientKeys: [keyB],
+      outcome: 'resolved',
+    };
+    const tokenOfB = (await signReidToken({ username: 'dr.b', role: 'clinician', clinics: ['clinic-b'] }, hubKey, 300)).token;
+    const otherClinic = { ...forgedEvent, eventId: randomUUID(), token: tokenOfB };
+    const first = await deviceFetch(JSON.stringify({ events: [forgedEvent, otherClinic] }));
+    assert.equal(first.status, 200);
+    assert.deepEqual(await first.json(), { recorded: 2, duplicates: 0, unverified: 2 });
+    const again = await deviceFetch(JSON.stringify({ events: [forgedEvent, otherClinic] }));
+    assert.deepEqual(await again.json(), { recorded: 0, duplicates: 2, unverified: 0 }, 'idempotent by event id');
+    const byAdmin = (await audit()).filter((e) => e.actor === 'admin' || e.actor === 'dr.b');
+    assert.deepEqual(byAdmin, [], 'no re-identification is attributed to a user the hub did not verify');
+    const recordedClaims = (await events()).filter(
+      (e) => e.targetId === forgedEvent.eventId || e.targetId === otherClinic.eventId,
+    );
+    assert.equal(recordedClaims.length, 2, 'each kept once, as an unverified claim');
+    assert.ok(
+      recordedClaims.every(
+        (e) => e.outcome === 'failure' && /unverified/.test(String((e.details as { reason?: string }).reason)),
+      ),
+    );
+    const tooMany = Array.from({ length: 21 }, () => ({ ...forgedEvent, eventId: randomUUID() }));
+    assert.equal((await deviceFetch(JSON.stringify({ events: tooMany }))).status, 400, 'at most 20 events a report');
+    const huge = JSON.stringify({ events: [{ ...forgedEvent, token: 'x'.repeat(300_000) }] });
+    assert.equal((await deviceFetch(huge)).status, 413, 'a report is at most 256 KiB');
     const logged = JSON.stringify(await audit());
     assert.ok(!logged.includes(name.split('^')[0] as string) && !logged.includes(pa.patientId), 'no identity at the hub');
     const stored = JSON.stringify((await hub.hub.state.queryResults({ limit: 10 })).items);

@@ -35,14 +35,19 @@ export async function signReidToken(
   return { token, expiresAt: new Date((now + ttlS) * 1000).toISOString() };
 }
 
-/** Verifies signature, issuer, audience and expiry; any failure is VIGIL_REID_TOKEN_INVALID. */
-export async function verifyReidToken(token: string, hubPublicKeyPem: string): Promise<ReidClaims> {
+/**
+ * Verifies signature, issuer, audience and expiry; any failure is VIGIL_REID_TOKEN_INVALID. `at`:
+ * judge the lifetime at that moment instead of now (the hub checking a token an edge reports it was
+ * shown at that time).
+ */
+export async function verifyReidToken(token: string, hubPublicKeyPem: string, at?: Date): Promise<ReidClaims> {
   try {
     const { payload } = await jwtVerify(token, createPublicKey(hubPublicKeyPem), {
       issuer: REID_ISSUER,
       audience: REID_AUDIENCE,
       algorithms: ['EdDSA'],
       clockTolerance: 5,
+      ...(at ? { currentDate: at } : {}),
     });
     const clinics = payload.clinics;
     if (typeof payload.sub !== 'string' || typeof payload.role !== 'string' || !(clinics === null || Array.isArray(clinics))) {

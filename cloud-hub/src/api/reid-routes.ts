@@ -1,5 +1,6 @@
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { type Static, Type } from '@sinclair/typebox';
-import { signReidToken } from '@vigil/shared';
+import { signReidToken, verifyReidToken } from '@vigil/shared';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditStore } from '../audit/audit-store.js';
 import { seesAny } from '../auth/clinic-scope.js';
@@ -9,6 +10,13 @@ import { ERROR_RESPONSES, ReidTokenSchema } from './api-schemas.js';
 import { requireDevice } from './device-auth.js';
 import { actorOf, principalOf } from './request-auth.js';
 
+/** Events per report and pseudonyms per event (the edge's own limit per lookup); bodies past 256 KiB are refused. */
+export const MAX_REID_EVENTS = 20;
+export const MAX_REID_KEYS = 200;
+const REID_REPORT_BYTES = 256 * 1024;
+/** Reports per device per minute. */
+const REID_REPORTS_PER_MINUTE = 60;
+
 const ReidEvents = Type.Object(
   {
     events: Type.Array(
@@ -16,15 +24,18 @@ const ReidEvents = Type.Object(
         {
           eventId: Type.String({ format: 'uuid' }),
           at: Type.String({ format: 'date-time' }),
-          username: Type.String({ maxLength: 64 }),
-          role: Type.String({ maxLength: 16 }),
-          patientKeys: Type.Array(Type.String({ pattern: '^[0-9a-f]{32}$' }), { maxItems: 200 }),
+          /** The hub-signed token the browser showed the edge: the only source of who asked. */
+          token: Type.Optional(Type.String({ maxLength: 4096 })),
+          /** What the edge says the token said: kept for older edges, never trusted. */
+          username: Type.Optional(Type.String({ maxLength: 64 })),
+          role: Type.Optional(Type.String({ maxLength: 16 })),
+          patientKeys: Type.Array(Type.String({ pattern: '^[0-9a-f]{32}$' }), { maxItems: MAX_REID_KEYS }),
           outcome: Type.Union([Type.Literal('resolved'), Type.Literal('refused')]),
           reason: Type.Optional(Type.Union([Type.Literal('token'), Type.Literal('clinic')])),
         },
         { additionalProperties: false },
       ),
-      { maxItems: 500 },
+      { maxItems: MAX_REID_EVENTS },
     ),
   },
   { additionalProperties: false },
@@ -79,52 +90,95 @@ export async function reidRoutes(app: FastifyInstance, o: ReidRouteOptions): Pro
 
   const device = (request: FastifyRequest, reply: FastifyReply) => requireDevice(request, reply, o.devices);
 
+  const publicKeyPem = createPublicKey(createPrivateKey(o.signingKeyPem)).export({ type: 'spki', format: 'pem' }).toString();
+
   app.post<{ Body: Static<typeof ReidEvents> }>(
     '/device/reidentifications',
     {
-      config: { public: true },
+      config: {
+        public: true,
+        rateLimit: {
+          max: REID_REPORTS_PER_MINUTE,
+          timeWindow: '1 minute',
+          keyGenerator: (request) => `reid-report:${request.ip}`,
+        },
+      },
+      bodyLimit: REID_REPORT_BYTES,
       schema: {
         tags: ['devices'],
-        summary: "An edge reports the re-identifications it answered or refused (pseudonyms only) into the hub's audit log",
+        summary:
+          "An edge reports the re-identifications it answered or refused (pseudonyms only, with the hub-signed token it was shown) into the hub's audit log",
         body: ReidEvents,
-        response: { 200: Type.Object({ recorded: Type.Integer() }), 401: Type.Ref('ErrorBody') },
+        response: {
+          200: Type.Object({ recorded: Type.Integer(), duplicates: Type.Integer(), unverified: Type.Integer() }),
+          401: Type.Ref('ErrorBody'),
+        },
       },
     },
     async (request, reply) => {
       const d = await device(request, reply);
       let recorded = 0;
+      let duplicates = 0;
+      let unverified = 0;
       for (const e of request.body.events) {
-        const common = {
-          actor: e.username,
-          actorRole: e.role,
-          ip: `edge:${d.deviceId}`,
-          details: { eventId: e.eventId, at: e.at, clinicId: d.clinicId, deviceId: d.deviceId },
-        };
-        if (e.outcome === 'refused') {
-          await o.audit.append({
-            ...common,
-            action: 'patient.reidentify',
-            targetType: 'patient',
-            targetId: '*',
-            outcome: 'failure',
-            details: { ...common.details, reason: e.reason ?? 'token' },
-          });
-          recorded++;
+        // Idempotent by event id: an edge that resends after a lost answer adds nothing.
+        const seen = await o.audit.list({ action: 'reid.event', targetId: e.eventId, limit: 1 });
+        if (seen.items.length > 0) {
+          duplicates++;
           continue;
         }
+        // Who asked is what the hub itself signed, judged at the moment the edge says it was shown;
+        // the user must see the reporting device's clinic. The device's own words are never the actor.
+        let actor: { username: string; role: string } | undefined;
+        let ofThisClinic = false;
+        if (e.token) {
+          try {
+            const claims = await verifyReidToken(e.token, publicKeyPem, new Date(e.at));
+            actor = { username: claims.username, role: claims.role };
+            ofThisClinic = seesAny(claims.clinics, [d.clinicId]);
+          } catch {
+            actor = undefined;
+          }
+        }
+        // A name given out needs a valid token of a user of this clinic; anything else is a claim.
+        const claim = e.outcome === 'resolved' && !ofThisClinic;
+        if (claim) unverified++;
+        const details = { eventId: e.eventId, at: e.at, clinicId: d.clinicId, deviceId: d.deviceId };
+        await o.audit.append({
+          actor: actor?.username ?? 'unknown',
+          actorRole: actor?.role ?? 'none',
+          ip: `edge:${d.deviceId}`,
+          action: 'reid.event',
+          targetType: 'reidentification',
+          targetId: e.eventId,
+          outcome: e.outcome === 'resolved' && !claim ? 'success' : 'failure',
+          details: {
+            ...details,
+            outcome: e.outcome,
+            patientKeys: e.patientKeys.length,
+            ...(e.outcome === 'refused' ? { reason: e.reason ?? 'token' } : {}),
+            ...(claim ? { reason: 'unverified: no valid hub token for this clinic in the report' } : {}),
+          },
+        });
+        recorded++;
+        if (e.outcome !== 'resolved' || claim || !actor) continue;
         for (const key of e.patientKeys) {
           await o.audit.append({
-            ...common,
+            actor: actor.username,
+            actorRole: actor.role,
+            ip: `edge:${d.deviceId}`,
             action: 'patient.reidentify',
             targetType: 'patient',
             targetId: key,
             patientKey: key,
             outcome: 'success',
+            details,
           });
-          recorded++;
         }
       }
-      return { recorded };
+      if (unverified > 0)
+        request.log.warn({ deviceId: d.deviceId, unverified }, 're-identification events without a valid hub token');
+      return { recorded, duplicates, unverified };
     },
   );
 }

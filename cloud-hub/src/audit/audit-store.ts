@@ -27,6 +27,7 @@ export interface AuditFilter {
   actor?: string;
   patientKey?: string;
   action?: string;
+  targetId?: string;
   limit: number;
   cursor?: string;
 }

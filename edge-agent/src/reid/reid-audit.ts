@@ -10,6 +10,11 @@ export interface ReidEvent {
   patientKeys: string[];
   outcome: 'resolved' | 'refused';
   reason?: 'token' | 'clinic';
+  /**
+   * The hub-signed token the browser showed (its lifetime is minutes): the hub takes who asked
+   * from it, never from `username`, and drops it from here once the event is reported.
+   */
+  token?: string;
 }
 
 /**
@@ -31,18 +36,30 @@ export class ReidAuditLog {
     this.db.exec(`CREATE TABLE IF NOT EXISTS reid_events (
       event_id TEXT PRIMARY KEY, at TEXT NOT NULL, username TEXT NOT NULL, role TEXT NOT NULL,
       patient_keys_json TEXT NOT NULL, outcome TEXT NOT NULL, reason TEXT, reported_at TEXT)`);
+    const columns = (this.db.prepare('PRAGMA table_info(reid_events)').all() as { name: string }[]).map((c) => c.name);
+    if (!columns.includes('token')) this.db.exec('ALTER TABLE reid_events ADD COLUMN token TEXT');
   }
 
   record(e: ReidEvent): void {
     this.db
       .prepare(
-        'INSERT INTO reid_events (event_id, at, username, role, patient_keys_json, outcome, reason) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO reid_events (event_id, at, username, role, patient_keys_json, outcome, reason, token) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       )
-      .run(e.eventId, new Date().toISOString(), e.username, e.role, JSON.stringify(e.patientKeys), e.outcome, e.reason ?? null);
+      .run(
+        e.eventId,
+        new Date().toISOString(),
+        e.username,
+        e.role,
+        JSON.stringify(e.patientKeys),
+        e.outcome,
+        e.reason ?? null,
+        e.token ?? null,
+      );
     this.kick();
   }
 
-  unreported(limit = 100): (ReidEvent & { at: string })[] {
+  /** Events not yet reported, oldest first, at most one report's worth (the hub takes 20 per report). */
+  unreported(limit = 20): (ReidEvent & { at: string })[] {
     return (
       this.db.prepare('SELECT * FROM reid_events WHERE reported_at IS NULL ORDER BY at LIMIT ?').all(limit) as Record<
         string,
@@ -56,6 +73,7 @@ export class ReidAuditLog {
       patientKeys: JSON.parse(r.patient_keys_json as string) as string[],
       outcome: r.outcome as ReidEvent['outcome'],
       ...(r.reason ? { reason: r.reason as ReidEvent['reason'] } : {}),
+      ...(r.token ? { token: r.token } : {}),
     }));
   }
 
@@ -76,15 +94,21 @@ export class ReidAuditLog {
   }
 
   private async report(): Promise<void> {
-    const events = this.unreported();
-    if (events.length === 0) return;
+    for (;;) {
+      const events = this.unreported();
+      if (events.length === 0) return;
+      await this.reportBatch(events);
+    }
+  }
+
+  private async reportBatch(events: (ReidEvent & { at: string })[]): Promise<void> {
     const response = await this.o.http.fetch(`${this.o.hubUrl.replace(/\/$/, '')}/api/v1/device/reidentifications`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ events }),
     });
     if (!response.ok) throw new Error(`the hub answered HTTP ${response.status}`);
-    const mark = this.db.prepare('UPDATE reid_events SET reported_at = ? WHERE event_id = ?');
+    const mark = this.db.prepare('UPDATE reid_events SET reported_at = ?, token = NULL WHERE event_id = ?');
     const at = new Date().toISOString();
     this.db.transaction(() => {
       for (const e of events) mark.run(at, e.eventId);

@@ -83,6 +83,7 @@ export async function startReidServer(o: ReidServerOptions): Promise<{ app: Fast
           patientKeys: [],
           outcome: 'refused',
           reason: 'clinic',
+          token: bearer,
         });
         return reply.code(403).send({
           error: { code: 'VIGIL_REID_TOKEN_INVALID', message: `the token's user is not assigned to ${o.clinicId}` },
@@ -95,6 +96,7 @@ export async function startReidServer(o: ReidServerOptions): Promise<{ app: Fast
         role: claims.role,
         patientKeys: [...found.keys()],
         outcome: 'resolved',
+        token: bearer,
       });
       return {
         clinicId: o.clinicId,

@@ -48,6 +48,7 @@ export class PgAuditStore implements AuditStore {
       if (filter.actor) add('actor = ?', filter.actor);
       if (filter.patientKey) add('patient_key = ?', filter.patientKey);
       if (filter.action) add('action = ?', filter.action);
+      if (filter.targetId) add('target_id = ?', filter.targetId);
       const after = decodeCursor(filter.cursor, 1);
       if (after) add('seq < ?', after[0] as number);
       args.push(filter.limit + 1);

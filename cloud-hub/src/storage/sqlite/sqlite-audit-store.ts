@@ -60,6 +60,10 @@ export class SqliteAuditStore implements AuditStore {
         where.push('action = ?');
         args.push(filter.action);
       }
+      if (filter.targetId) {
+        where.push('target_id = ?');
+        args.push(filter.targetId);
+      }
       const after = decodeCursor(filter.cursor, 1);
       if (after) {
         where.push('seq < ?');
