@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync, statfsSync } from 'node:fs';
 import { copyFile, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import type { VigilError } from '@vigil/shared';
+import { VigilError } from '@vigil/shared';
 import Database from 'better-sqlite3';
 import { type AtRest, PLAINTEXT, sealedFileKeyId } from '../at-rest/at-rest-cipher.js';
 
@@ -14,6 +14,27 @@ export interface QuarantineReason {
   input: string;
   source: string;
   quarantinedAt: string;
+}
+
+/** Errors that mean the disk (or the quota, or SQLite's file) is full: retry once space returns. */
+const STORAGE_FULL = new Set([
+  'ENOSPC',
+  'EDQUOT',
+  'SQLITE_FULL',
+  'VIGIL_INTAKE_STORAGE_FULL',
+  'VIGIL_OUTBOX_DISK_FULL',
+  'VIGIL_OUTBOX_FULL',
+]);
+
+/** True when an error (of any layer: fs, SQLite, the outbox) says storage is full: never a reason to quarantine. */
+export function isStorageFull(error: unknown): boolean {
+  return STORAGE_FULL.has(String((error as { code?: unknown } | undefined)?.code ?? ''));
+}
+
+/** A storage-full error as VIGIL_INTAKE_STORAGE_FULL; anything else as it is. */
+function storageError(error: unknown, what: string): unknown {
+  if (!isStorageFull(error)) return error;
+  return new VigilError('VIGIL_INTAKE_STORAGE_FULL', `${what}: ${(error as Error).message}`);
 }
 
 /** True for the errors that mean "the file is not there (any more)". */
@@ -134,34 +155,16 @@ export class Spool {
   /**
    * Moves a file that cannot be processed aside with a JSON reason; never deletes it. Returns the
    * quarantined path, or undefined when the file vanished before it could be moved (nothing to keep;
-   * the caller logs VIGIL_INTAKE_FILE_VANISHED). The reason is written only once the file is there,
-   * so a reason never names a file that is not in quarantine.
+   * the caller logs VIGIL_INTAKE_FILE_VANISHED). The reason is written and fsynced under a temporary
+   * name first and renamed once the file is there, so a reason is never empty and never names a
+   * file that is not in quarantine. A full disk (VIGIL_INTAKE_STORAGE_FULL) leaves the file where
+   * it was, for the caller to retry.
    */
   async quarantine(path: string, error: VigilError, source: string, sopInstanceUid?: string): Promise<string | undefined> {
     const id = `${new Date().toISOString().replace(/[:.]/g, '-')}-${basename(path).replace(/\.(dcm|part)$/, '')}`;
     const target = join(this.quarantineDir, `${id}.dcm`);
-    try {
-      if (this.atRest.enabled && (await sealedFileKeyId(path)) === undefined) {
-        // A file that never reached the spool (a watched folder's, refused before spooling): kept
-        // encrypted like everything else the edge holds, then the plaintext original removed.
-        await writeFile(target, this.atRest.seal(await readFile(path)));
-        await fsyncPath(target);
-        await rm(path, { force: true });
-      } else {
-        await rename(path, target).catch(async (error: NodeJS.ErrnoException) => {
-          // A watched folder on another file system: copy, then remove.
-          if (error.code !== 'EXDEV') throw error;
-          await copyFile(path, target);
-          await rm(path, { force: true });
-        });
-      }
-    } catch (moveError) {
-      if (isVanished(moveError)) {
-        await rm(target, { force: true });
-        return undefined;
-      }
-      throw moveError;
-    }
+    const reasonPath = join(this.quarantineDir, `${id}.json`);
+    const reasonTemp = join(this.quarantineDir, `.${id}.json.tmp`);
     const reason: QuarantineReason = {
       code: error.code,
       message: error.message,
@@ -169,7 +172,47 @@ export class Spool {
       source,
       quarantinedAt: new Date().toISOString(),
     };
-    await writeFile(join(this.quarantineDir, `${id}.json`), `${JSON.stringify(reason, null, 2)}\n`);
+    try {
+      await writeFile(reasonTemp, `${JSON.stringify(reason, null, 2)}\n`);
+      await fsyncPath(reasonTemp);
+    } catch (writeError) {
+      await rm(reasonTemp, { force: true });
+      throw storageError(writeError, 'the quarantine reason could not be written');
+    }
+    try {
+      if (this.atRest.enabled && (await sealedFileKeyId(path)) === undefined) {
+        // A file that never reached the spool (a watched folder's, refused before spooling): kept
+        // encrypted like everything else the edge holds, then the plaintext original removed.
+        try {
+          await writeFile(target, this.atRest.seal(await readFile(path)));
+          await fsyncPath(target);
+        } catch (sealError) {
+          await rm(target, { force: true });
+          throw sealError;
+        }
+        await rm(path, { force: true });
+      } else {
+        await rename(path, target).catch(async (error: NodeJS.ErrnoException) => {
+          // A watched folder on another file system: copy, then remove.
+          if (error.code !== 'EXDEV') throw error;
+          try {
+            await copyFile(path, target);
+          } catch (copyError) {
+            await rm(target, { force: true });
+            throw copyError;
+          }
+          await rm(path, { force: true });
+        });
+      }
+    } catch (moveError) {
+      await rm(reasonTemp, { force: true });
+      if (isVanished(moveError)) {
+        await rm(target, { force: true });
+        return undefined;
+      }
+      throw storageError(moveError, 'the file could not be moved to quarantine');
+    }
+    await rename(reasonTemp, reasonPath);
     await fsyncPath(this.quarantineDir);
     if (sopInstanceUid) this.record(sopInstanceUid, 'quarantined', error.code);
     return target;

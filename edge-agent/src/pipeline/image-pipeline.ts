@@ -1,7 +1,7 @@
 import { type ErrorCode, type Logger, VigilError } from '@vigil/shared';
 import type { DeidentifyOptions } from '../deid/deidentify.js';
 import type { InputSpec } from '../inference/preprocess.js';
-import type { Spool } from '../intake/spool.js';
+import { isStorageFull, type Spool } from '../intake/spool.js';
 import type { PipelineCounters } from '../telemetry/pipeline-counters.js';
 import { type Decoder, type PreparedImage, prepareImage } from './prepare-image.js';
 
@@ -9,7 +9,6 @@ import { type Decoder, type PreparedImage, prepareImage } from './prepare-image.
 export type ImageHandler = (image: PreparedImage) => Promise<unknown>;
 
 /** Errors that mean "try again later" (the image stays in the spool), not "this image is bad". */
-const TRANSIENT: ReadonlySet<string> = new Set(['VIGIL_OUTBOX_FULL', 'VIGIL_OUTBOX_DISK_FULL']);
 
 export interface ImagePipelineOptions {
   spool: Spool;
@@ -63,12 +62,16 @@ export class ImagePipeline {
       this.active += 1;
       this.updateDepth();
       this.process(path)
-        .catch((error: unknown) =>
-          this.options.logger.error(
-            { code: 'VIGIL_INTERNAL', err: String(error) },
-            'pipeline step failed; image stays in the spool',
-          ),
-        )
+        .catch((error: unknown) => {
+          // Whatever failed, the image is still in the spool (quarantine moves it only once it can
+          // keep it with its reason): it is tried again, a full disk after the space returns.
+          const full = isStorageFull(error);
+          this.options.logger[full ? 'warn' : 'error'](
+            { code: full ? 'VIGIL_INTAKE_STORAGE_FULL' : 'VIGIL_INTERNAL', err: String(error) },
+            'pipeline step failed; the image stays in the spool and is retried',
+          );
+          this.retryLater(path);
+        })
         .finally(() => {
           this.active -= 1;
           this.queued.delete(path);
@@ -97,8 +100,11 @@ export class ImagePipeline {
     } catch (error) {
       const code = (error as VigilError).code ?? 'VIGIL_INTERNAL';
       counters.failed += 1;
-      if (TRANSIENT.has(code)) {
-        logger.warn({ code, instanceKey: image.instanceKey }, 'cannot finish the image now; retrying later');
+      if (isStorageFull(error)) {
+        logger.warn(
+          { code: 'VIGIL_INTAKE_STORAGE_FULL', cause: code, instanceKey: image.instanceKey },
+          'storage is full: the image stays in the spool and is retried once there is space',
+        );
         this.retryLater(path);
         return;
       }
@@ -132,6 +138,7 @@ export class ImagePipeline {
   }
 
   private retryLater(path: string): void {
+    if (this.stopped) return;
     const timer = setTimeout(() => {
       this.retryTimers.delete(timer);
       this.enqueue(path);
