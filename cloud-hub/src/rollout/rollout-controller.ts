@@ -67,6 +67,12 @@ export interface RolloutControllerOptions {
   commandTimeoutMs?: number;
   /** How often the lease holder looks for other replicas' operator commands (default 250 ms). */
   commandPollMs?: number;
+  /**
+   * A device still rolling back is told its previous model again after this long without reporting
+   * it (default 15 s): a lost publish, a lease lost mid-rollback or a report that raced an install
+   * cannot leave a rollback waiting for ever.
+   */
+  rollbackReassertMs?: number;
 }
 
 /** An operator's action on a rollout that already exists. */
@@ -438,6 +444,7 @@ export class RolloutController {
       await this.o.state.rollouts.rolloutDevices(rollout.rolloutId),
       states,
     );
+    if (rollout.state === 'rolling-back') await this.reassertRollback(rollout, devices);
     const gates = rollout.state === 'running' ? await gateFigures(this.o.state, rollout, devices, states) : rollout.gates;
     if (rollout.state === 'running') await this.rollouts.updateRollout(rollout.rolloutId, { gates });
     const waveCount = Math.max(...devices.map((d) => d.wave)) + 1;
@@ -496,6 +503,46 @@ export class RolloutController {
       if (d.state === 'pending' || d.wave > rollout.currentWave) continue;
       if (!d.previous) continue;
       await this.rollouts.updateRolloutDevice(rollout.rolloutId, d.deviceId, { state: 'rolling-back' });
+      try {
+        await this.desired(d, rollout, d.previous);
+      } catch (error) {
+        // The next ticks tell it again (reassertRollback): one device must not stop the others'.
+        this.o.logger.warn(
+          { code: asVigilError(error, 'VIGIL_MQTT_PUBLISH_REFUSED').code, rolloutId: rollout.rolloutId, deviceId: d.deviceId },
+          `rollback not yet sent to the device; retried on the next tick: ${(error as Error).message}`,
+        );
+      }
+    }
+  }
+
+  /**
+   * A rollback converges whatever happened in between: on every tick each device of an updated
+   * wave that has not reported its previous model is (again) marked rolling back and told its
+   * previous model when its desired state is not that model (a publish lost, a lease lost between
+   * the two writes, a device that entered the wave as the gate tripped) or when it has waited longer
+   * than rollbackReassertMs (a desired message the device never acted on, a report that raced an
+   * install). The device's own report ends it (followReports).
+   */
+  private async reassertRollback(rollout: RolloutRecord, devices: RolloutDevice[]): Promise<void> {
+    const desired = new Map((await this.o.state.rollouts.listDesired()).map((m) => [m.deviceId, m]));
+    const reassertMs = this.o.rollbackReassertMs ?? 15_000;
+    for (const d of devices) {
+      if (d.wave > rollout.currentWave || d.state === 'pending' || d.state === 'rolled-back' || !d.previous) continue;
+      const told = desired.get(d.deviceId);
+      const tellsPrevious =
+        told?.rolloutId === rollout.rolloutId &&
+        !told.shadow &&
+        told.active.name === d.previous.name &&
+        told.active.version === d.previous.version;
+      const waitedMs = Date.now() - Date.parse(d.updatedAt);
+      if (d.state === 'rolling-back' && tellsPrevious && waitedMs < reassertMs) continue;
+      this.o.logger.info(
+        { rolloutId: rollout.rolloutId, deviceId: d.deviceId, state: d.state, waitedMs },
+        'rollback told to the device again',
+      );
+      // Marked first (its updatedAt restarts the wait), then told; a failure is retried next tick.
+      await this.rollouts.updateRolloutDevice(rollout.rolloutId, d.deviceId, { state: 'rolling-back' });
+      d.state = 'rolling-back';
       await this.desired(d, rollout, d.previous);
     }
   }
