@@ -16,6 +16,8 @@ export const SYSTEM_COMMANDS = {
   Orthanc: 'orthanc',
   DicomSRValidator: 'pixelmed-apps',
   'systemd-analyze': 'systemd',
+  ss: 'iproute2',
+  mount: 'mount',
 };
 
 /** Debian packages without a command to probe: checked by a file they install. */

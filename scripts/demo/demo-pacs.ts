@@ -3,10 +3,11 @@
 // dashboard's device pages show deliveries. A real installation points the edge at its own PACS
 // (pacs.destinations: C-STORE and/or STOW-RS; docs/operations.md).
 import { mkdirSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import dcmjsDimse from 'dcmjs-dimse';
 
-const { Server, Scp, responses, constants } = dcmjsDimse;
+const { Scp, responses, constants } = dcmjsDimse;
 const { CEchoResponse, CStoreResponse } = responses;
 const { PresentationContextResult, SopClass, Status, TransferSyntax } = constants;
 
@@ -66,8 +67,30 @@ export async function startDemoPacs(dir: string, port: number, aeTitle = 'DEMO_P
       });
     }
   }
-  const server = new Server(DemoScp);
-  server.listen(port);
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  return { port, dir, received: () => received, close: () => server.close() };
+  // Loopback only: dcmjs-dimse's own Server listens on every interface (it takes no address), so
+  // the demo runs its listener the way the edge's SCP does.
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    const scp = new DemoScp(socket, { associationTimeout: 30_000, pduTimeout: 30_000 });
+    (scp as unknown as { connected: boolean }).connected = true;
+    sockets.add(socket);
+    scp.on('networkError', () => socket.destroy());
+    socket.once('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    port,
+    dir,
+    received: () => received,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
 }
