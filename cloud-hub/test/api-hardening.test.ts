@@ -93,6 +93,38 @@ describe('API hardening (review findings 6 and 9)', () => {
     assert.equal(response.status, 200, JSON.stringify(response.body));
   });
 
+  it('second review: a disabled account answers login as slowly as an unknown one (its state does not leak through timing)', async () => {
+    const gone = await provisionUser(h.hub.auth, h.hub.state.audit, {
+      username: 'gone1',
+      role: 'clinician',
+      enrolTotp: true,
+      actor: 'test',
+    });
+    assert.equal((await client.post('/api/v1/users/gone1/disable')).status, 200);
+    const timed = async (username: string, password: string, from: string) => {
+      const started = performance.now();
+      const status = await loginFrom(h.httpUrl, from, { username, password });
+      return { status, ms: performance.now() - started };
+    };
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+    const disabled: number[] = [];
+    const unknown: number[] = [];
+    // Interleaved, each from its own address (below the rate limit and the lockout).
+    for (let i = 0; i < 4; i++) {
+      const d = await timed('gone1', gone.password, `127.0.0.${40 + i}`);
+      const u = await timed(`nobody-${i}`, gone.password, `127.0.0.${50 + i}`);
+      assert.equal(d.status, 401);
+      assert.equal(u.status, 401);
+      disabled.push(d.ms);
+      unknown.push(u.ms);
+    }
+    // Both pay one argon2id verification (hundreds of ms); before, a disabled account answered in 2–3 ms.
+    assert.ok(
+      median(disabled) > 0.4 * median(unknown),
+      `disabled ${median(disabled).toFixed(0)} ms vs unknown ${median(unknown).toFixed(0)} ms`,
+    );
+  });
+
   it('finding 9: the last admin cannot disable itself (the CLI user enable and unlock: cli.test.ts)', async () => {
     const refused = await client.post<{ error: { code: string } }>('/api/v1/users/root1/disable');
     assert.equal(refused.status, 409);

@@ -195,10 +195,12 @@ export class AuthService {
       if ((await this.failures.lockedFor(unknownKey(request.username))) > 0) return this.locked(request.username, ip, 'locked');
       return this.refuse(request.username, ip, 'unknown user');
     }
+    // The password is checked first for every known user, disabled or locked ones included: a refusal
+    // takes one argon2id verification whatever the account's state, so its timing tells nothing.
+    const passwordOk = await verifyPassword(user.passwordHash, request.password);
     if (user.disabledAt) return this.refuse(user.username, ip, 'user disabled');
     if (user.lockedUntil && user.lockedUntil > new Date().toISOString()) return this.locked(user.username, ip, 'locked', user);
-    if (!(await verifyPassword(user.passwordHash, request.password)))
-      return this.refuse(user.username, ip, 'wrong password', user);
+    if (!passwordOk) return this.refuse(user.username, ip, 'wrong password', user);
     let stage: SessionStage = 'enrol';
     let secondFactor = 'none (enrolment pending)';
     if (user.totpSecret) {
