@@ -3,10 +3,11 @@
 // events), and clinicians' verdicts are stored, amended with history, audited and imported whole.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { topicFor } from '@vigil/shared';
+import { newMessageId, STATUS_SCHEMA, topicFor } from '@vigil/shared';
 import { ApiClient, login } from '../../scripts/harness/api-client.js';
 import { patientKeyOf, studyResult } from '../../scripts/harness/followup-results.js';
 import { startTestHub, type TestHub } from '../../scripts/harness/hub-fixture.js';
+import { ingestBatch } from '../../scripts/harness/ingest-batch.js';
 import { waitFor } from '../../scripts/harness/wait-for.js';
 import { provisionUser } from '../src/auth/user-provisioning.js';
 import type { Role } from '../src/auth/user-store.js';
@@ -191,6 +192,27 @@ describe('clinic-scoped access and verdicts', () => {
     );
 
     // Fleet views follow the same scope; network-wide actions are refused.
+    await h.hub.state.commitIngest(
+      ingestBatch({
+        statuses: [A, B].map((d) => ({
+          schema: STATUS_SCHEMA,
+          messageId: newMessageId(),
+          ...d,
+          state: 'online' as const,
+          at: new Date().toISOString(),
+          agentVersion: 'test',
+          model: { name: 'vigil-demo', version: '0.5.0' },
+        })),
+      }),
+    );
+    const models = async (client: ApiClient) =>
+      (await client.get<{ items: { deviceIds: string[] }[] }>('/api/v1/models')).body.items.flatMap((m) => m.deviceIds).sort();
+    assert.deepEqual(await models(api.admin), ['edge-a1', 'edge-b1']);
+    assert.deepEqual(
+      await models(api.opsA),
+      ['edge-a1'],
+      "a scoped ops user sees only their clinic's devices on the models page",
+    );
     const devices = await api.opsA.get<Page<{ deviceId: string }>>('/api/v1/devices');
     assert.deepEqual(
       devices.body.items.map((d) => d.deviceId),
@@ -286,7 +308,16 @@ describe('clinic-scoped access and verdicts', () => {
         ['dr.net', 'dismissed'],
       ],
     );
-    assert.equal((await api.b.get(`/api/v1/verdicts/history?subject=${subject}`)).status, 404, 'out of scope');
+    const foreign = await api.b.get(`/api/v1/verdicts/history?subject=${subject}`);
+    assert.equal(foreign.status, 404, 'out of scope');
+    const unknownSubject = subject.replace(/[0-9a-f]{4}/, '0000');
+    const unknown = await api.b.get(`/api/v1/verdicts/history?subject=${unknownSubject}`);
+    assert.equal(unknown.status, 404);
+    assert.equal(
+      JSON.stringify(foreign.body).replace(subject, 'S'),
+      JSON.stringify(unknown.body).replace(unknownSubject, 'S'),
+      "another clinic's subject answers exactly as an unknown one",
+    );
 
     const missed = await api.a.post<{ subject: string }>('/api/v1/verdicts', {
       kind: 'missed',

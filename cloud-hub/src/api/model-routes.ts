@@ -79,13 +79,15 @@ export async function modelRoutes(app: FastifyInstance, o: ModelRouteOptions): P
         },
       },
     },
-    async () => {
+    async (request) => {
+      // A clinic-scoped user counts and names only their clinics' devices.
+      const { clinics } = principalOf(request);
       const byKey = new Map<string, { name: string; version: string; deviceIds: string[] } & Record<string, unknown>>();
       for (const p of await o.state.rollouts.listPackages()) {
         byKey.set(`${p.name}@${p.version}`, { ...p, published: true, deviceIds: [] });
       }
       for (const d of await o.state.listDeviceStates()) {
-        if (!d.model) continue;
+        if (!d.model || !seesAny(clinics, [d.clinicId])) continue;
         const key = `${d.model.name}@${d.model.version}`;
         const entry = byKey.get(key) ?? {
           ...d.model,

@@ -194,7 +194,8 @@ export async function verdictRoutes(app: FastifyInstance, o: VerdictRouteOptions
     async (request) => {
       const items = await o.state.verdicts.history(request.query.subject);
       const first = items[0];
-      if (!first) throw new VigilError('VIGIL_API_NOT_FOUND', `no verdict on ${request.query.subject}`);
+      // The same answer as for another clinic's subject (requireRecord): nothing tells them apart.
+      if (!first) throw new VigilError('VIGIL_API_NOT_FOUND', `verdicts on ${request.query.subject} does not exist`);
       await o.access.requireRecord(request, first.clinicId, first.patientKey, `verdicts on ${request.query.subject}`);
       return { items };
     },
