@@ -57,6 +57,13 @@ test('pseudonyms: same patient and issuer → same key across studies; another s
   assert.notEqual(a.patientKey, deidentify(identity, { secret: 't'.repeat(20), defaultIssuer: 'clinic-a' }).patientKey);
   assert.notEqual(a.patientKey, deidentify(identity, { secret: 's'.repeat(20), defaultIssuer: 'clinic-b' }).patientKey);
   assert.deepEqual([a.laterality, a.view, a.studyDate, a.modality], ['R', 'MLO', '2026-01-01', 'MG']);
+  // Only defined mammography views: a side written into the view is read apart, free text is refused.
+  const viewOf = (viewPosition: string) =>
+    deidentify({ ...identity, viewPosition }, { secret: 's'.repeat(20), defaultIssuer: 'clinic-a' }).view;
+  assert.deepEqual(['cc', ' XCCL ', 'RMLO', 'LCC', ''].map(viewOf), ['CC', 'XCCL', 'MLO', 'CC', 'UNKNOWN']);
+  for (const bad of ['RIGHT CC VIEW', 'CRANIOCAUDAL', 'MLO2', 'AP']) {
+    assert.throws(() => viewOf(bad), { code: 'VIGIL_DICOM_VIEW_INVALID' }, bad);
+  }
 });
 
 test('no PHI value from the input appears in anything the edge keeps for publishing, logs or outputs', async () => {

@@ -73,6 +73,13 @@ test('a study with over-long names and one that cannot be built do not hold up t
       );
     }
     for (const f of copies[0] as string[]) await run('dcmodify', ['-nb', '-m', `(0020,000d)=${badUid}`, f]);
+    // One more image whose View Position is free text: quarantined with its code, never a result.
+    const freeText = join(edited, 'free-text-view.dcm');
+    copyFileSync(
+      join(dir.path, 'phantoms', truth.patients[2]?.visits[0]?.images.find((i) => i.view === 'MLO')?.file as string),
+      freeText,
+    );
+    await run('dcmodify', ['-nb', '-m', '(0018,5101)=RIGHT CC VIEW', freeText]);
     for (const f of copies[1] as string[])
       await run('dcmodify', ['-nb', '-m', `(0010,0010)=${longName}`, '-m', `(0008,0090)=${longPhysician}`, f]);
     const identities = await Promise.all(
@@ -141,6 +148,7 @@ test('a study with over-long names and one that cannot be built do not hold up t
     await storescu(copies[0] as string[]);
     await storescu(copies[1] as string[]);
     await storescu(normal as string[]);
+    await storescu([freeText]);
 
     const received = async () => Promise.all(storescp.files().map((f) => readReport(f).catch(() => undefined)));
     await waitFor(
@@ -172,6 +180,11 @@ test('a study with over-long names and one that cannot be built do not hold up t
     assert.ok(
       deliveries.every((d) => d.state === 'delivered'),
       'everything built was delivered',
+    );
+    await waitFor('the free-text view quarantined', () =>
+      filesUnder(join(data, 'quarantine')).some(
+        (f) => f.endsWith('.json') && /VIGIL_DICOM_VIEW_INVALID/.test(readFileSync(f, 'utf8')),
+      ),
     );
 
     // The long name was truncated to fit PN (64 per component group), not refused.

@@ -1,4 +1,4 @@
-import { pseudonym } from '@vigil/shared';
+import { pseudonym, VigilError } from '@vigil/shared';
 import type { DicomIdentity } from './dicom-identity.js';
 
 /**
@@ -50,12 +50,39 @@ function laterality(identity: DicomIdentity): 'L' | 'R' | 'U' {
   return value === 'L' || value === 'R' ? value : 'U';
 }
 
+/**
+ * The mammography views a View Position (0018,5101) may name: the defined terms of the mammography
+ * view codes (CID 4014), as modalities write them. Anything else is refused: a free text such as
+ * "RIGHT CC VIEW" must not reach the hub as a made-up view.
+ */
+export const MAMMOGRAPHY_VIEWS: ReadonlySet<string> = new Set([
+  'CC',
+  'MLO',
+  'ML',
+  'LM',
+  'LMO',
+  'SIO',
+  'FB',
+  'XCCL',
+  'XCCM',
+  'AT',
+  'CV',
+  'SLO',
+  'LLM',
+]);
+/** Laterality written into the view by some modalities ("RCC", "LMLO"): the laterality is read apart. */
+const WITH_SIDE = /^[LR](CC|MLO)$/;
+
+/** The view, or VIGIL_DICOM_VIEW_INVALID; 'UNKNOWN' when the instance names none. */
 function view(identity: DicomIdentity): string {
-  const v = identity.viewPosition
-    .toUpperCase()
-    .replace(/[^A-Z]/g, '')
-    .slice(0, 8);
-  return v || 'UNKNOWN';
+  const v = identity.viewPosition.trim().toUpperCase();
+  if (v === '') return 'UNKNOWN';
+  if (MAMMOGRAPHY_VIEWS.has(v)) return v;
+  if (WITH_SIDE.test(v)) return v.slice(1);
+  throw new VigilError(
+    'VIGIL_DICOM_VIEW_INVALID',
+    `View Position ${JSON.stringify(v.slice(0, 16))} is not a mammography view (${[...MAMMOGRAPHY_VIEWS].join(', ')})`,
+  );
 }
 
 export interface DeidentifyOptions {

@@ -93,7 +93,17 @@ export class ImagePipeline {
       if (target) logger.warn({ code: error.code, quarantined: target }, `quarantined: ${error.message}`);
       return;
     }
-    const prepared = prepareImage(path, result, this.options.deid);
+    let prepared: PreparedImage;
+    try {
+      prepared = prepareImage(path, result, this.options.deid);
+    } catch (error) {
+      // An instance whose attributes cannot be de-identified as they are (a View Position that is no
+      // mammography view): quarantined with its code, like an undecodable one.
+      if (!(error instanceof VigilError)) throw error;
+      const target = await this.quarantine(path, error, result.attrs.sopInstanceUid);
+      if (target) logger.warn({ code: error.code, quarantined: target }, `quarantined: ${error.message}`);
+      return;
+    }
     const { image } = prepared;
     try {
       await this.options.handler(prepared);
