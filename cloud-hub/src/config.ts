@@ -49,7 +49,7 @@ export const HubConfigSchema = Type.Object(
          */
         signingKeyFile: Type.String({ default: '' }),
         /** How long a token lets a browser ask a clinic's edge for names. */
-        tokenTtlS: Type.Integer({ minimum: 10, maximum: 3600, default: 300 }),
+        tokenTtlS: Type.Integer({ minimum: 10, maximum: 3600, default: 60 }),
         /**
          * Origins of the clinics' re-identification endpoints the dashboard may call (its
          * Content-Security-Policy connect-src), e.g. https://edge-north.hospital.lan:8444.

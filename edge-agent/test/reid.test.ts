@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { reidSigningKey } from '@vigil/cloud-hub';
 import { EdgeAgent, loadEdgeConfig } from '@vigil/edge-agent';
-import { generateSigningKey, pseudonym, signReidToken } from '@vigil/shared';
+import { generateSigningKey, pseudonym, reidAudience, signReidToken } from '@vigil/shared';
 import { chromium } from 'playwright-core';
 import { currentTotp } from '../../cloud-hub/src/auth/totp.js';
 import { provisionUser } from '../../cloud-hub/src/auth/user-provisioning.js';
@@ -114,9 +114,8 @@ test('names for pseudonyms at the clinic edge only: scoped, short-lived, audited
       const states = await hub.hub.state.listDeviceStates();
       return states.filter((s) => s.lastTelemetry?.reid?.url).length === 2;
     });
-    const issued = await drA.post<{ token: string; expiresAt: string; edges: { clinicId: string; url: string }[] }>(
-      '/api/v1/reid/token',
-    );
+    type Grant = { expiresAt: string; edges: { clinicId: string; deviceId: string; url: string; token: string }[] };
+    const issued = await drA.post<Grant>('/api/v1/reid/token');
     assert.equal(issued.status, 200);
     assert.deepEqual(
       issued.body.edges.map((e) => e.clinicId),
@@ -131,7 +130,8 @@ test('names for pseudonyms at the clinic edge only: scoped, short-lived, audited
       });
     const urlA = a.reidUrl() as string;
     const urlB = b.reidUrl() as string;
-    const answer = await resolve(urlA, issued.body.token, [keyA, keyB]);
+    const tokenA = issued.body.edges[0]?.token as string;
+    const answer = await resolve(urlA, tokenA, [keyA, keyB]);
     assert.equal(answer.status, 200);
     assert.equal(answer.headers.get('access-control-allow-origin'), hub.httpUrl);
     const body = (await answer.json()) as { patients: { patientKey: string; patientId: string; patientName: string }[] };
@@ -143,21 +143,27 @@ test('names for pseudonyms at the clinic edge only: scoped, short-lived, audited
     const name = body.patients[0]?.patientName ?? '';
     assert.ok(name.includes('^'), `a DICOM person name: ${name}`);
 
-    // The token does not open clinic B's edge; expired and forged tokens open nothing.
-    const other = await resolve(urlB, issued.body.token, [keyB]);
-    assert.equal(other.status, 403);
+    // A token opens only the edge it was made for (its audience); one for clinic B's edge naming a
+    // clinic-A user is refused there by clinic; expired and forged tokens open nothing.
+    const other = await resolve(urlB, tokenA, [keyB]);
+    assert.equal(other.status, 401, "edge A's token at edge B");
     assert.equal(((await other.json()) as { error: { code: string } }).error.code, 'VIGIL_REID_TOKEN_INVALID');
     const hubKey = readFileSync(join(hub.hub.config.dataDir, 'reid-signing-key.pem'), 'utf8');
-    const expired = await signReidToken({ username: 'dr.a', role: 'clinician', clinics: ['clinic-a'] }, hubKey, -60);
+    const dra = { username: 'dr.a', role: 'clinician', clinics: ['clinic-a'] };
+    const atB = await signReidToken(dra, hubKey, 60, reidAudience('clinic-b', 'mg-b'));
+    const wrongClinic = await resolve(urlB, atB.token, [keyB]);
+    assert.equal(wrongClinic.status, 403);
+    const expired = await signReidToken(dra, hubKey, -60, reidAudience('clinic-a', 'mg-a'));
     assert.equal((await resolve(urlA, expired.token, [keyA])).status, 401);
     const forged = await signReidToken(
       { username: 'dr.a', role: 'clinician', clinics: null },
       generateSigningKey().privateKeyPem,
       300,
+      reidAudience('clinic-a', 'mg-a'),
     );
     assert.equal((await resolve(urlA, forged.token, [keyA])).status, 401);
     assert.equal((await resolve(urlA, '', [keyA])).status, 401);
-    const malformed = await resolve(urlA, issued.body.token, ['not-a-pseudonym']);
+    const malformed = await resolve(urlA, tokenA, ['not-a-pseudonym']);
     assert.equal(malformed.status, 400, 'a malformed request is refused with a coded error');
     assert.equal(((await malformed.json()) as { error: { code: string } }).error.code, 'VIGIL_API_INVALID_REQUEST');
     // The hub's device routes take a device's own credentials only.
@@ -226,7 +232,14 @@ test('names for pseudonyms at the clinic edge only: scoped, short-lived, audited
       patientKeys: [keyB],
       outcome: 'resolved',
     };
-    const tokenOfB = (await signReidToken({ username: 'dr.b', role: 'clinician', clinics: ['clinic-b'] }, hubKey, 300)).token;
+    const tokenOfB = (
+      await signReidToken(
+        { username: 'dr.b', role: 'clinician', clinics: ['clinic-b'] },
+        hubKey,
+        300,
+        reidAudience('clinic-b', 'mg-b'),
+      )
+    ).token;
     const otherClinic = { ...forgedEvent, eventId: randomUUID(), token: tokenOfB };
     const first = await deviceFetch(JSON.stringify({ events: [forgedEvent, otherClinic] }));
     assert.equal(first.status, 200);
@@ -248,6 +261,18 @@ test('names for pseudonyms at the clinic edge only: scoped, short-lived, audited
     assert.equal((await deviceFetch(JSON.stringify({ events: tooMany }))).status, 400, 'at most 20 events a report');
     const huge = JSON.stringify({ events: [{ ...forgedEvent, token: 'x'.repeat(300_000) }] });
     assert.equal((await deviceFetch(huge)).status, 413, 'a report is at most 256 KiB');
+    // A network-wide user is offered both edges, each with its own token; a revoked edge no more.
+    const net = await user('dr.net');
+    const both = await net.post<Grant>('/api/v1/reid/token');
+    assert.deepEqual(both.body.edges.map((e) => e.deviceId).sort(), ['mg-a', 'mg-b']);
+    assert.notEqual(both.body.edges[0]?.token, both.body.edges[1]?.token);
+    await hub.hub.registry.revoke('mg-b');
+    const afterRevoke = await net.post<Grant>('/api/v1/reid/token');
+    assert.deepEqual(
+      afterRevoke.body.edges.map((e) => e.deviceId),
+      ['mg-a'],
+      'a revoked edge is not offered to browsers',
+    );
     const logged = JSON.stringify(await audit());
     assert.ok(!logged.includes(name.split('^')[0] as string) && !logged.includes(pa.patientId), 'no identity at the hub');
     const stored = JSON.stringify((await hub.hub.state.queryResults({ limit: 10 })).items);

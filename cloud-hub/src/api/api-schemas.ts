@@ -526,7 +526,7 @@ export const OpsAlertSchema = Type.Object({
 
 /** A re-identification token and the edges (at the caller's clinics) that accept it. */
 export const ReidTokenSchema = Type.Object({
-  token: Type.String(),
   expiresAt: Type.String(),
-  edges: Type.Array(Type.Object({ clinicId: Type.String(), deviceId: Type.String(), url: Type.String() })),
+  /** Each edge with the token only it accepts. */
+  edges: Type.Array(Type.Object({ clinicId: Type.String(), deviceId: Type.String(), url: Type.String(), token: Type.String() })),
 });

@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { type Static, Type } from '@sinclair/typebox';
-import { signReidToken, verifyReidToken } from '@vigil/shared';
+import { reidAudience, signReidToken, verifyReidToken } from '@vigil/shared';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditStore } from '../audit/audit-store.js';
 import { seesAny } from '../auth/clinic-scope.js';
@@ -68,14 +68,24 @@ export async function reidRoutes(app: FastifyInstance, o: ReidRouteOptions): Pro
     },
     async (request) => {
       const p = principalOf(request);
-      const { token, expiresAt } = await signReidToken(
-        { username: p.username, role: p.role, clinics: p.clinics === null ? null : [...p.clinics] },
-        o.signingKeyPem,
-        o.tokenTtlS,
+      const claims = { username: p.username, role: p.role, clinics: p.clinics === null ? null : [...p.clinics] };
+      // Edges of the user's clinics that are still enrolled (a revoked edge is never offered), each
+      // with a token only it accepts.
+      const states = (await o.state.listDeviceStates()).filter(
+        (d) => d.lastTelemetry?.reid?.url && seesAny(p.clinics, [d.clinicId]),
       );
-      const edges = (await o.state.listDeviceStates())
-        .filter((d) => d.lastTelemetry?.reid?.url && seesAny(p.clinics, [d.clinicId]))
-        .map((d) => ({ clinicId: d.clinicId, deviceId: d.deviceId, url: d.lastTelemetry?.reid?.url as string }));
+      const active = await Promise.all(states.map((d) => o.devices.active(d.deviceId)));
+      const expiresAt = new Date(Date.now() + o.tokenTtlS * 1000).toISOString();
+      const edges = await Promise.all(
+        states
+          .filter((d, k) => active[k]?.clinicId === d.clinicId)
+          .map(async (d) => ({
+            clinicId: d.clinicId,
+            deviceId: d.deviceId,
+            url: d.lastTelemetry?.reid?.url as string,
+            token: (await signReidToken(claims, o.signingKeyPem, o.tokenTtlS, reidAudience(d.clinicId, d.deviceId))).token,
+          })),
+      );
       await o.audit.append({
         ...actorOf(request),
         action: 'reid.token',
@@ -84,7 +94,7 @@ export async function reidRoutes(app: FastifyInstance, o: ReidRouteOptions): Pro
         outcome: 'success',
         details: { edges: edges.length, expiresAt },
       });
-      return { token, expiresAt, edges };
+      return { expiresAt, edges };
     },
   );
 
@@ -133,7 +143,7 @@ export async function reidRoutes(app: FastifyInstance, o: ReidRouteOptions): Pro
         let ofThisClinic = false;
         if (e.token) {
           try {
-            const claims = await verifyReidToken(e.token, publicKeyPem, new Date(e.at));
+            const claims = await verifyReidToken(e.token, publicKeyPem, new Date(e.at), reidAudience(d.clinicId, d.deviceId));
             actor = { username: claims.username, role: claims.role };
             ofThisClinic = seesAny(claims.clinics, [d.clinicId]);
           } catch {

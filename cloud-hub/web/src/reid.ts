@@ -18,7 +18,7 @@ let grant: ReidToken | undefined;
 const known = new Map<string, Identity | null>();
 
 async function token(): Promise<ReidToken | undefined> {
-  if (!grant || Date.parse(grant.expiresAt) - Date.now() < 30_000) {
+  if (!grant || Date.parse(grant.expiresAt) - Date.now() < 20_000) {
     try {
       grant = await api<ReidToken>('POST', '/reid/token', {});
     } catch {
@@ -60,7 +60,7 @@ export async function showNames(root: HTMLElement): Promise<void> {
   if (keys.length > 0) {
     const g = await token();
     if (g && g.edges.length > 0) {
-      const answers = await Promise.all(g.edges.map((e) => ask(e.url, g.token, keys.slice(0, 200))));
+      const answers = await Promise.all(g.edges.map((e) => ask(e.url, e.token, keys.slice(0, 200))));
       for (const p of answers.flat()) known.set(p.patientKey, p);
     }
     for (const k of keys) if (!known.has(k)) known.set(k, null);

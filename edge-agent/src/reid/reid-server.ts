@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import cors from '@fastify/cors';
-import { type Logger, VigilError, verifyReidToken } from '@vigil/shared';
+import { type Logger, reidAudience, VigilError, verifyReidToken } from '@vigil/shared';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { IdentityIndex } from './identity-index.js';
 import type { ReidAuditLog } from './reid-audit.js';
@@ -70,7 +70,7 @@ export async function startReidServer(o: ReidServerOptions): Promise<{ app: Fast
       let claims: Awaited<ReturnType<typeof verifyReidToken>>;
       try {
         if (!bearer) throw new VigilError('VIGIL_REID_TOKEN_INVALID', 'no re-identification token');
-        claims = await verifyReidToken(bearer, o.hubPublicKeyPem);
+        claims = await verifyReidToken(bearer, o.hubPublicKeyPem, undefined, reidAudience(o.clinicId, o.deviceId));
       } catch (error) {
         o.audit.record({ eventId, username: 'unknown', role: 'none', patientKeys: [], outcome: 'refused', reason: 'token' });
         throw error;
