@@ -1,14 +1,16 @@
 // Device certificates end to end over real TLS: the hub's CA, one-time enrolment tokens, mTLS on
 // MQTT and HTTPS, a certificate that names only its own device, renewal before expiry by a running
 // edge agent, revocation that drops a live connection, package downloads with the certificate.
+import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, webcrypto, X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { DeviceIdentity, EdgeAgent, loadEdgeConfig } from '@vigil/edge-agent';
+import * as x509 from '@peculiar/x509';
+import { csrFor, DeviceIdentity, EdgeAgent, loadEdgeConfig } from '@vigil/edge-agent';
 import { createLogger, encodeMessage, newMessageId, STATUS_SCHEMA, topicFor } from '@vigil/shared';
 import mqtt from 'mqtt';
 import { Agent, fetch as undiciFetch } from 'undici';
@@ -156,17 +158,50 @@ test('enrolment with a valid token gives a working mTLS connection; reused, expi
   const short = await enrolment(h).createToken({ clinicId: 'clinic-a', deviceId: 'edge-late' }, admin, 0.05);
   await new Promise((r) => setTimeout(r, 100));
   await assert.rejects(identity('edge-late').enrol(short.token), { code: 'VIGIL_ENROL_TOKEN_EXPIRED' });
-  // A request that is not a CSR signed by its own key: a coded 400, and the token is spent only by valid use.
-  const response = await undiciFetch(`${httpsUrl}/api/v1/device/enrol`, {
+  // A request that is not a CSR signed by its own key, or one for a weak key: a coded 400 that does
+  // not spend the one-time token (second review); the same token then enrols with a good request.
+  const second = await enrolment(h).createToken({ clinicId: 'clinic-a', deviceId: 'edge-p2' }, admin);
+  // P-521: a valid request for a key type the CA does not accept.
+  const weakKeys = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-521' }, true, ['sign', 'verify']);
+  const weakCsr = (
+    await x509.Pkcs10CertificateRequestGenerator.create({
+      name: 'CN=edge-p2, O=clinic-a',
+      keys: weakKeys,
+      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-512' },
+    })
+  ).toString('pem');
+  for (const csr of [`-----BEGIN CERTIFICATE REQUEST-----\n${'QUJD'.repeat(40)}\n-----END CERTIFICATE REQUEST-----\n`, weakCsr]) {
+    const response = await undiciFetch(`${httpsUrl}/api/v1/device/enrol`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: second.token, csr }),
+      dispatcher: new Agent({ connect: { ca: readFileSync(tls.caCert) } }),
+    });
+    assert.equal(response.status, 400);
+    assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'VIGIL_CSR_INVALID');
+  }
+  await identity('edge-p2').enrol(second.token);
+
+  // Renewal needs a new key: a request for the current key is refused; a new key's certificate,
+  // once used, ends the old one.
+  const currentKey = readFileSync(id.files.key, 'utf8');
+  const sameKey = await id.fetch(`${httpsUrl}/api/v1/device/certificate`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      token: 'x',
-      csr: `-----BEGIN CERTIFICATE REQUEST-----\n${'QUJD'.repeat(40)}\n-----END CERTIFICATE REQUEST-----\n`,
-    }),
-    dispatcher: new Agent({ connect: { ca: readFileSync(tls.caCert) } }),
+    body: JSON.stringify({ csr: await csrFor({ clinicId: 'clinic-a', deviceId: 'edge-p1' }, currentKey) }),
   });
-  assert.equal(response.status, 401, 'the token is checked first');
+  assert.equal(sameKey.status, 400);
+  assert.equal(((await sameKey.json()) as { error: { code: string } }).error.code, 'VIGIL_CSR_INVALID');
+  const firstSerial = cert.serialNumber.toLowerCase().padStart(32, '0');
+  await id.renew();
+  assert.equal((await id.fetch(`${httpsUrl}/api/v1/device/labels`)).status, 200, 'the new certificate works');
+  const certificates = await h.hub.state.pki.listCertificates('edge-p1');
+  assert.equal(certificates.length, 2);
+  assert.ok(
+    certificates.find((c) => c.serial === firstSerial)?.revokedAt,
+    'the old certificate is revoked once the new one is used',
+  );
+  assert.equal(certificates.filter((c) => c.revokedAt === null).length, 1);
   const refusals = (await h.hub.state.audit.list({ limit: 100 })).items.filter(
     (e) => e.action === 'device.enrol' && e.outcome === 'failure',
   );

@@ -80,7 +80,7 @@ export async function registerPkiRoutes(app: FastifyInstance, o: PkiRouteOptions
       const peer = peerCertificate(request);
       if (!peer) throw new VigilError('VIGIL_AUTH_REQUIRED', 'renewal needs the current device certificate (mTLS)');
       const device = await o.devices.verifyCertificate(peer);
-      return o.enrolment.renew(device, request.body.csr, request.ip);
+      return o.enrolment.renew(device, request.body.csr, request.ip, peer.raw);
     },
   );
 }

@@ -103,6 +103,9 @@ export class DeviceRegistry {
     if (issued.deviceId !== cn || issued.clinicId !== o) throw refused('subject does not match the issued certificate');
     const device = await this.active(cn);
     if (!device || device.clinicId !== o) throw refused('device revoked');
+    // The device now holds a renewed certificate: the ones issued before it (older keys) stop working.
+    const older = (await this.state.pki.listCertificates(cn)).some((c) => !c.revokedAt && c.issuedAt < issued.issuedAt);
+    if (older) await this.state.pki.revokeCertificates(cn, new Date().toISOString(), issued.issuedAt);
     return device;
   }
 

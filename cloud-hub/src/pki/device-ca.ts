@@ -126,19 +126,15 @@ export class DeviceCa {
     return new DeviceCa(certificate, certPem, key);
   }
 
-  static exists(dir: string): boolean {
-    return existsSync(caFiles(dir).cert) && existsSync(caFiles(dir).key);
-  }
-
   /**
-   * Verifies a PKCS#10 CSR (well-formed, self-signed by the key it carries, an EC P-256 or RSA ≥ 2048
-   * key) and signs a certificate for that key naming `deviceId` and `clinicId`; the CSR's own subject
-   * is ignored. VIGIL_CSR_INVALID otherwise.
+   * A CSR that is well-formed, self-signed by the key it carries and names an EC P-256/P-384 or
+   * RSA ≥ 2048 key; VIGIL_CSR_INVALID otherwise. Checked before anything is spent on it (an
+   * enrolment token, a renewal).
    */
-  async issue(csrPem: string, subject: { deviceId: string; clinicId: string }, validityS: number): Promise<IssuedCertificate> {
+  static async verifiedCsr(csrPem: string): Promise<x509.Pkcs10CertificateRequest> {
     let csr: x509.Pkcs10CertificateRequest;
     try {
-      csr = new x509.Pkcs10CertificateRequest(csrPem);
+      csr = new x509.Pkcs10CertificateRequest(String(csrPem));
     } catch (error) {
       throw new VigilError('VIGIL_CSR_INVALID', `not a PKCS#10 certificate request: ${(error as Error).message}`);
     }
@@ -151,6 +147,20 @@ export class DeviceCa {
       (algorithm.name.startsWith('RSA') && (algorithm.modulusLength ?? 0) >= 2048);
     if (!strong)
       throw new VigilError('VIGIL_CSR_INVALID', `key type ${algorithm.name} ${algorithm.namedCurve ?? ''} is not accepted`);
+    return csr;
+  }
+
+  static exists(dir: string): boolean {
+    return existsSync(caFiles(dir).cert) && existsSync(caFiles(dir).key);
+  }
+
+  /**
+   * Verifies a PKCS#10 CSR (well-formed, self-signed by the key it carries, an EC P-256 or RSA ≥ 2048
+   * key) and signs a certificate for that key naming `deviceId` and `clinicId`; the CSR's own subject
+   * is ignored. VIGIL_CSR_INVALID otherwise.
+   */
+  async issue(csrPem: string, subject: { deviceId: string; clinicId: string }, validityS: number): Promise<IssuedCertificate> {
+    const csr = await DeviceCa.verifiedCsr(csrPem);
     // Back-dated (a minute, or a tenth of a short lifetime): a device whose clock runs slightly
     // behind accepts it at once, and renewal timing (a fraction of the lifetime) stays meaningful.
     const notBefore = new Date(Date.now() - Math.min(60_000, validityS * 100));

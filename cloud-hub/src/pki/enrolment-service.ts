@@ -1,9 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { assertValidId, type DeviceAddress, VigilError } from '@vigil/shared';
 import type { AuditStore } from '../audit/audit-store.js';
 import type { DeviceRegistry } from '../broker/device-registry.js';
 import type { DeviceRecord } from '../state/state-store.js';
-import type { DeviceCa } from './device-ca.js';
+import { DeviceCa } from './device-ca.js';
 import type { DeviceCertificate, PkiStore } from './pki-store.js';
 
 export interface EnrolmentOptions {
@@ -88,6 +88,15 @@ export class EnrolmentService {
   /** Certifies the CSR's key for the token's device, once. */
   async enrol(token: string, csrPem: string, ip: string): Promise<IssuedForDevice> {
     const ca = this.requireCa();
+    // A request the CA would refuse (garbage, a weak key) does not spend the one-time token.
+    try {
+      await DeviceCa.verifiedCsr(csrPem);
+    } catch (error) {
+      await this.audit({ actor: 'device:unknown', actorRole: 'device', ip }, 'device.enrol', 'unknown', 'failure', {
+        reason: (error as Error).message.slice(0, 200),
+      });
+      throw error;
+    }
     const use = await this.o.store.useEnrolmentToken(sha256(String(token)), new Date().toISOString());
     const device = use.token?.deviceId ?? 'unknown';
     const from: Actor = { actor: `device:${device}`, actorRole: 'device', ip };
@@ -105,9 +114,32 @@ export class EnrolmentService {
     return issued;
   }
 
-  /** A new certificate for a device that proved itself with its current, valid one. */
-  async renew(device: DeviceRecord, csrPem: string, ip: string): Promise<IssuedForDevice> {
+  /**
+   * A new certificate for a device that proved itself with its current, valid one, for a new key
+   * (ADR 0023): a CSR for the key it already has is refused (VIGIL_CSR_INVALID). The certificates
+   * issued before it are revoked once the device authenticates with the new one
+   * (DeviceRegistry.verifyCertificate), so a lost answer cannot lock the device out.
+   */
+  async renew(device: DeviceRecord, csrPem: string, ip: string, current?: Buffer): Promise<IssuedForDevice> {
     const ca = this.requireCa();
+    const csr = await DeviceCa.verifiedCsr(csrPem);
+    if (
+      current &&
+      Buffer.from(csr.publicKey.rawData).equals(
+        Buffer.from(new X509Certificate(current).publicKey.export({ type: 'spki', format: 'der' })),
+      )
+    ) {
+      await this.audit(
+        { actor: `device:${device.deviceId}`, actorRole: 'device', ip },
+        'device.certificate.renew',
+        device.deviceId,
+        'failure',
+        {
+          reason: 'same key as the current certificate',
+        },
+      );
+      throw new VigilError('VIGIL_CSR_INVALID', "renewal needs a new key: the request carries the current certificate's key");
+    }
     const issued = await this.issue(ca, device, csrPem);
     await this.audit(
       { actor: `device:${device.deviceId}`, actorRole: 'device', ip },

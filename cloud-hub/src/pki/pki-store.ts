@@ -38,6 +38,6 @@ export interface PkiStore {
   addCertificate(certificate: Omit<DeviceCertificate, 'revokedAt'>): Promise<void>;
   getCertificate(serial: string): Promise<DeviceCertificate | undefined>;
   listCertificates(deviceId?: string): Promise<DeviceCertificate[]>;
-  /** Revokes every certificate of a device not yet revoked; returns how many. */
-  revokeCertificates(deviceId: string, at: string): Promise<number>;
+  /** Revokes every certificate of a device not yet revoked (only those issued before `issuedBefore`, when given); returns how many. */
+  revokeCertificates(deviceId: string, at: string, issuedBefore?: string): Promise<number>;
 }

@@ -57,7 +57,7 @@ function writePrivate(path: string, data: string, mode: number): void {
   renameSync(tmp, path);
 }
 
-async function csrFor(address: DeviceAddress, keyPem: string): Promise<string> {
+export async function csrFor(address: DeviceAddress, keyPem: string): Promise<string> {
   const privateDer = createPrivateKey(keyPem).export({ type: 'pkcs8', format: 'der' });
   const publicDer = createPublicKey(keyPem).export({ type: 'spki', format: 'der' });
   const keys = {

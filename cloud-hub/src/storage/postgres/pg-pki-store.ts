@@ -57,12 +57,12 @@ export class PgPkiStore implements PkiStore {
     return found.map(toCertificate);
   }
 
-  async revokeCertificates(deviceId: string, at: string): Promise<number> {
+  async revokeCertificates(deviceId: string, at: string, issuedBefore?: string): Promise<number> {
     return inTransaction(this.pool, 'certificate revoke', async (c) => {
-      const result = await c.query('UPDATE device_certificates SET revoked_at = $1 WHERE device_id = $2 AND revoked_at IS NULL', [
-        at,
-        deviceId,
-      ]);
+      const result = await c.query(
+        'UPDATE device_certificates SET revoked_at = $1 WHERE device_id = $2 AND revoked_at IS NULL AND issued_at < $3',
+        [at, deviceId, issuedBefore ?? '9999'],
+      );
       return result.rowCount ?? 0;
     });
   }

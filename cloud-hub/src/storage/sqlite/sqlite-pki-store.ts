@@ -75,13 +75,13 @@ export class SqlitePkiStore implements PkiStore {
     });
   }
 
-  revokeCertificates(deviceId: string, at: string): Promise<number> {
+  revokeCertificates(deviceId: string, at: string, issuedBefore?: string): Promise<number> {
     return durableWrite(
       'certificate revoke',
       () =>
         this.db
-          .prepare('UPDATE device_certificates SET revoked_at = ? WHERE device_id = ? AND revoked_at IS NULL')
-          .run(at, deviceId).changes,
+          .prepare(`UPDATE device_certificates SET revoked_at = ? WHERE device_id = ? AND revoked_at IS NULL AND issued_at < ?`)
+          .run(at, deviceId, issuedBefore ?? '9999').changes,
       this.durable,
     );
   }
