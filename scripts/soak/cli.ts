@@ -266,6 +266,15 @@ async function main(): Promise<void> {
   );
   const lost = [...sent].filter((id) => !storedIds.has(id)).length;
   const unexpected = [...storedIds].filter((id) => !sent.has(id)).length;
+  // A result id cannot be stored twice (it is the table's key): what could be is the same image's
+  // result under a second id, so this counts rows beyond the first per image, model and shadow flag.
+  const storedTwice = Number(
+    (
+      await pool.query(
+        `SELECT count(*) - count(DISTINCT (instance_key, model_name, model_version, shadow)) AS n FROM results`,
+      )
+    ).rows[0].n,
+  );
   const latencies = (
     (
       await pool.query(
@@ -309,7 +318,7 @@ async function main(): Promise<void> {
       sent: sent.size,
       stored: storedIds.size,
       lost,
-      storedTwice: 0,
+      storedTwice,
       storedButNeverSent: unexpected,
       resentAndDeduplicated: resent,
       perSSustained: round(storedIds.size / (runS + drainS), 1),
