@@ -269,11 +269,8 @@ async function main(): Promise<void> {
   // A result id cannot be stored twice (it is the table's key): what could be is the same image's
   // result under a second id, so this counts rows beyond the first per image, model and shadow flag.
   const storedTwice = Number(
-    (
-      await pool.query(
-        `SELECT count(*) - count(DISTINCT (instance_key, model_name, model_version, shadow)) AS n FROM results`,
-      )
-    ).rows[0].n,
+    (await pool.query(`SELECT count(*) - count(DISTINCT (instance_key, model_name, model_version, shadow)) AS n FROM results`))
+      .rows[0].n,
   );
   const latencies = (
     (

@@ -28,7 +28,7 @@ export const STREAM_RECHECK_MS = 2000;
 
 /** Whether the caller the stream was opened for still holds the same rights. */
 function sameRights(a: Principal, b: Principal | undefined): boolean {
-  if (!b || b.stage !== 'full' || b.username !== a.username || b.role !== a.role) return false;
+  if (b?.stage !== 'full' || b.username !== a.username || b.role !== a.role) return false;
   if (a.clinics === null || b.clinics === null) return a.clinics === b.clinics;
   return a.clinics.length === b.clinics.length && a.clinics.every((c, k) => b.clinics?.[k] === c);
 }
