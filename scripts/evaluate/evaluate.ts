@@ -37,7 +37,8 @@ function collect(cohort: InferredCohort): Collected {
   const smallLesions: TruthLesion[] = [];
   for (const [n, { image, score, candidates: found }] of cohort.images.entries()) {
     scores.push(score);
-    labels.push(image.findings.length > 0);
+    // A real dataset's lesion without a position (diffuse calcifications) makes the image abnormal.
+    labels.push(image.findings.length > 0 || (image.unlocated?.length ?? 0) > 0);
     const spacing = image.pixelSpacingMm;
     for (const f of found)
       candidates.push({

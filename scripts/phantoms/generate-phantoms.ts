@@ -25,6 +25,12 @@ export interface PhantomOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/** A lesion on an image: a phantom's (its three types), or a real dataset's (more types, a severity). */
+export interface TruthFinding extends Omit<ImageTruthFinding, 'type'> {
+  type: string;
+  severity?: 'B' | 'M' | 'U';
+}
+
 export interface TruthImage {
   file: string;
   sopInstanceUid: string;
@@ -33,8 +39,12 @@ export interface TruthImage {
   rows: number;
   columns: number;
   pixelSpacingMm: number;
-  findings: ImageTruthFinding[];
+  findings: TruthFinding[];
   lookalikes: { id: string; x: number; y: number; diameterMm: number }[];
+  /** Lesions a real dataset names for the image without a position (they make it abnormal, nothing more). */
+  unlocated?: string[];
+  /** Where a real image came from (datasets: scripts/datasets). */
+  source?: { dataset: string; id: string; acquisition: 'film' | 'digital'; spacingEstimated: boolean };
 }
 
 export interface Truth {

@@ -128,6 +128,14 @@ export const ERROR_CATALOGUE = {
     httpStatus: 400,
     summary: 'An outcomes file has malformed or unknown lines; nothing of it was imported.',
   },
+  VIGIL_DATASET_TRUTH_INVALID: {
+    httpStatus: 422,
+    summary: "A dataset's truth file has a line that does not follow its format; the message names the file and line.",
+  },
+  VIGIL_DATASET_IMAGE_UNREADABLE: {
+    httpStatus: 422,
+    summary: 'A dataset image cannot be read or decoded; the message names the file.',
+  },
   VIGIL_IMPORT_TOO_LARGE: {
     httpStatus: 413,
     summary: 'An outcomes file has more lines than one import takes; nothing of it was imported (split it).',
