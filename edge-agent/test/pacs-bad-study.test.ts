@@ -162,10 +162,13 @@ test('a study with over-long names and one that cannot be built do not hold up t
     );
     const storeAt = () =>
       new PacsStore(join(data, 'pacs.sqlite'), AtRestCipher.fromTransferable([readFileSync(keyFile, 'utf8').trim()]));
-    await waitFor('the bad study set aside', () => {
+    // Set aside, and everything that was built (the SRs and presentation states of the two good
+    // studies) delivered: waited for, since the presentation states may still be on their way.
+    await waitFor('the bad study set aside and every built object delivered', () => {
       const store = storeAt();
       try {
-        return store.setAside().length === 1;
+        const all = store.all();
+        return store.setAside().length === 1 && all.length >= 2 && all.every((d) => d.state === 'delivered');
       } finally {
         store.close();
       }
