@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { evaluateAlerts } from './alert-evaluation.js';
 import { calibrationCurve, calibrationSvg } from './calibration.js';
 import { evaluateImages } from './evaluate.js';
+import { type FrocReport, froc, frocSvg } from './froc.js';
 import { alertGoals, formatGoals, imageGoals } from './goals.js';
 import { inferCohort } from './infer-cohort.js';
 
@@ -30,6 +31,7 @@ if (positionals.length === 0) {
 const modelDir = values.model ?? 'models/vigil-demo';
 const report: Record<string, unknown>[] = [];
 const curves: { label: string; curve: ReturnType<typeof calibrationCurve> }[] = [];
+const frocs: { label: string; report: FrocReport }[] = [];
 let modelLabel = '';
 let allMet = true;
 for (const dir of positionals) {
@@ -56,6 +58,20 @@ for (const dir of positionals) {
   process.stdout.write(
     `  finding scores: expected calibration error ${curve.expectedCalibrationError} over ${curve.candidates} candidates\n`,
   );
+  // FROC as the field reports it: false marks on normal images where a set has them, else outside
+  // the outlined lesions; intervals by bootstrap over women.
+  // (a set with only a handful of normal images, like CDD-CESM's few without a focal outline, counts
+  // marks outside the outlines instead).
+  const normals = cohort.images.filter((i) => i.image.findings.length === 0 && !(i.image.unlocated?.length ?? 0)).length;
+  const hasNormals = normals >= 10 && normals >= 0.1 * cohort.images.length;
+  const lesionFroc = froc(cohort, { rule: hasNormals ? 'normal' : 'outside' });
+  frocs.push({ label: basename(dir), report: lesionFroc });
+  const a = lesionFroc.at;
+  process.stdout.write(
+    `  FROC (${lesionFroc.rule === 'normal' ? 'false marks per normal image' : 'false marks outside the outlines per image'}, ${lesionFroc.lesions} lesions, ${lesionFroc.women} women): ${a.sensitivity} [${a.interval.low}, ${a.interval.high}] found at ${a.marksPerImage} ≤ ${a.maxMarks} marks/image (threshold ${a.threshold})${lesionFroc.imageAuc ? `; image AUC ${lesionFroc.imageAuc.value} [${lesionFroc.imageAuc.interval.low}, ${lesionFroc.imageAuc.interval.high}]` : ''}\n`,
+  );
+  for (const [type, c] of Object.entries(lesionFroc.byClass).sort())
+    process.stdout.write(`    ${type}: ${c.found}/${c.lesions} = ${c.sensitivity} [${c.interval.low}, ${c.interval.high}]\n`);
   if (alerts) {
     const p = alerts.perPatient;
     process.stdout.write(
@@ -68,13 +84,23 @@ for (const dir of positionals) {
       `  clear growth not in the inbox: model missed it before ${m.modelMissedBefore}, after ${m.modelMissedAfter}; one view each time ${m.seenInOneViewEachTime}; same view both times ${m.seenBothTimesInAView}; only to review ${m.onlyToReview}\n`,
     );
   }
-  report.push({ dir, model: cohort.model, images, calibration: curve, goals, ...(alerts ? { alerts } : {}) });
+  report.push({
+    dir,
+    model: cohort.model,
+    images,
+    calibration: curve,
+    goals,
+    froc: { ...lesionFroc, curve: undefined },
+    ...(alerts ? { alerts } : {}),
+  });
 }
 if (values.json) writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
 if (values.plots) {
   mkdirSync(values.plots, { recursive: true });
   const file = join(values.plots, 'calibration.svg');
   writeFileSync(file, calibrationSvg(curves, `Finding-score reliability (${modelLabel})`));
-  process.stderr.write(`wrote ${file}\n`);
+  const frocFile = join(values.plots, 'froc.svg');
+  writeFileSync(frocFile, frocSvg(frocs, `Lesions found vs false marks (${modelLabel})`));
+  process.stderr.write(`wrote ${file} and ${frocFile}\n`);
 }
 process.stdout.write(`\n${allMet ? 'every goal met' : 'some goals not met (✗)'}\n`);

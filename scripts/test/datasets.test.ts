@@ -218,9 +218,7 @@ test('the real training parts convert to DICOM the edge decodes, with the truth 
     // One conflict is dciodvfy's own: the Mammography Image module wants View Modifier Code Sequence
     // present (type 2), DX Positioning refuses it unless it has items (type 1C); either way it reports
     // one of the two, so that attribute is left to the MG module's reading.
-    const errors = stdout
-      .split('\n')
-      .filter((l) => l.startsWith('Error') && !/ViewModifierCodeSequence/.test(l));
+    const errors = stdout.split('\n').filter((l) => l.startsWith('Error') && !/ViewModifierCodeSequence/.test(l));
     assert.deepEqual(errors, [], 'dciodvfy finds no other error in the MG IOD');
 
     const cdd = await convertDataset({

@@ -82,3 +82,61 @@ test('Platt scaling recovers the calibration that generated the labels', () => {
   const fitted = fitPlatt(samples);
   assert.ok(Math.abs(fitted.a - truth.a) < 0.08 && Math.abs(fitted.b - truth.b) < 0.08, JSON.stringify(fitted));
 });
+
+test('FROC on real sets: false marks per normal image or outside the outlines, the operating point, per class, bootstrap by woman', async () => {
+  const { froc } = await import('../evaluate/froc.js');
+  // Four women, one image each (100 × 100 px at 1 mm): two with a lesion, two normal.
+  const image = (findings: { x: number; y: number; type: string }[]) => ({
+    file: '',
+    sopInstanceUid: '',
+    laterality: 'L' as const,
+    view: 'MLO' as const,
+    rows: 100,
+    columns: 100,
+    pixelSpacingMm: 1,
+    findings: findings.map((f, k) => ({ id: String(k), behaviour: 'stable', diameterMm: 10, areaMm2: 78.5, ...f })),
+    lookalikes: [],
+  });
+  const mark = (x: number, y: number, score: number) => ({ x, y, diameterMm: 10, areaMm2: 78.5, score });
+  const cohort = {
+    model: { name: 'm', version: '1', sha256: '', findingThreshold: 0.5 },
+    images: [
+      {
+        patientId: 'w1',
+        image: image([{ x: 0.5, y: 0.5, type: 'mass' }]),
+        candidates: [mark(0.52, 0.5, 0.9), mark(0.1, 0.1, 0.3)],
+        score: 0.9,
+      },
+      {
+        patientId: 'w2',
+        image: image([{ x: 0.3, y: 0.3, type: 'calcification-cluster' }]),
+        candidates: [mark(0.8, 0.8, 0.6)],
+        score: 0.6,
+      },
+      { patientId: 'w3', image: image([]), candidates: [mark(0.5, 0.5, 0.7)], score: 0.7 },
+      { patientId: 'w4', image: image([]), candidates: [mark(0.5, 0.5, 0.2)], score: 0.2 },
+    ].map((i) => ({ ...i, visit: 0, studyKey: i.patientId, studyDate: '20190603', findings: [] })),
+  };
+  const normal = froc(cohort as never, { rule: 'normal', replicates: 200 });
+  // Marks on the two normal images at 0.7 and 0.2: at threshold 0.2 that is 2 marks over 2 normal
+  // images (1 per image); the mass is found (0.9), the calcification never (its mark is 5 mm+ off).
+  assert.deepEqual([normal.falseMarkImages, normal.lesions], [2, 2]);
+  assert.deepEqual([normal.at.threshold, normal.at.marksPerImage, normal.at.sensitivity], [0.2, 1, 0.5]);
+  assert.deepEqual(normal.byClass.mass, { lesions: 1, found: 1, sensitivity: 1, interval: normal.byClass.mass?.interval });
+  assert.equal(normal.byClass['calcification-cluster']?.found, 0);
+  assert.ok(normal.at.interval.low <= 0.5 && normal.at.interval.high >= 0.5, 'the bootstrap interval holds the estimate');
+  assert.equal(normal.imageAuc?.value, 0.75, 'three of the four abnormal–normal pairs ordered right');
+  // Outside the outlines, per image: the off-lesion marks (0.3, 0.6, 0.7, 0.2) over 4 images.
+  const outside = froc(cohort as never, { rule: 'outside', replicates: 50 });
+  assert.deepEqual([outside.falseMarkImages, outside.at.threshold, outside.at.marksPerImage], [4, 0.2, 1]);
+  assert.deepEqual(
+    outside.curve.map((p) => [p.threshold, p.marksPerImage, p.sensitivity]),
+    [
+      [0.9, 0, 0.5],
+      [0.7, 0.25, 0.5],
+      [0.6, 0.5, 0.5],
+      [0.3, 0.75, 0.5],
+      [0.2, 1, 0.5],
+    ],
+  );
+});
