@@ -4,6 +4,7 @@
 // AUC (abnormal vs normal). Two ways to count false marks, as the datasets allow:
 // - `normal`: marks on normal images only, per normal image (mini-MIAS, phantoms: normals exist);
 // - `outside`: marks away from every outlined lesion, per image (CDD-CESM has no normal image).
+import { Rng } from '../phantoms/random.js';
 import type { InferredCohort } from './infer-cohort.js';
 import { aucInterval, hitRadiusMm, type Interval, rocAuc, round3, roundInterval, wilson } from './metrics.js';
 
@@ -126,18 +127,6 @@ function operatingPoint(
   return best;
 }
 
-/** A deterministic generator for the bootstrap (mulberry32), so a report is reproducible. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const percentile = (sorted: readonly number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.max(0, Math.floor(p * sorted.length)))] as number;
 
@@ -153,7 +142,8 @@ export function froc(
 
   // Bootstrap over women: each replicate draws women with replacement, keeps all their images,
   // and finds its own operating point at the same false-mark budget.
-  const rand = random(o.seed ?? 20261206);
+  const rng = new Rng(o.seed ?? 20261206);
+  const rand = () => rng.next();
   const byWomanMarks = Array.from({ length: women }, () => [] as Mark[]);
   const byWomanLesions = Array.from({ length: women }, () => [] as Lesion[]);
   const byWomanImages = Array.from({ length: women }, () => 0);

@@ -6,6 +6,7 @@ import { scopeFilter } from '../auth/clinic-scope.js';
 import { categoryLabel } from '../followup/category.js';
 import type { FollowupRunner } from '../followup/followup-service.js';
 import type { FollowupStore } from '../followup/followup-store.js';
+import { timelineSummary } from '../followup/overdue.js';
 import type { VerdictStore } from '../verdicts/verdict-store.js';
 import { ERROR_RESPONSES, Key, PageOf, PageQuery, PatientSummarySchema, TimelineSchema } from './api-schemas.js';
 import type { PatientAccess } from './patient-access.js';
@@ -88,23 +89,11 @@ export async function patientRoutes(app: FastifyInstance, o: PatientRouteOptions
       if (timeline.studies.length === 0) throw new VigilError('VIGIL_API_NOT_FOUND', `no studies for patient ${patientKey}`);
       const alerts = await o.store.listAlerts({ patientKey, limit: 500, ...scopeFilter(clinics) });
       const stored = await o.store.getPatient(patientKey);
-      const last = timeline.studies.at(-1);
-      const first = timeline.studies[0];
-      // The summary of what the caller sees: for a scoped user, their clinics' studies only.
+      // The summary of what the caller sees: for a scoped user, from their clinics' studies only.
+      const scoped = clinics !== null ? timelineSummary(patientKey, timeline, due) : undefined;
       const patient =
-        stored && clinics !== null && first && last
-          ? {
-              ...stored,
-              clinicId: first.clinicId,
-              clinicIds: stored.clinicIds.filter((c) => clinics.includes(c)),
-              firstStudyDate: first.studyDate,
-              lastStudyDate: last.studyDate,
-              lastStudyKey: last.studyKey,
-              studies: timeline.studies.length,
-              category: last.category,
-              dueDate: due?.dueDate ?? null,
-              openAlerts: alerts.items.filter((a) => a.status === 'open').length,
-            }
+        stored && scoped
+          ? { ...stored, ...scoped, openAlerts: alerts.items.filter((a) => a.status === 'open').length }
           : (stored ?? null);
       return {
         patient,

@@ -8,9 +8,9 @@ import {
   DEFAULT_OVERDUE_POLICY,
   type FollowupDue,
   followupDue,
-  lastFollowupStudy,
   type OverduePolicy,
   overdueCondition,
+  timelineSummary,
 } from './overdue.js';
 import { buildPatientTimeline, DEFAULT_TIMELINE_POLICY, type TimelinePolicy } from './timeline.js';
 
@@ -167,29 +167,14 @@ export class FollowupService implements FollowupRunner {
     const positions: number[] = [];
     for (const [i, patientKey] of patientKeys.entries()) {
       const { timeline, due } = await this.timeline(patientKey);
-      const first = timeline.studies[0];
-      // The last study that is a follow-up: a blank one does not lower the category or move the dates.
-      const last = lastFollowupStudy(timeline) ?? timeline.studies.at(-1);
-      if (!first || !last) continue;
+      const summary = timelineSummary(patientKey, timeline, due);
+      if (!summary) continue;
       const found = changeConditions(timeline, this.policy.change);
       const overdue = overdueCondition(timeline, this.today(), this.policy.overdue);
       if (overdue) found.push(overdue);
       const conditions = attributeConditions(timeline, found);
       positions.push(i);
-      saves.push({
-        summary: {
-          patientKey,
-          clinicId: first.clinicId,
-          clinicIds: [...new Set(timeline.studies.map((s) => s.clinicId))],
-          firstStudyDate: first.studyDate,
-          lastStudyDate: last.studyDate,
-          lastStudyKey: last.studyKey,
-          studies: timeline.studies.length,
-          category: last.category,
-          dueDate: due?.dueDate ?? null,
-        },
-        conditions,
-      });
+      saves.push({ summary, conditions });
     }
     // The clinics each patient was filed under before: a new one is surfaced for review.
     const before = await Promise.all(saves.map((save) => this.o.store.getPatient(save.summary.patientKey)));

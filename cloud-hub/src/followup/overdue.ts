@@ -1,4 +1,5 @@
 import { type CategoryPolicy, categoryLabel, DEFAULT_CATEGORY_POLICY, recommendedIntervalMonths } from './category.js';
+import type { PatientSummary } from './followup-store.js';
 import type { AlertCondition, PatientTimeline } from './followup-types.js';
 import { addMonths, daysBetween } from './study-dates.js';
 
@@ -22,6 +23,33 @@ export interface FollowupDue {
 /** The latest study that counts as a follow-up (one whose images show tissue). */
 export function lastFollowupStudy(timeline: PatientTimeline): PatientTimeline['studies'][number] | undefined {
   return timeline.studies.findLast((s) => s.analysable);
+}
+
+/**
+ * The patient's summary row from a timeline: first and last (follow-up) study, clinics, category and
+ * due date. The same for the stored summary and for a clinic-scoped view built from one clinic's
+ * studies; undefined for a timeline without studies.
+ */
+export function timelineSummary(
+  patientKey: string,
+  timeline: PatientTimeline,
+  due: FollowupDue | null,
+): Omit<PatientSummary, 'openAlerts' | 'updatedAt'> | undefined {
+  const first = timeline.studies[0];
+  // The last study that is a follow-up: a blank one does not lower the category or move the dates.
+  const last = lastFollowupStudy(timeline) ?? timeline.studies.at(-1);
+  if (!first || !last) return undefined;
+  return {
+    patientKey,
+    clinicId: first.clinicId,
+    clinicIds: [...new Set(timeline.studies.map((s) => s.clinicId))],
+    firstStudyDate: first.studyDate,
+    lastStudyDate: last.studyDate,
+    lastStudyKey: last.studyKey,
+    studies: timeline.studies.length,
+    category: last.category,
+    dueDate: due?.dueDate ?? null,
+  };
 }
 
 /** When the next study is due, from the latest analysable study's (highest) model-derived category. */
