@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { newMessageId, STATUS_SCHEMA, topicFor } from '@vigil/shared';
 import { ApiClient, login } from '../../scripts/harness/api-client.js';
+import { openEventStream } from '../../scripts/harness/event-stream.js';
 import { patientKeyOf, studyResult } from '../../scripts/harness/followup-results.js';
 import { startTestHub, type TestHub } from '../../scripts/harness/hub-fixture.js';
 import { ingestBatch } from '../../scripts/harness/ingest-batch.js';
@@ -236,29 +237,15 @@ describe('clinic-scoped access and verdicts', () => {
   it('live events reach only the clinics that see the patient', async () => {
     const received: string[] = [];
     const open = async (client: ApiClient, into: string[]) => {
-      const abort = new AbortController();
-      const response = await fetch(`${h.httpUrl}/api/v1/events`, {
-        headers: { authorization: `Bearer ${client.auth.bearer}` },
-        signal: abort.signal,
-      });
-      const reader = response.body?.getReader();
-      assert.ok(reader);
-      const pump = (async () => {
-        let text = '';
-        try {
-          for (;;) {
-            const { value, done } = await reader.read();
-            if (done) break;
-            text += Buffer.from(value).toString('utf8');
-            const events = text.split('\n\n');
-            text = events.pop() ?? '';
-            for (const e of events) if (e.startsWith('event: alert')) into.push(e);
-          }
-        } catch {
-          // aborted
-        }
-      })();
-      return { close: () => abort.abort(), pump };
+      const stream = await openEventStream(
+        `${h.httpUrl}/api/v1/events`,
+        { authorization: `Bearer ${client.auth.bearer}` },
+        (e) => {
+          if (e.startsWith('event: alert')) into.push(e);
+        },
+      );
+      assert.equal(stream.status, 200);
+      return { close: stream.close, pump: stream.done };
     };
     const streamA = await open(api.a, received);
     const alerts = await api.network.get<Page<{ alertKey: string; patientKey: string; status: string }>>(

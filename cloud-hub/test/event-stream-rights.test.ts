@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type ApiClient, login } from '../../scripts/harness/api-client.js';
+import { openEventStream } from '../../scripts/harness/event-stream.js';
 import { startTestHub } from '../../scripts/harness/hub-fixture.js';
 import { waitFor } from '../../scripts/harness/wait-for.js';
 import { STREAM_RECHECK_MS } from '../src/api/event-routes.js';
@@ -16,30 +17,15 @@ interface Stream {
 }
 
 async function openStream(client: ApiClient): Promise<Stream> {
-  const response = await fetch(`${client.baseUrl}/api/v1/events`, { headers: { cookie: client.auth.cookie ?? '' } });
-  assert.equal(response.status, 200);
-  const reader = response.body?.getReader();
-  assert.ok(reader);
   const stream: Stream = { events: [], closedAt: undefined };
-  void (async () => {
-    let text = '';
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        text += Buffer.from(value).toString('utf8');
-        const parts = text.split('\n\n');
-        text = parts.pop() ?? '';
-        for (const p of parts) {
-          const type = /^event: (\S+)/m.exec(p)?.[1];
-          if (type) stream.events.push({ type, at: Date.now() });
-        }
-      }
-    } catch {
-      // reset by the server
-    }
+  const opened = await openEventStream(`${client.baseUrl}/api/v1/events`, { cookie: client.auth.cookie ?? '' }, (raw) => {
+    const type = /^event: (\S+)/m.exec(raw)?.[1];
+    if (type) stream.events.push({ type, at: Date.now() });
+  });
+  assert.equal(opened.status, 200);
+  void opened.done.then(() => {
     stream.closedAt = Date.now();
-  })();
+  });
   return stream;
 }
 
