@@ -6,9 +6,11 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isVigilError } from '@vigil/shared';
 import { adapterFor, DATASET_ADAPTERS } from './adapters.js';
+import { foldOf, foldOption } from './folds.js';
 import { convertDataset } from './write-cohort.js';
 
 const USAGE = `usage: npm run datasets -- convert --from DIR --out DIR [--dataset ${DATASET_ADAPTERS.map((a) => a.name).join('|')}] [--women ID,ID…]
+         [--folds N --fold K [--rest]]   only the women of fold K of N (by a hash of their id), or with --rest all others
        npm run datasets -- list [DIR]
 Converts a public mammography dataset into DICOM MG files and truth.json (the phantoms' cohort format).
 The output folder must lie outside the repository: the datasets' licences do not allow copies in it.
@@ -28,6 +30,9 @@ try {
       out: { type: 'string' },
       dataset: { type: 'string' },
       women: { type: 'string' },
+      folds: { type: 'string' },
+      fold: { type: 'string' },
+      rest: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -60,7 +65,17 @@ if (`${resolve(out)}/`.startsWith(`${repo}/`)) {
 const adapter = adapterFor(from, values.dataset as string | undefined);
 if (!adapter)
   fail('VIGIL_CONFIG_INVALID', `no dataset adapter ${values.dataset ? `named ${values.dataset}` : `recognises ${from}`}`);
-const onlyWomen = values.women ? new Set(String(values.women).split(',').filter(Boolean)) : undefined;
+let fold: ReturnType<typeof foldOption>;
+try {
+  fold = foldOption(values.folds as string | undefined, values.fold as string | undefined);
+} catch (error) {
+  fail('VIGIL_CONFIG_INVALID', (error as Error).message);
+}
+let onlyWomen = values.women ? new Set(String(values.women).split(',').filter(Boolean)) : undefined;
+if (fold) {
+  const chosen = (await adapter.women(from)).filter((w) => (foldOf(w, fold.folds) === fold.fold) !== Boolean(values.rest));
+  onlyWomen = new Set(onlyWomen ? chosen.filter((w) => onlyWomen?.has(w)) : chosen);
+}
 const started = Date.now();
 try {
   const truth = await convertDataset({

@@ -1,12 +1,15 @@
 // `npm run train [-- --out models/vigil-demo --patients 500 --epochs 24 --seed 101 --input 576x720 --crop 192
 //   --init models/vigil-demo --lr 0.0005]`: phantoms rendered at one of four planned visits (lesions at every
 //   size a follow-up reaches), from scratch or from a model's weights (--init)
+//   [--data DIR …] [--folds N --fold K]: also (with --patients 0, only) on converted real datasets
+//   (`npm run datasets`), leaving out the women of fold K of N (by a hash of their id)
 // `npm run train -- --from SET [--from SET…] --base models/vigil-demo --version 1.1.0 --out DIR [--epochs 2]`:
 // fine-tune on training sets edges assembled from clinicians' verdicts (`vigil-edge training-set`).
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { foldOf, foldOption } from '../datasets/folds.js';
 import { fineTuneModel, trainModel } from './train-model.js';
 
 const { values } = parseArgs({
@@ -30,6 +33,11 @@ const { values } = parseArgs({
     lr: { type: 'string' },
     /** Training from phantoms: start from this model's weights instead of afresh. */
     init: { type: 'string' },
+    /** Cohorts to train on too (converted real datasets: `npm run datasets`); with --patients 0, only these. */
+    data: { type: 'string', multiple: true },
+    /** Hold fold K of N out of the --data cohorts (women by a hash of their id, as `npm run datasets` folds them). */
+    folds: { type: 'string' },
+    fold: { type: 'string' },
   },
 });
 if (values.from?.length) {
@@ -61,6 +69,13 @@ if (!input || Number(input[1]) % 16 !== 0 || Number(input[2]) % 16 !== 0) {
   process.stderr.write('--input must be WIDTHxHEIGHT, both multiples of 16\n');
   process.exit(2);
 }
+let heldOut: ReturnType<typeof foldOption>;
+try {
+  heldOut = foldOption(values.folds, values.fold);
+} catch (error) {
+  process.stderr.write(`${(error as Error).message}\n`);
+  process.exit(2);
+}
 const workDir = values['work-dir'] ?? join(tmpdir(), `vigil-train-${process.pid}`);
 try {
   const manifest = await trainModel({
@@ -75,6 +90,8 @@ try {
     crop: Number(values.crop),
     ...(values.init ? { init: values.init } : {}),
     ...(values.lr ? { lr: Number(values.lr) } : {}),
+    ...(values.data?.length ? { data: values.data } : {}),
+    ...(heldOut ? { exclude: (w: string) => foldOf(w, heldOut.folds) === heldOut.fold } : {}),
     log: (line) => process.stderr.write(`[train] ${line}\n`),
   });
   process.stdout.write(`${JSON.stringify({ model: manifest.name, version: manifest.version, sha256: manifest.sha256 })}\n`);

@@ -6,6 +6,7 @@ import { calibrationSamples, fitPlatt } from '../evaluate/calibration.js';
 import { calibrateFindingThreshold } from '../evaluate/evaluate.js';
 import { inferCohort } from '../evaluate/infer-cohort.js';
 import { GENERATOR_VERSION, generatePhantoms, readTruth } from '../phantoms/generate-phantoms.js';
+import { combineCohorts } from './combine-cohorts.js';
 import { exportTensors, type TensorSpec } from './export-tensors.js';
 
 export interface TrainOptions {
@@ -28,6 +29,13 @@ export interface TrainOptions {
   init?: string;
   /** Peak learning rate (default: train.py's). */
   lr?: number;
+  /**
+   * Cohorts to train on besides (or, with `patients` 0, instead of) the phantoms: converted real
+   * datasets (`npm run datasets`), read where they are.
+   */
+  data?: string[];
+  /** Women left out of training (a cross-validation fold held out for evaluation). */
+  exclude?: (womanId: string) => boolean;
   log: (line: string) => void;
 }
 
@@ -87,7 +95,8 @@ export async function trainModel(o: TrainOptions): Promise<ModelManifest> {
   const plannedVisits = o.plannedVisits ?? 4;
   const existing = readTruthIfPresent(phantoms);
   const sameMatrix = existing?.patients[0]?.visits[0]?.images[0]?.columns === o.matrix.columns;
-  if (
+  if (o.patients === 0) o.log('no phantoms: training on the given cohorts only');
+  else if (
     existing &&
     sameMatrix &&
     existing.version === GENERATOR_VERSION &&
@@ -106,8 +115,15 @@ export async function trainModel(o: TrainOptions): Promise<ModelManifest> {
       ...o.matrix,
       onProgress: progress('phantoms'),
     });
+  // Real cohorts join the phantoms in one cohort (files stay where they are); a held-out fold's
+  // women are left out here, before anything is trained on them.
+  const combined = o.data?.length
+    ? combineCohorts(join(o.workDir, 'cohort'), [...(o.patients > 0 ? [phantoms] : []), ...o.data], o.exclude)
+    : undefined;
+  const cohort = combined?.dir ?? phantoms;
+  if (combined) for (const s of combined.sources) o.log(JSON.stringify({ cohort: s }));
   o.log('exporting tensors with the edge decode + preprocess code');
-  const set = await exportTensors(phantoms, tensors, o.spec, progress('tensors'));
+  const set = await exportTensors(cohort, tensors, o.spec, progress('tensors'));
   const onnx = join(o.out, 'model.onnx');
   const lines = await runPython(
     [
@@ -153,9 +169,14 @@ export async function trainModel(o: TrainOptions): Promise<ModelManifest> {
       oneVisitOf: plannedVisits,
       images: set.count,
       epochs: o.epochs,
+      ...(combined
+        ? { cohorts: combined.sources.map((s) => ({ generator: s.generator, women: s.women, images: s.images })) }
+        : {}),
       ...summary,
     },
-    intendedUse: 'Demonstration only: trained on synthetic phantoms; not a medical device.',
+    intendedUse: combined
+      ? 'Research and demonstration only: trained on synthetic phantoms and public research mammography datasets (see the model card for their licences); not a medical device.'
+      : 'Demonstration only: trained on synthetic phantoms; not a medical device.',
   };
   writeFileSync(join(o.out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   // The shipped finding threshold: the operating point on the run's own held-out patients (never
@@ -163,14 +184,14 @@ export async function trainModel(o: TrainOptions): Promise<ModelManifest> {
   const heldOut = new Set((summary.heldOutPatients as string[] | undefined) ?? []);
   if (heldOut.size > 0) {
     o.log('calibrating the finding threshold on the held-out patients');
-    const point = await calibrateFindingThreshold(phantoms, o.out, heldOut, FALSE_POSITIVES_PER_IMAGE);
+    const point = await calibrateFindingThreshold(cohort, o.out, heldOut, FALSE_POSITIVES_PER_IMAGE);
     if (point) {
       manifest.thresholds.finding = Math.min(0.99, Math.max(0.05, point.threshold));
       manifest.training.operatingPoint = { maxFalsePositivesPerImage: FALSE_POSITIVES_PER_IMAGE, ...point };
       writeFileSync(join(o.out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     } else o.log(`no threshold keeps within ${FALSE_POSITIVES_PER_IMAGE} FP/image on the held-out patients: keeping 0.5`);
     o.log('calibrating finding scores on the held-out patients');
-    await calibrateScores(phantoms, o.out, heldOut, o.log);
+    await calibrateScores(cohort, o.out, heldOut, o.log);
   }
   return manifest;
 }
