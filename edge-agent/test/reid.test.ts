@@ -266,6 +266,10 @@ test('names for pseudonyms at the clinic edge only: scoped, short-lived, audited
     const both = await net.post<Grant>('/api/v1/reid/token');
     assert.deepEqual(both.body.edges.map((e) => e.deviceId).sort(), ['mg-a', 'mg-b']);
     assert.notEqual(both.body.edges[0]?.token, both.body.edges[1]?.token);
+    // Edge B is taken out of service (stopped), then revoked: its last telemetry still names its
+    // endpoint, and the hub must not offer it.
+    await b.stop();
+    agents.splice(agents.indexOf(b), 1);
     await hub.hub.registry.revoke('mg-b');
     const afterRevoke = await net.post<Grant>('/api/v1/reid/token');
     assert.deepEqual(

@@ -364,7 +364,17 @@ export class MqttPublisher {
       });
     }
     this.stopped = true;
-    await client.endAsync(false).catch(() => undefined);
+    // A graceful end waits for in-flight publishes, which never complete on a connection the hub is
+    // dropping (a revoked device, a hub going away): after a bound the client is ended by force.
+    // Anything unacknowledged is still in the outbox and goes again at the next start.
+    const ended = await Promise.race([
+      client.endAsync(false).then(
+        () => true,
+        () => true,
+      ),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 3000).unref()),
+    ]);
+    if (!ended) await client.endAsync(true).catch(() => undefined);
     this.options.outbox.flushAcks();
   }
 }
