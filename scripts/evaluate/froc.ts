@@ -181,7 +181,8 @@ export function froc(
   }
   const positives = abnormal.filter(Boolean).length;
   const negatives = abnormal.length - positives;
-  const auc = positives > 0 && negatives > 0 ? rocAuc(scores, abnormal) : null;
+  // An AUC over a handful of normal images says nothing (CDD-CESM has one or two): at least five of each.
+  const auc = positives >= 5 && negatives >= 5 ? rocAuc(scores, abnormal) : null;
   return {
     rule: o.rule,
     women,
