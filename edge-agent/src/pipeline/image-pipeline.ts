@@ -10,6 +10,9 @@ export type ImageHandler = (image: PreparedImage) => Promise<unknown>;
 
 /** Errors that mean "try again later" (the image stays in the spool), not "this image is bad". */
 
+/** Retries of an image whose processing failed unexpectedly before it waits for the next start. */
+const UNEXPECTED_RETRIES = 5;
+
 export interface ImagePipelineOptions {
   spool: Spool;
   pool: Decoder;
@@ -36,6 +39,8 @@ export class ImagePipeline {
   private idleWaiters: (() => void)[] = [];
   private stopped = false;
   private readonly retryTimers = new Set<NodeJS.Timeout>();
+  /** Unexpected (not storage-full) failures per spooled image. */
+  private readonly unexpected = new Map<string, number>();
 
   constructor(private readonly options: ImagePipelineOptions) {}
 
@@ -64,13 +69,19 @@ export class ImagePipeline {
       this.process(path)
         .catch((error: unknown) => {
           // Whatever failed, the image is still in the spool (quarantine moves it only once it can
-          // keep it with its reason): it is tried again, a full disk after the space returns.
+          // keep it with its reason). A full disk is retried until space returns; any other failure
+          // a few times, then the image waits in the spool for the next start (never lost).
           const full = isStorageFull(error);
+          const failures = full ? 0 : (this.unexpected.get(path) ?? 0) + 1;
+          if (!full) this.unexpected.set(path, failures);
+          const retry = full || failures < UNEXPECTED_RETRIES;
           this.options.logger[full ? 'warn' : 'error'](
-            { code: full ? 'VIGIL_INTAKE_STORAGE_FULL' : 'VIGIL_INTERNAL', err: String(error) },
-            'pipeline step failed; the image stays in the spool and is retried',
+            { code: full ? 'VIGIL_INTAKE_STORAGE_FULL' : 'VIGIL_INTERNAL', err: String(error), failures },
+            retry
+              ? 'pipeline step failed; the image stays in the spool and is retried'
+              : 'pipeline step failed again; the image stays in the spool until the next start',
           );
-          this.retryLater(path);
+          if (retry) this.retryLater(path);
         })
         .finally(() => {
           this.active -= 1;
@@ -129,6 +140,7 @@ export class ImagePipeline {
       return;
     }
     await spool.markProcessed(path, result.attrs.sopInstanceUid);
+    this.unexpected.delete(path);
     counters.processed += 1;
     counters.recordLatency(performance.now() - started);
   }
