@@ -9,10 +9,10 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { currentTotp, Hub, loadHubConfig, provisionUser, reidSigningKey } from '@vigil/cloud-hub';
 import { EdgeAgent, loadEdgeConfig } from '@vigil/edge-agent';
 import { createLogger } from '@vigil/shared';
+import { parseCli } from './cli-args.js';
 import { formatDemoAlerts, tallyDemoAlerts } from './demo/demo-alert-truth.js';
 import { pickFollowupPatients } from './demo/demo-cohort.js';
 import { runFeedbackLoop } from './demo/demo-feedback.js';
@@ -22,7 +22,10 @@ import { SimulatedModalities } from './demo/modality-simulator.js';
 import { freePort } from './harness/free-port.js';
 import { BUNDLED_VERSION } from './harness/model-packages.js';
 
-const { values } = parseArgs({
+const USAGE = `usage: npm run demo -- [--duration S] [--dir DIR (.vigil)] [--study-interval S (6)] [--rounds N]
+                      [--postgres URL] [--skip-feedback] [--skip-feedback-training]
+Starts a hub and three clinic edges on embedded defaults with simulated modalities and PACS (README).`;
+const { values } = parseCli(USAGE, {
   options: {
     duration: { type: 'string' },
     dir: { type: 'string', default: '.vigil' },

@@ -2,6 +2,7 @@
 process.env.VIGIL_LOG_LEVEL ??= 'warn';
 
 // `npm run bench -- backbone` runs only the named benchmarks.
+import { cliError, parseCli } from '../cli-args.js';
 import { benchApi } from './api.js';
 import { benchBackbone } from './backbone.js';
 import { benchDecode } from './decode.js';
@@ -18,7 +19,13 @@ const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   dicom: benchDicom,
 };
 
-const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const { positionals: wanted } = parseCli(
+  `usage: npm run bench [-- NAME …]   (${Object.keys(BENCHES).join(', ')}; all when none is named)
+One JSON object per benchmark on stdout, each with its same-run baseline and ratio; progress on stderr.`,
+  { allowPositionals: true, options: {} },
+);
+const unknown = wanted.filter((w) => !(w in BENCHES));
+if (unknown.length > 0) cliError(`no benchmark named ${unknown.join(', ')} (${Object.keys(BENCHES).join(', ')})`);
 for (const [name, run] of Object.entries(BENCHES)) {
   if (wanted.length > 0 && !wanted.includes(name)) continue;
   const result = await run();

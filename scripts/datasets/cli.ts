@@ -3,8 +3,8 @@
 // `npm run evaluate`, the demo and the edge's intake take. `list` names the adapters and what they
 // recognise under a folder.
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { isVigilError } from '@vigil/shared';
+import { cliError, parseCli } from '../cli-args.js';
 import { adapterFor, DATASET_ADAPTERS } from './adapters.js';
 import { foldOf, foldOption } from './folds.js';
 import { convertDataset } from './write-cohort.js';
@@ -16,35 +16,23 @@ Converts a public mammography dataset into DICOM MG files and truth.json (the ph
 The output folder must lie outside the repository: the datasets' licences do not allow copies in it.
 `;
 
+const { values, positionals } = parseCli(USAGE, {
+  allowPositionals: true,
+  options: {
+    from: { type: 'string' },
+    out: { type: 'string' },
+    dataset: { type: 'string' },
+    women: { type: 'string' },
+    folds: { type: 'string' },
+    fold: { type: 'string' },
+    rest: { type: 'boolean' },
+  },
+});
 function fail(code: string, message: string): never {
-  process.stderr.write(`${JSON.stringify({ ok: false, error: { code, message } })}\n`);
-  process.exit(2);
+  return cliError(message, code);
 }
-
-let parsed: ReturnType<typeof parseArgs>;
-try {
-  parsed = parseArgs({
-    allowPositionals: true,
-    options: {
-      from: { type: 'string' },
-      out: { type: 'string' },
-      dataset: { type: 'string' },
-      women: { type: 'string' },
-      folds: { type: 'string' },
-      fold: { type: 'string' },
-      rest: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-} catch (error) {
-  fail('VIGIL_CONFIG_INVALID', `${(error as Error).message}\n${USAGE}`);
-}
-const { values, positionals } = parsed as { values: Record<string, string | boolean | undefined>; positionals: string[] };
 const command = positionals[0];
-if (values.help || !command) {
-  process.stdout.write(USAGE);
-  process.exit(values.help ? 0 : 2);
-}
+if (!command) fail('VIGIL_CONFIG_INVALID', `name a command (--help lists them)`);
 if (command === 'list') {
   for (const a of DATASET_ADAPTERS) {
     const dir = positionals[1];

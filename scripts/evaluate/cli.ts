@@ -5,7 +5,7 @@
 // calibration curve (SVG).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { cliError, parseCli } from '../cli-args.js';
 import { evaluateAlerts } from './alert-evaluation.js';
 import { calibrationCurve, calibrationSvg } from './calibration.js';
 import { evaluateImages } from './evaluate.js';
@@ -13,7 +13,11 @@ import { type FrocReport, froc, frocSvg } from './froc.js';
 import { alertGoals, formatGoals, imageGoals } from './goals.js';
 import { inferCohort } from './infer-cohort.js';
 
-const { values, positionals } = parseArgs({
+const USAGE = `usage: npm run evaluate -- DIR [DIR…] [--model DIR (models/vigil-demo)] [--alerts] [--json FILE] [--plots DIR]
+Runs the model over each cohort (phantoms, or a dataset converted by npm run datasets) and prints every goal
+with its 95 % interval, the lesion FROC with its bootstrap interval and per-class sensitivity; --alerts adds
+the follow-up alert goals; --json writes every figure; --plots writes the calibration curve and the FROC (SVG).`;
+const { values, positionals } = parseCli(USAGE, {
   allowPositionals: true,
   options: {
     model: { type: 'string', default: 'models/vigil-demo' },
@@ -22,12 +26,7 @@ const { values, positionals } = parseArgs({
     plots: { type: 'string' },
   },
 });
-if (positionals.length === 0) {
-  process.stderr.write(
-    'usage: npm run evaluate -- PHANTOM_DIR [PHANTOM_DIR…] [--model DIR] [--alerts] [--json FILE] [--plots DIR]\n',
-  );
-  process.exit(2);
-}
+if (positionals.length === 0) cliError('name at least one cohort folder (--help lists the options)');
 const modelDir = values.model ?? 'models/vigil-demo';
 const report: Record<string, unknown>[] = [];
 const curves: { label: string; curve: ReturnType<typeof calibrationCurve> }[] = [];

@@ -1,8 +1,10 @@
 // `npm run phantoms -- --out DIR --patients N --visits K --seed S [--matrix COLSxROWS]`
-import { parseArgs } from 'node:util';
+import { cliError, parseCli } from '../cli-args.js';
 import { generatePhantoms } from './generate-phantoms.js';
 
-const { values } = parseArgs({
+const USAGE = `usage: npm run phantoms -- --out DIR [--patients N (10)] [--visits K (3)] [--seed S (1)] [--matrix COLSxROWS (3328x4096)]
+Writes a synthetic longitudinal mammography cohort: DICOM MG files and truth.json.`;
+const { values } = parseCli(USAGE, {
   options: {
     out: { type: 'string' },
     patients: { type: 'string', default: '10' },
@@ -14,8 +16,7 @@ const { values } = parseArgs({
 const matrix = /^(\d+)x(\d+)$/.exec(values.matrix ?? '');
 const numbers = [values.patients, values.visits, values.seed].map(Number);
 if (!values.out || !matrix || numbers.some((n) => !Number.isInteger(n) || n < 0)) {
-  process.stderr.write('usage: npm run phantoms -- --out DIR --patients N --visits K --seed S [--matrix COLSxROWS]\n');
-  process.exit(2);
+  cliError('--out is required; --patients, --visits and --seed are whole numbers; --matrix is COLSxROWS');
 }
 const [patients, visits, seed] = numbers as [number, number, number];
 const started = Date.now();

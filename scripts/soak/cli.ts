@@ -12,11 +12,11 @@ process.env.VIGIL_LOG_LEVEL ??= 'warn';
 import { type ChildProcess, fork } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { hashPassword } from '../../cloud-hub/src/auth/password-hash.js';
 import { cpuSeconds } from '../bench/cpu-time.js';
 import { percentile, progress, round } from '../bench/stats.js';
+import { parseCli } from '../cli-args.js';
 import { HubProcess, replicaEnv } from '../harness/hub-process.js';
 import { InfluxdServer } from '../harness/influxd.js';
 import { HUB_ACCOUNT, MosquittoServer, startMosquittoForDevices } from '../harness/mosquitto.js';
@@ -26,7 +26,10 @@ import { makeTlsMaterial } from '../harness/tls-material.js';
 import { waitFor } from '../harness/wait-for.js';
 import type { SimConfig, SimDevice } from './device-sim.js';
 
-const { values: args } = parseArgs({
+const USAGE = `usage: npm run soak -- [--devices N (200)] [--minutes M (3)] [--processes P (2)] [--result-devices N (40)]
+                       [--burst N (5000)] [--burst-every-s S (20)] [--telemetry-s S (10)] [--no-faults]
+Two hub replicas on PostgreSQL behind Mosquitto, N TLS devices, faults injected; one JSON report (docs/operations.md).`;
+const { values: args } = parseCli(USAGE, {
   options: {
     devices: { type: 'string', default: '200' },
     minutes: { type: 'string', default: '3' },

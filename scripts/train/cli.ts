@@ -8,11 +8,16 @@
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { cliError, parseCli } from '../cli-args.js';
 import { foldOf, foldOption } from '../datasets/folds.js';
 import { fineTuneModel, trainModel } from './train-model.js';
 
-const { values } = parseArgs({
+const USAGE = `usage: npm run train -- [--out DIR] [--patients N] [--epochs E] [--seed S] [--version V] [--input WxH] [--crop C]
+                        [--init DIR] [--lr R] [--work-dir DIR] [--data DIR …] [--folds N --fold K]
+       npm run train -- --from SET [--from SET…] --base DIR --version V --out DIR [--epochs E] [--lr R]
+Trains the lesion model on phantoms (and converted real cohorts with --data), or fine-tunes it on edges'
+training sets (--from); prints the new package's name, version and SHA-256.`;
+const { values } = parseCli(USAGE, {
   options: {
     out: { type: 'string', default: 'models/vigil-demo' },
     patients: { type: 'string', default: '500' },
@@ -41,10 +46,8 @@ const { values } = parseArgs({
   },
 });
 if (values.from?.length) {
-  if (!process.argv.includes('--version')) {
-    process.stderr.write('fine-tuning needs --version: the new package version (above the base model)\n');
-    process.exit(2);
-  }
+  if (!process.argv.includes('--version'))
+    cliError('fine-tuning needs --version: the new package version (above the base model)');
   const workDir = values['work-dir'] ?? join(tmpdir(), `vigil-finetune-${process.pid}`);
   try {
     const manifest = await fineTuneModel({
@@ -65,16 +68,13 @@ if (values.from?.length) {
   process.exit(0);
 }
 const input = /^(\d+)x(\d+)$/.exec(values.input ?? '');
-if (!input || Number(input[1]) % 16 !== 0 || Number(input[2]) % 16 !== 0) {
-  process.stderr.write('--input must be WIDTHxHEIGHT, both multiples of 16\n');
-  process.exit(2);
-}
+if (!input || Number(input[1]) % 16 !== 0 || Number(input[2]) % 16 !== 0)
+  cliError('--input must be WIDTHxHEIGHT, both multiples of 16');
 let heldOut: ReturnType<typeof foldOption>;
 try {
   heldOut = foldOption(values.folds, values.fold);
 } catch (error) {
-  process.stderr.write(`${(error as Error).message}\n`);
-  process.exit(2);
+  cliError((error as Error).message);
 }
 const workDir = values['work-dir'] ?? join(tmpdir(), `vigil-train-${process.pid}`);
 try {
