@@ -6,12 +6,13 @@ import { createServer as createTlsServer } from 'node:tls';
 import { type ErrorCode, type Logger, VigilError } from '@vigil/shared';
 import dcmjsDimse from 'dcmjs-dimse';
 import type { AtRest } from '../at-rest/at-rest-cipher.js';
+import { routeDimseLogs } from '../imaging/dimse-log.js';
 import { transferSyntax } from '../imaging/transfer-syntax.js';
 import { part10Header } from './part10-header.js';
 import type { Spool } from './spool.js';
 
 // CommonJS/UMD bundle: destructure the default export.
-const { Scp, Dataset, constants, responses, log: dimseLog } = dcmjsDimse;
+const { Scp, Dataset, constants, responses } = dcmjsDimse;
 const { PresentationContextResult, RejectResult, RejectSource, RejectReason, SopClass, StorageClass, Status } = constants;
 const { CEchoResponse, CStoreResponse } = responses;
 
@@ -116,21 +117,6 @@ function boundedSpoolFile(path: string, header: Buffer, maxBytes: number, atRest
   const pending: PendingStore = { path, stream, done };
   write(header, () => undefined);
   return pending;
-}
-
-/** Route dcmjs-dimse's loglevel output into pino, at debug for chatter, warn/error as such. */
-function routeDimseLogs(logger: Logger): void {
-  const original = dimseLog.methodFactory;
-  dimseLog.methodFactory = (methodName, level, loggerName) => {
-    void original;
-    return (...message: unknown[]) => {
-      const text = message.map(String).join(' ');
-      if (methodName === 'error') logger.error({ code: 'VIGIL_DICOM_NETWORK' }, text);
-      else if (methodName === 'warn') logger.warn(text);
-      else logger.debug({ level, loggerName }, text);
-    };
-  };
-  dimseLog.setLevel(dimseLog.getLevel());
 }
 
 /**

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { backoffDelay, type Logger, VigilError } from '@vigil/shared';
 import { type AtRest, PLAINTEXT } from '../at-rest/at-rest-cipher.js';
 import type { EdgeConfig } from '../config.js';
+import { routeDimseLogs } from '../imaging/dimse-log.js';
 import type { AnalysedImage, ResultSink } from '../pipeline/image-processor.js';
 import { readSealedDicomFile, writeSealedDicomFile } from './dicom-writer.js';
 import {
@@ -71,6 +72,7 @@ export class PacsService implements ResultSink {
     },
   ) {
     this.atRest = o.atRest ?? PLAINTEXT;
+    routeDimseLogs(o.logger);
     this.store = new PacsStore(join(o.dataDir, 'pacs.sqlite'), this.atRest);
     this.objectsDir = join(o.dataDir, 'pacs', 'objects');
     mkdirSync(this.objectsDir, { recursive: true });
