@@ -22,10 +22,12 @@ import {
   Spool,
 } from '@vigil/edge-agent';
 import { createLogger } from '@vigil/shared';
+import { PLAINTEXT } from '../../edge-agent/src/at-rest/at-rest-cipher.js';
 import { routeDimseLogs } from '../../edge-agent/src/imaging/dimse-log.js';
-import { writeDicomFile } from '../../edge-agent/src/reporting/dicom-writer.js';
+import { writeSealedDicomFile } from '../../edge-agent/src/reporting/dicom-writer.js';
 import { cStore, stowRs } from '../../edge-agent/src/reporting/pacs-senders.js';
 import { buildPresentationState } from '../../edge-agent/src/reporting/presentation-state.js';
+import { fitToVr } from '../../edge-agent/src/reporting/vr-fit.js';
 import { freePort } from '../harness/free-port.js';
 import { BUNDLED_MODEL } from '../harness/model-packages.js';
 import { OrthancServer, StoreScp } from '../harness/pacs-servers.js';
@@ -89,19 +91,27 @@ async function srPerStudy(dir: string, storescp: StoreScp, orthanc: OrthancServe
     };
     const sr = join(dir, `sr-${s}.dcm`);
     const pr = join(dir, `pr-${s}.dcm`);
-    await writeDicomFile(
-      buildMeasurementReport({ ...common, sopInstanceUid: derivedUid(), seriesInstanceUid: derivedUid(), seriesNumber: 9901 }),
+    // As the edge builds them (PacsService): values fitted to their VRs, encoded in memory, written
+    // through the at-rest writer (encryption off, the default).
+    writeSealedDicomFile(
+      fitToVr(
+        buildMeasurementReport({ ...common, sopInstanceUid: derivedUid(), seriesInstanceUid: derivedUid(), seriesNumber: 9901 }),
+      ).dataset,
       sr,
+      PLAINTEXT,
     );
-    await writeDicomFile(
-      buildPresentationState({
-        ...common,
-        sopInstanceUid: derivedUid(),
-        seriesInstanceUid: derivedUid(),
-        seriesNumber: 9902,
-        label: 'VIGIL_AI',
-      }),
+    writeSealedDicomFile(
+      fitToVr(
+        buildPresentationState({
+          ...common,
+          sopInstanceUid: derivedUid(),
+          seriesInstanceUid: derivedUid(),
+          seriesNumber: 9902,
+          label: 'VIGIL_AI',
+        }),
+      ).dataset,
       pr,
+      PLAINTEXT,
     );
     buildMs.push(performance.now() - started);
     const c0 = performance.now();

@@ -127,7 +127,7 @@ export class PacsService implements ResultSink {
     for (const study of this.store.dueStudies(this.now())) {
       if (this.stopped) return;
       try {
-        await this.build(study.studyKey, study.version + 1, study.images());
+        this.build(study.studyKey, study.version + 1, study.images());
       } catch (error) {
         // Set aside after a few attempts so the studies behind it are built and delivered. The log
         // and the store get the code and a message that names attributes, never their values.
@@ -157,7 +157,7 @@ export class PacsService implements ResultSink {
   }
 
   /** Builds a study's objects (values fitted to their VRs), seals and queues them for every destination. */
-  private async build(studyKey: string, version: number, images: ReportedImage[]): Promise<void> {
+  private build(studyKey: string, version: number, images: ReportedImage[]): void {
     const first = images[0];
     if (!first) throw new VigilError('VIGIL_PACS_BUILD_FAILED', 'the study has no readable image entry');
     const studyInstanceUid = first.identity.studyInstanceUid;
@@ -171,7 +171,7 @@ export class PacsService implements ResultSink {
     };
     const objects: { sopInstanceUid: string; sopClassUid: string; path: string }[] = [];
     const notes: VrNote[] = [];
-    const write = async (
+    const write = (
       kind: string,
       sopClassUid: string,
       build: (uids: { sopInstanceUid: string; seriesInstanceUid: string }) => Record<string, unknown>,
@@ -188,12 +188,12 @@ export class PacsService implements ResultSink {
     };
     const wanted = new Set(this.o.config.objects);
     if (wanted.has('sr')) {
-      await write('sr', COMPREHENSIVE_3D_SR, (uids) =>
+      write('sr', COMPREHENSIVE_3D_SR, (uids) =>
         buildMeasurementReport({ ...common, ...uids, seriesNumber: this.o.config.seriesNumber }),
       );
     }
     if (wanted.has('gsps') && images.some((i) => i.findings.length > 0)) {
-      await write('gsps', GRAYSCALE_SOFTCOPY_PRESENTATION_STATE, (uids) =>
+      write('gsps', GRAYSCALE_SOFTCOPY_PRESENTATION_STATE, (uids) =>
         buildPresentationState({ ...common, ...uids, seriesNumber: this.o.config.seriesNumber + 1, label: 'VIGIL_AI' }),
       );
     }
