@@ -23,6 +23,7 @@ export * from './inference/model-input-from-file.js';
 export * from './inference/model-manifest.js';
 export * from './inference/onnx-model.js';
 export * from './inference/preprocess.js';
+export * from './inference/breast-region.js';
 export * from './intake/dicom-scp.js';
 export * from './intake/folder-watcher.js';
 export * from './intake/part10-header.js';

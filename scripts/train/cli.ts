@@ -14,6 +14,7 @@ import { fineTuneModel, trainModel } from './train-model.js';
 
 const USAGE = `usage: npm run train -- [--out DIR] [--patients N] [--epochs E] [--seed S] [--version V] [--input WxH] [--crop C]
                         [--init DIR] [--lr R] [--work-dir DIR] [--data DIR …] [--folds N --fold K]
+                        [--preprocess breast|plain]
        npm run train -- --from SET [--from SET…] --base DIR --version V --out DIR [--epochs E] [--lr R]
 Trains the lesion model on phantoms (and converted real cohorts with --data), or fine-tunes it on edges'
 training sets (--from); prints the new package's name, version and SHA-256.`;
@@ -43,6 +44,8 @@ const { values } = parseCli(USAGE, {
     /** Hold fold K of N out of the --data cohorts (women by a hash of their id, as `npm run datasets` folds them). */
     folds: { type: 'string' },
     fold: { type: 'string' },
+    /** `breast` (default): background, labels, markers and an MLO view's pectoral muscle masked, the breast normalised; `plain`: the older steps only. */
+    preprocess: { type: 'string', default: 'breast' },
   },
 });
 if (values.from?.length) {
@@ -68,6 +71,8 @@ if (values.from?.length) {
   process.exit(0);
 }
 const input = /^(\d+)x(\d+)$/.exec(values.input ?? '');
+if (values.preprocess !== 'breast' && values.preprocess !== 'plain') cliError('--preprocess must be breast or plain');
+const breast = values.preprocess === 'breast';
 if (!input || Number(input[1]) % 16 !== 0 || Number(input[2]) % 16 !== 0)
   cliError('--input must be WIDTHxHEIGHT, both multiples of 16');
 let heldOut: ReturnType<typeof foldOption>;
@@ -86,7 +91,14 @@ try {
     seed: Number(values.seed),
     version: values.version ?? '1.0.0',
     matrix: { rows: 1024, columns: 832 },
-    spec: { width: Number(input[1]), height: Number(input[2]), stride: 2, boxDownsample: true },
+    spec: {
+      width: Number(input[1]),
+      height: Number(input[2]),
+      stride: 2,
+      boxDownsample: true,
+      breastMask: breast,
+      pectoralMask: breast,
+    },
     crop: Number(values.crop),
     ...(values.init ? { init: values.init } : {}),
     ...(values.lr ? { lr: Number(values.lr) } : {}),

@@ -1,15 +1,12 @@
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { drawDisc, modelInputFromFile, toInputPixels } from '@vigil/edge-agent';
+import { drawDisc, type InputSpec, modelInputFromFile, toInputPixels } from '@vigil/edge-agent';
 import { readTruth } from '../phantoms/generate-phantoms.js';
 
-export interface TensorSpec {
-  width: number;
-  height: number;
+/** The model input (with its manifest preprocessing flags, see the edge's preprocess.ts) and output stride. */
+export interface TensorSpec extends InputSpec {
   /** Output map stride relative to the input (the network downsamples by this factor). */
   stride: number;
-  /** Preprocess with the manifest step `box-downsample` (see the edge's preprocess.ts). */
-  boxDownsample?: boolean;
 }
 
 /** A point of interest in model-input pixels, for sampling training crops. */

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { preprocessingSteps } from '@vigil/edge-agent';
 import { calibrationSamples, fitPlatt } from '../evaluate/calibration.js';
 import { calibrateFindingThreshold } from '../evaluate/evaluate.js';
 import { inferCohort } from '../evaluate/infer-cohort.js';
@@ -152,15 +153,7 @@ export async function trainModel(o: TrainOptions): Promise<ModelManifest> {
     file: 'model.onnx',
     sha256: createHash('sha256').update(readFileSync(onnx)).digest('hex'),
     input: { name: 'image', width: o.spec.width, height: o.spec.height, channels: 1, layout: 'NCHW', dtype: 'float32' },
-    preprocessing: [
-      'modality-lut',
-      ...(o.spec.boxDownsample ? ['box-downsample'] : []),
-      'voi-window-or-lut',
-      'monochrome1-invert',
-      'chest-wall-left',
-      'lanczos3-letterbox',
-      'scale-0-1',
-    ],
+    preprocessing: preprocessingSteps(o.spec),
     output: { name: 'lesion_probability', kind: 'lesion-probability', stride: o.spec.stride },
     thresholds: { finding: 0.5, minAreaMm2: 3, maxFindings: 20 },
     training: {

@@ -31,6 +31,8 @@ export interface ImageAttributes {
   voiLut: VoiLut | undefined;
   /** Imager or pixel spacing in mm (row, column), when present. */
   pixelSpacingMm: [number, number] | undefined;
+  /** View Position (0018,5101), e.g. MLO or CC, upper case; undefined when absent. */
+  viewPosition?: string;
 }
 
 function numberOr(dataSet: DataSet, tag: string, fallback: number): number {
@@ -66,6 +68,11 @@ function spacing(dataSet: DataSet): [number, number] | undefined {
     if (parts.length === 2 && parts.every((p) => Number.isFinite(p) && p > 0)) return parts as [number, number];
   }
   return undefined;
+}
+
+function viewPosition(dataSet: DataSet): { viewPosition?: string } {
+  const view = (dataSet.string('x00185101') ?? '').trim().toUpperCase();
+  return view ? { viewPosition: view } : {};
 }
 
 export function readImageAttributes(dataSet: DataSet): ImageAttributes {
@@ -117,5 +124,6 @@ export function readImageAttributes(dataSet: DataSet): ImageAttributes {
     voiLutFunction: voiFunction(dataSet),
     voiLut: voiLut(dataSet, pixelRepresentation === 1),
     pixelSpacingMm: spacing(dataSet),
+    ...viewPosition(dataSet),
   };
 }

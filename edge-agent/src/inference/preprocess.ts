@@ -3,6 +3,7 @@ import sharp from 'sharp';
 import { toPresentation } from '../imaging/display-transform.js';
 import type { ImageAttributes } from '../imaging/image-attributes.js';
 import type { StoredPixels } from '../imaging/pixel-data.js';
+import { type BreastRegion, findBreast, findPectoral, normaliseBreast, withoutPectoral } from './breast-region.js';
 
 /** How a model wants its input (from the model manifest, see `inputSpecOf`). */
 export interface InputSpec {
@@ -14,6 +15,13 @@ export interface InputSpec {
    * `box-downsample`. Models trained without it keep the older full-resolution path.
    */
   boxDownsample?: boolean;
+  /**
+   * Manifest step `breast-mask-normalise`: everything off the breast (background, film labels,
+   * markers) set to 0 and the breast's intensities stretched to one scale (see breast-region.ts).
+   */
+  breastMask?: boolean;
+  /** Manifest step `pectoral-mask-mlo`: in MLO views, the pectoral muscle is masked out too. */
+  pectoralMask?: boolean;
 }
 
 export interface ModelInput {
@@ -26,6 +34,8 @@ export interface ModelInput {
   scale: number;
   /** Share of the image brighter than its background: near 0 for a blank or empty exposure. */
   tissueFraction: number;
+  /** The breast region (models with the `breast-mask-normalise` step): 1 = breast, row-major over the input. */
+  breast?: Pick<BreastRegion, 'mask' | 'area' | 'removedObjects' | 'pectoral'>;
 }
 
 /** A model input made ahead of inference (in the decode worker), with the spec it was made for. */
@@ -47,6 +57,8 @@ export const PREPROCESSING_STEPS = [
   'chest-wall-left',
   'lanczos3-letterbox',
   'scale-0-1',
+  'breast-mask-normalise',
+  'pectoral-mask-mlo',
 ] as const;
 
 /** The steps of a manifest this edge does not implement (a model that needs them must be refused at load). */
@@ -60,11 +72,29 @@ export function inputSpecOf(manifest: { input: { width: number; height: number }
     width: manifest.input.width,
     height: manifest.input.height,
     boxDownsample: manifest.preprocessing.includes('box-downsample'),
+    breastMask: manifest.preprocessing.includes('breast-mask-normalise'),
+    pectoralMask: manifest.preprocessing.includes('pectoral-mask-mlo'),
   };
 }
 
 export function sameInputSpec(a: InputSpec, b: InputSpec): boolean {
-  return a.width === b.width && a.height === b.height && Boolean(a.boxDownsample) === Boolean(b.boxDownsample);
+  return (
+    a.width === b.width &&
+    a.height === b.height &&
+    Boolean(a.boxDownsample) === Boolean(b.boxDownsample) &&
+    Boolean(a.breastMask) === Boolean(b.breastMask) &&
+    Boolean(a.pectoralMask) === Boolean(b.pectoralMask)
+  );
+}
+
+/** The manifest steps a spec stands for, in the order PREPROCESSING_STEPS lists them. */
+export function preprocessingSteps(spec: InputSpec): string[] {
+  return PREPROCESSING_STEPS.filter(
+    (step) =>
+      (step !== 'box-downsample' || spec.boxDownsample) &&
+      (step !== 'breast-mask-normalise' || spec.breastMask) &&
+      (step !== 'pectoral-mask-mlo' || spec.pectoralMask),
+  );
 }
 
 /**
@@ -165,7 +195,25 @@ async function toModelInput(pixels: StoredPixels, attrs: ImageAttributes, spec: 
   const values = new Uint16Array(resized.buffer, resized.byteOffset, resized.byteLength / 2);
   const tensor = new Float32Array(spec.width * spec.height);
   for (let i = 0; i < tensor.length; i++) tensor[i] = (values[i] as number) / 65535;
-  return { tensor, dims: [1, 1, spec.height, spec.width], mirrored, scale, tissueFraction };
+  const input: ModelInput = { tensor, dims: [1, 1, spec.height, spec.width], mirrored, scale, tissueFraction };
+  if (spec.breastMask)
+    input.breast = breastOf(tensor, spec, { width, height }, spec.pectoralMask === true && attrs.viewPosition === 'MLO');
+  return input;
+}
+
+/** Finds the breast (and an MLO view's pectoral muscle) in the input, then masks and normalises it in place. */
+function breastOf(
+  tensor: Float32Array,
+  spec: InputSpec,
+  valid: { width: number; height: number },
+  mlo: boolean,
+): ModelInput['breast'] {
+  let region = findBreast(tensor, spec.width, spec.height, valid);
+  const pectoral = mlo ? findPectoral(tensor, spec.width, region, spec.height) : undefined;
+  if (pectoral) region = withoutPectoral(region, spec.width, spec.height, pectoral);
+  normaliseBreast(tensor, region);
+  const { mask, area, removedObjects } = region;
+  return { mask, area, removedObjects, ...(region.pectoral ? { pectoral: region.pectoral } : {}) };
 }
 
 /**
