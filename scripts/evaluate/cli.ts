@@ -8,13 +8,17 @@ import { basename, join } from 'node:path';
 import { cliError, parseCli } from '../cli-args.js';
 import { evaluateAlerts } from './alert-evaluation.js';
 import { calibrationCurve, calibrationSvg } from './calibration.js';
+import { cohortSpec, labelOf, pooled } from './cohort-spec.js';
 import { evaluateImages } from './evaluate.js';
 import { type FrocReport, froc, frocSvg } from './froc.js';
 import { alertGoals, formatGoals, imageGoals } from './goals.js';
-import { inferCohort } from './infer-cohort.js';
+import { type InferredCohort, inferCohort } from './infer-cohort.js';
 
-const USAGE = `usage: npm run evaluate -- DIR [DIR…] [--model DIR (models/vigil-demo)] [--alerts] [--json FILE] [--plots DIR]
-Runs the model over each cohort (phantoms, or a dataset converted by npm run datasets) and prints every goal
+const USAGE = `usage: npm run evaluate -- COHORT [COHORT…] [--model DIR (models/vigil-demo)] [--alerts] [--json FILE] [--plots DIR]
+COHORT is a folder (phantoms, or a dataset converted by npm run datasets) run with --model, or
+LABEL=DIR@MODEL,DIR@MODEL,… : cross-validation folds, each run with the model that did not train on it,
+pooled into one evaluation named LABEL.
+Runs the model over each cohort and prints every goal
 with its 95 % interval, the lesion FROC with its bootstrap interval and per-class sensitivity; --alerts adds
 the follow-up alert goals; --json writes every figure; --plots writes the calibration curve and the FROC (SVG).`;
 const { values, positionals } = parseCli(USAGE, {
@@ -33,15 +37,29 @@ const curves: { label: string; curve: ReturnType<typeof calibrationCurve> }[] = 
 const frocs: { label: string; report: FrocReport }[] = [];
 let modelLabel = '';
 let allMet = true;
-for (const dir of positionals) {
-  const cohort = await inferCohort(dir, modelDir, {
-    onProgress: (done, total) => process.stderr.write(`\r${dir}: inference ${done}/${total}`),
-  });
-  process.stderr.write('\n');
+for (const positional of positionals) {
+  let spec: ReturnType<typeof cohortSpec>;
+  try {
+    spec = cohortSpec(positional, modelDir);
+  } catch (error) {
+    cliError((error as Error).message);
+  }
+  const { parts } = spec;
+  const dir = spec.label;
+  const inferred: InferredCohort[] = [];
+  for (const part of parts) {
+    inferred.push(
+      await inferCohort(part.dir, part.model, {
+        onProgress: (done, total) => process.stderr.write(`\r${part.dir}: inference ${done}/${total}`),
+      }),
+    );
+    process.stderr.write('\n');
+  }
+  const cohort = pooled(inferred);
   modelLabel = `${cohort.model.name} ${cohort.model.version}${cohort.model.calibrated ? ', calibrated' : ''}`;
   const images = evaluateImages(cohort);
   const curve = calibrationCurve(cohort);
-  curves.push({ label: basename(dir), curve });
+  curves.push({ label: labelOf(spec), curve });
   const goals = imageGoals(images);
   // Alerts need follow-up: a cohort with one visit per patient has none to judge.
   const followUp = cohort.images.some((i) => i.visit > 0);
@@ -64,7 +82,7 @@ for (const dir of positionals) {
   const normals = cohort.images.filter((i) => i.image.findings.length === 0 && !(i.image.unlocated?.length ?? 0)).length;
   const hasNormals = normals >= 10 && normals >= 0.1 * cohort.images.length;
   const lesionFroc = froc(cohort, { rule: hasNormals ? 'normal' : 'outside' });
-  frocs.push({ label: basename(dir), report: lesionFroc });
+  frocs.push({ label: labelOf(spec), report: lesionFroc });
   const a = lesionFroc.at;
   process.stdout.write(
     `  FROC (${lesionFroc.rule === 'normal' ? 'false marks per normal image' : 'false marks outside the outlines per image'}, ${lesionFroc.lesions} lesions, ${lesionFroc.women} women): ${a.sensitivity} [${a.interval.low}, ${a.interval.high}] found at ${a.marksPerImage} ≤ ${a.maxMarks} marks/image (threshold ${a.threshold})${lesionFroc.imageAuc ? `; image AUC ${lesionFroc.imageAuc.value} [${lesionFroc.imageAuc.interval.low}, ${lesionFroc.imageAuc.interval.high}]` : ''}\n`,

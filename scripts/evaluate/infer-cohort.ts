@@ -5,7 +5,7 @@
 // follow-up policy does not run the model again.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { findingsOfMap, imageScore, inputSpecOf, modelInputFromFile, OnnxModel } from '@vigil/edge-agent';
+import { findingsOfMap, imageScore, inputSpecOf, mapOf, modelInputFromFile, OnnxModel } from '@vigil/edge-agent';
 import type { Finding } from '@vigil/shared';
 import { readTruth, type TruthImage } from '../phantoms/generate-phantoms.js';
 
@@ -60,7 +60,7 @@ export async function inferCohort(
     const images: InferredImage[] = [];
     for (const { p, v, image } of work) {
       const { attrs, input } = await modelInputFromFile(join(phantomDir, image.file), spec);
-      const map = await model.run(input.tensor);
+      const map = await mapOf(model, input);
       images.push({
         patientId: p.patientId,
         visit: v.index,

@@ -14,7 +14,7 @@ import { fineTuneModel, trainModel } from './train-model.js';
 
 const USAGE = `usage: npm run train -- [--out DIR] [--patients N] [--epochs E] [--seed S] [--version V] [--input WxH] [--crop C]
                         [--init DIR] [--lr R] [--work-dir DIR] [--data DIR …] [--folds N --fold K]
-                        [--preprocess breast|plain]
+                        [--preprocess breast|plain] [--geometric G]
        npm run train -- --from SET [--from SET…] --base DIR --version V --out DIR [--epochs E] [--lr R]
 Trains the lesion model on phantoms (and converted real cohorts with --data), or fine-tunes it on edges'
 training sets (--from); prints the new package's name, version and SHA-256.`;
@@ -46,6 +46,8 @@ const { values } = parseCli(USAGE, {
     fold: { type: 'string' },
     /** `breast` (default): background, labels, markers and an MLO view's pectoral muscle masked, the breast normalised; `plain`: the older steps only. */
     preprocess: { type: 'string', default: 'breast' },
+    /** Random scale (±25 %·G) and rotation (±10°·G) of training crops; 0 = none. */
+    geometric: { type: 'string', default: '0' },
   },
 });
 if (values.from?.length) {
@@ -102,6 +104,7 @@ try {
     crop: Number(values.crop),
     ...(values.init ? { init: values.init } : {}),
     ...(values.lr ? { lr: Number(values.lr) } : {}),
+    geometric: Number(values.geometric),
     ...(values.data?.length ? { data: values.data } : {}),
     ...(heldOut ? { exclude: (w: string) => foldOf(w, heldOut.folds) === heldOut.fold } : {}),
     log: (line) => process.stderr.write(`[train] ${line}\n`),

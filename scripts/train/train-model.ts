@@ -30,6 +30,8 @@ export interface TrainOptions {
   init?: string;
   /** Peak learning rate (default: train.py's). */
   lr?: number;
+  /** Random scale and rotation of training crops, 0 (none) to 1 (±25 %, ±10°). */
+  geometric?: number;
   /**
    * Cohorts to train on besides (or, with `patients` 0, instead of) the phantoms: converted real
    * datasets (`npm run datasets`), read where they are.
@@ -138,10 +140,12 @@ export async function trainModel(o: TrainOptions): Promise<ModelManifest> {
       ...(o.crop ? ['--crop', String(o.crop)] : []),
       ...(o.init ? ['--init', join(o.init, 'model.onnx')] : []),
       ...(o.lr ? ['--lr', String(o.lr)] : []),
+      ...(o.geometric ? ['--geometric', String(o.geometric)] : []),
     ],
     o.log,
   );
   const summary = lines.at(-1) ?? {};
+  if (o.geometric) summary.geometricAugmentation = o.geometric;
   if (o.init) {
     const base = JSON.parse(readFileSync(join(o.init, 'manifest.json'), 'utf8')) as ModelManifest;
     summary.initFrom = `${base.name} ${base.version}`;

@@ -25,6 +25,8 @@ p.add_argument("--lr", type=float, default=3e-3)
 p.add_argument("--pos-weight", type=float, default=3.0)
 p.add_argument("--dice-weight", type=float, default=0.5)
 p.add_argument("--val-images", type=int, default=96)
+p.add_argument("--geometric", type=float, default=0.0, help="strength of random scale (±25 %%·g) and rotation (±10°·g) per crop; 0 = none")
+p.add_argument("--val-fraction", type=float, default=0.2, help="share of patients held out for the run's own validation and threshold calibration")
 p.add_argument("--init", default=None, help="fine-tune this model (ONNX, as this script exports it) instead of starting afresh")
 a = p.parse_args()
 
@@ -44,7 +46,7 @@ images = index["images"]
 # Held-out split by patient, so no patient is in both sets.
 patients = sorted({i["patientId"] for i in images})
 rng = random.Random(a.seed); rng.shuffle(patients)
-held = set(patients[: max(1, len(patients) // 5)])
+held = set(patients[: max(1, int(len(patients) * a.val_fraction))]) if a.val_fraction > 0 else set()
 train_idx = [k for k, i in enumerate(images) if i["patientId"] not in held]
 val_idx = [k for k, i in enumerate(images) if i["patientId"] in held][: a.val_images]
 crop = min(a.crop, h, w) // 16 * 16
@@ -112,6 +114,20 @@ def sample_crop(k):
     return x0, y0
 
 
+def warp(xc, yc):
+    """Random scale and rotation about the crop centre, the same for image and target (breasts differ
+    in size, film and digital detectors in pixel pitch, and positioning in angle)."""
+    scale = 1 + rng.uniform(-0.25, 0.25) * a.geometric
+    angle = math.radians(rng.uniform(-10, 10) * a.geometric)
+    c, s_ = math.cos(angle) / scale, math.sin(angle) / scale
+    theta = torch.tensor([[[c, -s_, 0.0], [s_, c, 0.0]]], dtype=torch.float32)
+    gx = F.affine_grid(theta, [1, 1, *xc.shape[-2:]], align_corners=False)
+    gy = F.affine_grid(theta, [1, 1, *yc.shape[-2:]], align_corners=False)
+    xw = F.grid_sample(xc[None], gx, mode="bilinear", padding_mode="zeros", align_corners=False)[0]
+    yw = (F.grid_sample(yc[None], gy, mode="bilinear", padding_mode="zeros", align_corners=False)[0] > 0.5).float()
+    return xw, yw
+
+
 def batch_of(idx):
     xs, ys = [], []
     for k in idx:
@@ -120,6 +136,8 @@ def batch_of(idx):
         yc = y[k, :, y0 // STRIDE : (y0 + crop) // STRIDE, x0 // STRIDE : (x0 + crop) // STRIDE].float()
         if rng.random() < 0.5:  # vertical flip keeps the chest wall left
             xc, yc = torch.flip(xc, [1]), torch.flip(yc, [1])
+        if a.geometric > 0:
+            xc, yc = warp(xc, yc)
         # Exposure and noise variation: gamma, gain and a little white noise (the letterbox stays 0).
         gamma, gain, noise = rng.uniform(0.8, 1.25), rng.uniform(0.9, 1.1), rng.uniform(0.0, 0.01)
         body = (xc > 0).float()

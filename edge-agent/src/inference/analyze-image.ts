@@ -47,9 +47,40 @@ export async function analyzeInput(
   model: OnnxModel,
 ): Promise<Pick<Analysis, 'score' | 'findings'> & { inferMs: number }> {
   const started = performance.now();
-  const map = await model.run(input.tensor);
+  const map = await mapOf(model, input);
   const inferMs = performance.now() - started;
   return { score: imageScore(map), findings: findingsOfMap(map, input, attrs, model.manifest), inferMs };
+}
+
+/**
+ * The model's probability map for an input, with nothing outside the breast (models whose
+ * preprocessing finds it): background, labels and the pectoral muscle can draw no mark and no score.
+ */
+export async function mapOf(model: OnnxModel, input: ModelInput): Promise<ProbabilityMap> {
+  const map = await model.run(input.tensor);
+  if (input.breast) maskToBreast(map, input.breast.mask, input.dims[3], model.manifest.output.stride);
+  return map;
+}
+
+/** Zeroes the map cells (stride × stride input pixels each) with no breast pixel under them. */
+export function maskToBreast(map: ProbabilityMap, mask: Uint8Array, inputWidth: number, stride: number): void {
+  const inputHeight = mask.length / inputWidth;
+  for (let my = 0; my < map.height; my++)
+    for (let mx = 0; mx < map.width; mx++) {
+      let any = 0;
+      for (let dy = 0; dy < stride && !any; dy++) {
+        const y = my * stride + dy;
+        if (y >= inputHeight) break;
+        for (let dx = 0; dx < stride; dx++) {
+          const x = mx * stride + dx;
+          if (x < inputWidth && mask[y * inputWidth + x]) {
+            any = 1;
+            break;
+          }
+        }
+      }
+      if (!any) map.data[my * map.width + mx] = 0;
+    }
 }
 
 /**
