@@ -10,7 +10,7 @@ import { evaluateAlerts } from './alert-evaluation.js';
 import { calibrationCurve, calibrationSvg } from './calibration.js';
 import { cohortSpec, labelOf, pooled } from './cohort-spec.js';
 import { evaluateImages } from './evaluate.js';
-import { type FrocReport, froc, frocSvg } from './froc.js';
+import { type FrocReport, froc, frocRuleFor, frocSummary, frocSvg } from './froc.js';
 import { alertGoals, formatGoals, imageGoals } from './goals.js';
 import { type InferredCohort, inferCohort } from './infer-cohort.js';
 
@@ -79,14 +79,9 @@ for (const positional of positionals) {
   // the outlined lesions; intervals by bootstrap over women.
   // (a set with only a handful of normal images, like CDD-CESM's few without a focal outline, counts
   // marks outside the outlines instead).
-  const normals = cohort.images.filter((i) => i.image.findings.length === 0 && !(i.image.unlocated?.length ?? 0)).length;
-  const hasNormals = normals >= 10 && normals >= 0.1 * cohort.images.length;
-  const lesionFroc = froc(cohort, { rule: hasNormals ? 'normal' : 'outside' });
+  const lesionFroc = froc(cohort, { rule: frocRuleFor(cohort) });
   frocs.push({ label: labelOf(spec), report: lesionFroc });
-  const a = lesionFroc.at;
-  process.stdout.write(
-    `  FROC (${lesionFroc.rule === 'normal' ? 'false marks per normal image' : 'false marks outside the outlines per image'}, ${lesionFroc.lesions} lesions, ${lesionFroc.women} women): ${a.sensitivity} [${a.interval.low}, ${a.interval.high}] found at ${a.marksPerImage} ≤ ${a.maxMarks} marks/image (threshold ${a.threshold})${lesionFroc.imageAuc ? `; image AUC ${lesionFroc.imageAuc.value} [${lesionFroc.imageAuc.interval.low}, ${lesionFroc.imageAuc.interval.high}]` : ''}\n`,
-  );
+  process.stdout.write(`  ${frocSummary(lesionFroc)}\n`);
   for (const [type, c] of Object.entries(lesionFroc.byClass).sort())
     process.stdout.write(`    ${type}: ${c.found}/${c.lesions} = ${c.sensitivity} [${c.interval.low}, ${c.interval.high}]\n`);
   if (alerts) {

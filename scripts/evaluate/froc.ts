@@ -130,6 +130,26 @@ function operatingPoint(
 const percentile = (sorted: readonly number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.max(0, Math.floor(p * sorted.length)))] as number;
 
+/**
+ * How false marks are counted for a cohort, as the field reports them: per normal image where the
+ * set has enough normals (≥ 10 and ≥ 10 % of its images), else outside the outlined lesions per
+ * image (a set like CDD-CESM, with only a handful of images without a focal outline).
+ */
+export function frocRuleFor(cohort: InferredCohort): FalseMarkRule {
+  const normals = cohort.images.filter((i) => i.image.findings.length === 0 && !(i.image.unlocated?.length ?? 0)).length;
+  return normals >= 10 && normals >= 0.1 * cohort.images.length ? 'normal' : 'outside';
+}
+
+/** One line: the operating point with its interval and the image AUC. */
+export function frocSummary(report: FrocReport): string {
+  const a = report.at;
+  const rule = report.rule === 'normal' ? 'false marks per normal image' : 'false marks outside the outlines per image';
+  const auc = report.imageAuc
+    ? `; image AUC ${report.imageAuc.value} [${report.imageAuc.interval.low}, ${report.imageAuc.interval.high}]`
+    : '';
+  return `FROC (${rule}, ${report.lesions} lesions, ${report.women} women): ${a.sensitivity} [${a.interval.low}, ${a.interval.high}] found at ${a.marksPerImage} ≤ ${a.maxMarks} marks/image (threshold ${a.threshold})${auc}`;
+}
+
 export function froc(
   cohort: InferredCohort,
   o: { rule: FalseMarkRule; maxMarks?: number; replicates?: number; seed?: number },

@@ -1,5 +1,6 @@
-import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { drawDisc, type InputSpec, modelInputFromFile, toInputPixels } from '@vigil/edge-agent';
 import { readTruth } from '../phantoms/generate-phantoms.js';
 
@@ -26,6 +27,47 @@ export interface ExportedSet {
 }
 
 /**
+ * An image's model input as u16, from `cacheDir` when the same file (path, size, mtime) was
+ * preprocessed with the same spec before: cross-validation trains several models on mostly the same
+ * images, and decoding + preprocessing them is a large part of each run.
+ */
+async function cachedInput(
+  file: string,
+  spec: InputSpec,
+  cacheDir: string | undefined,
+): Promise<{ u16: Uint16Array; input: { scale: number; mirrored: boolean } }> {
+  const stat = statSync(file);
+  const key = createHash('sha256')
+    .update(
+      JSON.stringify([
+        resolve(file),
+        stat.size,
+        stat.mtimeMs,
+        spec.width,
+        spec.height,
+        spec.boxDownsample,
+        spec.breastMask,
+        spec.pectoralMask,
+      ]),
+    )
+    .digest('hex');
+  const cached = cacheDir ? join(cacheDir, `${key}.u16`) : undefined;
+  if (cached && existsSync(cached) && existsSync(`${cached}.json`)) {
+    const bytes = readFileSync(cached);
+    const meta = JSON.parse(readFileSync(`${cached}.json`, 'utf8')) as { scale: number; mirrored: boolean };
+    return { u16: new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2), input: meta };
+  }
+  const { input } = await modelInputFromFile(file, spec);
+  const u16 = Uint16Array.from(input.tensor, (v) => Math.round(v * 65535));
+  if (cached && cacheDir) {
+    mkdirSync(cacheDir, { recursive: true });
+    writeFileSync(`${cached}.json`, JSON.stringify({ scale: input.scale, mirrored: input.mirrored }));
+    writeFileSync(cached, new Uint8Array(u16.buffer));
+  }
+  return { u16, input };
+}
+
+/**
  * Training tensors made by the edge's own decode and preprocess code (identical inputs in training
  * and serving), with target maps: a disc for each finding (calcification clusters included) at the
  * map resolution. Writes inputs.u16 (N×H×W; the preprocess output is u16/65535 exactly, so this is
@@ -37,6 +79,7 @@ export async function exportTensors(
   outDir: string,
   spec: TensorSpec,
   onProgress?: (done: number, total: number) => void,
+  cacheDir?: string,
 ): Promise<ExportedSet> {
   const { images } = readTruth(phantomDir);
   const mapW = Math.ceil(spec.width / spec.stride);
@@ -46,8 +89,7 @@ export async function exportTensors(
   const inputsFd = openSync(join(outDir, 'inputs.u16'), 'w');
   try {
     for (const [n, image] of images.entries()) {
-      const { input } = await modelInputFromFile(join(phantomDir, image.file), spec);
-      const u16 = Uint16Array.from(input.tensor, (v) => Math.round(v * 65535));
+      const { u16, input } = await cachedInput(join(phantomDir, image.file), spec, cacheDir);
       writeSync(inputsFd, new Uint8Array(u16.buffer));
       // The same geometry the edge uses for its own training sets (labels from clinicians).
       const geometry = { ...image, scale: input.scale, mirrored: input.mirrored };

@@ -37,6 +37,8 @@ export interface TrainOptions {
    * datasets (`npm run datasets`), read where they are.
    */
   data?: string[];
+  /** Keep preprocessed inputs here and reuse them (several runs over the same images). */
+  tensorCache?: string;
   /** Women left out of training (a cross-validation fold held out for evaluation). */
   exclude?: (womanId: string) => boolean;
   log: (line: string) => void;
@@ -126,7 +128,7 @@ export async function trainModel(o: TrainOptions): Promise<ModelManifest> {
   const cohort = combined?.dir ?? phantoms;
   if (combined) for (const s of combined.sources) o.log(JSON.stringify({ cohort: s }));
   o.log('exporting tensors with the edge decode + preprocess code');
-  const set = await exportTensors(cohort, tensors, o.spec, progress('tensors'));
+  const set = await exportTensors(cohort, tensors, o.spec, progress('tensors'), o.tensorCache);
   const onnx = join(o.out, 'model.onnx');
   const lines = await runPython(
     [

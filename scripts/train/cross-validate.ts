@@ -1,0 +1,133 @@
+// `npm run cross-validate -- --data DIR [--data DIR…] --out DIR [--folds 5] [--patients 100] [--epochs 24]
+//   [--crop 256] [--lr 0.0005] [--geometric 0.5] [--init models/vigil-demo] [--seed 101] [--plots DIR] [--final]`
+// k-fold cross-validation by woman: one model per fold, trained without that fold's women (by a hash of
+// their id, as `npm run datasets` and `npm run train` fold them), then every woman's images read by the
+// model that never saw her, pooled into one FROC per cohort with intervals by bootstrap over women.
+// A fold whose model is already in OUT/fold-K (same recipe) is not trained again: a cut-off run resumes.
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { cliError, parseCli } from '../cli-args.js';
+import { foldOf } from '../datasets/folds.js';
+import { pooled } from '../evaluate/cohort-spec.js';
+import { type FrocReport, froc, frocRuleFor, frocSummary, frocSvg } from '../evaluate/froc.js';
+import { type InferredCohort, inferCohort } from '../evaluate/infer-cohort.js';
+import { readTruth } from '../phantoms/generate-phantoms.js';
+import { trainModel } from './train-model.js';
+
+const USAGE = `usage: npm run cross-validate -- --data DIR [--data DIR…] --out DIR [--folds N (5)] [--patients P (100)]
+                                 [--epochs E (24)] [--crop C (256)] [--lr R (0.0005)] [--geometric G (0.5)]
+                                 [--init DIR (models/vigil-demo)] [--seed S (101)] [--plots DIR]
+                                 [--final] [--version V (0.6.0)]
+Trains one model per fold of women (each without that fold), reads every woman with the model that did
+not train on her and prints the pooled FROC per cohort; writes OUT/cv.json (and the FROC SVG with --plots).
+With --final, also trains the model to ship on every woman (OUT/all), with the same recipe.`;
+const { values } = parseCli(USAGE, {
+  options: {
+    data: { type: 'string', multiple: true },
+    out: { type: 'string' },
+    folds: { type: 'string', default: '5' },
+    patients: { type: 'string', default: '100' },
+    epochs: { type: 'string', default: '24' },
+    crop: { type: 'string', default: '256' },
+    lr: { type: 'string', default: '0.0005' },
+    geometric: { type: 'string', default: '0.5' },
+    init: { type: 'string', default: 'models/vigil-demo' },
+    seed: { type: 'string', default: '101' },
+    plots: { type: 'string' },
+    /** Also train the candidate model on every woman, into OUT/all (the one to ship). */
+    final: { type: 'boolean', default: false },
+    version: { type: 'string', default: '0.6.0' },
+  },
+});
+const data = values.data ?? [];
+if (data.length === 0 || !values.out) cliError('--data (at least one converted cohort) and --out are required');
+const folds = Number(values.folds);
+if (!Number.isInteger(folds) || folds < 2) cliError('--folds must be an integer ≥ 2');
+const out = values.out as string;
+const recipe = {
+  folds,
+  patients: Number(values.patients),
+  epochs: Number(values.epochs),
+  crop: Number(values.crop),
+  lr: Number(values.lr),
+  geometric: Number(values.geometric),
+  init: values.init as string,
+  seed: Number(values.seed),
+  data,
+};
+const log = (line: string) => process.stderr.write(`[cv] ${line}\n`);
+mkdirSync(out, { recursive: true });
+const phantomWork = join(out, 'work-phantoms');
+/** Trains one model into OUT/NAME without the women `exclude` names, unless it is there already with this recipe. */
+async function trainRun(name: string, fold: number | 'all', version: string): Promise<void> {
+  const dir = join(out, name);
+  const manifestFile = join(dir, 'manifest.json');
+  const tag = { ...recipe, fold };
+  if (existsSync(manifestFile)) {
+    const done = JSON.parse(readFileSync(manifestFile, 'utf8')) as { training?: { crossValidation?: unknown } };
+    if (JSON.stringify(done.training?.crossValidation) === JSON.stringify(tag)) {
+      log(`${name}: trained already (${dir})`);
+      return;
+    }
+  }
+  log(fold === 'all' ? `${name}: training on every woman` : `fold ${fold} of ${folds}: training without its women`);
+  const workDir = join(out, `work-${name}`);
+  mkdirSync(workDir, { recursive: true });
+  // The phantoms are the same for every run: rendered once, then reused.
+  if (existsSync(join(phantomWork, 'truth.json')) && !existsSync(join(workDir, 'phantoms')))
+    symlinkSync(phantomWork, join(workDir, 'phantoms'));
+  const manifest = await trainModel({
+    out: dir,
+    workDir,
+    patients: recipe.patients,
+    seed: recipe.seed,
+    epochs: recipe.epochs,
+    version,
+    matrix: { rows: 1024, columns: 832 },
+    spec: { width: 576, height: 720, stride: 2, boxDownsample: true, breastMask: true, pectoralMask: true },
+    crop: recipe.crop,
+    lr: recipe.lr,
+    geometric: recipe.geometric,
+    init: recipe.init,
+    data,
+    ...(fold === 'all' ? {} : { exclude: (woman: string) => foldOf(woman, folds) === fold }),
+    tensorCache: join(out, 'tensor-cache'),
+    log,
+  });
+  manifest.training.crossValidation = tag;
+  writeFileSync(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
+  if (!existsSync(join(phantomWork, 'truth.json')) && existsSync(join(workDir, 'phantoms', 'truth.json')))
+    renameSync(join(workDir, 'phantoms'), phantomWork);
+  rmSync(join(workDir, 'tensors'), { recursive: true, force: true });
+}
+
+for (let fold = 0; fold < folds; fold++) await trainRun(`fold-${fold}`, fold, `${values.version}-cv.${fold}`);
+if (values.final) await trainRun('all', 'all', values.version as string);
+
+const reports: { label: string; report: FrocReport }[] = [];
+const summary: Record<string, unknown>[] = [];
+for (const cohortDir of data) {
+  const { truth } = readTruth(cohortDir);
+  const parts: InferredCohort[] = [];
+  for (let fold = 0; fold < folds; fold++) {
+    const women = new Set(truth.patients.map((p) => p.patientId).filter((w) => foldOf(w, folds) === fold));
+    if (women.size === 0) continue;
+    parts.push(await inferCohort(cohortDir, join(out, `fold-${fold}`), { patients: women }));
+  }
+  const cohort = pooled(parts);
+  const report = froc(cohort, { rule: frocRuleFor(cohort) });
+  reports.push({ label: basename(cohortDir), report });
+  process.stdout.write(
+    `\n${cohortDir} — ${folds}-fold cross-validation by woman, ${cohort.images.length} images\n  ${frocSummary(report)}\n`,
+  );
+  for (const [type, c] of Object.entries(report.byClass).sort())
+    process.stdout.write(`    ${type}: ${c.found}/${c.lesions} = ${c.sensitivity} [${c.interval.low}, ${c.interval.high}]\n`);
+  summary.push({ cohort: cohortDir, images: cohort.images.length, froc: { ...report, curve: undefined }, curve: report.curve });
+}
+writeFileSync(join(out, 'cv.json'), `${JSON.stringify({ recipe, results: summary }, null, 2)}\n`);
+if (values.plots) {
+  mkdirSync(values.plots, { recursive: true });
+  const file = join(values.plots, 'froc-cv.svg');
+  writeFileSync(file, frocSvg(reports, `Lesions found vs false marks, ${folds}-fold cross-validation by woman`));
+  log(`wrote ${file}`);
+}
