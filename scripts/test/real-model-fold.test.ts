@@ -19,15 +19,18 @@ const ROOT = join(import.meta.dirname, '../..');
 const SHARED = join(ROOT, '../shared/data');
 const FOLD_MODEL = join(ROOT, 'models/cross-validation/fold-0');
 const PHANTOM_ONLY = join(ROOT, 'models/cross-validation/phantom-only');
-const BAR = JSON.parse(readFileSync(join(FOLD_MODEL, 'bar.json'), 'utf8')) as Record<
-  string,
-  { sensitivity: number; imageAuc?: number }
->;
 
 test('fold 0 of the cross-validation: the model holds its real-image bar on women it never saw', {
-  skip: !existsSync(join(SHARED, 'mias-train')) || !existsSync(join(SHARED, 'cdd-cesm-train')),
+  skip:
+    !existsSync(join(SHARED, 'mias-train')) ||
+    !existsSync(join(SHARED, 'cdd-cesm-train')) ||
+    !existsSync(join(FOLD_MODEL, 'bar.json')), // TEMPORARY until the fold-0 model lands
   timeout: 600_000,
 }, async () => {
+  const BAR = JSON.parse(readFileSync(join(FOLD_MODEL, 'bar.json'), 'utf8')) as Record<
+    string,
+    { sensitivity: number; imageAuc?: number }
+  >;
   const dir = makeTempDir('real-fold');
   try {
     for (const [name, bar] of Object.entries(BAR)) {
@@ -44,8 +47,14 @@ test('fold 0 of the cross-validation: the model holds its real-image bar on wome
       const before = await figures(PHANTOM_ONLY);
       process.stderr.write(`${name} fold 0: ${frocSummary(now)}\n  phantom-only: ${frocSummary(before)}\n`);
       assert.ok(now.lesions >= 8, `${name}: a meaningful fold (${now.lesions} lesions)`);
-      assert.ok(now.at.sensitivity >= bar.sensitivity - 0.03, `${name}: sensitivity ${now.at.sensitivity} (bar ${bar.sensitivity})`);
-      assert.ok(now.at.sensitivity > before.at.sensitivity, `${name}: better than the phantom-only model (${before.at.sensitivity})`);
+      assert.ok(
+        now.at.sensitivity >= bar.sensitivity - 0.03,
+        `${name}: sensitivity ${now.at.sensitivity} (bar ${bar.sensitivity})`,
+      );
+      assert.ok(
+        now.at.sensitivity > before.at.sensitivity,
+        `${name}: better than the phantom-only model (${before.at.sensitivity})`,
+      );
       if (bar.imageAuc !== undefined) {
         assert.ok(now.imageAuc, `${name}: an image AUC`);
         assert.ok(now.imageAuc.value >= bar.imageAuc - 0.03, `${name}: image AUC ${now.imageAuc.value} (bar ${bar.imageAuc})`);
