@@ -7,6 +7,12 @@ import { copySqliteToPostgres } from './storage/state-transfer.js';
 
 const err = (line: string) => process.stderr.write(`${line}\n`);
 
+/** The coded line for an audit chain that does not verify (exit status 3: the state opened, its log did not hold). */
+function auditBroken(where: string): string {
+  const error = new VigilError('VIGIL_AUDIT_CHAIN_BROKEN', `the audit log's hash chain does not verify (${where})`);
+  return `${error.code}: ${error.message}`;
+}
+
 /** `vigil-hub state migrate|backup|verify`: moving, saving and checking the hub's state. */
 export function addStateCommands(
   program: Command,
@@ -46,7 +52,7 @@ export function addStateCommands(
         );
         process.stdout.write(`${JSON.stringify(report)}\n`);
         if (!report.audit.ok || report.auditHead.source !== report.auditHead.copy) {
-          err(`vigil-hub: the audit chain does not verify in the copy (first bad entry ${report.audit.firstBadSeq})`);
+          err(`vigil-hub: ${auditBroken(`in the copy, first bad entry ${report.audit.firstBadSeq}`)}`);
           process.exitCode = 3;
         }
       } catch (error) {
@@ -90,7 +96,10 @@ export function addStateCommands(
           const audit = await store.audit.verify();
           const results = await store.countResults();
           process.stdout.write(`${JSON.stringify({ driver: store.driver, results, audit })}\n`);
-          if (!audit.ok) process.exitCode = 3;
+          if (!audit.ok) {
+            process.stderr.write(`vigil-hub: ${auditBroken(`first bad entry ${audit.firstBadSeq}`)}\n`);
+            process.exitCode = 3;
+          }
         } finally {
           await store.close();
         }

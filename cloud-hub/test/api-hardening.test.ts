@@ -62,7 +62,7 @@ describe('API hardening (review findings 6 and 9)', () => {
     await h.stop();
   });
 
-  it('finding 6: a made-up session cookie per request does not escape the login limit (429 after 10 per address)', async () => {
+  it('a made-up session cookie per request does not escape the login limit (429 after 10 per address)', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 14; i++) {
       statuses.push(
@@ -78,7 +78,7 @@ describe('API hardening (review findings 6 and 9)', () => {
     assert.ok(statuses.slice(0, 10).every((s) => s === 401));
   });
 
-  it('finding 9: lockout answers the same for unknown and existing users, and is per address', async () => {
+  it('lockout answers the same for unknown and existing users, and is per address', async () => {
     const wrong = (username: string, from: string) => loginFrom(h.httpUrl, from, { username, password: 'wrong-password-123' });
     // Five wrong attempts from one address lock that address out of the account: 423 at the sixth,
     // for an existing user and for a name that does not exist alike.
@@ -125,14 +125,14 @@ describe('API hardening (review findings 6 and 9)', () => {
     );
   });
 
-  it('finding 9: the last admin cannot disable itself (the CLI user enable and unlock: cli.test.ts)', async () => {
+  it('the last admin cannot disable itself (the CLI user enable and unlock: cli.test.ts)', async () => {
     const refused = await client.post<{ error: { code: string } }>('/api/v1/users/root1/disable');
     assert.equal(refused.status, 409);
     assert.equal(refused.body.error.code, 'VIGIL_USER_LAST_ADMIN');
     assert.equal((await client.get('/api/v1/auth/me')).status, 200, 'still signed in');
   });
 
-  it('finding 9: a forged telemetry cursor or date is a coded 400, not a 500', async () => {
+  it('a forged telemetry cursor or date is a coded 400, not a 500', async () => {
     const cursor = Buffer.from(JSON.stringify(['not-a-number'])).toString('base64url');
     for (const query of [`cursor=${cursor}`, `cursor=${Buffer.from('[1.5]').toString('base64url')}`, 'from=yesterday']) {
       const r = await client.get<{ error: { code: string } }>(
@@ -143,7 +143,7 @@ describe('API hardening (review findings 6 and 9)', () => {
     }
   });
 
-  it('finding 9: API responses are not cacheable; the dashboard ships no source map', async () => {
+  it('API responses are not cacheable; the dashboard ships no source map', async () => {
     for (const path of ['/api/v1/patients', '/api/v1/alerts', '/api/v1/auth/me']) {
       assert.equal((await client.get(path)).headers.get('cache-control'), 'no-store', path);
     }
@@ -154,7 +154,7 @@ describe('API hardening (review findings 6 and 9)', () => {
     assert.equal((await fetch(`${h.httpUrl}${script}.map`)).status, 404);
   });
 
-  it(`finding 9: one user holds at most ${MAX_STREAMS_PER_USER} live streams`, async () => {
+  it(`one user holds at most ${MAX_STREAMS_PER_USER} live streams`, async () => {
     const controllers: AbortController[] = [];
     try {
       const statuses: number[] = [];

@@ -1,4 +1,4 @@
-// Review finding 7: wrong-password MQTT CONNECTs against a real hub, from real MQTT clients. What an
+// wrong-password MQTT CONNECTs against a real hub, from real MQTT clients. What an
 // unauthenticated peer can make the hub hash is bounded, unknown ids cost what known ids cost, and a
 // dashboard login and the real device still get through during the flood.
 import assert from 'node:assert/strict';
@@ -24,7 +24,7 @@ function connectCode(url: string, options: mqtt.IClientOptions): Promise<number>
   });
 }
 
-test('finding 7: 60 parallel wrong CONNECTs per id cost a bounded number of argon2 runs; unknown ids cost the same', async () => {
+test('60 parallel wrong CONNECTs per id cost a bounded number of argon2 runs; unknown ids cost the same', async () => {
   const t = await startTestHub();
   try {
     const password = await t.addDevice('clinic-a', 'edge-1');

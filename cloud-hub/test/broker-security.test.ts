@@ -118,7 +118,7 @@ test('a device connection dying uncleanly publishes its retained offline status 
   device.end(true);
 });
 
-test('finding 9: a device that disconnects cleanly without a will or an offline status shows offline', async () => {
+test('a device that disconnects cleanly without a will or an offline status shows offline', async () => {
   const pw = await t.addDevice('clinic-a', 'edge-quiet');
   const address = { clinicId: 'clinic-a', deviceId: 'edge-quiet' };
   const online = {

@@ -1,4 +1,4 @@
-// Review finding 3 against a real hub with real MQTT device clients: a device of another clinic
+// Clinic scope against a real hub with real MQTT device clients: a device of another clinic
 // publishing results under a known patient key. The patient keeps her clinics, every alert names the
 // clinic and device whose evidence raised it, and a device can only add evidence under its own clinic.
 import assert from 'node:assert/strict';
@@ -11,7 +11,7 @@ import { studyResult } from '../../scripts/harness/followup-results.js';
 import { startTestHub } from '../../scripts/harness/hub-fixture.js';
 import { waitFor } from '../../scripts/harness/wait-for.js';
 
-test('finding 3: another clinic’s device adds evidence only under its own clinic, named on every alert', async () => {
+test('another clinic’s device adds evidence only under its own clinic, named on every alert', async () => {
   const t = await startTestHub();
   try {
     const a = { clinicId: 'clinic-a', deviceId: 'edge-a' };

@@ -1,4 +1,4 @@
-// Review finding 2 against a real hub, with a real MQTT device client: a study dated 2099-12-31 for
+// Follow-up hardening against a real hub, with a real MQTT device client: a study dated 2099-12-31 for
 // an overdue high-risk patient must not close her overdue alert, lower her category or move her due date.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -52,7 +52,7 @@ async function overduePatient(patient: string) {
   return { t, seen, before, openOverdue, publishStudy };
 }
 
-test('finding 2: a future-dated study is dead-lettered with a code and leaves the overdue alert open', async () => {
+test('a future-dated study is dead-lettered with a code and leaves the overdue alert open', async () => {
   const { t, seen, before, openOverdue, publishStudy } = await overduePatient('high-risk');
   try {
     // The attack: four blank views dated 2099-12-31, published by a device over MQTT.
@@ -70,7 +70,7 @@ test('finding 2: a future-dated study is dead-lettered with a code and leaves th
   }
 });
 
-test('finding 2: a study of blank images (no tissue) is not the follow-up that clears an overdue alert', async () => {
+test('a study of blank images (no tissue) is not the follow-up that clears an overdue alert', async () => {
   const { t, seen, before, openOverdue, publishStudy } = await overduePatient('high-risk-2');
   try {
     // Four blank views, plausibly dated yesterday: stored, but no follow-up.
@@ -100,7 +100,7 @@ test('finding 2: a study of blank images (no tissue) is not the follow-up that c
   }
 });
 
-test('finding 2: study dates are checked against the clock, the modality era, the result and the patient', () => {
+test('study dates are checked against the clock, the modality era, the result and the patient', () => {
   const now = Date.parse('2026-12-01T12:00:00Z');
   const ok = { studyDate: '2026-12-01', createdAt: '2026-12-01T12:00:00Z', patientAgeYears: 55 };
   assert.doesNotThrow(() => assertPlausibleStudyDate(ok, now));

@@ -7,6 +7,7 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { topicFor } from '@vigil/shared';
+import Database from 'better-sqlite3';
 import { patientKeyOf, studyResult } from '../../scripts/harness/followup-results.js';
 import { startTestHub, type TestHub } from '../../scripts/harness/hub-fixture.js';
 import { PG_BIN, PostgresServer } from '../../scripts/harness/postgres.js';
@@ -156,6 +157,16 @@ test('backup and restore (docs/operations.md): SQLite online backup, PostgreSQL 
   };
   assert.deepEqual([sqliteReport.driver, sqliteReport.results, sqliteReport.audit.ok], ['sqlite', 3, true]);
   assert.equal(sqliteReport.audit.entries, (await h.hub.state.audit.verify()).entries);
+  // An entry altered outside the hub (its append-only trigger dropped first): a coded refusal, status 3.
+  const tampered = join(dir.path, 'tampered');
+  mkdirSync(tampered);
+  copyFileSync(backup, join(tampered, 'state.sqlite'));
+  const raw = new Database(join(tampered, 'state.sqlite'));
+  raw.exec("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET outcome = 'denied' WHERE seq = 2");
+  raw.close();
+  const tamperedCheck = cli(['state', 'verify'], { VIGIL_DATA_DIR: tampered });
+  assert.equal(tamperedCheck.status, 3, tamperedCheck.stderr);
+  assert.match(tamperedCheck.stderr, /VIGIL_AUDIT_CHAIN_BROKEN: .*first bad entry 2/);
 
   // PostgreSQL: pg_dump in the custom format, pg_restore into a new database.
   const source = server.createDatabase('to_back_up');

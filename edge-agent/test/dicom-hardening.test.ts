@@ -96,7 +96,7 @@ before(() => {
 
 after(() => dir.remove());
 
-test('finding 4: senders killed mid-C-STORE leave no partial file and no open descriptor', async () => {
+test('senders killed mid-C-STORE leave no partial file and no open descriptor', async () => {
   const agent = await startAgent('edge-abort', { VIGIL_DICOM__ALLOW_ANY_CALLING_AE: 'true' });
   const incoming = join(dir.path, 'edge-abort', 'spool', 'incoming');
   const relay = await throttledRelay(scpPort(agent), 8 * 1024 * 1024);
@@ -125,7 +125,7 @@ test('finding 4: senders killed mid-C-STORE leave no partial file and no open de
   }
 });
 
-test('finding 4: an object over dicom.maxObjectBytes is refused with 0xA700 and nothing is kept; partials from a crash are swept at start', async () => {
+test('an object over dicom.maxObjectBytes is refused with 0xA700 and nothing is kept; partials from a crash are swept at start', async () => {
   const name = 'edge-limits';
   const stale = join(dir.path, name, 'spool', 'incoming');
   mkdirSync(stale, { recursive: true });
@@ -152,7 +152,7 @@ test('finding 4: an object over dicom.maxObjectBytes is refused with 0xA700 and 
   }
 });
 
-test('finding 4: below the intake disk floor C-STOREs get 0xA700 and watched files stay where they are', async () => {
+test('below the intake disk floor C-STOREs get 0xA700 and watched files stay where they are', async () => {
   const inbox = join(dir.path, 'floor-inbox');
   const agent = await startAgent('edge-floor', {
     VIGIL_DICOM__ALLOW_ANY_CALLING_AE: 'true',
@@ -183,7 +183,7 @@ test('finding 4: below the intake disk floor C-STOREs get 0xA700 and watched fil
   }
 });
 
-test('finding 5: the SCP listens only on dicom.host, and refuses calling AEs not on the allow-list by default', async () => {
+test('the SCP listens only on dicom.host, and refuses calling AEs not on the allow-list by default', async () => {
   const agent = await startAgent('edge-bind', {});
   try {
     assert.equal(agent.intake?.scp?.host, '127.0.0.1');
@@ -207,7 +207,7 @@ test('finding 5: the SCP listens only on dicom.host, and refuses calling AEs not
   }
 });
 
-test('finding 5: DICOM TLS — storescu over TLS with a client certificate is stored; plain TCP and certificate-less clients are refused', async () => {
+test('DICOM TLS — storescu over TLS with a client certificate is stored; plain TCP and certificate-less clients are refused', async () => {
   const tls = makeTlsMaterial(dir.path, 'dicom');
   const client = makeClientCert(dir.path, tls, 'MAMMO1');
   const images: PreparedImage[] = [];

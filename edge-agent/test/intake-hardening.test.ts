@@ -1,5 +1,5 @@
 // Hardening of the watched folder against files that vanish, change or are replaced while they are
-// taken (review finding 1): a real `vigil-edge serve` process, files deleted at the racy moment,
+// taken: a real `vigil-edge serve` process, files deleted at the racy moment,
 // and a bounded random churn with exactly-once accounting.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -92,7 +92,7 @@ function ledger(dataDir: string): Map<string, string> {
   }
 }
 
-test('finding 1: files deleted the moment intake takes or quarantines them never stop the process', async () => {
+test('files deleted the moment intake takes or quarantines them never stop the process', async () => {
   const dir = makeTempDir('race');
   const edge = await startEdge(dir.path, 'edge-race');
   const quarantine = join(edge.dataDir, 'quarantine');

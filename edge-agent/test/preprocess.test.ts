@@ -117,7 +117,7 @@ test('a preprocessing failure in the decode task is reported as VIGIL_PREPROCESS
   }
 });
 
-test('tissue fraction: a phantom mammogram shows tissue, a blank or uniform exposure none (review finding 2)', async () => {
+test('tissue fraction: a phantom mammogram shows tissue, a blank or uniform exposure none', async () => {
   await initCodecs();
   const dir = makeTempDir('tissue');
   try {

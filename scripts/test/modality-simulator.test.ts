@@ -1,4 +1,4 @@
-// Review finding 8: the demo's simulated modality renders in a worker thread, once per study, so the
+// the demo's simulated modality renders in a worker thread, once per study, so the
 // process it shares with the hub keeps its main thread for the hub. dcmtk's storescp is the receiver.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -11,7 +11,7 @@ import { freePort } from '../harness/free-port.js';
 import { makeTempDir } from '../harness/temp-dir.js';
 import { waitFor } from '../harness/wait-for.js';
 
-test('finding 8: studies are rendered in a worker thread, once; a repeated study is sent from the cache', async () => {
+test('studies are rendered in a worker thread, once; a repeated study is sent from the cache', async () => {
   const dir = makeTempDir('modality');
   const received = join(dir.path, 'received');
   const port = await freePort();
