@@ -1,6 +1,10 @@
 import { join } from 'node:path';
 import { type Static, Type } from '@sinclair/typebox';
 import { loadConfig, publicKeyPems, resolveSecret, VigilError } from '@vigil/shared';
+import { DEFAULT_CATEGORY_POLICY } from './followup/category.js';
+import { DEFAULT_OVERDUE_POLICY } from './followup/overdue.js';
+import { DEFAULT_CHANGE_POLICY as CHANGE } from './followup/rules/change-policy.js';
+import { DEFAULT_TIMELINE_POLICY } from './followup/timeline.js';
 
 const Port = (port: number) => Type.Integer({ minimum: 0, maximum: 65535, default: port });
 
@@ -71,35 +75,39 @@ export const HubConfigSchema = Type.Object(
     ),
     followup: Type.Object(
       {
-        growthMinMm: Type.Number({ minimum: 0, default: 2 }),
-        growthMinPercent: Type.Number({ minimum: 0, default: 15 }),
-        newFindingMinScore: Type.Number({ minimum: 0, maximum: 1, default: 0.2 }),
-        scoreRise: Type.Number({ minimum: 0, maximum: 1, default: 0.2 }),
+        growthMinMm: Type.Number({ minimum: 0, default: CHANGE.growthMinMm }),
+        growthMinPercent: Type.Number({ minimum: 0, default: CHANGE.growthMinPercent }),
+        newFindingMinScore: Type.Number({ minimum: 0, maximum: 1, default: CHANGE.newFindingMinScore }),
+        scoreRise: Type.Number({ minimum: 0, maximum: 1, default: CHANGE.scoreRise }),
         /** Studies a finding must have been seen in before its disappearance is reported. */
-        resolvedMinSightings: Type.Integer({ minimum: 1, default: 2 }),
+        resolvedMinSightings: Type.Integer({ minimum: 1, default: CHANGE.resolvedMinSightings }),
         /**
          * CC ↔ MLO: the same lesion lies within this image-normalised distance from the chest wall
          * (plus a quarter of its diameter) in the other view; 0 = no check (new findings go to the inbox alone).
          */
-        crossViewTolerance: Type.Number({ minimum: 0, maximum: 1, default: 0.025 }),
+        crossViewTolerance: Type.Number({ minimum: 0, maximum: 1, default: CHANGE.crossViewTolerance }),
         /** … and its two diameters are within this ratio. */
-        crossViewMaxSizeRatio: Type.Number({ minimum: 1, default: 2 }),
+        crossViewMaxSizeRatio: Type.Number({ minimum: 1, default: CHANGE.crossViewMaxSizeRatio }),
         /** Score thresholds of model-derived categories 2, 3, 4 and 5. */
         categoryThresholds: Type.Array(Type.Number({ minimum: 0, maximum: 1 }), {
           minItems: 4,
           maxItems: 4,
-          default: [0.2, 0.4, 0.6, 0.8],
+          default: [...DEFAULT_CATEGORY_POLICY.thresholds],
         }),
         /** Recommended follow-up interval in months for categories 1..5. */
         intervalMonths: Type.Array(Type.Number({ exclusiveMinimum: 0 }), {
           minItems: 5,
           maxItems: 5,
-          default: [12, 12, 6, 1, 1],
+          default: [...DEFAULT_CATEGORY_POLICY.intervalMonths],
         }),
-        graceDays: Type.Integer({ minimum: 0, default: 30 }),
-        positionTolerance: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.08 }),
+        graceDays: Type.Integer({ minimum: 0, default: DEFAULT_OVERDUE_POLICY.graceDays }),
+        positionTolerance: Type.Number({
+          exclusiveMinimum: 0,
+          maximum: 1,
+          default: DEFAULT_TIMELINE_POLICY.match.positionTolerance,
+        }),
         /** Images showing less tissue than this (share of the image; blank or empty exposures) do not count as follow-up. */
-        minTissueFraction: Type.Number({ minimum: 0, maximum: 1, default: 0.05 }),
+        minTissueFraction: Type.Number({ minimum: 0, maximum: 1, default: DEFAULT_TIMELINE_POLICY.minTissueFraction }),
         sweepIntervalS: Type.Integer({ minimum: 1, default: 3600 }),
       },
       { additionalProperties: false, default: {} },

@@ -1,5 +1,5 @@
 import type { ResultMessage } from '@vigil/shared';
-import type { DEFAULT_CATEGORY_POLICY } from './category.js';
+import type { CategoryPolicy } from './category.js';
 import { DEFAULT_FOLLOWUP_POLICY, type FollowupPolicy } from './followup-service.js';
 
 /** The `followup` section of the hub's configuration (thresholds a clinical lead may tune). */
@@ -18,12 +18,21 @@ export interface FollowupSettings {
   minTissueFraction: number;
 }
 
+/** A configured list checked for its length (the config schema checks it too), then read by index. */
+function checked(values: readonly number[], length: number, key: string): (i: number) => number {
+  if (values.length !== length) throw new Error(`followup.${key}: ${length} values expected, ${values.length} given`);
+  return (i) => values[i] as number;
+}
+
+function categoryPolicy(f: FollowupSettings): CategoryPolicy {
+  const t = checked(f.categoryThresholds, 4, 'categoryThresholds');
+  const m = checked(f.intervalMonths, 5, 'intervalMonths');
+  return { thresholds: [t(0), t(1), t(2), t(3)], intervalMonths: [m(0), m(1), m(2), m(3), m(4)] };
+}
+
 /** The engine's policy from the configured settings (defaults for everything not configurable). */
 export function followupPolicy(f: FollowupSettings): FollowupPolicy {
-  const category = {
-    thresholds: f.categoryThresholds as unknown as typeof DEFAULT_CATEGORY_POLICY.thresholds,
-    intervalMonths: f.intervalMonths as unknown as typeof DEFAULT_CATEGORY_POLICY.intervalMonths,
-  };
+  const category = categoryPolicy(f);
   const d = DEFAULT_FOLLOWUP_POLICY;
   return {
     timeline: {
