@@ -5,10 +5,11 @@
 // model that never saw her, pooled into one FROC per cohort with intervals by bootstrap over women.
 // A fold whose model is already in OUT/fold-K (same recipe) is not trained again: a cut-off run resumes.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { cliError, parseCli } from '../cli-args.js';
 import { foldOf } from '../datasets/folds.js';
 import { pooled } from '../evaluate/cohort-spec.js';
+import { drawExamples, pickExamples } from '../evaluate/draw-examples.js';
 import { type FrocReport, froc, frocRuleFor, frocSummary, frocSvg } from '../evaluate/froc.js';
 import { type InferredCohort, inferCohort } from '../evaluate/infer-cohort.js';
 import { readTruth } from '../phantoms/generate-phantoms.js';
@@ -17,7 +18,7 @@ import { trainModel } from './train-model.js';
 const USAGE = `usage: npm run cross-validate -- --data DIR [--data DIR…] --out DIR [--folds N (5)] [--patients P (100)]
                                  [--epochs E (24)] [--crop C (256)] [--lr R (0.0005)] [--geometric G (0.5)]
                                  [--init DIR (models/vigil-demo)] [--seed S (101)] [--plots DIR]
-                                 [--final] [--version V (0.6.0)]
+                                 [--final] [--version V (0.6.0)] [--examples DIR]
 Trains one model per fold of women (each without that fold), reads every woman with the model that did
 not train on her and prints the pooled FROC per cohort; writes OUT/cv.json (and the FROC SVG with --plots).
 With --final, also trains the model to ship on every woman (OUT/all), with the same recipe.`;
@@ -34,6 +35,8 @@ const { values } = parseCli(USAGE, {
     init: { type: 'string', default: 'models/vigil-demo' },
     seed: { type: 'string', default: '101' },
     plots: { type: 'string' },
+    /** Draw example images with marks (found, missed, false marks) here: outside the repository. */
+    examples: { type: 'string' },
     /** Also train the candidate model on every woman, into OUT/all (the one to ship). */
     final: { type: 'boolean', default: false },
     version: { type: 'string', default: '0.6.0' },
@@ -44,6 +47,10 @@ if (data.length === 0 || !values.out) cliError('--data (at least one converted c
 const folds = Number(values.folds);
 if (!Number.isInteger(folds) || folds < 2) cliError('--folds must be an integer ≥ 2');
 const out = values.out as string;
+const repo = resolve(import.meta.dirname, '../..');
+for (const [option, dir] of [['--out', out], ['--examples', values.examples]] as const)
+  if (dir && `${resolve(dir)}/`.startsWith(`${repo}/`))
+    cliError(`${option} ${dir} is inside the repository: images of the datasets must stay outside it (their licences)`);
 const recipe = {
   folds,
   patients: Number(values.patients),
@@ -122,6 +129,15 @@ for (const cohortDir of data) {
   );
   for (const [type, c] of Object.entries(report.byClass).sort())
     process.stdout.write(`    ${type}: ${c.found}/${c.lesions} = ${c.sensitivity} [${c.interval.low}, ${c.interval.high}]\n`);
+  if (values.examples) {
+    const files = await drawExamples(
+      cohortDir,
+      pickExamples(cohort.images, report.at.threshold, 3),
+      report.at.threshold,
+      join(values.examples, basename(cohortDir)),
+    );
+    log(`wrote ${files.length} examples under ${join(values.examples, basename(cohortDir))}`);
+  }
   summary.push({ cohort: cohortDir, images: cohort.images.length, froc: { ...report, curve: undefined }, curve: report.curve });
 }
 writeFileSync(join(out, 'cv.json'), `${JSON.stringify({ recipe, results: summary }, null, 2)}\n`);
