@@ -6,13 +6,15 @@
 // been sent and every image is processed and its result stored (a condition, not a clock: the test
 // uses it, so a slow or busy machine only makes the run longer, never different). `--postgres URL`
 // keeps the hub's state in that (empty) PostgreSQL database instead of the embedded SQLite file.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { currentTotp, Hub, loadHubConfig, provisionUser, reidSigningKey } from '@vigil/cloud-hub';
 import { EdgeAgent, loadEdgeConfig } from '@vigil/edge-agent';
 import { createLogger } from '@vigil/shared';
 import { parseCli } from './cli-args.js';
+import { prepareDatasetStudies } from './demo/dataset-studies.js';
 import { formatDemoAlerts, tallyDemoAlerts } from './demo/demo-alert-truth.js';
 import { pickFollowupPatients } from './demo/demo-cohort.js';
 import { runFeedbackLoop } from './demo/demo-feedback.js';
@@ -24,7 +26,10 @@ import { BUNDLED_VERSION } from './harness/model-packages.js';
 
 const USAGE = `usage: npm run demo -- [--duration S] [--dir DIR (.vigil)] [--study-interval S (6)] [--rounds N]
                       [--postgres URL] [--skip-feedback] [--skip-feedback-training]
-Starts a hub and three clinic edges on embedded defaults with simulated modalities and PACS (README).`;
+                      [--dataset DIR [--dataset-women N (30)]]
+Starts a hub and three clinic edges on embedded defaults with simulated modalities and PACS (README).
+With --dataset (a public dataset an adapter reads, e.g. ../shared/data/mias-train), the modalities send
+its real images instead of phantoms, one study per woman, and verdicts are simulated from its truth.`;
 const { values } = parseCli(USAGE, {
   options: {
     duration: { type: 'string' },
@@ -36,6 +41,9 @@ const { values } = parseCli(USAGE, {
     'skip-feedback': { type: 'boolean', default: false },
     /** Run the feedback loop up to the edges' training sets, without fine-tuning (the test's short form). */
     'skip-feedback-training': { type: 'boolean', default: false },
+    /** Real mammograms instead of phantoms: a dataset folder an adapter recognises (converted outside the repository). */
+    dataset: { type: 'string' },
+    'dataset-women': { type: 'string', default: '30' },
   },
 });
 const root = resolve(values.dir ?? '.vigil');
@@ -244,7 +252,34 @@ const VISITS = 4;
 const patients = pickFollowupPatients(DEMO_SEED, CLINICS.length * 3, VISITS);
 let round = 0;
 const modality = new SimulatedModalities(join(demoDir, 'modality-cache'));
+// A real dataset: converted once into a folder outside the repository, one study per woman, dealt to
+// the clinics in turn; each is sent once (sending it again would only be recognised as a duplicate).
+const datasetWork = values.dataset ? mkdtempSync(join(tmpdir(), 'vigil-demo-dataset-')) : undefined;
+const datasetStudies =
+  values.dataset && datasetWork
+    ? await prepareDatasetStudies(values.dataset, datasetWork, join(demoDir, 'modality-cache'), Number(values['dataset-women']))
+    : undefined;
+if (datasetStudies)
+  process.stdout.write(
+    `  Real images: ${datasetStudies.length} women of ${values.dataset} (converted to DICOM MG outside the repository), one study each, dealt to the ${CLINICS.length} clinics.\n`,
+  );
+/** Rounds after which every clinic has sent enough for the feedback loop. */
+const FEEDBACK_AFTER_ROUNDS = datasetStudies ? Math.min(4, Math.ceil(datasetStudies.length / CLINICS.length)) : VISITS;
 async function sendRound(): Promise<void> {
+  if (datasetStudies) {
+    await Promise.all(
+      dicomPorts.map((port, clinic) => {
+        const study = datasetStudies[round * CLINICS.length + clinic];
+        if (!study) return Promise.resolve();
+        return modality
+          .sendFiles(port, study.paths)
+          .then(() => undefined)
+          .catch((error: Error) => logger.warn({ err: error.message }, 'demo modality could not send'));
+      }),
+    );
+    round += 1;
+    return;
+  }
   const slot = round % (3 * VISITS);
   await Promise.all(
     dicomPorts.map((port, clinic) => {
@@ -290,7 +325,8 @@ async function modalities(): Promise<void> {
     const started = Date.now();
     inFlight = sendRound();
     await inFlight;
-    if (round === VISITS) startFeedback();
+    if (round === FEEDBACK_AFTER_ROUNDS) startFeedback();
+    if (datasetStudies && round * CLINICS.length >= datasetStudies.length) break; // every woman sent
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, intervalMs - (Date.now() - started))));
   }
 }
@@ -321,13 +357,16 @@ async function stop(): Promise<void> {
   await report();
   // Every result in is in its timeline; then the alerts are judged against the phantoms' truth.
   await hub.followup.settled();
-  try {
-    process.stdout.write(
-      `${formatDemoAlerts(await tallyDemoAlerts(hub, join(demoDir, 'modality-cache'), DEMO_PSEUDONYM_SECRET))}\n`,
-    );
-  } catch (error) {
-    logger.warn({ err: (error as Error).message }, 'demo could not judge its alerts');
-  }
+  if (datasetWork) rmSync(datasetWork, { recursive: true, force: true });
+  if (datasetStudies) process.stdout.write('  (one study per woman: no follow-up alerts to judge on a dataset)\n');
+  else
+    try {
+      process.stdout.write(
+        `${formatDemoAlerts(await tallyDemoAlerts(hub, join(demoDir, 'modality-cache'), DEMO_PSEUDONYM_SECRET))}\n`,
+      );
+    } catch (error) {
+      logger.warn({ err: (error as Error).message }, 'demo could not judge its alerts');
+    }
   for (const agent of agents) await agent.stop();
   for (const p of pacs) p.close();
   await hub.stop();

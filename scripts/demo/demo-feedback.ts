@@ -52,11 +52,14 @@ export async function runFeedbackLoop(o: FeedbackOptions): Promise<void> {
       if (truth.findings.some((t) => t.diameterMm >= VISIBLE_LESION_MM)) suspicious = true;
     }
     inputs.push({ kind: 'assessment', patientKey: first.patientKey, studyKey, birads: suspicious ? 4 : 1 });
-    // A growing mass stands in for a biopsy-proven cancer in this synthetic world.
+    // A growing mass stands in for a biopsy-proven cancer in the synthetic world; a real dataset's
+    // malignant finding is one.
     const cancerSides = new Set(
       images.flatMap((r) => {
         const t = truthByInstance.get(r.instanceKey) as DemoImageTruth;
-        return t.findings.some((f) => f.behaviour === 'growing' && f.diameterMm >= 5) ? [r.laterality] : [];
+        const cancer = (f: DemoImageTruth['findings'][number]) =>
+          ('severity' in f && f.severity === 'M') || ('behaviour' in f && f.behaviour === 'growing' && f.diameterMm >= 5);
+        return t.findings.some(cancer) ? [r.laterality] : [];
       }),
     );
     for (const side of cancerSides) {
@@ -74,7 +77,7 @@ export async function runFeedbackLoop(o: FeedbackOptions): Promise<void> {
   const report = computePerformance(await o.hub.state.verdicts.reviewFacts({}), { minSamples: 20 });
   const all = report.byVersion[0];
   o.write(
-    `feedback: ${verdicts.length} verdicts on ${studies.length} studies (simulated from the phantoms' truth)` +
+    `feedback: ${verdicts.length} verdicts on ${studies.length} studies (simulated from the images' truth)` +
       (all
         ? ` → PPV ${pct(all.ppv.value)} [${pct(all.ppv.low)}–${pct(all.ppv.high)}] n=${all.ppv.n}, studies with a miss ${pct(all.missRate.value)} n=${all.missRate.n}, sensitivity ${pct(all.sensitivity.value)} n=${all.sensitivity.n}`
         : ''),

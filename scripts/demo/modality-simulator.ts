@@ -11,6 +11,7 @@ import { pseudonym } from '@vigil/shared';
 import dcmjsDimse from 'dcmjs-dimse';
 import { Piscina } from 'piscina';
 import { FOUR_VIEWS, type PlannedPatient } from '../phantoms/cohort-plan.js';
+import type { TruthFinding } from '../phantoms/generate-phantoms.js';
 import { type ImageTruthFinding, type RenderedImage, renderMammogram } from '../phantoms/render-mammogram.js';
 import { writeMammogram } from '../phantoms/write-dicom.js';
 
@@ -47,7 +48,8 @@ export interface DemoImageTruth {
   rows: number;
   columns: number;
   pixelSpacingMm: number;
-  findings: ImageTruthFinding[];
+  /** Phantom findings, or a real dataset's (with their severity: malignant stands for a proven cancer). */
+  findings: (ImageTruthFinding | TruthFinding)[];
   lookalikes: RenderedImage['lookalikes'];
 }
 
@@ -137,6 +139,12 @@ export class SimulatedModalities {
     const task: StudyTask = { patient, visitIndex, seed, dir: this.cacheDir };
     const render = (await this.pool.run(task)) as RenderedStudy;
     this.lastRender = render;
+    return this.sendFiles(port, render.paths);
+  }
+
+  /** Sends files already made (a real dataset's study) over one association; resolves with how many were stored. */
+  async sendFiles(port: number, paths: readonly string[]): Promise<number> {
+    const render = { paths };
     const client = new Client();
     let stored = 0;
     for (const file of render.paths) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ApiClient, login } from '../harness/api-client.js';
@@ -115,6 +115,50 @@ test('npm run demo: three clinics online, studies through DICOM intake, follow-u
     } finally {
       await hub.stop();
     }
+  } finally {
+    dir.remove();
+  }
+});
+
+const MIAS = join(import.meta.dirname, '../../../shared/data/mias-train');
+
+test('npm run demo -- --dataset: real film mammograms through C-STORE, verdicts from their truth, training sets at the edges', {
+  skip: !existsSync(MIAS),
+}, () => {
+  const dir = makeTempDir('demo-dataset');
+  try {
+    const root = join(import.meta.dirname, '../..');
+    const run = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(root, 'scripts/demo.ts'),
+        '--dataset',
+        MIAS,
+        '--dataset-women',
+        '12',
+        '--rounds',
+        '4',
+        '--study-interval',
+        '0',
+        '--dir',
+        dir.path,
+        '--skip-feedback-training',
+      ],
+      { cwd: root, encoding: 'utf8', timeout: 280_000 },
+    );
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /Real images: 12 women of .*mias-train/);
+    // Two MLO images per woman, four women per clinic, all through each edge's DICOM intake.
+    for (const device of ['north-mg-1', 'south-mg-1', 'east-mg-1'])
+      assert.match(run.stdout, new RegExp(`${device}\\s+online\\s+images\\s+8 in /\\s+8 done`), device);
+    assert.match(run.stdout, /telemetry samples stored, 24 results stored/);
+    assert.match(run.stdout, /feedback: [1-9]\d* verdicts on [1-9]\d* studies \(simulated from the images' truth\)/);
+    assert.match(run.stdout, /feedback: training sets assembled at \d clinics' edges: [1-9]\d* images/);
+    assert.match(run.stdout, /no follow-up alerts to judge on a dataset/);
+    // The converted images stayed outside the repository and are gone after the run.
+    assert.ok(!existsSync(join(dir.path, 'demo', 'converted')));
   } finally {
     dir.remove();
   }
