@@ -22,6 +22,7 @@ import { buildHttpServer } from './http/http-server.js';
 import { HubMetrics } from './http/hub-metrics.js';
 import { IngestPipeline } from './ingest/ingest-pipeline.js';
 import { ModelRegistry } from './models/model-registry.js';
+import { AcceleratorWatch } from './ops/accelerator-watch.js';
 import { CrossClinicWatch } from './ops/cross-clinic-watch.js';
 import { PerformanceWatch } from './ops/performance-watch.js';
 import { caFiles, DeviceCa } from './pki/device-ca.js';
@@ -117,6 +118,7 @@ export class Hub {
   readonly rollouts: RolloutController;
   readonly performanceWatch: PerformanceWatch;
   readonly crossClinicWatch: CrossClinicWatch;
+  readonly acceleratorWatch: AcceleratorWatch;
   /** Singleton work across replicas: who ticks rollouts, who sweeps for overdue follow-ups. */
   readonly rolloutLease: SingletonLease;
   readonly sweepLease: SingletonLease;
@@ -208,6 +210,14 @@ export class Hub {
       leader: () => this.sweepLease.leader,
     });
     this.crossClinicWatch = new CrossClinicWatch({ events: this.events, alerts: this.state.opsAlerts, logger: this.logger });
+    this.acceleratorWatch = new AcceleratorWatch({
+      devices: this.state,
+      alerts: this.state.opsAlerts,
+      events: this.events,
+      logger: this.logger,
+      intervalMs: config.performance.checkIntervalS * 1000,
+      leader: () => this.sweepLease.leader,
+    });
     this.ingest = new IngestPipeline({
       onCommitted: (batch, rejected) => {
         this.transport.confirm(batch.results, rejected);
@@ -299,6 +309,7 @@ export class Hub {
       { name: 'rollouts', start: () => this.rollouts.start(), stop: () => this.rollouts.stop() },
       { name: 'performance watch', start: () => this.performanceWatch.start(), stop: () => this.performanceWatch.stop() },
       { name: 'cross-clinic watch', start: () => this.crossClinicWatch.start(), stop: () => this.crossClinicWatch.stop() },
+      { name: 'accelerator watch', start: () => this.acceleratorWatch.start(), stop: () => this.acceleratorWatch.stop() },
       {
         name: 'revocations',
         start: () => {

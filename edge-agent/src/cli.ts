@@ -7,6 +7,7 @@ import { deidSecret, loadEdgeConfig } from './config.js';
 import { EdgeAgent } from './edge-agent.js';
 import { deviceHttp } from './identity/device-credentials.js';
 import { inspectFile } from './imaging/inspect-file.js';
+import { cpuFallbackReason, probeAccelerator } from './inference/accelerator.js';
 import { readModelPackage } from './inference/model-manifest.js';
 import { OnnxModel } from './inference/onnx-model.js';
 import { packModel } from './models/model-package-file.js';
@@ -85,6 +86,39 @@ export async function main(argv: string[]): Promise<void> {
       }
       await model.close();
       process.exitCode = failed ? 1 : 0;
+    });
+  program
+    .command('doctor')
+    .description(
+      'what this box offers inference (NVIDIA device, driver, CUDA libraries, provider) and what the model will run on; one JSON object',
+    )
+    .option('-c, --config <file>', 'YAML config (model.dir, model.threads)', process.env.VIGIL_CONFIG)
+    .option('--model <dir>', 'model package directory (overrides model.dir)')
+    .action(async (options: { config?: string; model?: string }) => {
+      try {
+        const config = loadEdgeConfig(options.config);
+        const dir = options.model ?? config.model.dir;
+        const probe = probeAccelerator();
+        let inference: Record<string, unknown> = { model: null, provider: null, cpuReason: cpuFallbackReason(probe) ?? null };
+        if (dir) {
+          const model = await OnnxModel.load(dir, { threads: config.model.threads });
+          inference = {
+            model: `${model.manifest.name} ${model.manifest.version}`,
+            provider: model.provider,
+            cpuReason: model.cpuReason ?? null,
+          };
+          await model.close();
+        }
+        const threads = config.model.threads || `runtime default (${probe.cpus} CPUs)`;
+        process.stdout.write(`${JSON.stringify({ ...probe, threads, ...inference }, null, 2)}\n`);
+        process.stderr.write(
+          inference.provider === 'cuda'
+            ? `vigil-edge: inference runs on the GPU (${probe.gpus.join(', ') || 'NVIDIA'})\n`
+            : `vigil-edge: inference runs on the CPU: ${String(inference.cpuReason ?? 'no model configured')}\n`,
+        );
+      } catch (error) {
+        reportFatal(error);
+      }
     });
   program
     .command('training-set')

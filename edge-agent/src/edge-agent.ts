@@ -289,9 +289,10 @@ export class EdgeAgent {
         }),
       onActiveChanged: (model) => {
         this.counters.inferenceProvider = model.provider;
+        this.counters.inferenceCpuReason = model.cpuReason;
         this.publisher.refreshStatus();
         this.logger.info(
-          { model: model.manifest.name, version: model.manifest.version, provider: model.provider },
+          { model: model.manifest.name, version: model.manifest.version, provider: model.provider, cpuReason: model.cpuReason },
           'model active',
         );
       },

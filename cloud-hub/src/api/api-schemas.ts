@@ -141,6 +141,8 @@ export const DeviceSummarySchema = Type.Object({
   agentVersion: Nullable(Type.String()),
   model: Nullable(Type.Object({ name: Type.String(), version: Type.String() })),
   inferenceProvider: Nullable(Type.String()),
+  /** The device's own account of why it infers on the CPU (a claim, shown as such). */
+  inferenceCpuReason: Nullable(Type.String()),
   queueDepth: Nullable(Type.Integer()),
   outboxDepth: Nullable(Type.Integer()),
   outboxOldestAgeS: Nullable(Type.Number()),
@@ -314,7 +316,7 @@ export const RecoveryCodesSchema = Type.Object({ recoveryCodes: Type.Array(Type.
 
 export const OpsAlertSchema = Type.Object({
   alertKey: Type.String(),
-  kind: Type.Union([Type.Literal('performance-change'), Type.Literal('cross-clinic-patient')]),
+  kind: Type.Union([Type.Literal('performance-change'), Type.Literal('cross-clinic-patient'), Type.Literal('gpu-unused')]),
   severity: Type.Union([Type.Literal('info'), Type.Literal('warning')]),
   clinicId: Nullable(Type.String()),
   summary: Type.String(),

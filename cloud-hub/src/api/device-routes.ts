@@ -33,6 +33,7 @@ function summarise(state: DeviceState | undefined, record: DeviceRecord | undefi
     agentVersion: state?.agentVersion ?? null,
     model: state?.model ?? null,
     inferenceProvider: t?.pipeline.inferenceProvider ?? null,
+    inferenceCpuReason: t?.pipeline.inferenceCpuReason ?? null,
     queueDepth: t?.pipeline.queueDepth ?? null,
     outboxDepth: t?.outbox.depth ?? null,
     outboxOldestAgeS: t?.outbox.oldestAgeS ?? null,

@@ -5,7 +5,7 @@
  */
 export interface OpsAlert {
   alertKey: string;
-  kind: 'performance-change' | 'cross-clinic-patient';
+  kind: 'performance-change' | 'cross-clinic-patient' | 'gpu-unused';
   severity: 'info' | 'warning';
   /** The clinic the figures are about; null: every clinic. */
   clinicId: string | null;

@@ -1,6 +1,6 @@
-import { existsSync } from 'node:fs';
 import { VigilError } from '@vigil/shared';
 import ort from 'onnxruntime-node';
+import { cpuFallbackReason, probeAccelerator } from './accelerator.js';
 import { type ModelManifest, readModelPackage } from './model-manifest.js';
 
 export type ExecutionProvider = 'cuda' | 'cpu';
@@ -15,6 +15,8 @@ export class OnnxModel {
     readonly manifest: ModelManifest,
     readonly provider: ExecutionProvider,
     private readonly session: ort.InferenceSession,
+    /** Why inference runs on the CPU (undefined on the GPU): shown by `vigil-edge doctor`, sent in telemetry. */
+    readonly cpuReason?: string,
   ) {}
 
   static async load(dir: string, options: { threads?: number; preferCuda?: boolean } = {}): Promise<OnnxModel> {
@@ -22,11 +24,17 @@ export class OnnxModel {
     const common = { intraOpNumThreads: options.threads ?? 0, graphOptimizationLevel: 'all' as const };
     let session: ort.InferenceSession | undefined;
     let provider: ExecutionProvider = 'cpu';
-    // Only where an NVIDIA device exists: elsewhere ONNX Runtime would log a library-load error.
-    if (options.preferCuda !== false && existsSync('/dev/nvidiactl')) {
-      session = await ort.InferenceSession.create(onnx, { ...common, executionProviders: ['cuda'] }).catch(() => undefined);
+    let cpuReason: string | undefined;
+    const probe = probeAccelerator();
+    // Only where an NVIDIA device and the CUDA provider exist: elsewhere ONNX Runtime would log a library-load error.
+    if (options.preferCuda === false) cpuReason = 'CPU chosen by the caller';
+    else if (probe.nvidiaDevice && probe.cudaProvider) {
+      session = await ort.InferenceSession.create(onnx, { ...common, executionProviders: ['cuda'] }).catch((error: Error) => {
+        cpuReason = cpuFallbackReason(probe, error.message) ?? error.message;
+        return undefined;
+      });
       if (session) provider = 'cuda';
-    }
+    } else cpuReason = cpuFallbackReason(probe);
     try {
       session ??= await ort.InferenceSession.create(onnx, { ...common, executionProviders: ['cpu'] });
     } catch (error) {
@@ -41,7 +49,7 @@ export class OnnxModel {
         `model inputs ${session.inputNames.join(',')} / outputs ${session.outputNames.join(',')} do not match the manifest (${manifest.input.name} → ${manifest.output.name})`,
       );
     }
-    const model = new OnnxModel(manifest, provider, session);
+    const model = new OnnxModel(manifest, provider, session, provider === 'cpu' ? cpuReason : undefined);
     await model.run(new Float32Array(manifest.input.width * manifest.input.height));
     return model;
   }

@@ -7,6 +7,7 @@ export class PipelineCounters {
   duplicates = 0;
   queueDepth = 0;
   inferenceProvider: string | undefined;
+  inferenceCpuReason: string | undefined;
   private latencies: number[] = [];
 
   recordLatency(ms: number): void {

@@ -91,6 +91,7 @@ export class TelemetrySampler {
         quarantined: o.counters.quarantined,
         queueDepth: o.counters.queueDepth,
         ...(o.counters.inferenceProvider ? { inferenceProvider: o.counters.inferenceProvider } : {}),
+        ...(o.counters.inferenceCpuReason ? { inferenceCpuReason: o.counters.inferenceCpuReason } : {}),
         ...(latency ? { latencyP50Ms: latency.p50, latencyP95Ms: latency.p95 } : {}),
       },
       outbox: {

@@ -50,6 +50,8 @@ export const TelemetryMessage = Type.Object(
         quarantined: Count,
         queueDepth: Count,
         inferenceProvider: Type.Optional(Type.String({ maxLength: 32 })),
+        /** Why inference runs on the CPU, when it does (e.g. the CUDA provider is not installed). */
+        inferenceCpuReason: Type.Optional(Type.String({ maxLength: 400 })),
         latencyP50Ms: Type.Optional(Type.Number({ minimum: 0 })),
         latencyP95Ms: Type.Optional(Type.Number({ minimum: 0 })),
       },

@@ -29,6 +29,7 @@ export async function renderDevice(main: HTMLElement, deviceId: string): Promise
       ...[
         ['Model', d.model ? `${d.model.name} ${d.model.version}` : '—'],
         ['Provider', d.inferenceProvider ?? '—'],
+        ...(d.inferenceCpuReason ? [['Why CPU', d.inferenceCpuReason] as [string, string]] : []),
         ['Images processed', fmtNumber(d.processed)],
         ['Outbox', fmtNumber(d.outboxDepth)],
         ['Oldest unsent', fmtNumber(d.outboxOldestAgeS, 0, ' s')],
