@@ -48,7 +48,10 @@ const folds = Number(values.folds);
 if (!Number.isInteger(folds) || folds < 2) cliError('--folds must be an integer ≥ 2');
 const out = values.out as string;
 const repo = resolve(import.meta.dirname, '../..');
-for (const [option, dir] of [['--out', out], ['--examples', values.examples]] as const)
+for (const [option, dir] of [
+  ['--out', out],
+  ['--examples', values.examples],
+] as const)
   if (dir && `${resolve(dir)}/`.startsWith(`${repo}/`))
     cliError(`${option} ${dir} is inside the repository: images of the datasets must stay outside it (their licences)`);
 const recipe = {
