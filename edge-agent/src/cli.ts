@@ -7,7 +7,7 @@ import { deidSecret, loadEdgeConfig } from './config.js';
 import { EdgeAgent } from './edge-agent.js';
 import { deviceHttp } from './identity/device-credentials.js';
 import { inspectFile } from './imaging/inspect-file.js';
-import { cpuFallbackReason, probeAccelerator } from './inference/accelerator.js';
+import { cpuFallbackReason, onnxRuntimeBinDir, probeAccelerator, pruneOnnxRuntime } from './inference/accelerator.js';
 import { readModelPackage } from './inference/model-manifest.js';
 import { OnnxModel } from './inference/onnx-model.js';
 import { packModel } from './models/model-package-file.js';
@@ -119,6 +119,18 @@ export async function main(argv: string[]): Promise<void> {
       } catch (error) {
         reportFatal(error);
       }
+    });
+  program
+    .command('prune-runtime')
+    .description("remove ONNX Runtime's libraries for other platforms from this installation (run once after npm install)")
+    .action(() => {
+      const bin = onnxRuntimeBinDir();
+      if (!bin) {
+        reportFatal(new VigilError('VIGIL_CONFIG_INVALID', 'onnxruntime-node is not installed here'));
+        return;
+      }
+      const { removed, bytes } = pruneOnnxRuntime(join(bin, '..', '..', '..'));
+      process.stdout.write(`${JSON.stringify({ removed: removed.length, freedMb: Math.round(bytes / 1e6), kept: bin })}\n`);
     });
   program
     .command('training-set')

@@ -5,11 +5,11 @@
 // runs on this machine (no NVIDIA device) and says why it infers on the CPU.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { makeTempDir } from '../../scripts/harness/temp-dir.js';
-import { CUDA_LIBRARIES, cpuFallbackReason, probeAccelerator } from '../src/inference/accelerator.js';
+import { CUDA_LIBRARIES, cpuFallbackReason, probeAccelerator, pruneOnnxRuntime } from '../src/inference/accelerator.js';
 
 const EDGE_BIN = join(import.meta.dirname, '../bin/vigil-edge.mjs');
 
@@ -80,4 +80,25 @@ test('vigil-edge doctor on this machine: the model loads on the CPU and the reas
   assert.equal(report.nvidiaDevice, false);
   assert.match(report.cpuReason ?? '', /no NVIDIA device/);
   assert.match(run.stderr, /inference runs on the CPU: no NVIDIA device/);
+});
+
+test('prune-runtime keeps only this platform’s ONNX Runtime libraries', () => {
+  const dir = makeTempDir('ort-prune');
+  try {
+    const bin = join(dir.path, 'bin');
+    for (const [platform, arch] of [
+      ['linux', 'x64'],
+      ['linux', 'arm64'],
+      ['darwin', 'arm64'],
+      ['win32', 'x64'],
+    ] as const)
+      touch(join(bin, 'napi-v6', platform, arch, 'libonnxruntime.so.1'), 'x'.repeat(1000));
+    const { removed, bytes } = pruneOnnxRuntime(bin, { platform: 'linux', arch: 'x64' });
+    assert.equal(removed.length, 3);
+    assert.equal(bytes, 3000);
+    assert.ok(existsSync(join(bin, 'napi-v6/linux/x64/libonnxruntime.so.1')));
+    assert.ok(!existsSync(join(bin, 'napi-v6/linux/arm64')) && !existsSync(join(bin, 'napi-v6/darwin')));
+  } finally {
+    dir.remove();
+  }
 });

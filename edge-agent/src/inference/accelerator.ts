@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -62,8 +62,13 @@ function firstLine(file: string): string | undefined {
 /** Where onnxruntime-node keeps its native libraries for this platform. */
 export function onnxRuntimeBinDir(): string | undefined {
   try {
-    const pkg = createRequire(import.meta.url).resolve('onnxruntime-node/package.json');
-    return join(dirname(pkg), 'bin', 'napi-v3', process.platform, process.arch);
+    const bin = join(dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json')), 'bin');
+    // bin/napi-vN/{platform}/{arch}: N is the N-API version the package was built for (6 for 1.30).
+    const napi = readdirSync(bin)
+      .filter((d) => /^napi-v\d+$/.test(d))
+      .sort()
+      .at(-1);
+    return napi ? join(bin, napi, process.platform, process.arch) : undefined;
   } catch {
     return undefined;
   }
@@ -109,4 +114,40 @@ export function cpuFallbackReason(p: AcceleratorProbe, loadError?: string): stri
   if (missing.length > 0) return `CUDA libraries not found: ${missing.join(', ')} (CUDA 12 and cuDNN 9 are needed)`;
   if (loadError) return `the CUDA provider failed to start: ${loadError.slice(0, 300)}`;
   return undefined;
+}
+
+function sizeOf(path: string): number {
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.size;
+  return readdirSync(path).reduce((n, name) => n + sizeOf(join(path, name)), 0);
+}
+
+/**
+ * Removes ONNX Runtime's native libraries for every other platform and architecture from an
+ * installation (onnxruntime-node ships Linux, macOS and Windows builds, about 290 MB; one platform
+ * needs about 70 MB). `binRoot` is onnxruntime-node's `bin` folder. Returns what was removed.
+ */
+export function pruneOnnxRuntime(
+  binRoot: string,
+  keep: { platform: string; arch: string } = { platform: process.platform, arch: process.arch },
+): { removed: string[]; bytes: number } {
+  const removed: string[] = [];
+  let bytes = 0;
+  for (const napi of readdirSync(binRoot).filter((d) => /^napi-v\d+$/.test(d))) {
+    for (const platform of readdirSync(join(binRoot, napi))) {
+      const platformDir = join(binRoot, napi, platform);
+      const targets =
+        platform === keep.platform
+          ? readdirSync(platformDir)
+              .filter((arch) => arch !== keep.arch)
+              .map((arch) => join(platformDir, arch))
+          : [platformDir];
+      for (const t of targets) {
+        bytes += sizeOf(t);
+        rmSync(t, { recursive: true, force: true });
+        removed.push(t);
+      }
+    }
+  }
+  return { removed, bytes };
 }
