@@ -84,6 +84,13 @@ test('release tarballs install with --omit=dev into an empty directory; hub and 
       200,
     );
 
+    // Only this platform's ONNX Runtime stays in the installation (and the edge still infers below).
+    const ortBin = join(modules, 'onnxruntime-node/bin');
+    const pruned = JSON.parse((await run(edgeBin, ['prune-runtime'])).stdout) as { removed: number; freedMb: number };
+    assert.ok(pruned.removed >= 2 && pruned.freedMb >= 100, JSON.stringify(pruned));
+    const platforms = readdirSync(ortBin).flatMap((napi) => readdirSync(join(ortBin, napi)));
+    assert.deepEqual(platforms, [process.platform]);
+
     // The edge, from the installation, with the model the release carries.
     const dicomPort = await freePort();
     const edge = spawn(edgeBin, ['serve'], {
