@@ -199,12 +199,21 @@ process.stdout.write(
     `  Hub MQTT     ${mqttUrl}`,
     `  DICOM SCPs   AE VIGIL on ports ${dicomPorts.join(', ')} (try: echoscu -aec VIGIL 127.0.0.1 ${dicomPorts[0]})`,
     '',
-    "  Each clinic's simulated mammography unit sends four-view phantom studies over DICOM C-STORE:",
-    '  synthetic patients (with growing masses) coming back for follow-up visits. Each edge spools,',
-    "  decodes, de-identifies and runs the model, and publishes results; the hub builds every patient's",
-    '  timeline and raises growth, new-finding and overdue alerts (one patient per clinic last came',
-    `  more than a year ago). The bundled model ${BUNDLED_VERSION} was trained on synthetic phantoms only: a`,
-    '  demonstration, not a medical device (docs/model-card.md). A corrupt file is quarantined at east-mg-1.',
+    ...(values.dataset
+      ? [
+          `  Each clinic's simulated modality sends the real images of ${values['dataset-women']} women of ${values.dataset}`,
+          '  (converted to DICOM MG outside the repository) over DICOM C-STORE, one study per woman. Each edge spools,',
+          '  decodes, de-identifies and runs the model, and publishes results to the hub. Research and demonstration',
+          "  only (the dataset's licence; docs/model-card.md), not a medical device.",
+        ]
+      : [
+          "  Each clinic's simulated mammography unit sends four-view phantom studies over DICOM C-STORE:",
+          '  synthetic patients (with growing masses) coming back for follow-up visits. Each edge spools,',
+          "  decodes, de-identifies and runs the model, and publishes results; the hub builds every patient's",
+          '  timeline and raises growth, new-finding and overdue alerts (one patient per clinic last came',
+          `  more than a year ago). The bundled model ${BUNDLED_VERSION} was trained on synthetic phantoms only: a`,
+          '  demonstration, not a medical device (docs/model-card.md). A corrupt file is quarantined at east-mg-1.',
+        ]),
     `  Model rollouts: vigil-demo ${BUNDLED_VERSION} and ${DEMO_UPDATE_VERSION} are signed (demo key ${demoKey.keyId}) and`,
     `  published; log in as "ops" (credentials file) and roll out ${DEMO_UPDATE_VERSION} on the Rollouts page.`,
     "  Each study's findings go back to its clinic's PACS (a demo SCP) as an AI results SR and a presentation",

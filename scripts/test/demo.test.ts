@@ -150,10 +150,12 @@ test('npm run demo -- --dataset: real film mammograms through C-STORE, verdicts 
     );
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /Real images: 12 women of .*mias-train/);
-    // Two MLO images per woman, four women per clinic, all through each edge's DICOM intake.
+    // Two MLO images per woman, four women per clinic, all through each edge's DICOM intake (the
+    // per-device counts are telemetry, a sample behind; the hub's stored results are the record).
     for (const device of ['north-mg-1', 'south-mg-1', 'east-mg-1'])
-      assert.match(run.stdout, new RegExp(`${device}\\s+online\\s+images\\s+8 in /\\s+8 done`), device);
+      assert.match(run.stdout, new RegExp(`${device}\\s+online\\s+images\\s+8 in /`), device);
     assert.match(run.stdout, /telemetry samples stored, 24 results stored/);
+    assert.match(run.stdout, /simulated modality sends the real images of 12 women/);
     assert.match(run.stdout, /feedback: [1-9]\d* verdicts on [1-9]\d* studies \(simulated from the images' truth\)/);
     assert.match(run.stdout, /feedback: training sets assembled at \d clinics' edges: [1-9]\d* images/);
     assert.match(run.stdout, /no follow-up alerts to judge on a dataset/);
