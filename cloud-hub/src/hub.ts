@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createLogger, encodeMessage, type Logger, topicFor, trustedKeys, VigilError } from '@vigil/shared';
+import { createLogger, encodeMessage, Lifecycle, type Logger, type Part, topicFor, trustedKeys, VigilError } from '@vigil/shared';
 import type { FastifyInstance } from 'fastify';
 import { registerApi } from './api/api-plugin.js';
 import { AuthService } from './auth/auth-service.js';
@@ -295,7 +295,7 @@ export class Hub {
    * The hub's parts in start order; they stop in reverse (no new HTTP requests or device messages
    * first, then ingest and follow-up finish what they hold, then the stores close).
    */
-  private parts(): { name: string; start(): Promise<void> | void; stop(): Promise<void> | void }[] {
+  private parts(): Part[] {
     return [
       { name: 'state', start: () => this.state.open(), stop: () => this.state.close() },
       { name: 'history', start: () => this.history.start(), stop: () => this.history.close() },
@@ -321,19 +321,13 @@ export class Hub {
     ];
   }
 
-  private started: ReturnType<Hub['parts']> = [];
+  /** Every started part is stopped, in reverse; a failed stop is logged and the rest still stop. */
+  private readonly lifecycle = new Lifecycle((part, error) =>
+    this.logger.error({ code: 'VIGIL_INTERNAL', part, err: error.message }, 'stopping a part failed'),
+  );
 
   async start(): Promise<void> {
-    for (const part of this.parts()) {
-      try {
-        await part.start();
-      } catch (error) {
-        // What already started is stopped again, so a failed start leaves nothing running.
-        await this.stop().catch(() => undefined);
-        throw error;
-      }
-      this.started.push(part);
-    }
+    await this.lifecycle.start(this.parts());
     this.logger.info(
       {
         http: this.httpPort,
@@ -419,18 +413,6 @@ export class Hub {
   }
 
   async stop(): Promise<void> {
-    const started = this.started.reverse();
-    this.started = [];
-    let first: unknown;
-    for (const part of started) {
-      try {
-        await part.stop();
-      } catch (error) {
-        // Every part still gets to stop (the stores close even if the broker would not).
-        this.logger.error({ code: 'VIGIL_INTERNAL', part: part.name, err: (error as Error).message }, 'stopping a part failed');
-        first ??= error;
-      }
-    }
-    if (first) throw first;
+    await this.lifecycle.stop();
   }
 }

@@ -7,8 +7,10 @@ import {
   type DeviceAddress,
   decodeMessage,
   encodeMessage,
+  Lifecycle,
   type Logger,
   type ModelDesiredMessage,
+  type Part,
   ResultMessage,
   topicFor,
   trustedKeys,
@@ -16,17 +18,13 @@ import {
 } from '@vigil/shared';
 import type { AtRest } from './at-rest/at-rest-cipher.js';
 import { atRestFromConfig, checkAtRestKeys } from './at-rest/at-rest-setup.js';
-import { deidSecret, type EdgeConfig, mqttPassword, trustedKeyPems } from './config.js';
+import { type EdgeConfig, mqttPassword, trustedKeyPems } from './config.js';
 import { type DeviceCredentials, deviceCredentials } from './identity/device-credentials.js';
 import type { OnnxModel } from './inference/onnx-model.js';
 import { inputSpecOf } from './inference/preprocess.js';
-import { DicomScp, dicomTlsMaterial } from './intake/dicom-scp.js';
-import { FolderWatcher } from './intake/folder-watcher.js';
-import { Spool } from './intake/spool.js';
+import { buildIntake, type Intake } from './intake/intake-setup.js';
 import { ModelManager, type SelfTest } from './models/model-manager.js';
 import { Outbox } from './outbox/outbox.js';
-import { DecodePool } from './pipeline/decode-pool.js';
-import { ImagePipeline } from './pipeline/image-pipeline.js';
 import { ImageProcessor, type ImageSink, type ResultSink } from './pipeline/image-processor.js';
 import { OverlayStage } from './pipeline/overlay-stage.js';
 import { MqttPublisher } from './publish/mqtt-publisher.js';
@@ -54,7 +52,7 @@ export class EdgeAgent {
   /** How this device authenticates to the hub (certificate once enrolled, else password). */
   readonly credentials: DeviceCredentials;
   readonly telemetry: TelemetrySampler;
-  intake: { spool: Spool; pool: DecodePool; pipeline: ImagePipeline; scp?: DicomScp; watcher?: FolderWatcher } | undefined;
+  intake: Intake | undefined;
   /** Infer → result → sinks, for every decoded, de-identified image. */
   readonly processor: ImageProcessor;
   /** Results back to the clinic's PACS (config pacs.enabled). */
@@ -63,6 +61,10 @@ export class EdgeAgent {
   readonly reid: { index: IdentityIndex; audit: ReidAuditLog; server?: Awaited<ReturnType<typeof startReidServer>> } | undefined;
   models: ModelManager | undefined;
   private readonly selfTest: SelfTest | undefined;
+  private readonly lifecycle = new Lifecycle((part, error) =>
+    this.logger.error({ code: 'VIGIL_INTERNAL', part, err: error.message }, 'stopping a part failed'),
+  );
+  private closed = false;
 
   constructor(
     readonly config: EdgeConfig,
@@ -200,20 +202,8 @@ export class EdgeAgent {
 
   /** DICOM SCP, watched folder, spool and the image pipeline, when intake is configured. */
   private startIntake(): void {
-    const config = this.config;
-    if (!config.dicom.enabled && !config.watchFolder.path) return;
-    const spool = new Spool(config.dataDir, this.atRest);
-    if (spool.stalePartialsRemoved > 0) {
-      this.logger.warn(
-        { removed: spool.stalePartialsRemoved },
-        'removed partial files of transfers cut off before the last stop',
-      );
-    }
-    const pool = new DecodePool(config.imaging.decodeThreads || undefined, this.atRest);
-    const pipeline = new ImagePipeline({
-      spool,
-      pool,
-      deid: { secret: deidSecret(config), defaultIssuer: config.clinicId },
+    this.intake = buildIntake(this.config, {
+      atRest: this.atRest,
       counters: this.counters,
       logger: this.logger,
       handler: (image) => this.processor.process(image),
@@ -221,46 +211,7 @@ export class EdgeAgent {
         const active = this.models?.active?.model;
         return active ? inputSpecOf(active.manifest) : undefined;
       },
-      concurrency: config.imaging.concurrency,
     });
-    const received = (path: string) => {
-      this.counters.received += 1;
-      pipeline.enqueue(path);
-    };
-    this.intake = { spool, pool, pipeline };
-    if (config.dicom.enabled) {
-      this.intake.scp = new DicomScp({
-        aeTitle: config.dicom.aeTitle,
-        port: config.dicom.port,
-        host: config.dicom.host,
-        allowedCallingAeTitles: config.dicom.allowedCallingAeTitles,
-        allowAnyCallingAe: config.dicom.allowAnyCallingAe,
-        maxObjectBytes: config.dicom.maxObjectBytes,
-        minFreeBytes: config.intake.minFreeBytes,
-        ...(config.dicom.tls.enabled ? { tls: dicomTlsMaterial(config.dicom.tls) } : {}),
-        spool,
-        logger: this.logger,
-        onSpooled: received,
-        onDuplicate: () => {
-          this.counters.duplicates += 1;
-        },
-      });
-    }
-    if (config.watchFolder.path) {
-      mkdirSync(config.watchFolder.path, { recursive: true });
-      this.intake.watcher = new FolderWatcher({
-        dir: config.watchFolder.path,
-        spool,
-        logger: this.logger,
-        intervalMs: config.watchFolder.intervalMs,
-        stableMs: config.watchFolder.stableMs,
-        minFreeBytes: config.intake.minFreeBytes,
-        onSpooled: received,
-        onQuarantined: () => {
-          this.counters.quarantined += 1;
-        },
-      });
-    }
   }
 
   /** The active model (and a shadow candidate, if any) analyse every image; fleet rollouts swap them. */
@@ -310,24 +261,64 @@ export class EdgeAgent {
     });
   }
 
-  async start(): Promise<void> {
-    await checkAtRestKeys(this.config.dataDir, this.atRest, this.outbox);
+  /**
+   * The agent's parts in start order (stopped in reverse): keys and identity first (the model download
+   * and MQTT use the certificate), intake before the listeners that feed it, telemetry last.
+   */
+  private parts(): Part[] {
     const { identity, pendingToken, usesCertificate } = this.credentials;
-    // Enrol first: the model download and MQTT use the certificate. A refused token stops the start
-    // with its code (VIGIL_ENROL_TOKEN_USED, …): nothing would work without an identity.
-    if (pendingToken) await identity.enrol(pendingToken);
-    if (usesCertificate) identity.startRenewal(() => this.publisher.reloadCredentials());
-    await this.startInference();
-    this.startIntake();
-    await this.intake?.pool.warm();
-    this.pacs?.start();
-    await this.startReid();
-    this.intake?.pipeline.start();
-    await this.intake?.scp?.start();
-    this.intake?.watcher?.start();
-    this.publisher.start();
-    this.telemetry.start();
-    await this.telemetry.sampleAndEnqueue();
+    return [
+      {
+        name: 'at-rest keys',
+        start: () => checkAtRestKeys(this.config.dataDir, this.atRest, this.outbox),
+        stop: () => undefined,
+      },
+      {
+        name: 'identity',
+        // A refused token stops the start with its code (VIGIL_ENROL_TOKEN_USED, …): nothing would work without an identity.
+        start: async () => {
+          if (pendingToken) await identity.enrol(pendingToken);
+          if (usesCertificate) identity.startRenewal(() => this.publisher.reloadCredentials());
+        },
+        stop: () => identity.stop(),
+      },
+      { name: 'models', start: () => this.startInference(), stop: () => this.models?.stop() },
+      {
+        name: 'intake',
+        start: async () => {
+          this.startIntake();
+          await this.intake?.pool.warm();
+        },
+        stop: async () => {
+          await this.intake?.pool.close();
+          this.intake?.spool.close();
+        },
+      },
+      { name: 'pacs', start: () => this.pacs?.start(), stop: () => undefined },
+      { name: 'reid', start: () => this.startReid(), stop: () => this.reid?.server?.app.close() },
+      { name: 'pipeline', start: () => this.intake?.pipeline.start(), stop: () => this.intake?.pipeline.stop() },
+      { name: 'dicom scp', start: () => this.intake?.scp?.start(), stop: () => this.intake?.scp?.stop() },
+      { name: 'watched folder', start: () => this.intake?.watcher?.start(), stop: () => this.intake?.watcher?.stop() },
+      { name: 'publisher', start: () => this.publisher.start(), stop: () => this.publisher.stop() },
+      {
+        name: 'telemetry',
+        start: async () => {
+          this.telemetry.start();
+          await this.telemetry.sampleAndEnqueue();
+        },
+        stop: () => this.telemetry.stop(),
+      },
+    ];
+  }
+
+  /** Starts every part in order; if one fails, what started is stopped again and the error thrown. */
+  async start(): Promise<void> {
+    try {
+      await this.lifecycle.start(this.parts());
+    } catch (error) {
+      await this.closeOwned();
+      throw error;
+    }
     this.logger.info({ outbox: this.outbox.stats() }, 'edge agent started');
   }
 
@@ -383,19 +374,20 @@ export class EdgeAgent {
   }
 
   async stop(): Promise<void> {
-    this.credentials.identity.stop();
-    await this.intake?.watcher?.stop();
-    this.intake?.scp?.stop();
-    await this.intake?.pipeline.stop();
-    await this.intake?.pool.close();
+    try {
+      await this.lifecycle.stop();
+    } finally {
+      await this.closeOwned();
+    }
+  }
+
+  /** What the constructor opened (its stores), closed once, whether or not the agent started. */
+  private async closeOwned(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await this.pacs?.stop();
-    await this.reid?.server?.app.close();
     await this.reid?.audit.stop();
     this.reid?.index.close();
-    this.intake?.spool.close();
-    this.telemetry.stop();
-    await this.publisher.stop();
-    await this.models?.stop();
     this.outbox.close();
   }
 }

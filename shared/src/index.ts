@@ -2,6 +2,7 @@ export * from './backoff.js';
 export * from './config-loader.js';
 export * from './errors.js';
 export * from './ids.js';
+export * from './lifecycle.js';
 export * from './logger.js';
 export * from './message-codec.js';
 export * from './model-signature.js';
