@@ -1,29 +1,10 @@
-import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { createServer as createPlainServer, type Server as NetServer, type Socket } from 'node:net';
-import { Writable } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
-import { type ErrorCode, type Logger, VigilError } from '@vigil/shared';
-import dcmjsDimse from 'dcmjs-dimse';
-import type { AtRest } from '../at-rest/at-rest-cipher.js';
+import { type Logger, VigilError } from '@vigil/shared';
 import { routeDimseLogs } from '../imaging/dimse-log.js';
-import { transferSyntax } from '../imaging/transfer-syntax.js';
-import { part10Header } from './part10-header.js';
 import type { Spool } from './spool.js';
-
-// CommonJS/UMD bundle: destructure the default export.
-const { Scp, Dataset, constants, responses } = dcmjsDimse;
-const { PresentationContextResult, RejectResult, RejectSource, RejectReason, SopClass, StorageClass, Status } = constants;
-const { CEchoResponse, CStoreResponse } = responses;
-
-type Association = dcmjsDimse.association.Association;
-type PresentationContext = dcmjsDimse.association.PresentationContext;
-type CStoreRequest = dcmjsDimse.requests.CStoreRequest;
-type CEchoRequest = dcmjsDimse.requests.CEchoRequest;
-
-/** C-STORE status "Refused: Out of Resources" (PS3.4 Table GG.4-1). */
-const STATUS_OUT_OF_RESOURCES = 0xa700;
-const STORAGE_CLASSES = new Set<string>(Object.values(StorageClass) as string[]);
+import { StoreScp } from './store-scp.js';
 
 export interface ScpOptions {
   aeTitle: string;
@@ -47,78 +28,6 @@ export interface ScpOptions {
   onDuplicate?: (sopInstanceUid: string) => void;
 }
 
-interface PendingStore {
-  path: string | undefined;
-  stream: Writable;
-  done: Promise<Error | undefined>;
-  /** Why the instance is refused although its bytes are read off the wire. */
-  refused?: { code: ErrorCode; message: string };
-}
-
-/** Reads a refused instance off the wire without keeping it. */
-function discard(): Writable {
-  return new Writable({ write: (_chunk, _enc, next) => next() });
-}
-
-/**
- * The spool file of one instance, bounded: past `maxBytes` the file is closed and removed and the
- * rest of the object is read and dropped, so an oversized object never fills the disk.
- */
-function boundedSpoolFile(path: string, header: Buffer, maxBytes: number, atRest: AtRest): PendingStore {
-  // Encrypted as it arrives (when at-rest encryption is on): no plaintext copy ever lands on disk.
-  const sink: WriteStream = createWriteStream(path);
-  const file = atRest.sealingStream();
-  file.pipe(sink);
-  file.on('error', (error) => sink.destroy(error));
-  // Cut off (oversized, or the transfer broke): both ends go, the partial file with them. Not a
-  // `destroy` override: the transform destroys itself after a normal end, before the file is flushed.
-  const abort = () => {
-    file.unpipe(sink);
-    file.destroy();
-    sink.destroy();
-  };
-  const done = new Promise<Error | undefined>((resolve) => {
-    sink.once('close', () => resolve(undefined));
-    sink.once('error', (error) => resolve(error));
-  });
-  let written = 0;
-  let ended = false;
-  const write = (chunk: Buffer, next: (error?: Error | null) => void): void => {
-    if (!pending.refused) {
-      written += chunk.length;
-      if (written > maxBytes) {
-        pending.refused = {
-          code: 'VIGIL_INTAKE_OBJECT_TOO_LARGE',
-          message: `object larger than dicom.maxObjectBytes (${maxBytes} bytes)`,
-        };
-        abort();
-        void rm(path, { force: true });
-      } else if (!file.write(chunk)) {
-        file.once('drain', () => next());
-        return;
-      }
-    }
-    next();
-  };
-  const stream = new Writable({
-    write: (chunk: Buffer, _enc, next) => write(chunk, next),
-    final: (next) => {
-      ended = true;
-      if (!file.destroyed) file.end();
-      next();
-    },
-    // Writables destroy themselves after 'finish': the file, still flushing, is only cut off when
-    // the transfer did not end (abort, connection lost).
-    destroy: (error, next) => {
-      if (!ended) abort();
-      next(error);
-    },
-  });
-  const pending: PendingStore = { path, stream, done };
-  write(header, () => undefined);
-  return pending;
-}
-
 /**
  * DICOM C-STORE / C-ECHO SCP on dcmjs-dimse. Each instance is streamed straight to a file in the
  * spool (File Meta Information first, then the dataset exactly as received, in the negotiated
@@ -134,152 +43,10 @@ export class DicomScp {
   start(): Promise<void> {
     routeDimseLogs(this.options.logger);
     const options = this.options;
-    class VigilScp extends Scp {
-      private association: Association | undefined;
-      private readonly stores = new Map<string, PendingStore>();
-
-      override associationRequested(association: Association): void {
-        this.association = association;
-        const called = association.getCalledAeTitle().trim();
-        const calling = association.getCallingAeTitle().trim();
-        if (called !== options.aeTitle) {
-          options.logger.warn({ code: 'VIGIL_DICOM_ASSOCIATION_REJECTED', called, calling }, 'called AE title not recognised');
-          this.sendAssociationReject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CalledAeNotRecognized);
-          return;
-        }
-        if (!options.allowAnyCallingAe && !options.allowedCallingAeTitles.includes(calling)) {
-          options.logger.warn({ code: 'VIGIL_DICOM_ASSOCIATION_REJECTED', called, calling }, 'calling AE title not allowed');
-          this.sendAssociationReject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CallingAeNotRecognized);
-          return;
-        }
-        for (const { id } of association.getPresentationContexts()) {
-          const context = association.getPresentationContext(id);
-          const abstract = context.getAbstractSyntaxUid();
-          if (abstract !== SopClass.Verification && !STORAGE_CLASSES.has(abstract)) {
-            context.setResult(PresentationContextResult.RejectAbstractSyntaxNotSupported);
-            continue;
-          }
-          // Accept the first proposed syntax we can decode, so compressed images arrive as sent.
-          const accepted = context.getTransferSyntaxUids().find((uid) => transferSyntax(uid) !== undefined);
-          if (accepted) context.setResult(PresentationContextResult.Accept, accepted);
-          else context.setResult(PresentationContextResult.RejectTransferSyntaxesNotSupported);
-        }
-        this.sendAssociationAccept();
-      }
-
-      override abort(source: number, reason: number): void {
-        options.logger.warn({ code: 'VIGIL_DICOM_NETWORK', source, reason }, 'association aborted by peer');
-        this.discardPending();
-      }
-
-      override associationReleaseRequested(): void {
-        this.sendAssociationReleaseResponse();
-      }
-
-      override cEchoRequest(request: CEchoRequest, callback: (response: InstanceType<typeof CEchoResponse>) => void): void {
-        const response = CEchoResponse.fromRequest(request);
-        response.setStatus(Status.Success);
-        callback(response);
-      }
-
-      override createStoreWritableStream(context: PresentationContext, request: CStoreRequest): Writable {
-        const uid = request.getAffectedSopInstanceUid();
-        if (options.spool.isKnown(uid)) {
-          // A resend: read it off the wire and drop it.
-          const sink = discard();
-          this.stores.set(uid, { path: undefined, stream: sink, done: Promise.resolve(undefined) });
-          return sink;
-        }
-        if (options.minFreeBytes > 0 && options.spool.freeBytes() < options.minFreeBytes) {
-          const sink = discard();
-          const refused = {
-            code: 'VIGIL_INTAKE_DISK_LOW' as const,
-            message: `spool disk has less than intake.minFreeBytes (${options.minFreeBytes} bytes) free`,
-          };
-          this.stores.set(uid, { path: undefined, stream: sink, done: Promise.resolve(undefined), refused });
-          return sink;
-        }
-        const header = part10Header({
-          sopClassUid: request.getAffectedSopClassUid(),
-          sopInstanceUid: uid,
-          transferSyntaxUid: context.getAcceptedTransferSyntaxUid() ?? '',
-          sourceAeTitle: this.association?.getCallingAeTitle(),
-        });
-        const pending = boundedSpoolFile(options.spool.incomingPath(), header, options.maxObjectBytes, options.spool.atRest);
-        this.stores.set(uid, pending);
-        return pending.stream;
-      }
-
-      /** The connection is gone (release, abort, timeout, reset): no partial file outlives it. */
-      discardPending(): void {
-        for (const pending of this.stores.values()) {
-          pending.stream.destroy();
-          if (pending.path) void rm(pending.path, { force: true });
-        }
-        this.stores.clear();
-      }
-
-      override createDatasetFromStoreWritableStream(
-        _writable: Writable,
-        _context: PresentationContext,
-        callback: (dataset: InstanceType<typeof Dataset>) => void,
-      ): void {
-        // The bytes are in the spool file; cStoreRequest makes them durable. No in-memory copy.
-        callback(new Dataset());
-      }
-
-      override cStoreRequest(request: CStoreRequest, callback: (response: InstanceType<typeof CStoreResponse>) => void): void {
-        const uid = request.getAffectedSopInstanceUid();
-        const pending = this.stores.get(uid);
-        this.stores.delete(uid);
-        const response = CStoreResponse.fromRequest(request);
-        const calling = this.association?.getCallingAeTitle().trim() ?? '';
-        const finish = async (): Promise<number> => {
-          if (!pending) return Status.ProcessingFailure;
-          const writeError = await pending.done;
-          if (pending.refused) {
-            if (pending.path) await rm(pending.path, { force: true });
-            options.logger.error({ code: pending.refused.code, sopInstanceUid: uid, calling }, pending.refused.message);
-            return STATUS_OUT_OF_RESOURCES;
-          }
-          if (!pending.path) {
-            options.onDuplicate?.(uid);
-            return Status.Success;
-          }
-          if (writeError) {
-            await rm(pending.path, { force: true });
-            options.logger.error(
-              { code: 'VIGIL_INTAKE_STORAGE_FULL', sopInstanceUid: uid, err: writeError.message },
-              'could not store instance',
-            );
-            return STATUS_OUT_OF_RESOURCES;
-          }
-          const outcome = await options.spool.admit(pending.path, uid, `dicom:${calling}`);
-          if (outcome === 'duplicate') options.onDuplicate?.(uid);
-          else options.onSpooled(options.spool.readyPathFor(uid), uid);
-          return Status.Success;
-        };
-        finish().then(
-          (status) => {
-            response.setStatus(status);
-            callback(response);
-          },
-          (error: Error) => {
-            options.logger.error(
-              { code: 'VIGIL_INTAKE_STORAGE_FULL', sopInstanceUid: uid, err: error.message },
-              'could not spool instance',
-            );
-            response.setStatus(STATUS_OUT_OF_RESOURCES);
-            callback(response);
-          },
-        );
-      }
-    }
-
     // dcmjs-dimse's own Server listens on every interface (it takes no host); this listener binds the
     // configured address and ties each association's partial files to its socket's life.
     const handle = (socket: Socket): void => {
-      const scp = new VigilScp(socket, { associationTimeout: 60_000, pduTimeout: 60_000 });
+      const scp = new StoreScp(socket, { associationTimeout: 60_000, pduTimeout: 60_000 }, options);
       (scp as unknown as { connected: boolean }).connected = true;
       this.sockets.add(socket);
       scp.on('networkError', (error: Error) => {
