@@ -3,6 +3,52 @@ import { ID_PATTERN, loadConfig, publicKeyPems, resolveSecret, VigilError } from
 
 const GiB = 1024 ** 3;
 
+/** What every PACS destination has, whatever its kind. */
+const destinationCommon = {
+  name: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
+  /** Refusals (bad AE title, SOP class not supported, HTTP 4xx) before an object is given up with VIGIL_PACS_REFUSED. */
+  maxRefusals: Type.Integer({ minimum: 1, maximum: 1000, default: 5 }),
+  timeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000 }),
+};
+
+/** `kind: dimse`: C-STORE to a PACS's SCP (sender: reporting/senders/dimse-sender.ts). */
+const DimseDestinationSchema = Type.Object(
+  {
+    ...destinationCommon,
+    kind: Type.Literal('dimse'),
+    host: Type.String({ default: '127.0.0.1' }),
+    port: Type.Integer({ minimum: 1, maximum: 65535, default: 104 }),
+    calledAeTitle: Type.String({ maxLength: 16, default: 'PACS' }),
+    callingAeTitle: Type.String({ maxLength: 16, default: 'VIGIL' }),
+    /** DICOM TLS: the PACS's CA, and this edge's certificate when the PACS asks for one. */
+    tls: Type.Object(
+      {
+        enabled: Type.Boolean({ default: false }),
+        caFile: Type.String({ default: '' }),
+        certFile: Type.String({ default: '' }),
+        keyFile: Type.String({ default: '' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** `kind: stow`: DICOMweb STOW-RS (sender: reporting/senders/stow-sender.ts). */
+const StowDestinationSchema = Type.Object(
+  {
+    ...destinationCommon,
+    kind: Type.Literal('stow'),
+    /** Base URL (…/studies is appended), e.g. https://pacs/dicom-web. */
+    url: Type.String({ minLength: 1 }),
+    /** Auth: a bearer token (from a file), or basic username + password (file). */
+    tokenFile: Type.String({ default: '' }),
+    username: Type.String({ default: '' }),
+    passwordFile: Type.String({ default: '' }),
+  },
+  { additionalProperties: false },
+);
+
 export const EdgeConfigSchema = Type.Object(
   {
     clinicId: Type.String({ pattern: ID_PATTERN, default: 'clinic-demo' }),
@@ -188,40 +234,8 @@ export const EdgeConfigSchema = Type.Object(
         /** SR series number (shown in the PACS viewer beside the study's images). */
         seriesNumber: Type.Integer({ minimum: 1, maximum: 2_147_483_647, default: 9901 }),
         institutionName: Type.String({ default: '' }),
-        destinations: Type.Array(
-          Type.Object(
-            {
-              name: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
-              /** `dimse`: C-STORE to an SCP; `stow`: DICOMweb STOW-RS. */
-              kind: Type.Union([Type.Literal('dimse'), Type.Literal('stow')]),
-              host: Type.String({ default: '127.0.0.1' }),
-              port: Type.Integer({ minimum: 1, maximum: 65535, default: 104 }),
-              calledAeTitle: Type.String({ maxLength: 16, default: 'PACS' }),
-              callingAeTitle: Type.String({ maxLength: 16, default: 'VIGIL' }),
-              /** DICOM TLS for `dimse`: the PACS's CA, and this edge's certificate when the PACS asks for one. */
-              tls: Type.Object(
-                {
-                  enabled: Type.Boolean({ default: false }),
-                  caFile: Type.String({ default: '' }),
-                  certFile: Type.String({ default: '' }),
-                  keyFile: Type.String({ default: '' }),
-                },
-                { additionalProperties: false, default: {} },
-              ),
-              /** STOW-RS base URL (…/studies is appended), e.g. https://pacs/dicom-web. */
-              url: Type.String({ default: '' }),
-              /** STOW-RS auth: a bearer token (from a file), or basic username + password (file). */
-              tokenFile: Type.String({ default: '' }),
-              username: Type.String({ default: '' }),
-              passwordFile: Type.String({ default: '' }),
-              /** Refusals (bad AE title, SOP class not supported, HTTP 4xx) before an object is given up with VIGIL_PACS_REFUSED. */
-              maxRefusals: Type.Integer({ minimum: 1, maximum: 1000, default: 5 }),
-              timeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000 }),
-            },
-            { additionalProperties: false },
-          ),
-          { default: [] },
-        ),
+        /** Where the objects go: one shape per kind (`dimse`: C-STORE to an SCP; `stow`: DICOMweb STOW-RS). */
+        destinations: Type.Array(Type.Union([DimseDestinationSchema, StowDestinationSchema]), { default: [] }),
       },
       { additionalProperties: false, default: {} },
     ),

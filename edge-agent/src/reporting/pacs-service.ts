@@ -13,12 +13,12 @@ import {
   type ReportedImage,
   type ReportOptions,
 } from './measurement-report.js';
-import { cStore, type SendOutcome, stowRs } from './pacs-senders.js';
 import { type Delivery, type DestinationCounts, PacsStore } from './pacs-store.js';
 import { buildPresentationState, GRAYSCALE_SOFTCOPY_PRESENTATION_STATE } from './presentation-state.js';
+import { type PacsDestination, type SendOutcome, sendTo } from './senders/index.js';
 import { fitToVr, type VrNote } from './vr-fit.js';
 
-export type PacsDestination = EdgeConfig['pacs']['destinations'][number];
+export type { PacsDestination } from './senders/index.js';
 
 /** What the study's objects need of one analysed image: its real identity and the model's findings. */
 export function reportedImage(a: AnalysedImage): ReportedImage {
@@ -211,37 +211,7 @@ export class PacsService implements ResultSink {
   }
 
   private send(dest: PacsDestination, path: string, sopClass: string): Promise<SendOutcome> {
-    const p10 = readSealedDicomFile(path, this.atRest);
-    if (dest.kind === 'dimse') {
-      const read = (file: string) => (file ? readFileSync(file) : undefined);
-      return cStore(
-        {
-          host: dest.host,
-          port: dest.port,
-          calledAeTitle: dest.calledAeTitle,
-          callingAeTitle: dest.callingAeTitle,
-          timeoutMs: dest.timeoutMs,
-          ...(dest.tls.enabled
-            ? {
-                tls: {
-                  ...(dest.tls.caFile ? { ca: read(dest.tls.caFile) } : {}),
-                  ...(dest.tls.certFile ? { cert: read(dest.tls.certFile) } : {}),
-                  ...(dest.tls.keyFile ? { key: read(dest.tls.keyFile) } : {}),
-                },
-              }
-            : {}),
-        },
-        p10,
-        sopClass,
-      );
-    }
-    const secret = (file: string) => readFileSync(file, 'utf8').trim();
-    const authorization = dest.tokenFile
-      ? `Bearer ${secret(dest.tokenFile)}`
-      : dest.username
-        ? `Basic ${Buffer.from(`${dest.username}:${dest.passwordFile ? secret(dest.passwordFile) : ''}`).toString('base64')}`
-        : undefined;
-    return stowRs({ url: dest.url, timeoutMs: dest.timeoutMs, ...(authorization ? { authorization } : {}) }, p10);
+    return sendTo(dest, readSealedDicomFile(path, this.atRest), sopClass);
   }
 
   private async deliverDue(): Promise<void> {

@@ -1,5 +1,7 @@
-import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import dcmjsDimse from 'dcmjs-dimse';
+import type { PacsDestinationOf, PacsSender } from './pacs-sender.js';
+import type { SendOutcome } from './send-outcome.js';
 
 const { Client, constants, Dataset, requests } = dcmjsDimse;
 
@@ -11,13 +13,6 @@ const { Client, constants, Dataset, requests } = dcmjsDimse;
 function datasetOfP10(p10: Buffer): InstanceType<typeof Dataset> {
   return (Dataset as unknown as { _fromP10Buffer(b: Buffer): InstanceType<typeof Dataset> })._fromP10Buffer(p10);
 }
-
-/**
- * One delivery attempt's outcome. `transient`: the destination could not be reached or was busy (try
- * again, however long it takes); `refused`: it answered and said no (a wrong AE title, a SOP class
- * it does not take, an HTTP 4xx), which repeats until someone fixes the configuration.
- */
-export type SendOutcome = { ok: true } | { ok: false; kind: 'transient' | 'refused'; code: string; message: string };
 
 export interface DimseDestination {
   host: string;
@@ -118,56 +113,30 @@ export function cStore(dest: DimseDestination, p10: Buffer, sopClassUid: string)
   });
 }
 
-export interface StowDestination {
-  url: string;
-  timeoutMs: number;
-  authorization?: string;
-}
-
-/** DICOMweb STOW-RS of one Part 10 object (its bytes): POST {url}/studies as multipart/related; type="application/dicom". */
-export async function stowRs(dest: StowDestination, p10: Buffer): Promise<SendOutcome> {
-  const boundary = `vigil-${randomUUID()}`;
-  const body = Buffer.concat([
-    Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`),
-    p10,
-    Buffer.from(`\r\n--${boundary}--\r\n`),
-  ]);
-  let response: Response;
-  try {
-    response = await fetch(`${dest.url.replace(/\/$/, '')}/studies`, {
-      method: 'POST',
-      headers: {
-        'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
-        accept: 'application/dicom+json',
-        ...(dest.authorization ? { authorization: dest.authorization } : {}),
+/** `kind: dimse` destinations: C-STORE, with DICOM TLS material read from the configured files. */
+export const dimseSender: PacsSender<'dimse'> = {
+  kind: 'dimse',
+  send(dest: PacsDestinationOf<'dimse'>, p10, sopClassUid) {
+    const read = (file: string) => (file ? readFileSync(file) : undefined);
+    return cStore(
+      {
+        host: dest.host,
+        port: dest.port,
+        calledAeTitle: dest.calledAeTitle,
+        callingAeTitle: dest.callingAeTitle,
+        timeoutMs: dest.timeoutMs,
+        ...(dest.tls.enabled
+          ? {
+              tls: {
+                ...(dest.tls.caFile ? { ca: read(dest.tls.caFile) } : {}),
+                ...(dest.tls.certFile ? { cert: read(dest.tls.certFile) } : {}),
+                ...(dest.tls.keyFile ? { key: read(dest.tls.keyFile) } : {}),
+              },
+            }
+          : {}),
       },
-      body,
-      signal: AbortSignal.timeout(dest.timeoutMs),
-    });
-  } catch (error) {
-    return { ok: false, kind: 'transient', code: 'VIGIL_PACS_UNREACHABLE', message: (error as Error).message };
-  }
-  const text = await response.text().catch(() => '');
-  if (response.status >= 500 || response.status === 429)
-    return { ok: false, kind: 'transient', code: 'VIGIL_PACS_UNREACHABLE', message: `STOW-RS answered HTTP ${response.status}` };
-  if (response.status >= 400)
-    return { ok: false, kind: 'refused', code: 'VIGIL_PACS_REFUSED', message: `STOW-RS answered HTTP ${response.status}` };
-  // 200 (all stored) or 202 (some warnings): a Failed SOP Sequence (0008,1198) means this one was not.
-  try {
-    const json = text ? (JSON.parse(text) as Record<string, { Value?: unknown[] }>) : {};
-    const failed = (json['00081198']?.Value ?? []) as Record<string, { Value?: unknown[] }>[];
-    if (failed.length > 0) {
-      // Only the Failure Reason (0008,1197): the rest of the item could name the instance.
-      const reason = failed[0]?.['00081197']?.Value?.[0];
-      return {
-        ok: false,
-        kind: 'refused',
-        code: 'VIGIL_PACS_REFUSED',
-        message: `STOW-RS refused the instance (failure reason ${String(reason ?? 'unknown')})`,
-      };
-    }
-  } catch {
-    // A body that is not JSON with a 2xx status: stored.
-  }
-  return { ok: true };
-}
+      p10,
+      sopClassUid,
+    );
+  },
+};
