@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { generateSigningKey, type PackageSignature, signPackage, VigilError } from '@vigil/shared';
 import type { Command } from 'commander';
 import { loadHubConfig } from './config.js';
-import { openModelRegistry, openStateStore } from './hub.js';
+import { openModelRegistry } from './hub.js';
+import { openConfiguredState } from './storage/configured-stores.js';
 
 type ConfigOption = readonly [string, string, string | undefined];
 
@@ -103,7 +104,7 @@ export function addModelCommands(program: Command, configOption: ConfigOption, f
     .action(async (pkg: string, options: { config?: string; signature?: string }) => {
       try {
         const config = loadHubConfig(options.config);
-        const state = await openStateStore(config);
+        const state = await openConfiguredState(config);
         try {
           const registry = openModelRegistry(config, state, () => config.models.publicUrl);
           const signature = JSON.parse(readFileSync(options.signature ?? `${pkg}.sig.json`, 'utf8')) as PackageSignature;
@@ -132,7 +133,7 @@ export function addModelCommands(program: Command, configOption: ConfigOption, f
     .option(...configOption)
     .action(async (options: { config?: string }) => {
       try {
-        const state = await openStateStore(loadHubConfig(options.config));
+        const state = await openConfiguredState(loadHubConfig(options.config));
         try {
           for (const p of await state.rollouts.listPackages()) out(p);
         } finally {

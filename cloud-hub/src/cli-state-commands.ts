@@ -2,7 +2,7 @@ import { VigilError } from '@vigil/shared';
 import Database from 'better-sqlite3';
 import type { Command } from 'commander';
 import { loadHubConfig } from './config.js';
-import { openStateStore, stateLocation } from './hub.js';
+import { openConfiguredState, stateLocation } from './storage/configured-stores.js';
 import { copySqliteToPostgres } from './storage/state-transfer.js';
 
 const err = (line: string) => process.stderr.write(`${line}\n`);
@@ -91,7 +91,7 @@ export function addStateCommands(
     .option(...configOption)
     .action(async (options: { config?: string }) => {
       try {
-        const store = await openStateStore(loadHubConfig(options.config));
+        const store = await openConfiguredState(loadHubConfig(options.config));
         try {
           const audit = await store.audit.verify();
           const results = await store.countResults();

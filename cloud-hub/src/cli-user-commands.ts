@@ -8,14 +8,14 @@ import { applyUserAction, type UserAction } from './auth/user-actions.js';
 import { provisionUser } from './auth/user-provisioning.js';
 import { ROLES, type Role } from './auth/user-store.js';
 import { loadHubConfig } from './config.js';
-import { openStateStore } from './hub.js';
 import type { StateStore } from './state/state-store.js';
+import { openConfiguredState } from './storage/configured-stores.js';
 
 export async function withState<T>(
   configFile: string | undefined,
   fn: (state: StateStore, auth: AuthService) => Promise<T>,
 ): Promise<T> {
-  const state = await openStateStore(loadHubConfig(configFile));
+  const state = await openConfiguredState(loadHubConfig(configFile));
   try {
     return await fn(state, new AuthService(state.users, state.audit, createLogger('vigil-hub')));
   } finally {

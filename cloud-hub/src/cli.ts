@@ -8,7 +8,8 @@ import { addStateCommands } from './cli-state-commands.js';
 import { addUserCommands } from './cli-user-commands.js';
 import { addVerdictCommands } from './cli-verdict-commands.js';
 import { loadHubConfig } from './config.js';
-import { Hub, openStateStore } from './hub.js';
+import { Hub } from './hub.js';
+import { openConfiguredState } from './storage/configured-stores.js';
 import { HUB_VERSION } from './version.js';
 
 function fail(error: unknown): never {
@@ -19,7 +20,7 @@ function fail(error: unknown): never {
 }
 
 async function withRegistry<T>(configFile: string | undefined, fn: (registry: DeviceRegistry) => Promise<T>): Promise<T> {
-  const state = await openStateStore(loadHubConfig(configFile));
+  const state = await openConfiguredState(loadHubConfig(configFile));
   try {
     return await fn(new DeviceRegistry(state));
   } finally {

@@ -1,5 +1,5 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,14 +13,15 @@ import type { DeviceTransport } from './broker/device-transport.js';
 import { EmbeddedBroker } from './broker/embedded-broker.js';
 import { ExternalConsumer } from './broker/external-consumer.js';
 import { SingletonLease } from './cluster/singleton-lease.js';
-import { externalPassword, type HubConfig, modelKeyPems, pkiDir, statePassword } from './config.js';
+import { externalPassword, type HubConfig, modelKeyPems, pkiDir } from './config.js';
 import { HubEvents } from './events/hub-events.js';
-import { followupPolicy, patientsTouched } from './followup/followup-policy.js';
+import { followupPolicy } from './followup/followup-policy.js';
 import { FollowupThread } from './followup/followup-thread.js';
 import type { HistoryStore } from './history/history-store.js';
 import { buildHttpServer } from './http/http-server.js';
 import { HubMetrics } from './http/hub-metrics.js';
 import { IngestPipeline } from './ingest/ingest-pipeline.js';
+import { postCommitFanOut } from './ingest/post-commit.js';
 import { ModelRegistry } from './models/model-registry.js';
 import { AcceleratorWatch } from './ops/accelerator-watch.js';
 import { CrossClinicWatch } from './ops/cross-clinic-watch.js';
@@ -29,9 +30,8 @@ import { caFiles, DeviceCa } from './pki/device-ca.js';
 import { EnrolmentService } from './pki/enrolment-service.js';
 import { RolloutController } from './rollout/rollout-controller.js';
 import type { StateLocation, StateStore } from './state/state-store.js';
-import { InfluxHistoryStore } from './storage/influx/influx-history-store.js';
-import { openEventRelay, openStateStore as openStateEngine } from './storage/open-state.js';
-import { SqliteHistoryStore } from './storage/sqlite/sqlite-history-store.js';
+import { configuredHistoryStore, configuredStateStore, stateLocation } from './storage/configured-stores.js';
+import { openEventRelay } from './storage/open-state.js';
 
 /** How long requests in flight get to finish when the hub stops. */
 const HTTP_CLOSE_GRACE_MS = 2000;
@@ -57,49 +57,6 @@ export function openModelRegistry(config: HubConfig, state: StateStore, publicUr
 }
 
 /** Where the configured state store lives. */
-export function stateLocation(config: HubConfig): StateLocation {
-  const s = config.state;
-  if (s.driver === 'sqlite') return { driver: 'sqlite', path: s.sqlitePath || join(config.dataDir, 'state.sqlite') };
-  return {
-    driver: 'postgres',
-    url: withPassword(s.url, statePassword(config)),
-    sslmode: s.sslmode,
-    caFile: s.caFile,
-    poolSize: s.poolSize,
-    connectTimeoutMs: s.connectTimeoutMs,
-    statementTimeoutMs: s.statementTimeoutMs,
-  };
-}
-
-function withPassword(url: string, password: string): string {
-  if (!password) return url;
-  try {
-    const u = new URL(url);
-    u.password = password;
-    return u.toString();
-  } catch {
-    return url; // the store reports the malformed URL, naming state.url
-  }
-}
-
-/** The configured state store, not yet opened (the Hub opens it in `start()`). */
-function stateEngine(config: HubConfig, location = stateLocation(config)): StateStore {
-  mkdirSync(config.dataDir, { recursive: true });
-  return openStateEngine(location);
-}
-
-/** The configured state store, connected and migrated (CLI commands, tools). */
-export async function openStateStore(config: HubConfig): Promise<StateStore> {
-  const state = stateEngine(config);
-  try {
-    await state.open();
-  } catch (error) {
-    await state.close().catch(() => undefined);
-    throw error;
-  }
-  return state;
-}
-
 /** The hub process: stores, ingest, broker (embedded or external) and the HTTP server. */
 export class Hub {
   readonly logger: Logger;
@@ -123,7 +80,7 @@ export class Hub {
   readonly rolloutLease: SingletonLease;
   readonly sweepLease: SingletonLease;
   readonly replicaId: string;
-  private revocationTimer: NodeJS.Timeout | undefined;
+  private revocations: ReturnType<DeviceRegistry['watchRevocations']> | undefined;
   /** The device CA's certificate when `vigil-hub ca init` has run: it authenticates device certificates. */
   private readonly deviceCaPem: string | undefined;
   /** Enrolment and certificate renewal; set at start (the CA key loads asynchronously). */
@@ -139,15 +96,8 @@ export class Hub {
     this.logger = options.logger ?? createLogger('vigil-hub');
     this.deviceCaPem = DeviceCa.exists(pkiDir(config)) ? readFileSync(caFiles(pkiDir(config)).cert, 'utf8') : undefined;
     this.location = stateLocation(config);
-    this.state = stateEngine(config, this.location);
-    this.history =
-      config.history.driver === 'influxdb'
-        ? new InfluxHistoryStore({
-            ...config.history.influx,
-            bufferPath: join(config.dataDir, 'influx-buffer.sqlite'),
-            logger: this.logger,
-          })
-        : new SqliteHistoryStore(join(config.dataDir, 'history.sqlite'));
+    this.state = configuredStateStore(config, this.location);
+    this.history = configuredHistoryStore(config, this.logger);
     this.registry = new DeviceRegistry(this.state);
     if (this.deviceCaPem) this.registry.deviceCa = new X509Certificate(this.deviceCaPem);
     this.replicaId = config.cluster.replicaId || `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -219,17 +169,11 @@ export class Hub {
       leader: () => this.sweepLease.leader,
     });
     this.ingest = new IngestPipeline({
-      onCommitted: (batch, rejected) => {
-        this.transport.confirm(batch.results, rejected);
-        const patients = patientsTouched(batch.results);
-        if (patients.size > 0) this.followup.notePatients(patients);
-        if (batch.results.length > 0) {
-          const clinicIds = [...new Set(batch.results.map((r) => r.clinicId))];
-          this.events.emit({ type: 'results', count: batch.results.length, clinicIds });
-        }
-        for (const s of batch.statuses)
-          this.events.emit({ type: 'device', deviceId: s.deviceId, clinicId: s.clinicId, status: s.state });
-      },
+      onCommitted: postCommitFanOut({
+        confirm: (results, rejected) => this.transport.confirm(results, rejected),
+        notePatients: (patients) => this.followup.notePatients(patients),
+        events: this.events,
+      }),
       state: this.state,
       history: this.history,
       logger: this.logger,
@@ -313,10 +257,14 @@ export class Hub {
       {
         name: 'revocations',
         start: () => {
-          this.revocationTimer = setInterval(() => void this.kickRevoked(), this.config.pki.revocationCheckS * 1000);
-          this.revocationTimer.unref();
+          this.revocations = this.registry.watchRevocations({
+            intervalMs: this.config.pki.revocationCheckS * 1000,
+            disconnect: (deviceId) => this.transport.disconnect(deviceId),
+            logger: this.logger,
+            onFailure: () => this.metrics.revocationCheckFailures.inc(),
+          });
         },
-        stop: () => clearInterval(this.revocationTimer),
+        stop: () => this.revocations?.stop(),
       },
     ];
   }
@@ -382,12 +330,6 @@ export class Hub {
   }
 
   /** Revocation made by another process (the CLI) reaches live connections within seconds. */
-  private async kickRevoked(): Promise<void> {
-    for (const device of await this.state.listDevices().catch(() => [])) {
-      if (device.revokedAt) this.transport.disconnect(device.deviceId);
-    }
-  }
-
   /**
    * Stops accepting requests and lets those in flight finish for a short grace period, then drops
    * the connections still open. Without the bound, one client that opened a connection and sent

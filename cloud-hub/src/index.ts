@@ -22,6 +22,7 @@ export * from './hub.js';
 export * from './ingest/history-points.js';
 export * from './ingest/ingest-pipeline.js';
 export * from './state/state-store.js';
+export * from './storage/configured-stores.js';
 export * from './storage/influx/influx-history-store.js';
 export * from './storage/sqlite/sqlite-history-store.js';
 export * from './storage/sqlite/sqlite-state-store.js';

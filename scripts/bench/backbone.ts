@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { DeviceRegistry, loadHubConfig, openStateStore } from '@vigil/cloud-hub';
+import { DeviceRegistry, loadHubConfig, openConfiguredState } from '@vigil/cloud-hub';
 import { MqttPublisher, Outbox } from '@vigil/edge-agent';
 import { createLogger, encodeMessage, fleetFilter, topicFor } from '@vigil/shared';
 import Database from 'better-sqlite3';
@@ -175,7 +175,7 @@ async function withHubProcess<T>(
   const hub = new HubProcess(join(dir.path, 'hub'), env, process.env.BENCH_HUB_NODE_ARGS?.split(' ').filter(Boolean));
   await hub.init();
   const config = loadHubConfig(undefined, hub.env);
-  const state = await openStateStore(config);
+  const state = await openConfiguredState(config);
   const registry = new DeviceRegistry(state);
   const passwords = new Map<string, string>();
   for (let i = 0; i < CLIENTS; i++) {
@@ -308,7 +308,7 @@ async function externalBackbone(): Promise<Record<string, unknown>> {
           ),
       );
       for (const h of hubs) await h.init();
-      const state = await openStateStore(loadHubConfig(undefined, (hubs[0] as HubProcess).env));
+      const state = await openConfiguredState(loadHubConfig(undefined, (hubs[0] as HubProcess).env));
       const registry = new DeviceRegistry(state);
       for (const d of devices) await registry.add(d, { password: d.password });
       await state.close();

@@ -4,7 +4,7 @@
 // several visits per patient). --json writes every figure and judged alert; --plots writes the
 // calibration curve (SVG).
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { cliError, parseCli } from '../cli-args.js';
 import { evaluateAlerts } from './alert-evaluation.js';
 import { calibrationCurve, calibrationSvg } from './calibration.js';

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual, X509Certificate } from 'node:crypto';
-import { assertValidId, type DeviceAddress, VigilError } from '@vigil/shared';
+import { assertValidId, type DeviceAddress, type Logger, VigilError } from '@vigil/shared';
 import { ConcurrencyGate } from '../auth/concurrency-gate.js';
 import { decoyHash, hashPassword, verifyPassword } from '../auth/password-hash.js';
 import { MemoryCounters } from '../cluster/counter-store.js';
@@ -46,6 +46,28 @@ export class DeviceRegistry {
   private readonly failures = new MemoryCounters();
 
   constructor(private readonly state: StateStore) {}
+
+  /**
+   * Now and then, disconnects every revoked device that is still connected (a revocation by another
+   * replica or by the CLI reaches this replica's connections this way). A check that cannot read the
+   * device list is logged and counted, and the next one tries again.
+   */
+  watchRevocations(o: { intervalMs: number; disconnect: (deviceId: string) => void; logger: Logger; onFailure?: () => void }): {
+    check(): Promise<void>;
+    stop(): void;
+  } {
+    const check = async () => {
+      try {
+        for (const device of await this.state.listDevices()) if (device.revokedAt) o.disconnect(device.deviceId);
+      } catch (error) {
+        o.onFailure?.();
+        o.logger.warn({ code: 'VIGIL_STATE_STORE_UNAVAILABLE', err: (error as Error).message }, 'revocation check failed');
+      }
+    };
+    const timer = setInterval(() => void check(), o.intervalMs);
+    timer.unref();
+    return { check, stop: () => clearInterval(timer) };
+  }
 
   async add(address: DeviceAddress, options: { password?: string; tags?: string[] } = {}): Promise<AddedDevice> {
     assertValidId('clinicId', address.clinicId);

@@ -37,6 +37,11 @@ export class HubMetrics {
     labelNames: ['action'] as const,
     registers: [this.registry],
   });
+  readonly revocationCheckFailures = new Counter({
+    name: 'vigil_revocation_check_failures_total',
+    help: 'Revocation checks that could not read the device list (revoked devices stay connected until one succeeds)',
+    registers: [this.registry],
+  });
   readonly connectedDevices = new Gauge({
     name: 'vigil_mqtt_connected_clients',
     help: 'Clients connected to the embedded broker',

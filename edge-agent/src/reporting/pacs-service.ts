@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { backoffDelay, type Logger, VigilError } from '@vigil/shared';
 import { type AtRest, PLAINTEXT } from '../at-rest/at-rest-cipher.js';
