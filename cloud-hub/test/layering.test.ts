@@ -62,8 +62,11 @@ test('only composition roots import from storage/ (pure logic, features and the 
   );
 });
 
-test('storage/ imports only types from feature folders (values only from store contracts)', () => {
-  const bad = edges.filter((e) => inStorage(e.from) && !inStorage(e.to) && !isContract(e.to) && !e.typeOnly);
+test('storage/ imports only types from feature folders (values only from store contracts and the configuration)', () => {
+  // config.ts: storage/ chooses the engines the configuration names (configured-stores.ts).
+  const bad = edges.filter(
+    (e) => inStorage(e.from) && !inStorage(e.to) && !isContract(e.to) && !e.typeOnly && e.to !== 'config.ts',
+  );
   assert.deepEqual(
     bad.map((e) => `${e.from} → ${e.to}`),
     [],
@@ -75,6 +78,19 @@ test('store contracts are pure: they import only types (and other contracts), ne
   assert.deepEqual(
     bad.map((e) => `${e.from} → ${e.to}`),
     [],
+  );
+});
+
+test('database drivers are imported only in storage/ (and the state CLI, a composition root, for SQLite backups)', () => {
+  const drivers = /^\s*import\s[^'"]*from\s+['"](better-sqlite3|pg|pg-[a-z-]+|@influxdata\/[a-z-]+)['"]/m;
+  const bad = sources(SRC)
+    .map((file) => relative(SRC, file))
+    .filter((file) => !inStorage(file) && file !== 'cli-state-commands.ts')
+    .filter((file) => drivers.test(readFileSync(join(SRC, file), 'utf8')));
+  assert.deepEqual(bad, []);
+  assert.ok(
+    sources(join(SRC, 'storage')).some((file) => drivers.test(readFileSync(file, 'utf8'))),
+    'the check sees the drivers storage/ does import',
   );
 });
 
