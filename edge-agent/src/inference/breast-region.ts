@@ -55,25 +55,37 @@ const BRIDGE_RADIUS = 3;
 
 /** A binary erosion ('min') or dilation ('max') by a (2r+1)² square, as two separable passes. */
 function squareFilter(on: Uint8Array, width: number, height: number, r: number, kind: 'min' | 'max'): Uint8Array {
-  const pass = (source: Uint8Array, horizontal: boolean): Uint8Array => {
-    const out = new Uint8Array(source.length);
-    const length = horizontal ? width : height;
-    const lines = horizontal ? height : width;
-    for (let line = 0; line < lines; line++) {
-      const at = (i: number) => (horizontal ? line * width + i : i * width + line);
-      // Running count of set pixels in the window: set if all (min) or any (max) of the window is set.
-      let count = 0;
-      for (let i = 0; i < Math.min(r, length); i++) count += source[at(i)] as number;
-      for (let i = 0; i < length; i++) {
-        if (i + r < length) count += source[at(i + r)] as number;
-        if (i - r - 1 >= 0) count -= source[at(i - r - 1)] as number;
-        const window = Math.min(length - 1, i + r) - Math.max(0, i - r) + 1;
-        out[at(i)] = kind === 'max' ? (count > 0 ? 1 : 0) : count === window && window === 2 * r + 1 ? 1 : 0;
-      }
+  // Each pass keeps a running count of set pixels in the window: set if all (min) or any (max) are.
+  const full = 2 * r + 1;
+  const decide = (count: number, window: number) => ((kind === 'max' ? count > 0 : count === window && window === full) ? 1 : 0);
+  const horizontal = new Uint8Array(on.length);
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    let count = 0;
+    for (let x = 0; x < Math.min(r, width); x++) count += on[row + x] as number;
+    for (let x = 0; x < width; x++) {
+      if (x + r < width) count += on[row + x + r] as number;
+      if (x - r - 1 >= 0) count -= on[row + x - r - 1] as number;
+      horizontal[row + x] = decide(count, Math.min(width - 1, x + r) - Math.max(0, x - r) + 1);
     }
-    return out;
-  };
-  return pass(pass(on, true), false);
+  }
+  const out = new Uint8Array(on.length);
+  const counts = new Int32Array(width);
+  for (let y = 0; y < Math.min(r, height); y++)
+    for (let x = 0; x < width; x++) counts[x] = (counts[x] as number) + (horizontal[y * width + x] as number);
+  for (let y = 0; y < height; y++) {
+    const window = Math.min(height - 1, y + r) - Math.max(0, y - r) + 1;
+    const add = y + r < height ? (y + r) * width : -1;
+    const drop = y - r - 1 >= 0 ? (y - r - 1) * width : -1;
+    for (let x = 0; x < width; x++) {
+      let c = counts[x] as number;
+      if (add >= 0) c += horizontal[add + x] as number;
+      if (drop >= 0) c -= horizontal[drop + x] as number;
+      counts[x] = c;
+      out[y * width + x] = decide(c, window);
+    }
+  }
+  return out;
 }
 
 /** Labels of 4-connected components of `on` (0 = off), and each label's size (index = label). */
@@ -91,11 +103,21 @@ function components(on: Uint8Array, width: number, height: number): { labels: In
     while (head < tail) {
       const p = queue[head++] as number;
       const x = p % width;
-      const neighbours = [x > 0 ? p - 1 : -1, x < width - 1 ? p + 1 : -1, p - width, p + width];
-      for (const q of neighbours) {
-        if (q < 0 || q >= on.length || !on[q] || labels[q]) continue;
-        labels[q] = label;
-        queue[tail++] = q;
+      if (x > 0 && on[p - 1] && !labels[p - 1]) {
+        labels[p - 1] = label;
+        queue[tail++] = p - 1;
+      }
+      if (x < width - 1 && on[p + 1] && !labels[p + 1]) {
+        labels[p + 1] = label;
+        queue[tail++] = p + 1;
+      }
+      if (p >= width && on[p - width] && !labels[p - width]) {
+        labels[p - width] = label;
+        queue[tail++] = p - width;
+      }
+      if (p + width < on.length && on[p + width] && !labels[p + width]) {
+        labels[p + width] = label;
+        queue[tail++] = p + width;
       }
     }
     sizes.push(tail);
