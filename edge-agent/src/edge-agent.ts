@@ -294,6 +294,7 @@ export class EdgeAgent {
           this.intake?.spool.close();
         },
       },
+      // Its queue store is the constructor's: stopped with the other owned stores (closeOwned).
       { name: 'pacs', start: () => this.pacs?.start(), stop: () => undefined },
       { name: 'reid', start: () => this.startReid(), stop: () => this.reid?.server?.app.close() },
       { name: 'pipeline', start: () => this.intake?.pipeline.start(), stop: () => this.intake?.pipeline.stop() },

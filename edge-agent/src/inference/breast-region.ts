@@ -126,7 +126,7 @@ function components(on: Uint8Array, width: number, height: number): { labels: In
 }
 
 /**
- * The breast: the largest connected region brighter than the tissue threshold (halfway from the
+ * The breast: the largest connected region brighter than the tissue threshold (a quarter of the way from the
  * background to Otsu's split, so that fatty tissue counts), with its enclosed darker parts kept;
  * everything else reachable from the image border without crossing the breast (background, film
  * labels, markers, scanner edges) is outside it.
