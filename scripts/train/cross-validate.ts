@@ -86,7 +86,7 @@ async function trainRun(name: string, fold: number | 'all', version: string): Pr
   // The phantoms are the same for every run: rendered once, then reused.
   if (existsSync(join(phantomWork, 'truth.json')) && !existsSync(join(workDir, 'phantoms')))
     symlinkSync(phantomWork, join(workDir, 'phantoms'));
-  const manifest = await trainModel({
+  await trainModel({
     out: dir,
     workDir,
     patients: recipe.patients,
@@ -104,6 +104,9 @@ async function trainRun(name: string, fold: number | 'all', version: string): Pr
     tensorCache: join(out, 'tensor-cache'),
     log,
   });
+  // The manifest as trainModel left it on disk (with the calibration it fitted after returning its
+  // first version), tagged with the recipe so a rerun can skip it.
+  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as { training: Record<string, unknown> };
   manifest.training.crossValidation = tag;
   writeFileSync(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
   if (!existsSync(join(phantomWork, 'truth.json')) && existsSync(join(workDir, 'phantoms', 'truth.json')))
