@@ -14,7 +14,7 @@ import { fineTuneModel, trainModel } from './train-model.js';
 
 const USAGE = `usage: npm run train -- [--out DIR] [--patients N] [--epochs E] [--seed S] [--version V] [--input WxH] [--crop C]
                         [--init DIR] [--lr R] [--work-dir DIR] [--data DIR …] [--folds N --fold K]
-                        [--preprocess breast|plain] [--geometric G]
+                        [--preprocess plain|breast] [--geometric G]
        npm run train -- --from SET [--from SET…] --base DIR --version V --out DIR [--epochs E] [--lr R]
 Trains the lesion model on phantoms (and converted real cohorts with --data), or fine-tunes it on edges'
 training sets (--from); prints the new package's name, version and SHA-256.`;
@@ -44,8 +44,8 @@ const { values } = parseCli(USAGE, {
     /** Hold fold K of N out of the --data cohorts (women by a hash of their id, as `npm run datasets` folds them). */
     folds: { type: 'string' },
     fold: { type: 'string' },
-    /** `breast` (default): background, labels, markers and an MLO view's pectoral muscle masked, the breast normalised; `plain`: the older steps only. */
-    preprocess: { type: 'string', default: 'breast' },
+    /** `plain` (default, the shipped 0.5.0's steps) or `breast`: background, labels, markers and an MLO view's pectoral muscle masked, the breast normalised (the cross-validated recipe). */
+    preprocess: { type: 'string', default: 'plain' },
     /** Random scale (±25 %·G) and rotation (±10°·G) of training crops; 0 = none. */
     geometric: { type: 'string', default: '0' },
   },
