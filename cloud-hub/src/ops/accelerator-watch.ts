@@ -1,7 +1,6 @@
-import type { Logger } from '@vigil/shared';
-import type { HubEvents } from '../events/hub-events.js';
 import type { DeviceState } from '../state/state-store.js';
-import type { NewOpsAlert, OpsAlertStore } from './ops-alert-store.js';
+import type { NewOpsAlert } from './ops-alert-store.js';
+import { PeriodicWatch, type PeriodicWatchOptions } from './periodic-watch.js';
 
 /**
  * A device whose telemetry lists an NVIDIA GPU but which infers on the CPU (its CUDA provider or
@@ -29,51 +28,12 @@ export function acceleratorAlerts(states: readonly DeviceState[]): NewOpsAlert[]
 }
 
 /** Looks at the fleet's latest telemetry now and then (on one replica at a time) and raises what is new. */
-export class AcceleratorWatch {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
-
-  constructor(
-    private readonly o: {
-      devices: { listDeviceStates(): Promise<DeviceState[]> };
-      alerts: OpsAlertStore;
-      events?: Pick<HubEvents, 'emit'>;
-      logger: Logger;
-      intervalMs: number;
-      leader: () => boolean;
-    },
-  ) {}
-
-  start(): void {
-    this.timer = setInterval(() => {
-      if (this.o.leader())
-        void this.check().catch((error: Error) => this.o.logger.warn({ err: error.message }, 'accelerator watch failed'));
-    }, this.o.intervalMs);
-    this.timer.unref();
+export class AcceleratorWatch extends PeriodicWatch {
+  constructor(private readonly o: PeriodicWatchOptions & { devices: { listDeviceStates(): Promise<DeviceState[]> } }) {
+    super(o, 'accelerator watch');
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running?.catch(() => undefined);
-  }
-
-  async check(): Promise<void> {
-    this.running ??= (async () => {
-      try {
-        for (const a of await this.o.alerts.raise(acceleratorAlerts(await this.o.devices.listDeviceStates()))) {
-          this.o.logger.warn({ alertKey: a.alertKey, clinicId: a.clinicId }, a.summary);
-          this.o.events?.emit({
-            type: 'ops-alert',
-            alertKey: a.alertKey,
-            severity: a.severity,
-            clinicId: a.clinicId,
-            summary: a.summary,
-          });
-        }
-      } finally {
-        this.running = undefined;
-      }
-    })();
-    await this.running;
+  protected async findAlerts(): Promise<NewOpsAlert[]> {
+    return acceleratorAlerts(await this.o.devices.listDeviceStates());
   }
 }

@@ -1,8 +1,7 @@
-import type { Logger } from '@vigil/shared';
-import type { HubEvents } from '../events/hub-events.js';
 import { computePerformance, type PerformanceChange, type PerformanceReport } from '../verdicts/performance.js';
 import type { VerdictStore } from '../verdicts/verdict-store.js';
-import type { NewOpsAlert, OpsAlert, OpsAlertStore } from './ops-alert-store.js';
+import type { NewOpsAlert } from './ops-alert-store.js';
+import { PeriodicWatch, type PeriodicWatchOptions } from './periodic-watch.js';
 
 const METRIC_LABEL: Record<PerformanceChange['metric'], string> = {
   ppv: 'PPV of findings',
@@ -29,57 +28,17 @@ export function performanceAlerts(report: PerformanceReport): NewOpsAlert[] {
  * Looks at the real-world performance figures now and then and raises an ops alert for each change
  * the intervals say is real. Runs on one replica at a time (the caller checks its lease).
  */
-export class PerformanceWatch {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<OpsAlert[]> | undefined;
-
+export class PerformanceWatch extends PeriodicWatch {
   constructor(
-    private readonly o: {
+    private readonly o: PeriodicWatchOptions & {
       verdicts: VerdictStore;
-      alerts: OpsAlertStore;
-      events?: HubEvents;
-      logger: Logger;
-      intervalMs: number;
       minSamples: number;
-      /** Whether this replica does singleton work now. */
-      leader: () => boolean;
     },
-  ) {}
-
-  start(): void {
-    this.timer = setInterval(() => {
-      if (this.o.leader())
-        void this.check().catch((error: Error) => this.o.logger.warn({ err: error.message }, 'performance watch failed'));
-    }, this.o.intervalMs);
-    this.timer.unref();
+  ) {
+    super(o, 'performance watch');
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running?.catch(() => undefined);
-  }
-
-  /** Computes the figures and raises what is new; returns the alerts raised now. */
-  check(): Promise<OpsAlert[]> {
-    this.running ??= (async () => {
-      try {
-        const report = computePerformance(await this.o.verdicts.reviewFacts({}), { minSamples: this.o.minSamples });
-        const raised = await this.o.alerts.raise(performanceAlerts(report));
-        for (const a of raised) {
-          this.o.logger.warn({ alertKey: a.alertKey, clinicId: a.clinicId }, a.summary);
-          this.o.events?.emit({
-            type: 'ops-alert',
-            alertKey: a.alertKey,
-            severity: a.severity,
-            clinicId: a.clinicId,
-            summary: a.summary,
-          });
-        }
-        return raised;
-      } finally {
-        this.running = undefined;
-      }
-    })();
-    return this.running;
+  protected async findAlerts(): Promise<NewOpsAlert[]> {
+    return performanceAlerts(computePerformance(await this.o.verdicts.reviewFacts({}), { minSamples: this.o.minSamples }));
   }
 }
