@@ -6,34 +6,39 @@ import { test } from 'node:test';
 import { ApiClient, login } from '../harness/api-client.js';
 import { makeTempDir } from '../harness/temp-dir.js';
 
+const ROOT = join(import.meta.dirname, '../..');
+
+/**
+ * `npm run demo` for four rounds of studies with no pause between them; it stops by itself once every
+ * image is processed and stored. The timeout only bounds a hang. Fine-tuning itself is covered by
+ * scripts/test/retrain.test.ts.
+ */
+function runDemo(dir: string, extra: string[] = []) {
+  return spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(ROOT, 'scripts/demo.ts'),
+      ...extra,
+      '--rounds',
+      '4',
+      '--study-interval',
+      '0',
+      '--dir',
+      dir,
+      '--skip-feedback-training',
+    ],
+    { cwd: ROOT, encoding: 'utf8', timeout: 280_000 },
+  );
+}
+
 test('npm run demo: three clinics online, studies through DICOM intake, follow-up alerts, demo users can log in', async () => {
   const dir = makeTempDir('demo');
   try {
-    const root = join(import.meta.dirname, '../..');
     // Four rounds of studies, so each clinic's first patient has all four visits; the demo stops once
-    // every image is processed and stored (a condition, however long a busy machine takes). The
-    // timeout only bounds a hang.
-    const run = spawnSync(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(root, 'scripts/demo.ts'),
-        '--rounds',
-        '4',
-        '--study-interval',
-        '0',
-        '--dir',
-        dir.path,
-        // Fine-tuning itself is covered by scripts/test/retrain.test.ts.
-        '--skip-feedback-training',
-      ],
-      {
-        cwd: root,
-        encoding: 'utf8',
-        timeout: 280_000,
-      },
-    );
+    // every image is processed and stored (a condition, however long a busy machine takes).
+    const run = runDemo(dir.path);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /3\/3 devices online, [1-9]\d* telemetry samples stored/);
     // The simulated modalities' studies went through DICOM intake and were decoded at every clinic.
@@ -127,27 +132,7 @@ test('npm run demo -- --dataset: real film mammograms through C-STORE, verdicts 
 }, () => {
   const dir = makeTempDir('demo-dataset');
   try {
-    const root = join(import.meta.dirname, '../..');
-    const run = spawnSync(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(root, 'scripts/demo.ts'),
-        '--dataset',
-        MIAS,
-        '--dataset-women',
-        '12',
-        '--rounds',
-        '4',
-        '--study-interval',
-        '0',
-        '--dir',
-        dir.path,
-        '--skip-feedback-training',
-      ],
-      { cwd: root, encoding: 'utf8', timeout: 280_000 },
-    );
+    const run = runDemo(dir.path, ['--dataset', MIAS, '--dataset-women', '12']);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /Real images: 12 women of .*mias-train/);
     // Two MLO images per woman, four women per clinic, all through each edge's DICOM intake (the
