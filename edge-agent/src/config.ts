@@ -271,6 +271,26 @@ export const EdgeConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    viewing: Type.Object(
+      {
+        /**
+         * Keep each analysed image's decoded frame for clinicians' viewers, served by the clinic
+         * endpoint (reid.*) over DICOMweb with the hub's token. Only with reid.enabled; the images
+         * never leave the clinic.
+         */
+        enabled: Type.Boolean({ default: true }),
+        /** Images older than this (by study date) are removed, except each patient's latest keepStudies studies. */
+        maxAgeDays: Type.Integer({ minimum: 1, maximum: 36_500, default: 1095 }),
+        /** Studies per patient kept whatever their age: the current one and the priors follow-up compares with. */
+        keepStudies: Type.Integer({ minimum: 1, maximum: 100, default: 3 }),
+        /** Disk the kept images may use; past it the oldest go first (protected priors last, with a warning). */
+        maxGb: Type.Number({ exclusiveMinimum: 0, maximum: 100_000, default: 50 }),
+        /** DICOMweb requests per minute per browser address. */
+        requestsPerMinute: Type.Integer({ minimum: 1, maximum: 100_000, default: 1200 }),
+        sweepIntervalS: Type.Number({ minimum: 1, maximum: 86_400, default: 3600 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     training: Type.Object(
       {
         /**

@@ -32,6 +32,8 @@ import { defaultReidKeyFile, fileKeyProvider, IdentityIndex } from './reid/ident
 import { IdentityIndexSink } from './reid/identity-sink.js';
 import { ReidAuditLog } from './reid/reid-audit.js';
 import { startReidServer } from './reid/reid-server.js';
+import { ClinicImageSink } from './viewing/image-sink.js';
+import { ClinicImageStore } from './viewing/image-store.js';
 import { derivedUid } from './reporting/measurement-report.js';
 import { PacsService } from './reporting/pacs-service.js';
 import { PipelineCounters } from './telemetry/pipeline-counters.js';
@@ -58,7 +60,15 @@ export class EdgeAgent {
   /** Results back to the clinic's PACS (config pacs.enabled). */
   readonly pacs: PacsService | undefined;
   /** Names for pseudonyms, inside the clinic (config reid.enabled). */
-  readonly reid: { index: IdentityIndex; audit: ReidAuditLog; server?: Awaited<ReturnType<typeof startReidServer>> } | undefined;
+  readonly reid:
+    | {
+        index: IdentityIndex;
+        audit: ReidAuditLog;
+        /** The images clinicians' viewers are served (config viewing.enabled). */
+        images: ClinicImageStore | undefined;
+        server?: Awaited<ReturnType<typeof startReidServer>>;
+      }
+    | undefined;
   models: ModelManager | undefined;
   private readonly selfTest: SelfTest | undefined;
   private readonly lifecycle = new Lifecycle((part, error) =>
@@ -149,6 +159,16 @@ export class EdgeAgent {
             http: this.credentials.http,
             logger: this.logger,
           }),
+          images: config.viewing.enabled
+            ? new ClinicImageStore(config.dataDir, {
+                atRest: this.atRest,
+                retention: {
+                  maxAgeDays: config.viewing.maxAgeDays,
+                  keepStudies: config.viewing.keepStudies,
+                  maxBytes: config.viewing.maxGb * 1024 ** 3,
+                },
+              })
+            : undefined,
         }
       : undefined;
     this.telemetry = new TelemetrySampler({
@@ -165,6 +185,7 @@ export class EdgeAgent {
     const sinks: ResultSink[] = [];
     if (pacs) sinks.push(pacs);
     if (this.reid) sinks.push(new IdentityIndexSink(this.reid.index));
+    if (this.reid?.images) sinks.push(new ClinicImageSink(this.reid.images, this.logger));
     if (config.training.keepInputs) {
       sinks.push(
         new TrainingInputSink(
@@ -349,9 +370,11 @@ export class EdgeAgent {
       hubPublicKeyPem: readFileSync(r.hubPublicKeyFile, 'utf8'),
       index: reid.index,
       audit: reid.audit,
+      ...(reid.images ? { images: { store: reid.images, requestsPerMinute: this.config.viewing.requestsPerMinute } } : {}),
       logger: this.logger,
     });
     reid.audit.start();
+    reid.images?.startSweeping(this.config.viewing.sweepIntervalS * 1000, this.logger);
   }
 
   /** Where browsers reach the re-identification endpoint (configured, or this listener). */
@@ -388,6 +411,7 @@ export class EdgeAgent {
     this.closed = true;
     await this.pacs?.stop();
     await this.reid?.audit.stop();
+    await this.reid?.images?.close();
     this.reid?.index.close();
     this.outbox.close();
   }

@@ -201,6 +201,11 @@ export const ERROR_CATALOGUE = {
     summary:
       'A re-identification request to an edge carried no token, or one that is forged, expired or meant for another clinic.',
   },
+  VIGIL_IMAGE_NOT_HELD: {
+    httpStatus: 404,
+    summary:
+      "The clinic's edge does not hold that study or image for viewing (it never analysed it, or its retention policy removed it).",
+  },
   VIGIL_PACS_UNREACHABLE: {
     httpStatus: 503,
     summary: 'A PACS destination could not be reached or was busy; the AI results stay queued and are retried.',

@@ -6,6 +6,7 @@ export * from './lifecycle.js';
 export * from './logger.js';
 export * from './message-codec.js';
 export * from './model-signature.js';
+export * from './pseudonym-uid.js';
 export * from './reid-token.js';
 export * from './schemas/index.js';
 export * from './topics.js';

@@ -23,6 +23,8 @@ const ReidEvents = Type.Object(
       Type.Object(
         {
           eventId: Type.String({ format: 'uuid' }),
+          /** Names for pseudonyms (absent: older edges), or a study's images shown in a viewer. */
+          kind: Type.Optional(Type.Union([Type.Literal('names'), Type.Literal('images')])),
           at: Type.String({ format: 'date-time' }),
           /** The hub-signed token the browser showed the edge: the only source of who asked. */
           token: Type.Optional(Type.String({ maxLength: 4096 })),
@@ -50,9 +52,10 @@ export interface ReidRouteOptions {
 }
 
 /**
- * Names inside the clinic, never at the hub: a signed-in clinician gets a short-lived token and the
- * re-identification endpoints of the edges at their clinics; the browser asks those edges directly.
- * Edges report each re-identification (pseudonyms only) back into the audit log.
+ * Names and images inside the clinic, never at the hub: a signed-in clinician gets a short-lived
+ * token and the endpoints of the edges at their clinics; the browser asks those edges directly (for
+ * names, and for the images its viewer shows). Edges report each request (pseudonyms only) back
+ * into the audit log.
  */
 export async function reidRoutes(app: FastifyInstance, o: ReidRouteOptions): Promise<void> {
   app.post(
@@ -153,7 +156,8 @@ export async function reidRoutes(app: FastifyInstance, o: ReidRouteOptions): Pro
         // A name given out needs a valid token of a user of this clinic; anything else is a claim.
         const claim = e.outcome === 'resolved' && !ofThisClinic;
         if (claim) unverified++;
-        const details = { eventId: e.eventId, at: e.at, clinicId: d.clinicId, deviceId: d.deviceId };
+        const kind = e.kind ?? 'names';
+        const details = { eventId: e.eventId, kind, at: e.at, clinicId: d.clinicId, deviceId: d.deviceId };
         await o.audit.append({
           actor: actor?.username ?? 'unknown',
           actorRole: actor?.role ?? 'none',
@@ -177,7 +181,7 @@ export async function reidRoutes(app: FastifyInstance, o: ReidRouteOptions): Pro
             actor: actor.username,
             actorRole: actor.role,
             ip: `edge:${d.deviceId}`,
-            action: 'patient.reidentify',
+            action: kind === 'images' ? 'patient.images.view' : 'patient.reidentify',
             targetType: 'patient',
             targetId: key,
             patientKey: key,

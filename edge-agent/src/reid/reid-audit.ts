@@ -4,6 +4,8 @@ import type { DeviceHttp } from '../identity/device-http.js';
 
 export interface ReidEvent {
   eventId: string;
+  /** What was asked for: names for pseudonyms, or a study's images (absent: names, as before). */
+  kind?: 'names' | 'images';
   username: string;
   role: string;
   /** The pseudonyms resolved (never the names). */
@@ -38,12 +40,13 @@ export class ReidAuditLog {
       patient_keys_json TEXT NOT NULL, outcome TEXT NOT NULL, reason TEXT, reported_at TEXT)`);
     const columns = (this.db.prepare('PRAGMA table_info(reid_events)').all() as { name: string }[]).map((c) => c.name);
     if (!columns.includes('token')) this.db.exec('ALTER TABLE reid_events ADD COLUMN token TEXT');
+    if (!columns.includes('kind')) this.db.exec('ALTER TABLE reid_events ADD COLUMN kind TEXT');
   }
 
   record(e: ReidEvent): void {
     this.db
       .prepare(
-        'INSERT INTO reid_events (event_id, at, username, role, patient_keys_json, outcome, reason, token) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO reid_events (event_id, at, username, role, patient_keys_json, outcome, reason, token, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       )
       .run(
         e.eventId,
@@ -54,6 +57,7 @@ export class ReidAuditLog {
         e.outcome,
         e.reason ?? null,
         e.token ?? null,
+        e.kind ?? null,
       );
     this.kick();
   }
@@ -74,6 +78,7 @@ export class ReidAuditLog {
       outcome: r.outcome as ReidEvent['outcome'],
       ...(r.reason ? { reason: r.reason as ReidEvent['reason'] } : {}),
       ...(r.token ? { token: r.token } : {}),
+      ...(r.kind ? { kind: r.kind as ReidEvent['kind'] } : {}),
     }));
   }
 

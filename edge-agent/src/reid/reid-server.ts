@@ -1,8 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import cors from '@fastify/cors';
-import { type Logger, reidAudience, VigilError, verifyReidToken } from '@vigil/shared';
+import rateLimit from '@fastify/rate-limit';
+import { type Logger, VigilError } from '@vigil/shared';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { dicomwebRoutes } from '../viewing/dicomweb-routes.js';
+import type { ClinicImageStore } from '../viewing/image-store.js';
+import { clinicAccess } from './clinic-token.js';
 import type { IdentityIndex } from './identity-index.js';
 import type { ReidAuditLog } from './reid-audit.js';
 
@@ -16,14 +20,17 @@ export interface ReidServerOptions {
   hubPublicKeyPem: string;
   index: IdentityIndex;
   audit: ReidAuditLog;
+  /** The clinic's images for viewers (DICOMweb); absent: names only. */
+  images?: { store: ClinicImageStore; requestsPerMinute: number };
   logger: Logger;
 }
 
 const MAX_KEYS = 200;
 
 /**
- * The clinic's re-identification endpoint: `POST /reid/v1/resolve {patientKeys}` with the hub's
- * token as a bearer. The token must verify with the hub's key, be unexpired, and be for a user who
+ * The clinic's endpoint for clinicians' browsers. Names: `POST /reid/v1/resolve {patientKeys}` with
+ * the hub's token as a bearer. Images: the DICOMweb subset of viewing/dicomweb-routes.ts, opened by
+ * the same token. The token must verify with the hub's key, be unexpired, and be for a user who
  * sees this edge's clinic; the answer holds only the pseudonyms this clinic knows. Every request,
  * answered or refused, is in the edge's log and reported (keys only) to the hub's audit log.
  * Browsers reach it from the hub's dashboard origin only (CORS).
@@ -36,17 +43,17 @@ export async function startReidServer(o: ReidServerOptions): Promise<{ app: Fast
   });
   await app.register(cors, {
     origin: [...o.allowedOrigins],
-    methods: ['POST'],
+    methods: ['GET', 'POST'],
     allowedHeaders: ['authorization', 'content-type'],
     maxAge: 600,
   });
+  await app.register(rateLimit, { global: false });
   app.setErrorHandler((error, _request, reply) => {
     if (error instanceof VigilError)
       return reply.code(error.httpStatus).send({ error: { code: error.code, message: error.message } });
     const status = (error as { statusCode?: number }).statusCode ?? 500;
-    return reply.code(status).send({
-      error: { code: status === 400 ? 'VIGIL_API_INVALID_REQUEST' : 'VIGIL_INTERNAL', message: (error as Error).message },
-    });
+    const code = status === 400 ? 'VIGIL_API_INVALID_REQUEST' : status === 429 ? 'VIGIL_API_RATE_LIMITED' : 'VIGIL_INTERNAL';
+    return reply.code(status).send({ error: { code, message: (error as Error).message } });
   });
   app.get('/reid/v1/health', async () => ({ ok: true, clinicId: o.clinicId, deviceId: o.deviceId }));
   app.post<{ Body: { patientKeys: string[] } }>(
@@ -65,30 +72,20 @@ export async function startReidServer(o: ReidServerOptions): Promise<{ app: Fast
     },
     async (request, reply) => {
       const eventId = randomUUID();
-      const header = request.headers.authorization ?? '';
-      const bearer = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
-      let claims: Awaited<ReturnType<typeof verifyReidToken>>;
-      try {
-        if (!bearer) throw new VigilError('VIGIL_REID_TOKEN_INVALID', 'no re-identification token');
-        claims = await verifyReidToken(bearer, o.hubPublicKeyPem, undefined, reidAudience(o.clinicId, o.deviceId));
-      } catch (error) {
-        o.audit.record({ eventId, username: 'unknown', role: 'none', patientKeys: [], outcome: 'refused', reason: 'token' });
-        throw error;
-      }
-      if (claims.clinics !== null && !claims.clinics.includes(o.clinicId)) {
+      const access = await clinicAccess(request, o);
+      if (!access.ok) {
         o.audit.record({
           eventId,
-          username: claims.username,
-          role: claims.role,
+          username: access.claims?.username ?? 'unknown',
+          role: access.claims?.role ?? 'none',
           patientKeys: [],
           outcome: 'refused',
-          reason: 'clinic',
-          token: bearer,
+          reason: access.reason,
+          ...(access.bearer ? { token: access.bearer } : {}),
         });
-        return reply.code(403).send({
-          error: { code: 'VIGIL_REID_TOKEN_INVALID', message: `the token's user is not assigned to ${o.clinicId}` },
-        });
+        return reply.code(access.status).send({ error: { code: access.error.code, message: access.error.message } });
       }
+      const { claims, bearer } = access;
       const found = o.index.resolve(request.body.patientKeys);
       o.audit.record({
         eventId,
@@ -113,6 +110,16 @@ export async function startReidServer(o: ReidServerOptions): Promise<{ app: Fast
       };
     },
   );
+  if (o.images) {
+    await dicomwebRoutes(app, {
+      clinicId: o.clinicId,
+      deviceId: o.deviceId,
+      hubPublicKeyPem: o.hubPublicKeyPem,
+      store: o.images.store,
+      audit: o.audit,
+      requestsPerMinute: o.images.requestsPerMinute,
+    });
+  }
   await app.listen({ host: o.host, port: o.port });
   const address = app.server.address();
   return { app, port: typeof address === 'object' && address ? address.port : o.port };
