@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { Hub, loadHubConfig } from '@vigil/cloud-hub';
 import { type EdgeConfig, loadEdgeConfig } from '@vigil/edge-agent';
+import type { Logger } from '@vigil/shared';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { PostgresServer } from './postgres.js';
@@ -44,7 +45,11 @@ async function postgresDatabase(): Promise<string> {
 }
 
 /** An in-process hub on free loopback ports with its own temp data directory (and database). */
-export async function startTestHub(base: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}): Promise<TestHub> {
+export async function startTestHub(
+  base: Record<string, unknown> = {},
+  env: NodeJS.ProcessEnv = {},
+  options: { logger?: Logger } = {},
+): Promise<TestHub> {
   const dir = makeTempDir('hub');
   const engine = testStateEngine();
   const state = engine === 'postgres' ? { state: { driver: 'postgres', url: await postgresDatabase() } } : {};
@@ -55,7 +60,7 @@ export async function startTestHub(base: Record<string, unknown> = {}, env: Node
     ...base,
     mqtt: { listen: { port: 0 }, ...((base.mqtt as object | undefined) ?? {}) },
   });
-  const hub = new Hub(config);
+  const hub = new Hub(config, options);
   await hub.start();
   return {
     hub,

@@ -206,6 +206,11 @@ export const ERROR_CATALOGUE = {
     summary:
       "The clinic's edge does not hold that study or image for viewing (it never analysed it, or its retention policy removed it).",
   },
+  VIGIL_IMAGE_RETENTION_OVER: {
+    httpStatus: 507,
+    summary:
+      "The edge's kept images outgrew viewing.maxGb even after the age rule: the size limit removed priors that follow-up reading needs.",
+  },
   VIGIL_PACS_UNREACHABLE: {
     httpStatus: 503,
     summary: 'A PACS destination could not be reached or was busy; the AI results stay queued and are retried.',

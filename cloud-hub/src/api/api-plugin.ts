@@ -71,7 +71,8 @@ export async function registerApi(app: FastifyInstance, o: ApiOptions): Promise<
     contentSecurityPolicy: {
       directives: {
         defaultSrc: ["'self'"],
-        imgSrc: ["'self'", 'data:'],
+        // Cornerstone's tool cursors are blob: SVGs.
+        imgSrc: ["'self'", 'data:', 'blob:'],
         // uPlot and the QR code set element styles; no inline scripts anywhere.
         styleSrc: ["'self'", "'unsafe-inline'"],
         scriptSrc: ["'self'"],

@@ -3,6 +3,7 @@ import 'uplot/dist/uPlot.min.css';
 import { ApiError, api, type Me, setCsrf } from './api.js';
 import { clear, toast } from './dom.js';
 import { forgetNames, showNames } from './reid.js';
+import { forgetImages } from './viewer/edge-images.js';
 import { renderAlerts } from './views/alerts.js';
 import { renderAudit } from './views/audit.js';
 import { renderDevice } from './views/device.js';
@@ -95,6 +96,7 @@ async function route(): Promise<void> {
     me = null;
     setCsrf(null);
     forgetNames();
+    forgetImages();
     events?.close();
     location.hash = '#/';
     await route();

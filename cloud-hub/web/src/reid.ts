@@ -17,7 +17,11 @@ interface Identity {
 let grant: ReidToken | undefined;
 const known = new Map<string, Identity | null>();
 
-async function token(): Promise<ReidToken | undefined> {
+/**
+ * The hub's current grant: a short-lived token per edge of the user's clinics, and where each edge
+ * is. Names and images are asked of the edges with it. Undefined when the hub gives none.
+ */
+export async function clinicGrant(): Promise<ReidToken | undefined> {
   if (!grant || Date.parse(grant.expiresAt) - Date.now() < 20_000) {
     try {
       grant = await api<ReidToken>('POST', '/reid/token', {});
@@ -58,7 +62,7 @@ export async function showNames(root: HTMLElement): Promise<void> {
   const targets = [...root.querySelectorAll<HTMLElement>('[data-patient-key]')];
   const keys = [...new Set(targets.map((t) => t.dataset.patientKey as string))].filter((k) => !known.has(k));
   if (keys.length > 0) {
-    const g = await token();
+    const g = await clinicGrant();
     if (g && g.edges.length > 0) {
       const answers = await Promise.all(g.edges.map((e) => ask(e.url, e.token, keys.slice(0, 200))));
       for (const p of answers.flat()) known.set(p.patientKey, p);

@@ -44,7 +44,7 @@ export async function startReidServer(o: ReidServerOptions): Promise<{ app: Fast
   await app.register(cors, {
     origin: [...o.allowedOrigins],
     methods: ['GET', 'POST'],
-    allowedHeaders: ['authorization', 'content-type'],
+    allowedHeaders: ['authorization', 'content-type', 'accept'],
     maxAge: 600,
   });
   await app.register(rateLimit, { global: false });

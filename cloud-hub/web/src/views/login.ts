@@ -17,7 +17,7 @@ export function renderLogin(root: HTMLElement, onDone: (me: Me) => void): void {
     name: 'totp',
     inputmode: 'numeric',
     autocomplete: 'one-time-code',
-    pattern: '[0-9]{6}|[0-9a-zA-Z-]{12,16}',
+    pattern: '[0-9]{6}|[0-9a-zA-Z\\-]{12,16}',
     placeholder: '6-digit code',
   });
   const submit = el('button', { type: 'submit', class: 'btn btn-primary btn-block' }, 'Sign in');

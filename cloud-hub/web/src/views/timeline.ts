@@ -12,7 +12,11 @@ const seconds = (date: string) => Date.parse(`${date}T00:00:00Z`) / 1000;
 
 /** A patient's follow-up: alerts, each finding's size over time per laterality × view, studies. */
 export async function renderTimeline(main: HTMLElement, patientKey: string): Promise<void> {
-  const t = await api<Timeline>('GET', `/patients/${encodeURIComponent(patientKey)}/timeline`);
+  // The viewer (Cornerstone3D, most of the dashboard's code) loads with the first timeline opened.
+  const [t, { readingPanel }] = await Promise.all([
+    api<Timeline>('GET', `/patients/${encodeURIComponent(patientKey)}/timeline`),
+    import('../viewer/reading-panel.js'),
+  ]);
   const today = new Date().toISOString().slice(0, 10);
   const last = t.studies.findLast((s) => s.analysable);
   const blank = t.studies.length - t.studies.filter((s) => s.analysable).length;
@@ -77,6 +81,7 @@ export async function renderTimeline(main: HTMLElement, patientKey: string): Pro
           )
         : null,
     ),
+    readingPanel(t, patientKey, refresh),
     verdictPanel(t, patientKey, refresh),
     el('h2', { class: 'section-title' }, 'Finding size over time'),
     charts,

@@ -2,15 +2,15 @@ import type { Timeline, Verdict, VerdictInput } from '../../../src/api/api-types
 import { ApiError, api } from '../api.js';
 import { el, fmtDateTime, toast } from '../dom.js';
 
-type FindingValue = { verdict: 'confirmed' | 'dismissed' | 'uncertain'; reason?: string; note?: string };
-type MissedValue = { resultId: string; x: number; y: number; diameterMm: number; withdrawn?: boolean };
+export type FindingValue = { verdict: 'confirmed' | 'dismissed' | 'uncertain'; reason?: string; note?: string };
+export type MissedValue = { resultId: string; x: number; y: number; diameterMm: number; withdrawn?: boolean };
 
 const VERDICT_LABEL: Record<FindingValue['verdict'], string> = {
   confirmed: 'Confirmed',
   dismissed: 'Dismissed',
   uncertain: 'Uncertain',
 };
-const REASONS = ['benign', 'artefact', 'not-seen', 'duplicate'] as const;
+export const REASONS = ['benign', 'artefact', 'not-seen', 'duplicate'] as const;
 const BIRADS = [
   '0 — incomplete',
   '1 — negative',
@@ -47,7 +47,7 @@ function studiesOf(t: Timeline): Map<string, ImageFindings[]> {
   return out;
 }
 
-async function send(input: VerdictInput, done: string, onChange: () => void): Promise<void> {
+export async function send(input: VerdictInput, done: string, onChange: () => void): Promise<void> {
   try {
     await api<Verdict>('POST', '/verdicts', input);
     toast(done);
@@ -131,42 +131,6 @@ function findingRow(
   );
 }
 
-function missedForm(studyKey: string, images: ImageFindings[], onChange: () => void): HTMLElement {
-  const id = (name: string) => `missed-${name}-${studyKey.slice(0, 8)}`;
-  const image = el(
-    'select',
-    { id: id('image'), class: 'input input-small' },
-    ...images.map((i) => el('option', { value: i.resultId }, `${i.laterality} ${i.view}`)),
-  );
-  const number = (name: string, value: string, attrs: Record<string, string>) =>
-    el('input', { id: id(name), class: 'input input-small', type: 'number', required: true, value, ...attrs });
-  const x = number('x', '0.5', { min: '0', max: '1', step: '0.01' });
-  const y = number('y', '0.5', { min: '0', max: '1', step: '0.01' });
-  const d = number('d', '8', { min: '0.5', max: '500', step: '0.5' });
-  const form = el(
-    'form',
-    { class: 'filters missed-form', 'aria-label': 'Add a missed finding' },
-    el('label', { for: image.id }, 'Missed on'),
-    image,
-    el('label', { for: x.id }, 'x'),
-    x,
-    el('label', { for: y.id }, 'y'),
-    y,
-    el('label', { for: d.id }, 'Diameter (mm)'),
-    d,
-    el('button', { type: 'submit', class: 'btn btn-small btn-primary' }, 'Add missed finding'),
-  );
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    void send(
-      { kind: 'missed', resultId: image.value, x: Number(x.value), y: Number(y.value), diameterMm: Number(d.value) },
-      'Missed finding added',
-      onChange,
-    );
-  });
-  return form;
-}
-
 /** A study's findings with the clinician's verdict on each, BI-RADS, and the missed findings. */
 export function verdictPanel(t: Timeline, patientKey: string, onChange: () => void): HTMLElement {
   const current = new Map(t.verdicts.map((v) => [v.subject, v]));
@@ -179,7 +143,7 @@ export function verdictPanel(t: Timeline, patientKey: string, onChange: () => vo
     el(
       'p',
       { class: 'muted' },
-      'Confirm or dismiss each finding the model reported, add what it missed, and give the study’s BI-RADS assessment. Verdicts can be amended; every change is kept.',
+      'Confirm or dismiss each finding the model reported and give the study’s BI-RADS assessment; add what it missed by clicking on the image above. Verdicts can be amended; every change is kept.',
     ),
     ...studies.map((s) => {
       const images = byStudy.get(s.studyKey) ?? [];
@@ -262,7 +226,6 @@ export function verdictPanel(t: Timeline, patientKey: string, onChange: () => vo
             )
           : null,
         el('div', { class: 'filters' }, el('label', { for: biradsId }, `BI-RADS for the study of ${s.studyDate}`), birads),
-        images.length > 0 ? missedForm(s.studyKey, images, onChange) : null,
       );
     }),
   );
