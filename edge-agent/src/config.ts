@@ -283,8 +283,11 @@ export const EdgeConfigSchema = Type.Object(
         maxAgeDays: Type.Integer({ minimum: 1, maximum: 36_500, default: 1095 }),
         /** Studies per patient kept whatever their age: the current one and the priors follow-up compares with. */
         keepStudies: Type.Integer({ minimum: 1, maximum: 100, default: 3 }),
-        /** Disk the kept images may use; past it the oldest go first (protected priors last, with a warning). */
-        maxGb: Type.Number({ exclusiveMinimum: 0, maximum: 100_000, default: 50 }),
+        /**
+         * Disk the kept images may use; past it the oldest go first (protected priors last, with a
+         * warning). Frames are kept decoded, for speed: a four-view digital study is about 110 MB.
+         */
+        maxGb: Type.Number({ exclusiveMinimum: 0, maximum: 100_000, default: 200 }),
         /** DICOMweb requests per minute per browser address. */
         requestsPerMinute: Type.Integer({ minimum: 1, maximum: 100_000, default: 1200 }),
         sweepIntervalS: Type.Number({ minimum: 1, maximum: 86_400, default: 3600 }),

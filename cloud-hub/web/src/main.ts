@@ -102,6 +102,10 @@ async function route(): Promise<void> {
     await route();
   });
   if (!events || events.readyState === EventSource.CLOSED) connectEvents();
+  // The image viewer is most of the dashboard's code: fetched while the clinician is elsewhere,
+  // so a patient's images open without waiting for it.
+  if (CLINICAL.has(user.role))
+    setTimeout(() => void import('./viewer/reading-panel.js').then((viewer) => viewer.warmViewer()).catch(() => undefined), 0);
   const views: Record<Section, () => Promise<void>> = {
     fleet: () => renderFleet(main),
     device: () => renderDevice(main, decodeURIComponent(param ?? '')),

@@ -20,6 +20,9 @@ const known = new Map<string, EdgeImage>();
 /** Whether the chest wall is on the image's left (more tissue at the left edge than the right). */
 const chestWallLeft = new Map<string, boolean>();
 
+/** How long each frame took: fetch (request to last byte) and preparation (one pass over the pixels), ms. */
+export const frameTimings = new Map<string, { fetchMs: number; prepareMs: number }>();
+
 export function chestWallOnLeft(imageId: string): boolean | undefined {
   return chestWallLeft.get(imageId);
 }
@@ -91,15 +94,36 @@ function provider(type: string, imageId: string): unknown {
   }
 }
 
+/**
+ * Frames in flight at once: two, first asked first served. The frames share one link and one
+ * main thread; four at once would delay the first image until all four had nearly arrived.
+ */
+const FRAMES_IN_FLIGHT = 2;
+let inFlight = 0;
+const waiting: (() => void)[] = [];
+async function slot<T>(work: () => Promise<T>): Promise<T> {
+  if (inFlight >= FRAMES_IN_FLIGHT) await new Promise<void>((resolve) => waiting.push(resolve));
+  inFlight++;
+  try {
+    return await work();
+  } finally {
+    inFlight--;
+    waiting.shift()?.();
+  }
+}
+
 function loadEdgeFrame(imageId: string): { promise: Promise<Types.IImage> } {
-  const promise = (async () => {
+  const promise = slot(async () => {
     const i = known.get(imageId);
     if (!i) throw new Error(`unknown image ${imageId}`);
+    const asked = performance.now();
     const response = await fetch(i.frameUrl, {
       headers: { authorization: `Bearer ${i.bearer}`, accept: 'multipart/related; type="application/octet-stream"' },
     });
     if (!response.ok) throw new Error(`the edge answered HTTP ${response.status}`);
-    const body = framePart(await response.arrayBuffer(), response.headers.get('content-type') ?? '');
+    const bytes = await response.arrayBuffer();
+    const arrived = performance.now();
+    const body = framePart(bytes, response.headers.get('content-type') ?? '');
     const pixels =
       i.bitsAllocated === 8 ? new Uint8Array(body) : i.pixelRepresentation === 1 ? new Int16Array(body) : new Uint16Array(body);
     let min = Number.POSITIVE_INFINITY;
@@ -111,6 +135,7 @@ function loadEdgeFrame(imageId: string): { promise: Promise<Types.IImage> } {
     }
     const [left, right] = edgeMeans(pixels, i.rows, i.columns);
     chestWallLeft.set(imageId, i.photometric === 'MONOCHROME1' ? left < right : left > right);
+    frameTimings.set(imageId, { fetchMs: arrived - asked, prepareMs: performance.now() - arrived });
     const image = {
       imageId,
       minPixelValue: min,
@@ -139,7 +164,7 @@ function loadEdgeFrame(imageId: string): { promise: Promise<Types.IImage> } {
       dataType: pixels instanceof Uint8Array ? 'Uint8Array' : pixels instanceof Int16Array ? 'Int16Array' : 'Uint16Array',
     };
     return image as unknown as Types.IImage;
-  })();
+  });
   return { promise };
 }
 

@@ -1,7 +1,7 @@
 import { Enums, imageLoader, type Types, utilities } from '@cornerstonejs/core';
 import { Enums as ToolEnums, ToolGroupManager } from '@cornerstonejs/tools';
 import { el } from '../dom.js';
-import { chestWallOnLeft, renderingEngine, TOOL_GROUP } from './cornerstone.js';
+import { chestWallOnLeft, frameTimings, renderingEngine, TOOL_GROUP } from './cornerstone.js';
 import type { EdgeImage } from './edge-images.js';
 
 /** A mark on the image: the model's finding (circle) or the clinician's missed finding (square). */
@@ -69,6 +69,8 @@ export class ImageView {
 
   /** Shows an image (or a message instead); the viewport is made on first use, once on the page. */
   async show(image: EdgeImage | undefined, message = ''): Promise<void> {
+    // The same image again (a refresh after a verdict or a live event): keep the clinician's zoom and window.
+    if (image && this.viewport && this.image?.imageId === image.imageId && this.host.dataset.state === 'shown') return;
     this.image = image;
     this.host.dataset.state = image ? 'loading' : 'empty';
     this.host.querySelector('.viewport-message')?.remove();
@@ -93,6 +95,7 @@ export class ImageView {
       this.host.dataset.state = 'failed';
       return;
     }
+    const loaded = performance.now();
     if (!this.viewport) {
       engine.enableElement({
         viewportId: this.id,
@@ -109,6 +112,13 @@ export class ImageView {
     this.shownAt = performance.now();
     this.host.dataset.state = 'shown';
     this.host.dataset.loadMs = String(Math.round(this.shownAt - started));
+    this.host.dataset.drawMs = String(Math.round(this.shownAt - loaded));
+    const timing = frameTimings.get(image.imageId);
+    if (timing) {
+      this.host.dataset.fetchMs = String(Math.round(timing.fetchMs));
+      this.host.dataset.prepareMs = String(Math.round(timing.prepareMs));
+    }
+    this.host.dataset.shownAt = String(Math.round(this.shownAt));
   }
 
   setMarks(marks: Mark[]): void {

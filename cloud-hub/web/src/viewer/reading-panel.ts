@@ -2,7 +2,7 @@ import type { Timeline, Verdict } from '../../../src/api/api-types.js';
 import { lineChart } from '../charts.js';
 import { clear, el } from '../dom.js';
 import { type FindingValue, type MissedValue, REASONS, send } from '../views/verdicts.js';
-import { registerImages, setPlacing } from './cornerstone.js';
+import { registerImages, renderingEngine, setPlacing } from './cornerstone.js';
 import { type EdgeImage, studyImages } from './edge-images.js';
 import { ImageView, type Mark } from './image-view.js';
 
@@ -210,6 +210,7 @@ export class ReadingPanel {
 
   async render(): Promise<void> {
     const seq = ++this.renderSeq;
+    this.element.dataset.renderStartedAt ??= String(Math.round(performance.now()));
     const visits = this.visits;
     if (this.visitIndex < 0) this.visitIndex = visits.length - 1;
     const visit = visits[this.visitIndex];
@@ -501,6 +502,11 @@ export class ReadingPanel {
     e.preventDefault();
     action();
   }
+}
+
+/** Sets Cornerstone up ahead of the first patient opened (the dashboard calls it once the code is fetched). */
+export function warmViewer(): void {
+  renderingEngine();
 }
 
 let current: ReadingPanel | undefined;
