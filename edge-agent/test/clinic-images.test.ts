@@ -340,6 +340,30 @@ test('clinic images: served by the clinic edge only, drawn in the dashboard view
         }
       }
 
+      // Window/level by dragging (left button), zoom by the wheel, and 'r' puts both back.
+      const tile2 = page.locator('[data-viewport="vigil-view-2"]');
+      const meanOf = async () => {
+        const { data: d } = await sharp(await tile2.screenshot())
+          .greyscale()
+          .raw()
+          .toBuffer({ resolveWithObject: true });
+        return d.reduce((sum, v) => sum + v, 0) / d.length;
+      };
+      const before = await meanOf();
+      const t2 = await tile2.boundingBox();
+      assert.ok(t2);
+      await page.mouse.move(t2.x + t2.width / 2, t2.y + t2.height / 2);
+      await page.mouse.down();
+      await page.mouse.move(t2.x + t2.width / 2 + 120, t2.y + t2.height / 2 + 120, { steps: 8 });
+      await page.mouse.up();
+      const leveled = await meanOf();
+      assert.ok(
+        Math.abs(leveled - before) > 3,
+        `window/level changed the picture (${before.toFixed(1)} → ${leveled.toFixed(1)})`,
+      );
+      await page.keyboard.press('r');
+      await waitFor('reset to the image’s own window', async () => Math.abs((await meanOf()) - before) < 1, 10_000);
+
       // Keyboard: next finding, confirm it.
       await page.keyboard.press('n');
       await page.locator('.viewer-finding.is-selected').waitFor();

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import cors from '@fastify/cors';
-import rateLimit from '@fastify/rate-limit';
 import { type Logger, VigilError } from '@vigil/shared';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { dicomwebRoutes } from '../viewing/dicomweb-routes.js';
@@ -47,7 +46,6 @@ export async function startReidServer(o: ReidServerOptions): Promise<{ app: Fast
     allowedHeaders: ['authorization', 'content-type', 'accept'],
     maxAge: 600,
   });
-  await app.register(rateLimit, { global: false });
   app.setErrorHandler((error, _request, reply) => {
     if (error instanceof VigilError)
       return reply.code(error.httpStatus).send({ error: { code: error.code, message: error.message } });

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import rateLimit from '@fastify/rate-limit';
 import { pseudonymOfUid, pseudonymUid, VigilError } from '@vigil/shared';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type ClinicTokenCheck, clinicAccess } from '../reid/clinic-token.js';
@@ -68,7 +69,9 @@ export function instanceJson(i: KeptImage, base: string, bulk: boolean): Json {
  * (clinicAccess), is rate-limited per address, and is audited here and at the hub (pseudonyms only).
  */
 export async function dicomwebRoutes(app: FastifyInstance, o: DicomwebOptions): Promise<void> {
-  const rateLimit = { max: o.requestsPerMinute, timeWindow: '1 minute' };
+  // One budget per address across metadata, instances and frames: the plugin's global store, for the
+  // routes registered after it (these; the names route comes before and keeps its own limits).
+  await app.register(rateLimit, { global: true, max: o.requestsPerMinute, timeWindow: '1 minute' });
 
   const audited = async (request: FastifyRequest, reply: FastifyReply, studyUid: string): Promise<KeptImage[] | undefined> => {
     const eventId = randomUUID();
@@ -112,7 +115,7 @@ export async function dicomwebRoutes(app: FastifyInstance, o: DicomwebOptions): 
 
   app.get<{ Params: { study: string } }>(
     '/dicomweb/studies/:study/instances',
-    { config: { rateLimit } },
+
     async (request, reply) => {
       const found = await audited(request, reply, request.params.study);
       if (!found) return reply;
@@ -122,7 +125,7 @@ export async function dicomwebRoutes(app: FastifyInstance, o: DicomwebOptions): 
 
   app.get<{ Params: { study: string } }>(
     '/dicomweb/studies/:study/metadata',
-    { config: { rateLimit } },
+
     async (request, reply) => {
       const found = await audited(request, reply, request.params.study);
       if (!found) return reply;
@@ -132,7 +135,7 @@ export async function dicomwebRoutes(app: FastifyInstance, o: DicomwebOptions): 
 
   app.get<{ Params: { study: string; series: string; instance: string; frame: string } }>(
     '/dicomweb/studies/:study/series/:series/instances/:instance/frames/:frame',
-    { config: { rateLimit } },
+
     async (request, reply) => {
       const found = await audited(request, reply, request.params.study);
       if (!found) return reply;
