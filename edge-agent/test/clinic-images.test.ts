@@ -66,9 +66,10 @@ test('clinic images: served by the clinic edge only, drawn in the dashboard view
     },
     {},
     {
+      // At info whatever VIGIL_LOG_LEVEL says (npm test silences logs): the scan below reads them.
       logger: createLogger(
         'vigil-hub',
-        {},
+        { level: 'info' },
         new Writable({
           write(chunk, _enc, done) {
             hubLog.push(String(chunk));
