@@ -193,8 +193,11 @@ export const EdgeConfigSchema = Type.Object(
       {
         /** Decode worker threads; 0 = one less than the CPU count (at least 1). */
         decodeThreads: Type.Integer({ minimum: 0, maximum: 64, default: 0 }),
-        /** Images decoded and processed at once (bounds memory under a flood). */
-        concurrency: Type.Integer({ minimum: 1, maximum: 64, default: 2 }),
+        /**
+         * Images decoded and processed at once (bounds memory under a flood). Three, so a decode worker
+         * starts the next image while the main thread still infers and files the one before.
+         */
+        concurrency: Type.Integer({ minimum: 1, maximum: 64, default: 3 }),
       },
       { additionalProperties: false, default: {} },
     ),
