@@ -2,7 +2,7 @@
 // by simulated coverage, roll-ups that add up, and changes flagged only when the intervals say so.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { StoredResult } from '../src/state/state-store.js';
+import type { StoredResult } from '../src/results/result-store.js';
 import { computePerformance, wilson } from '../src/verdicts/performance.js';
 import type { VerdictRecord } from '../src/verdicts/verdict-types.js';
 

@@ -32,8 +32,6 @@ import { defaultReidKeyFile, fileKeyProvider, IdentityIndex } from './reid/ident
 import { IdentityIndexSink } from './reid/identity-sink.js';
 import { ReidAuditLog } from './reid/reid-audit.js';
 import { startReidServer } from './reid/reid-server.js';
-import { ClinicImageSink } from './viewing/image-sink.js';
-import { ClinicImageStore } from './viewing/image-store.js';
 import { derivedUid } from './reporting/measurement-report.js';
 import { PacsService } from './reporting/pacs-service.js';
 import { PipelineCounters } from './telemetry/pipeline-counters.js';
@@ -41,6 +39,8 @@ import { TelemetrySampler } from './telemetry/telemetry-sampler.js';
 import { TrainingInputStore } from './training/input-store.js';
 import { TrainingInputSink } from './training/training-sink.js';
 import { AGENT_VERSION } from './version.js';
+import { ClinicImageSink } from './viewing/image-sink.js';
+import { ClinicImageStore } from './viewing/image-store.js';
 
 /** The edge agent's lifecycle: outbox, publisher and telemetry wired from one config. */
 export class EdgeAgent {

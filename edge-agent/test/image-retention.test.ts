@@ -14,7 +14,7 @@ import { chooseEvictions, type HeldImage } from '../src/viewing/retention.js';
 const key = (n: number, salt = 'a') => `${salt}${n.toString(16).padStart(31, '0')}`;
 
 function held(patient: string, study: number, date: string, bytes = 100): HeldImage[] {
-  return ['RCC', 'LCC'].map((v, k) => ({
+  return [0, 1].map((k) => ({
     instanceKey: key(study * 10 + k, 'c'),
     patientKey: patient,
     studyKey: key(study, 'b'),

@@ -2,7 +2,7 @@ import type { TLSSocket } from 'node:tls';
 import { VigilError } from '@vigil/shared';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { DeviceRegistry } from '../broker/device-registry.js';
-import type { DeviceRecord } from '../state/state-store.js';
+import type { DeviceRecord } from '../broker/device-store.js';
 
 /** The client certificate a request came with over HTTPS, verified against the device CA by TLS. */
 export function peerCertificate(request: FastifyRequest): ReturnType<TLSSocket['getPeerCertificate']> | undefined {

@@ -2,9 +2,10 @@ import { type Static, Type } from '@sinclair/typebox';
 import { VigilError } from '@vigil/shared';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { seesAny } from '../auth/clinic-scope.js';
+import type { DeviceRecord, DeviceState } from '../broker/device-store.js';
 import type { HistoryStore } from '../history/history-store.js';
 import { decodeCursor, encodeCursor } from '../state/pagination.js';
-import type { DeviceRecord, DeviceState, StateStore } from '../state/state-store.js';
+import type { StateStore } from '../state/state-store.js';
 import { DeviceSummarySchema, ERROR_RESPONSES, Key, PageOf, PageQuery, TelemetryPointSchema } from './api-schemas.js';
 import { principalOf } from './request-auth.js';
 

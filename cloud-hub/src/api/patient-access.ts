@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import type { AuditStore } from '../audit/audit-store.js';
 import { seesAny } from '../auth/clinic-scope.js';
 import type { FollowupStore } from '../followup/followup-store.js';
-import type { StateStore } from '../state/state-store.js';
+import type { ResultStore } from '../results/result-store.js';
 import { actorOf, principalOf } from './request-auth.js';
 
 /**
@@ -18,7 +18,7 @@ import { actorOf, principalOf } from './request-auth.js';
 export class PatientAccess {
   constructor(
     private readonly followup: FollowupStore,
-    private readonly state: StateStore,
+    private readonly state: Pick<ResultStore, 'queryResults'>,
     private readonly audit: AuditStore,
   ) {}
 

@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditStore } from '../audit/audit-store.js';
 import { seesAny } from '../auth/clinic-scope.js';
 import type { DeviceRegistry } from '../broker/device-registry.js';
-import type { StateStore } from '../state/state-store.js';
+import type { DeviceStore } from '../broker/device-store.js';
 import { ERROR_RESPONSES, ReidTokenSchema } from './api-schemas.js';
 import { requireDevice } from './device-auth.js';
 import { actorOf, principalOf } from './request-auth.js';
@@ -44,7 +44,7 @@ const ReidEvents = Type.Object(
 );
 
 export interface ReidRouteOptions {
-  state: StateStore;
+  state: Pick<DeviceStore, 'listDeviceStates'>;
   audit: AuditStore;
   devices: DeviceRegistry;
   signingKeyPem: string;

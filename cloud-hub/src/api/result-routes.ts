@@ -3,7 +3,7 @@ import { VigilError } from '@vigil/shared';
 import type { FastifyInstance } from 'fastify';
 import type { AuditStore } from '../audit/audit-store.js';
 import { scopeFilter } from '../auth/clinic-scope.js';
-import type { StateStore } from '../state/state-store.js';
+import type { ResultStore } from '../results/result-store.js';
 import { ERROR_RESPONSES, Key, PageOf, PageQuery, ResultSchema } from './api-schemas.js';
 import type { PatientAccess } from './patient-access.js';
 import { actorOf, principalOf } from './request-auth.js';
@@ -19,7 +19,7 @@ const ResultQuery = Type.Object({
 });
 
 export interface ResultRouteOptions {
-  state: StateStore;
+  state: Pick<ResultStore, 'getResult' | 'queryResults'>;
   audit: AuditStore;
   access: PatientAccess;
 }

@@ -3,7 +3,8 @@ import { assertValidId, type DeviceAddress, type Logger, VigilError } from '@vig
 import { ConcurrencyGate } from '../auth/concurrency-gate.js';
 import { decoyHash, hashPassword, verifyPassword } from '../auth/password-hash.js';
 import { MemoryCounters } from '../cluster/counter-store.js';
-import type { DeviceRecord, StateStore } from '../state/state-store.js';
+import type { PkiStore } from '../pki/pki-store.js';
+import type { DeviceRecord, DeviceStore } from './device-store.js';
 
 export interface AddedDevice {
   device: DeviceRecord;
@@ -45,7 +46,7 @@ export class DeviceRegistry {
    */
   private readonly failures = new MemoryCounters();
 
-  constructor(private readonly state: StateStore) {}
+  constructor(private readonly state: Omit<DeviceStore, 'listDeviceStates'> & { readonly pki: PkiStore }) {}
 
   /**
    * Now and then, disconnects every revoked device that is still connected (a revocation by another

@@ -1,5 +1,5 @@
 import { DEVICE_PUBLISHES, DEVICE_SUBSCRIBES, topicFor } from '@vigil/shared';
-import type { DeviceRecord } from '../state/state-store.js';
+import type { DeviceRecord } from './device-store.js';
 
 /**
  * The same topic ACL as the embedded broker, as a Mosquitto `acl_file`, for external-broker mode.

@@ -11,15 +11,15 @@ import {
 } from '@vigil/shared';
 import type { HistoryPoint, HistoryStore } from '../history/history-store.js';
 import type { HubMetrics } from '../http/hub-metrics.js';
-import type { DeadLetter, IngestBatch, StateStore } from '../state/state-store.js';
 import { resultPoints, telemetryPoints } from './history-points.js';
+import type { DeadLetter, IngestBatch, IngestStore } from './ingest-store.js';
 import { type RejectedResult, rejectedResult } from './receipts.js';
 import { assertPlausibleStudyDate } from './study-date-plausibility.js';
 
 export type IngestOutcome = 'stored' | 'dead-lettered';
 
 export interface IngestOptions {
-  state: StateStore;
+  state: Pick<IngestStore, 'commitIngest'>;
   history: HistoryStore;
   logger: Logger;
   metrics?: HubMetrics;

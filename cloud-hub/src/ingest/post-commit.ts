@@ -1,7 +1,7 @@
 import type { ResultMessage } from '@vigil/shared';
 import type { HubEvents } from '../events/hub-events.js';
 import { patientsTouched } from '../followup/followup-policy.js';
-import type { IngestBatch } from '../state/state-store.js';
+import type { IngestBatch } from './ingest-store.js';
 import type { RejectedResult } from './receipts.js';
 
 /**

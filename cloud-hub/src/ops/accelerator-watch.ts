@@ -1,4 +1,4 @@
-import type { DeviceState } from '../state/state-store.js';
+import type { DeviceState } from '../broker/device-store.js';
 import type { NewOpsAlert } from './ops-alert-store.js';
 import { PeriodicWatch, type PeriodicWatchOptions } from './periodic-watch.js';
 

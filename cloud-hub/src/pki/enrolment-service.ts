@@ -2,7 +2,7 @@ import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { assertValidId, type DeviceAddress, VigilError } from '@vigil/shared';
 import type { AuditStore } from '../audit/audit-store.js';
 import type { DeviceRegistry } from '../broker/device-registry.js';
-import type { DeviceRecord } from '../state/state-store.js';
+import type { DeviceRecord } from '../broker/device-store.js';
 import { DeviceCa } from './device-ca.js';
 import type { DeviceCertificate, PkiStore } from './pki-store.js';
 

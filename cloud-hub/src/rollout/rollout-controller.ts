@@ -10,10 +10,22 @@ import {
   newMessageId,
   VigilError,
 } from '@vigil/shared';
+import type { AuditStore } from '../audit/audit-store.js';
+import type { DeviceState, DeviceStore } from '../broker/device-store.js';
 import type { LeaseFence } from '../cluster/lease-store.js';
 import type { HubEvents } from '../events/hub-events.js';
 import type { ModelRegistry } from '../models/model-registry.js';
-import type { DeviceState, StateStore } from '../state/state-store.js';
+import type { ResultStore } from '../results/result-store.js';
+import type { VerdictStore } from '../verdicts/verdict-store.js';
+
+/** What the rollout controller uses of the state: its own store, the fleet, the gates' figures, the audit log. */
+export type RolloutControllerStore = Pick<DeviceStore, 'listDeviceStates' | 'listDevices'> &
+  Pick<ResultStore, 'modelResults'> & {
+    readonly rollouts: RolloutStore;
+    readonly verdicts: VerdictStore;
+    readonly audit: AuditStore;
+  };
+
 import { DEFAULT_WAVES, planWaves } from './rollout-planner.js';
 import { followReports, gateFigures } from './rollout-signals.js';
 import { nextStep } from './rollout-step.js';
@@ -50,7 +62,7 @@ export interface StartRollout {
 }
 
 export interface RolloutControllerOptions {
-  state: StateStore;
+  state: RolloutControllerStore;
   registry: ModelRegistry;
   publishDesired: (message: ModelDesiredMessage) => Promise<void>;
   logger: Logger;

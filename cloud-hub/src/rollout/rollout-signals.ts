@@ -1,6 +1,8 @@
 import type { Logger } from '@vigil/shared';
-import type { DeviceState, StateStore } from '../state/state-store.js';
+import type { DeviceState } from '../broker/device-store.js';
+import type { ResultStore } from '../results/result-store.js';
 import { shadowAgreement } from '../verdicts/verdict-agreement.js';
+import type { VerdictStore } from '../verdicts/verdict-store.js';
 import { evaluateGates } from './health-gates.js';
 import type { GateFigure, RolloutDevice, RolloutRecord, RolloutStore } from './rollout-store.js';
 
@@ -52,7 +54,7 @@ export async function followReports(
 
 /** The inputs of the health gates, from telemetry and results in the state store, evaluated. */
 export async function gateFigures(
-  state: StateStore,
+  state: Pick<ResultStore, 'modelResults'> & { readonly verdicts: VerdictStore },
   rollout: RolloutRecord,
   devices: RolloutDevice[],
   states: DeviceStates,

@@ -1,5 +1,5 @@
 import type { AlertFilter } from '../followup/followup-store.js';
-import type { ModelResultFilter, ResultFilter } from '../state/state-store.js';
+import type { ModelResultFilter, ResultFilter } from '../results/result-store.js';
 
 /**
  * The optional conditions of the list queries, engine-neutral: each is a column with its operator

@@ -1,5 +1,7 @@
 import type { ModelReportedMessage, ResultMessage, TelemetryMessage } from '@vigil/shared';
-import type { DeadLetter, DeviceRecord, DeviceState, StoredResult } from '../state/state-store.js';
+import type { DeviceRecord, DeviceState } from '../broker/device-store.js';
+import type { DeadLetter } from '../ingest/ingest-store.js';
+import type { StoredResult } from '../results/result-store.js';
 import { str } from './user-rows.js';
 
 type Row = Record<string, unknown>;

@@ -1,4 +1,4 @@
-import type { StoredResult } from '../state/state-store.js';
+import type { StoredResult } from '../results/result-store.js';
 import type { ReviewFacts } from './verdict-store.js';
 import {
   type AssessmentValue,

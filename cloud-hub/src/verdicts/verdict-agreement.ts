@@ -1,4 +1,4 @@
-import type { StoredResult } from '../state/state-store.js';
+import type { StoredResult } from '../results/result-store.js';
 import { type Proportion, wilson } from './performance.js';
 import type { ReviewFacts } from './verdict-store.js';
 import type { FindingVerdictValue, MissedFindingValue } from './verdict-types.js';

@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { VigilError } from '@vigil/shared';
 import type { AuditStore } from '../audit/audit-store.js';
 import { type ClinicAssignment, scopeFilter, seesAny } from '../auth/clinic-scope.js';
-import type { StateStore, StoredResult } from '../state/state-store.js';
+import type { ResultStore, StoredResult } from '../results/result-store.js';
+import type { VerdictStore } from './verdict-store.js';
+
+/** What the verdict service reads and writes: the results judged, and the verdicts. */
+export type VerdictServiceStore = Pick<ResultStore, 'getResult' | 'queryResults'> & { readonly verdicts: VerdictStore };
+
 import { importError, type LineError, type ParsedOutcomes, yieldToLoop } from './outcome-csv.js';
 import {
   assessmentSubject,
@@ -69,7 +74,7 @@ function invalid(message: string): VigilError {
  */
 export class VerdictService {
   constructor(
-    private readonly state: StateStore,
+    private readonly state: VerdictServiceStore,
     private readonly audit: AuditStore,
   ) {}
 

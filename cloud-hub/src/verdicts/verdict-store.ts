@@ -1,4 +1,4 @@
-import type { StoredResult } from '../state/state-store.js';
+import type { StoredResult } from '../results/result-store.js';
 import type { NewVerdict, VerdictRecord } from './verdict-types.js';
 
 export interface VerdictFilter {

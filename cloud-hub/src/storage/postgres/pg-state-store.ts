@@ -1,19 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { VigilError } from '@vigil/shared';
 import pg from 'pg';
+import type { DeviceRecord, DeviceState } from '../../broker/device-store.js';
+import type { DeadLetter, IngestBatch, IngestCommitSummary } from '../../ingest/ingest-store.js';
+import type { ModelResultFilter, ResultFilter, StoredResult } from '../../results/result-store.js';
 import { decodeCursor, type Page, toPage } from '../../state/pagination.js';
-import type {
-  DeadLetter,
-  DeviceRecord,
-  DeviceState,
-  IngestBatch,
-  IngestCommitSummary,
-  ModelResultFilter,
-  PostgresLocation,
-  ResultFilter,
-  StateStore,
-  StoredResult,
-} from '../../state/state-store.js';
+import type { PostgresLocation, StateStore } from '../../state/state-store.js';
 import { modelResultConditions, resultConditions, resultScope } from '../query-conditions.js';
 import { toDeadLetter, toDevice, toDeviceState, toStoredResult, totalMsOf } from '../state-rows.js';
 import { PgAuditStore } from './pg-audit-store.js';

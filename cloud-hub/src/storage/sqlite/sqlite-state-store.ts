@@ -1,18 +1,11 @@
 import { VigilError } from '@vigil/shared';
 import type Database from 'better-sqlite3';
+import type { DeviceRecord, DeviceState } from '../../broker/device-store.js';
 import { MemoryCounters } from '../../cluster/counter-store.js';
+import type { DeadLetter, IngestBatch, IngestCommitSummary } from '../../ingest/ingest-store.js';
+import type { ModelResultFilter, ResultFilter, StoredResult } from '../../results/result-store.js';
 import { decodeCursor, type Page, toPage } from '../../state/pagination.js';
-import type {
-  DeadLetter,
-  DeviceRecord,
-  DeviceState,
-  IngestBatch,
-  IngestCommitSummary,
-  ModelResultFilter,
-  ResultFilter,
-  StateStore,
-  StoredResult,
-} from '../../state/state-store.js';
+import type { StateStore } from '../../state/state-store.js';
 import { modelResultConditions, resultConditions, resultScope } from '../query-conditions.js';
 import { toDeadLetter, toDevice, toDeviceState, toStoredResult, totalMsOf } from '../state-rows.js';
 import { DurableSqlite } from './durable-sqlite.js';
