@@ -489,6 +489,55 @@ export function stateStoreContract(engine: string, o: StateStoreContractOptions)
       assert.equal((await s.verdicts.history(judged.subject)).length, 2);
     });
 
+    it('device PKI: an enrolment token is used once (of many racing, exactly one wins), expired and unknown ones say so; certificates listed and revoked', async () => {
+      const p = (await o.fresh()).pki;
+      const token = (hash: string, expiresAt: string) => ({
+        tokenHash: hash,
+        clinicId: 'clinic-a',
+        deviceId: 'edge-a1',
+        createdBy: 'it.admin',
+        createdAt: '2026-12-01T00:00:00.000Z',
+        expiresAt,
+      });
+      await p.addEnrolmentToken(token('a'.repeat(64), '2026-12-31T00:00:00.000Z'));
+      await p.addEnrolmentToken(token('b'.repeat(64), '2026-12-02T00:00:00.000Z'));
+      const now = '2026-12-07T00:00:00.000Z';
+      const racing = await Promise.all(Array.from({ length: 6 }, () => p.useEnrolmentToken('a'.repeat(64), now)));
+      assert.equal(racing.filter((u) => u.ok).length, 1, 'one use wins');
+      const won = racing.find((u) => u.ok);
+      assert.equal(won?.token?.usedAt, now);
+      assert.deepEqual(
+        racing.filter((u) => !u.ok).map((u) => (u.ok ? '' : u.reason)),
+        ['used', 'used', 'used', 'used', 'used'],
+      );
+      const expired = await p.useEnrolmentToken('b'.repeat(64), now);
+      assert.deepEqual([expired.ok, expired.ok ? '' : expired.reason, expired.token?.usedAt], [false, 'expired', null]);
+      const unknown = await p.useEnrolmentToken('c'.repeat(64), now);
+      assert.deepEqual([unknown.ok, unknown.ok ? '' : unknown.reason, unknown.token], [false, 'unknown', undefined]);
+
+      const cert = (serial: string, issuedAt: string) => ({
+        serial,
+        deviceId: 'edge-a1',
+        clinicId: 'clinic-a',
+        fingerprint: serial.repeat(8),
+        notBefore: issuedAt,
+        notAfter: '2027-12-01T00:00:00.000Z',
+        issuedAt,
+      });
+      await p.addCertificate(cert('02', '2026-12-02T00:00:00.000Z'));
+      await p.addCertificate(cert('01', '2026-12-01T00:00:00.000Z'));
+      assert.deepEqual(
+        (await p.listCertificates('edge-a1')).map((c) => c.serial),
+        ['01', '02'],
+      );
+      assert.equal(await p.revokeCertificates('edge-a1', now, '2026-12-02T00:00:00.000Z'), 1, 'only those issued before');
+      assert.equal((await p.getCertificate('01'))?.revokedAt, now);
+      assert.equal((await p.getCertificate('02'))?.revokedAt, null);
+      assert.equal(await p.revokeCertificates('edge-a1', now), 1);
+      assert.equal(await p.revokeCertificates('edge-a1', now), 0, 'revoked once');
+      assert.deepEqual(await p.listCertificates('edge-zz'), []);
+    });
+
     it('ops alerts: raised once per key, listed by scope and state, acknowledged once', async () => {
       const s = await o.fresh();
       const alert = (key: string, clinicId: string | null) => ({

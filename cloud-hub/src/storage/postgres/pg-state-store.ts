@@ -7,6 +7,8 @@ import type { ModelResultFilter, ResultFilter, StoredResult } from '../../result
 import { decodeCursor, type Page, toPage } from '../../state/pagination.js';
 import type { PostgresLocation, StateStore } from '../../state/state-store.js';
 import { modelResultConditions, resultConditions, resultScope } from '../query-conditions.js';
+import { SqlOpsAlertStore } from '../sql/sql-ops-alert-store.js';
+import { SqlPkiStore } from '../sql/sql-pki-store.js';
 import { toDeadLetter, toDevice, toDeviceState, toStoredResult, totalMsOf } from '../state-rows.js';
 import { PgAuditStore } from './pg-audit-store.js';
 import { changed, coded, inTransaction, Params, pgFragment, rows, UNIQUE_VIOLATION } from './pg-client.js';
@@ -14,9 +16,8 @@ import { PgCounters } from './pg-counters.js';
 import { PgFollowupStore } from './pg-followup-store.js';
 import { PgLeaseStore } from './pg-lease-store.js';
 import { migratePostgres } from './pg-migrate.js';
-import { PgOpsAlertStore } from './pg-ops-alert-store.js';
-import { PgPkiStore } from './pg-pki-store.js';
 import { PgRolloutStore } from './pg-rollout-store.js';
+import { PgSqlPort } from './pg-sql-port.js';
 import { PgUserStore } from './pg-user-store.js';
 import { PgVerdictStore } from './pg-verdict-store.js';
 
@@ -109,8 +110,8 @@ export class PgStateStore implements StateStore {
   readonly rollouts: PgRolloutStore;
   readonly leases: PgLeaseStore;
   readonly verdicts: PgVerdictStore;
-  readonly opsAlerts: PgOpsAlertStore;
-  readonly pki: PgPkiStore;
+  readonly opsAlerts: SqlOpsAlertStore;
+  readonly pki: SqlPkiStore;
   readonly counters: PgCounters;
   private readonly pool: pg.Pool;
 
@@ -122,8 +123,9 @@ export class PgStateStore implements StateStore {
     this.rollouts = new PgRolloutStore(this.pool);
     this.leases = new PgLeaseStore(this.pool);
     this.verdicts = new PgVerdictStore(this.pool);
-    this.opsAlerts = new PgOpsAlertStore(this.pool);
-    this.pki = new PgPkiStore(this.pool);
+    const port = new PgSqlPort(this.pool);
+    this.opsAlerts = new SqlOpsAlertStore(port);
+    this.pki = new SqlPkiStore(port);
     this.counters = new PgCounters(this.pool);
   }
 

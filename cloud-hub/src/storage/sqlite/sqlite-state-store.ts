@@ -7,15 +7,16 @@ import type { ModelResultFilter, ResultFilter, StoredResult } from '../../result
 import { decodeCursor, type Page, toPage } from '../../state/pagination.js';
 import type { StateStore } from '../../state/state-store.js';
 import { modelResultConditions, resultConditions, resultScope } from '../query-conditions.js';
+import { SqlOpsAlertStore } from '../sql/sql-ops-alert-store.js';
+import { SqlPkiStore } from '../sql/sql-pki-store.js';
 import { toDeadLetter, toDevice, toDeviceState, toStoredResult, totalMsOf } from '../state-rows.js';
 import { DurableSqlite } from './durable-sqlite.js';
 import { SqliteAuditStore } from './sqlite-audit-store.js';
 import { SqliteFollowupStore } from './sqlite-followup-store.js';
 import { SqliteLeaseStore } from './sqlite-lease-store.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
-import { SqliteOpsAlertStore } from './sqlite-ops-alert-store.js';
-import { SqlitePkiStore } from './sqlite-pki-store.js';
 import { SqliteRolloutStore } from './sqlite-rollout-store.js';
+import { SqliteSqlPort } from './sqlite-sql-port.js';
 import { SqliteUserStore } from './sqlite-user-store.js';
 import { SqliteVerdictStore } from './sqlite-verdict-store.js';
 import { stateDurable, wrap } from './sqlite-wrap.js';
@@ -34,8 +35,8 @@ export class SqliteStateStore implements StateStore {
   readonly rollouts: SqliteRolloutStore;
   readonly leases: SqliteLeaseStore;
   readonly verdicts: SqliteVerdictStore;
-  readonly opsAlerts: SqliteOpsAlertStore;
-  readonly pki: SqlitePkiStore;
+  readonly opsAlerts: SqlOpsAlertStore;
+  readonly pki: SqlPkiStore;
   /** One SQLite hub is one process: its counters are the process's. */
   readonly counters = new MemoryCounters();
 
@@ -51,8 +52,9 @@ export class SqliteStateStore implements StateStore {
     this.rollouts = new SqliteRolloutStore(db, durable);
     this.leases = new SqliteLeaseStore(db, durable);
     this.verdicts = new SqliteVerdictStore(db, durable);
-    this.opsAlerts = new SqliteOpsAlertStore(db, durable);
-    this.pki = new SqlitePkiStore(db, durable);
+    const port = new SqliteSqlPort(db, durable);
+    this.opsAlerts = new SqlOpsAlertStore(port);
+    this.pki = new SqlPkiStore(port);
     this.s = {
       insertDevice: db.prepare(
         'INSERT INTO devices (device_id, clinic_id, password_hash, tags_json, created_at) VALUES (?, ?, ?, ?, ?)',

@@ -1,0 +1,49 @@
+/**
+ * One async database port for the stores that are the same on every engine (issue 29): statements
+ * are written once with `?` placeholders, and each engine's adapter runs them (SQLite: better-sqlite3,
+ * durable before it resolves; PostgreSQL: the pool, `?` renumbered to `$n`). Transactions are a batch
+ * of statements run atomically: SQLite's are synchronous, so an async callback inside one could let
+ * another store's statements in between; a batch cannot. Logic that must read before it decides is
+ * written as a conditional statement (an UPDATE … WHERE the state allows it) and a read after it.
+ * Engine-specific code stays in its engine where it earns its place (batched ingest, locked timeline
+ * saves, leases).
+ */
+export type Row = Record<string, unknown>;
+
+export interface Statement {
+  sql: string;
+  params?: readonly unknown[];
+}
+
+export interface StatementResult {
+  rows: Row[];
+  /** Rows inserted, updated or deleted. */
+  changes: number;
+}
+
+export interface SqlPort {
+  readonly engine: 'sqlite' | 'postgres';
+  /** The rows of one read; failures are VIGIL_STATE_STORE_UNAVAILABLE naming `what`. */
+  all(what: string, sql: string, params?: readonly unknown[]): Promise<Row[]>;
+  /** One write, durable when it resolves; the rows it changed. */
+  run(what: string, sql: string, params?: readonly unknown[]): Promise<number>;
+  /** Statements in one transaction, all or none, durable when it resolves; a result per statement. */
+  batch(what: string, statements: readonly Statement[]): Promise<StatementResult[]>;
+}
+
+/** `?, ?, ?` for n values. */
+export function marks(n: number): string {
+  return Array.from({ length: n }, () => '?').join(', ');
+}
+
+/** `?` placeholders → `$1, $2, …` (PostgreSQL), leaving quoted text alone. */
+export function numberedPlaceholders(sql: string): string {
+  let n = 0;
+  let quoted = false;
+  let out = '';
+  for (const c of sql) {
+    if (c === "'") quoted = !quoted;
+    out += c === '?' && !quoted ? `$${++n}` : c;
+  }
+  return out;
+}

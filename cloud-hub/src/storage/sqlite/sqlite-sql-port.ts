@@ -1,0 +1,38 @@
+import type Database from 'better-sqlite3';
+import type { Row, SqlPort, Statement, StatementResult } from '../sql/sql-port.js';
+import { durableWrite, wrap } from './sqlite-wrap.js';
+
+/** The SQL port on the hub's SQLite connection: reads as they are, writes made durable before they resolve. */
+export class SqliteSqlPort implements SqlPort {
+  readonly engine = 'sqlite';
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly durable: (what: string) => Promise<void>,
+  ) {}
+
+  all(what: string, sql: string, params: readonly unknown[] = []): Promise<Row[]> {
+    return wrap(what, () => this.db.prepare(sql).all(...params) as Row[]);
+  }
+
+  run(what: string, sql: string, params: readonly unknown[] = []): Promise<number> {
+    return durableWrite(what, () => this.db.prepare(sql).run(...params).changes, this.durable);
+  }
+
+  batch(what: string, statements: readonly Statement[]): Promise<StatementResult[]> {
+    return durableWrite(
+      what,
+      () =>
+        this.db
+          .transaction(() =>
+            statements.map(({ sql, params = [] }) => {
+              const statement = this.db.prepare(sql);
+              if (statement.reader) return { rows: statement.all(...params) as Row[], changes: 0 };
+              return { rows: [], changes: statement.run(...params).changes };
+            }),
+          )
+          .immediate(),
+      this.durable,
+    );
+  }
+}
