@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { numberedPlaceholders, type Row, type SqlPort, type Statement, type StatementResult } from '../sql/sql-port.js';
-import { coded, inTransaction } from './pg-client.js';
+import { changedRelaxed, coded, inTransaction } from './pg-client.js';
 
 /** The SQL port on the hub's PostgreSQL pool (commits are durable: synchronous_commit). */
 export class PgSqlPort implements SqlPort {
@@ -14,6 +14,10 @@ export class PgSqlPort implements SqlPort {
 
   run(what: string, sql: string, params: readonly unknown[] = []): Promise<number> {
     return coded(what, async () => (await this.pool.query(numberedPlaceholders(sql), [...params])).rowCount ?? 0);
+  }
+
+  runRelaxed(what: string, sql: string, params: readonly unknown[] = []): Promise<number> {
+    return changedRelaxed(this.pool, what, numberedPlaceholders(sql), [...params]);
   }
 
   batch(what: string, statements: readonly Statement[]): Promise<StatementResult[]> {

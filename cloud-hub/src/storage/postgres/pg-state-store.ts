@@ -9,6 +9,7 @@ import type { PostgresLocation, StateStore } from '../../state/state-store.js';
 import { modelResultConditions, resultConditions, resultScope } from '../query-conditions.js';
 import { SqlOpsAlertStore } from '../sql/sql-ops-alert-store.js';
 import { SqlPkiStore } from '../sql/sql-pki-store.js';
+import { SqlUserStore } from '../sql/sql-user-store.js';
 import { toDeadLetter, toDevice, toDeviceState, toStoredResult, totalMsOf } from '../state-rows.js';
 import { PgAuditStore } from './pg-audit-store.js';
 import { changed, coded, inTransaction, Params, pgFragment, rows, UNIQUE_VIOLATION } from './pg-client.js';
@@ -18,7 +19,6 @@ import { PgLeaseStore } from './pg-lease-store.js';
 import { migratePostgres } from './pg-migrate.js';
 import { PgRolloutStore } from './pg-rollout-store.js';
 import { PgSqlPort } from './pg-sql-port.js';
-import { PgUserStore } from './pg-user-store.js';
 import { PgVerdictStore } from './pg-verdict-store.js';
 
 /**
@@ -105,7 +105,7 @@ export async function openPgSchema(pool: pg.Pool, location: PostgresLocation): P
 export class PgStateStore implements StateStore {
   readonly driver = 'postgres';
   readonly followup: PgFollowupStore;
-  readonly users: PgUserStore;
+  readonly users: SqlUserStore;
   readonly audit: PgAuditStore;
   readonly rollouts: PgRolloutStore;
   readonly leases: PgLeaseStore;
@@ -118,12 +118,12 @@ export class PgStateStore implements StateStore {
   constructor(private readonly location: PostgresLocation) {
     this.pool = openPgPool(location);
     this.followup = new PgFollowupStore(this.pool);
-    this.users = new PgUserStore(this.pool);
     this.audit = new PgAuditStore(this.pool);
     this.rollouts = new PgRolloutStore(this.pool);
     this.leases = new PgLeaseStore(this.pool);
     this.verdicts = new PgVerdictStore(this.pool);
     const port = new PgSqlPort(this.pool);
+    this.users = new SqlUserStore(port);
     this.opsAlerts = new SqlOpsAlertStore(port);
     this.pki = new SqlPkiStore(port);
     this.counters = new PgCounters(this.pool);

@@ -27,8 +27,20 @@ export interface SqlPort {
   all(what: string, sql: string, params?: readonly unknown[]): Promise<Row[]>;
   /** One write, durable when it resolves; the rows it changed. */
   run(what: string, sql: string, params?: readonly unknown[]): Promise<number>;
+  /**
+   * A write of bookkeeping that may be lost in a crash (a session's last-seen time): not waited on
+   * to reach the disk. Never for anything acknowledged to a device or a user.
+   */
+  runRelaxed(what: string, sql: string, params?: readonly unknown[]): Promise<number>;
   /** Statements in one transaction, all or none, durable when it resolves; a result per statement. */
   batch(what: string, statements: readonly Statement[]): Promise<StatementResult[]>;
+}
+
+/** Whether a failed statement broke a primary-key or unique constraint (the driver's error, or the port's coded one around it). */
+export function isUniqueViolation(error: unknown): boolean {
+  const driver = (error as { cause?: unknown }).cause ?? error;
+  const code = (driver as { code?: string }).code ?? '';
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
 /** `?, ?, ?` for n values. */

@@ -19,6 +19,10 @@ export class SqliteSqlPort implements SqlPort {
     return durableWrite(what, () => this.db.prepare(sql).run(...params).changes, this.durable);
   }
 
+  runRelaxed(what: string, sql: string, params: readonly unknown[] = []): Promise<number> {
+    return wrap(what, () => this.db.prepare(sql).run(...params).changes);
+  }
+
   batch(what: string, statements: readonly Statement[]): Promise<StatementResult[]> {
     return durableWrite(
       what,

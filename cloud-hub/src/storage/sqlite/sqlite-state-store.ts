@@ -9,6 +9,7 @@ import type { StateStore } from '../../state/state-store.js';
 import { modelResultConditions, resultConditions, resultScope } from '../query-conditions.js';
 import { SqlOpsAlertStore } from '../sql/sql-ops-alert-store.js';
 import { SqlPkiStore } from '../sql/sql-pki-store.js';
+import { SqlUserStore } from '../sql/sql-user-store.js';
 import { toDeadLetter, toDevice, toDeviceState, toStoredResult, totalMsOf } from '../state-rows.js';
 import { DurableSqlite } from './durable-sqlite.js';
 import { SqliteAuditStore } from './sqlite-audit-store.js';
@@ -17,7 +18,6 @@ import { SqliteLeaseStore } from './sqlite-lease-store.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import { SqliteRolloutStore } from './sqlite-rollout-store.js';
 import { SqliteSqlPort } from './sqlite-sql-port.js';
-import { SqliteUserStore } from './sqlite-user-store.js';
 import { SqliteVerdictStore } from './sqlite-verdict-store.js';
 import { stateDurable, wrap } from './sqlite-wrap.js';
 
@@ -30,7 +30,7 @@ export class SqliteStateStore implements StateStore {
   private readonly db: Database.Database;
   private readonly s;
   readonly followup: SqliteFollowupStore;
-  readonly users: SqliteUserStore;
+  readonly users: SqlUserStore;
   readonly audit: SqliteAuditStore;
   readonly rollouts: SqliteRolloutStore;
   readonly leases: SqliteLeaseStore;
@@ -47,12 +47,12 @@ export class SqliteStateStore implements StateStore {
     const db = this.db;
     const durable = (what: string) => this.durable(what);
     this.followup = new SqliteFollowupStore(db, durable);
-    this.users = new SqliteUserStore(db, durable);
     this.audit = new SqliteAuditStore(db, durable);
     this.rollouts = new SqliteRolloutStore(db, durable);
     this.leases = new SqliteLeaseStore(db, durable);
     this.verdicts = new SqliteVerdictStore(db, durable);
     const port = new SqliteSqlPort(db, durable);
+    this.users = new SqlUserStore(port);
     this.opsAlerts = new SqlOpsAlertStore(port);
     this.pki = new SqlPkiStore(port);
     this.s = {
