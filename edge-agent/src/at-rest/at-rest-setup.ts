@@ -15,8 +15,8 @@ export function atRestFromConfig(config: EdgeConfig): AtRest {
 
 /** Where encrypted things live under a data directory. */
 export const atRestFolders = (dataDir: string) => ({
-  files: [join(dataDir, 'spool', 'ready'), join(dataDir, 'quarantine'), join(dataDir, 'overlays')],
-  suffixes: ['.dcm', '.png'],
+  files: [join(dataDir, 'spool', 'ready'), join(dataDir, 'quarantine'), join(dataDir, 'overlays'), join(dataDir, 'images')],
+  suffixes: ['.dcm', '.png', '.px'],
 });
 
 /** Files per key id that wrote them ('plaintext' for unencrypted ones) in the given folders. */
@@ -43,7 +43,7 @@ async function fileKeyInventory(dirs: readonly string[], suffixes: readonly stri
   return out;
 }
 
-/** Records per key id (and 'plaintext') over spool, quarantine, overlays and the outbox. */
+/** Records per key id (and 'plaintext') over spool, quarantine, overlays, images kept for viewers and the outbox. */
 export async function atRestInventory(
   dataDir: string,
   outbox: { keyInventory(): Map<string, number> },
