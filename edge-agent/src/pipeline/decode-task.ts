@@ -15,6 +15,11 @@ export interface DecodeTask {
    * then never runs on the main thread, which keeps inference and I/O there.
    */
   preprocess?: InputSpec;
+  /**
+   * False: keep the frame in the worker and send back only the model input (the main thread then
+   * never holds, nor collects, a 27 MB frame per image). For when no sink needs the pixels.
+   */
+  pixels?: boolean;
 }
 
 export type DecodeTaskResult =
@@ -68,7 +73,7 @@ export async function runDecodeTask(
       transferSyntaxUid: parsed.transferSyntax.uid,
       attrs,
       identity,
-      pixels: owned,
+      pixels: task.pixels === false && modelInput ? owned.subarray(0, 0) : owned,
       photometric: frame.photometric,
       decodeMs,
       ...(modelInput ? { modelInput } : {}),

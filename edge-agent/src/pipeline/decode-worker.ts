@@ -15,7 +15,9 @@ export default async function decode(task: DecodeTask): Promise<DecodeTaskResult
   // Hand the pixel buffer to the main thread instead of copying it (Piscina's transferable protocol).
   return move({
     get [transferableSymbol]() {
-      return result.modelInput ? [result.pixels.buffer, result.modelInput.input.tensor.buffer] : [result.pixels.buffer];
+      // A frame kept in the worker (task.pixels false) is an empty view: nothing of it to move.
+      const pixels = result.pixels.byteLength > 0 ? [result.pixels.buffer] : [];
+      return result.modelInput ? [...pixels, result.modelInput.input.tensor.buffer] : pixels;
     },
     get [valueSymbol]() {
       return result;
