@@ -71,8 +71,6 @@ export class EdgeAgent {
     | undefined;
   models: ModelManager | undefined;
   private readonly selfTest: SelfTest | undefined;
-  /** Whether a caller's image sink wants every decoded frame. */
-  private readonly framesWanted: boolean;
   private readonly lifecycle = new Lifecycle((part, error) =>
     this.logger.error({ code: 'VIGIL_INTERNAL', part, err: error.message }, 'stopping a part failed'),
   );
@@ -91,7 +89,6 @@ export class EdgeAgent {
     } = {},
   ) {
     this.selfTest = options.selfTest;
-    this.framesWanted = (options.imageSinks?.length ?? 0) > 0;
     this.address = { clinicId: config.clinicId, deviceId: config.deviceId };
     this.logger = options.logger ?? createLogger('vigil-edge').child(this.address);
     mkdirSync(config.dataDir, { recursive: true });
@@ -235,9 +232,6 @@ export class EdgeAgent {
         const active = this.models?.active?.model;
         return active ? inputSpecOf(active.manifest) : undefined;
       },
-      // The frame itself: for the viewers' image store, a shadow candidate (its own preprocessing)
-      // and the caller's image sinks; otherwise it stays in the decode worker.
-      needsPixels: () => this.framesWanted || Boolean(this.reid?.images) || Boolean(this.models?.shadow),
     });
   }
 

@@ -32,9 +32,6 @@ export async function analyzeImage(
     input = prepared.input;
     preprocessMs = prepared.preprocessMs;
   } else {
-    // The frame stayed in the decode worker (nothing else needed it) and the model changed since:
-    // the image is decoded again, for this model, on its retry.
-    if (pixels.length === 0) throw new Error('the model changed after this image was decoded; decoding it again');
     const started = performance.now();
     input = await preprocess(pixels, attrs, spec);
     preprocessMs = performance.now() - started;

@@ -28,7 +28,6 @@ export function buildIntake(
     logger: Logger;
     handler: ImageHandler;
     inputSpec: () => InputSpec | undefined;
-    needsPixels: () => boolean;
   },
 ): Intake | undefined {
   if (!config.dicom.enabled && !config.watchFolder.path) return undefined;
@@ -45,7 +44,6 @@ export function buildIntake(
     logger: o.logger,
     handler: o.handler,
     inputSpec: o.inputSpec,
-    needsPixels: o.needsPixels,
     concurrency: config.imaging.concurrency,
   });
   const received = (path: string) => {

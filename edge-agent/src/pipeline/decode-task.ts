@@ -15,11 +15,6 @@ export interface DecodeTask {
    * then never runs on the main thread, which keeps inference and I/O there.
    */
   preprocess?: InputSpec;
-  /**
-   * False: keep the frame in the worker and send back only the model input (the main thread then
-   * never holds, nor collects, a 27 MB frame per image). For when no sink needs the pixels.
-   */
-  pixels?: boolean;
 }
 
 export type DecodeTaskResult =
@@ -73,7 +68,7 @@ export async function runDecodeTask(
       transferSyntaxUid: parsed.transferSyntax.uid,
       attrs,
       identity,
-      pixels: task.pixels === false && modelInput ? owned.subarray(0, 0) : owned,
+      pixels: owned,
       photometric: frame.photometric,
       decodeMs,
       ...(modelInput ? { modelInput } : {}),

@@ -15,9 +15,7 @@ export default async function decode(task: DecodeTask): Promise<DecodeTaskResult
   // Hand the pixel buffer to the main thread instead of copying it (Piscina's transferable protocol).
   return move({
     get [transferableSymbol]() {
-      // A frame kept in the worker (task.pixels false) is an empty view: nothing of it to move.
-      const pixels = result.pixels.byteLength > 0 ? [result.pixels.buffer] : [];
-      return result.modelInput ? [...pixels, result.modelInput.input.tensor.buffer] : pixels;
+      return result.modelInput ? [result.pixels.buffer, result.modelInput.input.tensor.buffer] : [result.pixels.buffer];
     },
     get [valueSymbol]() {
       return result;

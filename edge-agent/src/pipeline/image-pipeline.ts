@@ -22,8 +22,6 @@ export interface ImagePipelineOptions {
   handler: ImageHandler;
   /** The active model's input: decode workers preprocess for it (none: decode only). */
   inputSpec?: () => InputSpec | undefined;
-  /** Whether anything after decoding needs the frame itself (default: yes); no, and only the model input comes back. */
-  needsPixels?: () => boolean;
   /** Images in flight at once; bounds memory whatever the intake rate. */
   concurrency: number;
   retryDelayMs?: number;
@@ -99,13 +97,7 @@ export class ImagePipeline {
     const { spool, counters, logger } = this.options;
     const started = performance.now();
     const spec = this.options.inputSpec?.();
-    const pixels = !spec || (this.options.needsPixels?.() ?? true);
-    const result = await this.options.pool.decode({
-      path,
-      frameIndex: 0,
-      ...(spec ? { preprocess: spec } : {}),
-      ...(pixels ? {} : { pixels: false }),
-    });
+    const result = await this.options.pool.decode({ path, frameIndex: 0, ...(spec ? { preprocess: spec } : {}) });
     if (!result.ok) {
       const error = new VigilError(result.error.code as ErrorCode, result.error.message);
       const target = await this.quarantine(path, error, result.sopInstanceUid);
