@@ -7,7 +7,9 @@ import { Outbox } from './outbox/outbox.js';
 
 /** `vigil-edge at-rest …`: keys for encryption at rest, and what each key still has to open. */
 export function addAtRestCommands(program: Command, fail: (error: unknown) => void): void {
-  const atRest = program.command('at-rest').description('encryption at rest of the spool, quarantine, overlays, images kept for viewers and outbox');
+  const atRest = program
+    .command('at-rest')
+    .description('encryption at rest of the spool, quarantine, overlays, images kept for viewers and outbox');
   atRest
     .command('new-key <file>')
     .description('write a new random AES-256 key (base64, mode 0600); refuses to overwrite')
