@@ -1,5 +1,6 @@
 import { type ReidClaims, reidAudience, VigilError, verifyReidToken } from '@vigil/shared';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ReidAuditLog, ReidEvent } from './reid-audit.js';
 
 export interface ClinicTokenCheck {
   clinicId: string;
@@ -37,4 +38,30 @@ export async function clinicAccess(request: FastifyRequest, o: ClinicTokenCheck)
     };
   }
   return { ok: true, claims, bearer };
+}
+
+/**
+ * `clinicAccess` for a route: a refusal is recorded in the edge's log (who, if the token said, and
+ * why) and answered with its status and code, and the route gets undefined; an access gets the
+ * claims and the token, for the route to record what it answered.
+ */
+export async function admitClinician(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  o: ClinicTokenCheck & { audit: ReidAuditLog },
+  event: { eventId: string; kind: NonNullable<ReidEvent['kind']> },
+): Promise<{ claims: ReidClaims; bearer: string } | undefined> {
+  const access = await clinicAccess(request, o);
+  if (access.ok) return { claims: access.claims, bearer: access.bearer };
+  o.audit.record({
+    ...event,
+    username: access.claims?.username ?? 'unknown',
+    role: access.claims?.role ?? 'none',
+    patientKeys: [],
+    outcome: 'refused',
+    reason: access.reason,
+    ...(access.bearer ? { token: access.bearer } : {}),
+  });
+  await reply.code(access.status).send({ error: { code: access.error.code, message: access.error.message } });
+  return undefined;
 }

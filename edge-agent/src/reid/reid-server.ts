@@ -5,7 +5,7 @@ import { type Logger, VigilError } from '@vigil/shared';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { dicomwebRoutes } from '../viewing/dicomweb-routes.js';
 import type { ClinicImageStore } from '../viewing/image-store.js';
-import { clinicAccess } from './clinic-token.js';
+import { admitClinician } from './clinic-token.js';
 import type { IdentityIndex } from './identity-index.js';
 import type { ReidAuditLog } from './reid-audit.js';
 
@@ -70,23 +70,13 @@ export async function startReidServer(o: ReidServerOptions): Promise<{ app: Fast
     },
     async (request, reply) => {
       const eventId = randomUUID();
-      const access = await clinicAccess(request, o);
-      if (!access.ok) {
-        o.audit.record({
-          eventId,
-          username: access.claims?.username ?? 'unknown',
-          role: access.claims?.role ?? 'none',
-          patientKeys: [],
-          outcome: 'refused',
-          reason: access.reason,
-          ...(access.bearer ? { token: access.bearer } : {}),
-        });
-        return reply.code(access.status).send({ error: { code: access.error.code, message: access.error.message } });
-      }
-      const { claims, bearer } = access;
+      const admitted = await admitClinician(request, reply, o, { eventId, kind: 'names' });
+      if (!admitted) return reply;
+      const { claims, bearer } = admitted;
       const found = o.index.resolve(request.body.patientKeys);
       o.audit.record({
         eventId,
+        kind: 'names',
         username: claims.username,
         role: claims.role,
         patientKeys: [...found.keys()],

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
 import { pseudonymOfUid, pseudonymUid, VigilError } from '@vigil/shared';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type ClinicTokenCheck, clinicAccess } from '../reid/clinic-token.js';
+import { admitClinician, type ClinicTokenCheck } from '../reid/clinic-token.js';
 import type { ReidAuditLog } from '../reid/reid-audit.js';
 import type { ClinicImageStore, KeptImage } from './image-store.js';
 
@@ -75,32 +75,19 @@ export async function dicomwebRoutes(app: FastifyInstance, o: DicomwebOptions): 
 
   const audited = async (request: FastifyRequest, reply: FastifyReply, studyUid: string): Promise<KeptImage[] | undefined> => {
     const eventId = randomUUID();
-    const access = await clinicAccess(request, o);
-    if (!access.ok) {
-      o.audit.record({
-        eventId,
-        kind: 'images',
-        username: access.claims?.username ?? 'unknown',
-        role: access.claims?.role ?? 'none',
-        patientKeys: [],
-        outcome: 'refused',
-        reason: access.reason,
-        ...(access.bearer ? { token: access.bearer } : {}),
-      });
-      await reply.code(access.status).send({ error: { code: access.error.code, message: access.error.message } });
-      return undefined;
-    }
+    const admitted = await admitClinician(request, reply, o, { eventId, kind: 'images' });
+    if (!admitted) return undefined;
     const studyKey = pseudonymOfUid(studyUid);
     if (!studyKey) throw new VigilError('VIGIL_API_INVALID_REQUEST', `${studyUid} is not a study UID this edge serves`);
     const images = o.store.study(studyKey);
     o.audit.record({
       eventId,
       kind: 'images',
-      username: access.claims.username,
-      role: access.claims.role,
+      username: admitted.claims.username,
+      role: admitted.claims.role,
       patientKeys: [...new Set(images.map((i) => i.patientKey))],
       outcome: 'resolved',
-      token: access.bearer,
+      token: admitted.bearer,
     });
     if (images.length === 0) {
       await reply.code(404).send({
@@ -113,29 +100,20 @@ export async function dicomwebRoutes(app: FastifyInstance, o: DicomwebOptions): 
 
   const base = (request: FastifyRequest) => `${request.protocol}://${request.host}/dicomweb`;
 
-  app.get<{ Params: { study: string } }>(
-    '/dicomweb/studies/:study/instances',
-
-    async (request, reply) => {
+  // QIDO-RS lists the study's instances; WADO-RS metadata is the same with each frame's BulkDataURI.
+  for (const [resource, bulk] of [
+    ['instances', false],
+    ['metadata', true],
+  ] as const) {
+    app.get<{ Params: { study: string } }>(`/dicomweb/studies/:study/${resource}`, async (request, reply) => {
       const found = await audited(request, reply, request.params.study);
       if (!found) return reply;
-      return reply.type('application/dicom+json').send(found.map((i) => instanceJson(i, base(request), false)));
-    },
-  );
-
-  app.get<{ Params: { study: string } }>(
-    '/dicomweb/studies/:study/metadata',
-
-    async (request, reply) => {
-      const found = await audited(request, reply, request.params.study);
-      if (!found) return reply;
-      return reply.type('application/dicom+json').send(found.map((i) => instanceJson(i, base(request), true)));
-    },
-  );
+      return reply.type('application/dicom+json').send(found.map((i) => instanceJson(i, base(request), bulk)));
+    });
+  }
 
   app.get<{ Params: { study: string; series: string; instance: string; frame: string } }>(
     '/dicomweb/studies/:study/series/:series/instances/:instance/frames/:frame',
-
     async (request, reply) => {
       const found = await audited(request, reply, request.params.study);
       if (!found) return reply;

@@ -20,11 +20,10 @@ export function defaultWindow(pixels: StoredPixels, slope: number, intercept: nu
 
 /**
  * Keeps each analysed image (never a shadow run's) in the clinic's image store, for clinicians'
- * viewers. A failure costs the viewer copy, never the result: it is logged and counted.
+ * viewers. A failure costs the viewer copy, never the result: it is logged.
  */
 export class ClinicImageSink implements ResultSink {
   readonly name = 'clinic-images';
-  failures = 0;
 
   constructor(
     private readonly store: ClinicImageStore,
@@ -70,7 +69,6 @@ export class ClinicImageSink implements ResultSink {
     try {
       await this.store.keep(meta, new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength));
     } catch (error) {
-      this.failures++;
       this.logger.warn({ instanceKey: image.instanceKey, err: (error as Error).message }, 'could not keep the image for viewing');
     }
   }
