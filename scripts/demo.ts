@@ -21,6 +21,7 @@ import { runFeedbackLoop } from './demo/demo-feedback.js';
 import { DEMO_FIELD_VERSION, DEMO_UPDATE_VERSION, makeDemoSigningKey, publishDemoModels } from './demo/demo-models.js';
 import { type DemoPacs, startDemoPacs } from './demo/demo-pacs.js';
 import { SimulatedModalities } from './demo/modality-simulator.js';
+import { clinicEndpointEnv } from './harness/clinic-endpoint.js';
 import { freePort } from './harness/free-port.js';
 import { BUNDLED_VERSION } from './harness/model-packages.js';
 
@@ -142,12 +143,7 @@ for (const [k, clinic] of CLINICS.entries()) {
         { name: 'clinic-pacs', kind: 'dimse', port: clinicPacs.port, calledAeTitle: 'DEMO_PACS' },
       ]),
       // Names beside pseudonyms on the dashboard, resolved by this edge (DEMO: plain HTTP on loopback).
-      VIGIL_REID__ENABLED: 'true',
-      VIGIL_REID__HOST: '127.0.0.1',
-      VIGIL_REID__PORT: String(reidPorts[k]),
-      VIGIL_REID__TLS__ENABLED: 'false',
-      VIGIL_REID__ALLOWED_ORIGINS: JSON.stringify([httpUrl]),
-      VIGIL_REID__HUB_PUBLIC_KEY_FILE: reidPublicKeyFile,
+      ...clinicEndpointEnv({ port: reidPorts[k] as number, hubPublicKeyFile: reidPublicKeyFile, dashboardUrl: httpUrl }),
     }),
     { logger: logger.child({ deviceId: clinic.deviceId }) },
   );
@@ -356,6 +352,28 @@ void modalities().then(async () => {
 writeFileSync(join(demoDir, CLINICS[2]?.deviceId ?? 'east-mg-1', 'inbox', 'corrupt-export.dcm'), Buffer.alloc(4096, 0x42));
 
 const ticker = setInterval(() => void report(), 5000);
+/**
+ * Before the last report: a fresh telemetry sample from every edge, taken once its pipeline is idle,
+ * and waited for at the hub (at most 30 s), so the per-device counts printed are final, not the last
+ * periodic sample's.
+ */
+async function finalTelemetry(): Promise<void> {
+  const sent = await Promise.all(
+    agents.map(async (agent) => {
+      await agent.intake?.pipeline.idle();
+      return agent.telemetry.sampleAndEnqueue();
+    }),
+  );
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const states = await hub.state.listDeviceStates();
+    const arrived = sent.every(
+      (m) => !m || states.some((s) => s.deviceId === m.deviceId && (s.lastTelemetry?.sampledAt ?? '') >= m.sampledAt),
+    );
+    if (arrived) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
 async function stop(): Promise<void> {
   if (stopping) return;
   stopping = true;
@@ -363,6 +381,7 @@ async function stop(): Promise<void> {
   await inFlight;
   await feedback;
   await modality.close();
+  await finalTelemetry();
   await report();
   // Every result in is in its timeline; then the alerts are judged against the phantoms' truth.
   await hub.followup.settled();

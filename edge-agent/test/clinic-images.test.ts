@@ -17,6 +17,7 @@ import { currentTotp } from '../../cloud-hub/src/auth/totp.js';
 import { provisionUser } from '../../cloud-hub/src/auth/user-provisioning.js';
 // @ts-expect-error plain ESM helper without types
 import { ensureDashboard } from '../../scripts/ensure-dashboard.mjs';
+import { clinicEndpointEnv } from '../../scripts/harness/clinic-endpoint.js';
 import { freePort } from '../../scripts/harness/free-port.js';
 import { edgeEnv, startTestHub } from '../../scripts/harness/hub-fixture.js';
 import { BUNDLED_MODEL } from '../../scripts/harness/model-packages.js';
@@ -110,12 +111,7 @@ test('clinic images: served by the clinic edge only, drawn in the dashboard view
           VIGIL_WATCH_FOLDER__PATH: inbox,
           VIGIL_WATCH_FOLDER__INTERVAL_MS: '100',
           VIGIL_WATCH_FOLDER__STABLE_MS: '0',
-          VIGIL_REID__ENABLED: 'true',
-          VIGIL_REID__HOST: '127.0.0.1',
-          VIGIL_REID__PORT: String(ports[deviceId]),
-          VIGIL_REID__TLS__ENABLED: 'false',
-          VIGIL_REID__ALLOWED_ORIGINS: JSON.stringify([hub.httpUrl]),
-          VIGIL_REID__HUB_PUBLIC_KEY_FILE: publicKeyFile,
+          ...clinicEndpointEnv({ port: ports[deviceId], hubPublicKeyFile: publicKeyFile, dashboardUrl: hub.httpUrl }),
           ...extra,
         }),
       );

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { generateSigningKey } from '@vigil/shared';
+import { clinicEndpointEnv } from '../../scripts/harness/clinic-endpoint.js';
 import { freePort } from '../../scripts/harness/free-port.js';
 import { BUNDLED_MODEL } from '../../scripts/harness/model-packages.js';
 import { makeTempDir } from '../../scripts/harness/temp-dir.js';
@@ -92,11 +93,7 @@ test('no PHI value from the input appears in anything the edge keeps for publish
       VIGIL_PACS__STUDY_SETTLE_S: '0',
       VIGIL_PACS__RETRY_MIN_MS: '100',
       VIGIL_PACS__DESTINATIONS: JSON.stringify([{ name: 'down', kind: 'dimse', port: await freePort(), timeoutMs: 2000 }]),
-      VIGIL_REID__ENABLED: 'true',
-      VIGIL_REID__HOST: '127.0.0.1',
-      VIGIL_REID__PORT: '0',
-      VIGIL_REID__TLS__ENABLED: 'false',
-      VIGIL_REID__HUB_PUBLIC_KEY_FILE: hubKey,
+      ...clinicEndpointEnv({ port: 0, hubPublicKeyFile: hubKey }),
     }),
     { logger, imageSinks: [{ accept: async (image) => void images.push(image) }] },
   );

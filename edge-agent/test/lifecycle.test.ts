@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { reidSigningKey } from '@vigil/cloud-hub';
+import { clinicEndpointEnv } from '../../scripts/harness/clinic-endpoint.js';
 import { freePort } from '../../scripts/harness/free-port.js';
 import { edgeConfig } from '../../scripts/harness/hub-fixture.js';
 import { makeTempDir } from '../../scripts/harness/temp-dir.js';
@@ -41,11 +42,7 @@ test('a failed start stops what had started; the same data directory then starts
           VIGIL_DICOM__ENABLED: 'true',
           VIGIL_DICOM__HOST: '127.0.0.1',
           VIGIL_DICOM__PORT: String(port),
-          VIGIL_REID__ENABLED: 'true',
-          VIGIL_REID__HOST: '127.0.0.1',
-          VIGIL_REID__PORT: String(reidPort),
-          VIGIL_REID__TLS__ENABLED: 'false',
-          VIGIL_REID__HUB_PUBLIC_KEY_FILE: publicKeyFile,
+          ...clinicEndpointEnv({ port: reidPort, hubPublicKeyFile: publicKeyFile }),
         },
       );
     const first = new EdgeAgent(config(dicomPort));

@@ -17,6 +17,7 @@ import { provisionUser } from '../../cloud-hub/src/auth/user-provisioning.js';
 // @ts-expect-error plain ESM helper without types
 import { ensureDashboard } from '../../scripts/ensure-dashboard.mjs';
 import { ApiClient, login } from '../../scripts/harness/api-client.js';
+import { clinicEndpointEnv } from '../../scripts/harness/clinic-endpoint.js';
 import { freePort } from '../../scripts/harness/free-port.js';
 import { edgeEnv, startTestHub } from '../../scripts/harness/hub-fixture.js';
 import { BUNDLED_MODEL } from '../../scripts/harness/model-packages.js';
@@ -68,12 +69,11 @@ test('names for pseudonyms at the clinic edge only: scoped, short-lived, audited
           VIGIL_WATCH_FOLDER__PATH: inbox,
           VIGIL_WATCH_FOLDER__INTERVAL_MS: '100',
           VIGIL_WATCH_FOLDER__STABLE_MS: '0',
-          VIGIL_REID__ENABLED: 'true',
-          VIGIL_REID__HOST: '127.0.0.1',
-          VIGIL_REID__PORT: String(ports[deviceId as keyof typeof ports]),
-          VIGIL_REID__TLS__ENABLED: 'false',
-          VIGIL_REID__ALLOWED_ORIGINS: JSON.stringify([hub.httpUrl]),
-          VIGIL_REID__HUB_PUBLIC_KEY_FILE: publicKeyFile,
+          ...clinicEndpointEnv({
+            port: ports[deviceId as keyof typeof ports],
+            hubPublicKeyFile: publicKeyFile,
+            dashboardUrl: hub.httpUrl,
+          }),
         }),
       );
       agents.push(agent);
