@@ -1,22 +1,18 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  asVigilError,
-  ERROR_CATALOGUE,
-  type ErrorCode,
-  type Logger,
-  MODEL_DESIRED_SCHEMA,
-  type ModelDesiredMessage,
-  newMessageId,
-  VigilError,
-} from '@vigil/shared';
+import { asVigilError, type Logger, type ModelDesiredMessage, VigilError } from '@vigil/shared';
 import type { AuditStore } from '../audit/audit-store.js';
-import type { DeviceState, DeviceStore } from '../broker/device-store.js';
+import type { DeviceStore } from '../broker/device-store.js';
 import type { LeaseFence } from '../cluster/lease-store.js';
 import type { HubEvents } from '../events/hub-events.js';
 import type { ModelRegistry } from '../models/model-registry.js';
 import type { ResultStore } from '../results/result-store.js';
 import type { VerdictStore } from '../verdicts/verdict-store.js';
+
+import { RolloutActuator } from './rollout-actuator.js';
+import { planRollout, type StartRollout } from './rollout-cohort.js';
+import { carryOutCommands, viaLeaseHolder } from './rollout-commands.js';
+import { followReports, gateFigures } from './rollout-signals.js';
+import { nextStep } from './rollout-step.js';
+import type { RolloutAction, RolloutDevice, RolloutRecord, RolloutState, RolloutStore } from './rollout-store.js';
 
 /** What the rollout controller uses of the state: its own store, the fleet, the gates' figures, the audit log. */
 export type RolloutControllerStore = Pick<DeviceStore, 'listDeviceStates' | 'listDevices'> &
@@ -25,41 +21,6 @@ export type RolloutControllerStore = Pick<DeviceStore, 'listDeviceStates' | 'lis
     readonly verdicts: VerdictStore;
     readonly audit: AuditStore;
   };
-
-import { DEFAULT_WAVES, planWaves } from './rollout-planner.js';
-import { followReports, gateFigures } from './rollout-signals.js';
-import { nextStep } from './rollout-step.js';
-import type {
-  GateThresholds,
-  RolloutAction,
-  RolloutCommandOutcome,
-  RolloutDevice,
-  RolloutMode,
-  RolloutRecord,
-  RolloutSpec,
-  RolloutState,
-  RolloutStore,
-} from './rollout-store.js';
-
-export const DEFAULT_GATES: GateThresholds = {
-  maxInstallFailures: 0,
-  maxErrorRate: 0.05,
-  maxP95LatencyMs: 2000,
-  maxPsi: 0.25,
-  minSamples: 20,
-  minVerdicts: 0,
-};
-
-export interface StartRollout {
-  model: { name: string; version: string };
-  mode?: RolloutMode;
-  cohort?: { clinics?: string[]; tags?: string[] };
-  waves?: RolloutSpec['waves'];
-  bakeS?: number;
-  gates?: Partial<GateThresholds>;
-  onTrip?: RolloutSpec['onTrip'];
-  actor: string;
-}
 
 export interface RolloutControllerOptions {
   state: RolloutControllerStore;
@@ -95,10 +56,6 @@ interface RolloutOperation {
 
 const LIVE: readonly RolloutState[] = ['running', 'paused', 'rolling-back'];
 
-function modelOf(d: DeviceState): { name: string; version: string } | null {
-  return d.model ?? d.modelReported?.active ?? null;
-}
-
 /**
  * Runs rollouts: plans waves, publishes each device's desired model (retained), follows the
  * devices' reports, evaluates the health gates every tick and advances, completes, pauses or rolls
@@ -124,7 +81,11 @@ export class RolloutController {
     return this.tickStore ?? this.o.state.rollouts;
   }
 
-  constructor(private readonly o: RolloutControllerOptions) {}
+  private readonly act: RolloutActuator;
+
+  constructor(private readonly o: RolloutControllerOptions) {
+    this.act = new RolloutActuator(o, () => this.rollouts);
+  }
 
   private exclusive<T>(operation: () => Promise<T>): Promise<T> {
     const run = this.serial.then(operation, operation);
@@ -225,7 +186,7 @@ export class RolloutController {
       if (!this.o.lease.fence()) return NOT_HERE;
       return this.fenced(() => this.perform(action, input));
     });
-    return here === NOT_HERE ? this.viaHolder(action, input) : here;
+    return here === NOT_HERE ? viaLeaseHolder(this.o.state.rollouts, action, input, this.o.commandTimeoutMs ?? 30_000) : here;
   }
 
   /** Runs `fn` with writes fenced by the rollout lease (when there is one). */
@@ -242,54 +203,15 @@ export class RolloutController {
     }
   }
 
-  /** On a replica without the lease: records the command and waits for the holder's outcome. */
-  private async viaHolder(action: RolloutAction, input: unknown): Promise<unknown> {
-    const store = this.o.state.rollouts;
-    const commandId = randomUUID();
-    const actor = (input as { actor?: string }).actor ?? 'unknown';
-    await store.requestCommand({ commandId, action, input, requestedBy: actor, requestedAt: new Date().toISOString() });
-    const timeoutMs = this.o.commandTimeoutMs ?? 30_000;
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const command = await store.getCommand(commandId);
-      if (command?.outcome) return unwrap(command.outcome);
-      if (Date.now() >= deadline) {
-        const busy: RolloutCommandOutcome = {
-          ok: false,
-          code: 'VIGIL_ROLLOUT_BUSY',
-          message: `no replica holding the rollout lease took the ${action} within ${timeoutMs} ms; it was withdrawn, retry`,
-        };
-        if (await store.withdrawCommand(commandId, busy)) return unwrap(busy);
-        // Taken: it is running on the holder. Wait once more as long for its outcome, then say so.
-        if (Date.now() >= deadline + timeoutMs) {
-          throw new VigilError(
-            'VIGIL_ROLLOUT_BUSY',
-            `the ${action} was taken by ${command?.claimedBy ?? 'another replica'} but its outcome is unknown (command ${commandId})`,
-          );
-        }
-      }
-      await sleep(50);
-    }
-  }
-
   /** On the lease holder: carries out other replicas' commands, oldest first (each taken once). */
-  private async commandsNow(): Promise<void> {
-    for (const command of await this.o.state.rollouts.pendingCommands(20)) {
-      if (!(await this.rollouts.claimCommand(command.commandId, this.o.replicaId ?? 'hub'))) continue;
-      let outcome: RolloutCommandOutcome;
-      try {
-        outcome = { ok: true, value: await this.perform(command.action, command.input) };
-      } catch (error) {
-        const vigil = asVigilError(error, 'VIGIL_INTERNAL');
-        outcome = { ok: false, code: vigil.code, message: vigil.message };
-      }
-      await this.o.state.rollouts.finishCommand(command.commandId, outcome);
-      this.o.logger.info(
-        { commandId: command.commandId, action: command.action, by: command.requestedBy, ok: outcome.ok },
-        'rollout command carried out for another replica',
-      );
-      if (!outcome.ok && outcome.code === 'VIGIL_LEASE_LOST') return;
-    }
+  private commandsNow(): Promise<void> {
+    return carryOutCommands({
+      store: this.o.state.rollouts,
+      fenced: this.rollouts,
+      replicaId: this.o.replicaId ?? 'hub',
+      perform: (action, input) => this.perform(action, input),
+      logger: this.o.logger,
+    });
   }
 
   private async startRolloutNow(
@@ -299,128 +221,24 @@ export class RolloutController {
     const live = (await this.o.state.rollouts.listRollouts(50)).find((r) => LIVE.includes(r.state));
     if (live)
       throw new VigilError('VIGIL_ROLLOUT_INVALID', `rollout ${live.rolloutId} is ${live.state}: finish or abort it first`);
-    const spec: RolloutSpec = {
-      cohort: { clinics: input.cohort?.clinics ?? [], tags: input.cohort?.tags ?? [] },
-      waves: input.waves ?? DEFAULT_WAVES,
-      bakeS: input.bakeS ?? 300,
-      gates: { ...DEFAULT_GATES, ...input.gates },
-      onTrip: input.onTrip ?? 'rollback',
-    };
     const [records, states] = await Promise.all([this.o.state.listDevices(), this.o.state.listDeviceStates()]);
-    const stateOf = new Map(states.map((s) => [s.deviceId, s]));
-    const skipped: string[] = [];
-    const cohort = records.filter((d) => {
-      if (d.revokedAt) return false;
-      if (spec.cohort.clinics.length > 0 && !spec.cohort.clinics.includes(d.clinicId)) return false;
-      if (spec.cohort.tags.length > 0 && !spec.cohort.tags.some((t) => d.tags.includes(t))) return false;
-      const current = stateOf.get(d.deviceId);
-      const model = current ? modelOf(current) : null;
-      if (!model) {
-        skipped.push(`${d.deviceId}: current model unknown (not reported yet)`);
-        return false;
-      }
-      return true;
-    });
-    // Every device must be able to go back: its current model has to be in the registry.
-    for (const d of cohort) {
-      const model = modelOf(stateOf.get(d.deviceId) as DeviceState) as { name: string; version: string };
-      if (model.name === record.name && model.version === record.version) continue;
-      if (!(await this.o.state.rollouts.getPackage(model.name, model.version))) {
-        throw new VigilError(
-          'VIGIL_ROLLOUT_INVALID',
-          `${d.deviceId} runs ${model.name} ${model.version}, which is not in the registry: publish it so a rollback is possible`,
-        );
-      }
-    }
-    if (cohort.length === 0) throw new VigilError('VIGIL_ROLLOUT_INVALID', 'the cohort has no device to update');
-    const rolloutId = `ro-${new Date().toISOString().slice(0, 10).replaceAll('-', '')}-${randomBytes(4).toString('hex')}`;
-    const waves = planWaves(
-      rolloutId,
-      cohort.map((d) => d.deviceId),
-      spec.waves,
+    const { rollout, devices, skipped } = await planRollout(input, record, { records, states }, async (m) =>
+      Boolean(await this.o.state.rollouts.getPackage(m.name, m.version)),
     );
-    const now = new Date().toISOString();
-    const waveOf = new Map(waves.flatMap((ids, w) => ids.map((id) => [id, w] as const)));
-    const devices: RolloutDevice[] = cohort.map((d) => ({
-      rolloutId,
-      deviceId: d.deviceId,
-      clinicId: d.clinicId,
-      wave: waveOf.get(d.deviceId) ?? waves.length - 1,
-      previous: modelOf(stateOf.get(d.deviceId) as DeviceState),
-      state: 'pending',
-      reason: null,
-      baseline: null,
-      updatedAt: now,
-    }));
-    const rollout: RolloutRecord = {
-      rolloutId,
-      model: { name: record.name, version: record.version },
-      mode: input.mode ?? 'active',
-      spec,
-      state: 'running',
-      currentWave: 0,
-      waveStartedAt: now,
-      reason: null,
-      gates: [],
-      createdBy: input.actor,
-      createdAt: now,
-      updatedAt: now,
-      finishedAt: null,
-    };
     await this.rollouts.createRollout(rollout, devices);
-    await this.startWave(rollout, devices, 0);
+    await this.act.startWave(rollout, devices, 0);
     this.o.logger.info(
-      { rolloutId, model: record.name, version: record.version, devices: devices.length, waves: waves.length },
+      {
+        rolloutId: rollout.rolloutId,
+        model: record.name,
+        version: record.version,
+        devices: devices.length,
+        waves: Math.max(...devices.map((d) => d.wave)) + 1,
+      },
       'rollout started',
     );
-    this.emit(rollout);
-    return { rollout, devices: await this.o.state.rollouts.rolloutDevices(rolloutId), skipped };
-  }
-
-  private emit(r: Pick<RolloutRecord, 'rolloutId' | 'state' | 'currentWave' | 'reason'>): void {
-    this.o.events?.emit({
-      type: 'rollout',
-      rolloutId: r.rolloutId,
-      state: r.state,
-      currentWave: r.currentWave,
-      reason: r.reason,
-    });
-  }
-
-  private async desired(
-    d: RolloutDevice,
-    rollout: RolloutRecord,
-    active: { name: string; version: string },
-    shadow?: { name: string; version: string },
-  ): Promise<void> {
-    const activeRef = this.o.registry.ref(await this.o.registry.require(active.name, active.version));
-    const shadowRef = shadow ? this.o.registry.ref(await this.o.registry.require(shadow.name, shadow.version)) : undefined;
-    const message: ModelDesiredMessage = {
-      schema: MODEL_DESIRED_SCHEMA,
-      messageId: newMessageId(),
-      clinicId: d.clinicId,
-      deviceId: d.deviceId,
-      issuedAt: new Date().toISOString(),
-      rolloutId: rollout.rolloutId,
-      active: activeRef,
-      ...(shadowRef ? { shadow: shadowRef } : {}),
-    };
-    await this.rollouts.setDesired(message);
-    await this.o.publishDesired(message);
-  }
-
-  private async startWave(rollout: RolloutRecord, devices: readonly RolloutDevice[], wave: number): Promise<void> {
-    const states = new Map((await this.o.state.listDeviceStates()).map((s) => [s.deviceId, s]));
-    for (const d of devices.filter((x) => x.wave === wave)) {
-      const t = states.get(d.deviceId)?.lastTelemetry?.pipeline;
-      await this.rollouts.updateRolloutDevice(rollout.rolloutId, d.deviceId, {
-        state: 'desired',
-        baseline: t ? { received: t.received, failed: t.failed, quarantined: t.quarantined } : null,
-      });
-      const previous = d.previous ?? rollout.model;
-      if (rollout.mode === 'shadow') await this.desired(d, rollout, previous, rollout.model);
-      else await this.desired(d, rollout, rollout.model);
-    }
+    this.act.emit(rollout);
+    return { rollout, devices: await this.o.state.rollouts.rolloutDevices(rollout.rolloutId), skipped };
   }
 
   /** One pass over every live rollout. */
@@ -456,106 +274,33 @@ export class RolloutController {
       await this.o.state.rollouts.rolloutDevices(rollout.rolloutId),
       states,
     );
-    if (rollout.state === 'rolling-back') await this.reassertRollback(rollout, devices);
+    if (rollout.state === 'rolling-back') await this.act.reassertRollback(rollout, devices);
     const gates = rollout.state === 'running' ? await gateFigures(this.o.state, rollout, devices, states) : rollout.gates;
     if (rollout.state === 'running') await this.rollouts.updateRollout(rollout.rolloutId, { gates });
     const waveCount = Math.max(...devices.map((d) => d.wave)) + 1;
     const decision = nextStep({ rollout: { ...rollout, gates }, devices, gates, waveCount, nowMs: Date.now() });
     const now = new Date().toISOString();
-    if (decision.kind !== 'wait') await this.auditSystem(rollout, decision.kind, decision);
+    if (decision.kind !== 'wait') await this.act.auditSystem(rollout, decision.kind, decision);
     if (decision.kind === 'trip') {
       this.o.logger.warn(
         { rolloutId: rollout.rolloutId, reason: decision.reason, onTrip: rollout.spec.onTrip },
         'rollout gate tripped',
       );
       if (rollout.spec.onTrip === 'pause') {
-        await this.setState(rollout, { state: 'paused', reason: `gate tripped: ${decision.reason}` });
+        await this.act.setState(rollout, { state: 'paused', reason: `gate tripped: ${decision.reason}` });
       } else {
-        await this.rollBack(rollout, devices, `gate tripped: ${decision.reason}`);
+        await this.act.rollBack(rollout, devices, `gate tripped: ${decision.reason}`);
       }
     } else if (decision.kind === 'advance') {
       await this.rollouts.updateRollout(rollout.rolloutId, { currentWave: decision.toWave, waveStartedAt: now });
       const next = { ...rollout, currentWave: decision.toWave, waveStartedAt: now };
-      await this.startWave(next, devices, decision.toWave);
+      await this.act.startWave(next, devices, decision.toWave);
       this.o.logger.info({ rolloutId: rollout.rolloutId, wave: decision.toWave }, 'rollout wave started');
-      this.emit(next);
+      this.act.emit(next);
     } else if (decision.kind === 'complete') {
-      await this.setState(rollout, { state: 'completed', finishedAt: now });
+      await this.act.setState(rollout, { state: 'completed', finishedAt: now });
     } else if (decision.kind === 'rolled-back') {
-      await this.setState(rollout, { state: 'rolled-back', finishedAt: now });
-    }
-  }
-
-  /** The controller's own decisions are changes too: audited as the system. */
-  private auditSystem(rollout: RolloutRecord, what: string, details: object): Promise<unknown> {
-    return this.o.state.audit.append({
-      actor: 'system',
-      actorRole: 'system',
-      action: `rollout.${what}`,
-      targetType: 'rollout',
-      targetId: rollout.rolloutId,
-      outcome: 'success',
-      details: { ...details, model: rollout.model },
-      ip: 'local',
-    });
-  }
-
-  private async setState(
-    rollout: RolloutRecord,
-    update: { state: RolloutState; reason?: string; finishedAt?: string },
-  ): Promise<void> {
-    await this.rollouts.updateRollout(rollout.rolloutId, update);
-    this.o.logger.info({ rolloutId: rollout.rolloutId, state: update.state, reason: update.reason }, 'rollout state');
-    this.emit({ ...rollout, ...update, reason: update.reason ?? rollout.reason });
-  }
-
-  private async rollBack(rollout: RolloutRecord, devices: RolloutDevice[], reason: string): Promise<void> {
-    await this.setState(rollout, { state: 'rolling-back', reason });
-    for (const d of devices) {
-      if (d.state === 'pending' || d.wave > rollout.currentWave) continue;
-      if (!d.previous) continue;
-      await this.rollouts.updateRolloutDevice(rollout.rolloutId, d.deviceId, { state: 'rolling-back' });
-      try {
-        await this.desired(d, rollout, d.previous);
-      } catch (error) {
-        // The next ticks tell it again (reassertRollback): one device must not stop the others'.
-        this.o.logger.warn(
-          { code: asVigilError(error, 'VIGIL_MQTT_PUBLISH_REFUSED').code, rolloutId: rollout.rolloutId, deviceId: d.deviceId },
-          `rollback not yet sent to the device; retried on the next tick: ${(error as Error).message}`,
-        );
-      }
-    }
-  }
-
-  /**
-   * A rollback converges whatever happened in between: on every tick each device of an updated
-   * wave that has not reported its previous model is (again) marked rolling back and told its
-   * previous model when its desired state is not that model (a publish lost, a lease lost between
-   * the two writes, a device that entered the wave as the gate tripped) or when it has waited longer
-   * than rollbackReassertMs (a desired message the device never acted on, a report that raced an
-   * install). The device's own report ends it (followReports).
-   */
-  private async reassertRollback(rollout: RolloutRecord, devices: RolloutDevice[]): Promise<void> {
-    const desired = new Map((await this.o.state.rollouts.listDesired()).map((m) => [m.deviceId, m]));
-    const reassertMs = this.o.rollbackReassertMs ?? 15_000;
-    for (const d of devices) {
-      if (d.wave > rollout.currentWave || d.state === 'pending' || d.state === 'rolled-back' || !d.previous) continue;
-      const told = desired.get(d.deviceId);
-      const tellsPrevious =
-        told?.rolloutId === rollout.rolloutId &&
-        !told.shadow &&
-        told.active.name === d.previous.name &&
-        told.active.version === d.previous.version;
-      const waitedMs = Date.now() - Date.parse(d.updatedAt);
-      if (d.state === 'rolling-back' && tellsPrevious && waitedMs < reassertMs) continue;
-      this.o.logger.info(
-        { rolloutId: rollout.rolloutId, deviceId: d.deviceId, state: d.state, waitedMs },
-        'rollback told to the device again',
-      );
-      // Marked first (its updatedAt restarts the wait), then told; a failure is retried next tick.
-      await this.rollouts.updateRolloutDevice(rollout.rolloutId, d.deviceId, { state: 'rolling-back' });
-      d.state = 'rolling-back';
-      await this.desired(d, rollout, d.previous);
+      await this.act.setState(rollout, { state: 'rolled-back', finishedAt: now });
     }
   }
 
@@ -568,7 +313,7 @@ export class RolloutController {
   private async pauseNow(rolloutId: string, actor: string): Promise<RolloutRecord> {
     const r = await this.live(rolloutId);
     if (r.state !== 'running') throw new VigilError('VIGIL_ROLLOUT_INVALID', `rollout ${rolloutId} is ${r.state}, not running`);
-    await this.setState(r, { state: 'paused', reason: `paused by ${actor}` });
+    await this.act.setState(r, { state: 'paused', reason: `paused by ${actor}` });
     return this.live(rolloutId);
   }
 
@@ -577,7 +322,7 @@ export class RolloutController {
     if (r.state !== 'paused') throw new VigilError('VIGIL_ROLLOUT_INVALID', `rollout ${rolloutId} is ${r.state}, not paused`);
     // The bake time restarts: whatever tripped or worried someone gets a fresh look.
     await this.rollouts.updateRollout(rolloutId, { waveStartedAt: new Date().toISOString() });
-    await this.setState(r, { state: 'running', reason: `resumed by ${actor}` });
+    await this.act.setState(r, { state: 'running', reason: `resumed by ${actor}` });
     return this.live(rolloutId);
   }
 
@@ -586,7 +331,7 @@ export class RolloutController {
     if (r.state !== 'running' && r.state !== 'paused') {
       throw new VigilError('VIGIL_ROLLOUT_INVALID', `rollout ${rolloutId} is ${r.state}; only running or paused rollouts abort`);
     }
-    await this.setState(r, { state: 'aborted', reason: `aborted by ${actor}`, finishedAt: new Date().toISOString() });
+    await this.act.setState(r, { state: 'aborted', reason: `aborted by ${actor}`, finishedAt: new Date().toISOString() });
     return this.live(rolloutId);
   }
 
@@ -599,13 +344,7 @@ export class RolloutController {
     // A completed rollout's last wave counts as updated too.
     const everyWave = { ...r, currentWave: Math.max(r.currentWave, ...devices.map((d) => d.wave)) };
     await this.rollouts.updateRollout(rolloutId, { currentWave: everyWave.currentWave, finishedAt: null });
-    await this.rollBack(everyWave, devices, `rolled back by ${actor}`);
+    await this.act.rollBack(everyWave, devices, `rolled back by ${actor}`);
     return this.live(rolloutId);
   }
-}
-
-function unwrap(outcome: RolloutCommandOutcome): unknown {
-  if (outcome.ok) return outcome.value;
-  const code = (outcome.code in ERROR_CATALOGUE ? outcome.code : 'VIGIL_INTERNAL') as ErrorCode;
-  throw new VigilError(code, outcome.message);
 }
