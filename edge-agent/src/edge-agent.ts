@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   assertSchema,
@@ -14,11 +14,11 @@ import {
   ResultMessage,
   topicFor,
   trustedKeys,
-  VigilError,
 } from '@vigil/shared';
 import type { AtRest } from './at-rest/at-rest-cipher.js';
 import { atRestFromConfig, checkAtRestKeys } from './at-rest/at-rest-setup.js';
-import { type EdgeConfig, mqttPassword, trustedKeyPems } from './config.js';
+import { type EdgeConfig, trustedKeyPems } from './config.js';
+import { type EdgeReid, pacsFor, publisherFor, reidFor, resultSinksFor, startReid } from './edge-wiring.js';
 import { type DeviceCredentials, deviceCredentials } from './identity/device-credentials.js';
 import type { OnnxModel } from './inference/onnx-model.js';
 import { inputSpecOf } from './inference/preprocess.js';
@@ -27,20 +27,11 @@ import { ModelManager, type SelfTest } from './models/model-manager.js';
 import { Outbox } from './outbox/outbox.js';
 import { ImageProcessor, type ImageSink, type ResultSink } from './pipeline/image-processor.js';
 import { OverlayStage } from './pipeline/overlay-stage.js';
-import { MqttPublisher } from './publish/mqtt-publisher.js';
-import { defaultReidKeyFile, fileKeyProvider, IdentityIndex } from './reid/identity-index.js';
-import { IdentityIndexSink } from './reid/identity-sink.js';
-import { ReidAuditLog } from './reid/reid-audit.js';
-import { startReidServer } from './reid/reid-server.js';
-import { derivedUid } from './reporting/measurement-report.js';
-import { PacsService } from './reporting/pacs-service.js';
+import type { MqttPublisher } from './publish/mqtt-publisher.js';
+import type { PacsService } from './reporting/pacs-service.js';
 import { PipelineCounters } from './telemetry/pipeline-counters.js';
 import { TelemetrySampler } from './telemetry/telemetry-sampler.js';
-import { TrainingInputStore } from './training/input-store.js';
-import { TrainingInputSink } from './training/training-sink.js';
 import { AGENT_VERSION } from './version.js';
-import { ClinicImageSink } from './viewing/image-sink.js';
-import { ClinicImageStore } from './viewing/image-store.js';
 
 /** The edge agent's lifecycle: outbox, publisher and telemetry wired from one config. */
 export class EdgeAgent {
@@ -60,15 +51,7 @@ export class EdgeAgent {
   /** Results back to the clinic's PACS (config pacs.enabled). */
   readonly pacs: PacsService | undefined;
   /** Names for pseudonyms, inside the clinic (config reid.enabled). */
-  readonly reid:
-    | {
-        index: IdentityIndex;
-        audit: ReidAuditLog;
-        /** The images clinicians' viewers are served (config viewing.enabled). */
-        images: ClinicImageStore | undefined;
-        server?: Awaited<ReturnType<typeof startReidServer>>;
-      }
-    | undefined;
+  readonly reid: EdgeReid | undefined;
   models: ModelManager | undefined;
   private readonly selfTest: SelfTest | undefined;
   private readonly lifecycle = new Lifecycle((part, error) =>
@@ -100,25 +83,11 @@ export class EdgeAgent {
       atRest: this.atRest,
     });
     this.credentials = deviceCredentials(config, this.logger);
-    const cert = this.credentials.usesCertificate ? this.credentials.identity.files : undefined;
-    this.publisher = new MqttPublisher({
+    this.publisher = publisherFor(config, {
       address: this.address,
-      url: config.mqtt.url,
-      username: config.mqtt.username || config.deviceId,
-      // With a certificate the broker takes the device from it; an empty password says so.
-      password: cert ? '' : mqttPassword(config),
-      caFile: config.identity.hubCaFile || config.mqtt.caFile || undefined,
-      certFile: cert ? cert.cert : config.mqtt.certFile || undefined,
-      keyFile: cert ? cert.key : config.mqtt.keyFile || undefined,
-      protocolVersion: config.mqtt.protocolVersion,
-      keepaliveS: config.mqtt.keepaliveS,
-      inflightWindow: config.mqtt.inflightWindow,
-      reconnect: { minMs: config.mqtt.reconnectMinMs, maxMs: config.mqtt.reconnectMaxMs },
+      credentials: this.credentials,
       outbox: this.outbox,
       logger: this.logger,
-      receipts: config.mqtt.receipts
-        ? { timeoutMs: config.mqtt.receiptTimeoutMs, maxTimeoutMs: config.mqtt.receiptMaxTimeoutMs }
-        : undefined,
       statusFields: () => ({
         agentVersion: AGENT_VERSION,
         tags: [...config.tags],
@@ -126,51 +95,9 @@ export class EdgeAgent {
         ...(this.models?.active ? { model: this.models.active.ref } : {}),
       }),
     });
-    this.pacs =
-      config.pacs.enabled && config.pacs.destinations.length > 0
-        ? new PacsService({
-            dataDir: config.dataDir,
-            config: config.pacs,
-            device: {
-              uid: derivedUid('vigil-device', config.clinicId, config.deviceId),
-              name: config.deviceId,
-              manufacturer: 'Vigil',
-              modelName: 'vigil-edge',
-              serialNumber: config.deviceId,
-              softwareVersion: AGENT_VERSION,
-            },
-            logger: this.logger,
-            atRest: this.atRest,
-          })
-        : undefined;
+    this.pacs = pacsFor(config, this.logger, this.atRest);
     const pacs = this.pacs;
-    const r = config.reid;
-    this.reid = r.enabled
-      ? {
-          index: new IdentityIndex(
-            join(config.dataDir, 'reid.sqlite'),
-            fileKeyProvider(
-              r.keyFile || defaultReidKeyFile(config.dataDir, (m) => this.logger.warn({ code: 'VIGIL_CONFIG_INVALID' }, m)),
-              r.createKey,
-            ),
-          ),
-          audit: new ReidAuditLog(join(config.dataDir, 'reid-audit.sqlite'), {
-            hubUrl: config.hubUrl,
-            http: this.credentials.http,
-            logger: this.logger,
-          }),
-          images: config.viewing.enabled
-            ? new ClinicImageStore(config.dataDir, {
-                atRest: this.atRest,
-                retention: {
-                  maxAgeDays: config.viewing.maxAgeDays,
-                  keepStudies: config.viewing.keepStudies,
-                  maxBytes: config.viewing.maxGb * 1024 ** 3,
-                },
-              })
-            : undefined,
-        }
-      : undefined;
+    this.reid = reidFor(config, { logger: this.logger, credentials: this.credentials, atRest: this.atRest });
     this.telemetry = new TelemetrySampler({
       address: this.address,
       intervalS: config.telemetry.intervalS,
@@ -182,19 +109,13 @@ export class EdgeAgent {
       reidUrl: () => this.reidUrl(),
     });
     const agent = this;
-    const sinks: ResultSink[] = [];
-    if (pacs) sinks.push(pacs);
-    if (this.reid) sinks.push(new IdentityIndexSink(this.reid.index));
-    if (this.reid?.images) sinks.push(new ClinicImageSink(this.reid.images, this.logger));
-    if (config.training.keepInputs) {
-      sinks.push(
-        new TrainingInputSink(
-          new TrainingInputStore(join(config.dataDir, 'training-inputs'), config.training.maxImages),
-          this.logger,
-        ),
-      );
-    }
-    sinks.push({ name: 'outbox', accept: async (a) => void this.submitResult(a.result) }, ...(options.resultSinks ?? []));
+    const sinks = resultSinksFor(config, {
+      pacs,
+      reid: this.reid,
+      logger: this.logger,
+      outbox: { name: 'outbox', accept: async (a) => void this.submitResult(a.result) },
+      extra: options.resultSinks ?? [],
+    });
     this.processor = new ImageProcessor({
       address: this.address,
       models: {
@@ -317,7 +238,11 @@ export class EdgeAgent {
       },
       // Its queue store is the constructor's: stopped with the other owned stores (closeOwned).
       { name: 'pacs', start: () => this.pacs?.start(), stop: () => undefined },
-      { name: 'reid', start: () => this.startReid(), stop: () => this.reid?.server?.app.close() },
+      {
+        name: 'reid',
+        start: () => this.reid && startReid(this.config, this.reid, this.logger),
+        stop: () => this.reid?.server?.app.close(),
+      },
       { name: 'pipeline', start: () => this.intake?.pipeline.start(), stop: () => this.intake?.pipeline.stop() },
       { name: 'dicom scp', start: () => this.intake?.scp?.start(), stop: () => this.intake?.scp?.stop() },
       { name: 'watched folder', start: () => this.intake?.watcher?.start(), stop: () => this.intake?.watcher?.stop() },
@@ -342,39 +267,6 @@ export class EdgeAgent {
       throw error;
     }
     this.logger.info({ outbox: this.outbox.stats() }, 'edge agent started');
-  }
-
-  private async startReid(): Promise<void> {
-    const reid = this.reid;
-    if (!reid) return;
-    const r = this.config.reid;
-    if (!r.hubPublicKeyFile) {
-      throw new VigilError(
-        'VIGIL_CONFIG_INVALID',
-        "reid.hubPublicKeyFile: the hub's token key is needed to check clinicians' tokens",
-      );
-    }
-    if (r.tls.enabled && (!r.tls.certFile || !r.tls.keyFile)) {
-      throw new VigilError(
-        'VIGIL_CONFIG_INVALID',
-        'reid.tls.certFile and reid.tls.keyFile are needed (or reid.tls.enabled: false on loopback)',
-      );
-    }
-    reid.server = await startReidServer({
-      clinicId: this.config.clinicId,
-      deviceId: this.config.deviceId,
-      host: r.host,
-      port: r.port,
-      ...(r.tls.enabled ? { tls: { certFile: r.tls.certFile, keyFile: r.tls.keyFile } } : {}),
-      allowedOrigins: r.allowedOrigins,
-      hubPublicKeyPem: readFileSync(r.hubPublicKeyFile, 'utf8'),
-      index: reid.index,
-      audit: reid.audit,
-      ...(reid.images ? { images: { store: reid.images, requestsPerMinute: this.config.viewing.requestsPerMinute } } : {}),
-      logger: this.logger,
-    });
-    reid.audit.start();
-    reid.images?.startSweeping(this.config.viewing.sweepIntervalS * 1000, this.logger);
   }
 
   /** Where browsers reach the re-identification endpoint (configured, or this listener). */

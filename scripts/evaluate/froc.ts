@@ -4,9 +4,11 @@
 // AUC (abnormal vs normal). Two ways to count false marks, as the datasets allow:
 // - `normal`: marks on normal images only, per normal image (mini-MIAS, phantoms: normals exist);
 // - `outside`: marks away from every outlined lesion, per image (CDD-CESM has no normal image).
+// A mark finds a lesion when its centre is within the lesion's radius (at least 5 mm) and it is no
+// larger than three times the lesion (from 10 mm): a breast-sized mark finds nothing.
 import { Rng } from '../phantoms/random.js';
 import type { InferredCohort } from './infer-cohort.js';
-import { aucInterval, hitRadiusMm, type Interval, rocAuc, round3, roundInterval, wilson } from './metrics.js';
+import { aucInterval, hitRadiusMm, type Interval, maxMarkDiameterMm, rocAuc, round3, roundInterval, wilson } from './metrics.js';
 
 export type FalseMarkRule = 'normal' | 'outside';
 
@@ -69,6 +71,7 @@ function collect(cohort: InferredCohort, rule: FalseMarkRule) {
       xMm: f.x * image.columns * s,
       yMm: f.y * image.rows * s,
       radiusMm: hitRadiusMm(f.diameterMm),
+      maxMarkMm: maxMarkDiameterMm(f.diameterMm),
       lesion: { image: n, woman, type: f.type, hitScore: 0 } as Lesion,
     }));
     lesions.push(...own.map((o) => o.lesion));
@@ -77,7 +80,7 @@ function collect(cohort: InferredCohort, rule: FalseMarkRule) {
       const yMm = c.y * image.rows * s;
       let onLesion = false;
       for (const o of own) {
-        if (Math.hypot(o.xMm - xMm, o.yMm - yMm) <= o.radiusMm) {
+        if (Math.hypot(o.xMm - xMm, o.yMm - yMm) <= o.radiusMm && c.diameterMm <= o.maxMarkMm) {
           onLesion = true;
           o.lesion.hitScore = Math.max(o.lesion.hitScore, c.score);
         }

@@ -41,6 +41,15 @@ export function hitRadiusMm(lesionDiameterMm: number): number {
   return Math.max(5, lesionDiameterMm / 2);
 }
 
+/**
+ * The largest reported finding that still points at a lesion: three times its diameter, counted from
+ * at least 10 mm. A breast-sized mark whose centre happens to fall inside a large outlined cancer
+ * does not find it (the FROC counts it as a false mark instead).
+ */
+export function maxMarkDiameterMm(lesionDiameterMm: number): number {
+  return 3 * Math.max(10, lesionDiameterMm);
+}
+
 /** Three decimals, for reported figures. */
 export function round3(value: number): number {
   return Math.round(value * 1000) / 1000;

@@ -140,3 +140,41 @@ test('FROC on real sets: false marks per normal image or outside the outlines, t
     ],
   );
 });
+
+test('FROC: a breast-sized mark centred on a lesion does not find it, and counts as a false mark outside the outlines', async () => {
+  const { froc } = await import('../evaluate/froc.js');
+  const lesion = (diameterMm: number) => ({ id: '0', behaviour: 'stable', type: 'mass', x: 0.5, y: 0.5, diameterMm, areaMm2: 1 });
+  const image = (diameterMm: number) => ({
+    file: '',
+    sopInstanceUid: '',
+    laterality: 'L' as const,
+    view: 'CC' as const,
+    rows: 200,
+    columns: 200,
+    pixelSpacingMm: 1,
+    findings: [lesion(diameterMm)],
+    lookalikes: [],
+  });
+  const mark = (diameterMm: number, score: number) => ({ x: 0.5, y: 0.5, diameterMm, areaMm2: 1, score });
+  const cohort = {
+    model: { name: 'm', version: '1', sha256: '', findingThreshold: 0.5 },
+    images: [
+      // A 20 mm lesion: a 60 mm mark is the largest that still finds it; 61 mm is too large.
+      { patientId: 'w1', image: image(20), candidates: [mark(60, 0.9)], score: 0.9 },
+      { patientId: 'w2', image: image(20), candidates: [mark(61, 0.8)], score: 0.8 },
+      // A 4 mm lesion: sizes count from 10 mm, so a 30 mm mark finds it and a 120 mm one does not.
+      { patientId: 'w3', image: image(4), candidates: [mark(30, 0.7)], score: 0.7 },
+      { patientId: 'w4', image: image(4), candidates: [mark(120, 0.6)], score: 0.6 },
+    ].map((i) => ({ ...i, visit: 0, studyKey: i.patientId, studyDate: '20190603', findings: [] })),
+  };
+  const report = froc(cohort as never, { rule: 'outside', maxMarks: 1, replicates: 20 });
+  assert.deepEqual(
+    report.curve.map((p) => [p.threshold, p.marksPerImage, p.sensitivity]),
+    [
+      [0.9, 0, 0.25],
+      [0.8, 0.25, 0.25],
+      [0.7, 0.25, 0.5],
+      [0.6, 0.5, 0.5],
+    ],
+  );
+});
