@@ -1,6 +1,5 @@
-import { VigilError } from '@vigil/shared';
 import type pg from 'pg';
-import type { LeaseFence, LeaseGrant, LeaseStore } from '../../cluster/lease-store.js';
+import type { LeaseGrant, LeaseStore } from '../../cluster/lease-store.js';
 import { changed, type Row, rows } from './pg-client.js';
 
 function toGrant(row: Row): LeaseGrant {
@@ -41,19 +40,5 @@ export class PgLeaseStore implements LeaseStore {
   async current(name: string): Promise<LeaseGrant | undefined> {
     const [row] = await rows(this.pool, 'lease read', 'SELECT * FROM leases WHERE name = $1 AND expires_at > now()', [name]);
     return row ? toGrant(row) : undefined;
-  }
-}
-
-/**
- * Inside a transaction: refuses to go on unless `fence` is the current, unexpired lease, and locks
- * its row (FOR SHARE) so no takeover can commit before this transaction does.
- */
-export async function assertFence(client: pg.PoolClient, fence: LeaseFence): Promise<void> {
-  const held = await client.query(
-    'SELECT 1 FROM leases WHERE name = $1 AND holder = $2 AND epoch = $3 AND expires_at > now() FOR SHARE',
-    [fence.name, fence.holder, fence.epoch],
-  );
-  if (held.rowCount !== 1) {
-    throw new VigilError('VIGIL_LEASE_LOST', `lease ${fence.name} (epoch ${fence.epoch}) is no longer held by ${fence.holder}`);
   }
 }

@@ -1,10 +1,27 @@
 import type pg from 'pg';
-import { numberedPlaceholders, type Row, type SqlPort, type Statement, type StatementResult } from '../sql/sql-port.js';
+import {
+  LEASE_HELD_SQL,
+  leaseLost,
+  numberedPlaceholders,
+  type Row,
+  type SqlDialect,
+  type SqlPort,
+  type Statement,
+  type StatementResult,
+} from '../sql/sql-port.js';
 import { changedRelaxed, coded, inTransaction } from './pg-client.js';
 
 /** The SQL port on the hub's PostgreSQL pool (commits are durable: synchronous_commit). */
 export class PgSqlPort implements SqlPort {
   readonly engine = 'postgres';
+  readonly dialect: SqlDialect = {
+    byCodePoint: ' COLLATE "C"',
+    leaseHeld: (fence) => ({
+      sql: `${LEASE_HELD_SQL}now() FOR SHARE`,
+      params: [fence.name, fence.holder, fence.epoch],
+      orFail: leaseLost(fence),
+    }),
+  };
 
   constructor(private readonly pool: pg.Pool) {}
 
@@ -23,8 +40,9 @@ export class PgSqlPort implements SqlPort {
   batch(what: string, statements: readonly Statement[]): Promise<StatementResult[]> {
     return inTransaction(this.pool, what, async (client) => {
       const results: StatementResult[] = [];
-      for (const { sql, params = [] } of statements) {
+      for (const { sql, params = [], orFail } of statements) {
         const r = await client.query(numberedPlaceholders(sql), [...params]);
+        if (orFail && r.rows.length === 0) throw orFail;
         results.push({ rows: r.rows as Row[], changes: r.command === 'SELECT' ? 0 : (r.rowCount ?? 0) });
       }
       return results;

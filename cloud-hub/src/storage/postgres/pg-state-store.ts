@@ -9,6 +9,7 @@ import type { PostgresLocation, StateStore } from '../../state/state-store.js';
 import { modelResultConditions, resultConditions, resultScope } from '../query-conditions.js';
 import { SqlOpsAlertStore } from '../sql/sql-ops-alert-store.js';
 import { SqlPkiStore } from '../sql/sql-pki-store.js';
+import { SqlRolloutStore } from '../sql/sql-rollout-store.js';
 import { SqlUserStore } from '../sql/sql-user-store.js';
 import { toDeadLetter, toDevice, toDeviceState, toStoredResult, totalMsOf } from '../state-rows.js';
 import { PgAuditStore } from './pg-audit-store.js';
@@ -17,7 +18,6 @@ import { PgCounters } from './pg-counters.js';
 import { PgFollowupStore } from './pg-followup-store.js';
 import { PgLeaseStore } from './pg-lease-store.js';
 import { migratePostgres } from './pg-migrate.js';
-import { PgRolloutStore } from './pg-rollout-store.js';
 import { PgSqlPort } from './pg-sql-port.js';
 import { PgVerdictStore } from './pg-verdict-store.js';
 
@@ -107,7 +107,7 @@ export class PgStateStore implements StateStore {
   readonly followup: PgFollowupStore;
   readonly users: SqlUserStore;
   readonly audit: PgAuditStore;
-  readonly rollouts: PgRolloutStore;
+  readonly rollouts: SqlRolloutStore;
   readonly leases: PgLeaseStore;
   readonly verdicts: PgVerdictStore;
   readonly opsAlerts: SqlOpsAlertStore;
@@ -119,13 +119,13 @@ export class PgStateStore implements StateStore {
     this.pool = openPgPool(location);
     this.followup = new PgFollowupStore(this.pool);
     this.audit = new PgAuditStore(this.pool);
-    this.rollouts = new PgRolloutStore(this.pool);
     this.leases = new PgLeaseStore(this.pool);
     this.verdicts = new PgVerdictStore(this.pool);
     const port = new PgSqlPort(this.pool);
     this.users = new SqlUserStore(port);
     this.opsAlerts = new SqlOpsAlertStore(port);
     this.pki = new SqlPkiStore(port);
+    this.rollouts = new SqlRolloutStore(port);
     this.counters = new PgCounters(this.pool);
   }
 

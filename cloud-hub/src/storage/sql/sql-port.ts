@@ -8,11 +8,34 @@
  * Engine-specific code stays in its engine where it earns its place (batched ingest, locked timeline
  * saves, leases).
  */
+import { VigilError } from '@vigil/shared';
+import type { LeaseFence } from '../../cluster/lease-store.js';
+
 export type Row = Record<string, unknown>;
 
 export interface Statement {
   sql: string;
   params?: readonly unknown[];
+  /** A guard: when this statement returns no row, the batch stops with this error and nothing of it is kept. */
+  orFail?: Error;
+}
+
+/** What differs between the engines in statements written once. */
+export interface SqlDialect {
+  /** After a text column in ORDER BY: sort by code point (SQLite's default; PostgreSQL's "C" collation). */
+  readonly byCodePoint: string;
+  /**
+   * A guard for fenced writes: it returns a row while `fence`'s lease is still held (on PostgreSQL by
+   * the database's clock, locking the lease row so no takeover commits first), so a replica that lost
+   * the lease writes nothing (VIGIL_LEASE_LOST).
+   */
+  leaseHeld(fence: LeaseFence): Statement;
+}
+
+export const LEASE_HELD_SQL = 'SELECT 1 FROM leases WHERE name = ? AND holder = ? AND epoch = ? AND expires_at > ';
+
+export function leaseLost(fence: LeaseFence): VigilError {
+  return new VigilError('VIGIL_LEASE_LOST', `lease ${fence.name} (epoch ${fence.epoch}) is no longer held by ${fence.holder}`);
 }
 
 export interface StatementResult {
@@ -23,6 +46,7 @@ export interface StatementResult {
 
 export interface SqlPort {
   readonly engine: 'sqlite' | 'postgres';
+  readonly dialect: SqlDialect;
   /** The rows of one read; failures are VIGIL_STATE_STORE_UNAVAILABLE naming `what`. */
   all(what: string, sql: string, params?: readonly unknown[]): Promise<Row[]>;
   /** One write, durable when it resolves; the rows it changed. */

@@ -1,6 +1,5 @@
-import { VigilError } from '@vigil/shared';
 import type Database from 'better-sqlite3';
-import type { LeaseFence, LeaseGrant, LeaseStore } from '../../cluster/lease-store.js';
+import type { LeaseGrant, LeaseStore } from '../../cluster/lease-store.js';
 import { durableWrite, wrap } from './sqlite-wrap.js';
 
 type Row = { name: string; holder: string; epoch: number; expires_at: string };
@@ -58,13 +57,4 @@ export class SqliteLeaseStore implements LeaseStore {
       return row ? toGrant(row) : undefined;
     });
   }
-}
-
-/** Inside a transaction: refuses to go on unless `fence` is the current, unexpired lease. */
-export function assertFenceSync(db: Database.Database, fence: LeaseFence): void {
-  const held = db
-    .prepare('SELECT 1 FROM leases WHERE name = ? AND holder = ? AND epoch = ? AND expires_at > ?')
-    .get(fence.name, fence.holder, fence.epoch, new Date().toISOString());
-  if (!held)
-    throw new VigilError('VIGIL_LEASE_LOST', `lease ${fence.name} (epoch ${fence.epoch}) is no longer held by ${fence.holder}`);
 }

@@ -1,10 +1,27 @@
 import type Database from 'better-sqlite3';
-import type { Row, SqlPort, Statement, StatementResult } from '../sql/sql-port.js';
+import {
+  LEASE_HELD_SQL,
+  leaseLost,
+  type Row,
+  type SqlDialect,
+  type SqlPort,
+  type Statement,
+  type StatementResult,
+} from '../sql/sql-port.js';
 import { durableWrite, wrap } from './sqlite-wrap.js';
 
 /** The SQL port on the hub's SQLite connection: reads as they are, writes made durable before they resolve. */
 export class SqliteSqlPort implements SqlPort {
   readonly engine = 'sqlite';
+  readonly dialect: SqlDialect = {
+    byCodePoint: '',
+    // The write transaction (BEGIN IMMEDIATE) already keeps any takeover out until it commits.
+    leaseHeld: (fence) => ({
+      sql: `${LEASE_HELD_SQL}?`,
+      params: [fence.name, fence.holder, fence.epoch, new Date().toISOString()],
+      orFail: leaseLost(fence),
+    }),
+  };
 
   constructor(
     private readonly db: Database.Database,
@@ -29,9 +46,13 @@ export class SqliteSqlPort implements SqlPort {
       () =>
         this.db
           .transaction(() =>
-            statements.map(({ sql, params = [] }) => {
+            statements.map(({ sql, params = [], orFail }) => {
               const statement = this.db.prepare(sql);
-              if (statement.reader) return { rows: statement.all(...params) as Row[], changes: 0 };
+              if (statement.reader) {
+                const rows = statement.all(...params) as Row[];
+                if (orFail && rows.length === 0) throw orFail;
+                return { rows, changes: 0 };
+              }
               return { rows: [], changes: statement.run(...params).changes };
             }),
           )

@@ -9,6 +9,7 @@ import type { StateStore } from '../../state/state-store.js';
 import { modelResultConditions, resultConditions, resultScope } from '../query-conditions.js';
 import { SqlOpsAlertStore } from '../sql/sql-ops-alert-store.js';
 import { SqlPkiStore } from '../sql/sql-pki-store.js';
+import { SqlRolloutStore } from '../sql/sql-rollout-store.js';
 import { SqlUserStore } from '../sql/sql-user-store.js';
 import { toDeadLetter, toDevice, toDeviceState, toStoredResult, totalMsOf } from '../state-rows.js';
 import { DurableSqlite } from './durable-sqlite.js';
@@ -16,7 +17,6 @@ import { SqliteAuditStore } from './sqlite-audit-store.js';
 import { SqliteFollowupStore } from './sqlite-followup-store.js';
 import { SqliteLeaseStore } from './sqlite-lease-store.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
-import { SqliteRolloutStore } from './sqlite-rollout-store.js';
 import { SqliteSqlPort } from './sqlite-sql-port.js';
 import { SqliteVerdictStore } from './sqlite-verdict-store.js';
 import { stateDurable, wrap } from './sqlite-wrap.js';
@@ -32,7 +32,7 @@ export class SqliteStateStore implements StateStore {
   readonly followup: SqliteFollowupStore;
   readonly users: SqlUserStore;
   readonly audit: SqliteAuditStore;
-  readonly rollouts: SqliteRolloutStore;
+  readonly rollouts: SqlRolloutStore;
   readonly leases: SqliteLeaseStore;
   readonly verdicts: SqliteVerdictStore;
   readonly opsAlerts: SqlOpsAlertStore;
@@ -48,13 +48,13 @@ export class SqliteStateStore implements StateStore {
     const durable = (what: string) => this.durable(what);
     this.followup = new SqliteFollowupStore(db, durable);
     this.audit = new SqliteAuditStore(db, durable);
-    this.rollouts = new SqliteRolloutStore(db, durable);
     this.leases = new SqliteLeaseStore(db, durable);
     this.verdicts = new SqliteVerdictStore(db, durable);
     const port = new SqliteSqlPort(db, durable);
     this.users = new SqlUserStore(port);
     this.opsAlerts = new SqlOpsAlertStore(port);
     this.pki = new SqlPkiStore(port);
+    this.rollouts = new SqlRolloutStore(port);
     this.s = {
       insertDevice: db.prepare(
         'INSERT INTO devices (device_id, clinic_id, password_hash, tags_json, created_at) VALUES (?, ?, ?, ?, ?)',
