@@ -453,6 +453,29 @@ export function stateStoreContract(engine: string, o: StateStoreContractOptions)
         },
       ]);
       assert.equal(amended?.supersedes, first?.verdictId, 'an amendment names the verdict it replaces');
+      assert.equal(other?.supersedes, null);
+      // Amendments of one subject in one append, and appended at once (a pool's connections on
+      // PostgreSQL): every verdict supersedes exactly the one before it, so the chain has no fork.
+      // (A study of its own, so the figures checked below are unchanged.)
+      const subject = 'assessment:study-chain';
+      const assessed = {
+        ...base,
+        subject,
+        kind: 'assessment' as const,
+        patientKey: 'patient-chain',
+        studyKey: 'study-chain',
+        clinicId: 'clinic-c',
+      };
+      const [b1, b2] = await s.verdicts.append([
+        { ...assessed, value: { birads: 1 } },
+        { ...assessed, value: { birads: 2 } },
+      ]);
+      assert.equal(b2?.supersedes, b1?.verdictId, 'the second of one append supersedes the first');
+      await Promise.all([3, 4, 5, 6].map((birads) => s.verdicts.append([{ ...assessed, value: { birads } }])));
+      const chain = await s.verdicts.history(subject);
+      assert.equal(chain.length, 6);
+      for (const [k, v] of chain.entries())
+        assert.equal(v.supersedes, k === 0 ? null : chain[k - 1]?.verdictId, `verdict ${k} of the chain`);
       assert.deepEqual(
         (await s.verdicts.history(judged.subject)).map((v) => v.value),
         [{ verdict: 'confirmed' }, { verdict: 'dismissed', reason: 'artefact' }],
