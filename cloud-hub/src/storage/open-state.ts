@@ -3,9 +3,11 @@ import type { FollowupStore } from '../followup/followup-store.js';
 import type { StateLocation, StateStore } from '../state/state-store.js';
 import { PgEventRelay } from './postgres/pg-event-relay.js';
 import { PgFollowupStore } from './postgres/pg-followup-store.js';
+import { PgSqlPort } from './postgres/pg-sql-port.js';
 import { openPgPool, PgStateStore } from './postgres/pg-state-store.js';
 import { DurableSqlite } from './sqlite/durable-sqlite.js';
 import { SqliteFollowupStore } from './sqlite/sqlite-followup-store.js';
+import { SqliteSqlPort } from './sqlite/sqlite-sql-port.js';
 import { SqliteStateStore } from './sqlite/sqlite-state-store.js';
 import { stateDurable } from './sqlite/sqlite-wrap.js';
 
@@ -24,10 +26,14 @@ export function openStateStore(location: StateLocation): StateStore {
 export function openFollowupStore(location: StateLocation): { store: FollowupStore; close(): Promise<void> } {
   if (location.driver === 'postgres') {
     const pool = openPgPool(location, 2);
-    return { store: new PgFollowupStore(pool), close: () => pool.end() };
+    return { store: new PgFollowupStore(pool, new PgSqlPort(pool)), close: () => pool.end() };
   }
   const sqlite = new DurableSqlite(location.path, { secondaryConnection: true });
-  return { store: new SqliteFollowupStore(sqlite.db, stateDurable(sqlite)), close: () => sqlite.close() };
+  const durable = stateDurable(sqlite);
+  return {
+    store: new SqliteFollowupStore(sqlite.db, durable, new SqliteSqlPort(sqlite.db, durable)),
+    close: () => sqlite.close(),
+  };
 }
 
 /**

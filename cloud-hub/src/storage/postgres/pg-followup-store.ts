@@ -1,32 +1,20 @@
-import { type ResultMessage, VigilError } from '@vigil/shared';
 import type pg from 'pg';
-import type {
-  AlertFilter,
-  AlertRecord,
-  FollowupStore,
-  PatientFilter,
-  PatientSummary,
-  TimelineSave,
-  TimelineSaveOutcome,
-} from '../../followup/followup-store.js';
-import type { FollowupObservation } from '../../followup/followup-types.js';
-import { decodeCursor, type Page, toPage } from '../../state/pagination.js';
-import { observationOf, toAlert, toPatient } from '../followup-rows.js';
-import { alertConditions, clinicScope, patientScope } from '../query-conditions.js';
-import { inTransaction, Params, pgFragment, type Row, rows } from './pg-client.js';
+import type { AlertRecord, FollowupStore, TimelineSave, TimelineSaveOutcome } from '../../followup/followup-store.js';
+import { toAlert } from '../followup-rows.js';
+import { SqlFollowupReads } from '../sql/sql-followup-reads.js';
+import type { SqlPort } from '../sql/sql-port.js';
+import { inTransaction, type Row } from './pg-client.js';
 
 const COUNT_OPEN = `UPDATE patients SET open_alerts = (SELECT COUNT(*) FROM alerts WHERE patient_key = $1 AND status != 'resolved')
   WHERE patient_key = $1`;
 
 /** Follow-up timelines and alerts on PostgreSQL (the same rules as the SQLite store). */
-export class PgFollowupStore implements FollowupStore {
-  constructor(private readonly pool: pg.Pool) {}
-
-  async observationsFor(patientKey: string): Promise<FollowupObservation[]> {
-    const sql = 'SELECT body_json FROM results WHERE patient_key = $1 AND shadow = FALSE ORDER BY study_date';
-    return (await rows(this.pool, 'observationsFor', sql, [patientKey])).map((row) =>
-      observationOf(JSON.parse(row.body_json as string) as ResultMessage),
-    );
+export class PgFollowupStore extends SqlFollowupReads implements FollowupStore {
+  constructor(
+    private readonly pool: pg.Pool,
+    port: SqlPort,
+  ) {
+    super(port);
   }
 
   saveTimelines(entries: TimelineSave[]): Promise<TimelineSaveOutcome[]> {
@@ -131,72 +119,5 @@ export class PgFollowupStore implements FollowupStore {
     }
     await c.query(COUNT_OPEN, [key]);
     return { opened, autoResolved, updated };
-  }
-
-  async getPatient(patientKey: string): Promise<PatientSummary | undefined> {
-    const [row] = await rows(this.pool, 'getPatient', 'SELECT * FROM patients WHERE patient_key = $1', [patientKey]);
-    return row ? toPatient(row) : undefined;
-  }
-
-  async listPatients(filter: PatientFilter): Promise<Page<PatientSummary>> {
-    const p = new Params();
-    const where: string[] = [];
-    // Every patient with a study at that clinic, not only those who started there.
-    if (filter.clinicId)
-      where.push(`patient_key IN (SELECT patient_key FROM patient_clinics WHERE clinic_id = ${p.add(filter.clinicId)})`);
-    if (filter.clinicScope) where.push(pgFragment(p, patientScope(filter.clinicScope)));
-    if (filter.dueBefore) where.push(`due_date < ${p.add(filter.dueBefore)}`);
-    const after = decodeCursor(filter.cursor, 2);
-    if (after) where.push(`(last_study_date, patient_key) < (${p.add(after[0])}, ${p.add(after[1])})`);
-    const sql = `SELECT * FROM patients ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-      ORDER BY last_study_date DESC, patient_key DESC LIMIT ${p.add(filter.limit + 1)}`;
-    const found = await rows(this.pool, 'listPatients', sql, p.values);
-    return toPage(found, filter.limit, toPatient, (r) => [r.last_study_date as string, r.patient_key as string]);
-  }
-
-  async patientsNewlyOverdue(date: string, limit: number): Promise<string[]> {
-    const sql = `SELECT p.patient_key FROM patients p WHERE p.due_date < $1
-      AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.alert_key = 'overdue:' || p.patient_key || ':' || p.last_study_key)
-      ORDER BY p.due_date LIMIT $2`;
-    return (await rows(this.pool, 'patientsNewlyOverdue', sql, [date, limit])).map((r) => r.patient_key as string);
-  }
-
-  async listAlerts(filter: AlertFilter): Promise<Page<AlertRecord>> {
-    const p = new Params();
-    const where: string[] = [];
-    for (const [condition, value] of alertConditions(filter)) where.push(`${condition} ${p.add(value)}`);
-    // An alert is seen where its evidence came from (the clinic whose result raised it).
-    if (filter.clinicScope) where.push(pgFragment(p, clinicScope(filter.clinicScope)));
-    const after = decodeCursor(filter.cursor, 2);
-    if (after) where.push(`(created_at, alert_key) < (${p.add(after[0])}, ${p.add(after[1])})`);
-    const sql = `SELECT * FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-      ORDER BY created_at DESC, alert_key DESC LIMIT ${p.add(filter.limit + 1)}`;
-    const found = await rows(this.pool, 'listAlerts', sql, p.values);
-    return toPage(found, filter.limit, toAlert, (r) => [r.created_at as string, r.alert_key as string]);
-  }
-
-  async getAlert(alertKey: string): Promise<AlertRecord | undefined> {
-    const [row] = await rows(this.pool, 'getAlert', 'SELECT * FROM alerts WHERE alert_key = $1', [alertKey]);
-    return row ? toAlert(row) : undefined;
-  }
-
-  transitionAlert(alertKey: string, to: 'acknowledged' | 'resolved', by: string, note?: string): Promise<AlertRecord> {
-    return inTransaction(this.pool, 'transitionAlert', async (c) => {
-      const row = (await c.query('SELECT * FROM alerts WHERE alert_key = $1 FOR UPDATE', [alertKey])).rows[0] as Row | undefined;
-      if (!row) throw new VigilError('VIGIL_API_NOT_FOUND', `alert ${alertKey} does not exist`);
-      const now = new Date().toISOString();
-      const sql =
-        to === 'acknowledged'
-          ? `UPDATE alerts SET status = 'acknowledged', acknowledged_by = $1, acknowledged_at = $2, updated_at = $2,
-              note = coalesce($3, note) WHERE alert_key = $4 AND status = 'open' RETURNING *`
-          : `UPDATE alerts SET status = 'resolved', resolved_by = $1, resolved_at = $2, updated_at = $2,
-              note = coalesce($3, note) WHERE alert_key = $4 AND status != 'resolved' RETURNING *`;
-      const changed = (await c.query(sql, [by, now, note ?? null, alertKey])).rows[0] as Row | undefined;
-      if (!changed) {
-        throw new VigilError('VIGIL_ALERT_TRANSITION', `alert ${alertKey} is ${row.status as string}; it cannot become ${to}`);
-      }
-      await c.query(COUNT_OPEN, [row.patient_key]);
-      return toAlert(changed);
-    });
   }
 }

@@ -117,7 +117,6 @@ export class PgStateStore implements StateStore {
 
   constructor(private readonly location: PostgresLocation) {
     this.pool = openPgPool(location);
-    this.followup = new PgFollowupStore(this.pool);
     this.audit = new PgAuditStore(this.pool);
     this.leases = new PgLeaseStore(this.pool);
     const port = new PgSqlPort(this.pool);
@@ -125,6 +124,7 @@ export class PgStateStore implements StateStore {
     this.opsAlerts = new SqlOpsAlertStore(port);
     this.pki = new SqlPkiStore(port);
     this.rollouts = new SqlRolloutStore(port);
+    this.followup = new PgFollowupStore(this.pool, port);
     this.verdicts = new SqlVerdictStore(port);
     this.counters = new PgCounters(this.pool);
   }

@@ -1,38 +1,29 @@
-import { type ResultMessage, VigilError } from '@vigil/shared';
 import type Database from 'better-sqlite3';
-import type {
-  AlertFilter,
-  AlertRecord,
-  FollowupStore,
-  PatientFilter,
-  PatientSummary,
-  TimelineSave,
-  TimelineSaveOutcome,
-} from '../../followup/followup-store.js';
-import type { FollowupObservation } from '../../followup/followup-types.js';
-import { decodeCursor, type Page, toPage } from '../../state/pagination.js';
-import { observationOf, toAlert, toPatient } from '../followup-rows.js';
-import { alertConditions, clinicScope, type Fragment, patientScope } from '../query-conditions.js';
+import type { AlertRecord, FollowupStore, TimelineSave, TimelineSaveOutcome } from '../../followup/followup-store.js';
+import { toAlert } from '../followup-rows.js';
+import type { Fragment } from '../query-conditions.js';
+import { SqlFollowupReads } from '../sql/sql-followup-reads.js';
+import type { SqlPort } from '../sql/sql-port.js';
 import { wrap } from './sqlite-wrap.js';
 
 type Row = Record<string, unknown>;
 
-function push(where: string[], args: (string | number)[], fragment: Fragment): void {
+function _push(where: string[], args: (string | number)[], fragment: Fragment): void {
   where.push(fragment.sql);
   args.push(...fragment.values);
 }
 
-export class SqliteFollowupStore implements FollowupStore {
+/** Follow-up timelines on SQLite: saving is this engine's (one synchronous transaction); reads are shared. */
+export class SqliteFollowupStore extends SqlFollowupReads implements FollowupStore {
   private readonly s;
 
   constructor(
     private readonly db: Database.Database,
     private readonly durable: (what: string) => Promise<void>,
+    port: SqlPort,
   ) {
+    super(port);
     this.s = {
-      observations: db.prepare(
-        'SELECT message_id, created_at, body_json FROM results WHERE patient_key = ? AND shadow = 0 ORDER BY study_date',
-      ),
       upsertPatient: db.prepare(`INSERT INTO patients
         (patient_key, clinic_id, clinic_ids, first_study_date, last_study_date, last_study_key, studies, category, due_date, updated_at)
         VALUES (@patientKey, @clinicId, @clinicIds, @firstStudyDate, @lastStudyDate, @lastStudyKey, @studies, @category, @dueDate, @updatedAt)
@@ -54,24 +45,7 @@ export class SqliteFollowupStore implements FollowupStore {
       countOpen: db.prepare(
         "UPDATE patients SET open_alerts = (SELECT COUNT(*) FROM alerts WHERE patient_key = ? AND status != 'resolved') WHERE patient_key = ?",
       ),
-      getPatient: db.prepare('SELECT * FROM patients WHERE patient_key = ?'),
-      newlyOverdue: db.prepare(`SELECT p.patient_key FROM patients p WHERE p.due_date < ?
-        AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.alert_key = 'overdue:' || p.patient_key || ':' || p.last_study_key)
-        ORDER BY p.due_date LIMIT ?`),
-      acknowledge:
-        db.prepare(`UPDATE alerts SET status = 'acknowledged', acknowledged_by = ?, acknowledged_at = ?, updated_at = ?,
-        note = coalesce(?, note) WHERE alert_key = ? AND status = 'open'`),
-      resolve: db.prepare(`UPDATE alerts SET status = 'resolved', resolved_by = ?, resolved_at = ?, updated_at = ?,
-        note = coalesce(?, note) WHERE alert_key = ? AND status != 'resolved'`),
     };
-  }
-
-  observationsFor(patientKey: string): Promise<FollowupObservation[]> {
-    return wrap('observationsFor', () =>
-      (this.s.observations.all(patientKey) as { message_id: string; created_at: string; body_json: string }[]).map((row) =>
-        observationOf(JSON.parse(row.body_json) as ResultMessage),
-      ),
-    );
   }
 
   async saveTimelines(entries: TimelineSave[]): Promise<TimelineSaveOutcome[]> {
@@ -130,94 +104,5 @@ export class SqliteFollowupStore implements FollowupStore {
     }
     this.s.countOpen.run(summary.patientKey, summary.patientKey);
     return { opened, autoResolved, updated };
-  }
-
-  getPatient(patientKey: string): Promise<PatientSummary | undefined> {
-    return wrap('getPatient', () => {
-      const row = this.s.getPatient.get(patientKey) as Row | undefined;
-      return row ? toPatient(row) : undefined;
-    });
-  }
-
-  listPatients(filter: PatientFilter): Promise<Page<PatientSummary>> {
-    return wrap('listPatients', () => {
-      const where: string[] = [];
-      const args: (string | number)[] = [];
-      if (filter.clinicId) {
-        // Every patient with a study at that clinic, not only those who started there.
-        where.push('patient_key IN (SELECT patient_key FROM patient_clinics WHERE clinic_id = ?)');
-        args.push(filter.clinicId);
-      }
-      if (filter.clinicScope) push(where, args, patientScope(filter.clinicScope));
-      if (filter.dueBefore) {
-        where.push('due_date < ?');
-        args.push(filter.dueBefore);
-      }
-      const after = decodeCursor(filter.cursor, 2);
-      if (after) {
-        where.push('(last_study_date, patient_key) < (?, ?)');
-        args.push(after[0] as string, after[1] as string);
-      }
-      const sql = `SELECT * FROM patients ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-        ORDER BY last_study_date DESC, patient_key DESC LIMIT ?`;
-      const rows = this.db.prepare(sql).all(...args, filter.limit + 1) as Row[];
-      return toPage(rows, filter.limit, toPatient, (r) => [r.last_study_date as string, r.patient_key as string]);
-    });
-  }
-
-  patientsNewlyOverdue(date: string, limit: number): Promise<string[]> {
-    return wrap('patientsNewlyOverdue', () =>
-      (this.s.newlyOverdue.all(date, limit) as { patient_key: string }[]).map((r) => r.patient_key),
-    );
-  }
-
-  listAlerts(filter: AlertFilter): Promise<Page<AlertRecord>> {
-    return wrap('listAlerts', () => {
-      const where: string[] = [];
-      const args: (string | number)[] = [];
-      for (const [condition, value] of alertConditions(filter)) {
-        where.push(`${condition} ?`);
-        args.push(value);
-      }
-      // An alert is seen where its evidence came from (the clinic whose result raised it).
-      if (filter.clinicScope) push(where, args, clinicScope(filter.clinicScope));
-      const after = decodeCursor(filter.cursor, 2);
-      if (after) {
-        where.push('(created_at, alert_key) < (?, ?)');
-        args.push(after[0] as string, after[1] as string);
-      }
-      const sql = `SELECT * FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-        ORDER BY created_at DESC, alert_key DESC LIMIT ?`;
-      const rows = this.db.prepare(sql).all(...args, filter.limit + 1) as Row[];
-      return toPage(rows, filter.limit, toAlert, (r) => [r.created_at as string, r.alert_key as string]);
-    });
-  }
-
-  getAlert(alertKey: string): Promise<AlertRecord | undefined> {
-    return wrap('getAlert', () => {
-      const row = this.s.getAlert.get(alertKey) as Row | undefined;
-      return row ? toAlert(row) : undefined;
-    });
-  }
-
-  async transitionAlert(alertKey: string, to: 'acknowledged' | 'resolved', by: string, note?: string): Promise<AlertRecord> {
-    const updated = await wrap('transitionAlert', () =>
-      this.db.transaction(() => {
-        const row = this.s.getAlert.get(alertKey) as Row | undefined;
-        if (!row) throw new VigilError('VIGIL_API_NOT_FOUND', `alert ${alertKey} does not exist`);
-        const now = new Date().toISOString();
-        const changed =
-          to === 'acknowledged'
-            ? this.s.acknowledge.run(by, now, now, note ?? null, alertKey).changes
-            : this.s.resolve.run(by, now, now, note ?? null, alertKey).changes;
-        if (changed !== 1) {
-          throw new VigilError('VIGIL_ALERT_TRANSITION', `alert ${alertKey} is ${row.status as string}; it cannot become ${to}`);
-        }
-        this.s.countOpen.run(row.patient_key, row.patient_key);
-        return toAlert(this.s.getAlert.get(alertKey) as Row);
-      })(),
-    );
-    await this.durable('transitionAlert');
-    return updated;
   }
 }

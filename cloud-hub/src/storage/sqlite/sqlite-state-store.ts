@@ -46,7 +46,6 @@ export class SqliteStateStore implements StateStore {
     this.migrate();
     const db = this.db;
     const durable = (what: string) => this.durable(what);
-    this.followup = new SqliteFollowupStore(db, durable);
     this.audit = new SqliteAuditStore(db, durable);
     this.leases = new SqliteLeaseStore(db, durable);
     const port = new SqliteSqlPort(db, durable);
@@ -54,6 +53,7 @@ export class SqliteStateStore implements StateStore {
     this.opsAlerts = new SqlOpsAlertStore(port);
     this.pki = new SqlPkiStore(port);
     this.rollouts = new SqlRolloutStore(port);
+    this.followup = new SqliteFollowupStore(db, durable, port);
     this.verdicts = new SqlVerdictStore(port);
     this.s = {
       insertDevice: db.prepare(
