@@ -21,12 +21,6 @@ export class PgSqlPort implements SqlPort {
       params: [fence.name, fence.holder, fence.epoch],
       orFail: leaseLost(fence),
     }),
-    lockKeys: (namespace, keys) => [
-      {
-        sql: 'SELECT pg_advisory_xact_lock(hashtextextended(? || s, 0)) FROM unnest(?::text[]) AS s',
-        params: [`${namespace}:`, [...new Set(keys)].sort()],
-      },
-    ],
   };
 
   constructor(private readonly pool: pg.Pool) {}
@@ -52,16 +46,6 @@ export class PgSqlPort implements SqlPort {
         results.push({ rows: r.rows as Row[], changes: r.command === 'SELECT' ? 0 : (r.rowCount ?? 0) });
       }
       return results;
-    });
-  }
-
-  snapshot(what: string, statements: readonly Statement[]): Promise<Row[][]> {
-    return inTransaction(this.pool, what, async (client) => {
-      await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-      const out: Row[][] = [];
-      for (const { sql, params = [] } of statements)
-        out.push((await client.query(numberedPlaceholders(sql), [...params])).rows as Row[]);
-      return out;
     });
   }
 }

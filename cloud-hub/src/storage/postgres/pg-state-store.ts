@@ -11,7 +11,6 @@ import { SqlOpsAlertStore } from '../sql/sql-ops-alert-store.js';
 import { SqlPkiStore } from '../sql/sql-pki-store.js';
 import { SqlRolloutStore } from '../sql/sql-rollout-store.js';
 import { SqlUserStore } from '../sql/sql-user-store.js';
-import { SqlVerdictStore } from '../sql/sql-verdict-store.js';
 import { toDeadLetter, toDevice, toDeviceState, toStoredResult, totalMsOf } from '../state-rows.js';
 import { PgAuditStore } from './pg-audit-store.js';
 import { changed, coded, inTransaction, Params, pgFragment, rows, UNIQUE_VIOLATION } from './pg-client.js';
@@ -20,6 +19,7 @@ import { PgFollowupStore } from './pg-followup-store.js';
 import { PgLeaseStore } from './pg-lease-store.js';
 import { migratePostgres } from './pg-migrate.js';
 import { PgSqlPort } from './pg-sql-port.js';
+import { PgVerdictStore } from './pg-verdict-store.js';
 
 /**
  * A connection pool for a configured location. The URL is checked here, so a malformed one is a
@@ -109,7 +109,7 @@ export class PgStateStore implements StateStore {
   readonly audit: PgAuditStore;
   readonly rollouts: SqlRolloutStore;
   readonly leases: PgLeaseStore;
-  readonly verdicts: SqlVerdictStore;
+  readonly verdicts: PgVerdictStore;
   readonly opsAlerts: SqlOpsAlertStore;
   readonly pki: SqlPkiStore;
   readonly counters: PgCounters;
@@ -119,13 +119,13 @@ export class PgStateStore implements StateStore {
     this.pool = openPgPool(location);
     this.audit = new PgAuditStore(this.pool);
     this.leases = new PgLeaseStore(this.pool);
+    this.verdicts = new PgVerdictStore(this.pool);
     const port = new PgSqlPort(this.pool);
     this.users = new SqlUserStore(port);
     this.opsAlerts = new SqlOpsAlertStore(port);
     this.pki = new SqlPkiStore(port);
     this.rollouts = new SqlRolloutStore(port);
     this.followup = new PgFollowupStore(this.pool, port);
-    this.verdicts = new SqlVerdictStore(port);
     this.counters = new PgCounters(this.pool);
   }
 

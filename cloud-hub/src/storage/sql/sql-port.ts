@@ -30,11 +30,6 @@ export interface SqlDialect {
    * the lease writes nothing (VIGIL_LEASE_LOST).
    */
   leaseHeld(fence: LeaseFence): Statement;
-  /**
-   * Statements that serialise a batch's writes on `keys` against other replicas' (PostgreSQL:
-   * transaction-scoped advisory locks); none on SQLite, whose write transactions are already serial.
-   */
-  lockKeys(namespace: string, keys: readonly string[]): Statement[];
 }
 
 export const LEASE_HELD_SQL = 'SELECT 1 FROM leases WHERE name = ? AND holder = ? AND epoch = ? AND expires_at > ';
@@ -63,8 +58,6 @@ export interface SqlPort {
   runRelaxed(what: string, sql: string, params?: readonly unknown[]): Promise<number>;
   /** Statements in one transaction, all or none, durable when it resolves; a result per statement. */
   batch(what: string, statements: readonly Statement[]): Promise<StatementResult[]>;
-  /** Reads that see one snapshot of the database, written to by nobody meanwhile (a report's figures agree). */
-  snapshot(what: string, statements: readonly Statement[]): Promise<Row[][]>;
 }
 
 /** Whether a failed statement broke a primary-key or unique constraint (the driver's error, or the port's coded one around it). */

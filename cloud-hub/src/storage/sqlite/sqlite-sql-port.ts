@@ -21,7 +21,6 @@ export class SqliteSqlPort implements SqlPort {
       params: [fence.name, fence.holder, fence.epoch, new Date().toISOString()],
       orFail: leaseLost(fence),
     }),
-    lockKeys: () => [],
   };
 
   constructor(
@@ -59,13 +58,6 @@ export class SqliteSqlPort implements SqlPort {
           )
           .immediate(),
       this.durable,
-    );
-  }
-
-  snapshot(what: string, statements: readonly Statement[]): Promise<Row[][]> {
-    // A deferred transaction: one WAL snapshot for every read, without holding the write lock.
-    return wrap(what, () =>
-      this.db.transaction(() => statements.map(({ sql, params = [] }) => this.db.prepare(sql).all(...params) as Row[]))(),
     );
   }
 }

@@ -11,7 +11,6 @@ import { SqlOpsAlertStore } from '../sql/sql-ops-alert-store.js';
 import { SqlPkiStore } from '../sql/sql-pki-store.js';
 import { SqlRolloutStore } from '../sql/sql-rollout-store.js';
 import { SqlUserStore } from '../sql/sql-user-store.js';
-import { SqlVerdictStore } from '../sql/sql-verdict-store.js';
 import { toDeadLetter, toDevice, toDeviceState, toStoredResult, totalMsOf } from '../state-rows.js';
 import { DurableSqlite } from './durable-sqlite.js';
 import { SqliteAuditStore } from './sqlite-audit-store.js';
@@ -19,6 +18,7 @@ import { SqliteFollowupStore } from './sqlite-followup-store.js';
 import { SqliteLeaseStore } from './sqlite-lease-store.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import { SqliteSqlPort } from './sqlite-sql-port.js';
+import { SqliteVerdictStore } from './sqlite-verdict-store.js';
 import { stateDurable, wrap } from './sqlite-wrap.js';
 
 type Row = Record<string, unknown>;
@@ -34,7 +34,7 @@ export class SqliteStateStore implements StateStore {
   readonly audit: SqliteAuditStore;
   readonly rollouts: SqlRolloutStore;
   readonly leases: SqliteLeaseStore;
-  readonly verdicts: SqlVerdictStore;
+  readonly verdicts: SqliteVerdictStore;
   readonly opsAlerts: SqlOpsAlertStore;
   readonly pki: SqlPkiStore;
   /** One SQLite hub is one process: its counters are the process's. */
@@ -48,13 +48,13 @@ export class SqliteStateStore implements StateStore {
     const durable = (what: string) => this.durable(what);
     this.audit = new SqliteAuditStore(db, durable);
     this.leases = new SqliteLeaseStore(db, durable);
+    this.verdicts = new SqliteVerdictStore(db, durable);
     const port = new SqliteSqlPort(db, durable);
     this.users = new SqlUserStore(port);
     this.opsAlerts = new SqlOpsAlertStore(port);
     this.pki = new SqlPkiStore(port);
     this.rollouts = new SqlRolloutStore(port);
     this.followup = new SqliteFollowupStore(db, durable, port);
-    this.verdicts = new SqlVerdictStore(port);
     this.s = {
       insertDevice: db.prepare(
         'INSERT INTO devices (device_id, clinic_id, password_hash, tags_json, created_at) VALUES (?, ?, ?, ?, ?)',
