@@ -12,6 +12,7 @@ import { pooled } from '../evaluate/cohort-spec.js';
 import { drawExamples, pickExamples } from '../evaluate/draw-examples.js';
 import { type FrocReport, froc, frocRuleFor, frocSummary, frocSvg } from '../evaluate/froc.js';
 import { type InferredCohort, inferCohort } from '../evaluate/infer-cohort.js';
+import { round3 } from '../evaluate/metrics.js';
 import { readTruth } from '../phantoms/generate-phantoms.js';
 import { trainModel } from './train-model.js';
 
@@ -133,6 +134,23 @@ for (const cohortDir of data) {
   process.stdout.write(
     `\n${cohortDir} — ${folds}-fold cross-validation by woman, ${cohort.images.length} images\n  ${frocSummary(report)}\n`,
   );
+  // Each fold on its own too (one model's scores, no pooling across models): mean and range.
+  const perFold = parts.map((part) => froc(part, { rule: frocRuleFor(cohort), replicates: 50 }));
+  const spread = (values: number[]) =>
+    values.length === 0
+      ? null
+      : { mean: round3(values.reduce((a, b) => a + b, 0) / values.length), min: Math.min(...values), max: Math.max(...values) };
+  const foldFigures = {
+    sensitivity: spread(perFold.map((r) => r.at.sensitivity)),
+    imageAuc: spread(perFold.flatMap((r) => (r.imageAuc ? [r.imageAuc.value] : []))),
+  };
+  process.stdout.write(
+    `  per fold: found ${perFold.map((r) => r.at.sensitivity).join(', ')} (mean ${foldFigures.sensitivity?.mean})` +
+      (foldFigures.imageAuc
+        ? `; image AUC ${perFold.map((r) => r.imageAuc?.value ?? '–').join(', ')} (mean ${foldFigures.imageAuc.mean})`
+        : '') +
+      '\n',
+  );
   for (const [type, c] of Object.entries(report.byClass).sort())
     process.stdout.write(`    ${type}: ${c.found}/${c.lesions} = ${c.sensitivity} [${c.interval.low}, ${c.interval.high}]\n`);
   if (values.examples) {
@@ -144,7 +162,13 @@ for (const cohortDir of data) {
     );
     log(`wrote ${files.length} examples under ${join(values.examples, basename(cohortDir))}`);
   }
-  summary.push({ cohort: cohortDir, images: cohort.images.length, froc: { ...report, curve: undefined }, curve: report.curve });
+  summary.push({
+    cohort: cohortDir,
+    images: cohort.images.length,
+    froc: { ...report, curve: undefined },
+    perFold: foldFigures,
+    curve: report.curve,
+  });
 }
 writeFileSync(join(out, 'cv.json'), `${JSON.stringify({ recipe, results: summary }, null, 2)}\n`);
 if (values.plots) {

@@ -21,6 +21,8 @@ export class PgSqlPort implements SqlPort {
       params: [fence.name, fence.holder, fence.epoch],
       orFail: leaseLost(fence),
     }),
+    clock: (plusMs = 0) =>
+      plusMs === 0 ? { sql: 'now()', params: [] } : { sql: "(now() + ? * interval '1 millisecond')", params: [plusMs] },
   };
 
   constructor(private readonly pool: pg.Pool) {}

@@ -7,6 +7,7 @@ import type { ModelResultFilter, ResultFilter, StoredResult } from '../../result
 import { decodeCursor, type Page, toPage } from '../../state/pagination.js';
 import type { PostgresLocation, StateStore } from '../../state/state-store.js';
 import { modelResultConditions, resultConditions, resultScope } from '../query-conditions.js';
+import { SqlLeaseStore } from '../sql/sql-lease-store.js';
 import { SqlOpsAlertStore } from '../sql/sql-ops-alert-store.js';
 import { SqlPkiStore } from '../sql/sql-pki-store.js';
 import { SqlRolloutStore } from '../sql/sql-rollout-store.js';
@@ -16,7 +17,6 @@ import { PgAuditStore } from './pg-audit-store.js';
 import { changed, coded, inTransaction, Params, pgFragment, rows, UNIQUE_VIOLATION } from './pg-client.js';
 import { PgCounters } from './pg-counters.js';
 import { PgFollowupStore } from './pg-followup-store.js';
-import { PgLeaseStore } from './pg-lease-store.js';
 import { migratePostgres } from './pg-migrate.js';
 import { PgSqlPort } from './pg-sql-port.js';
 import { PgVerdictStore } from './pg-verdict-store.js';
@@ -108,7 +108,7 @@ export class PgStateStore implements StateStore {
   readonly users: SqlUserStore;
   readonly audit: PgAuditStore;
   readonly rollouts: SqlRolloutStore;
-  readonly leases: PgLeaseStore;
+  readonly leases: SqlLeaseStore;
   readonly verdicts: PgVerdictStore;
   readonly opsAlerts: SqlOpsAlertStore;
   readonly pki: SqlPkiStore;
@@ -118,13 +118,13 @@ export class PgStateStore implements StateStore {
   constructor(private readonly location: PostgresLocation) {
     this.pool = openPgPool(location);
     this.audit = new PgAuditStore(this.pool);
-    this.leases = new PgLeaseStore(this.pool);
     this.verdicts = new PgVerdictStore(this.pool);
     const port = new PgSqlPort(this.pool);
     this.users = new SqlUserStore(port);
     this.opsAlerts = new SqlOpsAlertStore(port);
     this.pki = new SqlPkiStore(port);
     this.rollouts = new SqlRolloutStore(port);
+    this.leases = new SqlLeaseStore(port);
     this.followup = new PgFollowupStore(this.pool, port);
     this.counters = new PgCounters(this.pool);
   }

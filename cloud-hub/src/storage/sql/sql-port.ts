@@ -30,6 +30,11 @@ export interface SqlDialect {
    * the lease writes nothing (VIGIL_LEASE_LOST).
    */
   leaseHeld(fence: LeaseFence): Statement;
+  /**
+   * The current time in SQL, plus `plusMs` (leases' expiry): this process's clock as ISO text on
+   * SQLite (one process owns the file), the server's clock on PostgreSQL (replicas' clocks may differ).
+   */
+  clock(plusMs?: number): { sql: string; params: unknown[] };
 }
 
 export const LEASE_HELD_SQL = 'SELECT 1 FROM leases WHERE name = ? AND holder = ? AND epoch = ? AND expires_at > ';

@@ -21,6 +21,7 @@ export class SqliteSqlPort implements SqlPort {
       params: [fence.name, fence.holder, fence.epoch, new Date().toISOString()],
       orFail: leaseLost(fence),
     }),
+    clock: (plusMs = 0) => ({ sql: '?', params: [new Date(Date.now() + plusMs).toISOString()] }),
   };
 
   constructor(

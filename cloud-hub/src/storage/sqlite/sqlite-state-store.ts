@@ -7,6 +7,7 @@ import type { ModelResultFilter, ResultFilter, StoredResult } from '../../result
 import { decodeCursor, type Page, toPage } from '../../state/pagination.js';
 import type { StateStore } from '../../state/state-store.js';
 import { modelResultConditions, resultConditions, resultScope } from '../query-conditions.js';
+import { SqlLeaseStore } from '../sql/sql-lease-store.js';
 import { SqlOpsAlertStore } from '../sql/sql-ops-alert-store.js';
 import { SqlPkiStore } from '../sql/sql-pki-store.js';
 import { SqlRolloutStore } from '../sql/sql-rollout-store.js';
@@ -15,7 +16,6 @@ import { toDeadLetter, toDevice, toDeviceState, toStoredResult, totalMsOf } from
 import { DurableSqlite } from './durable-sqlite.js';
 import { SqliteAuditStore } from './sqlite-audit-store.js';
 import { SqliteFollowupStore } from './sqlite-followup-store.js';
-import { SqliteLeaseStore } from './sqlite-lease-store.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import { SqliteSqlPort } from './sqlite-sql-port.js';
 import { SqliteVerdictStore } from './sqlite-verdict-store.js';
@@ -33,7 +33,7 @@ export class SqliteStateStore implements StateStore {
   readonly users: SqlUserStore;
   readonly audit: SqliteAuditStore;
   readonly rollouts: SqlRolloutStore;
-  readonly leases: SqliteLeaseStore;
+  readonly leases: SqlLeaseStore;
   readonly verdicts: SqliteVerdictStore;
   readonly opsAlerts: SqlOpsAlertStore;
   readonly pki: SqlPkiStore;
@@ -47,13 +47,13 @@ export class SqliteStateStore implements StateStore {
     const db = this.db;
     const durable = (what: string) => this.durable(what);
     this.audit = new SqliteAuditStore(db, durable);
-    this.leases = new SqliteLeaseStore(db, durable);
     this.verdicts = new SqliteVerdictStore(db, durable);
     const port = new SqliteSqlPort(db, durable);
     this.users = new SqlUserStore(port);
     this.opsAlerts = new SqlOpsAlertStore(port);
     this.pki = new SqlPkiStore(port);
     this.rollouts = new SqlRolloutStore(port);
+    this.leases = new SqlLeaseStore(port);
     this.followup = new SqliteFollowupStore(db, durable, port);
     this.s = {
       insertDevice: db.prepare(
