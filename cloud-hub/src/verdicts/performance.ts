@@ -182,31 +182,16 @@ export interface PerformanceOptions {
   includeShadow?: boolean;
 }
 
-export function computePerformance(facts: ReviewFacts, options: PerformanceOptions = {}): PerformanceReport {
-  const minSamples = options.minSamples ?? 20;
-  const results = facts.results.filter((r) => options.includeShadow || !r.shadow);
-  const findingVerdicts = new Map<string, FindingVerdictValue>();
-  const studyVerdicts = new Map<string, VerdictRecord[]>();
-  for (const v of facts.verdicts) {
-    if (v.kind === 'finding') findingVerdicts.set(`${v.resultId}:${v.findingIndex}`, v.value as FindingVerdictValue);
-    const list = studyVerdicts.get(v.studyKey) ?? [];
-    list.push(v);
-    studyVerdicts.set(v.studyKey, list);
-  }
+type Bucket = (key: Key) => Counts;
+type Calibration = { modelName: string; modelVersion: string; n: number[]; k: number[]; sum: number[] };
 
-  const finest = new Map<string, { key: Key; counts: Counts }>();
-  const bucket = (key: Key): Counts => {
-    const id = keyString(key);
-    let entry = finest.get(id);
-    if (!entry) {
-      entry = { key, counts: zero() };
-      finest.set(id, entry);
-    }
-    return entry.counts;
-  };
-  const calibration = new Map<string, { modelName: string; modelVersion: string; n: number[]; k: number[]; sum: number[] }>();
-
-  // Findings: PPV and calibration, attributed to the result that reported them.
+/** Findings: PPV and calibration, attributed to the result that reported them. */
+function countFindings(
+  results: readonly StoredResult[],
+  findingVerdicts: ReadonlyMap<string, FindingVerdictValue>,
+  bucket: Bucket,
+): Map<string, Calibration> {
+  const calibration = new Map<string, Calibration>();
   for (const r of results) {
     const counts = bucket(keyOf(r));
     for (const [i, f] of r.findings.entries()) {
@@ -235,8 +220,15 @@ export function computePerformance(facts: ReviewFacts, options: PerformanceOptio
       if (v.verdict === 'confirmed') cal.k[bin] = (cal.k[bin] ?? 0) + 1;
     }
   }
+  return calibration;
+}
 
-  // Studies: misses, agreement, sensitivity, attributed per model version to its first result.
+/** Studies: misses, agreement, sensitivity, attributed per model version to its first result. */
+function countStudies(
+  results: readonly StoredResult[],
+  studyVerdicts: ReadonlyMap<string, VerdictRecord[]>,
+  bucket: Bucket,
+): void {
   const byStudyVersion = new Map<string, StoredResult[]>();
   for (const r of results) {
     const id = JSON.stringify([r.studyKey, r.model.name, r.model.version]);
@@ -264,6 +256,74 @@ export function computePerformance(facts: ReviewFacts, options: PerformanceOptio
       if (reported(studyResults, (outcome.value as OutcomeValue).laterality)) counts.detected++;
     }
   }
+}
+
+/** Rows of one series, in order, whose intervals do not overlap from one to the next: changes. */
+function changesAlong(
+  between: PerformanceChange['between'],
+  series: readonly PerformanceRow[],
+  label: (r: PerformanceRow) => string,
+  minSamples: number,
+): PerformanceChange[] {
+  const changes: PerformanceChange[] = [];
+  for (let i = 1; i < series.length; i++) {
+    const a = series[i - 1] as PerformanceRow;
+    const b = series[i] as PerformanceRow;
+    for (const metric of PERFORMANCE_METRICS) {
+      const x = a[metric];
+      const y = b[metric];
+      if (x.n < minSamples || y.n < minSamples || x.low === null || y.low === null) continue;
+      if ((x.high as number) >= y.low && (y.high as number) >= x.low) continue;
+      const up = (y.value as number) > (x.value as number);
+      // A higher miss rate is worse; a higher PPV, agreement or sensitivity is better.
+      const direction = up === (metric !== 'missRate') ? 'better' : 'worse';
+      changes.push({
+        metric,
+        between,
+        modelName: b.modelName,
+        clinicId: b.clinicId,
+        from: { label: label(a), ...x },
+        to: { label: label(b), ...y },
+        direction,
+      });
+    }
+  }
+  return changes;
+}
+
+function groups<T>(list: readonly PerformanceRow[], by: (r: PerformanceRow) => T): PerformanceRow[][] {
+  const out = new Map<string, PerformanceRow[]>();
+  for (const r of list) {
+    const id = JSON.stringify(by(r));
+    out.set(id, [...(out.get(id) ?? []), r]);
+  }
+  return [...out.values()];
+}
+
+export function computePerformance(facts: ReviewFacts, options: PerformanceOptions = {}): PerformanceReport {
+  const minSamples = options.minSamples ?? 20;
+  const results = facts.results.filter((r) => options.includeShadow || !r.shadow);
+  const findingVerdicts = new Map<string, FindingVerdictValue>();
+  const studyVerdicts = new Map<string, VerdictRecord[]>();
+  for (const v of facts.verdicts) {
+    if (v.kind === 'finding') findingVerdicts.set(`${v.resultId}:${v.findingIndex}`, v.value as FindingVerdictValue);
+    const list = studyVerdicts.get(v.studyKey) ?? [];
+    list.push(v);
+    studyVerdicts.set(v.studyKey, list);
+  }
+
+  const finest = new Map<string, { key: Key; counts: Counts }>();
+  const bucket: Bucket = (key) => {
+    const id = keyString(key);
+    let entry = finest.get(id);
+    if (!entry) {
+      entry = { key, counts: zero() };
+      finest.set(id, entry);
+    }
+    return entry.counts;
+  };
+  const calibration = countFindings(results, findingVerdicts, bucket);
+  countStudies(results, studyVerdicts, bucket);
 
   const rollup = (project: (k: Key) => Key): PerformanceRow[] => {
     const out = new Map<string, { key: Key; counts: Counts }>();
@@ -298,51 +358,20 @@ export function computePerformance(facts: ReviewFacts, options: PerformanceOptio
     (firstSeen.get(`${a.modelName}\u0000${a.modelVersion}`) ?? '').localeCompare(
       firstSeen.get(`${b.modelName}\u0000${b.modelVersion}`) ?? '',
     );
-
-  const changes: PerformanceChange[] = [];
-  const compare = (between: PerformanceChange['between'], series: PerformanceRow[], label: (r: PerformanceRow) => string) => {
-    for (let i = 1; i < series.length; i++) {
-      const a = series[i - 1] as PerformanceRow;
-      const b = series[i] as PerformanceRow;
-      for (const metric of PERFORMANCE_METRICS) {
-        const x = a[metric];
-        const y = b[metric];
-        if (x.n < minSamples || y.n < minSamples || x.low === null || y.low === null) continue;
-        if ((x.high as number) >= y.low && (y.high as number) >= x.low) continue;
-        const up = (y.value as number) > (x.value as number);
-        // A higher miss rate is worse; a higher PPV, agreement or sensitivity is better.
-        const direction = up === (metric !== 'missRate') ? 'better' : 'worse';
-        changes.push({
-          metric,
-          between,
-          modelName: b.modelName,
-          clinicId: b.clinicId,
-          from: { label: label(a), ...x },
-          to: { label: label(b), ...y },
-          direction,
-        });
-      }
-    }
-  };
-  const groups = <T>(list: PerformanceRow[], by: (r: PerformanceRow) => T) => {
-    const out = new Map<string, PerformanceRow[]>();
-    for (const r of list) {
-      const id = JSON.stringify(by(r));
-      out.set(id, [...(out.get(id) ?? []), r]);
-    }
-    return [...out.values()];
-  };
-  for (const series of groups(byClinic, (r) => [r.modelName, r.clinicId])) {
-    compare('versions', [...series].sort(versionOrder), (r) => r.modelVersion);
-  }
   const byClinicMonth = rollup((k) => ({ ...k, deviceId: null }));
-  for (const series of groups(byClinicMonth, (r) => [r.modelName, r.modelVersion, r.clinicId])) {
-    compare(
-      'months',
-      [...series].sort((a, b) => (a.month ?? '').localeCompare(b.month ?? '')),
-      (r) => `${r.modelVersion} ${r.month}`,
-    );
-  }
+  const changes = [
+    ...groups(byClinic, (r) => [r.modelName, r.clinicId]).flatMap((series) =>
+      changesAlong('versions', [...series].sort(versionOrder), (r) => r.modelVersion, minSamples),
+    ),
+    ...groups(byClinicMonth, (r) => [r.modelName, r.modelVersion, r.clinicId]).flatMap((series) =>
+      changesAlong(
+        'months',
+        [...series].sort((a, b) => (a.month ?? '').localeCompare(b.month ?? '')),
+        (r) => `${r.modelVersion} ${r.month}`,
+        minSamples,
+      ),
+    ),
+  ];
 
   return {
     rows,
