@@ -3,23 +3,21 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createLogger, encodeMessage, Lifecycle, type Logger, type Part, topicFor, trustedKeys, VigilError } from '@vigil/shared';
+import { createLogger, encodeMessage, Lifecycle, type Logger, type Part, topicFor, trustedKeys } from '@vigil/shared';
 import type { FastifyInstance } from 'fastify';
 import { registerApi } from './api/api-plugin.js';
-import { AuthService } from './auth/auth-service.js';
+import type { AuthService } from './auth/auth-service.js';
 import { reidSigningKey } from './auth/reid-keys.js';
 import { DeviceRegistry } from './broker/device-registry.js';
 import type { DeviceTransport } from './broker/device-transport.js';
-import { EmbeddedBroker } from './broker/embedded-broker.js';
-import { ExternalConsumer } from './broker/external-consumer.js';
-import { SingletonLease } from './cluster/singleton-lease.js';
-import { externalPassword, type HubConfig, modelKeyPems, pkiDir } from './config.js';
+import type { SingletonLease } from './cluster/singleton-lease.js';
+import { type HubConfig, modelKeyPems, pkiDir } from './config.js';
 import { HubEvents } from './events/hub-events.js';
 import { followupPolicy } from './followup/followup-policy.js';
 import { FollowupThread } from './followup/followup-thread.js';
 import type { HistoryStore } from './history/history-store.js';
-import { buildHttpServer } from './http/http-server.js';
 import { HubMetrics } from './http/hub-metrics.js';
+import { authServiceFor, httpServerFor, singletonLeaseFor, transportFor } from './hub-wiring.js';
 import { IngestPipeline } from './ingest/ingest-pipeline.js';
 import { postCommitFanOut } from './ingest/post-commit.js';
 import { ModelRegistry } from './models/model-registry.js';
@@ -37,14 +35,6 @@ import { openEventRelay } from './storage/open-state.js';
 const HTTP_CLOSE_GRACE_MS = 2000;
 
 const BUNDLED_DASHBOARD = fileURLToPath(new URL('../web/dist', import.meta.url));
-
-function readTls(file: string, key: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (error) {
-    throw new VigilError('VIGIL_TLS_MATERIAL_MISSING', `config key ${key}: cannot read ${file}: ${(error as Error).message}`);
-  }
-}
 
 /** The model registry a hub (or the CLI) uses for this config; `publicUrl` is where edges download from. */
 export function openModelRegistry(config: HubConfig, state: StateStore, publicUrl: () => string): ModelRegistry {
@@ -102,29 +92,10 @@ export class Hub {
     if (this.deviceCaPem) this.registry.deviceCa = new X509Certificate(this.deviceCaPem);
     this.replicaId = config.cluster.replicaId || `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     const lease = (name: string, onChange?: (leader: boolean) => void) =>
-      new SingletonLease({
-        store: this.state.leases,
-        name,
-        holder: this.replicaId,
-        ttlMs: config.cluster.leaseTtlMs,
-        logger: this.logger,
-        ...(onChange ? { onChange } : {}),
-      });
+      singletonLeaseFor(config, { store: this.state.leases, holder: this.replicaId, logger: this.logger, name, onChange });
     this.rolloutLease = lease('rollouts');
     this.sweepLease = lease('followup-sweeps', (leader) => this.followup.setSweeps(leader));
-    this.auth = new AuthService(
-      this.state.users,
-      this.state.audit,
-      this.logger,
-      {
-        sessionHours: config.auth.sessionHours,
-        idleMinutes: config.auth.idleMinutes,
-        lockoutThreshold: config.auth.lockoutThreshold,
-        lockoutMinutes: config.auth.lockoutMinutes,
-        issuer: config.auth.issuer,
-      },
-      this.state.counters,
-    );
+    this.auth = authServiceFor(config, this.state, this.logger);
     this.followup = new FollowupThread({
       state: this.location,
       store: this.state.followup,
@@ -181,36 +152,16 @@ export class Hub {
       maxPayloadBytes: config.mqtt.maxPayloadBytes,
       ...config.ingest,
     });
-    const m = config.mqtt;
-    this.transport =
-      m.mode === 'embedded'
-        ? new EmbeddedBroker({
-            plain: m.listen.enabled ? { host: m.listen.host, port: m.listen.port } : undefined,
-            tls: m.tls.enabled
-              ? {
-                  host: m.tls.host,
-                  port: m.tls.port,
-                  keyFile: m.tls.keyFile,
-                  certFile: m.tls.certFile,
-                  caFile: m.tls.caFile || undefined,
-                  deviceCaPem: this.deviceCaPem,
-                  requireClientCert: m.tls.requireClientCert,
-                }
-              : undefined,
-            registry: this.registry,
-            ingest: this.ingest,
-            logger: this.logger,
-            metrics: this.metrics,
-          })
-        : new ExternalConsumer({
-            ...m.external,
-            password: externalPassword(config),
-            caFile: m.external.caFile || undefined,
-            ingest: this.ingest,
-            logger: this.logger,
-          });
-    this.http = buildHttpServer({
+    this.transport = transportFor(config, {
+      deviceCaPem: this.deviceCaPem,
+      registry: this.registry,
+      ingest: this.ingest,
+      logger: this.logger,
       metrics: this.metrics,
+    });
+    this.http = httpServerFor(config, {
+      metrics: this.metrics,
+      deviceCaPem: this.deviceCaPem,
       readiness: [
         { name: 'state', check: () => this.state.ping().then(() => true) },
         { name: 'history', check: () => this.history.ping() },
@@ -220,18 +171,6 @@ export class Hub {
         this.metrics.historyPending.set(this.history.pendingPoints());
         this.metrics.followupPending.set(this.followup.pendingPatients());
       },
-      trustProxy: config.http.trustProxy,
-      ...(config.http.tls.enabled
-        ? {
-            https: {
-              key: readTls(config.http.tls.keyFile, 'http.tls.keyFile'),
-              cert: readTls(config.http.tls.certFile, 'http.tls.certFile'),
-              // Devices may present the certificate the hub issued them (renewal, package downloads,
-              // labels); browsers present none and are not refused for it.
-              ...(this.deviceCaPem ? { ca: [this.deviceCaPem], requestCert: true, rejectUnauthorized: false } : {}),
-            },
-          }
-        : {}),
     });
   }
 
