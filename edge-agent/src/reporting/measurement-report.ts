@@ -88,23 +88,13 @@ function algorithm(model: ReportOptions['model']): Item[] {
   ];
 }
 
-/**
- * A TID 1500 Measurement Report for one study, as a Comprehensive 3D SR (IHE AI Results): the device
- * as observer, the image library, one TID 1410 measurement group per finding (tracking identifier
- * and UID, finding type and site, the region as a circle on the source image, diameter, area and the
- * model's score, each with the algorithm's identification), and the image-level scores and the
- * model's intended-use note as qualitative evaluations. Patient and study attributes are copied from
- * the analysed images: this object carries the patient's identity and goes only to the clinic's PACS.
- */
-export function buildMeasurementReport(o: ReportOptions): Record<string, unknown> {
-  const first = o.images[0];
-  if (!first) throw new Error('a measurement report needs at least one image');
-  const study = first.identity;
-  const ref = (i: ReportedImage): ImageReference => ({
-    sopClassUid: i.identity.sopClassUid,
-    sopInstanceUid: i.identity.sopInstanceUid,
-  });
+const ref = (i: ReportedImage): ImageReference => ({
+  sopClassUid: i.identity.sopClassUid,
+  sopInstanceUid: i.identity.sopInstanceUid,
+});
 
+/** One TID 1410 measurement group per finding, numbered across the study's images. */
+function measurementGroups(o: ReportOptions): Item[] {
   const groups: Item[] = [];
   let n = 0;
   for (const image of o.images) {
@@ -148,6 +138,22 @@ export function buildMeasurementReport(o: ReportOptions): Record<string, unknown
       );
     }
   }
+  return groups;
+}
+
+/**
+ * A TID 1500 Measurement Report for one study, as a Comprehensive 3D SR (IHE AI Results): the device
+ * as observer, the image library, one TID 1410 measurement group per finding (tracking identifier
+ * and UID, finding type and site, the region as a circle on the source image, diameter, area and the
+ * model's score, each with the algorithm's identification), and the image-level scores and the
+ * model's intended-use note as qualitative evaluations. Patient and study attributes are copied from
+ * the analysed images: this object carries the patient's identity and goes only to the clinic's PACS.
+ */
+export function buildMeasurementReport(o: ReportOptions): Record<string, unknown> {
+  const first = o.images[0];
+  if (!first) throw new Error('a measurement report needs at least one image');
+  const study = first.identity;
+  const groups = measurementGroups(o);
 
   const evaluations: Item[] = o.images.map((i) =>
     textItem(
