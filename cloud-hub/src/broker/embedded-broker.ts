@@ -59,6 +59,26 @@ function readPem(path: string, what: string): Buffer {
   }
 }
 
+/** The MQTTS listener: the hub's certificate, and device certificates asked for (required when configured). */
+function tlsServer(tls: NonNullable<EmbeddedBrokerOptions['tls']>, handle: Parameters<typeof createTlsServer>[1]) {
+  const clientCas = [
+    ...(tls.caFile ? [readPem(tls.caFile, 'CA')] : []),
+    ...(tls.deviceCaPem ? [Buffer.from(tls.deviceCaPem)] : []),
+  ];
+  return createTlsServer(
+    {
+      key: readPem(tls.keyFile, 'key'),
+      cert: readPem(tls.certFile, 'certificate'),
+      ...(clientCas.length > 0 ? { ca: clientCas } : {}),
+      requestCert: clientCas.length > 0,
+      rejectUnauthorized: tls.requireClientCert,
+      minVersion: 'TLSv1.2',
+      noDelay: true,
+    },
+    handle,
+  );
+}
+
 /**
  * The default broker: aedes in the hub process, with a loopback listener and a TLS listener. Device
  * publishes are handed to ingest inside `authorizePublish`, whose callback releases the PUBACK, so
@@ -158,25 +178,7 @@ export class EmbeddedBroker implements DeviceTransport {
       // Acknowledgements are small writes after a commit: Nagle + delayed ACK would add ~40 ms to each.
       this.ports.plain = await this.listen(createServer({ noDelay: true }, aedes.handle), plain);
     }
-    if (tls) {
-      const clientCas = [
-        ...(tls.caFile ? [readPem(tls.caFile, 'CA')] : []),
-        ...(tls.deviceCaPem ? [Buffer.from(tls.deviceCaPem)] : []),
-      ];
-      const server = createTlsServer(
-        {
-          key: readPem(tls.keyFile, 'key'),
-          cert: readPem(tls.certFile, 'certificate'),
-          ...(clientCas.length > 0 ? { ca: clientCas } : {}),
-          requestCert: clientCas.length > 0,
-          rejectUnauthorized: tls.requireClientCert,
-          minVersion: 'TLSv1.2',
-          noDelay: true,
-        },
-        aedes.handle,
-      );
-      this.ports.tls = await this.listen(server, tls);
-    }
+    if (tls) this.ports.tls = await this.listen(tlsServer(tls, aedes.handle), tls);
     logger.info({ ports: this.ports }, 'embedded MQTT broker listening');
   }
 

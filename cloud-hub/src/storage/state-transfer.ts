@@ -1,5 +1,6 @@
 import { VigilError } from '@vigil/shared';
 import Database from 'better-sqlite3';
+import type pg from 'pg';
 import type { AuditVerification } from '../audit/audit-store.js';
 import type { PostgresLocation } from '../state/state-store.js';
 import { PgAuditStore } from './postgres/pg-audit-store.js';
@@ -42,6 +43,15 @@ export interface TransferReport {
 }
 
 export type TransferProgress = (table: string, copied: number, total: number) => void;
+
+/** Tables whose ids PostgreSQL generates continue after the copied rows. */
+async function restartSequence(c: pg.PoolClient, table: string): Promise<void> {
+  const column = ({ verdicts: 'seq', dead_letters: 'id' } as Record<string, string>)[table];
+  if (!column) return;
+  await c.query(
+    `SELECT setval(pg_get_serial_sequence('${table}', '${column}'), coalesce(max(${column}), 0) + 1, false) FROM ${table}`,
+  );
+}
 
 /**
  * Copies a SQLite state database into an empty PostgreSQL database, in one PostgreSQL transaction
@@ -124,16 +134,7 @@ export async function copySqliteToPostgres(
         }
         await flush();
         if (total === 0) progress(table, 0, 0);
-        if (table === 'verdicts') {
-          await c.query(
-            "SELECT setval(pg_get_serial_sequence('verdicts', 'seq'), coalesce(max(seq), 0) + 1, false) FROM verdicts",
-          );
-        }
-        if (table === 'dead_letters') {
-          await c.query(
-            "SELECT setval(pg_get_serial_sequence('dead_letters', 'id'), coalesce(max(id), 0) + 1, false) FROM dead_letters",
-          );
-        }
+        await restartSequence(c, table);
         const copiedRows = Number((await c.query(`SELECT count(*) AS n FROM ${table}`)).rows[0]?.n ?? 0);
         if (copiedRows !== total) throw new Error(`${table}: ${total} rows read, ${copiedRows} in the copy`);
         copied.push({ table, rows: copiedRows });

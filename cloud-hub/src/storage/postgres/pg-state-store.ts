@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { ResultMessage } from '@vigil/shared';
 import { VigilError } from '@vigil/shared';
 import pg from 'pg';
 import type { DeviceRecord, DeviceState } from '../../broker/device-store.js';
@@ -97,6 +98,39 @@ export async function openPgSchema(pool: pg.Pool, location: PostgresLocation): P
   }
 }
 
+/** A batch's results in one statement; a result already stored (a redelivery) is skipped. The rows inserted. */
+async function insertResults(c: pg.PoolClient, r: readonly ResultMessage[], at: string): Promise<number> {
+  if (r.length === 0) return 0;
+  const inserted = await c.query(
+    `INSERT INTO results (message_id, clinic_id, device_id, patient_key, study_key, instance_key, study_date, laterality,
+          view, model_name, model_version, score, shadow, created_at, received_at, body_json)
+        SELECT m, c, d, p, s, i, sd, l, v, mn, mv, sc, sh, ca, $15, b
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+          $9::text[], $10::text[], $11::text[], $12::float8[], $13::bool[], $14::text[], $16::text[])
+          AS t(m, c, d, p, s, i, sd, l, v, mn, mv, sc, sh, ca, b)
+        ON CONFLICT (message_id) DO NOTHING`,
+    [
+      r.map((x) => x.messageId),
+      r.map((x) => x.clinicId),
+      r.map((x) => x.deviceId),
+      r.map((x) => x.patientKey),
+      r.map((x) => x.studyKey),
+      r.map((x) => x.instanceKey),
+      r.map((x) => x.studyDate),
+      r.map((x) => x.laterality),
+      r.map((x) => x.view),
+      r.map((x) => x.model.name),
+      r.map((x) => x.model.version),
+      r.map((x) => x.score),
+      r.map((x) => x.shadow === true),
+      r.map((x) => x.createdAt),
+      at,
+      r.map((x) => JSON.stringify(x)),
+    ],
+  );
+  return inserted.rowCount ?? 0;
+}
+
 /**
  * The hub's state on PostgreSQL: every feature store over one pool. Commits are durable when they
  * resolve (synchronous_commit), so ingest acknowledges after `commitIngest` as on SQLite. During an
@@ -192,37 +226,7 @@ export class PgStateStore implements StateStore {
         // unnest yields the sorted array in order, so the locks are taken in that order.
         await c.query("SELECT pg_advisory_xact_lock(hashtext('vigil.device:' || d)) FROM unnest($1::text[]) AS d", [devices]);
       }
-      let resultsInserted = 0;
-      if (r.length > 0) {
-        const inserted = await c.query(
-          `INSERT INTO results (message_id, clinic_id, device_id, patient_key, study_key, instance_key, study_date, laterality,
-              view, model_name, model_version, score, shadow, created_at, received_at, body_json)
-            SELECT m, c, d, p, s, i, sd, l, v, mn, mv, sc, sh, ca, $15, b
-            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-              $9::text[], $10::text[], $11::text[], $12::float8[], $13::bool[], $14::text[], $16::text[])
-              AS t(m, c, d, p, s, i, sd, l, v, mn, mv, sc, sh, ca, b)
-            ON CONFLICT (message_id) DO NOTHING`,
-          [
-            r.map((x) => x.messageId),
-            r.map((x) => x.clinicId),
-            r.map((x) => x.deviceId),
-            r.map((x) => x.patientKey),
-            r.map((x) => x.studyKey),
-            r.map((x) => x.instanceKey),
-            r.map((x) => x.studyDate),
-            r.map((x) => x.laterality),
-            r.map((x) => x.view),
-            r.map((x) => x.model.name),
-            r.map((x) => x.model.version),
-            r.map((x) => x.score),
-            r.map((x) => x.shadow === true),
-            r.map((x) => x.createdAt),
-            at,
-            r.map((x) => JSON.stringify(x)),
-          ],
-        );
-        resultsInserted = inserted.rowCount ?? 0;
-      }
+      const resultsInserted = await insertResults(c, r, at);
       const seen = new Map<string, string>();
       for (const x of r) seen.set(x.deviceId, x.clinicId);
       for (const t of batch.telemetry) {
