@@ -1,13 +1,19 @@
-import type { Timeline, Verdict } from '../../../src/api/api-types.js';
-import { lineChart } from '../charts.js';
+import type { Timeline } from '../../../src/api/api-types.js';
 import { clear, el } from '../dom.js';
-import { type FindingValue, type MissedValue, REASONS, send } from '../views/verdicts.js';
+import { type FindingValue, REASONS, send } from '../views/verdicts.js';
 import { registerImages, renderingEngine, setPlacing } from './cornerstone.js';
 import { type EdgeImage, studyImages } from './edge-images.js';
-import { ImageView, type Mark } from './image-view.js';
-
-type Series = Timeline['series'][number];
-type SeriesStudy = Series['studies'][number];
+import { ImageView } from './image-view.js';
+import {
+  marksFor,
+  renderFindings,
+  renderTrend,
+  type Series,
+  type ShownFinding,
+  SIDE,
+  seriesStudy,
+  trackedIn,
+} from './reading-marks.js';
 
 /** Hanging protocol: right and left facing each other, CC above MLO (the screening four views). */
 const SLOTS = [
@@ -16,22 +22,10 @@ const SLOTS = [
   { laterality: 'R', view: 'MLO' },
   { laterality: 'L', view: 'MLO' },
 ] as const;
-const SIDE: Record<string, string> = { L: 'Left', R: 'Right', U: 'Unknown side' };
 
 interface Visit {
   studyKey: string;
   studyDate: string;
-}
-
-interface ShownFinding {
-  resultId: string;
-  index: number;
-  label: string;
-  laterality: string;
-  view: string;
-  diameterMm: number;
-  score: number;
-  trackId: string;
 }
 
 const UNAVAILABLE = {
@@ -129,68 +123,6 @@ export class ReadingPanel {
     void this.render();
   }
 
-  private seriesStudy(
-    laterality: string,
-    view: string,
-    studyKey: string | undefined,
-  ): { s: Series; st: SeriesStudy } | undefined {
-    const s = this.t.series.find((x) => x.laterality === laterality && x.view === view);
-    const st = s?.studies.find((x) => x.studyKey === studyKey);
-    return s && st ? { s, st } : undefined;
-  }
-
-  private verdictOf(resultId: string, index: number): Verdict | undefined {
-    return this.t.verdicts.find((v) => v.subject === `finding:${resultId}:${index}`);
-  }
-
-  private marksFor(s: Series, st: SeriesStudy, trackId: string | undefined): { marks: Mark[]; findings: ShownFinding[] } {
-    const marks: Mark[] = [];
-    const findings: ShownFinding[] = [];
-    for (const track of s.tracks) {
-      for (const p of track.points) {
-        if (p.resultId !== st.resultId) continue;
-        const id = `${p.resultId}:${p.findingIndex}`;
-        const verdict = this.verdictOf(p.resultId, p.findingIndex)?.value as FindingValue | undefined;
-        const label = `${s.laterality}${s.view} ${p.findingIndex + 1}`;
-        findings.push({
-          resultId: p.resultId,
-          index: p.findingIndex,
-          label,
-          laterality: s.laterality,
-          view: s.view,
-          diameterMm: p.diameterMm,
-          score: p.score,
-          trackId: track.trackId,
-        });
-        marks.push({
-          id,
-          kind: 'finding',
-          x: p.x,
-          y: p.y,
-          diameterMm: p.diameterMm,
-          label: `${p.findingIndex + 1} · ${p.score.toFixed(2)} · ${p.diameterMm.toFixed(0)} mm${verdict ? ` · ${verdict.verdict}` : ''}`,
-          selected: this.selected === id,
-          tracked: trackId !== undefined && track.trackId === trackId,
-          dismissed: verdict?.verdict === 'dismissed',
-        });
-      }
-    }
-    for (const v of this.t.verdicts) {
-      const value = v.value as MissedValue;
-      if (v.kind !== 'missed' || value.resultId !== st.resultId || value.withdrawn) continue;
-      marks.push({
-        id: v.subject,
-        kind: 'missed',
-        x: value.x,
-        y: value.y,
-        diameterMm: value.diameterMm,
-        label: `missed · ${value.diameterMm} mm · ${v.author}`,
-      });
-    }
-    findings.sort((a, b) => a.index - b.index);
-    return { marks, findings };
-  }
-
   /** The image of one slot: the edge's image of that laterality and view in that study. */
   private async imageFor(deviceId: string, studyKey: string, laterality: string, view: string) {
     const r = await studyImages(deviceId, studyKey);
@@ -200,12 +132,9 @@ export class ReadingPanel {
     return image ? { image } : { message: 'This view is not at the clinic’s edge.', reason: 'not-held' as const };
   }
 
-  private trackedIn(s: Series, st: SeriesStudy): string | undefined {
-    const selectedTrack = this.shownFindings.find((f) => `${f.resultId}:${f.index}` === this.selected)?.trackId;
-    if (selectedTrack && st.trackIds.includes(selectedTrack)) return selectedTrack;
-    // The largest finding of the current image is the lesion followed by default.
-    const points = s.tracks.flatMap((t) => t.points.filter((p) => p.resultId === st.resultId).map((p) => ({ t, p })));
-    return points.sort((a, b) => b.p.diameterMm - a.p.diameterMm)[0]?.t.trackId;
+  /** The track of the selected finding, if it is one shown. */
+  private selectedTrack(): string | undefined {
+    return this.shownFindings.find((f) => `${f.resultId}:${f.index}` === this.selected)?.trackId;
   }
 
   async render(): Promise<void> {
@@ -231,14 +160,14 @@ export class ReadingPanel {
       imageView.element.hidden = false;
       const title = `${SIDE[laterality] ?? laterality} ${view}${when ? ` · ${when}` : ''}${v ? ` · ${v.studyDate}` : ''}`;
       imageView.setCaption(title);
-      const found = v ? this.seriesStudy(laterality, view, v.studyKey) : undefined;
+      const found = v ? seriesStudy(this.t, laterality, view, v.studyKey) : undefined;
       if (!found || !v) {
         jobs.push(imageView.show(undefined, v ? 'No image of this view in this visit.' : 'No prior visit.'));
         imageView.setMarks([]);
         return;
       }
-      const tracked = this.mode === 'compare' ? this.trackedIn(found.s, found.st) : undefined;
-      const { marks, findings } = this.marksFor(found.s, found.st, tracked);
+      const tracked = this.mode === 'compare' ? trackedIn(found.s, found.st, this.selectedTrack()) : undefined;
+      const { marks, findings } = marksFor(this.t, found.s, found.st, { trackId: tracked, selected: this.selected });
       if (when !== 'prior') shown.push(...findings);
       jobs.push(
         (async () => {
@@ -264,16 +193,21 @@ export class ReadingPanel {
         const v = this.views[k] as ImageView;
         v.element.hidden = true;
       }
-      const found = this.seriesStudy(slot.laterality, slot.view, visit.studyKey);
+      const found = seriesStudy(this.t, slot.laterality, slot.view, visit.studyKey);
       if (found) {
         trendSeries = found.s;
-        trendTrack = this.trackedIn(found.s, found.st);
+        trendTrack = trackedIn(found.s, found.st, this.selectedTrack());
       }
     }
     this.shownFindings = shown;
     if (this.selected && !shown.some((f) => `${f.resultId}:${f.index}` === this.selected)) this.selected = undefined;
-    this.renderFindings();
-    this.renderTrend(trendSeries, trendTrack);
+    renderFindings(this.findingsBox, this.t, this.shownFindings, {
+      selected: this.selected,
+      reason: this.reason,
+      select: (id) => this.select(id),
+      judge: (id, verdict) => this.judge(id, verdict),
+    });
+    renderTrend(this.trend, this.mode === 'compare' ? trendSeries : undefined, trendTrack);
     this.status.textContent = '';
     await Promise.all(jobs);
     if (seq !== this.renderSeq) return;
@@ -333,65 +267,6 @@ export class ReadingPanel {
     );
   }
 
-  private renderFindings(): void {
-    const rows = this.shownFindings.map((f) => {
-      const id = `${f.resultId}:${f.index}`;
-      const verdict = this.verdictOf(f.resultId, f.index)?.value as FindingValue | undefined;
-      const act = (label: string, key: string, run: () => void) =>
-        el('button', { type: 'button', class: 'btn btn-small', 'aria-keyshortcuts': key, onclick: run }, label);
-      return el(
-        'li',
-        {
-          class: `viewer-finding${this.selected === id ? ' is-selected' : ''}`,
-          'data-finding': id,
-          'aria-current': this.selected === id ? 'true' : undefined,
-        },
-        el(
-          'button',
-          { type: 'button', class: 'link-button', onclick: () => this.select(id) },
-          `${f.label} · ${f.diameterMm.toFixed(1)} mm · score ${f.score.toFixed(2)}`,
-        ),
-        el('span', { class: `verdict verdict-${verdict?.verdict ?? 'none'}` }, verdict ? verdict.verdict : 'not judged'),
-        act('Confirm', 'y', () => this.judge(id, 'confirmed')),
-        act('Dismiss', 'd', () => this.judge(id, 'dismissed')),
-        act('Uncertain', 'u', () => this.judge(id, 'uncertain')),
-      );
-    });
-    clear(
-      this.findingsBox,
-      el('h3', {}, 'Findings on screen'),
-      rows.length === 0
-        ? el('p', { class: 'muted' }, 'The model reported no findings on these images.')
-        : el('ol', { class: 'viewer-finding-list' }, ...rows),
-      el('div', { class: 'filters' }, el('label', { for: 'dismiss-reason' }, 'Dismiss as'), this.reason),
-    );
-  }
-
-  private renderTrend(s: Series | undefined, trackId: string | undefined): void {
-    const track = s?.tracks.find((t) => t.trackId === trackId);
-    if (this.mode !== 'compare' || !s || !track) {
-      clear(this.trend);
-      return;
-    }
-    const box = el('div', { class: 'chart' });
-    clear(
-      this.trend,
-      el('h3', {}, `Tracked lesion, ${SIDE[s.laterality] ?? s.laterality} ${s.view}`),
-      el(
-        'ul',
-        { class: 'viewer-trend-list' },
-        ...track.points.map((p) => el('li', {}, `${p.studyDate}: ${p.diameterMm.toFixed(1)} mm (score ${p.score.toFixed(2)})`)),
-      ),
-      box,
-    );
-    lineChart(box, {
-      x: track.points.map((p) => Date.parse(`${p.studyDate}T00:00:00Z`) / 1000),
-      yLabel: 'diameter (mm)',
-      height: 160,
-      series: [{ label: 'diameter', values: track.points.map((p) => p.diameterMm) }],
-    });
-  }
-
   private step(delta: number): void {
     const next = this.visitIndex + delta;
     if (next < 0 || next >= this.visits.length) return;
@@ -411,7 +286,7 @@ export class ReadingPanel {
     const visit = this.visits[this.visitIndex];
     let best = { slot: 0, mm: -1 };
     for (const [k, slot] of SLOTS.entries()) {
-      const found = this.seriesStudy(slot.laterality, slot.view, visit?.studyKey);
+      const found = seriesStudy(this.t, slot.laterality, slot.view, visit?.studyKey);
       if (!found) continue;
       for (const t of found.s.tracks)
         for (const p of t.points)
@@ -465,7 +340,7 @@ export class ReadingPanel {
     const visit = inCompare && k === 0 ? visits[this.visitIndex - 1] : visits[this.visitIndex];
     const slot = inCompare ? SLOTS[this.compareSlot] : SLOTS[k];
     if (!visit || !slot) return;
-    const found = this.seriesStudy(slot.laterality, slot.view, visit.studyKey);
+    const found = seriesStudy(this.t, slot.laterality, slot.view, visit.studyKey);
     if (!found) return;
     const diameterMm = Math.min(200, Math.max(1, Number(this.diameter.value) || 10));
     this.setPlacingMode(false);
