@@ -28,6 +28,160 @@ function figure(p: Proportion): HTMLElement {
 
 const monthSeconds = (month: string) => Date.parse(`${month}-01T00:00:00Z`) / 1000;
 
+function table(label: string, rows: Row[], withClinic: boolean): HTMLElement {
+  return el(
+    'table',
+    { class: 'table', 'aria-label': label },
+    el(
+      'thead',
+      {},
+      el(
+        'tr',
+        {},
+        ...[
+          'Model',
+          ...(withClinic ? ['Clinic'] : []),
+          'Judged findings (of those in reviewed studies)',
+          ...METRICS.map((m) => m.label),
+        ].map((h) => el('th', { scope: 'col' }, h)),
+      ),
+    ),
+    el(
+      'tbody',
+      {},
+      ...rows.map((row) =>
+        el(
+          'tr',
+          {},
+          el('td', {}, `${row.modelName} ${row.modelVersion}`),
+          withClinic ? el('td', {}, row.clinicId ?? '—') : null,
+          el(
+            'td',
+            { class: 'num' },
+            `${row.confirmed + row.dismissed + row.uncertain} of ${row.confirmed + row.dismissed + row.uncertain + row.unjudged}`,
+          ),
+          ...METRICS.map((m) => el('td', {}, figure(row[m.key]))),
+        ),
+      ),
+    ),
+  );
+}
+
+/** Open ops alerts, each acknowledgeable by a user who may. */
+function opsAlertList(items: OpsAlert[], canAcknowledge: boolean, reload: () => void): HTMLElement | null {
+  return items.length > 0
+    ? el(
+        'section',
+        { class: 'card', 'aria-labelledby': 'ops-alerts-title' },
+        el('h2', { id: 'ops-alerts-title' }, 'Ops alerts'),
+        el(
+          'ul',
+          { class: 'alert-list' },
+          ...items.map((a) =>
+            el(
+              'li',
+              { class: `alert alert-${a.severity === 'warning' ? 'warning' : 'info'}` },
+              el('p', { class: 'alert-reason' }, a.summary),
+              el(
+                'div',
+                { class: 'alert-foot' },
+                el('span', { class: 'muted' }, `Raised ${fmtDateTime(a.createdAt)}`),
+                canAcknowledge
+                  ? el(
+                      'button',
+                      {
+                        type: 'button',
+                        class: 'btn btn-small',
+                        onclick: async () => {
+                          try {
+                            await api('POST', `/ops-alerts/${encodeURIComponent(a.alertKey)}/acknowledge`, {});
+                            toast('Ops alert acknowledged');
+                            reload();
+                          } catch (e) {
+                            toast(e instanceof ApiError ? e.message : String(e), 'error');
+                          }
+                        },
+                      },
+                      'Acknowledge',
+                    )
+                  : null,
+              ),
+            ),
+          ),
+        ),
+      )
+    : null;
+}
+
+/** The changes between versions or months that the intervals say are real. */
+function changesCard(r: PerformanceReport): HTMLElement | null {
+  return r.changes.length > 0
+    ? el(
+        'section',
+        { class: 'card', 'aria-labelledby': 'changes-title' },
+        el('h2', { id: 'changes-title' }, 'Changes the intervals say are real'),
+        el(
+          'ul',
+          {},
+          ...r.changes.map((c) =>
+            el(
+              'li',
+              { class: `change-${c.direction}` },
+              `${METRICS.find((m) => m.key === c.metric)?.label}: ${c.from.label} ${pct(c.from.value)} → ${c.to.label} ${pct(c.to.value)} (${c.direction})${c.clinicId ? ` at ${c.clinicId}` : ''}`,
+            ),
+          ),
+        ),
+      )
+    : null;
+}
+
+/** One chart per metric over the months (a line per model version), and the calibration curve. */
+function drawCharts(charts: HTMLElement, r: PerformanceReport, versions: string[], months: string[]): void {
+  for (const m of METRICS) {
+    const box = el('div', { class: 'chart' });
+    charts.append(el('div', { class: 'card' }, el('h3', {}, m.label), el('p', { class: 'muted' }, m.help), box));
+    lineChart(box, {
+      x: months.map(monthSeconds),
+      yLabel: 'share',
+      yRange: [0, 1],
+      height: 200,
+      series: versions.map((v) => ({
+        label: v,
+        values: months.map(
+          (month) =>
+            r.byMonth.find((row) => `${row.modelName} ${row.modelVersion}` === v && row.month === month)?.[m.key].value ?? null,
+        ),
+      })),
+    });
+  }
+  const calibration = el('div', { class: 'chart' });
+  charts.append(
+    el(
+      'div',
+      { class: 'card' },
+      el('h3', {}, 'Calibration'),
+      el('p', { class: 'muted' }, 'Share of findings confirmed, by model score (a calibrated model follows the diagonal).'),
+      calibration,
+    ),
+  );
+  const centres = Array.from({ length: 10 }, (_, i) => i / 10 + 0.05);
+  lineChart(calibration, {
+    x: centres,
+    xTime: false,
+    xLabel: 'model score',
+    yLabel: 'confirmed',
+    yRange: [0, 1],
+    height: 200,
+    series: [
+      { label: 'ideal', values: centres },
+      ...r.calibration.map((c) => ({
+        label: `${c.modelName} ${c.modelVersion}`,
+        values: c.bins.map((b) => b.confirmed.value),
+      })),
+    ],
+  });
+}
+
 /** Real-world performance from clinicians' verdicts: per model version, clinic and month. */
 export async function renderPerformance(main: HTMLElement, canAcknowledge = false): Promise<void> {
   const modelName = el('input', { id: 'f-model', placeholder: 'all models' });
@@ -63,49 +217,7 @@ export async function renderPerformance(main: HTMLElement, canAcknowledge = fals
       api<PerformanceReport>('GET', `/performance${q}`),
       api<{ items: OpsAlert[] }>('GET', '/ops-alerts?open=true'),
     ]);
-    const alertList =
-      alerts.items.length > 0
-        ? el(
-            'section',
-            { class: 'card', 'aria-labelledby': 'ops-alerts-title' },
-            el('h2', { id: 'ops-alerts-title' }, 'Ops alerts'),
-            el(
-              'ul',
-              { class: 'alert-list' },
-              ...alerts.items.map((a) =>
-                el(
-                  'li',
-                  { class: `alert alert-${a.severity === 'warning' ? 'warning' : 'info'}` },
-                  el('p', { class: 'alert-reason' }, a.summary),
-                  el(
-                    'div',
-                    { class: 'alert-foot' },
-                    el('span', { class: 'muted' }, `Raised ${fmtDateTime(a.createdAt)}`),
-                    canAcknowledge
-                      ? el(
-                          'button',
-                          {
-                            type: 'button',
-                            class: 'btn btn-small',
-                            onclick: async () => {
-                              try {
-                                await api('POST', `/ops-alerts/${encodeURIComponent(a.alertKey)}/acknowledge`, {});
-                                toast('Ops alert acknowledged');
-                                void load();
-                              } catch (e) {
-                                toast(e instanceof ApiError ? e.message : String(e), 'error');
-                              }
-                            },
-                          },
-                          'Acknowledge',
-                        )
-                      : null,
-                  ),
-                ),
-              ),
-            ),
-          )
-        : null;
+    const alertList = opsAlertList(alerts.items, canAcknowledge, () => void load());
     if (r.byVersion.length === 0) {
       clear(body, alertList, el('p', { class: 'muted card' }, 'No verdicts yet: figures appear as clinicians judge findings.'));
       return;
@@ -116,24 +228,7 @@ export async function renderPerformance(main: HTMLElement, canAcknowledge = fals
     clear(
       body,
       alertList,
-      r.changes.length > 0
-        ? el(
-            'section',
-            { class: 'card', 'aria-labelledby': 'changes-title' },
-            el('h2', { id: 'changes-title' }, 'Changes the intervals say are real'),
-            el(
-              'ul',
-              {},
-              ...r.changes.map((c) =>
-                el(
-                  'li',
-                  { class: `change-${c.direction}` },
-                  `${METRICS.find((m) => m.key === c.metric)?.label}: ${c.from.label} ${pct(c.from.value)} → ${c.to.label} ${pct(c.to.value)} (${c.direction})${c.clinicId ? ` at ${c.clinicId}` : ''}`,
-                ),
-              ),
-            ),
-          )
-        : null,
+      changesCard(r),
       el(
         'section',
         { class: 'card table-card', 'aria-labelledby': 'versions-title' },
@@ -149,88 +244,7 @@ export async function renderPerformance(main: HTMLElement, canAcknowledge = fals
         table('Per clinic', r.byClinic, true),
       ),
     );
-    for (const m of METRICS) {
-      const box = el('div', { class: 'chart' });
-      charts.append(el('div', { class: 'card' }, el('h3', {}, m.label), el('p', { class: 'muted' }, m.help), box));
-      lineChart(box, {
-        x: months.map(monthSeconds),
-        yLabel: 'share',
-        yRange: [0, 1],
-        height: 200,
-        series: versions.map((v) => ({
-          label: v,
-          values: months.map(
-            (month) =>
-              r.byMonth.find((row) => `${row.modelName} ${row.modelVersion}` === v && row.month === month)?.[m.key].value ?? null,
-          ),
-        })),
-      });
-    }
-    const calibration = el('div', { class: 'chart' });
-    charts.append(
-      el(
-        'div',
-        { class: 'card' },
-        el('h3', {}, 'Calibration'),
-        el('p', { class: 'muted' }, 'Share of findings confirmed, by model score (a calibrated model follows the diagonal).'),
-        calibration,
-      ),
-    );
-    const centres = Array.from({ length: 10 }, (_, i) => i / 10 + 0.05);
-    lineChart(calibration, {
-      x: centres,
-      xTime: false,
-      xLabel: 'model score',
-      yLabel: 'confirmed',
-      yRange: [0, 1],
-      height: 200,
-      series: [
-        { label: 'ideal', values: centres },
-        ...r.calibration.map((c) => ({
-          label: `${c.modelName} ${c.modelVersion}`,
-          values: c.bins.map((b) => b.confirmed.value),
-        })),
-      ],
-    });
-  }
-
-  function table(label: string, rows: Row[], withClinic: boolean): HTMLElement {
-    return el(
-      'table',
-      { class: 'table', 'aria-label': label },
-      el(
-        'thead',
-        {},
-        el(
-          'tr',
-          {},
-          ...[
-            'Model',
-            ...(withClinic ? ['Clinic'] : []),
-            'Judged findings (of those in reviewed studies)',
-            ...METRICS.map((m) => m.label),
-          ].map((h) => el('th', { scope: 'col' }, h)),
-        ),
-      ),
-      el(
-        'tbody',
-        {},
-        ...rows.map((row) =>
-          el(
-            'tr',
-            {},
-            el('td', {}, `${row.modelName} ${row.modelVersion}`),
-            withClinic ? el('td', {}, row.clinicId ?? '—') : null,
-            el(
-              'td',
-              { class: 'num' },
-              `${row.confirmed + row.dismissed + row.uncertain} of ${row.confirmed + row.dismissed + row.uncertain + row.unjudged}`,
-            ),
-            ...METRICS.map((m) => el('td', {}, figure(row[m.key]))),
-          ),
-        ),
-      ),
-    );
+    drawCharts(charts, r, versions, months);
   }
 
   await load();
