@@ -173,6 +173,58 @@ export async function renderRollouts(main: HTMLElement): Promise<void> {
   );
 }
 
+/** One wave: its devices' progress as a bar and a table. */
+function waveCard(r: RolloutDetail['rollout'], devices: RolloutDetail['devices'], w: number, waveCount: number): HTMLElement {
+  const ds = devices.filter((d) => d.wave === w);
+  const by = (state: string) => ds.filter((d) => d.state === state).length;
+  const c = { total: ds.length, installed: by('installed'), failed: by('failed'), back: by('rolled-back') };
+  const status = w < r.currentWave ? 'done' : w === r.currentWave ? 'current' : 'waiting';
+  return el(
+    'div',
+    { class: `card wave wave-${status}` },
+    el(
+      'h2',
+      {},
+      `Wave ${w + 1} of ${waveCount}`,
+      el('span', { class: 'muted' }, ` · ${c.total} device${c.total === 1 ? '' : 's'} · ${status}`),
+    ),
+    el(
+      'div',
+      { class: 'bar', role: 'img', 'aria-label': `${c.installed} of ${c.total} installed, ${c.failed} failed` },
+      el('span', { class: 'bar-ok', style: `width:${(100 * c.installed) / Math.max(1, c.total)}%` }),
+      el('span', { class: 'bar-bad', style: `width:${(100 * c.failed) / Math.max(1, c.total)}%` }),
+      el('span', { class: 'bar-back', style: `width:${(100 * c.back) / Math.max(1, c.total)}%` }),
+    ),
+    el(
+      'table',
+      { class: 'table', 'aria-label': `Wave ${w + 1} devices` },
+      el(
+        'thead',
+        {},
+        el('tr', {}, ...['Device', 'Clinic', 'Previous', 'State', 'Updated', 'Reason'].map((h) => el('th', { scope: 'col' }, h))),
+      ),
+      el(
+        'tbody',
+        {},
+        ...devices
+          .filter((d) => d.wave === w)
+          .map((d) =>
+            el(
+              'tr',
+              {},
+              el('td', {}, d.deviceId),
+              el('td', {}, d.clinicId),
+              el('td', {}, d.previous ? d.previous.version : '—'),
+              el('td', {}, el('span', { class: `dstate dstate-${d.state}` }, d.state)),
+              el('td', {}, fmtAgo(d.updatedAt)),
+              el('td', { class: 'wrap' }, d.reason ?? ''),
+            ),
+          ),
+      ),
+    ),
+  );
+}
+
 /** One rollout: actions, gate figures and each wave's devices, refreshed live. */
 export async function renderRollout(main: HTMLElement, rolloutId: string): Promise<void> {
   const { rollout: r, devices } = await api<RolloutDetail>('GET', `/rollouts/${encodeURIComponent(rolloutId)}`);
@@ -194,11 +246,6 @@ export async function renderRollout(main: HTMLElement, rolloutId: string): Promi
     button('Abort', 'abort', r.state === 'running' || r.state === 'paused'),
     button('Roll back', 'rollback', ['running', 'paused', 'completed', 'aborted'].includes(r.state), 'btn-danger'),
   ].filter((b): b is HTMLButtonElement => b !== null);
-  const counts = (wave: number) => {
-    const ds = devices.filter((d) => d.wave === wave);
-    const by = (s: string) => ds.filter((d) => d.state === s).length;
-    return { total: ds.length, installed: by('installed'), failed: by('failed'), back: by('rolled-back') };
-  };
   clear(
     main,
     pageHeader(
@@ -228,58 +275,7 @@ export async function renderRollout(main: HTMLElement, rolloutId: string): Promi
     el(
       'section',
       { class: 'waves', 'aria-label': 'Waves' },
-      ...Array.from({ length: waveCount }, (_, w) => {
-        const c = counts(w);
-        const status = w < r.currentWave ? 'done' : w === r.currentWave ? 'current' : 'waiting';
-        return el(
-          'div',
-          { class: `card wave wave-${status}` },
-          el(
-            'h2',
-            {},
-            `Wave ${w + 1} of ${waveCount}`,
-            el('span', { class: 'muted' }, ` · ${c.total} device${c.total === 1 ? '' : 's'} · ${status}`),
-          ),
-          el(
-            'div',
-            { class: 'bar', role: 'img', 'aria-label': `${c.installed} of ${c.total} installed, ${c.failed} failed` },
-            el('span', { class: 'bar-ok', style: `width:${(100 * c.installed) / Math.max(1, c.total)}%` }),
-            el('span', { class: 'bar-bad', style: `width:${(100 * c.failed) / Math.max(1, c.total)}%` }),
-            el('span', { class: 'bar-back', style: `width:${(100 * c.back) / Math.max(1, c.total)}%` }),
-          ),
-          el(
-            'table',
-            { class: 'table', 'aria-label': `Wave ${w + 1} devices` },
-            el(
-              'thead',
-              {},
-              el(
-                'tr',
-                {},
-                ...['Device', 'Clinic', 'Previous', 'State', 'Updated', 'Reason'].map((h) => el('th', { scope: 'col' }, h)),
-              ),
-            ),
-            el(
-              'tbody',
-              {},
-              ...devices
-                .filter((d) => d.wave === w)
-                .map((d) =>
-                  el(
-                    'tr',
-                    {},
-                    el('td', {}, d.deviceId),
-                    el('td', {}, d.clinicId),
-                    el('td', {}, d.previous ? d.previous.version : '—'),
-                    el('td', {}, el('span', { class: `dstate dstate-${d.state}` }, d.state)),
-                    el('td', {}, fmtAgo(d.updatedAt)),
-                    el('td', { class: 'wrap' }, d.reason ?? ''),
-                  ),
-                ),
-            ),
-          ),
-        );
-      }),
+      ...Array.from({ length: waveCount }, (_, w) => waveCard(r, devices, w, waveCount)),
     ),
   );
 }
