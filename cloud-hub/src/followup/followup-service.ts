@@ -14,6 +14,9 @@ import {
 } from './overdue.js';
 import { buildPatientTimeline, DEFAULT_TIMELINE_POLICY, type TimelinePolicy } from './timeline.js';
 
+/** How far back the catch-up looks, and how old a result must be before it counts as owed. */
+const CATCH_UP_WINDOW_MS = 86_400_000;
+const CATCH_UP_GRACE_MS = 60_000;
 /** Patients recomputed per transaction. */
 const RECOMPUTE_BATCH = 200;
 /** Retry delays while the state store is unreachable: doubling from the first to the last. */
@@ -43,6 +46,11 @@ export interface FollowupServiceOptions {
   sweepIntervalMs?: number;
   /** Whether the periodic sweeps run here (with replicas, only where the sweep lease is held). */
   sweepsEnabled?: boolean;
+  /**
+   * How often the sweep holder looks for recomputations nobody did (a replica killed between
+   * committing results and recomputing their patients): default 30 s.
+   */
+  catchUpIntervalMs?: number;
 }
 
 /** What the hub needs from follow-up, whether it runs in-process or in a worker thread. */
@@ -74,6 +82,7 @@ export class FollowupService implements FollowupRunner {
   private readonly dirty = new Set<string>();
   private running: Promise<void> | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
+  private catchUpTimer: NodeJS.Timeout | undefined;
   private stopping = false;
   /** Periodic overdue sweeps run only while this is true (one replica at a time). */
   sweepsEnabled: boolean;
@@ -93,11 +102,16 @@ export class FollowupService implements FollowupRunner {
     this.sweepTimer = setInterval(sweep, this.o.sweepIntervalMs ?? 3_600_000);
     this.sweepTimer.unref();
     sweep();
+    this.catchUpTimer = setInterval(() => {
+      if (this.sweepsEnabled) void this.catchUp();
+    }, this.o.catchUpIntervalMs ?? 30_000);
+    this.catchUpTimer.unref();
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.catchUpTimer) clearInterval(this.catchUpTimer);
     await this.settled();
   }
 
@@ -227,6 +241,29 @@ export class FollowupService implements FollowupRunner {
           clinicId: alert.clinicId,
         },
       });
+    }
+  }
+
+  /**
+   * Notes the patients whose results of the last day arrived more than a minute ago and are still
+   * not in their timeline. A replica notes patients in memory after each commit; one killed before
+   * recomputing them would otherwise leave them stale until their next result. Recomputation is
+   * idempotent, so noting a patient another replica is computing costs only the work. The count noted.
+   */
+  async catchUp(nowMs = Date.now()): Promise<number> {
+    try {
+      const from = new Date(nowMs - CATCH_UP_WINDOW_MS).toISOString();
+      const to = new Date(nowMs - CATCH_UP_GRACE_MS).toISOString();
+      const behind = await this.o.store.patientsBehind(from, to, 1000);
+      if (behind.length > 0) {
+        this.o.logger.warn({ patients: behind.length }, 'follow-up caught up on patients no replica had recomputed');
+        this.notePatients(behind);
+      }
+      return behind.length;
+    } catch (error) {
+      const vigil = asVigilError(error, 'VIGIL_STATE_STORE_UNAVAILABLE');
+      this.o.logger.error({ code: vigil.code }, `follow-up catch-up failed: ${vigil.message}`);
+      return 0;
     }
   }
 

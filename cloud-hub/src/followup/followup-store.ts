@@ -96,6 +96,11 @@ export interface FollowupStore {
   listPatients(filter: PatientFilter): Promise<Page<PatientSummary>>;
   /** Patients due before `date` whose overdue alert for their latest study does not exist yet. */
   patientsNewlyOverdue(date: string, limit: number): Promise<string[]>;
+  /**
+   * Patients with a result received in [from, to) that their stored timeline does not include yet
+   * (no timeline, or one saved before the result arrived): recomputations a crashed replica owed.
+   */
+  patientsBehind(from: string, to: string, limit: number): Promise<string[]>;
   listAlerts(filter: AlertFilter): Promise<Page<AlertRecord>>;
   getAlert(alertKey: string): Promise<AlertRecord | undefined>;
   transitionAlert(alertKey: string, to: 'acknowledged' | 'resolved', by: string, note?: string): Promise<AlertRecord>;

@@ -44,6 +44,8 @@ port.on('message', (message: ToFollowupWorker) => {
       return;
     case 'sweeps':
       service.sweepsEnabled = message.enabled;
+      // A replica taking over the sweeps first catches up on what a dead one owed.
+      if (message.enabled) void service.catchUp();
       return;
     case 'settle':
       void service.settled().then(() => post({ type: 'settled', id: message.id }));

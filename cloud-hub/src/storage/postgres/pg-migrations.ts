@@ -365,4 +365,9 @@ export const PG_MIGRATIONS: readonly { version: number; name: string; sql: strin
       CREATE INDEX device_certificates_device ON device_certificates (device_id, issued_at);
     `,
   },
+  {
+    version: 8,
+    name: 'results by time received (follow-up catch-up after a crash)',
+    sql: 'CREATE INDEX results_received ON results (received_at);',
+  },
 ];

@@ -59,6 +59,14 @@ export abstract class SqlFollowupReads {
     return (await this.port.all('patientsNewlyOverdue', sql, [date, limit])).map((r) => r.patient_key as string);
   }
 
+  async patientsBehind(from: string, to: string, limit: number): Promise<string[]> {
+    const sql = `SELECT DISTINCT r.patient_key FROM results r LEFT JOIN patients p ON p.patient_key = r.patient_key
+      WHERE r.received_at >= ? AND r.received_at < ? AND r.shadow = FALSE
+        AND (p.patient_key IS NULL OR p.updated_at < r.received_at)
+      LIMIT ?`;
+    return (await this.port.all('patientsBehind', sql, [from, to, limit])).map((r) => r.patient_key as string);
+  }
+
   async listAlerts(filter: AlertFilter): Promise<Page<AlertRecord>> {
     const after = decodeCursor(filter.cursor, 2);
     const where = whereOf([

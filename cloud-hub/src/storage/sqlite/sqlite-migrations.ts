@@ -366,4 +366,9 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
       CREATE INDEX device_certificates_device ON device_certificates (device_id, issued_at);
     `,
   },
+  {
+    version: 12,
+    name: 'results by time received (follow-up catch-up after a crash)',
+    sql: 'CREATE INDEX results_received ON results (received_at);',
+  },
 ];
