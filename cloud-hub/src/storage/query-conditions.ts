@@ -74,3 +74,11 @@ export function resultScope(scope: readonly string[]): Fragment {
 export function clinicScope(scope: readonly string[], column = 'clinic_id'): Fragment {
   return inList(column, scope);
 }
+
+/** `WHERE a AND b …` of the fragments with their values in order, or nothing when there are none. */
+export function whereOf(fragments: readonly { sql: string; values: readonly unknown[] }[]): { sql: string; values: unknown[] } {
+  return {
+    sql: fragments.length ? `WHERE ${fragments.map((f) => f.sql).join(' AND ')}` : '',
+    values: fragments.flatMap((f) => f.values),
+  };
+}

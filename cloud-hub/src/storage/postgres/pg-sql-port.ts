@@ -1,7 +1,5 @@
 import type pg from 'pg';
 import {
-  LEASE_HELD_SQL,
-  leaseLost,
   numberedPlaceholders,
   type Row,
   type SqlDialect,
@@ -16,11 +14,7 @@ export class PgSqlPort implements SqlPort {
   readonly engine = 'postgres';
   readonly dialect: SqlDialect = {
     byCodePoint: ' COLLATE "C"',
-    leaseHeld: (fence) => ({
-      sql: `${LEASE_HELD_SQL}now() FOR SHARE`,
-      params: [fence.name, fence.holder, fence.epoch],
-      orFail: leaseLost(fence),
-    }),
+    lockShared: ' FOR SHARE',
     clock: (plusMs = 0) =>
       plusMs === 0 ? { sql: 'now()', params: [] } : { sql: "(now() + ? * interval '1 millisecond')", params: [plusMs] },
   };

@@ -4,18 +4,13 @@ import type { AlertFilter, AlertRecord, PatientFilter, PatientSummary } from '..
 import type { FollowupObservation } from '../../followup/followup-types.js';
 import { decodeCursor, type Page, toPage } from '../../state/pagination.js';
 import { observationOf, toAlert, toPatient } from '../followup-rows.js';
-import { alertConditions, clinicScope, patientScope } from '../query-conditions.js';
+import { alertConditions, clinicScope, patientScope, whereOf } from '../query-conditions.js';
 import type { SqlPort } from './sql-port.js';
 
 /** An alert's patient's open-alert count, recounted (after an alert opened, resolved or was acknowledged). */
 export const RECOUNT_OPEN_ALERTS = `UPDATE patients SET open_alerts =
   (SELECT COUNT(*) FROM alerts a WHERE a.patient_key = patients.patient_key AND a.status != 'resolved')
   WHERE patient_key = (SELECT patient_key FROM alerts WHERE alert_key = ?)`;
-
-const whereOf = (fragments: readonly { sql: string; values: readonly unknown[] }[]) => ({
-  sql: fragments.length ? `WHERE ${fragments.map((f) => f.sql).join(' AND ')}` : '',
-  values: fragments.flatMap((f) => f.values),
-});
 
 /**
  * Follow-up reads and alert transitions, the same on every engine (through the SQL port). Saving

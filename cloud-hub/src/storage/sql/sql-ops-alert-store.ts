@@ -1,6 +1,7 @@
 import { VigilError } from '@vigil/shared';
 import type { NewOpsAlert, OpsAlert, OpsAlertFilter, OpsAlertStore } from '../../ops/ops-alert-store.js';
 import { OPS_ALERT_COLUMNS, opsAlertConditions, opsAlertValues, toOpsAlert } from '../ops-alert-rows.js';
+import { whereOf } from '../query-conditions.js';
 import { marks, type SqlPort } from './sql-port.js';
 
 /** Ops alerts on any engine, through the SQL port. */
@@ -23,10 +24,9 @@ export class SqlOpsAlertStore implements OpsAlertStore {
   }
 
   async list(filter: OpsAlertFilter): Promise<OpsAlert[]> {
-    const conditions = opsAlertConditions(filter);
-    const sql = `SELECT * FROM ops_alerts ${conditions.length ? `WHERE ${conditions.map((c) => c.sql).join(' AND ')}` : ''}
-      ORDER BY created_at DESC, alert_key LIMIT ?`;
-    return (await this.db.all('ops alert list', sql, [...conditions.flatMap((c) => c.values), filter.limit])).map(toOpsAlert);
+    const where = whereOf(opsAlertConditions(filter));
+    const sql = `SELECT * FROM ops_alerts ${where.sql} ORDER BY created_at DESC, alert_key LIMIT ?`;
+    return (await this.db.all('ops alert list', sql, [...where.values, filter.limit])).map(toOpsAlert);
   }
 
   async get(alertKey: string): Promise<OpsAlert | undefined> {

@@ -24,12 +24,8 @@ export interface Statement {
 export interface SqlDialect {
   /** After a text column in ORDER BY: sort by code point (SQLite's default; PostgreSQL's "C" collation). */
   readonly byCodePoint: string;
-  /**
-   * A guard for fenced writes: it returns a row while `fence`'s lease is still held (on PostgreSQL by
-   * the database's clock, locking the lease row so no takeover commits first), so a replica that lost
-   * the lease writes nothing (VIGIL_LEASE_LOST).
-   */
-  leaseHeld(fence: LeaseFence): Statement;
+  /** After a SELECT of a row the transaction relies on: its shared lock (PostgreSQL's FOR SHARE; SQLite's write transaction already excludes others). */
+  readonly lockShared: string;
   /**
    * The current time in SQL, plus `plusMs` (leases' expiry): this process's clock as ISO text on
    * SQLite (one process owns the file), the server's clock on PostgreSQL (replicas' clocks may differ).
@@ -37,10 +33,18 @@ export interface SqlDialect {
   clock(plusMs?: number): { sql: string; params: unknown[] };
 }
 
-export const LEASE_HELD_SQL = 'SELECT 1 FROM leases WHERE name = ? AND holder = ? AND epoch = ? AND expires_at > ';
-
-export function leaseLost(fence: LeaseFence): VigilError {
-  return new VigilError('VIGIL_LEASE_LOST', `lease ${fence.name} (epoch ${fence.epoch}) is no longer held by ${fence.holder}`);
+/**
+ * A guard for fenced writes: it returns a row while `fence`'s lease is still held (by the dialect's
+ * clock, the lease row locked so no takeover commits first), so a replica that lost the lease writes
+ * nothing (VIGIL_LEASE_LOST).
+ */
+export function leaseHeld(dialect: SqlDialect, fence: LeaseFence): Statement {
+  const now = dialect.clock();
+  return {
+    sql: `SELECT 1 FROM leases WHERE name = ? AND holder = ? AND epoch = ? AND expires_at > ${now.sql}${dialect.lockShared}`,
+    params: [fence.name, fence.holder, fence.epoch, ...now.params],
+    orFail: new VigilError('VIGIL_LEASE_LOST', `lease ${fence.name} (epoch ${fence.epoch}) is no longer held by ${fence.holder}`),
+  };
 }
 
 export interface StatementResult {

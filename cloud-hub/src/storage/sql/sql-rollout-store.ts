@@ -17,7 +17,7 @@ import {
   toPackage,
   toRollout,
 } from '../rollout-rows.js';
-import { marks, type SqlPort, type Statement } from './sql-port.js';
+import { leaseHeld, marks, type SqlPort, type Statement } from './sql-port.js';
 
 const json = (value: unknown) => (value ? JSON.stringify(value) : null);
 
@@ -38,7 +38,7 @@ export class SqlRolloutStore implements RolloutStore {
 
   /** Statements in one transaction, behind the fence's guard when the store has one. */
   private async write(what: string, statements: Statement[]): Promise<number[]> {
-    const guard = this.fence ? [this.db.dialect.leaseHeld(this.fence)] : [];
+    const guard = this.fence ? [leaseHeld(this.db.dialect, this.fence)] : [];
     const done = await this.db.batch(what, [...guard, ...statements]);
     return done.slice(guard.length).map((r) => r.changes);
   }

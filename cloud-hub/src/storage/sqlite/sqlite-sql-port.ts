@@ -1,13 +1,5 @@
 import type Database from 'better-sqlite3';
-import {
-  LEASE_HELD_SQL,
-  leaseLost,
-  type Row,
-  type SqlDialect,
-  type SqlPort,
-  type Statement,
-  type StatementResult,
-} from '../sql/sql-port.js';
+import type { Row, SqlDialect, SqlPort, Statement, StatementResult } from '../sql/sql-port.js';
 import { durableWrite, wrap } from './sqlite-wrap.js';
 
 /** The SQL port on the hub's SQLite connection: reads as they are, writes made durable before they resolve. */
@@ -16,11 +8,7 @@ export class SqliteSqlPort implements SqlPort {
   readonly dialect: SqlDialect = {
     byCodePoint: '',
     // The write transaction (BEGIN IMMEDIATE) already keeps any takeover out until it commits.
-    leaseHeld: (fence) => ({
-      sql: `${LEASE_HELD_SQL}?`,
-      params: [fence.name, fence.holder, fence.epoch, new Date().toISOString()],
-      orFail: leaseLost(fence),
-    }),
+    lockShared: '',
     clock: (plusMs = 0) => ({ sql: '?', params: [new Date(Date.now() + plusMs).toISOString()] }),
   };
 
