@@ -98,7 +98,7 @@ test("a manifest's calibration maps finding scores monotonically; without one th
     output: { stride: 1 },
     thresholds: { finding: 0.5, minAreaMm2: 1, maxFindings: 10 },
   } as unknown as ModelManifest;
-  const attrs = { rows: 100, columns: 100, pixelSpacingMm: [0.4, 0.4] as [number, number] };
+  const attrs = { rows: 100, columns: 100, pixelSpacingMm: [0.4, 0.4] as [number, number], acquisition: 'digital' as const };
   const input = { scale: 1, mirrored: false };
   const raw = findingsOfMap(map, input, attrs, manifest).map((f) => f.score);
   assert.deepEqual(raw, [0.95, 0.6]);
@@ -112,4 +112,27 @@ test("a manifest's calibration maps finding scores monotonically; without one th
     calibrated.map(({ score: _, ...rest }) => rest),
     findingsOfMap(map, input, attrs, manifest).map(({ score: _, ...rest }) => rest),
   );
+});
+
+test("a model with a film branch reads film at the branch's own threshold and calibration, digital at the manifest's", () => {
+  const map = mapWithDiscs(100, 100, [
+    { x: 30, y: 30, r: 8, p: 0.95 },
+    { x: 70, y: 70, r: 8, p: 0.3 },
+  ]);
+  const manifest = {
+    output: { stride: 1 },
+    thresholds: { finding: 0.5, minAreaMm2: 1, maxFindings: 10 },
+    calibration: { method: 'platt', a: 1, b: 0 },
+    branches: { selector: 'film', film: { finding: 0.2, calibration: { method: 'platt', a: 0.5, b: -1 } } },
+  } as unknown as ModelManifest;
+  const geometry = { rows: 100, columns: 100, pixelSpacingMm: [0.4, 0.4] as [number, number] };
+  const input = { scale: 1, mirrored: false };
+  const digital = findingsOfMap(map, input, { ...geometry, acquisition: 'digital' }, manifest).map((f) => f.score);
+  const film = findingsOfMap(map, input, { ...geometry, acquisition: 'film' }, manifest).map((f) => f.score);
+  // Digital: only the 0.95 peak passes 0.5, and σ(logit(p)) is p itself.
+  assert.deepEqual(digital, [0.95]);
+  // Film: both peaks pass the branch's 0.2, through the branch's calibration.
+  assert.equal(film.length, 2);
+  assert.ok(Math.abs((film[0] ?? 0) - calibratedScore(0.95, { a: 0.5, b: -1 })) < 1e-4, String(film));
+  assert.ok(Math.abs((film[1] ?? 0) - calibratedScore(0.3, { a: 0.5, b: -1 })) < 1e-4, String(film));
 });

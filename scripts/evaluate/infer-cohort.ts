@@ -35,6 +35,11 @@ export interface InferredCohort {
 export const CANDIDATE_THRESHOLD = 0.2;
 const CACHE_VERSION = 2;
 
+/** What the cached findings depend on besides the weights: calibrations and the film branch's threshold. */
+function calibrationKey(manifest: OnnxModel['manifest']): string {
+  return JSON.stringify([manifest.calibration ?? null, ...(manifest.branches ? [manifest.branches] : [])]);
+}
+
 export async function inferCohort(
   phantomDir: string,
   modelDir: string,
@@ -48,8 +53,7 @@ export async function inferCohort(
     if (useCache && existsSync(cacheFile)) {
       const cached = JSON.parse(readFileSync(cacheFile, 'utf8')) as InferredCohort & { cacheVersion: number };
       const same =
-        cached.model.findingThreshold === manifest.thresholds.finding &&
-        cached.model.calibration === JSON.stringify(manifest.calibration ?? null);
+        cached.model.findingThreshold === manifest.thresholds.finding && cached.model.calibration === calibrationKey(manifest);
       if (cached.cacheVersion === CACHE_VERSION && same) return cached;
     }
     const { truth } = readTruth(phantomDir);
@@ -80,7 +84,7 @@ export async function inferCohort(
         sha256: manifest.sha256,
         findingThreshold: manifest.thresholds.finding,
         calibrated: manifest.calibration !== undefined,
-        calibration: JSON.stringify(manifest.calibration ?? null),
+        calibration: calibrationKey(manifest),
       },
       images,
     };

@@ -1,9 +1,12 @@
 // The real-image bar on one cross-validation fold (issue 26): the fold-0 model of the shipped recipe
-// (`npm run cross-validate`), trained without the women of fold 0, reads those women's real film
-// (mini-MIAS) and digital (CDD-CESM) mammograms, converted here from ../shared/data by the dataset
-// adapters and read through the edge's own decode, preprocess and inference. Its FROC operating point
-// and image AUC must hold the figures the model card reports for this fold (less a margin for the
-// bootstrap and for a different CPU's float rounding), and beat the phantom-only model's on the same women.
+// (a film branch trained by `npm run cross-validate` without the women of fold 0, composed with the
+// phantom-trained digital branch), reads those women's real film (mini-MIAS) and digital (CDD-CESM)
+// mammograms, converted here from ../shared/data by the dataset adapters and read through the edge's
+// own decode, preprocess and inference (each image by the branch its Detector Type chooses). Its FROC
+// operating point and image AUC must hold the figures the model card reports for this fold (less a
+// margin for the bootstrap and for a different CPU's float rounding), and compare with the
+// phantom-only model's on the same women as bar.json says: better on film, the same on digital
+// (the digital branch is that model).
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,7 +29,7 @@ test('fold 0 of the cross-validation: the model holds its real-image bar on wome
 }, async () => {
   const BAR = JSON.parse(readFileSync(join(FOLD_MODEL, 'bar.json'), 'utf8')) as Record<
     string,
-    { sensitivity: number; imageAuc?: number }
+    { sensitivity: number; imageAuc?: number; vsPhantomOnly: 'better' | 'same' }
   >;
   const dir = makeTempDir('real-fold');
   try {
@@ -48,10 +51,17 @@ test('fold 0 of the cross-validation: the model holds its real-image bar on wome
         now.at.sensitivity >= bar.sensitivity - 0.03,
         `${name}: sensitivity ${now.at.sensitivity} (bar ${bar.sensitivity})`,
       );
-      assert.ok(
-        now.at.sensitivity > before.at.sensitivity,
-        `${name}: better than the phantom-only model (${before.at.sensitivity})`,
-      );
+      if (bar.vsPhantomOnly === 'better')
+        assert.ok(
+          now.at.sensitivity > before.at.sensitivity,
+          `${name}: better than the phantom-only model (${before.at.sensitivity})`,
+        );
+      else
+        assert.deepEqual(
+          now.curve,
+          before.curve,
+          `${name}: read by the phantom-only model's own network, as the phantom-only model reads it`,
+        );
       if (bar.imageAuc !== undefined) {
         assert.ok(now.imageAuc, `${name}: an image AUC`);
         assert.ok(now.imageAuc.value >= bar.imageAuc - 0.03, `${name}: image AUC ${now.imageAuc.value} (bar ${bar.imageAuc})`);

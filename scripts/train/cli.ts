@@ -5,19 +5,23 @@
 //   (`npm run datasets`), leaving out the women of fold K of N (by a hash of their id)
 // `npm run train -- --from SET [--from SET…] --base models/vigil-demo --version 1.1.0 --out DIR [--epochs 2]`:
 // fine-tune on training sets edges assembled from clinicians' verdicts (`vigil-edge training-set`).
+// `npm run train -- --digital DIR --film DIR --version V --out DIR`: one package with a branch per
+// acquisition (scanned film, digital), the edge choosing by the image's Detector/Conversion Type.
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliError, parseCli } from '../cli-args.js';
 import { foldOf, foldOption } from '../datasets/folds.js';
+import { composeByAcquisition } from './compose-branches.js';
 import { fineTuneModel, trainModel } from './train-model.js';
 
 const USAGE = `usage: npm run train -- [--out DIR] [--patients N] [--epochs E] [--seed S] [--version V] [--input WxH] [--crop C]
                         [--init DIR] [--lr R] [--work-dir DIR] [--data DIR …] [--folds N --fold K]
                         [--preprocess plain|breast] [--geometric G]
        npm run train -- --from SET [--from SET…] --base DIR --version V --out DIR [--epochs E] [--lr R]
+       npm run train -- --digital DIR --film DIR [--film-score S] --version V --out DIR
 Trains the lesion model on phantoms (and converted real cohorts with --data), or fine-tunes it on edges'
-training sets (--from); prints the new package's name, version and SHA-256.`;
+training sets (--from), or composes a digital and a film model into one (--digital, --film); prints the new package's name, version and SHA-256.`;
 const { values } = parseCli(USAGE, {
   options: {
     out: { type: 'string', default: 'models/vigil-demo' },
@@ -48,8 +52,31 @@ const { values } = parseCli(USAGE, {
     preprocess: { type: 'string', default: 'plain' },
     /** Random scale (±25 %·G) and rotation (±10°·G) of training crops; 0 = none. */
     geometric: { type: 'string', default: '0' },
+    /** Compose: the model for digital images (and phantoms) … */
+    digital: { type: 'string' },
+    /** … and the model for scanned film. */
+    film: { type: 'string' },
+    /** … whose findings are reported from this calibrated score up (an operating point from cross-validation). */
+    'film-score': { type: 'string' },
   },
 });
+const print = (manifest: { name: string; version: string; sha256: string }) =>
+  process.stdout.write(`${JSON.stringify({ model: manifest.name, version: manifest.version, sha256: manifest.sha256 })}\n`);
+if (values.digital || values.film) {
+  if (!values.digital || !values.film || !process.argv.includes('--version') || !process.argv.includes('--out'))
+    cliError('composing needs --digital DIR, --film DIR, --version V and --out DIR');
+  print(
+    await composeByAcquisition({
+      digital: values.digital,
+      film: values.film,
+      out: values.out as string,
+      version: values.version as string,
+      ...(values['film-score'] ? { filmScore: Number(values['film-score']) } : {}),
+      log: (line) => process.stderr.write(`[train] ${line}\n`),
+    }),
+  );
+  process.exit(0);
+}
 if (values.from?.length) {
   if (!process.argv.includes('--version'))
     cliError('fine-tuning needs --version: the new package version (above the base model)');

@@ -48,6 +48,7 @@ async function cachedInput(
         spec.boxDownsample,
         spec.breastMask,
         spec.pectoralMask,
+        ...(spec.film ? [spec.film] : []),
       ]),
     )
     .digest('hex');

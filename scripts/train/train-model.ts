@@ -1,14 +1,15 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { preprocessingSteps } from '@vigil/edge-agent';
+import { type Acquisition, type ModelManifest as EdgeModelManifest, preprocessingSteps } from '@vigil/edge-agent';
 import { calibrationSamples, fitPlatt } from '../evaluate/calibration.js';
 import { calibrateFindingThreshold } from '../evaluate/evaluate.js';
 import { inferCohort } from '../evaluate/infer-cohort.js';
 import { GENERATOR_VERSION, generatePhantoms, readTruth } from '../phantoms/generate-phantoms.js';
 import { combineCohorts } from './combine-cohorts.js';
+import { composeByAcquisition, extractBranch } from './compose-branches.js';
 import { exportTensors, type TensorSpec } from './export-tensors.js';
+import { runPython } from './python.js';
 
 export interface TrainOptions {
   out: string;
@@ -44,37 +45,8 @@ export interface TrainOptions {
   log: (line: string) => void;
 }
 
-export interface ModelManifest {
-  name: string;
-  version: string;
-  file: string;
-  sha256: string;
-  input: { name: string; width: number; height: number; channels: 1; layout: 'NCHW'; dtype: 'float32' };
-  preprocessing: string[];
-  output: { name: string; kind: 'lesion-probability'; stride: number };
-  thresholds: { finding: number; minAreaMm2: number; maxFindings: number };
-  calibration?: { method: 'platt'; a: number; b: number };
-  training: Record<string, unknown>;
-  intendedUse: string;
-}
-
-function runPython(args: string[], log: (line: string) => void): Promise<Record<string, unknown>[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/python3', args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    const lines: Record<string, unknown>[] = [];
-    let buffer = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      const parts = buffer.split('\n');
-      buffer = parts.pop() ?? '';
-      for (const line of parts.filter(Boolean)) {
-        log(line);
-        lines.push(JSON.parse(line) as Record<string, unknown>);
-      }
-    });
-    child.once('exit', (code) => (code === 0 ? resolve(lines) : reject(new Error(`train.py exited with ${code}`))));
-  });
-}
+/** The package's manifest: the edge's own schema (one declaration). */
+export type ModelManifest = EdgeModelManifest & { training: Record<string, unknown>; intendedUse: string };
 
 function readTruthIfPresent(dir: string): ReturnType<typeof readTruth>['truth'] | undefined {
   return existsSync(join(dir, 'truth.json')) ? readTruth(dir).truth : undefined;
@@ -242,16 +214,52 @@ interface SetIndex {
   height: number;
   stride: number;
   source?: Record<string, unknown>;
-  images: { file: string; patientId: string; positive: boolean; findings: number; centres: unknown[] }[];
+  images: {
+    file: string;
+    patientId: string;
+    positive: boolean;
+    findings: number;
+    centres: unknown[];
+    acquisition?: Acquisition;
+  }[];
 }
 
 /**
  * Fine-tunes a model on the training sets edges assembled from clinicians' verdicts: the sets are
  * concatenated (they must share the model's input size), train.py starts from the base model's
  * weights, and the new package keeps the base's preprocessing and thresholds with a new version.
+ * A model with a branch per acquisition has each branch fine-tuned on the images made for it (a
+ * branch no image is for is kept as it was), then composed again.
  */
 export async function fineTuneModel(o: FineTuneOptions): Promise<ModelManifest> {
   const base = JSON.parse(readFileSync(join(o.base, 'manifest.json'), 'utf8')) as ModelManifest;
+  if (!base.branches) return fineTunePlain(o, base, () => true);
+  const dirs: Record<Acquisition, string> = { digital: '', film: '' };
+  for (const branch of ['digital', 'film'] as const) {
+    const baseDir = join(o.workDir, `base-${branch}`);
+    const branchBase = await extractBranch(o.base, branch, baseDir, o.log);
+    const outDir = join(o.workDir, `tuned-${branch}`);
+    const tuned = await fineTunePlain(
+      { ...o, base: baseDir, out: outDir, workDir: join(o.workDir, `work-${branch}`) },
+      branchBase,
+      (image) => (image.acquisition ?? 'digital') === branch,
+    ).catch((error: Error) => {
+      if (!(error instanceof NoTrainingImages)) throw error;
+      o.log(`${branch} branch: no training image is for it, kept as it was`);
+      return undefined;
+    });
+    dirs[branch] = tuned ? outDir : baseDir;
+  }
+  return composeByAcquisition({ digital: dirs.digital, film: dirs.film, out: o.out, version: o.version, log: o.log });
+}
+
+class NoTrainingImages extends Error {}
+
+async function fineTunePlain(
+  o: FineTuneOptions,
+  base: ModelManifest,
+  keep: (image: SetIndex['images'][number]) => boolean,
+): Promise<ModelManifest> {
   const tensors = join(o.workDir, 'tensors');
   mkdirSync(tensors, { recursive: true });
   mkdirSync(o.out, { recursive: true });
@@ -265,6 +273,8 @@ export async function fineTuneModel(o: FineTuneOptions): Promise<ModelManifest> 
   const inputs: Buffer[] = [];
   const targets: Buffer[] = [];
   const sources: Record<string, unknown>[] = [];
+  const inputBytes = merged.width * merged.height * 2;
+  const targetBytes = Math.ceil(merged.width / merged.stride) * Math.ceil(merged.height / merged.stride);
   for (const dir of o.from) {
     const set = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as SetIndex;
     if (set.width !== merged.width || set.height !== merged.height || set.stride !== merged.stride) {
@@ -272,14 +282,21 @@ export async function fineTuneModel(o: FineTuneOptions): Promise<ModelManifest> 
         `${dir}: a ${set.width}×${set.height} set (stride ${set.stride}) for a ${merged.width}×${merged.height} model (stride ${merged.stride})`,
       );
     }
-    inputs.push(readFileSync(join(dir, 'inputs.u16')));
-    targets.push(readFileSync(join(dir, 'targets.u8')));
-    merged.count += set.count;
-    merged.images.push(...set.images);
-    sources.push({ dir, images: set.count, ...(set.source ?? {}) });
-    o.log(`training set ${dir}: ${set.count} images`);
+    const setInputs = readFileSync(join(dir, 'inputs.u16'));
+    const setTargets = readFileSync(join(dir, 'targets.u8'));
+    let kept = 0;
+    for (const [n, image] of set.images.entries()) {
+      if (!keep(image)) continue;
+      inputs.push(setInputs.subarray(n * inputBytes, (n + 1) * inputBytes));
+      targets.push(setTargets.subarray(n * targetBytes, (n + 1) * targetBytes));
+      merged.images.push(image);
+      kept++;
+    }
+    merged.count += kept;
+    sources.push({ dir, images: kept, ...(set.source ?? {}) });
+    o.log(`training set ${dir}: ${kept} of ${set.count} images`);
   }
-  if (merged.count === 0) throw new Error('the training sets hold no images');
+  if (merged.count === 0) throw new NoTrainingImages('the training sets hold no images');
   writeFileSync(join(tensors, 'inputs.u16'), Buffer.concat(inputs));
   writeFileSync(join(tensors, 'targets.u8'), Buffer.concat(targets));
   writeFileSync(join(tensors, 'index.json'), `${JSON.stringify(merged)}\n`);

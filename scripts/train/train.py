@@ -28,6 +28,7 @@ p.add_argument("--val-images", type=int, default=96)
 p.add_argument("--geometric", type=float, default=0.0, help="strength of random scale (±25 %%·g) and rotation (±10°·g) per crop; 0 = none")
 p.add_argument("--val-fraction", type=float, default=0.2, help="share of patients held out for the run's own validation and threshold calibration")
 p.add_argument("--init", default=None, help="fine-tune this model (ONNX, as this script exports it) instead of starting afresh")
+p.add_argument("--init-branch", default="digital", choices=["digital", "film"], help="with --init a model with a branch per acquisition (branches.py): start from this branch")
 a = p.parse_args()
 
 torch.manual_seed(a.seed); random.seed(a.seed); np.random.seed(a.seed)
@@ -178,6 +179,10 @@ def load_onnx(net, path):
     import onnx
     from onnx import numpy_helper
     graph = onnx.load(path).graph
+    branched = [node for node in graph.node if node.op_type == "If"]
+    if branched:  # a model with a branch per acquisition: the chosen branch's graph (names prefixed)
+        attrs = {attr.name: attr.g for attr in branched[0].attribute}
+        graph = attrs["then_branch" if a.init_branch == "film" else "else_branch"]
     inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
     layers = [[inits[name] for name in node.input[1:]] for node in graph.node if node.op_type == "Conv"]
     convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]

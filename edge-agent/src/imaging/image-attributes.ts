@@ -8,6 +8,9 @@ export interface VoiLut {
   data: Uint16Array;
 }
 
+/** How an image was acquired, as far as a model cares: scanned film or a digital detector. */
+export type Acquisition = 'film' | 'digital';
+
 /** Image Pixel module (PS3.3 C.7.6.3) plus the LUT and geometry attributes the pipeline uses. */
 export interface ImageAttributes {
   sopInstanceUid: string;
@@ -33,6 +36,11 @@ export interface ImageAttributes {
   pixelSpacingMm: [number, number] | undefined;
   /** View Position (0018,5101), e.g. MLO or CC, upper case; undefined when absent. */
   viewPosition?: string;
+  /**
+   * Scanned film when Detector Type (0018,7004) is FILM or Conversion Type (0008,0064) is DF
+   * (digitized film); digital otherwise.
+   */
+  acquisition: Acquisition;
 }
 
 function numberOr(dataSet: DataSet, tag: string, fallback: number): number {
@@ -73,6 +81,12 @@ function spacing(dataSet: DataSet): [number, number] | undefined {
 function viewPosition(dataSet: DataSet): { viewPosition?: string } {
   const view = (dataSet.string('x00185101') ?? '').trim().toUpperCase();
   return view ? { viewPosition: view } : {};
+}
+
+function acquisition(dataSet: DataSet): Acquisition {
+  const detector = (dataSet.string('x00187004') ?? '').trim().toUpperCase();
+  const conversion = (dataSet.string('x00080064') ?? '').trim().toUpperCase();
+  return detector === 'FILM' || conversion === 'DF' ? 'film' : 'digital';
 }
 
 export function readImageAttributes(dataSet: DataSet): ImageAttributes {
@@ -125,5 +139,6 @@ export function readImageAttributes(dataSet: DataSet): ImageAttributes {
     voiLut: voiLut(dataSet, pixelRepresentation === 1),
     pixelSpacingMm: spacing(dataSet),
     ...viewPosition(dataSet),
+    acquisition: acquisition(dataSet),
   };
 }

@@ -2,7 +2,7 @@ import type { Finding } from '@vigil/shared';
 import type { ImageAttributes } from '../imaging/image-attributes.js';
 import type { StoredPixels } from '../imaging/pixel-data.js';
 import { extractFindings, type FindingOptions, imageScore, type ProbabilityMap } from './findings.js';
-import type { ModelManifest } from './model-manifest.js';
+import { type ModelManifest, operatingPoint } from './model-manifest.js';
 import type { OnnxModel } from './onnx-model.js';
 import { inputSpecOf, type ModelInput, type PreparedInput, preprocess, sameInputSpec } from './preprocess.js';
 
@@ -57,7 +57,7 @@ export async function analyzeInput(
  * preprocessing finds it): background, labels and the pectoral muscle can draw no mark and no score.
  */
 export async function mapOf(model: OnnxModel, input: ModelInput): Promise<ProbabilityMap> {
-  const map = await model.run(input.tensor);
+  const map = await model.run(input.tensor, input.acquisition);
   if (input.breast) maskToBreast(map, input.breast.mask, input.dims[3], model.manifest.output.stride);
   return map;
 }
@@ -90,10 +90,11 @@ export function maskToBreast(map: ProbabilityMap, mask: Uint8Array, inputWidth: 
 export function findingsOfMap(
   map: ProbabilityMap,
   input: Pick<ModelInput, 'scale' | 'mirrored'>,
-  attrs: Pick<ImageAttributes, 'rows' | 'columns' | 'pixelSpacingMm'>,
+  attrs: Pick<ImageAttributes, 'rows' | 'columns' | 'pixelSpacingMm' | 'acquisition'>,
   manifest: ModelManifest,
   options: Partial<FindingOptions> = {},
 ): Finding[] {
+  const { finding, calibration } = operatingPoint(manifest, attrs.acquisition);
   const findings = extractFindings(
     map,
     {
@@ -104,13 +105,12 @@ export function findingsOfMap(
       pixelSpacingMm: attrs.pixelSpacingMm ?? [0.1, 0.1],
     },
     {
-      threshold: manifest.thresholds.finding,
+      threshold: finding,
       minAreaMm2: manifest.thresholds.minAreaMm2,
       maxFindings: manifest.thresholds.maxFindings,
       ...options,
     },
   );
-  const calibration = manifest.calibration;
   if (!calibration) return findings;
   return findings.map((f) => ({ ...f, score: Math.round(calibratedScore(f.score, calibration) * 1e4) / 1e4 }));
 }

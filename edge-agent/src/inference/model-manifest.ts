@@ -3,7 +3,19 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Static, Type } from '@sinclair/typebox';
 import { assertSchema, SemVer, VigilError } from '@vigil/shared';
+import type { Acquisition } from '../imaging/image-attributes.js';
 import { PREPROCESSING_STEPS, unsupportedPreprocessing } from './preprocess.js';
+
+/**
+ * Maps a finding's peak probability to the probability that it is a real lesion, fitted on held-out
+ * data (Platt scaling: σ(a·logit(p) + b)), so a score threshold means the same across model versions.
+ */
+const PlattCalibration = Type.Object({
+  method: Type.Literal('platt'),
+  a: Type.Number({ exclusiveMinimum: 0 }),
+  b: Type.Number(),
+});
+const FindingThreshold = Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 });
 
 /** manifest.json of a model package: what the edge needs to feed the model and read its output. */
 export const ModelManifest = Type.Object({
@@ -26,20 +38,26 @@ export const ModelManifest = Type.Object({
     stride: Type.Integer({ minimum: 1, maximum: 64 }),
   }),
   thresholds: Type.Object({
-    finding: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 }),
+    finding: FindingThreshold,
     minAreaMm2: Type.Number({ minimum: 0 }),
     maxFindings: Type.Integer({ minimum: 1, maximum: 100 }),
   }),
+  /** Finding-score calibration (absent: scores are the map's own probabilities). */
+  calibration: Type.Optional(PlattCalibration),
   /**
-   * Maps a finding's peak probability to the probability that it is a real lesion, fitted on
-   * held-out data (Platt scaling: σ(a·logit(p) + b)), so a score threshold means the same across
-   * model versions. Absent: scores are the map's own probabilities.
+   * A model with a network per kind of acquisition in one graph (an ONNX `If`, scripts/train/branches.py):
+   * the edge feeds `selector` (bool, shape [1]) true for scanned film, and reads film findings at the
+   * film branch's own threshold and calibration. Digital images use `thresholds.finding` and `calibration`.
    */
-  calibration: Type.Optional(
+  branches: Type.Optional(
     Type.Object({
-      method: Type.Literal('platt'),
-      a: Type.Number({ exclusiveMinimum: 0 }),
-      b: Type.Number(),
+      selector: Type.String(),
+      film: Type.Object({
+        finding: FindingThreshold,
+        calibration: Type.Optional(PlattCalibration),
+        /** The film branch's preprocessing (absent: the model's). */
+        preprocessing: Type.Optional(Type.Array(Type.String())),
+      }),
     }),
   ),
   training: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
@@ -55,6 +73,17 @@ export const ModelManifest = Type.Object({
 });
 export type ModelManifest = Static<typeof ModelManifest>;
 
+/** The finding threshold and calibration for an image of this acquisition (its branch's, if any). */
+export function operatingPoint(
+  manifest: ModelManifest,
+  acquisition: Acquisition,
+): { finding: number; calibration?: Static<typeof PlattCalibration> } {
+  const film = manifest.branches?.film;
+  if (acquisition === 'film' && film)
+    return { finding: film.finding, ...(film.calibration ? { calibration: film.calibration } : {}) };
+  return { finding: manifest.thresholds.finding, ...(manifest.calibration ? { calibration: manifest.calibration } : {}) };
+}
+
 export interface ModelPackage {
   manifest: ModelManifest;
   onnx: Buffer;
@@ -68,7 +97,7 @@ export async function readModelPackage(dir: string): Promise<ModelPackage> {
   } catch (error) {
     throw new VigilError('VIGIL_MODEL_INVALID', `${dir}/manifest.json: ${(error as Error).message}`);
   }
-  const unsupported = unsupportedPreprocessing(manifest.preprocessing);
+  const unsupported = unsupportedPreprocessing([...manifest.preprocessing, ...(manifest.branches?.film.preprocessing ?? [])]);
   if (unsupported.length > 0) {
     throw new VigilError(
       'VIGIL_MODEL_INVALID',

@@ -1,5 +1,6 @@
 import { VigilError } from '@vigil/shared';
 import ort from 'onnxruntime-node';
+import type { Acquisition } from '../imaging/image-attributes.js';
 import { cpuFallbackReason, probeAccelerator } from './accelerator.js';
 import { type ModelManifest, readModelPackage } from './model-manifest.js';
 
@@ -43,23 +44,40 @@ export class OnnxModel {
         `ONNX Runtime cannot load ${manifest.name} ${manifest.version}: ${(error as Error).message}`,
       );
     }
-    if (!session.inputNames.includes(manifest.input.name) || !session.outputNames.includes(manifest.output.name)) {
+    const inputs = [manifest.input.name, ...(manifest.branches ? [manifest.branches.selector] : [])];
+    if (
+      inputs.some((name) => !session.inputNames.includes(name)) ||
+      session.inputNames.length !== inputs.length ||
+      !session.outputNames.includes(manifest.output.name)
+    ) {
       throw new VigilError(
         'VIGIL_MODEL_LOAD_FAILED',
-        `model inputs ${session.inputNames.join(',')} / outputs ${session.outputNames.join(',')} do not match the manifest (${manifest.input.name} → ${manifest.output.name})`,
+        `model inputs ${session.inputNames.join(',')} / outputs ${session.outputNames.join(',')} do not match the manifest (${inputs.join(',')} → ${manifest.output.name})`,
       );
     }
     const model = new OnnxModel(manifest, provider, session, provider === 'cpu' ? cpuReason : undefined);
-    await model.run(new Float32Array(manifest.input.width * manifest.input.height));
+    const blank = new Float32Array(manifest.input.width * manifest.input.height);
+    await model.run(blank, 'digital');
+    if (manifest.branches) await model.run(blank, 'film');
     return model;
   }
 
-  /** Runs the model on one preprocessed image; returns the lesion probability map. */
-  async run(tensor: Float32Array): Promise<{ data: Float32Array; width: number; height: number }> {
-    const { input, output } = this.manifest;
+  /**
+   * Runs the model on one preprocessed image; returns the lesion probability map. A model with
+   * branches runs the one for the image's acquisition (others ignore it).
+   */
+  async run(
+    tensor: Float32Array,
+    acquisition: Acquisition = 'digital',
+  ): Promise<{ data: Float32Array; width: number; height: number }> {
+    const { input, output, branches } = this.manifest;
+    const feeds: Record<string, ort.Tensor> = {
+      [input.name]: new ort.Tensor('float32', tensor, [1, 1, input.height, input.width]),
+    };
+    if (branches) feeds[branches.selector] = new ort.Tensor('bool', [acquisition === 'film'], [1]);
     let result: ort.InferenceSession.ReturnType;
     try {
-      result = await this.session.run({ [input.name]: new ort.Tensor('float32', tensor, [1, 1, input.height, input.width]) });
+      result = await this.session.run(feeds);
     } catch (error) {
       throw new VigilError('VIGIL_MODEL_LOAD_FAILED', `inference failed: ${(error as Error).message}`);
     }

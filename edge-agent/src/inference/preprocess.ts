@@ -1,7 +1,7 @@
 import { VigilError } from '@vigil/shared';
 import sharp from 'sharp';
 import { toPresentation } from '../imaging/display-transform.js';
-import type { ImageAttributes } from '../imaging/image-attributes.js';
+import type { Acquisition, ImageAttributes } from '../imaging/image-attributes.js';
 import type { StoredPixels } from '../imaging/pixel-data.js';
 import { type BreastRegion, findBreast, findPectoral, normaliseBreast, withoutPectoral } from './breast-region.js';
 
@@ -22,6 +22,8 @@ export interface InputSpec {
   breastMask?: boolean;
   /** Manifest step `pectoral-mask-mlo`: in MLO views, the pectoral muscle is masked out too. */
   pectoralMask?: boolean;
+  /** Scanned film is preprocessed this way instead (a model with a film branch of its own steps). */
+  film?: Omit<InputSpec, 'film'>;
 }
 
 export interface ModelInput {
@@ -30,6 +32,8 @@ export interface ModelInput {
   dims: [1, 1, number, number];
   /** The image was mirrored so the chest wall is on the left (model outputs must be mirrored back). */
   mirrored: boolean;
+  /** Which preprocessing (and which model branch) the image is for. */
+  acquisition: Acquisition;
   /** Model-input pixels per source pixel, per axis (aspect ratio kept, letterboxed at the bottom/right). */
   scale: number;
   /** Share of the image brighter than its background: near 0 for a blank or empty exposure. */
@@ -66,25 +70,31 @@ export function unsupportedPreprocessing(steps: readonly string[]): string[] {
   return steps.filter((s) => !(PREPROCESSING_STEPS as readonly string[]).includes(s));
 }
 
-/** The input spec a model manifest asks for. */
-export function inputSpecOf(manifest: { input: { width: number; height: number }; preprocessing: readonly string[] }): InputSpec {
-  return {
+/** The input spec a model manifest asks for (with its film branch's own steps, if it has them). */
+export function inputSpecOf(manifest: {
+  input: { width: number; height: number };
+  preprocessing: readonly string[];
+  branches?: { film: { preprocessing?: readonly string[] } };
+}): InputSpec {
+  const of = (steps: readonly string[]): Omit<InputSpec, 'film'> => ({
     width: manifest.input.width,
     height: manifest.input.height,
-    boxDownsample: manifest.preprocessing.includes('box-downsample'),
-    breastMask: manifest.preprocessing.includes('breast-mask-normalise'),
-    pectoralMask: manifest.preprocessing.includes('pectoral-mask-mlo'),
-  };
+    boxDownsample: steps.includes('box-downsample'),
+    breastMask: steps.includes('breast-mask-normalise'),
+    pectoralMask: steps.includes('pectoral-mask-mlo'),
+  });
+  const film = manifest.branches?.film.preprocessing;
+  return { ...of(manifest.preprocessing), ...(film ? { film: of(film) } : {}) };
 }
 
 export function sameInputSpec(a: InputSpec, b: InputSpec): boolean {
-  return (
-    a.width === b.width &&
-    a.height === b.height &&
-    Boolean(a.boxDownsample) === Boolean(b.boxDownsample) &&
-    Boolean(a.breastMask) === Boolean(b.breastMask) &&
-    Boolean(a.pectoralMask) === Boolean(b.pectoralMask)
-  );
+  const same = (x: Omit<InputSpec, 'film'>, y: Omit<InputSpec, 'film'>) =>
+    x.width === y.width &&
+    x.height === y.height &&
+    Boolean(x.boxDownsample) === Boolean(y.boxDownsample) &&
+    Boolean(x.breastMask) === Boolean(y.breastMask) &&
+    Boolean(x.pectoralMask) === Boolean(y.pectoralMask);
+  return same(a, b) && (a.film && b.film ? same(a.film, b.film) : a.film === b.film);
 }
 
 /** The manifest steps a spec stands for, in the order PREPROCESSING_STEPS lists them. */
@@ -137,7 +147,8 @@ export function boxDownsample(
  * wall on the left → resized with sharp (Lanczos) into a letterboxed width×height → float32 tensor.
  * The same code makes the training tensors, so training and serving see identical inputs.
  */
-export async function preprocess(pixels: StoredPixels, attrs: ImageAttributes, spec: InputSpec): Promise<ModelInput> {
+export async function preprocess(pixels: StoredPixels, attrs: ImageAttributes, model: InputSpec): Promise<ModelInput> {
+  const spec = attrs.acquisition === 'film' && model.film ? model.film : model;
   try {
     return await toModelInput(pixels, attrs, spec);
   } catch (error) {
@@ -150,7 +161,7 @@ export async function preprocess(pixels: StoredPixels, attrs: ImageAttributes, s
   }
 }
 
-async function toModelInput(pixels: StoredPixels, attrs: ImageAttributes, spec: InputSpec): Promise<ModelInput> {
+async function toModelInput(pixels: StoredPixels, attrs: ImageAttributes, spec: Omit<InputSpec, 'film'>): Promise<ModelInput> {
   const scale = Math.min(spec.width / attrs.columns, spec.height / attrs.rows);
   const k = spec.boxDownsample ? Math.max(1, Math.floor(1 / scale)) : 1;
   const small = k > 1 ? boxDownsample(pixels, attrs.rows, attrs.columns, k) : undefined;
@@ -195,7 +206,14 @@ async function toModelInput(pixels: StoredPixels, attrs: ImageAttributes, spec: 
   const values = new Uint16Array(resized.buffer, resized.byteOffset, resized.byteLength / 2);
   const tensor = new Float32Array(spec.width * spec.height);
   for (let i = 0; i < tensor.length; i++) tensor[i] = (values[i] as number) / 65535;
-  const input: ModelInput = { tensor, dims: [1, 1, spec.height, spec.width], mirrored, scale, tissueFraction };
+  const input: ModelInput = {
+    tensor,
+    dims: [1, 1, spec.height, spec.width],
+    mirrored,
+    scale,
+    tissueFraction,
+    acquisition: attrs.acquisition,
+  };
   if (spec.breastMask)
     input.breast = breastOf(tensor, spec, { width, height }, spec.pectoralMask === true && attrs.viewPosition === 'MLO');
   return input;

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Acquisition } from '../imaging/image-attributes.js';
 import type { InputGeometry } from './target-map.js';
 
 /** What is kept beside each model input: enough to place labels on it, nothing identifying. */
@@ -10,6 +11,8 @@ export interface KeptInputMeta extends InputGeometry {
   width: number;
   height: number;
   model: { name: string; version: string };
+  /** The preprocessing (and model branch) the input was made for; absent in inputs kept before it was recorded: digital. */
+  acquisition?: Acquisition;
   keptAt: string;
 }
 

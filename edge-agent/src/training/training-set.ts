@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { LabelsMessage, VigilError } from '@vigil/shared';
 import type { DeviceHttp } from '../identity/device-http.js';
+import type { Acquisition } from '../imaging/image-attributes.js';
 import type { TrainingInputStore } from './input-store.js';
 import { drawDisc, toInputPixels } from './target-map.js';
 
@@ -20,6 +21,8 @@ export interface TrainingSetIndex {
     positive: boolean;
     findings: number;
     centres: { x: number; y: number; kind: 'finding' | 'lookalike' }[];
+    /** Which model branch the input is for (film or digital; absent: digital). */
+    acquisition?: Acquisition;
   }[];
 }
 
@@ -103,6 +106,7 @@ export function assembleTrainingSet(o: {
         positive: label.lesions.length > 0,
         findings: label.lesions.length,
         centres: [...label.lesions.map((l) => centre(l, 'finding')), ...label.negatives.map((l) => centre(l, 'lookalike'))],
+        ...(kept.meta.acquisition ? { acquisition: kept.meta.acquisition } : {}),
       });
     }
   } finally {

@@ -27,6 +27,7 @@ export class TrainingInputSink implements ResultSink {
           scale: input.scale,
           mirrored: input.mirrored,
           model: result.model,
+          acquisition: input.acquisition,
           keptAt: new Date().toISOString(),
         },
         input.tensor,
