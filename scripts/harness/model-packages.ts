@@ -13,12 +13,18 @@ const BUNDLED_MANIFEST = JSON.parse(readFileSync(join(BUNDLED_MODEL, 'manifest.j
   version: string;
   input: { width: number; height: number };
   output: { stride: number };
-  training: { phantomSeed: number };
+  /** A model with branches per acquisition keeps each branch's training record (the phantoms taught the digital one). */
+  training: { phantomSeed?: number; digital?: { phantomSeed: number }; film?: { phantomSeed: number } };
 };
 /** The bundled model's version (from its manifest), which a fresh edge runs. */
 export const BUNDLED_VERSION = BUNDLED_MANIFEST.version;
-/** The phantom seed the bundled model was trained on: held-out tests use any other. */
-export const BUNDLED_TRAINING_SEED = BUNDLED_MANIFEST.training.phantomSeed;
+/** The phantom seed the bundled model was trained on (any of its branches): held-out tests use any other. */
+export const BUNDLED_TRAINING_SEED = (() => {
+  const { phantomSeed, digital, film } = BUNDLED_MANIFEST.training;
+  const seeds = new Set([phantomSeed, digital?.phantomSeed, film?.phantomSeed].filter((s) => s !== undefined));
+  if (seeds.size !== 1) throw new Error(`the bundled model's phantom seeds: ${[...seeds].join(', ') || 'none'} (expected one)`);
+  return [...seeds][0] as number;
+})();
 const PYTHON = '/usr/bin/python3';
 
 /** Phantom mammograms (demo size) for self-tests and for feeding edges during rollouts. */

@@ -52,6 +52,11 @@ test('a composed model runs the film branch on scanned film and the digital bran
       log,
     });
     assert.equal(composed.branches?.film.finding, film.thresholds.finding);
+    // Each branch's training record, not the composition's, travels with it (and back).
+    const original = JSON.parse(readFileSync(join(COMPOSED, 'manifest.json'), 'utf8'));
+    assert.deepEqual(film.training, original.training.film);
+    assert.deepEqual(composed.training.film, original.training.film);
+    assert.deepEqual(composed.training.digital, original.training.digital);
     assert.deepEqual(composed.branches?.film.calibration, film.calibration);
 
     // One phantom image as a digital detector wrote it, and the same pixels as scanned film.

@@ -139,12 +139,23 @@ test('verdicts → edge training set → fine-tuned package that an edge would i
       ]),
     ) as { version: string };
     assert.equal(trained.version, '1.1.0');
+    type Tuning = { fineTunedFrom: string; images: number; epochs: number; trainLoss?: number };
     const manifest = JSON.parse(readFileSync(join(tuned, 'manifest.json'), 'utf8')) as {
-      training: { fineTunedFrom: string; images: number; epochs: number; trainLoss?: number };
+      training: Tuning & { digital?: Tuning; film?: unknown };
+      branches?: unknown;
     };
-    assert.match(manifest.training.fineTunedFrom, /^vigil-demo /);
-    assert.equal(manifest.training.images, assembled.images);
-    assert.equal(manifest.training.epochs, 1);
+    const baseManifest = JSON.parse(readFileSync(join(BUNDLED_MODEL, 'manifest.json'), 'utf8')) as typeof manifest;
+    // A model with a branch per acquisition: the phantoms (digital images) tune the digital branch;
+    // the film branch, which no image was for, is kept as it was.
+    const tuning = baseManifest.branches ? manifest.training.digital : manifest.training;
+    assert.ok(tuning, 'the digital branch was tuned');
+    if (baseManifest.branches) {
+      assert.deepEqual(manifest.branches, baseManifest.branches, "the film branch's threshold and calibration kept");
+      assert.deepEqual(manifest.training.film, baseManifest.training.film, 'the film branch kept as it was');
+    }
+    assert.match(tuning.fineTunedFrom, /^vigil-demo /);
+    assert.equal(tuning.images, assembled.images);
+    assert.equal(tuning.epochs, 1);
     const probe = join(phantoms, images.find((i) => i.findings.length > 0)?.file ?? images[0]?.file ?? '');
     const outputOf = async (modelDir: string) => {
       const model = await OnnxModel.load(modelDir);

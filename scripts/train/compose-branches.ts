@@ -92,6 +92,8 @@ export async function extractBranch(
     ...rest,
     file: 'model.onnx',
     sha256: createHash('sha256').update(readFileSync(onnx)).digest('hex'),
+    // The branch's own training record (composeByAcquisition keeps one per branch).
+    training: (manifest.training[branch] as Record<string, unknown> | undefined) ?? manifest.training,
     ...(branch === 'film'
       ? {
           thresholds: { ...manifest.thresholds, finding: film.finding },
