@@ -101,7 +101,7 @@ test('a study sent by storescu comes back as a valid TID 1500 SR at storescp (C-
       'each region is on an original image',
     );
     assert.ok(
-      report.texts.some((t) => /Demonstration only/.test(t)),
+      report.texts.some((t) => /demonstration only/i.test(t) && /not a medical device/.test(t)),
       "the model's intended use is stated",
     );
 
