@@ -20,6 +20,7 @@ const USAGE = `usage: npm run cross-validate -- --data DIR [--data DIR…] --out
                                  [--epochs E (24)] [--crop C (256)] [--lr R (0.0005)] [--geometric G (0.5)]
                                  [--init DIR (models/vigil-demo)] [--seed S (101)] [--plots DIR]
                                  [--final] [--version V (0.6.0)] [--examples DIR]
+                                 [--real-repeat R (1)] [--val-fraction F (0.2)]
 Trains one model per fold of women (each without that fold), reads every woman with the model that did
 not train on her and prints the pooled FROC per cohort; writes OUT/cv.json (and the FROC SVG with --plots).
 With --final, also trains the model to ship on every woman (OUT/all), with the same recipe.`;
@@ -41,6 +42,10 @@ const { values } = parseCli(USAGE, {
     /** Also train the candidate model on every woman, into OUT/all (the one to ship). */
     final: { type: 'boolean', default: false },
     version: { type: 'string', default: '0.6.0' },
+    /** Each real image seen this many times per epoch (phantoms once). */
+    'real-repeat': { type: 'string', default: '1' },
+    /** Share of the training women held out of each run for its threshold and calibration. */
+    'val-fraction': { type: 'string', default: '0.2' },
   },
 });
 const data = values.data ?? [];
@@ -65,6 +70,9 @@ const recipe = {
   init: values.init as string,
   seed: Number(values.seed),
   data,
+  // Recorded only when not the default, so models trained before these options still match.
+  ...(values['real-repeat'] !== '1' ? { realRepeat: Number(values['real-repeat']) } : {}),
+  ...(values['val-fraction'] !== '0.2' ? { valFraction: Number(values['val-fraction']) } : {}),
 };
 const log = (line: string) => process.stderr.write(`[cv] ${line}\n`);
 mkdirSync(out, { recursive: true });
@@ -100,6 +108,8 @@ async function trainRun(name: string, fold: number | 'all', version: string): Pr
     lr: recipe.lr,
     geometric: recipe.geometric,
     init: recipe.init,
+    ...(recipe.realRepeat ? { realRepeat: recipe.realRepeat } : {}),
+    ...(recipe.valFraction !== undefined ? { valFraction: recipe.valFraction } : {}),
     data,
     ...(fold === 'all' ? {} : { exclude: (woman: string) => foldOf(woman, folds) === fold }),
     tensorCache: join(out, 'tensor-cache'),

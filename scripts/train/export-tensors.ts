@@ -23,7 +23,15 @@ export interface ExportedSet {
   count: number;
   width: number;
   height: number;
-  images: { file: string; patientId: string; positive: boolean; findings: number; centres: CropCentre[] }[];
+  images: {
+    file: string;
+    patientId: string;
+    positive: boolean;
+    findings: number;
+    centres: CropCentre[];
+    /** A real dataset's image (film or digital); absent for phantoms. */
+    acquisition?: 'film' | 'digital';
+  }[];
 }
 
 /**
@@ -108,6 +116,7 @@ export async function exportTensors(
           ...image.findings.map((f) => ({ ...round(toInput(f)), kind: 'finding' as const, type: f.type })),
           ...image.lookalikes.map((l) => ({ ...round(toInput(l)), kind: 'lookalike' as const })),
         ],
+        ...(image.source ? { acquisition: image.source.acquisition } : {}),
       });
       onProgress?.(n + 1, images.length);
     }

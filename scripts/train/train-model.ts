@@ -38,6 +38,10 @@ export interface TrainOptions {
    * datasets (`npm run datasets`), read where they are.
    */
   data?: string[];
+  /** Each real image is seen this many times per epoch, phantoms once (default 1). */
+  realRepeat?: number;
+  /** Share of the women held out of the run for its own threshold and calibration (default: train.py's 0.2). */
+  valFraction?: number;
   /** Keep preprocessed inputs here and reuse them (several runs over the same images). */
   tensorCache?: string;
   /** Women left out of training (a cross-validation fold held out for evaluation). */
@@ -115,11 +119,14 @@ export async function trainModel(o: TrainOptions): Promise<ModelManifest> {
       ...(o.init ? ['--init', join(o.init, 'model.onnx')] : []),
       ...(o.lr ? ['--lr', String(o.lr)] : []),
       ...(o.geometric ? ['--geometric', String(o.geometric)] : []),
+      ...(o.realRepeat && o.realRepeat !== 1 ? ['--real-repeat', String(o.realRepeat)] : []),
+      ...(o.valFraction !== undefined ? ['--val-fraction', String(o.valFraction)] : []),
     ],
     o.log,
   );
   const summary = lines.at(-1) ?? {};
   if (o.geometric) summary.geometricAugmentation = o.geometric;
+  if (o.realRepeat && o.realRepeat !== 1) summary.realRepeat = o.realRepeat;
   if (o.init) {
     const base = JSON.parse(readFileSync(join(o.init, 'manifest.json'), 'utf8')) as ModelManifest;
     summary.initFrom = `${base.name} ${base.version}`;

@@ -26,6 +26,7 @@ p.add_argument("--pos-weight", type=float, default=3.0)
 p.add_argument("--dice-weight", type=float, default=0.5)
 p.add_argument("--val-images", type=int, default=96)
 p.add_argument("--geometric", type=float, default=0.0, help="strength of random scale (±25 %%·g) and rotation (±10°·g) per crop; 0 = none")
+p.add_argument("--real-repeat", type=int, default=1, help="each real image (acquisition set in the index) is seen this many times per epoch, phantoms once")
 p.add_argument("--val-fraction", type=float, default=0.2, help="share of patients held out for the run's own validation and threshold calibration")
 p.add_argument("--init", default=None, help="fine-tune this model (ONNX, as this script exports it) instead of starting afresh")
 p.add_argument("--init-branch", default="digital", choices=["digital", "film"], help="with --init a model with a branch per acquisition (branches.py): start from this branch")
@@ -204,12 +205,14 @@ opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
 # Calcification clusters are sparse specks, the hardest finding to learn: images with one are seen
 # twice per epoch.
 calc_idx = [k for k in train_idx if any(c.get("type") == "calcification-cluster" for c in images[k]["centres"])]
-steps_per_epoch = max(1, math.ceil((len(train_idx) + len(calc_idx)) / a.batch))
+# Real images are few beside the phantoms: seen --real-repeat times per epoch (each time a new crop).
+real_idx = [k for k in train_idx if images[k].get("acquisition")] * max(0, a.real_repeat - 1)
+steps_per_epoch = max(1, math.ceil((len(train_idx) + len(calc_idx) + len(real_idx)) / a.batch))
 sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=steps_per_epoch * a.epochs) if a.epochs > 0 else None
 
 started = time.time()
 for epoch in range(a.epochs):
-    model.train(); order = train_idx + calc_idx; rng.shuffle(order); total = 0.0
+    model.train(); order = train_idx + calc_idx + real_idx; rng.shuffle(order); total = 0.0
     for s in range(0, len(order), a.batch):
         idx = order[s : s + a.batch]
         xb, yb = batch_of(idx)
