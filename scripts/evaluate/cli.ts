@@ -35,7 +35,7 @@ const modelDir = values.model ?? 'models/vigil-demo';
 const report: Record<string, unknown>[] = [];
 const curves: { label: string; curve: ReturnType<typeof calibrationCurve> }[] = [];
 const frocs: { label: string; report: FrocReport }[] = [];
-let modelLabel = '';
+const modelLabels = new Set<string>();
 let allMet = true;
 for (const positional of positionals) {
   let spec: ReturnType<typeof cohortSpec>;
@@ -56,7 +56,7 @@ for (const positional of positionals) {
     process.stderr.write('\n');
   }
   const cohort = pooled(inferred);
-  modelLabel = `${cohort.model.name} ${cohort.model.version}${cohort.model.calibrated ? ', calibrated' : ''}`;
+  modelLabels.add(`${cohort.model.name} ${cohort.model.version}${cohort.model.calibrated ? ', calibrated' : ''}`);
   const images = evaluateImages(cohort);
   const curve = calibrationCurve(cohort);
   curves.push({ label: labelOf(spec), curve });
@@ -109,6 +109,8 @@ for (const positional of positionals) {
 if (values.json) writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
 if (values.plots) {
   mkdirSync(values.plots, { recursive: true });
+  // One model for every curve: named in the title; several (folds, comparisons): the labels name them.
+  const modelLabel = modelLabels.size === 1 ? [...modelLabels][0] : 'models as labelled';
   const file = join(values.plots, 'calibration.svg');
   writeFileSync(file, calibrationSvg(curves, `Finding-score reliability (${modelLabel})`));
   const frocFile = join(values.plots, 'froc.svg');

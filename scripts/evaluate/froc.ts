@@ -235,6 +235,18 @@ export function froc(
 const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
 
 /** FROC curves of several sets (log scale of false marks per image, 0.05 to 8), the 1-mark line marked. */
+/** Room for the longest legend line (about 6.5 px per character at 11 px sans-serif), at least 260 px. */
+function legendWidth(curves: readonly { label: string; report: FrocReport }[]): number {
+  const longest = Math.max(
+    0,
+    ...curves.map(
+      ({ label, report: { at } }) =>
+        `${label}: ${at.sensitivity} [${at.interval.low}, ${at.interval.high}] at ${at.marksPerImage}/image`.length,
+    ),
+  );
+  return Math.max(260, Math.ceil(longest * 6.5) + 12);
+}
+
 export function frocSvg(curves: readonly { label: string; report: FrocReport }[], title: string): string {
   const width = 360;
   const height = 300;
@@ -244,7 +256,7 @@ export function frocSvg(curves: readonly { label: string; report: FrocReport }[]
   const px = (v: number) => pad + ((Math.log10(Math.min(8, Math.max(0.05, v))) - lo) / (hi - lo)) * (width - 2 * pad);
   const py = (v: number) => height - pad - v * (height - 2 * pad);
   const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width + 260}" height="${height}" font-family="sans-serif" font-size="11">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width + legendWidth(curves)}" height="${height}" font-family="sans-serif" font-size="11">`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="${pad}" y="16" font-weight="bold">${title}</text>`,
     `<line x1="${px(0.05)}" y1="${py(0)}" x2="${px(8)}" y2="${py(0)}" stroke="black"/>`,
