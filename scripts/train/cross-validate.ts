@@ -14,6 +14,7 @@ import { type FrocReport, froc, frocRuleFor, frocSummary, frocSvg } from '../eva
 import { type InferredCohort, inferCohort } from '../evaluate/infer-cohort.js';
 import { round3 } from '../evaluate/metrics.js';
 import { readTruth } from '../phantoms/generate-phantoms.js';
+import { adoptOperatingPoint } from './operating-point.js';
 import { trainModel } from './train-model.js';
 
 const USAGE = `usage: npm run cross-validate -- --data DIR [--data DIR…] --out DIR [--folds N (5)] [--patients P (100)]
@@ -23,7 +24,9 @@ const USAGE = `usage: npm run cross-validate -- --data DIR [--data DIR…] --out
                                  [--real-repeat R (1)] [--val-fraction F (0.2)]
 Trains one model per fold of women (each without that fold), reads every woman with the model that did
 not train on her and prints the pooled FROC per cohort; writes OUT/cv.json (and the FROC SVG with --plots).
-With --final, also trains the model to ship on every woman (OUT/all), with the same recipe.`;
+With --final, also trains the model to ship on every woman (OUT/all), with the same recipe; with one
+cohort, that model takes the cross-validation's operating point (≤ 1 false mark per image) as its
+finding threshold, and its score calibration from the out-of-fold marks when it has none of its own.`;
 const { values } = parseCli(USAGE, {
   options: {
     data: { type: 'string', multiple: true },
@@ -140,6 +143,8 @@ for (const cohortDir of data) {
   }
   const cohort = pooled(parts);
   const report = froc(cohort, { rule: frocRuleFor(cohort) });
+  // With one cohort, the model to ship takes the operating point measured on women it was not tuned on.
+  if (values.final && data.length === 1) adoptOperatingPoint(join(out, 'all'), cohort, parts, report, log);
   reports.push({ label: basename(cohortDir), report });
   process.stdout.write(
     `\n${cohortDir} — ${folds}-fold cross-validation by woman, ${cohort.images.length} images\n  ${frocSummary(report)}\n`,
