@@ -5,7 +5,7 @@
 // selector the graph does not have must be refused at load.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
@@ -21,6 +21,7 @@ import { VigilError } from '@vigil/shared';
 import { makeTempDir } from '../harness/temp-dir.js';
 import { generatePhantoms } from '../phantoms/generate-phantoms.js';
 import { composeByAcquisition, extractBranch, rawThreshold } from '../train/compose-branches.js';
+import { fineTuneModel } from '../train/train-model.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 /** A composed model in the repository: fold 0's film branch and 0.5.0 as the digital one. */
@@ -95,7 +96,7 @@ test('a composed model runs the film branch on scanned film and the digital bran
     assert.equal(asDigital.input.breast, undefined, "digital images keep the digital model's steps");
     assert.equal(asDigital.score, digitalAlone.score, 'the digital branch is the digital model');
     assert.deepEqual(asDigital.findings, digitalAlone.findings);
-    assert.notEqual(asFilm.score, asDigital.score, 'the two branches are different networks');
+    assert.notDeepEqual(asFilm.findings, asDigital.findings, `the two branches are different networks (${asFilm.score}, ${asDigital.score})`);
 
     // A manifest naming a selector the graph does not have is refused, with a code.
     const broken = join(dir.path, 'broken');
@@ -131,4 +132,65 @@ test('a film operating point given as a calibrated score becomes the map probabi
   assert.equal(rawThreshold(0.3, {}), 0.3, 'an uncalibrated model: the score is the probability');
   assert.equal(rawThreshold(0.999999, { calibration }), 0.99, 'kept within (0.01, 0.99)');
   assert.throws(() => rawThreshold(1.5, { calibration }), /\(0, 1\)/);
+});
+
+test('fine-tuning a composed model on film inputs tunes its film branch and keeps the digital one', async () => {
+  const dir = makeTempDir('branches-tune');
+  try {
+    const base = JSON.parse(readFileSync(join(COMPOSED, 'manifest.json'), 'utf8'));
+    const { width, height } = base.input;
+    const stride = base.output.stride;
+    // A training set as an edge assembles it: two film inputs (a bright disc on grey), one lesion each.
+    const set = join(dir.path, 'set');
+    mkdirSync(set, { recursive: true });
+    const count = 2;
+    const inputs = new Uint16Array(count * width * height).fill(20000);
+    const mapW = Math.ceil(width / stride);
+    const mapH = Math.ceil(height / stride);
+    const targets = new Uint8Array(count * mapW * mapH);
+    for (let n = 0; n < count; n++)
+      for (let y = -20; y <= 20; y++)
+        for (let x = -20; x <= 20; x++) {
+          if (x * x + y * y > 400) continue;
+          inputs[n * width * height + (300 + y) * width + 200 + x] = 50000;
+          targets[n * mapW * mapH + Math.floor((300 + y) / stride) * mapW + Math.floor((200 + x) / stride)] = 1;
+        }
+    writeFileSync(join(set, 'inputs.u16'), new Uint8Array(inputs.buffer));
+    writeFileSync(join(set, 'targets.u8'), targets);
+    const images = Array.from({ length: count }, (_, n) => ({
+      file: `f${n}`,
+      patientId: `p${n}`,
+      positive: true,
+      findings: 1,
+      centres: [{ x: 200, y: 300, kind: 'finding' }],
+      acquisition: 'film',
+    }));
+    writeFileSync(join(set, 'index.json'), JSON.stringify({ count, width, height, stride, images }));
+    const lines: string[] = [];
+    const tuned = await fineTuneModel({
+      base: COMPOSED,
+      from: [set],
+      out: join(dir.path, 'tuned'),
+      workDir: join(dir.path, 'work'),
+      epochs: 1,
+      seed: 3,
+      version: '9.9.10',
+      lr: 0.001,
+      log: (line) => lines.push(line),
+    });
+    assert.equal(tuned.version, '9.9.10');
+    assert.ok(tuned.branches, 'still a model with branches');
+    assert.deepEqual(tuned.training.digital, base.training.digital, 'the digital branch, which no input was for, kept');
+    assert.match(String((tuned.training.film as { fineTunedFrom?: string }).fineTunedFrom), /^vigil-demo /);
+    assert.ok(lines.some((l) => l.includes('digital branch: no training image is for it')));
+    // The digital network is byte for byte the base's; the film network has moved.
+    const networkOf = async (model: string, branch: 'digital' | 'film', name: string) => {
+      await extractBranch(model, branch, join(dir.path, name), () => {});
+      return readFileSync(join(dir.path, name, 'model.onnx'));
+    };
+    assert.ok((await networkOf(join(dir.path, 'tuned'), 'digital', 'd1')).equals(await networkOf(COMPOSED, 'digital', 'd0')));
+    assert.ok(!(await networkOf(join(dir.path, 'tuned'), 'film', 'f1')).equals(await networkOf(COMPOSED, 'film', 'f0')));
+  } finally {
+    dir.remove();
+  }
 });
