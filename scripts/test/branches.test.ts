@@ -96,7 +96,11 @@ test('a composed model runs the film branch on scanned film and the digital bran
     assert.equal(asDigital.input.breast, undefined, "digital images keep the digital model's steps");
     assert.equal(asDigital.score, digitalAlone.score, 'the digital branch is the digital model');
     assert.deepEqual(asDigital.findings, digitalAlone.findings);
-    assert.notDeepEqual(asFilm.findings, asDigital.findings, `the two branches are different networks (${asFilm.score}, ${asDigital.score})`);
+    assert.notDeepEqual(
+      asFilm.findings,
+      asDigital.findings,
+      `the two branches are different networks (${asFilm.score}, ${asDigital.score})`,
+    );
 
     // A manifest naming a selector the graph does not have is refused, with a code.
     const broken = join(dir.path, 'broken');
