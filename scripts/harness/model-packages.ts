@@ -43,14 +43,19 @@ export async function phantomImages(dir: string, count: number, seed = 404): Pro
   return files;
 }
 
-/** A copy of a model directory under another version (same weights: same behaviour). */
+/**
+ * A copy of a model directory under another version (same weights: same behaviour), or with another
+ * network (`onnx`: one network, so the manifest loses any branches).
+ */
 export function modelVersion(sourceDir: string, dir: string, version: string, onnx?: string): string {
   mkdirSync(dir, { recursive: true });
   const manifest = JSON.parse(readFileSync(join(sourceDir, 'manifest.json'), 'utf8')) as {
     version: string;
     file: string;
     sha256: string;
+    branches?: unknown;
   };
+  if (onnx) delete manifest.branches;
   copyFileSync(onnx ?? join(sourceDir, manifest.file), join(dir, manifest.file));
   manifest.version = version;
   manifest.sha256 = createHash('sha256')

@@ -113,6 +113,16 @@ test('a composed model runs the film branch on scanned film and the digital bran
       (error: unknown) =>
         error instanceof VigilError && error.code === 'VIGIL_MODEL_LOAD_FAILED' && /scanned/.test(error.message),
     );
+    // A film branch asking for a preprocessing step this edge does not have.
+    manifest.branches.selector = 'film';
+    manifest.branches.film.preprocessing = [...manifest.branches.film.preprocessing, 'dense-tissue-equalise'];
+    writeFileSync(join(broken, 'manifest.json'), JSON.stringify(manifest));
+    await assert.rejects(
+      OnnxModel.load(broken),
+      (error: unknown) =>
+        error instanceof VigilError && error.code === 'VIGIL_MODEL_INVALID' && /dense-tissue-equalise/.test(error.message),
+    );
+    manifest.branches.film.preprocessing = manifest.branches.film.preprocessing.slice(0, -1);
     // And a plain model whose manifest claims branches.
     copyFileSync(join(dir.path, 'digital', 'model.onnx'), join(broken, 'model.onnx'));
     manifest.branches.selector = 'film';
