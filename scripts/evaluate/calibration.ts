@@ -1,5 +1,6 @@
 // Reliability of finding scores: of the candidates scored about s, how many lie on a real finding?
 // A calibrated model has that fraction ≈ s, so a threshold means the same across model versions.
+import type { Finding } from '@vigil/shared';
 import { matchTruth } from './alert-evaluation.js';
 import { CANDIDATE_THRESHOLD, type InferredCohort } from './infer-cohort.js';
 import { round3 } from './metrics.js';
@@ -52,9 +53,12 @@ export function calibrationCurve(cohort: InferredCohort, width = 0.1): Calibrati
 }
 
 /** Reported findings and whether each lies on a real lesion: what a calibration is fitted to. */
-export function calibrationSamples(cohort: InferredCohort): { score: number; real: boolean }[] {
+export function calibrationSamples(
+  cohort: InferredCohort,
+  marksOf: (image: InferredCohort['images'][number]) => readonly Finding[] = (image) => image.findings,
+): { score: number; real: boolean }[] {
   return cohort.images.flatMap((r) =>
-    r.findings.map((f) => {
+    marksOf(r).map((f) => {
       const m = matchTruth(r.image, f);
       return { score: f.score, real: m !== undefined && m !== 'lookalike' };
     }),

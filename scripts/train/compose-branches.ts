@@ -65,13 +65,17 @@ export async function composeByAcquisition(o: {
   return manifest;
 }
 
+/** A map probability as a manifest's finding threshold: within (0.01, 0.99), four decimals. */
+export function findingThreshold(p: number): number {
+  return Math.round(Math.min(0.99, Math.max(0.01, p)) * 1e4) / 1e4;
+}
+
 /** The map probability whose calibrated score is `score` (the inverse of σ(a·logit(p) + b)), within (0.01, 0.99). */
 export function rawThreshold(score: number, model: Pick<ModelManifest, 'calibration'>): number {
   if (!(score > 0 && score < 1)) throw new Error(`a calibrated score must lie in (0, 1), not ${score}`);
   const c = model.calibration;
   const logit = Math.log(score / (1 - score));
-  const p = c ? 1 / (1 + Math.exp(-(logit - c.b) / c.a)) : score;
-  return Math.round(Math.min(0.99, Math.max(0.01, p)) * 1e4) / 1e4;
+  return findingThreshold(c ? 1 / (1 + Math.exp(-(logit - c.b) / c.a)) : score);
 }
 
 /** One branch of a composed model as a plain model package (fine-tuning starts from it). */

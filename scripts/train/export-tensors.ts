@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { drawDisc, type InputSpec, modelInputFromFile, toInputPixels } from '@vigil/edge-agent';
+import { type Acquisition, drawDisc, type InputSpec, modelInputFromFile, toInputPixels } from '@vigil/edge-agent';
 import { readTruth } from '../phantoms/generate-phantoms.js';
 
 /** The model input (with its manifest preprocessing flags, see the edge's preprocess.ts) and output stride. */
@@ -30,7 +30,7 @@ export interface ExportedSet {
     findings: number;
     centres: CropCentre[];
     /** A real dataset's image (film or digital); absent for phantoms. */
-    acquisition?: 'film' | 'digital';
+    acquisition?: Acquisition;
   }[];
 }
 

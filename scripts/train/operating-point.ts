@@ -1,10 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { matchTruth } from '../evaluate/alert-evaluation.js';
-import { fitPlatt } from '../evaluate/calibration.js';
+import { calibrationSamples, fitPlatt } from '../evaluate/calibration.js';
 import type { FrocReport } from '../evaluate/froc.js';
 import type { InferredCohort } from '../evaluate/infer-cohort.js';
-import { rawThreshold } from './compose-branches.js';
+import { findingThreshold, rawThreshold } from './compose-branches.js';
 import type { ModelManifest } from './train-model.js';
 
 /**
@@ -27,14 +26,7 @@ export function adoptOperatingPoint(
   const rawScores = parts.every((p) => !p.model.calibrated);
   const { threshold } = report.at;
   if (rawScores && !manifest.calibration) {
-    const samples = cohort.images.flatMap((image) =>
-      image.candidates
-        .filter((c) => c.score >= threshold)
-        .map((c) => {
-          const match = matchTruth(image.image, c);
-          return { score: c.score, real: match !== undefined && match !== 'lookalike' };
-        }),
-    );
+    const samples = calibrationSamples(cohort, (image) => image.candidates.filter((c) => c.score >= threshold));
     const real = samples.filter((s) => s.real).length;
     if (samples.length >= 50 && real > 0 && real < samples.length) {
       manifest.calibration = { method: 'platt', ...fitPlatt(samples) };
@@ -45,9 +37,7 @@ export function adoptOperatingPoint(
     }
   }
   // A raw-score point is a map probability already; a calibrated one goes back through this model's calibration.
-  const finding = rawScores
-    ? Math.round(Math.min(0.99, Math.max(0.01, threshold)) * 1e4) / 1e4
-    : rawThreshold(threshold, manifest);
+  const finding = rawScores ? findingThreshold(threshold) : rawThreshold(threshold, manifest);
   manifest.thresholds = { ...manifest.thresholds, finding };
   manifest.training.operatingPoint = {
     source: 'cross-validation',

@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Acquisition, type ModelManifest as EdgeModelManifest, preprocessingSteps } from '@vigil/edge-agent';
+import {
+  type Acquisition,
+  type ModelManifest as EdgeModelManifest,
+  preprocessingSteps,
+  type TrainingSetIndex,
+} from '@vigil/edge-agent';
 import { calibrationSamples, fitPlatt } from '../evaluate/calibration.js';
 import { calibrateFindingThreshold } from '../evaluate/evaluate.js';
 import { inferCohort } from '../evaluate/infer-cohort.js';
@@ -215,21 +220,8 @@ export interface FineTuneOptions {
   log: (line: string) => void;
 }
 
-interface SetIndex {
-  count: number;
-  width: number;
-  height: number;
-  stride: number;
-  source?: Record<string, unknown>;
-  images: {
-    file: string;
-    patientId: string;
-    positive: boolean;
-    findings: number;
-    centres: unknown[];
-    acquisition?: Acquisition;
-  }[];
-}
+/** An edge's training set (`vigil-edge training-set`); `source` is absent in sets merged here. */
+type SetIndex = Omit<TrainingSetIndex, 'source'> & { source?: TrainingSetIndex['source'] };
 
 /**
  * Fine-tunes a model on the training sets edges assembled from clinicians' verdicts: the sets are
