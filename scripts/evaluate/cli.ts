@@ -73,6 +73,9 @@ for (const positional of positionals) {
   );
   process.stdout.write(`${formatGoals(goals)}\n`);
   process.stdout.write(
+    `  at ≤ 0.1 FP/image (issue 26's phantom bar, ≥ 0.93): sensitivity ${images.sensitivityAt01Fp} at ${images.falsePositivesPerImageAt01Fp} FP/image\n`,
+  );
+  process.stdout.write(
     `  finding scores: expected calibration error ${curve.expectedCalibrationError} over ${curve.candidates} candidates\n`,
   );
   // FROC as the field reports it: false marks on normal images where a set has them, else outside

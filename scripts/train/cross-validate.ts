@@ -21,7 +21,8 @@ const USAGE = `usage: npm run cross-validate -- --data DIR [--data DIR…] --out
                                  [--epochs E (24)] [--crop C (256)] [--lr R (0.0005)] [--geometric G (0.5)]
                                  [--init DIR (models/vigil-demo)] [--seed S (101)] [--plots DIR]
                                  [--final] [--version V (0.6.0)] [--examples DIR]
-                                 [--real-repeat R (1)] [--val-fraction F (0.2)]
+                                 [--real-repeat R (1)] [--val-fraction F (0.2)] [--anchor A (0)]
+                                 [--preprocess breast-region|plain (breast-region)]
 Trains one model per fold of women (each without that fold), reads every woman with the model that did
 not train on her and prints the pooled FROC per cohort; writes OUT/cv.json (and the FROC SVG with --plots).
 With --final, also trains the model to ship on every woman (OUT/all), with the same recipe; with one
@@ -49,6 +50,10 @@ const { values } = parseCli(USAGE, {
     'real-repeat': { type: 'string', default: '1' },
     /** Share of the training women held out of each run for its threshold and calibration. */
     'val-fraction': { type: 'string', default: '0.2' },
+    /** Pull the weights toward --init's (L2-SP), so the phantoms it reads are not forgotten. */
+    anchor: { type: 'string', default: '0' },
+    /** breast-region: the breast, label and pectoral steps (film's); plain: 0.5.0's steps (digital's). */
+    preprocess: { type: 'string', default: 'breast-region' },
   },
 });
 const data = values.data ?? [];
@@ -56,6 +61,10 @@ if (data.length === 0 || !values.out) cliError('--data (at least one converted c
 const folds = Number(values.folds);
 if (!Number.isInteger(folds) || folds < 2) cliError('--folds must be an integer ≥ 2');
 const out = values.out as string;
+if (values.preprocess !== 'breast-region' && values.preprocess !== 'plain')
+  cliError(`--preprocess ${values.preprocess}: breast-region or plain`);
+const anchor = Number(values.anchor);
+if (!(anchor >= 0)) cliError('--anchor must be a number ≥ 0');
 const repo = resolve(import.meta.dirname, '../..');
 for (const [option, dir] of [
   ['--out', out],
@@ -76,6 +85,8 @@ const recipe = {
   // Recorded only when not the default, so models trained before these options still match.
   ...(values['real-repeat'] !== '1' ? { realRepeat: Number(values['real-repeat']) } : {}),
   ...(values['val-fraction'] !== '0.2' ? { valFraction: Number(values['val-fraction']) } : {}),
+  ...(anchor > 0 ? { anchor } : {}),
+  ...(values.preprocess === 'plain' ? { preprocess: 'plain' } : {}),
 };
 const log = (line: string) => process.stderr.write(`[cv] ${line}\n`);
 mkdirSync(out, { recursive: true });
@@ -106,12 +117,19 @@ async function trainRun(name: string, fold: number | 'all', version: string): Pr
     epochs: recipe.epochs,
     version,
     matrix: { rows: 1024, columns: 832 },
-    spec: { width: 576, height: 720, stride: 2, boxDownsample: true, breastMask: true, pectoralMask: true },
+    spec: {
+      width: 576,
+      height: 720,
+      stride: 2,
+      boxDownsample: true,
+      ...(recipe.preprocess === 'plain' ? {} : { breastMask: true, pectoralMask: true }),
+    },
     crop: recipe.crop,
     lr: recipe.lr,
     geometric: recipe.geometric,
     init: recipe.init,
     ...(recipe.realRepeat ? { realRepeat: recipe.realRepeat } : {}),
+    ...(recipe.anchor ? { anchor: recipe.anchor } : {}),
     ...(recipe.valFraction !== undefined ? { valFraction: recipe.valFraction } : {}),
     data,
     ...(fold === 'all' ? {} : { exclude: (woman: string) => foldOf(woman, folds) === fold }),

@@ -34,6 +34,8 @@ export interface TrainOptions {
   plannedVisits?: number;
   /** Start from this model's weights (a directory with manifest.json and model.onnx) instead of afresh. */
   init?: string;
+  /** With `init`: pull the weights toward the initial model's (L2-SP strength; default 0, none). */
+  anchor?: number;
   /** Peak learning rate (default: train.py's). */
   lr?: number;
   /** Random scale and rotation of training crops, 0 (none) to 1 (±25 %, ±10°). */
@@ -123,6 +125,7 @@ export async function trainModel(o: TrainOptions): Promise<ModelManifest> {
       ...(o.crop ? ['--crop', String(o.crop)] : []),
       ...(o.init ? ['--init', join(o.init, 'model.onnx')] : []),
       ...(o.lr ? ['--lr', String(o.lr)] : []),
+      ...(o.init && o.anchor ? ['--anchor', String(o.anchor)] : []),
       ...(o.geometric ? ['--geometric', String(o.geometric)] : []),
       ...(o.realRepeat && o.realRepeat !== 1 ? ['--real-repeat', String(o.realRepeat)] : []),
       ...(o.valFraction !== undefined ? ['--val-fraction', String(o.valFraction)] : []),
@@ -136,6 +139,7 @@ export async function trainModel(o: TrainOptions): Promise<ModelManifest> {
     const base = JSON.parse(readFileSync(join(o.init, 'manifest.json'), 'utf8')) as ModelManifest;
     summary.initFrom = `${base.name} ${base.version}`;
     if (o.lr) summary.lr = o.lr;
+    if (o.anchor) summary.anchor = o.anchor;
   }
   const manifest: ModelManifest = {
     name: 'vigil-demo',

@@ -29,6 +29,7 @@ p.add_argument("--geometric", type=float, default=0.0, help="strength of random 
 p.add_argument("--real-repeat", type=int, default=1, help="each real image (acquisition set in the index) is seen this many times per epoch, phantoms once")
 p.add_argument("--val-fraction", type=float, default=0.2, help="share of patients held out for the run's own validation and threshold calibration")
 p.add_argument("--init", default=None, help="fine-tune this model (ONNX, as this script exports it) instead of starting afresh")
+p.add_argument("--anchor", type=float, default=0.0, help="with --init, pull the weights toward the initial model's (L2-SP: + anchor/2 · Σ(w − w₀)²), so fine-tuning on new images forgets less of what it knew; 0 = none")
 p.add_argument("--init-branch", default="digital", choices=["digital", "film"], help="with --init a model with a branch per acquisition (branches.py): start from this branch")
 a = p.parse_args()
 
@@ -200,6 +201,13 @@ model = LesionNet(folded=a.init is not None)
 if a.init:
     load_onnx(model, a.init)
 params = sum(p.numel() for p in model.parameters())
+# L2-SP (Li et al. 2018): the starting weights as the prior, rather than zero.
+anchored = [(q, q.detach().clone()) for q in model.parameters()] if a.init and a.anchor > 0 else []
+
+
+def anchor_loss():
+    return 0.5 * a.anchor * sum(((q - q0) ** 2).sum() for q, q0 in anchored) if anchored else 0.0
+
 opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
 
 # Calcification clusters are sparse specks, the hardest finding to learn: images with one are seen
@@ -216,7 +224,7 @@ for epoch in range(a.epochs):
     for s in range(0, len(order), a.batch):
         idx = order[s : s + a.batch]
         xb, yb = batch_of(idx)
-        loss = loss_fn(model(xb), yb)
+        loss = loss_fn(model(xb), yb) + anchor_loss()
         opt.zero_grad(); loss.backward(); opt.step(); sched.step(); total += float(loss) * len(idx)
     val_loss, val_auc = validate(model) if val_idx else (float("nan"), float("nan"))
     print(json.dumps({"epoch": epoch + 1, "epochs": a.epochs, "trainLoss": round(total / max(1, len(order)), 4), "valLoss": round(val_loss, 4),
