@@ -7,6 +7,16 @@ import ort from 'onnxruntime-node';
 import { makeTempDir } from '../harness/temp-dir.js';
 import { trainModel } from '../train/train-model.js';
 
+/** The model's output on a fixed input: how far two models differ, seen from outside. */
+async function outputOn(modelDir: string): Promise<Float32Array> {
+  const session = await ort.InferenceSession.create(readFileSync(join(modelDir, 'model.onnx')));
+  const image = new Float32Array(160 * 128).map((_, i) => ((i * 7919) % 1000) / 1000);
+  const output = await session.run({ image: new ort.Tensor('float32', image, [1, 1, 160, 128]) });
+  return output.lesion_probability?.data as Float32Array;
+}
+
+const meanAbsDifference = (a: Float32Array, b: Float32Array) => a.reduce((sum, v, i) => sum + Math.abs(v - (b[i] ?? 0)), 0) / a.length;
+
 test('a short training run works end to end: phantoms → edge preprocessing → torch → ONNX that ORT runs', async () => {
   const dir = makeTempDir('train');
   try {
@@ -38,6 +48,43 @@ test('a short training run works end to end: phantoms → edge preprocessing →
     assert.ok(probabilities);
     assert.deepEqual(probabilities.dims, [1, 1, 80, 64]);
     assert.ok((probabilities.data as Float32Array).every((p) => p >= 0 && p <= 1));
+  } finally {
+    dir.remove();
+  }
+});
+
+test('--anchor keeps a fine-tuned model closer to the model it started from (L2-SP)', async () => {
+  const dir = makeTempDir('train-anchor');
+  try {
+    const common = {
+      workDir: join(dir.path, 'work'),
+      patients: 5,
+      seed: 7,
+      matrix: { rows: 512, columns: 416 },
+      spec: { width: 128, height: 160, stride: 2, boxDownsample: true },
+      crop: 64,
+      log: () => {},
+    };
+    await trainModel({ ...common, out: join(dir.path, 'base'), epochs: 1, version: '0.0.1' });
+    const tune = (name: string, anchor: number) =>
+      trainModel({
+        ...common,
+        out: join(dir.path, name),
+        epochs: 3,
+        version: '0.0.2',
+        init: join(dir.path, 'base'),
+        lr: 0.01,
+        anchor,
+      });
+    const free = await tune('free', 0);
+    const anchored = await tune('anchored', 1000);
+    assert.equal(free.training.anchor, undefined);
+    assert.equal(anchored.training.anchor, 1000, 'the manifest records the anchor');
+    const base = await outputOn(join(dir.path, 'base'));
+    const freeDrift = meanAbsDifference(await outputOn(join(dir.path, 'free')), base);
+    const anchoredDrift = meanAbsDifference(await outputOn(join(dir.path, 'anchored')), base);
+    assert.ok(freeDrift > 0, 'fine-tuning changed the model');
+    assert.ok(anchoredDrift < freeDrift / 2, `anchored drift ${anchoredDrift} vs free ${freeDrift}`);
   } finally {
     dir.remove();
   }
