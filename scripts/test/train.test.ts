@@ -15,7 +15,8 @@ async function outputOn(modelDir: string): Promise<Float32Array> {
   return output.lesion_probability?.data as Float32Array;
 }
 
-const meanAbsDifference = (a: Float32Array, b: Float32Array) => a.reduce((sum, v, i) => sum + Math.abs(v - (b[i] ?? 0)), 0) / a.length;
+const meanAbsDifference = (a: Float32Array, b: Float32Array) =>
+  a.reduce((sum, v, i) => sum + Math.abs(v - (b[i] ?? 0)), 0) / a.length;
 
 test('a short training run works end to end: phantoms → edge preprocessing → torch → ONNX that ORT runs', async () => {
   const dir = makeTempDir('train');
