@@ -22,12 +22,13 @@ const USAGE = `usage: npm run cross-validate -- --data DIR [--data DIR…] --out
                                  [--init DIR (models/vigil-demo)] [--seed S (101)] [--plots DIR]
                                  [--final] [--version V (0.6.0)] [--examples DIR]
                                  [--real-repeat R (1)] [--val-fraction F (0.2)] [--anchor A (0)]
-                                 [--preprocess breast-region|plain (breast-region)]
+                                 [--preprocess breast|plain (breast)] [--own-operating-point]
 Trains one model per fold of women (each without that fold), reads every woman with the model that did
 not train on her and prints the pooled FROC per cohort; writes OUT/cv.json (and the FROC SVG with --plots).
 With --final, also trains the model to ship on every woman (OUT/all), with the same recipe; with one
 cohort, that model takes the cross-validation's operating point (≤ 1 false mark per image) as its
-finding threshold, and its score calibration from the out-of-fold marks when it has none of its own.`;
+finding threshold, and its score calibration from the out-of-fold marks when it has none of its own
+(unless --own-operating-point).`;
 const { values } = parseCli(USAGE, {
   options: {
     data: { type: 'string', multiple: true },
@@ -52,8 +53,14 @@ const { values } = parseCli(USAGE, {
     'val-fraction': { type: 'string', default: '0.2' },
     /** Pull the weights toward --init's (L2-SP), so the phantoms it reads are not forgotten. */
     anchor: { type: 'string', default: '0' },
-    /** breast-region: the breast, label and pectoral steps (film's); plain: 0.5.0's steps (digital's). */
-    preprocess: { type: 'string', default: 'breast-region' },
+    /** breast: the breast, label and pectoral steps (film's); plain: 0.5.0's steps (digital's), as `npm run train`. */
+    preprocess: { type: 'string', default: 'breast' },
+    /**
+     * With --final and one cohort: the model to ship keeps the operating point of its own held-out split
+     * (phantoms and real women) instead of the cross-validation's. For a network that reads phantoms too,
+     * where an operating point at 1 false mark per real image would flood the phantoms with marks.
+     */
+    'own-operating-point': { type: 'boolean', default: false },
   },
 });
 const data = values.data ?? [];
@@ -61,8 +68,8 @@ if (data.length === 0 || !values.out) cliError('--data (at least one converted c
 const folds = Number(values.folds);
 if (!Number.isInteger(folds) || folds < 2) cliError('--folds must be an integer ≥ 2');
 const out = values.out as string;
-if (values.preprocess !== 'breast-region' && values.preprocess !== 'plain')
-  cliError(`--preprocess ${values.preprocess}: breast-region or plain`);
+if (values.preprocess !== 'breast' && values.preprocess !== 'plain')
+  cliError(`--preprocess ${values.preprocess}: breast or plain`);
 const anchor = Number(values.anchor);
 if (!(anchor >= 0)) cliError('--anchor must be a number ≥ 0');
 const repo = resolve(import.meta.dirname, '../..');
@@ -162,7 +169,8 @@ for (const cohortDir of data) {
   const cohort = pooled(parts);
   const report = froc(cohort, { rule: frocRuleFor(cohort) });
   // With one cohort, the model to ship takes the operating point measured on women it was not tuned on.
-  if (values.final && data.length === 1) adoptOperatingPoint(join(out, 'all'), cohort, parts, report, log);
+  if (values.final && data.length === 1 && !values['own-operating-point'])
+    adoptOperatingPoint(join(out, 'all'), cohort, parts, report, log);
   reports.push({ label: basename(cohortDir), report });
   process.stdout.write(
     `\n${cohortDir} — ${folds}-fold cross-validation by woman, ${cohort.images.length} images\n  ${frocSummary(report)}\n`,
