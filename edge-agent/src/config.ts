@@ -198,6 +198,12 @@ export const EdgeConfigSchema = Type.Object(
          * starts the next image while the main thread still infers and files the one before.
          */
         concurrency: Type.Integer({ minimum: 1, maximum: 64, default: 3 }),
+        /**
+         * JPEG 2000 decoder: `auto` runs OpenJPEG's native, multi-threaded `opj_decompress` (Debian
+         * libopenjp2-tools) where it is installed, about twice the WebAssembly decoder's speed; `off`
+         * keeps the WebAssembly decoder; or the tool's absolute path.
+         */
+        jpeg2000Tool: Type.String({ minLength: 1, default: 'auto' }),
       },
       { additionalProperties: false, default: {} },
     ),

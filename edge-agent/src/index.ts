@@ -14,6 +14,7 @@ export * from './imaging/dicom-file.js';
 export * from './imaging/display-transform.js';
 export * from './imaging/image-attributes.js';
 export * from './imaging/inspect-file.js';
+export * from './imaging/openjpeg-tool.js';
 export * from './imaging/pixel-data.js';
 export * from './imaging/pixel-stats.js';
 export * from './imaging/transfer-syntax.js';

@@ -73,6 +73,7 @@ test('vigil-edge doctor on this machine: the model loads on the CPU and the reas
     cpuReason: string | null;
     model: string;
     cpus: number;
+    jpeg2000Decoder: string;
   };
   assert.equal(report.provider, 'cpu');
   assert.match(report.model, /^vigil-demo /);
@@ -80,6 +81,8 @@ test('vigil-edge doctor on this machine: the model loads on the CPU and the reas
   assert.equal(report.nvidiaDevice, false);
   assert.match(report.cpuReason ?? '', /no NVIDIA device/);
   assert.match(run.stderr, /inference runs on the CPU: no NVIDIA device/);
+  // libopenjp2-tools is installed here (.ci/run), so JPEG 2000 decodes natively.
+  assert.match(report.jpeg2000Decoder, /\/opj_decompress \(OpenJPEG, native, \d+ threads\)$/);
 });
 
 test('prune-runtime keeps only this platform’s ONNX Runtime libraries', () => {

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { makeTempDir } from '../../scripts/harness/temp-dir.js';
 import { initCodecs } from '../src/imaging/codecs.js';
 import { parseDicom } from '../src/imaging/dicom-file.js';
 import { readImageAttributes } from '../src/imaging/image-attributes.js';
+import { openJpegTool, openJpegToolStats, useOpenJpegTool } from '../src/imaging/openjpeg-tool.js';
 import { type DecodedFrame, decodeFrame } from '../src/imaging/pixel-data.js';
 
 const PYDICOM = '/usr/lib/python3/dist-packages/pydicom/data/test_files';
@@ -245,6 +246,57 @@ describe('compressed syntaxes transcoded by dcmtk / gdcm decode exactly (lossles
       assert.ok(checked > 0);
     });
   }
+});
+
+describe("JPEG 2000 through OpenJPEG's native tool (imaging.jpeg2000Tool) and through WebAssembly", () => {
+  after(() => useOpenJpegTool('auto'));
+  const both = (file: string) => {
+    useOpenJpegTool('off');
+    const wasm = decode(file);
+    useOpenJpegTool('auto');
+    const before = openJpegToolStats.decoded;
+    const native = decode(file);
+    assert.equal(openJpegToolStats.decoded, before + 1, `${file}: decoded by the tool`);
+    return { wasm, native };
+  };
+  test('auto finds opj_decompress (libopenjp2-tools); off and a path that is not the tool keep WebAssembly', () => {
+    useOpenJpegTool('auto');
+    assert.match(openJpegTool() ?? '', /\/opj_decompress$/);
+    useOpenJpegTool('off');
+    assert.equal(openJpegTool(), null);
+    useOpenJpegTool(join(dir.path, 'no-such-tool'));
+    assert.equal(openJpegTool(), null);
+  });
+  test('the same samples from both, lossless and lossy, every bit depth and sign', () => {
+    let checked = 0;
+    for (const s of sources)
+      for (const args of [['--j2k'], ['--j2k', '--lossy', '-q', '70']]) {
+        if (args.length > 1 && s.signed) continue;
+        const out = join(dir.path, `${s.name.replace(/\W+/g, '_')}-tool-${args.length}.dcm`);
+        run('gdcmconv', [...args, s.file, out]);
+        const { wasm, native } = both(out);
+        assert.equal(native.pixels.constructor, wasm.pixels.constructor, s.name);
+        assert.equal(digest(native.pixels), digest(wasm.pixels), `${s.name} ${args.join(' ')}`);
+        checked += 1;
+      }
+    assert.ok(checked >= 8);
+  });
+  test('a corrupt codestream is handed back to WebAssembly, which refuses it with its code; nothing is left in /dev/shm', () => {
+    const j2k = join(dir.path, 'corrupt-j2k-tool.dcm');
+    run('gdcmconv', ['--j2k', (sources[0] as Source).file, j2k]);
+    const bytes = readFileSync(j2k);
+    const soc = bytes.indexOf(Buffer.from([0xff, 0x4f, 0xff, 0x51]));
+    bytes.fill(0x00, soc + 2, soc + 60);
+    writeFileSync(j2k, bytes);
+    useOpenJpegTool('auto');
+    const handedBack = openJpegToolStats.handedBack;
+    assert.throws(() => decode(j2k), { code: 'VIGIL_DICOM_DECODE_FAILED' });
+    assert.equal(openJpegToolStats.handedBack, handedBack + 1);
+    assert.deepEqual(
+      readdirSync('/dev/shm').filter((f) => f.startsWith(`vigil-j2k-${process.pid}-`)),
+      [],
+    );
+  });
 });
 
 describe('bad input yields the right error code', () => {

@@ -1,7 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { DecodePool, decodeFrame, initCodecs, parseDicom, readImageAttributes } from '@vigil/edge-agent';
+import {
+  DecodePool,
+  decodeFrame,
+  initCodecs,
+  openJpegTool,
+  parseDicom,
+  readImageAttributes,
+  useOpenJpegTool,
+} from '@vigil/edge-agent';
 import { makeTempDir } from '../harness/temp-dir.js';
 import { progress, round } from './stats.js';
 
@@ -45,6 +53,22 @@ function referenceOnce(tool: string, args: string[], file: string, out: string):
   const started = performance.now();
   execFileSync(tool, [...args, file, out], { stdio: 'ignore' });
   return performance.now() - started;
+}
+
+/**
+ * JPEG 2000: which decoder `ours` used (imaging.jpeg2000Tool: auto), and the WebAssembly decoder
+ * alone in the same run (the figure before OpenJPEG's native tool), each against gdcmconv.
+ */
+function jpeg2000Decoders(file: string, reference: number): Record<string, unknown> {
+  const decoder = openJpegTool() ?? 'WebAssembly';
+  useOpenJpegTool('off');
+  try {
+    oursOnce(file);
+    const wasm = median(Array.from({ length: 3 }, () => oursOnce(file)));
+    return { decoder, webAssemblyMs: round(wasm, 1), webAssemblyRatioToDcmtk: round(reference / wasm, 2) };
+  } finally {
+    useOpenJpegTool('auto');
+  }
 }
 
 export async function benchDecode(): Promise<Record<string, unknown>> {
@@ -99,6 +123,7 @@ export async function benchDecode(): Promise<Record<string, unknown>> {
         dcmtkMBps: round(pixelMB / (reference / 1000), 1),
         ratioToDcmtk: round(reference / ours, 2),
         pool2ThreadsImagesPerS: round(1000 / poolMs, 2),
+        ...(c.syntax.startsWith('JPEG 2000') ? jpeg2000Decoders(file, reference) : {}),
       });
     }
     await pool.close();

@@ -8,6 +8,7 @@ const { Context, NativeCodecs } = dcmjsCodecs;
 type Context = InstanceType<typeof Context>;
 
 import { decodeJpegLs, ensureCharls } from './charls-codec.js';
+import { decodeJ2kWithTool } from './openjpeg-tool.js';
 import type { Codec } from './transfer-syntax.js';
 
 const require = createRequire(import.meta.url);
@@ -66,6 +67,11 @@ export function decodeCompressedFrame(frame: EncodedFrame): CodecOutput {
       planarConfiguration: out.interleaved ? 0 : 1,
       photometric: frame.photometric,
     };
+  }
+  // JPEG 2000: OpenJPEG's native, multi-threaded tool where installed (openjpeg-tool.ts).
+  if (frame.codec === 'j2k') {
+    const native = decodeJ2kWithTool(frame);
+    if (native) return native;
   }
   const context = new Context({
     width: frame.width,

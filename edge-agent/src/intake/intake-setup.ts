@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import type { Logger } from '@vigil/shared';
 import type { AtRest } from '../at-rest/at-rest-cipher.js';
 import { deidSecret, type EdgeConfig } from '../config.js';
+import { useOpenJpegTool } from '../imaging/openjpeg-tool.js';
 import type { InputSpec } from '../inference/preprocess.js';
 import { DecodePool } from '../pipeline/decode-pool.js';
 import { type ImageHandler, ImagePipeline } from '../pipeline/image-pipeline.js';
@@ -35,7 +36,9 @@ export function buildIntake(
   if (spool.stalePartialsRemoved > 0) {
     o.logger.warn({ removed: spool.stalePartialsRemoved }, 'removed partial files of transfers cut off before the last stop');
   }
-  const pool = new DecodePool(config.imaging.decodeThreads || undefined, o.atRest);
+  // JPEG 2000 decoder for the workers and for this thread (model self-tests decode here).
+  useOpenJpegTool(config.imaging.jpeg2000Tool);
+  const pool = new DecodePool(config.imaging.decodeThreads || undefined, o.atRest, config.imaging.jpeg2000Tool);
   const pipeline = new ImagePipeline({
     spool,
     pool,

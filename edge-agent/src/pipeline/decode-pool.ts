@@ -2,7 +2,14 @@ import { availableParallelism } from 'node:os';
 import { workerEntry } from '@vigil/shared';
 import { Piscina } from 'piscina';
 import { type AtRest, PLAINTEXT } from '../at-rest/at-rest-cipher.js';
+import type { OpenJpegToolSetting } from '../imaging/openjpeg-tool.js';
 import type { DecodeTask, DecodeTaskResult } from './decode-task.js';
+
+/** What each decode worker starts with. */
+export interface DecodeWorkerData {
+  atRestKeys: string[];
+  jpeg2000Tool: OpenJpegToolSetting;
+}
 
 /**
  * Worker threads for parsing and decoding: the WASM codecs block for up to a second on a large
@@ -11,10 +18,14 @@ import type { DecodeTask, DecodeTaskResult } from './decode-task.js';
 export class DecodePool {
   private readonly pool: Piscina;
 
-  constructor(threads = Math.max(1, availableParallelism() - 1), atRest: AtRest = PLAINTEXT) {
+  constructor(
+    threads = Math.max(1, availableParallelism() - 1),
+    atRest: AtRest = PLAINTEXT,
+    jpeg2000Tool: OpenJpegToolSetting = 'auto',
+  ) {
     this.pool = new Piscina({
       filename: workerEntry(import.meta.url, 'decode-worker').href,
-      workerData: { atRestKeys: atRest.transferable() },
+      workerData: { atRestKeys: atRest.transferable(), jpeg2000Tool } satisfies DecodeWorkerData,
       minThreads: Math.min(2, threads),
       maxThreads: threads,
       // Each WASM heap grows to ~50 MB; keep workers warm rather than re-instantiating codecs.
