@@ -73,7 +73,7 @@ for (const positional of positionals) {
   );
   process.stdout.write(`${formatGoals(goals)}\n`);
   process.stdout.write(
-    `  at ≤ 0.1 FP/image (issue 26's phantom bar, ≥ 0.93): sensitivity ${images.sensitivityAt01Fp} at ${images.falsePositivesPerImageAt01Fp} FP/image\n`,
+    `  findings ≥ 5 mm at ≤ 0.1 FP/image: sensitivity ${images.sensitivityAt01Fp} at ${images.falsePositivesPerImageAt01Fp} FP/image (issue 26's bar for phantoms: ≥ 0.93)\n`,
   );
   process.stdout.write(
     `  finding scores: expected calibration error ${curve.expectedCalibrationError} over ${curve.candidates} candidates\n`,
