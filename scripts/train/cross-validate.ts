@@ -23,6 +23,7 @@ const USAGE = `usage: npm run cross-validate -- --data DIR [--data DIR…] --out
                                  [--final] [--version V (0.6.0)] [--examples DIR]
                                  [--real-repeat R (1)] [--val-fraction F (0.2)] [--anchor A (0)]
                                  [--preprocess breast|plain (breast)] [--own-operating-point]
+                                 [--init-from-run DIR]
 Trains one model per fold of women (each without that fold), reads every woman with the model that did
 not train on her and prints the pooled FROC per cohort; writes OUT/cv.json (and the FROC SVG with --plots).
 With --final, also trains the model to ship on every woman (OUT/all), with the same recipe; with one
@@ -61,6 +62,11 @@ const { values } = parseCli(USAGE, {
      * where an operating point at 1 false mark per real image would flood the phantoms with marks.
      */
     'own-operating-point': { type: 'boolean', default: false },
+    /**
+     * A second stage of a cross-validated recipe: each fold starts from DIR/fold-K and the final model
+     * from DIR/all (an earlier cross-validate's OUT), so no fold's network has seen its women.
+     */
+    'init-from-run': { type: 'string' },
   },
 });
 const data = values.data ?? [];
@@ -72,6 +78,11 @@ if (values.preprocess !== 'breast' && values.preprocess !== 'plain')
   cliError(`--preprocess ${values.preprocess}: breast or plain`);
 const anchor = Number(values.anchor);
 if (!(anchor >= 0)) cliError('--anchor must be a number ≥ 0');
+const initFromRun = values['init-from-run'];
+if (initFromRun)
+  for (const name of [...Array.from({ length: folds }, (_, k) => `fold-${k}`), ...(values.final ? ['all'] : [])])
+    if (!existsSync(join(initFromRun, name, 'manifest.json')))
+      cliError(`--init-from-run ${initFromRun}: no model in ${name}/ to start ${name} from`);
 const repo = resolve(import.meta.dirname, '../..');
 for (const [option, dir] of [
   ['--out', out],
@@ -94,6 +105,7 @@ const recipe = {
   ...(values['val-fraction'] !== '0.2' ? { valFraction: Number(values['val-fraction']) } : {}),
   ...(anchor > 0 ? { anchor } : {}),
   ...(values.preprocess === 'plain' ? { preprocess: 'plain' } : {}),
+  ...(values['init-from-run'] ? { initFromRun: values['init-from-run'] } : {}),
 };
 const log = (line: string) => process.stderr.write(`[cv] ${line}\n`);
 mkdirSync(out, { recursive: true });
@@ -134,7 +146,7 @@ async function trainRun(name: string, fold: number | 'all', version: string): Pr
     crop: recipe.crop,
     lr: recipe.lr,
     geometric: recipe.geometric,
-    init: recipe.init,
+    init: recipe.initFromRun ? join(recipe.initFromRun, name) : recipe.init,
     ...(recipe.realRepeat ? { realRepeat: recipe.realRepeat } : {}),
     ...(recipe.anchor ? { anchor: recipe.anchor } : {}),
     ...(recipe.valFraction !== undefined ? { valFraction: recipe.valFraction } : {}),
