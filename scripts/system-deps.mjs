@@ -11,6 +11,7 @@ export const SYSTEM_COMMANDS = {
   storescu: 'dcmtk',
   dcmcjpeg: 'dcmtk',
   gdcmconv: 'libgdcm-tools',
+  opj_decompress: 'libopenjp2-tools',
   chromium: 'chromium',
   dciodvfy: 'dicom3tools',
   Orthanc: 'orthanc',
