@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createLogger, keepRunningOnUnhandledRejection, VigilError } from '@vigil/shared';
 import { Command } from 'commander';
@@ -8,7 +7,7 @@ import { deidSecret, loadEdgeConfig } from './config.js';
 import { EdgeAgent } from './edge-agent.js';
 import { deviceHttp } from './identity/device-credentials.js';
 import { inspectFile } from './imaging/inspect-file.js';
-import { openJpegTool, useOpenJpegTool } from './imaging/openjpeg-tool.js';
+import { jpeg2000DecoderName, useOpenJpegTool } from './imaging/openjpeg-tool.js';
 import { cpuFallbackReason, onnxRuntimeBinDir, probeAccelerator, pruneOnnxRuntime } from './inference/accelerator.js';
 import { readModelPackage } from './inference/model-manifest.js';
 import { OnnxModel } from './inference/onnx-model.js';
@@ -113,8 +112,7 @@ export async function main(argv: string[]): Promise<void> {
         }
         const threads = config.model.threads || `runtime default (${probe.cpus} CPUs)`;
         useOpenJpegTool(config.imaging.jpeg2000Tool);
-        const tool = openJpegTool();
-        const jpeg2000Decoder = tool ? `${tool} (OpenJPEG, native, ${availableParallelism()} threads)` : 'WebAssembly (OpenJPEG)';
+        const jpeg2000Decoder = jpeg2000DecoderName();
         process.stdout.write(`${JSON.stringify({ ...probe, threads, ...inference, jpeg2000Decoder }, null, 2)}\n`);
         process.stderr.write(
           inference.provider === 'cuda'

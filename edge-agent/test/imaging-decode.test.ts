@@ -44,6 +44,17 @@ function run(cmd: string, args: string[]): void {
   execFileSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
+/** The first source as JPEG 2000, its codestream's header markers after SOC overwritten. */
+function corruptJ2k(name: string): string {
+  const j2k = join(dir.path, name);
+  run('gdcmconv', ['--j2k', (sources[0] as Source).file, j2k]);
+  const bytes = readFileSync(j2k);
+  const soc = bytes.indexOf(Buffer.from([0xff, 0x4f, 0xff, 0x51]));
+  bytes.fill(0x00, soc + 2, soc + 60);
+  writeFileSync(j2k, bytes);
+  return j2k;
+}
+
 interface Source {
   name: string;
   file: string;
@@ -282,12 +293,7 @@ describe("JPEG 2000 through OpenJPEG's native tool (imaging.jpeg2000Tool) and th
     assert.ok(checked >= 8);
   });
   test('a corrupt codestream is handed back to WebAssembly, which refuses it with its code; nothing is left in /dev/shm', () => {
-    const j2k = join(dir.path, 'corrupt-j2k-tool.dcm');
-    run('gdcmconv', ['--j2k', (sources[0] as Source).file, j2k]);
-    const bytes = readFileSync(j2k);
-    const soc = bytes.indexOf(Buffer.from([0xff, 0x4f, 0xff, 0x51]));
-    bytes.fill(0x00, soc + 2, soc + 60);
-    writeFileSync(j2k, bytes);
+    const j2k = corruptJ2k('corrupt-j2k-tool.dcm');
     useOpenJpegTool('auto');
     const handedBack = openJpegToolStats.handedBack;
     assert.throws(() => decode(j2k), { code: 'VIGIL_DICOM_DECODE_FAILED' });
@@ -330,13 +336,7 @@ describe('bad input yields the right error code', () => {
     const xl = join(dir.path, 'jpegxl.dcm');
     writeFileSync(xl, relabelTransferSyntax(readFileSync((sources[0] as Source).file), '1.2.840.10008.1.2.4.100'));
     assert.throws(() => decode(xl), { code: 'VIGIL_DICOM_UNSUPPORTED_SYNTAX' });
-    const j2k = join(dir.path, 'corrupt-j2k.dcm');
-    run('gdcmconv', ['--j2k', (sources[0] as Source).file, j2k]);
-    const bytes = readFileSync(j2k);
-    // Overwrite the J2K codestream's header markers right after the SOC marker.
-    const soc = bytes.indexOf(Buffer.from([0xff, 0x4f, 0xff, 0x51]));
-    bytes.fill(0x00, soc + 2, soc + 60);
-    writeFileSync(j2k, bytes);
+    const j2k = corruptJ2k('corrupt-j2k.dcm');
     assert.throws(() => decode(j2k), { code: 'VIGIL_DICOM_DECODE_FAILED' });
   });
 });

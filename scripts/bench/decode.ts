@@ -5,7 +5,7 @@ import {
   DecodePool,
   decodeFrame,
   initCodecs,
-  openJpegTool,
+  jpeg2000DecoderName,
   parseDicom,
   readImageAttributes,
   useOpenJpegTool,
@@ -60,7 +60,7 @@ function referenceOnce(tool: string, args: string[], file: string, out: string):
  * alone in the same run (the figure before OpenJPEG's native tool), each against gdcmconv.
  */
 function jpeg2000Decoders(file: string, reference: number): Record<string, unknown> {
-  const decoder = openJpegTool() ?? 'WebAssembly';
+  const decoder = jpeg2000DecoderName();
   useOpenJpegTool('off');
   try {
     oursOnce(file);

@@ -22,8 +22,11 @@ let setting: OpenJpegToolSetting = 'auto';
 let resolved: string | null | undefined;
 let counter = 0;
 
-/** The counters `vigil-edge doctor` and the tests read: frames the tool decoded, and handed back. */
-export const openJpegToolStats = { decoded: 0, handedBack: 0, lastReason: '' };
+/** Frames this thread's tool decoded, and frames it handed back to WebAssembly (tests read them). */
+export const openJpegToolStats = { decoded: 0, handedBack: 0 };
+
+/** The tool decodes on every core: one large frame at a time is the case that matters (a prior). */
+const threads = () => availableParallelism();
 
 /** `auto` (the tool when installed), `off` (WebAssembly only) or the tool's path. Per thread. */
 export function useOpenJpegTool(value: OpenJpegToolSetting): void {
@@ -31,10 +34,12 @@ export function useOpenJpegTool(value: OpenJpegToolSetting): void {
   resolved = undefined;
 }
 
-function executable(path: string): boolean {
+/** A file this user may execute, or a directory it may write into. */
+function usable(path: string, kind: 'executable file' | 'writable directory'): boolean {
   try {
-    accessSync(path, constants.X_OK);
-    return statSync(path).isFile();
+    accessSync(path, kind === 'executable file' ? constants.X_OK : constants.W_OK);
+    const stat = statSync(path);
+    return kind === 'executable file' ? stat.isFile() : stat.isDirectory();
   } catch {
     return false;
   }
@@ -44,28 +49,25 @@ function executable(path: string): boolean {
 export function openJpegTool(): string | null {
   if (resolved !== undefined) return resolved;
   let found: string | null = null;
-  if (setting !== 'off' && isWritableDir(SHM)) {
+  if (setting !== 'off' && usable(SHM, 'writable directory')) {
     if (setting === 'auto') {
       for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
         const candidate = join(dir, 'opj_decompress');
-        if (executable(candidate)) {
+        if (usable(candidate, 'executable file')) {
           found = candidate;
           break;
         }
       }
-    } else if (isAbsolute(setting) && executable(setting)) found = setting;
+    } else if (isAbsolute(setting) && usable(setting, 'executable file')) found = setting;
   }
   resolved = found;
   return found;
 }
 
-function isWritableDir(path: string): boolean {
-  try {
-    accessSync(path, constants.W_OK);
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
+/** What decodes JPEG 2000 in this thread, in words (`vigil-edge doctor`). */
+export function jpeg2000DecoderName(): string {
+  const tool = openJpegTool();
+  return tool ? `${tool} (OpenJPEG, native, ${threads()} threads)` : 'WebAssembly (OpenJPEG)';
 }
 
 /** JP2 files start with a signature box; a raw codestream with SOC + SIZ. */
@@ -75,9 +77,9 @@ function extensionOf(bytes: Uint8Array): '.jp2' | '.j2k' | undefined {
   return undefined;
 }
 
-function handBack(reason: string): undefined {
+/** Why is said where it is called; the caller decodes the frame in WebAssembly instead. */
+function handBack(): undefined {
   openJpegToolStats.handedBack += 1;
-  openJpegToolStats.lastReason = reason;
   return undefined;
 }
 
@@ -89,44 +91,34 @@ export function decodeJ2kWithTool(frame: EncodedFrame): CodecOutput | undefined 
   const tool = openJpegTool();
   if (!tool || frame.samplesPerPixel !== 1 || (frame.bitsAllocated !== 8 && frame.bitsAllocated !== 16)) return undefined;
   const extension = extensionOf(frame.bytes);
-  if (!extension) return handBack('neither a JPEG 2000 codestream nor a JP2 file');
+  if (!extension) return handBack(); // neither a JPEG 2000 codestream nor a JP2 file
   const base = join(SHM, `vigil-j2k-${process.pid}-${threadId}-${counter++}`);
   const input = `${base}${extension}`;
   const output = `${base}.rawl`;
   try {
     writeFileSync(input, frame.bytes, { mode: 0o600 });
     writeFileSync(output, '', { mode: 0o600 });
-    const run = spawnSync(tool, ['-i', input, '-o', output, '-threads', String(availableParallelism()), '-quiet'], {
+    const run = spawnSync(tool, ['-i', input, '-o', output, '-threads', String(threads()), '-quiet'], {
       stdio: ['ignore', 'ignore', 'pipe'],
       timeout: 120_000,
     });
-    if (run.status !== 0) return handBack(`opj_decompress exited ${run.status ?? run.signal}`);
+    if (run.status !== 0) return handBack(); // the tool refused the stream or timed out
     const raw = readFileSync(output);
     const samples = frame.width * frame.height;
     const bytesPerSample = raw.byteLength / samples;
-    if (bytesPerSample === frame.bitsAllocated / 8) {
-      openJpegToolStats.decoded += 1;
-      return {
-        bytes: new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength),
-        planarConfiguration: frame.planarConfiguration,
-        photometric: frame.photometric,
-      };
-    }
-    if (bytesPerSample === 1 && frame.bitsAllocated === 16) {
+    let bytes: Uint8Array;
+    if (bytesPerSample === frame.bitsAllocated / 8) bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+    else if (bytesPerSample === 1 && frame.bitsAllocated === 16) {
       // An 8-bit codestream in 16-bit cells: widen, keeping the sign.
       const wide = frame.pixelRepresentation === 1 ? new Int16Array(samples) : new Uint16Array(samples);
       const narrow = frame.pixelRepresentation === 1 ? new Int8Array(raw.buffer, raw.byteOffset, samples) : raw;
       for (let i = 0; i < samples; i++) wide[i] = narrow[i] as number;
-      openJpegToolStats.decoded += 1;
-      return {
-        bytes: new Uint8Array(wide.buffer),
-        planarConfiguration: frame.planarConfiguration,
-        photometric: frame.photometric,
-      };
-    }
-    return handBack(`opj_decompress gave ${raw.byteLength} bytes for ${frame.width}×${frame.height}`);
-  } catch (error) {
-    return handBack(String((error as Error).message ?? error));
+      bytes = new Uint8Array(wide.buffer);
+    } else return handBack(); // not width × height samples of a depth the frame can hold
+    openJpegToolStats.decoded += 1;
+    return { bytes, planarConfiguration: frame.planarConfiguration, photometric: frame.photometric };
+  } catch {
+    return handBack(); // /dev/shm full or unwritable: WebAssembly needs no files
   } finally {
     rmSync(input, { force: true });
     rmSync(output, { force: true });

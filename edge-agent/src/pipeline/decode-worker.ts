@@ -6,13 +6,13 @@ import { useOpenJpegTool } from '../imaging/openjpeg-tool.js';
 import type { DecodeWorkerData } from './decode-pool.js';
 import { type DecodeTask, type DecodeTaskResult, runDecodeTask } from './decode-task.js';
 
-/** The result, its pixel buffers moved (not copied) to the main thread. */
 const started = workerData as Partial<DecodeWorkerData> | undefined;
 // The at-rest keys the pool was started with: spooled files are decrypted here, in memory only.
 const atRest = AtRestCipher.fromTransferable(started?.atRestKeys ?? []);
 useOpenJpegTool(started?.jpeg2000Tool ?? 'auto');
 const read = async (path: string) => atRest.open(await readFile(path));
 
+/** The result, its pixel buffers moved (not copied) to the main thread. */
 export default async function decode(task: DecodeTask): Promise<DecodeTaskResult | object> {
   const result = await runDecodeTask(task, read);
   if (!result.ok) return result;
