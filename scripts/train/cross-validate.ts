@@ -105,7 +105,7 @@ const recipe = {
   ...(values['val-fraction'] !== '0.2' ? { valFraction: Number(values['val-fraction']) } : {}),
   ...(anchor > 0 ? { anchor } : {}),
   ...(values.preprocess === 'plain' ? { preprocess: 'plain' } : {}),
-  ...(values['init-from-run'] ? { initFromRun: values['init-from-run'] } : {}),
+  ...(initFromRun ? { initFromRun } : {}),
 };
 const log = (line: string) => process.stderr.write(`[cv] ${line}\n`);
 mkdirSync(out, { recursive: true });
