@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { topicFor } from '@vigil/shared';
+import pg from 'pg';
 import { studyResult } from '../../scripts/harness/followup-results.js';
 import { startTestHub, type TestHub } from '../../scripts/harness/hub-fixture.js';
 import { PostgresServer } from '../../scripts/harness/postgres.js';
@@ -56,6 +57,52 @@ test('events raised on one replica reach the other replica’s live stream once'
     assert.equal(count('a', 'results'), 2);
     assert.equal(count('b', 'results'), 2);
     assert.equal(count('a', 'alert'), count('b', 'alert'));
+  } finally {
+    for (const h of hubs) await h.stop();
+    await server.dispose();
+  }
+});
+
+test('a burst of events crosses in few notifications, complete and in order; a one-event notification is still read', async () => {
+  const server = new PostgresServer();
+  await server.start();
+  const url = server.createDatabase('burst');
+  const hubs: TestHub[] = [];
+  try {
+    for (const replicaId of ['replica-a', 'replica-b']) {
+      hubs.push(await startTestHub({ state: { driver: 'postgres', url }, cluster: { replicaId } }));
+    }
+    const [a, b] = hubs as [TestHub, TestHub];
+    const counts: number[] = [];
+    b.hub.events.subscribe((e) => {
+      if (e.type === 'results') counts.push(e.count);
+    });
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    let notifications = 0;
+    let heard = 0;
+    client.on('notification', (n) => {
+      notifications++;
+      heard += (JSON.parse(n.payload ?? '{}') as { events?: unknown[] }).events?.length ?? 0;
+    });
+    await client.query('LISTEN vigil_events');
+    // Each event is about 60 characters: 2 000 of them cannot fit one notification (8 000 bytes).
+    for (let i = 1; i <= 2000; i++) a.hub.events.emit({ type: 'results', count: i, clinicIds: ['clinic-a'] });
+    await waitFor('2 000 events at replica b', () => counts.length >= 2000, 60_000);
+    assert.deepEqual(
+      counts,
+      Array.from({ length: 2000 }, (_, i) => i + 1),
+    );
+    await waitFor('the listener heard them all', () => heard >= 2000);
+    assert.ok(notifications >= 16 && notifications <= 100, `${notifications} notifications for 2 000 events`);
+    // A replica of the previous version sends one event per notification.
+    await client.query('SELECT pg_notify($1, $2)', [
+      'vigil_events',
+      JSON.stringify({ origin: 'replica-old', event: { type: 'results', count: 9999, clinicIds: ['clinic-a'] } }),
+    ]);
+    await client.end();
+    await waitFor('the one-event notification read', () => counts.includes(9999));
+    assert.equal(counts.length, 2001);
   } finally {
     for (const h of hubs) await h.stop();
     await server.dispose();

@@ -164,6 +164,9 @@ async function endToEnd(t: BenchHub, label: string, perClient = PER_CLIENT) {
   };
 }
 
+/** Extra Node flags for the hub processes (e.g. `BENCH_HUB_NODE_ARGS=--cpu-prof` to profile them). */
+const hubNodeArgs = () => process.env.BENCH_HUB_NODE_ARGS?.split(' ').filter(Boolean);
+
 /** The real `vigil-hub serve` in its own process, as in production; devices registered beforehand. */
 async function withHubProcess<T>(
   label: string,
@@ -172,7 +175,7 @@ async function withHubProcess<T>(
   databaseCpu?: () => number,
 ): Promise<T> {
   const dir = makeTempDir(`bench-hub-${label}`);
-  const hub = new HubProcess(join(dir.path, 'hub'), env, process.env.BENCH_HUB_NODE_ARGS?.split(' ').filter(Boolean));
+  const hub = new HubProcess(join(dir.path, 'hub'), env, hubNodeArgs());
   await hub.init();
   const config = loadHubConfig(undefined, hub.env);
   const state = await openConfiguredState(config);
@@ -305,6 +308,7 @@ async function externalBackbone(): Promise<Record<string, unknown>> {
               account: HUB_ACCOUNT,
               consumers: CONSUMERS,
             }),
+            hubNodeArgs(),
           ),
       );
       for (const h of hubs) await h.init();

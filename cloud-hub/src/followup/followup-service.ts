@@ -3,7 +3,7 @@ import type { HubEvents } from '../events/hub-events.js';
 import { type ChangePolicy, changeConditions, DEFAULT_CHANGE_POLICY } from './change-alerts.js';
 import { attributeConditions } from './evidence.js';
 import type { FollowupStore, TimelineSave, TimelineSaveOutcome } from './followup-store.js';
-import type { PatientTimeline } from './followup-types.js';
+import type { FollowupObservation, PatientTimeline } from './followup-types.js';
 import {
   DEFAULT_OVERDUE_POLICY,
   type FollowupDue,
@@ -166,7 +166,13 @@ export class FollowupService implements FollowupRunner {
     clinics?: readonly string[] | null,
   ): Promise<{ timeline: PatientTimeline; due: FollowupDue | null }> {
     const all = await this.o.store.observationsFor(patientKey);
-    const observations = clinics ? all.filter((o) => clinics.includes(o.clinicId)) : all;
+    return this.timelineOf(patientKey, clinics ? all.filter((o) => clinics.includes(o.clinicId)) : all);
+  }
+
+  private timelineOf(
+    patientKey: string,
+    observations: FollowupObservation[],
+  ): { timeline: PatientTimeline; due: FollowupDue | null } {
     const timeline = buildPatientTimeline(patientKey, observations, this.policy.timeline);
     return { timeline, due: followupDue(timeline, this.policy.overdue) };
   }
@@ -179,8 +185,10 @@ export class FollowupService implements FollowupRunner {
   async recomputeMany(patientKeys: readonly string[]): Promise<(TimelineSaveOutcome | undefined)[]> {
     const saves: TimelineSave[] = [];
     const positions: number[] = [];
+    // One read for the batch's results and one for its stored summaries, not two per patient.
+    const observations = await this.o.store.observationsOf(patientKeys);
     for (const [i, patientKey] of patientKeys.entries()) {
-      const { timeline, due } = await this.timeline(patientKey);
+      const { timeline, due } = this.timelineOf(patientKey, observations.get(patientKey) ?? []);
       const summary = timelineSummary(patientKey, timeline, due);
       if (!summary) continue;
       const found = changeConditions(timeline, this.policy.change);
@@ -191,10 +199,10 @@ export class FollowupService implements FollowupRunner {
       saves.push({ summary, conditions });
     }
     // The clinics each patient was filed under before: a new one is surfaced for review.
-    const before = await Promise.all(saves.map((save) => this.o.store.getPatient(save.summary.patientKey)));
+    const before = await this.o.store.patientsOf(saves.map((save) => save.summary.patientKey));
     const saved = await this.o.store.saveTimelines(saves);
-    for (const [k, save] of saves.entries()) {
-      const had = before[k]?.clinicIds;
+    for (const save of saves) {
+      const had = before.get(save.summary.patientKey)?.clinicIds;
       const added = had ? save.summary.clinicIds.filter((c) => !had.includes(c)) : [];
       if (added.length > 0) {
         this.o.events?.emit({

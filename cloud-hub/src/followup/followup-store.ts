@@ -87,12 +87,16 @@ export interface TimelineSave {
 export interface FollowupStore {
   /** The patient's non-shadow results, as the engine's observations. */
   observationsFor(patientKey: string): Promise<FollowupObservation[]>;
+  /** Several patients' observations in one read (absent: no result), each in study-date order. */
+  observationsOf(patientKeys: readonly string[]): Promise<Map<string, FollowupObservation[]>>;
   /**
    * Replaces each patient's summary and reconciles their alerts with the engine's current
    * conditions, all in one transaction made durable once (one outcome per entry, in order).
    */
   saveTimelines(entries: TimelineSave[]): Promise<TimelineSaveOutcome[]>;
   getPatient(patientKey: string): Promise<PatientSummary | undefined>;
+  /** Several patients' summaries in one read (absent: none stored yet). */
+  patientsOf(patientKeys: readonly string[]): Promise<Map<string, PatientSummary>>;
   listPatients(filter: PatientFilter): Promise<Page<PatientSummary>>;
   /** Patients due before `date` whose overdue alert for their latest study does not exist yet. */
   patientsNewlyOverdue(date: string, limit: number): Promise<string[]>;

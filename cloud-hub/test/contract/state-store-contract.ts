@@ -306,6 +306,94 @@ export function stateStoreContract(engine: string, o: StateStoreContractOptions)
       assert.equal(await f.getAlert('nothing'), undefined);
     });
 
+    it("follow-up: many patients read and saved in one call, each outcome its own patient's, in the caller's order", async () => {
+      const s = await o.fresh();
+      const f = s.followup;
+      const result = (patient: string, i: number, studyDate: string) => ({
+        ...syntheticResult(A, i),
+        patientKey: patientKeyOf(patient),
+        studyDate,
+      });
+      await s.commitIngest(
+        ingestBatch({
+          results: [result('zoe', 1, '2024-05-01'), result('amy', 2, '2024-02-01'), result('zoe', 3, '2023-05-01')],
+        }),
+      );
+      const observations = await f.observationsOf([patientKeyOf('zoe'), patientKeyOf('amy'), patientKeyOf('nobody')]);
+      assert.deepEqual(
+        observations.get(patientKeyOf('zoe'))?.map((x) => x.studyDate),
+        ['2023-05-01', '2024-05-01'],
+        "each patient's own results, oldest first",
+      );
+      assert.equal(observations.get(patientKeyOf('amy'))?.length, 1);
+      assert.equal(observations.has(patientKeyOf('nobody')), false);
+      assert.equal((await f.observationsOf([])).size, 0);
+
+      // Out of key order, and one patient twice (saved in turn: the later entry is what stays).
+      const first = await f.saveTimelines([
+        { summary: summary('zoe', ['clinic-a'], '2024-05-01', null), conditions: [condition('zoe', '1'), condition('zoe', '2')] },
+        {
+          summary: summary('amy', ['clinic-b'], '2024-02-01', null),
+          conditions: [condition('amy', '1', { clinicId: 'clinic-b' })],
+        },
+        { summary: summary('bob', ['clinic-a'], '2024-01-01', null), conditions: [] },
+        {
+          summary: summary('zoe', ['clinic-a', 'clinic-b'], '2024-05-01', null),
+          conditions: [condition('zoe', '2', { severity: 'critical' })],
+        },
+      ]);
+      assert.deepEqual(
+        first.map((x) => [
+          x.opened.map((a) => a.alertKey),
+          x.updated.map((a) => a.severity),
+          x.autoResolved.map((a) => a.alertKey),
+        ]),
+        [
+          [[condition('zoe', '1').alertKey, condition('zoe', '2').alertKey], [], []],
+          [[condition('amy', '1').alertKey], [], []],
+          [[], [], []],
+          [[], ['critical'], [condition('zoe', '1').alertKey]],
+        ],
+      );
+      const patients = await f.patientsOf([
+        patientKeyOf('zoe'),
+        patientKeyOf('amy'),
+        patientKeyOf('bob'),
+        patientKeyOf('nobody'),
+      ]);
+      assert.deepEqual(patients.get(patientKeyOf('zoe'))?.clinicIds, ['clinic-a', 'clinic-b']);
+      assert.deepEqual(
+        [...['zoe', 'amy', 'bob']].map((p) => patients.get(patientKeyOf(p))?.openAlerts),
+        [1, 1, 0],
+      );
+      assert.equal(patients.has(patientKeyOf('nobody')), false);
+      assert.equal(
+        (await f.listPatients({ limit: 10, clinicId: 'clinic-b' })).items.length,
+        2,
+        'zoe and amy filed under clinic-b',
+      );
+
+      // Next save: amy's alert no longer holds, zoe's is unchanged, bob gains one.
+      const second = await f.saveTimelines([
+        { summary: summary('bob', ['clinic-a'], '2024-06-01', null), conditions: [condition('bob', '1')] },
+        { summary: summary('amy', ['clinic-b'], '2024-02-01', null), conditions: [] },
+        {
+          summary: summary('zoe', ['clinic-a', 'clinic-b'], '2024-05-01', null),
+          conditions: [condition('zoe', '2', { severity: 'critical' })],
+        },
+      ]);
+      assert.deepEqual(
+        second.map((x) => [x.opened.length, x.updated.length, x.autoResolved.map((a) => a.alertKey)]),
+        [
+          [1, 0, []],
+          [0, 0, [condition('amy', '1').alertKey]],
+          [0, 0, []],
+        ],
+      );
+      assert.equal((await f.getPatient(patientKeyOf('amy')))?.openAlerts, 0);
+      assert.equal((await f.getPatient(patientKeyOf('bob')))?.lastStudyDate, '2024-06-01');
+    });
+
     it('follow-up: alert transitions refuse the impossible; patients and alerts page and filter', async () => {
       const s = await o.fresh();
       const f = s.followup;

@@ -5,12 +5,22 @@ import type { PostgresLocation } from '../../state/state-store.js';
 import { openPgPool } from './pg-state-store.js';
 
 const CHANNEL = 'vigil_events';
+/** A notification's payload must stay under PostgreSQL's 8 000 bytes. */
+const MAX_PAYLOAD_CHARS = 7000;
+
+interface Queued {
+  json: string;
+  sent: () => void;
+  failed: (error: Error) => void;
+}
 
 /**
  * Hub events between replicas over PostgreSQL LISTEN/NOTIFY: no extra service, and every replica
  * already reaches the database. One connection listens (a LISTEN is per session, so it is held
  * outside the pool and re-established with backoff if it drops); notifications go out through the
- * pool. Each carries the sender's id, so a replica ignores its own.
+ * pool. Each carries the sender's id, so a replica ignores its own. Events raised while a
+ * notification is on its way go out together in the next one (as many as fit its payload): one
+ * notification per event was thousands of round trips a second at ingest (issue 30).
  */
 export class PgEventRelay implements EventRelay {
   private readonly pool: pg.Pool;
@@ -19,6 +29,8 @@ export class PgEventRelay implements EventRelay {
   private retryMs = 250;
   private timer: NodeJS.Timeout | undefined;
   private onEvent: ((event: HubEvent) => void) | undefined;
+  private queue: Queued[] = [];
+  private sending = false;
 
   constructor(
     location: PostgresLocation,
@@ -39,8 +51,14 @@ export class PgEventRelay implements EventRelay {
     client.on('notification', (message) => {
       if (message.channel !== CHANNEL || !message.payload) return;
       try {
-        const { origin, event } = JSON.parse(message.payload) as { origin: string; event: HubEvent };
-        if (origin !== this.origin) this.onEvent?.(event);
+        // `event`: one event, as replicas before issue 30 send; `events`: several.
+        const { origin, event, events } = JSON.parse(message.payload) as {
+          origin: string;
+          event?: HubEvent;
+          events?: HubEvent[];
+        };
+        if (origin === this.origin) return;
+        for (const e of events ?? (event ? [event] : [])) this.onEvent?.(e);
       } catch (error) {
         this.onError(error as Error);
       }
@@ -71,8 +89,37 @@ export class PgEventRelay implements EventRelay {
     this.listener = client;
   }
 
-  async publish(event: HubEvent): Promise<void> {
-    await this.pool.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify({ origin: this.origin, event })]);
+  publish(event: HubEvent): Promise<void> {
+    return new Promise((sent, failed) => {
+      this.queue.push({ json: JSON.stringify(event), sent, failed });
+      if (!this.sending) void this.drain();
+    });
+  }
+
+  /** Sends what is queued, a notification at a time, each carrying as many events as fit. */
+  private async drain(): Promise<void> {
+    this.sending = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch: Queued[] = [];
+        let chars = 0;
+        for (const q of this.queue) {
+          if (batch.length > 0 && chars + q.json.length > MAX_PAYLOAD_CHARS) break;
+          batch.push(q);
+          chars += q.json.length + 1;
+        }
+        this.queue = this.queue.slice(batch.length);
+        const payload = `{"origin":${JSON.stringify(this.origin)},"events":[${batch.map((q) => q.json).join(',')}]}`;
+        try {
+          await this.pool.query('SELECT pg_notify($1, $2)', [CHANNEL, payload]);
+          for (const q of batch) q.sent();
+        } catch (error) {
+          for (const q of batch) q.failed(error as Error);
+        }
+      }
+    } finally {
+      this.sending = false;
+    }
   }
 
   async close(): Promise<void> {

@@ -98,38 +98,31 @@ export async function openPgSchema(pool: pg.Pool, location: PostgresLocation): P
   }
 }
 
-/** A batch's results in one statement; a result already stored (a redelivery) is skipped. The rows inserted. */
+/**
+ * A batch's results in one statement; a result already stored (a redelivery) is skipped. The rows
+ * inserted. The batch travels as one JSON array, split by the server (`json_array_elements`; each
+ * element's text is the stored body, exactly `JSON.stringify(result)`): serialising sixteen
+ * parameter arrays element by element in JavaScript, the JSON bodies escaped again inside a text
+ * array, was a tenth of the hub's main thread at ingest (issue 30's profile).
+ */
 async function insertResults(c: pg.PoolClient, r: readonly ResultMessage[], at: string): Promise<number> {
   if (r.length === 0) return 0;
   const inserted = await c.query(
     `INSERT INTO results (message_id, clinic_id, device_id, patient_key, study_key, instance_key, study_date, laterality,
           view, model_name, model_version, score, shadow, created_at, received_at, body_json)
-        SELECT m, c, d, p, s, i, sd, l, v, mn, mv, sc, sh, ca, $15, b
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-          $9::text[], $10::text[], $11::text[], $12::float8[], $13::bool[], $14::text[], $16::text[])
-          AS t(m, c, d, p, s, i, sd, l, v, mn, mv, sc, sh, ca, b)
+        SELECT t."messageId", t."clinicId", t."deviceId", t."patientKey", t."studyKey", t."instanceKey", t."studyDate",
+          t.laterality, t.view, t.model->>'name', t.model->>'version', t.score, coalesce(t.shadow, FALSE), t."createdAt", $2, e::text
+        FROM json_array_elements($1::json) AS e,
+          json_to_record(e) AS t("messageId" text, "clinicId" text, "deviceId" text, "patientKey" text, "studyKey" text,
+            "instanceKey" text, "studyDate" text, laterality text, view text, model json, score float8, shadow bool, "createdAt" text)
         ON CONFLICT (message_id) DO NOTHING`,
-    [
-      r.map((x) => x.messageId),
-      r.map((x) => x.clinicId),
-      r.map((x) => x.deviceId),
-      r.map((x) => x.patientKey),
-      r.map((x) => x.studyKey),
-      r.map((x) => x.instanceKey),
-      r.map((x) => x.studyDate),
-      r.map((x) => x.laterality),
-      r.map((x) => x.view),
-      r.map((x) => x.model.name),
-      r.map((x) => x.model.version),
-      r.map((x) => x.score),
-      r.map((x) => x.shadow === true),
-      r.map((x) => x.createdAt),
-      at,
-      r.map((x) => JSON.stringify(x)),
-    ],
+    [JSON.stringify(r), at],
   );
   return inserted.rowCount ?? 0;
 }
+
+/** How stale a device's stored last-seen time may get while its results keep arriving (the fleet page's precision). */
+const LAST_SEEN_EVERY_MS = 5000;
 
 /**
  * The hub's state on PostgreSQL: every feature store over one pool. Commits are durable when they
@@ -148,6 +141,8 @@ export class PgStateStore implements StateStore {
   readonly pki: SqlPkiStore;
   readonly counters: PgCounters;
   private readonly pool: pg.Pool;
+  /** When this replica last wrote each device's last-seen time (its clock). */
+  private readonly lastSeenWrittenMs = new Map<string, number>();
 
   constructor(private readonly location: PostgresLocation) {
     this.pool = openPgPool(location);
@@ -212,23 +207,26 @@ export class PgStateStore implements StateStore {
    *
    * With replicas, two batches touching the same devices would take those devices' rows in
    * different orders across several statements and deadlock (seen in the two-replica benchmark:
-   * PostgreSQL aborted one batch). So a batch first takes a transaction-scoped advisory lock per
-   * device, in sorted order, in one statement: overlapping batches queue instead.
+   * PostgreSQL aborted one batch). So a batch that writes device rows first takes a
+   * transaction-scoped advisory lock per device it writes, in sorted order, in one statement:
+   * overlapping batches queue instead. A batch of results alone mostly writes no device row
+   * (`lastSeenDue`), takes no lock, and commits beside the others.
    */
   commitIngest(batch: IngestBatch): Promise<IngestCommitSummary> {
-    return inTransaction(this.pool, 'commitIngest', async (c) => {
-      const at = batch.receivedAt;
-      const r = batch.results;
-      const devices = [
-        ...new Set([...r, ...batch.telemetry, ...batch.statuses, ...batch.modelReports].map((x) => x.deviceId)),
-      ].sort();
+    const at = batch.receivedAt;
+    const startedMs = Date.now();
+    // Results go in in message-id order: two batches carrying the same redelivered results then meet
+    // them in the same order and wait for each other instead of deadlocking.
+    const r = [...batch.results].sort((x, y) => (x.messageId < y.messageId ? -1 : x.messageId > y.messageId ? 1 : 0));
+    const seen = this.lastSeenDue(batch, startedMs);
+    const committed = inTransaction(this.pool, 'commitIngest', async (c) => {
+      const writers = [...batch.telemetry, ...batch.statuses, ...batch.modelReports].map((x) => x.deviceId);
+      const devices = [...new Set([...seen.keys(), ...writers])].sort();
       if (devices.length > 0) {
         // unnest yields the sorted array in order, so the locks are taken in that order.
         await c.query("SELECT pg_advisory_xact_lock(hashtext('vigil.device:' || d)) FROM unnest($1::text[]) AS d", [devices]);
       }
       const resultsInserted = await insertResults(c, r, at);
-      const seen = new Map<string, string>();
-      for (const x of r) seen.set(x.deviceId, x.clinicId);
       for (const t of batch.telemetry) {
         await c.query(
           `INSERT INTO device_state (device_id, clinic_id, last_telemetry_json, last_telemetry_at) VALUES ($1, $2, $3, $4)
@@ -237,7 +235,6 @@ export class PgStateStore implements StateStore {
             WHERE coalesce(device_state.last_telemetry_at, '') <= EXCLUDED.last_telemetry_at`,
           [t.deviceId, t.clinicId, JSON.stringify(t), t.sampledAt],
         );
-        seen.set(t.deviceId, t.clinicId);
       }
       if (seen.size > 0) {
         await c.query(
@@ -287,6 +284,31 @@ export class PgStateStore implements StateStore {
       }
       return { resultsInserted, resultsDuplicate: r.length - resultsInserted };
     });
+    // Not written after all: the next batch writes it.
+    return committed.catch((error: unknown) => {
+      for (const deviceId of seen.keys()) this.lastSeenWrittenMs.delete(deviceId);
+      throw error;
+    });
+  }
+
+  /**
+   * The devices whose last-seen time this batch writes: those that sent telemetry, and those with
+   * results whose stored time this replica last wrote over `LAST_SEEN_EVERY_MS` ago. A device row
+   * written in a transaction is locked until its commit, so writing every device's row in every batch
+   * made the batches of a busy fleet commit one after another, each waiting for the last one's disk
+   * flush; now most batches write only their results, and commits overlap (issue 30).
+   */
+  private lastSeenDue(batch: IngestBatch, nowMs: number): Map<string, string> {
+    const due = new Map<string, string>();
+    for (const x of batch.results) {
+      if (due.has(x.deviceId)) continue;
+      const written = this.lastSeenWrittenMs.get(x.deviceId);
+      if (written === undefined || nowMs - written >= LAST_SEEN_EVERY_MS) due.set(x.deviceId, x.clinicId);
+    }
+    for (const t of batch.telemetry) due.set(t.deviceId, t.clinicId);
+    // Noted now, so the batches committing beside this one leave these rows alone.
+    for (const deviceId of due.keys()) this.lastSeenWrittenMs.set(deviceId, nowMs);
+    return due;
   }
 
   async countResults(): Promise<number> {

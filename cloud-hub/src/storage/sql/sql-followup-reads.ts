@@ -12,6 +12,11 @@ export const RECOUNT_OPEN_ALERTS = `UPDATE patients SET open_alerts =
   (SELECT COUNT(*) FROM alerts a WHERE a.patient_key = patients.patient_key AND a.status != 'resolved')
   WHERE patient_key = (SELECT patient_key FROM alerts WHERE alert_key = ?)`;
 
+/** `?, ?, …`: one placeholder per value of an IN list. */
+function placeholders(values: readonly unknown[]): string {
+  return values.map(() => '?').join(', ');
+}
+
 /**
  * Follow-up reads and alert transitions, the same on every engine (through the SQL port). Saving
  * timelines stays in each engine's store: it locks patients and decides from what it reads.
@@ -20,15 +25,36 @@ export abstract class SqlFollowupReads {
   constructor(protected readonly port: SqlPort) {}
 
   async observationsFor(patientKey: string): Promise<FollowupObservation[]> {
-    const sql = 'SELECT body_json FROM results WHERE patient_key = ? AND shadow = FALSE ORDER BY study_date';
-    return (await this.port.all('observationsFor', sql, [patientKey])).map((row) =>
-      observationOf(JSON.parse(row.body_json as string) as ResultMessage),
-    );
+    return (await this.observationsOf([patientKey])).get(patientKey) ?? [];
+  }
+
+  /** Several patients' observations in one read (a recomputation batch), each patient's in study-date order. */
+  async observationsOf(patientKeys: readonly string[]): Promise<Map<string, FollowupObservation[]>> {
+    const found = new Map<string, FollowupObservation[]>();
+    if (patientKeys.length === 0) return found;
+    const sql = `SELECT patient_key, body_json FROM results WHERE patient_key IN (${placeholders(patientKeys)}) AND shadow = FALSE
+      ORDER BY study_date`;
+    for (const row of await this.port.all('observationsFor', sql, patientKeys)) {
+      const key = row.patient_key as string;
+      const observation = observationOf(JSON.parse(row.body_json as string) as ResultMessage);
+      const list = found.get(key);
+      if (list) list.push(observation);
+      else found.set(key, [observation]);
+    }
+    return found;
   }
 
   async getPatient(patientKey: string): Promise<PatientSummary | undefined> {
-    const [row] = await this.port.all('getPatient', 'SELECT * FROM patients WHERE patient_key = ?', [patientKey]);
-    return row ? toPatient(row) : undefined;
+    return (await this.patientsOf([patientKey])).get(patientKey);
+  }
+
+  /** Several patients' stored summaries in one read; a patient without one is absent. */
+  async patientsOf(patientKeys: readonly string[]): Promise<Map<string, PatientSummary>> {
+    if (patientKeys.length === 0) return new Map();
+    const sql = `SELECT * FROM patients WHERE patient_key IN (${placeholders(patientKeys)})`;
+    return new Map(
+      (await this.port.all('getPatient', sql, patientKeys)).map((row) => [row.patient_key as string, toPatient(row)]),
+    );
   }
 
   async listPatients(filter: PatientFilter): Promise<Page<PatientSummary>> {
