@@ -91,6 +91,12 @@ interface BenchHub {
   committedResults(): number | Promise<number>;
   /** CPU of the database server, when it is a process of its own (PostgreSQL). */
   databaseCpu?: () => number;
+  /**
+   * Whether every patient's timeline includes all their results (the hub's follow-up, which runs
+   * after the commit): CPU is then counted until it holds, so work deferred past the last commit
+   * still counts, and the lag is reported.
+   */
+  followupCaughtUp?: () => Promise<boolean>;
 }
 
 async function endToEnd(t: BenchHub, label: string, perClient = PER_CLIENT) {
@@ -149,6 +155,11 @@ async function endToEnd(t: BenchHub, label: string, perClient = PER_CLIENT) {
     t.databaseCpu ? 50 : 5,
   );
   const seconds = (performance.now() - started) / 1000;
+  let followupLagS: number | undefined;
+  if (t.followupCaughtUp) {
+    await waitFor(`${label}: follow-up caught up`, t.followupCaughtUp, 300_000, 250);
+    followupLagS = round((performance.now() - started) / 1000 - seconds, 3);
+  }
   const cpuUsPerResult = cpu.stop(total);
   if (process.env.BENCH_DEBUG) progress(`${label}: hub threads ${JSON.stringify(threadCpu(t.pid))}`);
   const lost = total - (await t.committedResults());
@@ -161,6 +172,7 @@ async function endToEnd(t: BenchHub, label: string, perClient = PER_CLIENT) {
     lost,
     ackLatencyMs: summarise(latencies),
     cpuUsPerResult,
+    ...(followupLagS === undefined ? {} : { followupLagS }),
   };
 }
 
@@ -328,6 +340,13 @@ async function externalBackbone(): Promise<Record<string, unknown>> {
             addDevice: passwordOf,
             committedResults: async () => Number((await db.query('SELECT count(*) AS n FROM results')).rows[0].n),
             databaseCpu,
+            followupCaughtUp: async () =>
+              Number(
+                (
+                  await db.query(`SELECT count(*) AS n FROM results r LEFT JOIN patients p ON p.patient_key = r.patient_key
+                    WHERE p.patient_key IS NULL OR p.updated_at < r.received_at`)
+                ).rows[0].n,
+              ) === 0,
           },
           `replicas-${n}`,
           perClient,
