@@ -78,17 +78,32 @@ async function decodePoolRate(sources: string[], spec: InputSpec): Promise<numbe
   try {
     await pool.warm();
     await pool.decode({ path: sources[0] as string, frameIndex: 0, preprocess: spec });
-    const started = performance.now();
+    const done: number[] = [];
     const results = await Promise.all(
       Array.from({ length: IMAGES }, (_, i) =>
-        pool.decode({ path: sources[i % sources.length] as string, frameIndex: 0, preprocess: spec }),
+        pool.decode({ path: sources[i % sources.length] as string, frameIndex: 0, preprocess: spec }).then((r) => {
+          done.push(performance.now());
+          return r;
+        }),
       ),
     );
     if (results.some((r) => !r.ok)) throw new Error('decode failed in the pool-only run');
-    return IMAGES / ((performance.now() - started) / 1000);
+    return steadyRate(done);
   } finally {
     await pool.close();
   }
+}
+
+/**
+ * Images per second between the first image done and the last: the rate once running, the same
+ * definition for the pool alone (warmed beforehand) and for the agent (whose start — workers,
+ * codecs, the model — is reported apart, as the time to its first image).
+ */
+function steadyRate(doneAtMs: number[]): number {
+  const sorted = [...doneAtMs].sort((a, b) => a - b);
+  const first = sorted[0] ?? 0;
+  const last = sorted.at(-1) ?? 0;
+  return sorted.length > 1 && last > first ? (sorted.length - 1) / ((last - first) / 1000) : 0;
 }
 
 /** IMAGES images through a real EdgeAgent (spool → … → outbox) with the model in `modelDir`. */
@@ -112,9 +127,11 @@ async function runAgent(dataDir: string, modelDir: string, sources: string[]) {
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
   }, 20);
   const latencies: number[] = [];
+  const done: number[] = [];
   const originalRecord = agent.counters.recordLatency.bind(agent.counters);
   agent.counters.recordLatency = (ms: number) => {
     latencies.push(ms);
+    done.push(performance.now());
     originalRecord(ms);
   };
   const started = performance.now();
@@ -131,6 +148,8 @@ async function runAgent(dataDir: string, modelDir: string, sources: string[]) {
   const stage = (k: keyof ResultMessage['timingsMs']) => summarise(results.map((r) => r.timingsMs[k])).p50;
   return {
     perS: IMAGES / elapsedS,
+    steadyPerS: steadyRate(done),
+    firstImageS: round(((done[0] ?? started) - started) / 1000, 3),
     quarantined,
     latencyMs: summarise(latencies),
     stageP50Ms: { decode: stage('decode'), preprocess: stage('preprocess'), infer: stage('infer') },
@@ -219,13 +238,15 @@ export async function benchPipeline(): Promise<Record<string, unknown>> {
       standIn: {
         inferMs: round(standInMs, 2),
         decodePreprocessAlonePerS: round(poolOnly),
-        pipelineImagesPerS: round(fast.perS),
-        ratioPipelineVsDecodePreprocess: round(fast.perS / poolOnly, 3),
+        pipelineImagesPerS: round(fast.steadyPerS),
+        pipelineImagesPerSWithStart: round(fast.perS),
+        firstImageS: fast.firstImageS,
+        ratioPipelineVsDecodePreprocess: round(fast.steadyPerS / poolOnly, 3),
         goal: '>= 0.9',
         peakRssMb: fast.peakRssMb,
         stageP50Ms: fast.stageP50Ms,
       },
-      note: 'raw session.run is the model alone on pre-made tensors; the pipeline decodes a 27 MB image and resizes 13.6 Mpixel per image; standIn: the same pipeline with a sub-millisecond model, against the decode pool alone on the same images',
+      note: 'raw session.run is the model alone on pre-made tensors; the pipeline decodes a 27 MB image and resizes 13.6 Mpixel per image; standIn: the same pipeline with a sub-millisecond model, against the decode pool alone on the same images, both as the rate from the first image done to the last (the agent start apart: firstImageS, and pipelineImagesPerSWithStart)',
     };
   } finally {
     dir.remove();
