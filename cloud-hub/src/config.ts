@@ -239,6 +239,7 @@ export const HubConfigSchema = Type.Object(
       {
         batchSize: Type.Integer({ minimum: 1, maximum: 10_000, default: 500 }),
         maxWaitMs: Type.Integer({ minimum: 0, maximum: 1000, default: 5 }),
+        maxCommitsInFlight: Type.Integer({ minimum: 0, maximum: 64, default: 1 }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -144,3 +144,56 @@ test('sub-millisecond offsets are deterministic, below 1 ms and well spread', ()
   assert.ok(offsets.every((o) => o >= 0n && o < 1_000_000n));
   assert.ok(new Set(offsets).size > 9_900, 'collisions are rare');
 });
+
+test('with one commit in flight, what arrives meanwhile goes in the next batch, and every message is stored', async () => {
+  const dir = makeTempDir('ingest-group');
+  const state = new SqliteStateStore(join(dir.path, 'state.sqlite'));
+  const history = new SqliteHistoryStore(join(dir.path, 'history.sqlite'));
+  // The real store, with each commit held back a little so messages pile up behind it.
+  let inFlight = 0;
+  let mostInFlight = 0;
+  const batchSizes: number[] = [];
+  const store: Pick<SqliteStateStore, 'commitIngest'> = {
+    commitIngest: async (batch) => {
+      inFlight++;
+      mostInFlight = Math.max(mostInFlight, inFlight);
+      batchSizes.push(batch.results.length);
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return await state.commitIngest(batch);
+      } finally {
+        inFlight--;
+      }
+    },
+  };
+  const ingest = new IngestPipeline({
+    state: store,
+    history,
+    logger: createLogger('test', { level: 'silent' }),
+    maxPayloadBytes: 8192,
+    batchSize: 50,
+    maxWaitMs: 2,
+    maxCommitsInFlight: 1,
+  });
+  try {
+    const topic = topicFor(address, 'results');
+    const submitted: Promise<string>[] = [];
+    for (let i = 0; i < 600; i++) {
+      submitted.push(ingest.submit(topic, encodeMessage(syntheticResult(address, i)), 'edge-1'));
+      if (i % 25 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.ok((await Promise.all(submitted)).every((o) => o === 'stored'));
+    assert.equal(await state.countResults(), 600);
+    assert.equal(mostInFlight, 1, 'never two commits at once');
+    assert.equal(
+      batchSizes.reduce((a, b) => a + b, 0),
+      600,
+    );
+    assert.ok(Math.max(...batchSizes) > 50, `a batch grew past batchSize while one committed: ${batchSizes.join(' ')}`);
+  } finally {
+    await ingest.close();
+    await state.close();
+    await history.close();
+    dir.remove();
+  }
+});

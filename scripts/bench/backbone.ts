@@ -247,7 +247,7 @@ async function resultCounter(
   return { read: () => (count.get() as { n: number }).n, close: async () => void db.close() };
 }
 
-const EXTERNAL_PER_CLIENT = Number(process.env.BENCH_EXTERNAL_MESSAGES ?? 2000);
+const EXTERNAL_PER_CLIENT = Number(process.env.BENCH_EXTERNAL_MESSAGES ?? 5000);
 const CONSUMERS = 4;
 
 /**

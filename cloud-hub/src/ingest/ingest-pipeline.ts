@@ -29,6 +29,11 @@ export interface IngestOptions {
   /** …or when the oldest has waited this long. */
   maxWaitMs: number;
   /**
+   * Batches committing at once. While that many are in flight, what arrives waits and goes in the
+   * next batch when one finishes (group commit): fewer, larger transactions. 0: no limit.
+   */
+  maxCommitsInFlight?: number;
+  /**
    * Called after a batch is durable (follow-up recomputation, live events, receipts), with the
    * results of the batch that were dead-lettered. Must not throw.
    */
@@ -132,10 +137,21 @@ export class IngestPipeline {
 
   private schedule(): void {
     if (this.waiters.length >= this.options.batchSize) {
-      this.flush();
+      this.flushWhenFree();
       return;
     }
-    this.timer ??= setTimeout(() => this.flush(), this.options.maxWaitMs);
+    this.timer ??= setTimeout(() => this.flushWhenFree(), this.options.maxWaitMs);
+  }
+
+  /** Flushes now, unless the limit of commits in flight is reached: then the next one to finish does. */
+  private flushWhenFree(): void {
+    const limit = this.options.maxCommitsInFlight ?? 0;
+    if (limit > 0 && this.inFlight.size >= limit) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = undefined;
+      return;
+    }
+    void this.flush();
   }
 
   /** Commits what is queued. */
@@ -157,7 +173,11 @@ export class IngestPipeline {
     // id and device state only moves forward in time.
     const committed = this.commit(batch, points, waiters, rejected);
     this.inFlight.add(committed);
-    void committed.finally(() => this.inFlight.delete(committed));
+    void committed.finally(() => {
+      this.inFlight.delete(committed);
+      // What arrived while the limit held goes now, as one batch.
+      if (this.waiters.length > 0 && !this.timer) this.flushWhenFree();
+    });
     return committed;
   }
 
