@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { appendFileSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -8,6 +9,8 @@ import Database from 'better-sqlite3';
 import { freePort } from '../../scripts/harness/free-port.js';
 import { makeTempDir } from '../../scripts/harness/temp-dir.js';
 import { waitFor } from '../../scripts/harness/wait-for.js';
+import { planCohort } from '../../scripts/phantoms/cohort-plan.js';
+import { writeMammogram } from '../../scripts/phantoms/write-dicom.js';
 import { loadEdgeConfig } from '../src/config.js';
 import { EdgeAgent } from '../src/edge-agent.js';
 import { inspectFile } from '../src/imaging/inspect-file.js';
@@ -120,6 +123,40 @@ test('a burst of four parallel associations: every instance arrives once; a rese
   await waitFor('duplicate counted', () => agent.counters.duplicates === duplicatesBefore + 1, 10_000);
   await agent.intake?.pipeline.idle();
   assert.equal(images.length, before + 32, 'the duplicate was not processed again');
+});
+
+test('full-size mammograms over one and four associations arrive bit for bit (flushed to disk while they arrive)', async () => {
+  // 3328 × 4096 16-bit: 27 MB each, several early flushes per instance and many buffered writes.
+  const [patient] = planCohort(4242, 1, 1);
+  const sources: { file: string; sha256: string }[] = [];
+  for (let i = 0; i < 5; i++) {
+    const pixels = new Uint16Array(3328 * 4096);
+    for (let p = 0; p < pixels.length; p++) pixels[p] = (p * 2654435761 + i * 97) % 16384;
+    const file = join(dir.path, `full-${i}.dcm`);
+    await writeMammogram({
+      path: file,
+      patient: patient as NonNullable<typeof patient>,
+      visitIndex: 0,
+      laterality: i % 2 ? 'R' : 'L',
+      view: 'CC',
+      rows: 4096,
+      columns: 3328,
+      pixelSpacingMm: 0.07,
+      pixels,
+      seed: 4242 + i,
+    });
+    sources.push({ file, sha256: createHash('sha256').update(Buffer.from(pixels.buffer)).digest('hex') });
+  }
+  const before = images.length;
+  await storescu([sources[0]?.file as string]);
+  await Promise.all(sources.slice(1).map((s) => storescu([s.file])));
+  await waitFor('the five full-size images processed', () => images.length >= before + 5, 120_000);
+  const received = images.slice(before).map((i) =>
+    createHash('sha256')
+      .update(Buffer.from(i.pixels.buffer, i.pixels.byteOffset, i.pixels.byteLength))
+      .digest('hex'),
+  );
+  assert.deepEqual(received.sort(), sources.map((s) => s.sha256).sort());
 });
 
 test('associations for another AE title, or from a calling AE not on the allow-list, are refused', async () => {

@@ -1,4 +1,4 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, fdatasync, type WriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { Writable } from 'node:stream';
@@ -18,6 +18,16 @@ type Association = dcmjsDimse.association.Association;
 type PresentationContext = dcmjsDimse.association.PresentationContext;
 type CStoreRequest = dcmjsDimse.requests.CStoreRequest;
 type CEchoRequest = dcmjsDimse.requests.CEchoRequest;
+
+/**
+ * While an instance arrives, what has reached its file is flushed to disk every this many bytes, so
+ * the fsync before the response finds little left to write: the disk works while the network does,
+ * instead of after it (issue 30; the fsync itself still decides the response).
+ */
+const EARLY_FLUSH_BYTES = 8 * 1024 * 1024;
+
+/** Bytes of an arriving instance buffered for its file while the previous write runs. */
+const WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /** C-STORE status "Refused: Out of Resources" (PS3.4 Table GG.4-1). */
 const STATUS_OUT_OF_RESOURCES = 0xa700;
@@ -42,7 +52,9 @@ function discard(): Writable {
  */
 function boundedSpoolFile(path: string, header: Buffer, maxBytes: number, atRest: AtRest): PendingStore {
   // Encrypted as it arrives (when at-rest encryption is on): no plaintext copy ever lands on disk.
-  const sink: WriteStream = createWriteStream(path);
+  // Up to WRITE_BUFFER_BYTES queue while a write runs, then go down in one writev: with the default
+  // 16 KiB, a 27 MB image was 1 700 sequential writes through the thread pool, the intake's bottleneck.
+  const sink: WriteStream = createWriteStream(path, { highWaterMark: WRITE_BUFFER_BYTES });
   const file = atRest.sealingStream();
   file.pipe(sink);
   file.on('error', (error) => sink.destroy(error));
@@ -59,9 +71,25 @@ function boundedSpoolFile(path: string, header: Buffer, maxBytes: number, atRest
   });
   let written = 0;
   let ended = false;
+  // One early flush at a time; the file is not closed while one runs (see `final`).
+  let flushing: Promise<void> | undefined;
+  let flushedAt = 0;
+  let fd: number | undefined;
+  sink.once('open', (opened: number) => {
+    fd = opened;
+  });
+  const flushEarly = () => {
+    if (flushing || ended || fd === undefined || sink.destroyed || written - flushedAt < EARLY_FLUSH_BYTES) return;
+    flushedAt = written;
+    // A failure here is not the instance's: the fsync before the response decides that.
+    flushing = new Promise<void>((resolve) => fdatasync(fd as number, () => resolve())).finally(() => {
+      flushing = undefined;
+    });
+  };
   const write = (chunk: Buffer, next: (error?: Error | null) => void): void => {
     if (!pending.refused) {
       written += chunk.length;
+      flushEarly();
       if (written > maxBytes) {
         pending.refused = {
           code: 'VIGIL_INTAKE_OBJECT_TOO_LARGE',
@@ -80,8 +108,11 @@ function boundedSpoolFile(path: string, header: Buffer, maxBytes: number, atRest
     write: (chunk: Buffer, _enc, next) => write(chunk, next),
     final: (next) => {
       ended = true;
-      if (!file.destroyed) file.end();
-      next();
+      // The file closes only after an early flush still running on its descriptor.
+      void (flushing ?? Promise.resolve()).then(() => {
+        if (!file.destroyed) file.end();
+        next();
+      });
     },
     // Writables destroy themselves after 'finish': the file, still flushing, is only cut off when
     // the transfer did not end (abort, connection lost).
