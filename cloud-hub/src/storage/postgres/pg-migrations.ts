@@ -370,4 +370,15 @@ export const PG_MIGRATIONS: readonly { version: number; name: string; sql: strin
     name: 'results by time received (follow-up catch-up after a crash)',
     sql: 'CREATE INDEX results_received ON results (received_at);',
   },
+  {
+    version: 9,
+    name: 'drop the two result indexes no query uses (SQLite dropped them in its versions 4 and 5)',
+    sql: `
+      -- Patient queries use results_patient. Scores are random, so every insert dirtied a random page
+      -- of the score index; a minScore listing walks results_time_id newest first and filters. Each
+      -- index cost every ingested result (issue 30).
+      DROP INDEX IF EXISTS results_patient_lat_view;
+      DROP INDEX IF EXISTS results_score_time;
+    `,
+  },
 ];
