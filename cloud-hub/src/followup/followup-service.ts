@@ -139,7 +139,7 @@ export class FollowupService implements FollowupRunner {
     try {
       while (this.dirty.size > 0) {
         // A patient is recomputed once no result of theirs has arrived for SETTLE_MS: a study's
-        // images arrive over several ingest batches, and recomputing after each was 1.4
+        // images arrive over several ingest batches, and recomputing after each was 1.5
         // recomputations per patient at full ingest (issue 30).
         const settled = Date.now() - SETTLE_MS;
         const [, oldest = settled] = this.dirty.entries().next().value ?? [];

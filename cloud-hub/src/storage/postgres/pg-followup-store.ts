@@ -3,10 +3,8 @@ import type { AlertRecord, FollowupStore, TimelineSave, TimelineSaveOutcome } fr
 import type { AttributedCondition } from '../../followup/followup-types.js';
 import { toAlert } from '../followup-rows.js';
 import { SqlFollowupReads } from '../sql/sql-followup-reads.js';
-import type { SqlPort } from '../sql/sql-port.js';
+import { byCodeUnit, type SqlPort } from '../sql/sql-port.js';
 import { inTransaction, type Row } from './pg-client.js';
-
-const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * The entries' positions in groups that each name a patient once, every group in patient-key order.
@@ -159,7 +157,6 @@ export class PgFollowupStore extends SqlFollowupReads implements FollowupStore {
   /** Inserts the conditions' alerts that do not exist yet; the rows it inserted. */
   private async openAlerts(c: pg.PoolClient, conditions: AttributedCondition[], now: string): Promise<Row[]> {
     if (conditions.length === 0) return [];
-    const column = <T>(f: (cond: AttributedCondition) => T) => conditions.map(f);
     const inserted = await c.query(
       `INSERT INTO alerts (alert_key, kind, severity, patient_key, clinic_id, device_id, laterality, view, study_key,
           study_date, track_id, reason, figures_json, status, created_at, updated_at)
@@ -167,19 +164,19 @@ export class PgFollowupStore extends SqlFollowupReads implements FollowupStore {
           $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[]) AS t
         ON CONFLICT (alert_key) DO NOTHING RETURNING *`,
       [
-        column((x) => x.alertKey),
-        column((x) => x.kind),
-        column((x) => x.severity),
-        column((x) => x.patientKey),
-        column((x) => x.clinicId),
-        column((x) => x.deviceId),
-        column((x) => x.laterality),
-        column((x) => x.view),
-        column((x) => x.studyKey),
-        column((x) => x.studyDate),
-        column((x) => x.trackId),
-        column((x) => x.reason),
-        column((x) => JSON.stringify(x.figures)),
+        conditions.map((x) => x.alertKey),
+        conditions.map((x) => x.kind),
+        conditions.map((x) => x.severity),
+        conditions.map((x) => x.patientKey),
+        conditions.map((x) => x.clinicId),
+        conditions.map((x) => x.deviceId),
+        conditions.map((x) => x.laterality),
+        conditions.map((x) => x.view),
+        conditions.map((x) => x.studyKey),
+        conditions.map((x) => x.studyDate),
+        conditions.map((x) => x.trackId),
+        conditions.map((x) => x.reason),
+        conditions.map((x) => JSON.stringify(x.figures)),
         now,
       ],
     );

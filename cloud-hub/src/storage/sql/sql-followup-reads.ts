@@ -5,17 +5,12 @@ import type { FollowupObservation } from '../../followup/followup-types.js';
 import { decodeCursor, type Page, toPage } from '../../state/pagination.js';
 import { observationOf, toAlert, toPatient } from '../followup-rows.js';
 import { alertConditions, clinicScope, patientScope, whereOf } from '../query-conditions.js';
-import type { SqlPort } from './sql-port.js';
+import { marks, type SqlPort } from './sql-port.js';
 
 /** An alert's patient's open-alert count, recounted (after an alert opened, resolved or was acknowledged). */
 export const RECOUNT_OPEN_ALERTS = `UPDATE patients SET open_alerts =
   (SELECT COUNT(*) FROM alerts a WHERE a.patient_key = patients.patient_key AND a.status != 'resolved')
   WHERE patient_key = (SELECT patient_key FROM alerts WHERE alert_key = ?)`;
-
-/** `?, ?, …`: one placeholder per value of an IN list. */
-function placeholders(values: readonly unknown[]): string {
-  return values.map(() => '?').join(', ');
-}
 
 /**
  * Follow-up reads and alert transitions, the same on every engine (through the SQL port). Saving
@@ -32,7 +27,7 @@ export abstract class SqlFollowupReads {
   async observationsOf(patientKeys: readonly string[]): Promise<Map<string, FollowupObservation[]>> {
     const found = new Map<string, FollowupObservation[]>();
     if (patientKeys.length === 0) return found;
-    const sql = `SELECT patient_key, body_json FROM results WHERE patient_key IN (${placeholders(patientKeys)}) AND shadow = FALSE
+    const sql = `SELECT patient_key, body_json FROM results WHERE patient_key IN (${marks(patientKeys.length)}) AND shadow = FALSE
       ORDER BY study_date`;
     for (const row of await this.port.all('observationsFor', sql, patientKeys)) {
       const key = row.patient_key as string;
@@ -51,7 +46,7 @@ export abstract class SqlFollowupReads {
   /** Several patients' stored summaries in one read; a patient without one is absent. */
   async patientsOf(patientKeys: readonly string[]): Promise<Map<string, PatientSummary>> {
     if (patientKeys.length === 0) return new Map();
-    const sql = `SELECT * FROM patients WHERE patient_key IN (${placeholders(patientKeys)})`;
+    const sql = `SELECT * FROM patients WHERE patient_key IN (${marks(patientKeys.length)})`;
     return new Map(
       (await this.port.all('getPatient', sql, patientKeys)).map((row) => [row.patient_key as string, toPatient(row)]),
     );

@@ -76,6 +76,15 @@ export function isUniqueViolation(error: unknown): boolean {
   return code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
+/**
+ * Orders strings by UTF-16 code unit (JavaScript's `<`), which for the ASCII keys the stores sort (ids,
+ * usernames, patient keys) is the dialect's `byCodePoint` order: locks taken in this order in code
+ * match the order SQL sorts them in.
+ */
+export function byCodeUnit(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /** `?, ?, ?` for n values. */
 export function marks(n: number): string {
   return Array.from({ length: n }, () => '?').join(', ');

@@ -1,7 +1,7 @@
 import { VigilError } from '@vigil/shared';
 import type { ApiTokenRecord, NewUser, SessionRecord, UserRecord, UserStore, UserUpdate } from '../../auth/user-store.js';
 import { toSession, toToken, toUser, USER_COLUMNS, userColumnValue } from '../user-rows.js';
-import { isUniqueViolation, type SqlPort } from './sql-port.js';
+import { byCodeUnit, isUniqueViolation, type SqlPort } from './sql-port.js';
 
 const SESSION_COLUMNS = { stage: 'stage', lastSeenAt: 'last_seen_at', expiresAt: 'expires_at' } as const;
 
@@ -40,7 +40,7 @@ export class SqlUserStore implements UserStore {
   async listUsers(): Promise<UserRecord[]> {
     // Sorted here, by code unit: the same order whatever collation the database was created with.
     const users = (await this.db.all('listUsers', 'SELECT * FROM users')).map(toUser);
-    return users.sort((a, b) => (a.username < b.username ? -1 : a.username > b.username ? 1 : 0));
+    return users.sort((a, b) => byCodeUnit(a.username, b.username));
   }
 
   async updateUser(username: string, update: UserUpdate): Promise<void> {
