@@ -10,16 +10,25 @@ import { PostgresServer } from '../../scripts/harness/postgres.js';
 import { waitFor } from '../../scripts/harness/wait-for.js';
 import type { HubEvent } from '../src/events/hub-events.js';
 
-test('events raised on one replica reach the other replica’s live stream once', async () => {
+/** Two hub replicas on one fresh PostgreSQL database, stopped (and the server with them) after `run`. */
+async function withTwoReplicas(database: string, run: (a: TestHub, b: TestHub, url: string) => Promise<void>): Promise<void> {
   const server = new PostgresServer();
   await server.start();
-  const url = server.createDatabase('events');
+  const url = server.createDatabase(database);
   const hubs: TestHub[] = [];
   try {
     for (const replicaId of ['replica-a', 'replica-b']) {
       hubs.push(await startTestHub({ state: { driver: 'postgres', url }, cluster: { replicaId } }));
     }
-    const [a, b] = hubs as [TestHub, TestHub];
+    await run(hubs[0] as TestHub, hubs[1] as TestHub, url);
+  } finally {
+    for (const h of hubs) await h.stop();
+    await server.dispose();
+  }
+}
+
+test('events raised on one replica reach the other replica’s live stream once', () =>
+  withTwoReplicas('events', async (a, b) => {
     const seen: Record<string, HubEvent[]> = { a: [], b: [] };
     a.hub.events.subscribe((e) => seen.a?.push(e));
     b.hub.events.subscribe((e) => seen.b?.push(e));
@@ -57,22 +66,10 @@ test('events raised on one replica reach the other replica’s live stream once'
     assert.equal(count('a', 'results'), 2);
     assert.equal(count('b', 'results'), 2);
     assert.equal(count('a', 'alert'), count('b', 'alert'));
-  } finally {
-    for (const h of hubs) await h.stop();
-    await server.dispose();
-  }
-});
+  }));
 
-test('a burst of events crosses in few notifications, complete and in order; a one-event notification is still read', async () => {
-  const server = new PostgresServer();
-  await server.start();
-  const url = server.createDatabase('burst');
-  const hubs: TestHub[] = [];
-  try {
-    for (const replicaId of ['replica-a', 'replica-b']) {
-      hubs.push(await startTestHub({ state: { driver: 'postgres', url }, cluster: { replicaId } }));
-    }
-    const [a, b] = hubs as [TestHub, TestHub];
+test('a burst of events crosses in few notifications, complete and in order; a one-event notification is still read', () =>
+  withTwoReplicas('burst', async (a, b, url) => {
     const counts: number[] = [];
     b.hub.events.subscribe((e) => {
       if (e.type === 'results') counts.push(e.count);
@@ -103,8 +100,4 @@ test('a burst of events crosses in few notifications, complete and in order; a o
     await client.end();
     await waitFor('the one-event notification read', () => counts.includes(9999));
     assert.equal(counts.length, 2001);
-  } finally {
-    for (const h of hubs) await h.stop();
-    await server.dispose();
-  }
-});
+  }));
