@@ -34,6 +34,7 @@ export * from './models/model-package-file.js';
 export * from './models/self-test.js';
 export * from './outbox/outbox.js';
 export * from './pipeline/decode-pool.js';
+export * from './pipeline/decode-task.js';
 export * from './pipeline/image-pipeline.js';
 export * from './pipeline/image-processor.js';
 export * from './pipeline/infer-file.js';

@@ -10,7 +10,7 @@ import { toPresentation } from '../src/imaging/display-transform.js';
 import { readImageAttributes } from '../src/imaging/image-attributes.js';
 import { decodeFrame } from '../src/imaging/pixel-data.js';
 import { boxDownsample, preprocess } from '../src/inference/preprocess.js';
-import { runDecodeTask } from '../src/pipeline/decode-task.js';
+import { runDecodeTask, transferablePixels } from '../src/pipeline/decode-task.js';
 
 for (const boxDownsample of [false, true])
   test(`preprocess${boxDownsample ? ' with box-downsample' : ''}: letterboxed float tensor, chest wall on the left, findings where truth puts them`, async () => {
@@ -93,6 +93,83 @@ test('box downsample: block means, partial blocks at the right and bottom edges 
   ]);
   // Signed stored values average as numbers.
   assert.deepEqual(Array.from(boxDownsample(Int16Array.from([-4, 2, 0, 6]), 2, 2, 2).pixels), [1]);
+});
+
+test('box downsample equals block-by-block means for every stored type, size and factor', () => {
+  // The definition, block by block: the band-wise sums must give exactly these float32 values, or
+  // tensors made before and after would differ.
+  const reference = (pixels: ArrayLike<number>, rows: number, columns: number, k: number) => {
+    const out: number[] = [];
+    for (let by = 0; by < rows; by += k)
+      for (let bx = 0; bx < columns; bx += k) {
+        let sum = 0;
+        let n = 0;
+        for (let y = by; y < Math.min(rows, by + k); y++)
+          for (let x = bx; x < Math.min(columns, bx + k); x++) {
+            sum += pixels[y * columns + x] as number;
+            n += 1;
+          }
+        out.push(Math.fround(sum / n));
+      }
+    return out;
+  };
+  let seed = 7;
+  const random = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  for (const Type of [Uint8Array, Int8Array, Uint16Array, Int16Array, Uint32Array, Int32Array]) {
+    const bits = Type.BYTES_PER_ELEMENT * 8;
+    const low = Type.name.startsWith('Int') ? -(2 ** (bits - 1)) : 0;
+    for (const [rows, columns, k] of [
+      [1, 1, 1],
+      [7, 3, 5],
+      [23, 41, 5],
+      [40, 33, 4],
+      [17, 64, 9],
+    ] as const) {
+      const pixels = new Type(rows * columns);
+      for (let i = 0; i < pixels.length; i++) pixels[i] = low + Math.floor(random() * 2 ** bits);
+      const out = boxDownsample(pixels, rows, columns, k);
+      assert.deepEqual(Array.from(out.pixels), reference(pixels, rows, columns, k), `${Type.name} ${rows}×${columns} k ${k}`);
+    }
+  }
+});
+
+test('decoded pixels go to the main thread without a copy when the file buffer is theirs alone', async () => {
+  const dir = makeTempDir('transferable');
+  try {
+    const truth = await generatePhantoms({ out: dir.path, patients: 1, visits: 1, seed: 23, rows: 1024, columns: 832 });
+    const image = truth.patients[0]?.visits[0]?.images[0];
+    assert.ok(image);
+    const path = join(dir.path, image.file);
+    const result = await runDecodeTask({ path, frameIndex: 0 });
+    assert.ok(result.ok);
+    // The same stored values as a fresh decode…
+    await initCodecs();
+    const parsed = parseDicom(readFileSync(path));
+    const expected = decodeFrame(parsed, readImageAttributes(parsed.dataSet), 0).pixels;
+    assert.deepEqual(result.pixels, expected);
+    // …in the buffer the file was read into (header bytes before them), not a second 1.7 MB copy.
+    assert.ok(result.pixels.byteOffset > 0, 'a view into the file buffer');
+    assert.equal(result.pixels.buffer.byteLength, readFileSync(path).byteLength);
+
+    const file = Buffer.alloc(1000);
+    const frame = new Uint16Array(file.buffer, 200, 400);
+    assert.equal(transferablePixels(frame, file), frame, 'the frame is most of a buffer the file owns');
+    const copied = transferablePixels(new Uint16Array(file.buffer, 200, 100), file);
+    assert.notEqual(copied.buffer, file.buffer, 'one frame of many: copied, the other frames not kept alive');
+    // A small file read into Node's shared pool: never moved (it would detach other buffers' bytes).
+    const pooled = Buffer.from('x'.repeat(64));
+    assert.ok(pooled.buffer.byteLength > pooled.byteLength, 'a slice of the pool');
+    const view = new Uint8Array(pooled.buffer, pooled.byteOffset, 64);
+    assert.notEqual(transferablePixels(view, pooled).buffer, pooled.buffer);
+    // A codec's output owns its buffer already.
+    const own = new Uint16Array(16);
+    assert.equal(transferablePixels(own, file), own);
+  } finally {
+    dir.remove();
+  }
 });
 
 test('a preprocessing failure in the decode task is reported as VIGIL_PREPROCESS_FAILED, not as a decode failure', async () => {

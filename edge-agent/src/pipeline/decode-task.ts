@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { asVigilError } from '@vigil/shared';
 import { type DicomIdentity, readDicomIdentity } from '../deid/dicom-identity.js';
 import { initCodecs } from '../imaging/codecs.js';
@@ -39,23 +39,19 @@ export type DecodeTaskResult =
  */
 export async function runDecodeTask(
   task: DecodeTask,
-  read: (path: string) => Promise<Buffer> = (path) => readFile(path),
+  read: (path: string) => Buffer | Promise<Buffer> = readWhole,
 ): Promise<DecodeTaskResult> {
   let sopInstanceUid: string | undefined;
   try {
     await initCodecs();
     const started = performance.now();
-    const parsed = parseDicom(await read(task.path));
+    const file = await read(task.path);
+    const parsed = parseDicom(file);
     const identity = readDicomIdentity(parsed.dataSet);
     sopInstanceUid = identity.sopInstanceUid || undefined;
     const attrs = readImageAttributes(parsed.dataSet);
     const frame = decodeFrame(parsed, attrs, Math.min(task.frameIndex, attrs.frames - 1));
-    // The pixels may be a view into the file buffer (or Node's shared buffer pool): give them a
-    // buffer of their own so it can be transferred to the main thread.
-    const owned =
-      frame.pixels.byteOffset === 0 && frame.pixels.buffer.byteLength === frame.pixels.byteLength
-        ? frame.pixels
-        : frame.pixels.slice();
+    const owned = transferablePixels(frame.pixels, file);
     const decodeMs = performance.now() - started;
     let modelInput: PreparedInput | undefined;
     if (task.preprocess) {
@@ -77,4 +73,27 @@ export async function runDecodeTask(
     const vigil = asVigilError(error, 'VIGIL_DICOM_DECODE_FAILED');
     return { ok: false, error: { code: vigil.code, message: vigil.message }, ...(sopInstanceUid ? { sopInstanceUid } : {}) };
   }
+}
+
+/**
+ * The whole file in one read of its known size. A decode worker runs one task at a time, so a
+ * blocking read costs it nothing, while `fs.promises.readFile` reads in 512 KiB pieces, each a
+ * round trip through the thread pool: 23 against 15 ms (medians) for a 27 MB mammogram here.
+ */
+export function readWhole(path: string): Buffer {
+  return readFileSync(path);
+}
+
+/**
+ * Pixels whose buffer may be moved to the main thread. A codec's output has a buffer of its own. An
+ * uncompressed frame is a view into the file as read: that buffer is moved with it (a second 27 MB
+ * pass saved per mammogram) when the file owns the whole of it (not a slice of Node's shared pool)
+ * and the frame is most of it (one frame of a multi-frame file gets a copy, so the other frames'
+ * bytes are not kept alive with it). Otherwise, a copy.
+ */
+export function transferablePixels(pixels: StoredPixels, file: Buffer): StoredPixels {
+  const buffer = pixels.buffer;
+  if (pixels.byteOffset === 0 && buffer.byteLength === pixels.byteLength) return pixels;
+  const fileOwnsBuffer = buffer === file.buffer && file.byteOffset === 0 && file.byteLength === buffer.byteLength;
+  return fileOwnsBuffer && pixels.byteLength * 2 >= buffer.byteLength ? pixels : pixels.slice();
 }

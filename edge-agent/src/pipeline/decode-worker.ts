@@ -1,16 +1,15 @@
 // Worker-thread entry of the decode pool (see decode-pool.ts and workerEntry in @vigil/shared).
-import { readFile } from 'node:fs/promises';
 import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
 import { AtRestCipher } from '../at-rest/at-rest-cipher.js';
 import { useOpenJpegTool } from '../imaging/openjpeg-tool.js';
 import type { DecodeWorkerData } from './decode-pool.js';
-import { type DecodeTask, type DecodeTaskResult, runDecodeTask } from './decode-task.js';
+import { type DecodeTask, type DecodeTaskResult, readWhole, runDecodeTask } from './decode-task.js';
 
 const started = workerData as Partial<DecodeWorkerData> | undefined;
 // The at-rest keys the pool was started with: spooled files are decrypted here, in memory only.
 const atRest = AtRestCipher.fromTransferable(started?.atRestKeys ?? []);
 useOpenJpegTool(started?.jpeg2000Tool ?? 'auto');
-const read = async (path: string) => atRest.open(await readFile(path));
+const read = (path: string) => atRest.open(readWhole(path));
 
 /** The result, its pixel buffers moved (not copied) to the main thread. */
 export default async function decode(task: DecodeTask): Promise<DecodeTaskResult | object> {
