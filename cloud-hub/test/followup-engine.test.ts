@@ -255,6 +255,32 @@ describe('change alerts', () => {
     assert.equal(alone[0]?.severity, 'info');
   });
 
+  it('keeps one view\'s growth "to review" when it only catches up with what the other view measured all along', () => {
+    const mlo = { view: 'MLO' } as const;
+    const growth = (cc: [number, number], mloSizes: [number, number]) =>
+      changeConditions(
+        buildPatientTimeline('p1', [
+          obs('2021-03-01', [finding(0.5, 0.3, cc[0])]),
+          obs('2021-03-01', [finding(0.51, 0.6, mloSizes[0])], mlo),
+          obs('2022-03-01', [finding(0.5, 0.3, cc[1])]),
+          obs('2022-03-01', [finding(0.51, 0.6, mloSizes[1])], mlo),
+        ]),
+      ).filter((c) => c.kind === 'growth');
+    // A stable 7.6 mm lesion (a case from an evaluation cohort): CC under-measured it at first and
+    // "grew" 5.8 → 8.6 mm (2.7 SDs), MLO measured 7.1 → 7.8 mm. Its largest diameter over both
+    // views went 7.1 → 8.6 mm, under the 2 mm threshold: to review, saying why.
+    const caughtUp = growth([5.8, 8.6], [7.1, 7.8]);
+    assert.equal(caughtUp.length, 1);
+    assert.equal(caughtUp[0]?.severity, 'info');
+    assert.match(caughtUp[0]?.reason ?? '', /grew 5\.8 → 8\.6 mm .*; largest over both views 7\.1 → 8\.6 mm, not growing$/);
+    // A lesion growing past what either view measured before still reaches the inbox from one view:
+    // CC 9.4 → 13.7 mm while MLO stays 8.3 mm (the largest goes 9.4 → 13.7).
+    const grew = growth([9.4, 13.7], [8.3, 8.3]);
+    assert.equal(grew.length, 1);
+    assert.notEqual(grew[0]?.severity, 'info');
+    assert.doesNotMatch(grew[0]?.reason ?? '', /largest over both views/);
+  });
+
   it('reports image-level changes once per breast, in the inbox only when a growing or new finding explains them', () => {
     const mlo = { view: 'MLO' } as const;
     const conditions = (later: { cc: Finding[]; mlo: Finding[] }) =>

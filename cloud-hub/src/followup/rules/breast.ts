@@ -77,6 +77,17 @@ export class Breast {
   }
 
   /**
+   * The lesion's largest diameter over the two views at the studies of `a` and `b` (two sightings
+   * in one view): undefined unless the other view measured the lesion at both studies.
+   */
+  largestAcrossViews(s: TimelineSeries, a: TrackPoint, b: TrackPoint): { before: number; after: number } | undefined {
+    const oa = this.inOtherView(s, a.studyKey, a);
+    const ob = this.inOtherView(s, b.studyKey, b);
+    if (!oa || !ob) return undefined;
+    return { before: Math.max(a.diameterMm, oa.diameterMm), after: Math.max(b.diameterMm, ob.diameterMm) };
+  }
+
+  /**
    * An earlier sighting of this lesion: in this view, an earlier finding at about the same place (a
    * detection missed for longer than tracking bridges); in the other view, an earlier point on the
    * track of the finding that corroborates it there (that view followed the lesion all along).

@@ -18,6 +18,13 @@ export interface ChangePolicy {
   measurementSdMm: number;
   measurementSdFraction: number;
   growthMinSd: number;
+  /**
+   * One view's growth reaches the inbox alone only if the lesion's largest diameter over its two
+   * views grew past the same thresholds, where both views measured it at both studies: a lesion
+   * under-measured in one view at the earlier study "grows" there merely to the size the other
+   * view measured all along (ADR 0024 addendum).
+   */
+  growthAcrossViews: boolean;
   /** Growth with a volume doubling time below this many months is critical. */
   criticalDoublingMonths: number;
   /**
@@ -55,6 +62,7 @@ export const DEFAULT_CHANGE_POLICY: ChangePolicy = {
   measurementSdMm: 0.5,
   measurementSdFraction: 0.03,
   growthMinSd: 2,
+  growthAcrossViews: true,
   criticalDoublingMonths: 6,
   newFindingMinScore: 0.2,
   newFindingMinMm: 0,

@@ -1,12 +1,13 @@
 import type { TrackPoint } from '../followup-types.js';
 import { monthsBetween } from '../study-dates.js';
 import { at, type LesionRule, round, SIDE, type ViewChange } from './breast.js';
-import { growthInSds, volumeDoublingMonths } from './change-policy.js';
+import { type ChangePolicy, growthInSds, volumeDoublingMonths } from './change-policy.js';
 
 /**
  * Growth of a tracked lesion between consecutive sightings, past both an absolute and a relative
  * threshold; critical when the volume doubling time is short. Reaches the inbox alone when well past
- * measurement error and the other view shows the lesion (ADR 0024).
+ * measurement error, the other view shows the lesion and the lesion's largest diameter over both
+ * views grew too (ADR 0024 and its addendum).
  */
 export const growthRule: LesionRule = {
   kind: 'growth',
@@ -20,9 +21,11 @@ export const growthRule: LesionRule = {
         const months = monthsBetween(a.studyDate, b.studyDate);
         const growthMm = b.diameterMm - a.diameterMm;
         const growthPercent = a.diameterMm > 0 ? (100 * growthMm) / a.diameterMm : Number.POSITIVE_INFINITY;
-        if (months <= 0 || growthMm < policy.growthMinMm || growthPercent < policy.growthMinPercent) continue;
+        if (months <= 0 || !grewPast(a.diameterMm, b.diameterMm, policy)) continue;
         const doubling = volumeDoublingMonths(a.diameterMm, b.diameterMm, months);
         const sds = growthInSds(a.diameterMm, b.diameterMm, policy);
+        const largest = policy.growthAcrossViews ? breast.largestAcrossViews(s, a, b) : undefined;
+        const caughtUp = largest !== undefined && !grewPast(largest.before, largest.after, policy);
         out.push({
           series: s,
           point: b,
@@ -30,7 +33,9 @@ export const growthRule: LesionRule = {
           // other view shows the lesion too (or was not imaged); both views growing always does.
           // Without the other view the growth is "to review": letting it in from 3 SDs raised clear-growth
           // recall in the inbox from 0.69–0.87 to 0.83–0.95 but cut precision to 0.82–0.95 (ADR 0024).
-          strong: sds >= policy.growthMinSd && breast.otherViewShows(s, b) !== 'absent',
+          // And not when the lesion's largest diameter over both views did not grow: this view had
+          // under-measured it and only caught up with the other view (ADR 0024 addendum).
+          strong: sds >= policy.growthMinSd && breast.otherViewShows(s, b) !== 'absent' && !caughtUp,
           condition: {
             alertKey: `growth:${b.resultId}:${b.findingIndex}`,
             kind: 'growth',
@@ -44,7 +49,10 @@ export const growthRule: LesionRule = {
             reason:
               `${where}: finding at ${at(b)} grew ${a.diameterMm.toFixed(1)} → ${b.diameterMm.toFixed(1)} mm ` +
               `(+${growthPercent.toFixed(0)} %) in ${months.toFixed(1)} months, ` +
-              `${(growthMm / months).toFixed(2)} mm/month, volume doubling time ${doubling.toFixed(1)} months`,
+              `${(growthMm / months).toFixed(2)} mm/month, volume doubling time ${doubling.toFixed(1)} months` +
+              (caughtUp
+                ? `; largest over both views ${largest.before.toFixed(1)} → ${largest.after.toFixed(1)} mm, not growing`
+                : ''),
             figures: {
               fromMm: round(a.diameterMm, 2),
               toMm: round(b.diameterMm, 2),
@@ -62,3 +70,10 @@ export const growthRule: LesionRule = {
     return out;
   },
 };
+
+/** Growth past both the absolute and the relative threshold. */
+function grewPast(fromMm: number, toMm: number, policy: ChangePolicy): boolean {
+  const growthMm = toMm - fromMm;
+  const growthPercent = fromMm > 0 ? (100 * growthMm) / fromMm : Number.POSITIVE_INFINITY;
+  return growthMm >= policy.growthMinMm && growthPercent >= policy.growthMinPercent;
+}
