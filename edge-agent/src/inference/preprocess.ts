@@ -4,6 +4,7 @@ import { toPresentation } from '../imaging/display-transform.js';
 import type { Acquisition, ImageAttributes } from '../imaging/image-attributes.js';
 import type { StoredPixels } from '../imaging/pixel-data.js';
 import { type BreastRegion, findBreast, findPectoral, normaliseBreast, withoutPectoral } from './breast-region.js';
+import { COLUMN_SUMS_WASM } from './column-sums-wasm.js';
 
 /** How a model wants its input (from the model manifest, see `inputSpecOf`). */
 export interface InputSpec {
@@ -110,8 +111,74 @@ export function preprocessingSteps(spec: InputSpec): string[] {
 /**
  * Mean of each k×k block of stored values (partial blocks at the right and bottom edges average
  * the pixels they have). The modality LUT is linear, so averaging stored values commutes with it.
+ *
+ * 16-bit images (every mammogram the edge has seen) take the WebAssembly path: the sums down each
+ * band of k rows, 8 columns at a time (column-sums.wat), then each k columns of those sums here.
+ * The sums are of integers, exact in any order, so both paths give the same float32 means, the
+ * ones block-by-block summing gives (preprocess.test.ts): training tensors stay what they were.
  */
 export function boxDownsample(
+  pixels: StoredPixels,
+  rows: number,
+  columns: number,
+  k: number,
+): { pixels: Float32Array; rows: number; columns: number } {
+  const wasm = pixels instanceof Uint16Array && pixels.length === rows * columns && k <= 256 ? columnSums() : undefined;
+  if (!wasm) return boxDownsampleJs(pixels, rows, columns, k);
+  const outColumns = Math.ceil(columns / k);
+  const outRows = Math.ceil(rows / k);
+  // Wasm memory: the image at 0, the band sums after it (16-byte aligned).
+  const dst = Math.ceil((rows * columns * 2) / 16) * 16;
+  const needed = dst + outRows * columns * 4;
+  const have = wasm.memory.buffer.byteLength;
+  if (have < needed) wasm.memory.grow(Math.ceil((needed - have) / 65536));
+  new Uint16Array(wasm.memory.buffer, 0, rows * columns).set(pixels);
+  wasm.columnSums(0, rows, columns, k, dst);
+  const sums = new Uint32Array(wasm.memory.buffer, dst, outRows * columns);
+  const out = new Float32Array(outColumns * outRows);
+  for (let oy = 0; oy < outRows; oy++) {
+    const blockRows = Math.min(rows, (oy + 1) * k) - oy * k;
+    const row = oy * columns;
+    for (let ox = 0, x = 0; ox < outColumns; ox++) {
+      const xEnd = Math.min(columns, x + k);
+      const blockColumns = xEnd - x;
+      let s = 0;
+      for (; x < xEnd; x++) s += sums[row + x] as number;
+      out[oy * outColumns + ox] = s / (blockRows * blockColumns);
+    }
+  }
+  return { pixels: out, rows: outRows, columns: outColumns };
+}
+
+interface ColumnSums {
+  memory: { buffer: ArrayBuffer; grow(pages: number): number };
+  columnSums(src: number, rows: number, columns: number, k: number, dst: number): void;
+}
+/** The runtime's WebAssembly API (this project's TypeScript libs declare no DOM or WebAssembly types). */
+const { WebAssembly: wasmApi } = globalThis as unknown as {
+  WebAssembly: { Module: new (bytes: Uint8Array) => object; Instance: new (module: object) => { exports: unknown } };
+};
+let columnSumsInstance: ColumnSums | null | undefined;
+
+/**
+ * The column-sums module, instantiated once per thread; undefined where the runtime lacks
+ * WebAssembly SIMD (then the JavaScript path). Its memory grows to the largest image seen (about
+ * 38 MB for 3328×4096) and stays, like the codecs' heaps.
+ */
+function columnSums(): ColumnSums | undefined {
+  if (columnSumsInstance === undefined) {
+    try {
+      const module = new wasmApi.Module(Buffer.from(COLUMN_SUMS_WASM, 'base64'));
+      columnSumsInstance = new wasmApi.Instance(module).exports as ColumnSums;
+    } catch {
+      columnSumsInstance = null;
+    }
+  }
+  return columnSumsInstance ?? undefined;
+}
+
+/** `boxDownsample` in plain JavaScript: any stored type, block by block. */
+function boxDownsampleJs(
   pixels: StoredPixels,
   rows: number,
   columns: number,
