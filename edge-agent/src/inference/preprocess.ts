@@ -131,7 +131,16 @@ export function boxDownsample(
   const dst = Math.ceil((rows * columns * 2) / 16) * 16;
   const needed = dst + outRows * columns * 4;
   const have = wasm.memory.buffer.byteLength;
-  if (have < needed) wasm.memory.grow(Math.ceil((needed - have) / 65536));
+  if (have < needed) {
+    // An image too large for 32-bit WebAssembly memory (or memory the process cannot get): the
+    // JavaScript path, never a failed preprocess.
+    if (needed > 2 ** 31) return boxDownsampleJs(pixels, rows, columns, k);
+    try {
+      wasm.memory.grow(Math.ceil((needed - have) / 65536));
+    } catch {
+      return boxDownsampleJs(pixels, rows, columns, k);
+    }
+  }
   new Uint16Array(wasm.memory.buffer, 0, rows * columns).set(pixels);
   wasm.columnSums(0, rows, columns, k, dst);
   const sums = new Uint32Array(wasm.memory.buffer, dst, outRows * columns);
