@@ -23,7 +23,7 @@ const USAGE = `usage: npm run cross-validate -- --data DIR [--data DIR…] --out
                                  [--final] [--version V (0.6.0)] [--examples DIR]
                                  [--real-repeat R (1)] [--val-fraction F (0.2)] [--anchor A (0)]
                                  [--preprocess breast|plain (breast)] [--own-operating-point]
-                                 [--init-from-run DIR]
+                                 [--init-from-run DIR] [--phantoms-only]
 Trains one model per fold of women (each without that fold), reads every woman with the model that did
 not train on her and prints the pooled FROC per cohort; writes OUT/cv.json (and the FROC SVG with --plots).
 With --final, also trains the model to ship on every woman (OUT/all), with the same recipe; with one
@@ -67,6 +67,12 @@ const { values } = parseCli(USAGE, {
      * from DIR/all (an earlier cross-validate's OUT), so no fold's network has seen its women.
      */
     'init-from-run': { type: 'string' },
+    /**
+     * Train on the phantoms alone (a last stage that steadies what the network learned of them, e.g.
+     * its lesion sizes); the real cohorts are still read by each fold's network, none of which saw its
+     * women (with --init-from-run, each fold starts from its own earlier network).
+     */
+    'phantoms-only': { type: 'boolean', default: false },
   },
 });
 const data = values.data ?? [];
@@ -106,6 +112,7 @@ const recipe = {
   ...(anchor > 0 ? { anchor } : {}),
   ...(values.preprocess === 'plain' ? { preprocess: 'plain' } : {}),
   ...(initFromRun ? { initFromRun } : {}),
+  ...(values['phantoms-only'] ? { phantomsOnly: true } : {}),
 };
 const log = (line: string) => process.stderr.write(`[cv] ${line}\n`);
 mkdirSync(out, { recursive: true });
@@ -150,7 +157,7 @@ async function trainRun(name: string, fold: number | 'all', version: string): Pr
     ...(recipe.realRepeat ? { realRepeat: recipe.realRepeat } : {}),
     ...(recipe.anchor ? { anchor: recipe.anchor } : {}),
     ...(recipe.valFraction !== undefined ? { valFraction: recipe.valFraction } : {}),
-    data,
+    data: recipe.phantomsOnly ? [] : data,
     ...(fold === 'all' ? {} : { exclude: (woman: string) => foldOf(woman, folds) === fold }),
     tensorCache: join(out, 'tensor-cache'),
     log,
