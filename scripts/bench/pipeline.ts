@@ -25,7 +25,7 @@ import { makeTempDir } from '../harness/temp-dir.js';
 import { planCohort } from '../phantoms/cohort-plan.js';
 import { renderMammogram } from '../phantoms/render-mammogram.js';
 import { writeMammogram } from '../phantoms/write-dicom.js';
-import { progress, round, summarise } from './stats.js';
+import { percentile, progress, round, summarise } from './stats.js';
 
 /** 0.5.0, one network with the plain steps: what an image cost before the film branch. */
 const PHANTOM_ONLY_MODEL = join(import.meta.dirname, '../../models/cross-validation/phantom-only');
@@ -108,7 +108,7 @@ async function stagesAlone(sources: string[], spec: InputSpec): Promise<Record<s
   }
   // The sum is used, so the pass cannot be optimised away.
   if (!Number.isFinite(checksum)) throw new Error('one pass: not a number');
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] as number;
+  const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 0.5);
   const pass = median(passMs);
   return {
     onePassMs: round(pass, 1),

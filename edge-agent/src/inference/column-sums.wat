@@ -1,5 +1,5 @@
 ;; Column sums of bands of k rows of 16-bit stored values, 8 columns at a time (WebAssembly SIMD):
-;; the vertical half of the box downsample (box-downsample.ts), which is the one pass over a
+;; the vertical half of the box downsample (boxDownsample in preprocess.ts), which is the one pass over a
 ;; 13.6-Mpixel mammogram. Compiled into column-sums-wasm.ts by `npm run build:wasm` (wabt).
 ;;
 ;; columnSums(src, rows, columns, k, dst): for every row y of the u16 image at byte offset src,

@@ -19,13 +19,12 @@ export const growthRule: LesionRule = {
         const a = track.points[i - 1] as TrackPoint;
         const b = track.points[i] as TrackPoint;
         const months = monthsBetween(a.studyDate, b.studyDate);
-        const growthMm = b.diameterMm - a.diameterMm;
-        const growthPercent = a.diameterMm > 0 ? (100 * growthMm) / a.diameterMm : Number.POSITIVE_INFINITY;
-        if (months <= 0 || !grewPast(a.diameterMm, b.diameterMm, policy)) continue;
+        const { growthMm, growthPercent } = growthOf(a.diameterMm, b.diameterMm);
+        if (months <= 0 || !pastThresholds({ growthMm, growthPercent }, policy)) continue;
         const doubling = volumeDoublingMonths(a.diameterMm, b.diameterMm, months);
         const sds = growthInSds(a.diameterMm, b.diameterMm, policy);
         const largest = policy.growthAcrossViews ? breast.largestAcrossViews(s, a, b) : undefined;
-        const caughtUp = largest !== undefined && !grewPast(largest.before, largest.after, policy);
+        const caughtUp = largest !== undefined && !pastThresholds(growthOf(largest.before, largest.after), policy);
         out.push({
           series: s,
           point: b,
@@ -71,9 +70,13 @@ export const growthRule: LesionRule = {
   },
 };
 
-/** Growth past both the absolute and the relative threshold. */
-function grewPast(fromMm: number, toMm: number, policy: ChangePolicy): boolean {
+/** A change of diameter, in mm and in per cent of the first (infinite from 0). */
+function growthOf(fromMm: number, toMm: number): { growthMm: number; growthPercent: number } {
   const growthMm = toMm - fromMm;
-  const growthPercent = fromMm > 0 ? (100 * growthMm) / fromMm : Number.POSITIVE_INFINITY;
-  return growthMm >= policy.growthMinMm && growthPercent >= policy.growthMinPercent;
+  return { growthMm, growthPercent: fromMm > 0 ? (100 * growthMm) / fromMm : Number.POSITIVE_INFINITY };
+}
+
+/** Growth past both the absolute and the relative threshold. */
+function pastThresholds(g: { growthMm: number; growthPercent: number }, policy: ChangePolicy): boolean {
+  return g.growthMm >= policy.growthMinMm && g.growthPercent >= policy.growthMinPercent;
 }
