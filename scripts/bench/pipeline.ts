@@ -108,7 +108,11 @@ async function stagesAlone(sources: string[], spec: InputSpec): Promise<Record<s
   }
   // The sum is used, so the pass cannot be optimised away.
   if (!Number.isFinite(checksum)) throw new Error('one pass: not a number');
-  const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 0.5);
+  const median = (xs: number[]) =>
+    percentile(
+      [...xs].sort((a, b) => a - b),
+      0.5,
+    );
   const pass = median(passMs);
   return {
     onePassMs: round(pass, 1),
