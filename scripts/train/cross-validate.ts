@@ -23,13 +23,15 @@ const USAGE = `usage: npm run cross-validate -- --data DIR [--data DIR…] --out
                                  [--final] [--version V (0.6.0)] [--examples DIR]
                                  [--real-repeat R (1)] [--val-fraction F (0.2)] [--anchor A (0)]
                                  [--preprocess breast|plain (breast)] [--own-operating-point]
-                                 [--init-from-run DIR] [--phantoms-only]
+                                 [--init-from-run DIR] [--phantoms-only] [--runs fold-K,…,all]
 Trains one model per fold of women (each without that fold), reads every woman with the model that did
 not train on her and prints the pooled FROC per cohort; writes OUT/cv.json (and the FROC SVG with --plots).
 With --final, also trains the model to ship on every woman (OUT/all), with the same recipe; with one
 cohort, that model takes the cross-validation's operating point (≤ 1 false mark per image) as its
 finding threshold, and its score calibration from the out-of-fold marks when it has none of its own
-(unless --own-operating-point).`;
+(unless --own-operating-point). With --runs, trains only those runs (e.g. one fold through every stage of
+a recipe before the next fold); the real cohorts are then read by every fold whose network of this recipe
+is in OUT, and the report says how many folds that is.`;
 const { values } = parseCli(USAGE, {
   options: {
     data: { type: 'string', multiple: true },
@@ -73,6 +75,11 @@ const { values } = parseCli(USAGE, {
      * women (with --init-from-run, each fold starts from its own earlier network).
      */
     'phantoms-only': { type: 'boolean', default: false },
+    /**
+     * Train only these runs (fold-K, all), comma-separated: a long recipe of several stages can then go
+     * fold by fold, each fold's figures ready before the next fold starts. Not part of the recipe.
+     */
+    runs: { type: 'string' },
   },
 });
 const data = values.data ?? [];
@@ -84,9 +91,14 @@ if (values.preprocess !== 'breast' && values.preprocess !== 'plain')
   cliError(`--preprocess ${values.preprocess}: breast or plain`);
 const anchor = Number(values.anchor);
 if (!(anchor >= 0)) cliError('--anchor must be a number ≥ 0');
+const allRuns = [...Array.from({ length: folds }, (_, k) => `fold-${k}`), ...(values.final ? ['all'] : [])];
+const runs = values.runs ? values.runs.split(',').map((name) => name.trim()) : allRuns;
+for (const name of runs)
+  if (!allRuns.includes(name))
+    cliError(`--runs ${values.runs}: ${name} is not one of ${allRuns.join(', ')}${values.final ? '' : ' (all needs --final)'}`);
 const initFromRun = values['init-from-run'];
 if (initFromRun)
-  for (const name of [...Array.from({ length: folds }, (_, k) => `fold-${k}`), ...(values.final ? ['all'] : [])])
+  for (const name of runs)
     if (!existsSync(join(initFromRun, name, 'manifest.json')))
       cliError(`--init-from-run ${initFromRun}: no model in ${name}/ to start ${name} from`);
 const repo = resolve(import.meta.dirname, '../..');
@@ -117,17 +129,21 @@ const recipe = {
 const log = (line: string) => process.stderr.write(`[cv] ${line}\n`);
 mkdirSync(out, { recursive: true });
 const phantomWork = join(out, 'work-phantoms');
+/** Whether OUT/NAME holds a model trained with this recipe (so a rerun skips it and the report may read with it). */
+function trainedAlready(name: string, fold: number | 'all'): boolean {
+  const manifestFile = join(out, name, 'manifest.json');
+  if (!existsSync(manifestFile)) return false;
+  const done = JSON.parse(readFileSync(manifestFile, 'utf8')) as { training?: { crossValidation?: unknown } };
+  return JSON.stringify(done.training?.crossValidation) === JSON.stringify({ ...recipe, fold });
+}
 /** Trains one model into OUT/NAME without the women `exclude` names, unless it is there already with this recipe. */
 async function trainRun(name: string, fold: number | 'all', version: string): Promise<void> {
   const dir = join(out, name);
   const manifestFile = join(dir, 'manifest.json');
   const tag = { ...recipe, fold };
-  if (existsSync(manifestFile)) {
-    const done = JSON.parse(readFileSync(manifestFile, 'utf8')) as { training?: { crossValidation?: unknown } };
-    if (JSON.stringify(done.training?.crossValidation) === JSON.stringify(tag)) {
-      log(`${name}: trained already (${dir})`);
-      return;
-    }
+  if (trainedAlready(name, fold)) {
+    log(`${name}: trained already (${dir})`);
+    return;
   }
   log(fold === 'all' ? `${name}: training on every woman` : `fold ${fold} of ${folds}: training without its women`);
   const workDir = join(out, `work-${name}`);
@@ -172,15 +188,22 @@ async function trainRun(name: string, fold: number | 'all', version: string): Pr
   rmSync(join(workDir, 'tensors'), { recursive: true, force: true });
 }
 
-for (let fold = 0; fold < folds; fold++) await trainRun(`fold-${fold}`, fold, `${values.version}-cv.${fold}`);
-if (values.final) await trainRun('all', 'all', values.version as string);
+for (let fold = 0; fold < folds; fold++)
+  if (runs.includes(`fold-${fold}`)) await trainRun(`fold-${fold}`, fold, `${values.version}-cv.${fold}`);
+if (values.final && runs.includes('all')) await trainRun('all', 'all', values.version as string);
+// The folds whose network of this recipe is here: all of them, unless --runs left some for later.
+const foldsRead = Array.from({ length: folds }, (_, k) => k).filter((fold) => trainedAlready(`fold-${fold}`, fold));
+if (foldsRead.length < folds)
+  log(
+    `reading the real cohorts with ${foldsRead.length} of ${folds} folds (${foldsRead.join(', ') || 'none'}): the others are not trained yet`,
+  );
 
 const reports: { label: string; report: FrocReport }[] = [];
 const summary: Record<string, unknown>[] = [];
 for (const cohortDir of data) {
   const { truth } = readTruth(cohortDir);
   const parts: InferredCohort[] = [];
-  for (let fold = 0; fold < folds; fold++) {
+  for (const fold of foldsRead) {
     const women = new Set(truth.patients.map((p) => p.patientId).filter((w) => foldOf(w, folds) === fold));
     if (women.size === 0) continue;
     parts.push(await inferCohort(cohortDir, join(out, `fold-${fold}`), { patients: women }));
@@ -188,11 +211,12 @@ for (const cohortDir of data) {
   const cohort = pooled(parts);
   const report = froc(cohort, { rule: frocRuleFor(cohort) });
   // With one cohort, the model to ship takes the operating point measured on women it was not tuned on.
-  if (values.final && data.length === 1 && !values['own-operating-point'])
+  if (parts.length === 0) continue;
+  if (values.final && data.length === 1 && !values['own-operating-point'] && foldsRead.length === folds)
     adoptOperatingPoint(join(out, 'all'), cohort, parts, report, log);
   reports.push({ label: basename(cohortDir), report });
   process.stdout.write(
-    `\n${cohortDir} — ${folds}-fold cross-validation by woman, ${cohort.images.length} images\n  ${frocSummary(report)}\n`,
+    `\n${cohortDir} — ${folds}-fold cross-validation by woman${foldsRead.length < folds ? ` (folds ${foldsRead.join(', ')} only)` : ''}, ${cohort.images.length} images\n  ${frocSummary(report)}\n`,
   );
   // Each fold on its own too (one model's scores, no pooling across models): mean and range.
   const perFold = parts.map((part) => froc(part, { rule: frocRuleFor(cohort), replicates: 50 }));
@@ -230,7 +254,7 @@ for (const cohortDir of data) {
     curve: report.curve,
   });
 }
-writeFileSync(join(out, 'cv.json'), `${JSON.stringify({ recipe, results: summary }, null, 2)}\n`);
+writeFileSync(join(out, 'cv.json'), `${JSON.stringify({ recipe, foldsRead, results: summary }, null, 2)}\n`);
 if (values.plots) {
   mkdirSync(values.plots, { recursive: true });
   const file = join(values.plots, 'froc-cv.svg');
