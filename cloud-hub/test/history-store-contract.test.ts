@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createLogger } from '@vigil/shared';
+import Database from 'better-sqlite3';
 import { InfluxdServer } from '../../scripts/harness/influxd.js';
 import { makeTempDir } from '../../scripts/harness/temp-dir.js';
 import { waitFor } from '../../scripts/harness/wait-for.js';
-import type { HistoryPoint, HistoryStore } from '../src/history/history-store.js';
+import { type HistoryPoint, type HistoryStore, seriesKey } from '../src/history/history-store.js';
 import { InfluxHistoryStore } from '../src/storage/influx/influx-history-store.js';
 import { SqliteHistoryStore } from '../src/storage/sqlite/sqlite-history-store.js';
 
@@ -226,6 +227,63 @@ test('a batch InfluxDB refuses as malformed is set aside with its reason and doe
     );
   } finally {
     await store.close();
+    dir.remove();
+  }
+});
+
+test('embedded store: a file of the earlier layout (series-first key, time index) is rebuilt once, its points kept', async () => {
+  const dir = makeTempDir('history');
+  const file = join(dir.path, 'h.sqlite');
+  const old = new Database(file);
+  old.exec(`
+    CREATE TABLE points (measurement TEXT NOT NULL, series TEXT NOT NULL, ts_ns INTEGER NOT NULL,
+      tags_json TEXT NOT NULL, fields_json TEXT NOT NULL, PRIMARY KEY (measurement, series, ts_ns)) WITHOUT ROWID;
+    CREATE INDEX points_time ON points (measurement, ts_ns);`);
+  const insert = old.prepare('INSERT INTO points VALUES (?, ?, ?, ?, ?)');
+  for (const [device, i, value] of [
+    ['edge-1', 0, 10],
+    ['edge-2', 1, 20],
+  ] as const) {
+    const p = point(device, i, value);
+    insert.run(p.measurement, seriesKey(p.tags), p.timestampNs, JSON.stringify(p.tags), JSON.stringify(p.fields));
+  }
+  old.close();
+  const query = { measurement: 'device_telemetry', field: 'cpu_utilization_pct', fromMs: T0, toMs: T0 + 10_000 };
+  try {
+    for (let open = 0; open < 2; open++) {
+      const store = new SqliteHistoryStore(file);
+      try {
+        // Rewriting an old point replaces it; a new one is added; two tag sets with one value each,
+        // under different tag names, are two series.
+        await store.write([point('edge-1', 0, 11), { ...point('x', 2, 30), tags: { device: 'x' } }]);
+        await store.write([{ ...point('x', 2, 31), tags: { clinic: 'x' } }]);
+        assert.deepEqual(
+          (await store.query(query))
+            .map((r): [number, number] => [r.timestampMs - T0, r.value])
+            .sort((a, b) => a[0] - b[0] || a[1] - b[1]),
+          [
+            [0, 11],
+            [1000, 20],
+            [2000, 30],
+            [2000, 31],
+          ],
+        );
+      } finally {
+        await store.close();
+      }
+    }
+    const check = new Database(file, { readonly: true });
+    const indexes = check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'points'").all();
+    const plan = check
+      .prepare('EXPLAIN QUERY PLAN SELECT ts_ns FROM points WHERE measurement = ? AND ts_ns >= ? AND ts_ns <= ?')
+      .all('device_telemetry', 0, 1) as { detail: string }[];
+    check.close();
+    assert.deepEqual(indexes, [], 'no second index: the key serves the time-range query');
+    assert.match(
+      plan.map((row) => row.detail).join('; '),
+      /SEARCH points USING PRIMARY KEY \(measurement=\? AND ts_ns>\? AND ts_ns<\?\)/,
+    );
+  } finally {
     dir.remove();
   }
 });

@@ -10,6 +10,16 @@ import {
 import { DurableSqlite } from './durable-sqlite.js';
 
 /**
+ * The table's layout: version 1 keys points by (measurement, time, series), so the time-range query
+ * reads the primary key and an insert touches one B-tree. Version 0 keyed them by (measurement,
+ * series, time) and kept a second index for time (an insert touched two): opening a version-0 file
+ * rebuilds it once.
+ */
+const LAYOUT = 1;
+/** Distinct tag sets whose series key and JSON are kept (tags are low-cardinality: clinic, device, model). */
+const TAG_CACHE_LIMIT = 4096;
+
+/**
  * Embedded history store for single-box deployments and the demo. Writing the same point twice
  * (same measurement, series and timestamp) replaces it, as InfluxDB does, so redelivery is harmless.
  */
@@ -22,28 +32,62 @@ export class SqliteHistoryStore implements HistoryStore {
   constructor(path: string) {
     this.store = new DurableSqlite(path);
     this.db = this.store.db;
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS points (
-        measurement TEXT NOT NULL,
-        series TEXT NOT NULL,
-        ts_ns INTEGER NOT NULL,
-        tags_json TEXT NOT NULL,
-        fields_json TEXT NOT NULL,
-        PRIMARY KEY (measurement, series, ts_ns)
-      ) WITHOUT ROWID;
-      CREATE INDEX IF NOT EXISTS points_time ON points (measurement, ts_ns);
-    `);
+    this.createOrUpgrade();
     this.db.defaultSafeIntegers(false);
     this.insert = this.db.prepare(
       'INSERT OR REPLACE INTO points (measurement, series, ts_ns, tags_json, fields_json) VALUES (?, ?, ?, ?, ?)',
     );
   }
 
+  private createOrUpgrade(): void {
+    const table = (name: string) =>
+      `CREATE TABLE ${name} (
+        measurement TEXT NOT NULL,
+        ts_ns INTEGER NOT NULL,
+        series TEXT NOT NULL,
+        tags_json TEXT NOT NULL,
+        fields_json TEXT NOT NULL,
+        PRIMARY KEY (measurement, ts_ns, series)
+      ) WITHOUT ROWID`;
+    const exists = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'points'").get();
+    const layout = this.db.pragma('user_version', { simple: true }) as number;
+    this.db.transaction(() => {
+      if (!exists) this.db.exec(table('points'));
+      else if (layout < LAYOUT) {
+        this.db.exec(`${table('points_next')};
+          INSERT INTO points_next (measurement, ts_ns, series, tags_json, fields_json)
+            SELECT measurement, ts_ns, series, tags_json, fields_json FROM points;
+          DROP TABLE points;
+          ALTER TABLE points_next RENAME TO points;`);
+      }
+      this.db.pragma(`user_version = ${LAYOUT}`);
+    })();
+  }
+
+  private readonly tagCache = new Map<string, { series: string; json: string }>();
+  /** A tag set's series key and JSON, computed once per distinct set (two of the insert's costs). */
+  private tagsOf(tags: Record<string, string>): { series: string; json: string } {
+    // Length-prefixed, so no two different tag sets can spell the same key.
+    let key = '';
+    for (const name in tags) {
+      const value = tags[name] as string;
+      key += `${name.length}:${name}${value.length}:${value}`;
+    }
+    let cached = this.tagCache.get(key);
+    if (!cached) {
+      if (this.tagCache.size >= TAG_CACHE_LIMIT) this.tagCache.clear();
+      cached = { series: seriesKey(tags), json: JSON.stringify(tags) };
+      this.tagCache.set(key, cached);
+    }
+    return cached;
+  }
+
   async write(points: readonly HistoryPoint[]): Promise<void> {
     try {
       this.db.transaction(() => {
         for (const p of points) {
-          this.insert.run(p.measurement, seriesKey(p.tags), p.timestampNs, JSON.stringify(p.tags), JSON.stringify(p.fields));
+          const tags = this.tagsOf(p.tags);
+          this.insert.run(p.measurement, tags.series, p.timestampNs, tags.json, JSON.stringify(p.fields));
         }
       })();
       await this.store.durable();
