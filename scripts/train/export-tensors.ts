@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { type Acquisition, drawDisc, type InputSpec, modelInputFromFile, toInputPixels } from '@vigil/edge-agent';
 import { readTruth } from '../phantoms/generate-phantoms.js';
 
@@ -35,31 +35,32 @@ export interface ExportedSet {
 }
 
 /**
- * An image's model input as u16, from `cacheDir` when the same file (path, size, mtime) was
- * preprocessed with the same spec before: cross-validation trains several models on mostly the same
- * images, and decoding + preprocessing them is a large part of each run.
+ * An image's model input as u16, from `cacheDir` when a file with the same bytes was preprocessed with
+ * the same spec before: cross-validation trains several models (folds, and stages of a recipe, each in
+ * its own directory) on mostly the same images, and decoding + preprocessing them is a large part of
+ * each run. Keyed by content, not by path: the same phantoms reached through each run's own directory
+ * (a link) are one entry. Hashing a file costs about 1 % of preprocessing it.
  */
 async function cachedInput(
   file: string,
   spec: InputSpec,
   cacheDir: string | undefined,
 ): Promise<{ u16: Uint16Array; input: { scale: number; mirrored: boolean } }> {
-  const stat = statSync(file);
-  const key = createHash('sha256')
-    .update(
-      JSON.stringify([
-        resolve(file),
-        stat.size,
-        stat.mtimeMs,
-        spec.width,
-        spec.height,
-        spec.boxDownsample,
-        spec.breastMask,
-        spec.pectoralMask,
-        ...(spec.film ? [spec.film] : []),
-      ]),
-    )
-    .digest('hex');
+  const key = cacheDir
+    ? createHash('sha256')
+        .update(
+          JSON.stringify([
+            createHash('sha256').update(readFileSync(file)).digest('hex'),
+            spec.width,
+            spec.height,
+            spec.boxDownsample,
+            spec.breastMask,
+            spec.pectoralMask,
+            ...(spec.film ? [spec.film] : []),
+          ]),
+        )
+        .digest('hex')
+    : '';
   const cached = cacheDir ? join(cacheDir, `${key}.u16`) : undefined;
   if (cached && existsSync(cached) && existsSync(`${cached}.json`)) {
     const bytes = readFileSync(cached);
