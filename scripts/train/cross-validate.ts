@@ -208,10 +208,10 @@ for (const cohortDir of data) {
     if (women.size === 0) continue;
     parts.push(await inferCohort(cohortDir, join(out, `fold-${fold}`), { patients: women }));
   }
+  if (parts.length === 0) continue;
   const cohort = pooled(parts);
   const report = froc(cohort, { rule: frocRuleFor(cohort) });
   // With one cohort, the model to ship takes the operating point measured on women it was not tuned on.
-  if (parts.length === 0) continue;
   if (values.final && data.length === 1 && !values['own-operating-point'] && foldsRead.length === folds)
     adoptOperatingPoint(join(out, 'all'), cohort, parts, report, log);
   reports.push({ label: basename(cohortDir), report });
