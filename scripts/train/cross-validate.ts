@@ -24,6 +24,7 @@ const USAGE = `usage: npm run cross-validate -- --data DIR [--data DIR…] --out
                                  [--real-repeat R (1)] [--val-fraction F (0.2)] [--anchor A (0)]
                                  [--preprocess breast|plain (breast)] [--own-operating-point]
                                  [--init-from-run DIR] [--phantoms-only] [--runs fold-K,…,all]
+                                 [--whole-findings] [--large-share S (0)]
 Trains one model per fold of women (each without that fold), reads every woman with the model that did
 not train on her and prints the pooled FROC per cohort; writes OUT/cv.json (and the FROC SVG with --plots).
 With --final, also trains the model to ship on every woman (OUT/all), with the same recipe; with one
@@ -80,6 +81,10 @@ const { values } = parseCli(USAGE, {
      * fold by fold, each fold's figures ready before the next fold starts. Not part of the recipe.
      */
     runs: { type: 'string' },
+    /** A crop drawn at a finding holds all of it where it fits (large masses seen whole). */
+    'whole-findings': { type: 'boolean', default: false },
+    /** Share of finding crops drawn at a large finding (radius ≥ 1/8 of the crop) where the image has one. */
+    'large-share': { type: 'string', default: '0' },
   },
 });
 const data = values.data ?? [];
@@ -125,6 +130,8 @@ const recipe = {
   ...(values.preprocess === 'plain' ? { preprocess: 'plain' } : {}),
   ...(initFromRun ? { initFromRun } : {}),
   ...(values['phantoms-only'] ? { phantomsOnly: true } : {}),
+  ...(values['whole-findings'] ? { wholeFindings: true } : {}),
+  ...(Number(values['large-share']) > 0 ? { largeShare: Number(values['large-share']) } : {}),
 };
 const log = (line: string) => process.stderr.write(`[cv] ${line}\n`);
 mkdirSync(out, { recursive: true });
@@ -174,6 +181,8 @@ async function trainRun(name: string, fold: number | 'all', version: string): Pr
     ...(recipe.anchor ? { anchor: recipe.anchor } : {}),
     ...(recipe.valFraction !== undefined ? { valFraction: recipe.valFraction } : {}),
     data: recipe.phantomsOnly ? [] : data,
+    ...(recipe.wholeFindings ? { wholeFindings: true } : {}),
+    ...(recipe.largeShare ? { largeShare: recipe.largeShare } : {}),
     ...(fold === 'all' ? {} : { exclude: (woman: string) => foldOf(woman, folds) === fold }),
     tensorCache: join(out, 'tensor-cache'),
     log,

@@ -17,6 +17,8 @@ export interface CropCentre {
   kind: 'finding' | 'lookalike';
   /** The finding's type (findings only). */
   type?: string;
+  /** The finding's radius in model-input pixels (findings only). */
+  radius?: number;
 }
 
 export interface ExportedSet {
@@ -114,7 +116,12 @@ export async function exportTensors(
         positive: image.findings.length > 0,
         findings: image.findings.length,
         centres: [
-          ...image.findings.map((f) => ({ ...round(toInput(f)), kind: 'finding' as const, type: f.type })),
+          ...image.findings.map((f) => ({
+            ...round(toInput(f)),
+            kind: 'finding' as const,
+            type: f.type,
+            radius: Math.round(((f.diameterMm / 2) * input.scale) / image.pixelSpacingMm),
+          })),
           ...image.lookalikes.map((l) => ({ ...round(toInput(l)), kind: 'lookalike' as const })),
         ],
         ...(image.source ? { acquisition: image.source.acquisition } : {}),

@@ -51,6 +51,10 @@ export interface TrainOptions {
   valFraction?: number;
   /** Keep preprocessed inputs here and reuse them (several runs over the same images). */
   tensorCache?: string;
+  /** A crop drawn at a finding holds all of it where it fits (large masses seen whole, not cut by the crop). */
+  wholeFindings?: boolean;
+  /** Share of finding crops drawn at a large finding (radius ≥ 1/8 of the crop) where the image has one. */
+  largeShare?: number;
   /** Women left out of training (a cross-validation fold held out for evaluation). */
   exclude?: (womanId: string) => boolean;
   log: (line: string) => void;
@@ -129,12 +133,16 @@ export async function trainModel(o: TrainOptions): Promise<ModelManifest> {
       ...(o.geometric ? ['--geometric', String(o.geometric)] : []),
       ...(o.realRepeat && o.realRepeat !== 1 ? ['--real-repeat', String(o.realRepeat)] : []),
       ...(o.valFraction !== undefined ? ['--val-fraction', String(o.valFraction)] : []),
+      ...(o.wholeFindings ? ['--whole-findings'] : []),
+      ...(o.largeShare ? ['--large-share', String(o.largeShare)] : []),
     ],
     o.log,
   );
   const summary = lines.at(-1) ?? {};
   if (o.geometric) summary.geometricAugmentation = o.geometric;
   if (o.realRepeat && o.realRepeat !== 1) summary.realRepeat = o.realRepeat;
+  if (o.wholeFindings) summary.wholeFindings = true;
+  if (o.largeShare) summary.largeShare = o.largeShare;
   if (o.init) {
     const base = JSON.parse(readFileSync(join(o.init, 'manifest.json'), 'utf8')) as ModelManifest;
     summary.initFrom = `${base.name} ${base.version}`;

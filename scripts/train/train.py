@@ -24,6 +24,10 @@ p.add_argument("--crop", type=int, default=192)
 p.add_argument("--lr", type=float, default=3e-3)
 p.add_argument("--pos-weight", type=float, default=3.0)
 p.add_argument("--dice-weight", type=float, default=0.5)
+p.add_argument("--whole-findings", action="store_true",
+               help="a crop drawn at a finding holds all of it where it fits (less jitter for large masses)")
+p.add_argument("--large-share", type=float, default=0.0,
+               help="share of finding crops drawn at a large finding (radius >= 1/8 of the crop) where the image has one")
 p.add_argument("--val-images", type=int, default=96)
 p.add_argument("--geometric", type=float, default=0.0, help="strength of random scale (±25 %%·g) and rotation (±10°·g) per crop; 0 = none")
 p.add_argument("--real-repeat", type=int, default=1, help="each real image (acquisition set in the index) is seen this many times per epoch, phantoms once")
@@ -103,9 +107,16 @@ def sample_crop(k):
     lookalikes = [c for c in centres if c["kind"] == "lookalike"]
     u = rng.random()
     if findings and u < 0.6:
-        # One finding type at a time, so an image's rarer finding is not crowded out by its masses.
-        kind = rng.choice(sorted({f.get("type", "") for f in findings}))
-        c = rng.choice([f for f in findings if f.get("type", "") == kind]); jitter = crop // 2 - 24
+        large = [f for f in findings if f.get("radius", 0) >= crop // 8]
+        if large and rng.random() < a.large_share:
+            c = rng.choice(large)
+        else:
+            # One finding type at a time, so an image's rarer finding is not crowded out by its masses.
+            kind = rng.choice(sorted({f.get("type", "") for f in findings}))
+            c = rng.choice([f for f in findings if f.get("type", "") == kind])
+        jitter = crop // 2 - 24
+        if a.whole_findings:
+            jitter = max(0, min(jitter, crop // 2 - c.get("radius", 0) - 8))
         cx, cy = c["x"] + rng.randint(-jitter, jitter), c["y"] + rng.randint(-jitter, jitter)
     elif lookalikes and u < 0.8:
         c = rng.choice(lookalikes); jitter = crop // 2 - 24
