@@ -107,7 +107,8 @@ def sample_crop(k):
     lookalikes = [c for c in centres if c["kind"] == "lookalike"]
     u = rng.random()
     if findings and u < 0.6:
-        large = [f for f in findings if f.get("radius", 0) >= crop // 8]
+        # Drawn only with --large-share, so the random stream of a recipe without it is as before.
+        large = [f for f in findings if f.get("radius", 0) >= crop // 8] if a.large_share > 0 else []
         if large and rng.random() < a.large_share:
             c = rng.choice(large)
         else:
