@@ -96,6 +96,8 @@ if (values.preprocess !== 'breast' && values.preprocess !== 'plain')
   cliError(`--preprocess ${values.preprocess}: breast or plain`);
 const anchor = Number(values.anchor);
 if (!(anchor >= 0)) cliError('--anchor must be a number ≥ 0');
+const largeShare = Number(values['large-share']);
+if (!(largeShare >= 0 && largeShare <= 1)) cliError(`--large-share ${values['large-share']}: a share from 0 to 1`);
 const allRuns = [...Array.from({ length: folds }, (_, k) => `fold-${k}`), ...(values.final ? ['all'] : [])];
 const runs = values.runs ? values.runs.split(',').map((name) => name.trim()) : allRuns;
 for (const name of runs)
@@ -131,23 +133,24 @@ const recipe = {
   ...(initFromRun ? { initFromRun } : {}),
   ...(values['phantoms-only'] ? { phantomsOnly: true } : {}),
   ...(values['whole-findings'] ? { wholeFindings: true } : {}),
-  ...(Number(values['large-share']) > 0 ? { largeShare: Number(values['large-share']) } : {}),
+  ...(largeShare > 0 ? { largeShare } : {}),
 };
 const log = (line: string) => process.stderr.write(`[cv] ${line}\n`);
 mkdirSync(out, { recursive: true });
 const phantomWork = join(out, 'work-phantoms');
+/** What a run's manifest records of how it was trained: the recipe and its fold. */
+const tagOf = (fold: number | 'all') => ({ ...recipe, fold });
 /** Whether OUT/NAME holds a model trained with this recipe (so a rerun skips it and the report may read with it). */
 function trainedAlready(name: string, fold: number | 'all'): boolean {
   const manifestFile = join(out, name, 'manifest.json');
   if (!existsSync(manifestFile)) return false;
   const done = JSON.parse(readFileSync(manifestFile, 'utf8')) as { training?: { crossValidation?: unknown } };
-  return JSON.stringify(done.training?.crossValidation) === JSON.stringify({ ...recipe, fold });
+  return JSON.stringify(done.training?.crossValidation) === JSON.stringify(tagOf(fold));
 }
 /** Trains one model into OUT/NAME without the women `exclude` names, unless it is there already with this recipe. */
 async function trainRun(name: string, fold: number | 'all', version: string): Promise<void> {
   const dir = join(out, name);
   const manifestFile = join(dir, 'manifest.json');
-  const tag = { ...recipe, fold };
   if (trainedAlready(name, fold)) {
     log(`${name}: trained already (${dir})`);
     return;
@@ -190,7 +193,7 @@ async function trainRun(name: string, fold: number | 'all', version: string): Pr
   // The manifest as trainModel left it on disk (with the calibration it fitted after returning its
   // first version), tagged with the recipe so a rerun can skip it.
   const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as { training: Record<string, unknown> };
-  manifest.training.crossValidation = tag;
+  manifest.training.crossValidation = tagOf(fold);
   writeFileSync(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
   if (!existsSync(join(phantomWork, 'truth.json')) && existsSync(join(workDir, 'phantoms', 'truth.json')))
     renameSync(join(workDir, 'phantoms'), phantomWork);

@@ -36,6 +36,23 @@ export interface ExportedSet {
   }[];
 }
 
+/** The cache key of an image's model input: its file's bytes and the input spec. */
+function cacheKey(file: string, spec: InputSpec): string {
+  return createHash('sha256')
+    .update(
+      JSON.stringify([
+        createHash('sha256').update(readFileSync(file)).digest('hex'),
+        spec.width,
+        spec.height,
+        spec.boxDownsample,
+        spec.breastMask,
+        spec.pectoralMask,
+        ...(spec.film ? [spec.film] : []),
+      ]),
+    )
+    .digest('hex');
+}
+
 /**
  * An image's model input as u16, from `cacheDir` when a file with the same bytes was preprocessed with
  * the same spec before: cross-validation trains several models (folds, and stages of a recipe, each in
@@ -48,22 +65,7 @@ async function cachedInput(
   spec: InputSpec,
   cacheDir: string | undefined,
 ): Promise<{ u16: Uint16Array; input: { scale: number; mirrored: boolean } }> {
-  const key = cacheDir
-    ? createHash('sha256')
-        .update(
-          JSON.stringify([
-            createHash('sha256').update(readFileSync(file)).digest('hex'),
-            spec.width,
-            spec.height,
-            spec.boxDownsample,
-            spec.breastMask,
-            spec.pectoralMask,
-            ...(spec.film ? [spec.film] : []),
-          ]),
-        )
-        .digest('hex')
-    : '';
-  const cached = cacheDir ? join(cacheDir, `${key}.u16`) : undefined;
+  const cached = cacheDir ? join(cacheDir, `${cacheKey(file, spec)}.u16`) : undefined;
   if (cached && existsSync(cached) && existsSync(`${cached}.json`)) {
     const bytes = readFileSync(cached);
     const meta = JSON.parse(readFileSync(`${cached}.json`, 'utf8')) as { scale: number; mirrored: boolean };
