@@ -279,6 +279,19 @@ describe('change alerts', () => {
     assert.equal(grew.length, 1);
     assert.notEqual(grew[0]?.severity, 'info');
     assert.doesNotMatch(grew[0]?.reason ?? '', /largest over both views/);
+    // A stable 22 mm mass (a case from an evaluation cohort) that CC first measured as a 6.1 mm
+    // fragment: too unlike MLO's 23.5 mm to be the same lesion by size, but MLO followed it all
+    // along (23.5 → 22.5 mm), so CC's "growth" 6.1 → 18.3 mm only caught up: to review.
+    const fragment = growth([6.1, 18.3], [23.5, 22.5]);
+    assert.equal(fragment.length, 1);
+    assert.equal(fragment[0]?.severity, 'info');
+    assert.match(fragment[0]?.reason ?? '', /; largest over both views 23\.5 → 22\.5 mm, not growing$/);
+    // MLO's track did not hold steady (30 → 16.4 mm: not one lesion measured twice), so its earlier
+    // sighting is not taken for this lesion's: CC's growth 5.8 → 11.7 mm reaches the inbox.
+    const unsteady = growth([5.8, 11.7], [30, 16.4]);
+    assert.equal(unsteady.length, 1);
+    assert.notEqual(unsteady[0]?.severity, 'info');
+    assert.doesNotMatch(unsteady[0]?.reason ?? '', /largest over both views/);
   });
 
   it('reports image-level changes once per breast, in the inbox only when a growing or new finding explains them', () => {

@@ -78,12 +78,21 @@ export class Breast {
 
   /**
    * The lesion's largest diameter over the two views at the studies of `a` and `b` (two sightings
-   * in one view): undefined unless the other view measured the lesion at both studies.
+   * in one view): undefined unless the other view measured the lesion at both studies. The other
+   * view's earlier sighting is the one on the track that view followed to its sighting at `b`, when
+   * that track held steady (changed less than `growthMinMm`): a large mass this view under-measured
+   * at `a` (a 6 mm fragment of 22) is not the same lesion by size, but the other view followed it
+   * all along. Otherwise, the other view's finding at `a` that matches `a` by place and size
+   * (ADR 0024, second addendum).
    */
   largestAcrossViews(s: TimelineSeries, a: TrackPoint, b: TrackPoint): { before: number; after: number } | undefined {
-    const oa = this.inOtherView(s, a.studyKey, a);
     const ob = this.inOtherView(s, b.studyKey, b);
-    if (!oa || !ob) return undefined;
+    if (!ob) return undefined;
+    const followed = this.partnerOf(s)?.tracks.find((t) => t.points.includes(ob));
+    const earlier = followed?.points.find((q) => q.studyKey === a.studyKey);
+    const steady = earlier && Math.abs(ob.diameterMm - earlier.diameterMm) < this.policy.growthMinMm;
+    const oa = steady ? earlier : this.inOtherView(s, a.studyKey, a);
+    if (!oa) return undefined;
     return { before: Math.max(a.diameterMm, oa.diameterMm), after: Math.max(b.diameterMm, ob.diameterMm) };
   }
 
