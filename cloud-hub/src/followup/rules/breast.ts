@@ -1,4 +1,4 @@
-import type { AlertCondition, SeriesStudy, TimelineSeries, TrackPoint } from '../followup-types.js';
+import type { AlertCondition, FindingTrack, SeriesStudy, TimelineSeries, TrackPoint } from '../followup-types.js';
 import type { ChangePolicy } from './change-policy.js';
 
 export const SIDE = { L: 'Left', R: 'Right', U: 'Unknown side' } as const;
@@ -76,6 +76,11 @@ export class Breast {
     return ob === null ? 'not-imaged' : ob === undefined ? 'absent' : 'shows';
   }
 
+  /** The track of the other view (of `s`'s breast) that `p`, a point in that view, lies on. */
+  private otherViewTrackOf(s: TimelineSeries, p: TrackPoint): FindingTrack | undefined {
+    return this.partnerOf(s)?.tracks.find((t) => t.points.includes(p));
+  }
+
   /**
    * The lesion's largest diameter over the two views at the studies of `a` and `b` (two sightings
    * in one view): undefined unless the other view measured the lesion at both studies. The other
@@ -88,8 +93,7 @@ export class Breast {
   largestAcrossViews(s: TimelineSeries, a: TrackPoint, b: TrackPoint): { before: number; after: number } | undefined {
     const ob = this.inOtherView(s, b.studyKey, b);
     if (!ob) return undefined;
-    const followed = this.partnerOf(s)?.tracks.find((t) => t.points.includes(ob));
-    const earlier = followed?.points.find((q) => q.studyKey === a.studyKey);
+    const earlier = this.otherViewTrackOf(s, ob)?.points.find((q) => q.studyKey === a.studyKey);
     const steady = earlier && Math.abs(ob.diameterMm - earlier.diameterMm) < this.policy.growthMinMm;
     const oa = steady ? earlier : this.inOtherView(s, a.studyKey, a);
     if (!oa) return undefined;
@@ -112,8 +116,7 @@ export class Breast {
       }
     }
     if (!other) return undefined;
-    const track = this.partnerOf(s)?.tracks.find((t) => t.points.includes(other));
-    return track?.points.find((q) => q.studyDate < p.studyDate);
+    return this.otherViewTrackOf(s, other)?.points.find((q) => q.studyDate < p.studyDate);
   }
 }
 
